@@ -1,0 +1,165 @@
+# isolate: one Makefile at the top. `sudo make demo`, `sudo make check`.
+#
+# Layout of the build:
+#   build/isolate-helper   root helper (open a session)            conf/ + session-helper/
+#   build/isolate-init     session init, static, libc only          session-helper/session-init.c
+#   build/isolatectl       admin CLI                                conf/ + session-helper/
+#   build/pam_isolate.so   PAM module, libpam + libc only           pam_module/ + the libc-only client files
+
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+SYSCONFDIR  ?= /etc
+MULTIARCH   := $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
+PAMDIR      ?= /lib/$(MULTIARCH)/security
+LIBEXECDIR  ?= $(PREFIX)/libexec/isolate
+SBINDIR     ?= $(PREFIX)/sbin
+MANDIR      ?= $(PREFIX)/share/man
+HELPER_PATH ?= $(LIBEXECDIR)/isolate-helper
+INIT_PATH   ?= $(LIBEXECDIR)/isolate-init
+
+CC      ?= gcc
+PKGS    := libseccomp libcap libsystemd libconfuse
+B       := build
+
+WARN     := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 \
+            -Wmissing-prototypes -Wstrict-prototypes
+HARDEN   := -O2 -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fstack-clash-protection -fcf-protection
+DEFS     := -D_GNU_SOURCE -DHELPER_PATH='"$(HELPER_PATH)"' -DINIT_PATH='"$(INIT_PATH)"' \
+            -DISOLATE_SYSCONFDIR='"$(SYSCONFDIR)"'
+CFLAGS_BASE := $(WARN) $(HARDEN) $(DEFS) -g -MMD -MP
+LDHARDEN := -Wl,-z,relro,-z,now -Wl,--as-needed
+
+ifeq ($(SANITIZE),1)
+  SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  CFLAGS_BASE := $(filter-out -D_FORTIFY_SOURCE=3,$(CFLAGS_BASE)) -O1
+  B       := build-san
+  INIT_STATIC :=
+else
+  SAN     :=
+  INIT_STATIC := -static-pie
+endif
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PAM_LIBS   := $(shell pkg-config --libs pam 2>/dev/null || echo -lpam)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+
+# libc-only files that the PAM module links too (the client side of the protocol, the join).
+CLIENT_SRCS := session-helper/util.c session-helper/protocol.c session-helper/join.c \
+               session-helper/landlock.c session-helper/client.c
+PROGRAM_MAINS := session-helper/helper.c session-helper/isolatectl.c session-helper/session-init.c
+CONF_SRCS   := $(sort $(wildcard conf/*.c))
+LIB_SRCS    := $(filter-out $(CLIENT_SRCS) $(PROGRAM_MAINS),$(sort $(wildcard session-helper/*.c)))
+CORE_SRCS   := $(CONF_SRCS) $(LIB_SRCS) $(CLIENT_SRCS)
+CORE_OBJS   := $(CORE_SRCS:%.c=$(B)/obj/%.o)
+MODULE_SRCS := $(sort $(wildcard pam_module/*.c)) $(CLIENT_SRCS)
+MODULE_OBJS := $(MODULE_SRCS:%.c=$(B)/pic/%.o)
+UNIT_SRCS   := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
+TEST_TOOLS  := $(B)/tests/reaper $(B)/tests/probe
+
+PROGRAMS := $(B)/isolate-helper $(B)/isolate-init $(B)/isolatectl $(B)/pam_isolate.so
+
+.PHONY: all deps check check-fast unit integration vmtest demo demo-shell install format fuzz \
+        bench clean
+all: $(PROGRAMS)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(SAN) -fPIE $(PKG_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(B)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(SAN) -fPIC -fvisibility=hidden $(CFLAGS) -c $< -o $@
+
+$(B)/isolate-helper: $(B)/obj/session-helper/helper.o $(CORE_OBJS)
+	$(CC) $(SAN) -pie $(LDHARDEN) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+
+$(B)/isolatectl: $(B)/obj/session-helper/isolatectl.o $(CORE_OBJS)
+	$(CC) $(SAN) -pie $(LDHARDEN) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+
+# The session init stays tiny: libc only, static, so that an idle session costs little.
+$(B)/isolate-init: $(B)/obj/session-helper/session-init.o $(B)/obj/session-helper/util.o
+	$(CC) $(SAN) $(INIT_STATIC) $(LDHARDEN) $(LDFLAGS) $^ -o $@
+
+$(B)/pam_isolate.so: $(MODULE_OBJS) pam_module/pam_isolate.map
+	$(CC) $(SAN) -shared -Wl,--version-script=pam_module/pam_isolate.map $(LDHARDEN) \
+		$(LDFLAGS) $(MODULE_OBJS) $(PAM_LIBS) -o $@
+
+$(B)/tests/test_%: tests/unit/test_%.c $(CORE_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(SAN) -fPIE -pie $(PKG_CFLAGS) -Wno-missing-prototypes $(CFLAGS) \
+		$< $(CORE_OBJS) $(PKG_LIBS) $(CMOCKA_LIBS) -o $@
+
+$(B)/tests/%: tests/tools/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(SAN) -fPIE -pie $(CFLAGS) $< -o $@
+
+# ---- dependencies: installs what is missing, quietly, once ------------------------------
+deps:
+	@tests/install-deps.sh
+
+# ---- tests -------------------------------------------------------------------------------
+unit: all $(UNIT_BINS)
+	@tests/run-unit.sh $(UNIT_BINS)
+
+integration: all $(TEST_TOOLS)
+	@BUILD=$(B) tests/run-integration.sh
+
+vmtest: all
+	@BUILD=$(B) tests/vm/run.sh
+
+check-fast: deps
+	@$(MAKE) --no-print-directory unit integration
+
+check: deps
+	@$(MAKE) --no-print-directory unit integration vmtest
+
+# ---- demo ----------------------------------------------------------------------------------
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(B) tests/demo/demo.sh
+
+demo-shell: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(B) tests/demo/demo.sh --shell
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(TEST_TOOLS)
+	@BUILD=$(B) tests/bench/run.sh
+
+# ---- fuzzing (clang, libFuzzer) ------------------------------------------------------------
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@mkdir -p build/fuzz tests/fuzz/corpus-run
+	clang -g -O1 -fsanitize=fuzzer,address,undefined $(DEFS) $(PKG_CFLAGS) \
+		tests/fuzz/fuzz_config.c $(CONF_SRCS) session-helper/util.c $(PKG_LIBS) \
+		-o build/fuzz/fuzz_config
+	build/fuzz/fuzz_config -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
+		tests/fuzz/corpus-run tests/fuzz/corpus
+
+# ---- install -------------------------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(PAMDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SBINDIR) \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR) \
+		$(DESTDIR)/usr/share/pam-configs
+	install -m 0644 $(B)/pam_isolate.so $(DESTDIR)$(PAMDIR)/pam_isolate.so
+	install -m 0755 $(B)/isolate-helper $(DESTDIR)$(LIBEXECDIR)/isolate-helper
+	install -m 0755 $(B)/isolate-init $(DESTDIR)$(LIBEXECDIR)/isolate-init
+	install -m 0755 $(B)/isolatectl $(DESTDIR)$(SBINDIR)/isolatectl
+	install -m 0644 conf/isolate.conf.5 $(DESTDIR)$(MANDIR)/man5/isolate.conf.5
+	install -m 0644 pam_module/pam-configs/isolate $(DESTDIR)/usr/share/pam-configs/isolate
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/isolate.conf ]; then \
+		echo "keeping the existing $(DESTDIR)$(SYSCONFDIR)/isolate.conf"; \
+	else \
+		install -m 0644 -o root -g root conf/isolate.conf $(DESTDIR)$(SYSCONFDIR)/isolate.conf; \
+	fi
+
+format:
+	clang-format -i $(wildcard conf/*.[ch] session-helper/*.[ch] pam_module/*.[ch] \
+		tests/unit/*.[ch] tests/tools/*.c tests/fuzz/*.c tests/bench/*.c)
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

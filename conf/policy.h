@@ -1,0 +1,202 @@
+/* policy.h: the parsed /etc/isolate.conf as plain structs. No libconfuse type leaves conf/.
+ *
+ * Ownership: everything hangs off one struct config, freed by config_free(). Strings are
+ * heap copies. A value of LIMIT_UNSET means "the policy does not set this cap" (nothing is
+ * written); LIMIT_MAX means "explicitly unlimited" ("max" / "infinity"). */
+#pragma once
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../session-helper/util.h"
+
+#define LIMIT_UNSET UINT64_MAX
+#define LIMIT_MAX   (UINT64_MAX - 1)
+
+#define DEFAULT_CONFIG_PATH  "/etc/isolate.conf"
+#define DEFAULT_RUNTIME_DIR  "/run/isolate"
+#define DEFAULT_CGROUP_ROOT  "isolate"
+#define DEFAULT_HELPER_TIMEOUT_MS 10000
+
+enum fail_mode { FAIL_CLOSED, FAIL_OPEN };
+
+enum cgroup_backend_kind {
+        CGROUP_BACKEND_AUTO,
+        CGROUP_BACKEND_SYSTEMD,
+        CGROUP_BACKEND_V2,
+        CGROUP_BACKEND_V1,
+};
+
+enum network_mode { NETWORK_HOST, NETWORK_NONE };
+
+/* PROC_READ_ONLY: the whole fresh procfs read-only (default).
+ * PROC_DOCKER: writable, with /proc/sys, sysrq-trigger, irq, bus, fs read-only. */
+enum proc_mode { PROC_READ_ONLY, PROC_DOCKER };
+
+enum hidepid_mode { HIDEPID_OFF, HIDEPID_NOACCESS, HIDEPID_INVISIBLE };
+
+/* What happens to a syscall the allowlist does not allow. */
+enum seccomp_action {
+        SECCOMP_ACTION_ERRNO, /* EPERM for known calls, ENOSYS for calls newer than the list */
+        SECCOMP_ACTION_KILL,  /* kill the process */
+        SECCOMP_ACTION_LOG,   /* allow, and log it (to build a policy from real use) */
+};
+
+enum seccomp_base {
+        SECCOMP_BASE_DEFAULT, /* the interactive allowlist (conf/syscalls.c) */
+        SECCOMP_BASE_NONE,    /* no filter at all */
+};
+
+struct strv {
+        char **v;
+        size_t n;
+};
+
+struct io_limit {
+        char *target; /* device node or any path; resolved to the whole disk by the helper */
+        uint64_t read_bps, write_bps, read_iops, write_iops; /* LIMIT_UNSET when not set */
+        int line;
+};
+
+struct policy {
+        char *name;
+        int line; /* where "policy NAME {" is */
+
+        /* namespaces (each can be turned off); net is governed by network */
+        bool ns_mount, ns_pid, ns_uts, ns_ipc, ns_cgroup;
+        enum network_mode network;
+        char *hostname; /* NULL: keep the host's name; "%u" expands to the user name */
+
+        /* the view inside */
+        enum proc_mode proc;
+        enum hidepid_mode hidepid;
+        bool proc_subset_pid;
+        bool private_tmp;    /* /tmp, /var/tmp, /dev/shm */
+        uint64_t tmp_size;   /* bytes, per tmpfs; LIMIT_UNSET: the kernel's default */
+        struct strv masked_paths;
+        struct strv read_only_paths;
+        bool hide_homes;     /* other users' homes under /home invisible */
+
+        /* resource caps, per user (across that user's sessions) */
+        uint64_t memory_max, memory_high, swap_max; /* bytes */
+        uint64_t pids_max;
+        uint64_t cpu_max_percent;  /* 100 = one CPU; LIMIT_UNSET when not set */
+        uint64_t cpu_weight;       /* 1..10000; LIMIT_UNSET when not set */
+        struct io_limit *io;
+        size_t n_io;
+        bool caps_required; /* true: refuse a login when a controller is missing */
+
+        /* syscalls and privilege */
+        enum seccomp_base seccomp_base;
+        struct strv syscalls_allow; /* names and @groups, added to the base */
+        struct strv syscalls_deny;  /* names and @groups, removed (deny wins over allow) */
+        enum seccomp_action seccomp_action;
+        uint64_t caps_keep; /* bit n = capability n kept in the bounding set */
+        bool no_new_privs;
+        char *apparmor_profile; /* NULL: none */
+        char *selinux_context;  /* NULL: none */
+        struct strv landlock_read_only;  /* "$HOME" / "~" expand to the user's home */
+        struct strv landlock_read_write;
+        bool lsm_required; /* true: refuse a login when a named LSM is not available */
+};
+
+/* An IPv4 or IPv6 network; IPv4 is kept as v4-mapped IPv6 so one compare serves both. */
+struct cidr {
+        struct in6_addr addr;
+        unsigned prefix; /* 0..128, on the v6 scale */
+};
+
+struct match_rule {
+        int line;
+        struct strv users, groups, services; /* empty: any */
+        struct cidr *rhosts;                 /* empty: any */
+        size_t n_rhosts;
+        bool exempt;         /* the login is let through unconfined */
+        size_t policy_index; /* into config.policies, when !exempt */
+};
+
+struct config {
+        char *file;
+        enum fail_mode fail;
+        struct strv services; /* PAM services acted on; others pass through */
+        struct strv exempt_users, exempt_groups;
+        enum cgroup_backend_kind cgroup_backend;
+        char *cgroup_root; /* relative to each hierarchy's root; "./x": relative to the
+                              cgroup the helper starts in (nesting, tests) */
+        char *runtime_dir; /* registry and seccomp cache; default /run/isolate */
+        uint32_t helper_timeout_ms;
+        struct policy *policies;
+        size_t n_policies;
+        struct match_rule *rules;
+        size_t n_rules;
+        size_t default_policy; /* index into policies */
+};
+
+/* Every problem found in a config, each "FILE:LINE: message" (or "FILE: message"). */
+struct config_errors {
+        char **msgs;
+        size_t n;
+};
+
+/* Loads and validates path. check_owner: refuse a file not owned by root or writable by
+ * group/others (the helper always checks; unit tests may not). On any error returns
+ * -EINVAL (or -errno for an unreadable file) and fills errs with every problem found. */
+int config_load(const char *path, bool check_owner, struct config **ret, struct config_errors *errs);
+/* Parses a config held in memory; name is used in messages. For tests and the fuzzer. */
+int config_parse_buffer(const char *name, const char *buf, struct config **ret,
+                        struct config_errors *errs);
+void config_free(struct config *c);
+void config_errors_free(struct config_errors *errs);
+
+/* Who is logging in, as the resolver sees it. */
+struct login_info {
+        const char *user;
+        uid_t uid;
+        char **groups; /* names of all the user's groups, primary first */
+        size_t n_groups;
+        const char *service; /* PAM service */
+        const char *rhost;   /* NULL or "" for local logins */
+};
+
+enum resolve_outcome {
+        RESOLVE_IGNORE, /* service not in `services`: PAM_IGNORE */
+        RESOLVE_EXEMPT, /* exempt user/group or an exempt match rule */
+        RESOLVE_POLICY, /* confined by policy */
+};
+
+struct resolution {
+        enum resolve_outcome outcome;
+        const struct policy *policy;   /* RESOLVE_POLICY */
+        const struct match_rule *rule; /* NULL: the default policy or a global exemption */
+        char reason[512];              /* why, in words: "rule at FILE:12 matched: group ops" */
+};
+
+int policy_resolve(const struct config *c, const struct login_info *who, struct resolution *ret);
+
+/* Fills login_info for a user from the password and group databases. -ENOENT if the user
+ * does not exist. Free with login_info_free(). */
+int login_info_lookup(const char *user, const char *service, const char *rhost,
+                      struct login_info *ret);
+void login_info_free(struct login_info *who);
+
+/* Units (conf/units.c). */
+int parse_size(const char *s, uint64_t *ret);       /* "512K", "64M", "2G", "1T", "123", "max" */
+int parse_rate(const char *s, uint64_t *ret);       /* the same, optional "/s" suffix */
+int parse_percent(const char *s, uint64_t *ret);    /* "150%" */
+int parse_duration_ms(const char *s, uint64_t *ret); /* "500ms", "5s", "2m", "10" (seconds) */
+int parse_cidr(const char *s, struct cidr *ret);    /* "10.0.0.0/8", "::1", "192.168.1.7" */
+bool cidr_contains(const struct cidr *net, const struct in6_addr *addr);
+/* Formats a size for humans and for explain: "2G", "512M", "123" */
+void format_size(uint64_t v, char *buf, size_t len);
+
+/* The names used in the config, for messages and explain. */
+const char *fail_mode_name(enum fail_mode m);
+const char *cgroup_backend_name(enum cgroup_backend_kind k);
+const char *network_mode_name(enum network_mode m);
+const char *proc_mode_name(enum proc_mode m);
+const char *hidepid_name(enum hidepid_mode m);
+const char *seccomp_action_name(enum seccomp_action a);
+const char *seccomp_base_name(enum seccomp_base b);

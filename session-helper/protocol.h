@@ -1,0 +1,105 @@
+/* protocol.h: the wire format between a caller (pam_isolate.so, isolatectl) and
+ * isolate-helper, and between a caller and the session init. libc only.
+ *
+ * Transport: an AF_UNIX SOCK_SEQPACKET socketpair, so each message arrives whole or not at
+ * all. A message is a header followed by fields (tag, length, value, padded to 4 bytes).
+ * Every length is checked against what was received; an unknown tag is skipped; a field
+ * given twice, a truncated field or a wrong magic/version is an error (-EBADMSG). */
+#pragma once
+
+#include <linux/filter.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "util.h"
+
+#define PROTO_MAGIC   0x4c4f5349u /* "ISOL" little-endian */
+#define PROTO_VERSION 1
+#define PROTO_MAX_MSG (256 * 1024)
+
+/* The helper always gets its socket as this fd. */
+#define HELPER_SOCKET_FD 3
+
+enum proto_type {
+        MSG_OPEN_REQUEST = 1, /* caller -> helper */
+        MSG_HELLO = 2,        /* helper -> caller: config loaded, this is the fail mode */
+        MSG_OPEN_REPLY = 3,   /* helper -> caller: final answer (+ fds when OK) */
+        MSG_CLOSE = 4,        /* caller -> init: kill every other process of the session */
+        MSG_CLOSED = 5,       /* init -> caller: done, n processes killed */
+        MSG_READY = 6,        /* init -> helper: the sandbox is built */
+        MSG_FAILED = 7,       /* session setup child -> helper: what failed */
+};
+
+enum reply_status {
+        REPLY_OK = 0,     /* join the sandbox described */
+        REPLY_IGNORE = 1, /* service not configured: PAM_IGNORE */
+        REPLY_EXEMPT = 2, /* let the login through unconfined, by policy */
+        REPLY_DENY = 3,   /* something failed; fail_mode says what the caller does */
+};
+
+struct open_request {
+        char user[256];
+        char service[64];
+        char rhost[256];
+        char tty[64];
+        int32_t caller_pid;
+};
+
+#define JOIN_MAX_LANDLOCK_PATHS 64
+#define JOIN_PATH_MAX           4096
+
+struct landlock_path {
+        uint64_t access; /* LANDLOCK_ACCESS_FS_* allowed beneath path */
+        char path[JOIN_PATH_MAX];
+};
+
+/* Everything the caller applies to itself to join a session, in this order: LSM exec
+ * label (host /proc), setns, Landlock, bounding set, no_new_privs, seccomp. */
+struct join_spec {
+        int init_pidfd; /* -1 when absent */
+        int control_fd; /* SEQPACKET to the init: MSG_CLOSE */
+        uint32_t ns_flags; /* CLONE_NEW* to setns into, all in one call */
+        uint64_t caps_keep;
+        bool no_new_privs;
+        char lsm_attr_path[64];   /* "" or /proc/self/attr/apparmor/exec, /proc/self/attr/exec */
+        char lsm_attr_value[512]; /* what to write there */
+        struct sock_filter *bpf;  /* NULL: no seccomp filter; malloc'ed */
+        uint32_t bpf_len;         /* instructions */
+        uint32_t seccomp_flags;   /* SECCOMP_FILTER_FLAG_* (e.g. LOG) */
+        uint64_t landlock_handled; /* 0: no Landlock */
+        uint32_t landlock_abi;
+        struct landlock_path *landlock; /* malloc'ed array */
+        uint32_t n_landlock;
+};
+
+struct open_reply {
+        uint32_t status;    /* enum reply_status */
+        uint32_t fail_open; /* REPLY_DENY: the config says fail = open (never for a bad config) */
+        char message[1024]; /* DENY: why; EXEMPT/OK: the reason the policy was chosen */
+        char session_id[32];
+        char policy[64];
+        char warnings[1024]; /* things logged and gone on with (caps_required = no, ...) */
+        struct join_spec join;
+};
+
+void join_spec_init(struct join_spec *j);
+void join_spec_free(struct join_spec *j); /* closes fds, frees arrays */
+
+/* Encoding and decoding. send_* return 0 or -errno; recv_* return 0, -EBADMSG for a
+ * malformed message, -ECONNRESET for EOF, or -errno. Received fds are O_CLOEXEC. */
+int proto_send_request(int fd, const struct open_request *req);
+int proto_recv_request(int fd, struct open_request *ret);
+int proto_send_hello(int fd, bool fail_open);
+int proto_send_reply(int fd, const struct open_reply *rep);
+/* Receives HELLO (sets *ret_hello_seen and fail_open) or the final reply. Returns the type. */
+int proto_recv_reply(int fd, int timeout_ms, struct open_reply *ret, bool *ret_hello_seen);
+
+/* Small control messages: a type and one 32-bit value, optional text. */
+int proto_send_simple(int fd, enum proto_type type, uint32_t value, const char *text);
+int proto_recv_simple(int fd, int timeout_ms, enum proto_type *ret_type, uint32_t *ret_value,
+                      char *text, size_t text_len);
+
+/* Exposed for the unit tests and the fuzzer: decode a reply from a buffer (no fds). */
+int proto_decode_reply(const void *buf, size_t len, struct open_reply *ret, bool *ret_hello);
+int proto_decode_request(const void *buf, size_t len, struct open_request *ret);

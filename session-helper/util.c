@@ -1,0 +1,181 @@
+/* util.c: see util.h. libc only. */
+#include "util.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+static int error_vset(struct isolate_error *err, int code, bool with_errno, const char *fmt,
+                      va_list ap)
+{
+        if (code < 0)
+                code = -code;
+        if (code == 0)
+                code = EIO;
+        if (!err)
+                return -code;
+        err->code = code;
+        int n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+        if (with_errno && n >= 0 && (size_t)n < sizeof(err->msg))
+                snprintf(err->msg + n, sizeof(err->msg) - (size_t)n, ": %s", strerror(code));
+        return -code;
+}
+
+int error_set(struct isolate_error *err, int code, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        int r = error_vset(err, code, false, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+int error_set_errno(struct isolate_error *err, int code, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        int r = error_vset(err, code, true, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+int error_prefix(struct isolate_error *err, const char *fmt, ...)
+{
+        if (!err)
+                return -EIO;
+        char old[sizeof(err->msg)];
+        memcpy(old, err->msg, sizeof(old));
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+        va_end(ap);
+        if (n >= 0 && (size_t)n < sizeof(err->msg))
+                snprintf(err->msg + n, sizeof(err->msg) - (size_t)n, ": %s", old);
+        return -(err->code ? err->code : EIO);
+}
+
+int safe_atou64(const char *s, uint64_t *ret)
+{
+        if (!s || *s < '0' || *s > '9')
+                return -EINVAL;
+        uint64_t v = 0;
+        for (; *s >= '0' && *s <= '9'; s++) {
+                unsigned d = (unsigned)(*s - '0');
+                if (v > (UINT64_MAX - d) / 10)
+                        return -ERANGE;
+                v = v * 10 + d;
+        }
+        if (*s != '\0')
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+int safe_atoi(const char *s, int *ret)
+{
+        bool neg = s && *s == '-';
+        uint64_t v;
+        int r = safe_atou64(neg ? s + 1 : s, &v);
+        if (r < 0)
+                return r;
+        if (v > (uint64_t)INT_MAX + (neg ? 1 : 0))
+                return -ERANGE;
+        *ret = neg ? (int)-(int64_t)v : (int)v;
+        return 0;
+}
+
+ssize_t read_file_at(int dirfd, const char *path, char *buf, size_t max)
+{
+        if (max == 0)
+                return -EINVAL;
+        _cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        size_t len = 0;
+        while (len < max - 1) {
+                ssize_t n = read(fd, buf + len, max - 1 - len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        break;
+                len += (size_t)n;
+        }
+        buf[len] = '\0';
+        return (ssize_t)len;
+}
+
+int write_file_at(int dirfd, const char *path, const char *value)
+{
+        _cleanup_close_ int fd = openat(dirfd, path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        size_t len = strlen(value);
+        ssize_t n;
+        do
+                n = write(fd, value, len);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return -errno;
+        if ((size_t)n != len)
+                return -EIO;
+        return 0;
+}
+
+int write_all(int fd, const void *buf, size_t len)
+{
+        const char *p = buf;
+        while (len > 0) {
+                ssize_t n = write(fd, p, len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                p += n;
+                len -= (size_t)n;
+        }
+        return 0;
+}
+
+uint64_t now_ns(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+char *strdup_printf(const char *fmt, ...)
+{
+        va_list ap;
+        char *s = NULL;
+        va_start(ap, fmt);
+        int n = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        return n < 0 ? NULL : s;
+}
+
+int random_hex(char *buf, size_t n)
+{
+        static const char digits[] = "0123456789abcdef";
+        unsigned char raw[64];
+        if (n % 2 || n / 2 > sizeof(raw))
+                return -EINVAL;
+        size_t got = 0;
+        while (got < n / 2) {
+                ssize_t r = getrandom(raw + got, n / 2 - got, 0);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r < 0)
+                        return -errno;
+                got += (size_t)r;
+        }
+        for (size_t i = 0; i < n / 2; i++) {
+                buf[2 * i] = digits[raw[i] >> 4];
+                buf[2 * i + 1] = digits[raw[i] & 15];
+        }
+        buf[n] = '\0';
+        return 0;
+}

@@ -1,0 +1,89 @@
+/* util.h: the boring parts, written once (cleanup attributes, errors, parsing, files).
+ * libc only: linked into the PAM module as well as the helper and isolatectl. */
+#pragma once
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define ISOLATE_VERSION "0.1.0"
+
+/* Errors travel up as a negative errno plus a message object, last argument (crun style). */
+struct isolate_error {
+        int code;       /* positive errno, 0 when no error */
+        char msg[1024]; /* one line, for an admin: what failed and what to do */
+};
+
+/* Sets err (when not NULL) and returns -code. code may be given positive or negative. */
+int error_set(struct isolate_error *err, int code, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+/* Same, with ": strerror(code)" appended. */
+int error_set_errno(struct isolate_error *err, int code, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+/* Prefixes an existing message: "prefix: old message". */
+int error_prefix(struct isolate_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static inline void freep(void *p)
+{
+        free(*(void **)p);
+}
+static inline void closep(int *fd)
+{
+        if (*fd >= 0) {
+                int saved = errno;
+                close(*fd);
+                errno = saved;
+        }
+}
+static inline void fclosep(FILE **f)
+{
+        if (*f)
+                fclose(*f);
+}
+#define _cleanup_(f)     __attribute__((cleanup(f)))
+#define _cleanup_free_   _cleanup_(freep)
+#define _cleanup_close_  _cleanup_(closep)
+#define _cleanup_fclose_ _cleanup_(fclosep)
+
+#define TAKE_PTR(p)                                                                                \
+        ({                                                                                         \
+                __typeof__(p) _p = (p);                                                            \
+                (p) = NULL;                                                                        \
+                _p;                                                                                \
+        })
+#define TAKE_FD(fd)                                                                                \
+        ({                                                                                         \
+                int _fd = (fd);                                                                    \
+                (fd) = -1;                                                                         \
+                _fd;                                                                               \
+        })
+
+#define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
+#define STREQ(a, b)   (strcmp((a), (b)) == 0)
+
+/* Parses a whole decimal number; -EINVAL on junk, -ERANGE on overflow. */
+int safe_atou64(const char *s, uint64_t *ret);
+int safe_atoi(const char *s, int *ret);
+
+/* Reads at most max bytes of a small file (proc, sysfs, cgroupfs) into a NUL-terminated
+ * buffer; trailing newline kept. Returns length or -errno. */
+ssize_t read_file_at(int dirfd, const char *path, char *buf, size_t max);
+/* Writes the whole string to an existing file (cgroupfs, procfs) in one write(2). */
+int write_file_at(int dirfd, const char *path, const char *value);
+
+/* Writes all of buf, retrying on EINTR and short writes. */
+int write_all(int fd, const void *buf, size_t len);
+
+/* Monotonic clock in nanoseconds. */
+uint64_t now_ns(void);
+
+/* strdup that aborts on ENOMEM is not allowed here: returns NULL like strdup. */
+char *strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Random hex string of n chars (n even), from getrandom(2). */
+int random_hex(char *buf, size_t n);
