@@ -142,8 +142,11 @@ struct config_errors {
 };
 
 /* Loads and validates path. check_owner: refuse a file not owned by root or writable by
- * group/others (the helper always checks; unit tests may not). On any error returns
- * -EINVAL (or -errno for an unreadable file) and fills errs with every problem found. */
+ * group/others (the helper always checks; unit tests may not); symlinks are followed and the
+ * file they lead to is checked (fstat on the opened fd). On any error returns -EINVAL
+ * (-EPERM for the ownership check, which is made before anything is parsed; -errno for an
+ * unreadable file) and appends every problem found to errs (zero-initialised by the
+ * caller; on success nothing is appended). *ret is NULL on error. */
 int config_load(const char *path, bool check_owner, struct config **ret, struct config_errors *errs);
 /* Parses a config held in memory; name is used in messages. For tests and the fuzzer. */
 int config_parse_buffer(const char *name, const char *buf, struct config **ret,
@@ -159,6 +162,8 @@ struct login_info {
         size_t n_groups;
         const char *service; /* PAM service */
         const char *rhost;   /* NULL or "" for local logins */
+        gid_t gid;           /* primary group (login_info_lookup only) */
+        const char *home;    /* home directory (login_info_lookup only) */
 };
 
 enum resolve_outcome {
@@ -177,20 +182,35 @@ struct resolution {
 int policy_resolve(const struct config *c, const struct login_info *who, struct resolution *ret);
 
 /* Fills login_info for a user from the password and group databases. -ENOENT if the user
- * does not exist. Free with login_info_free(). */
+ * does not exist. Every string in *ret (user, service, rhost, home, groups) is a heap copy;
+ * free with login_info_free(), which is only for what this function filled. */
 int login_info_lookup(const char *user, const char *service, const char *rhost,
                       struct login_info *ret);
 void login_info_free(struct login_info *who);
 
-/* Units (conf/units.c). */
+/* Units (conf/units.c). 0 or -EINVAL (junk) / -ERANGE (overflow). Sizes and rates are
+ * binary (1K = 1024), take a fraction ("1.5G") and an optional "B" ("64MB"); "max" and
+ * "infinity" give LIMIT_MAX (parse_size, parse_rate, parse_percent). */
 int parse_size(const char *s, uint64_t *ret);       /* "512K", "64M", "2G", "1T", "123", "max" */
 int parse_rate(const char *s, uint64_t *ret);       /* the same, optional "/s" suffix */
 int parse_percent(const char *s, uint64_t *ret);    /* "150%" */
 int parse_duration_ms(const char *s, uint64_t *ret); /* "500ms", "5s", "2m", "10" (seconds) */
-int parse_cidr(const char *s, struct cidr *ret);    /* "10.0.0.0/8", "::1", "192.168.1.7" */
+/* "10.0.0.0/8", "::1", "192.168.1.7". -EINVAL for junk, -ERANGE for a prefix too long,
+ * -EADDRNOTAVAIL when bits are set behind the prefix ("10.1.0.0/8"; *ret then holds the
+ * network "10.0.0.0/8"). */
+int parse_cidr(const char *s, struct cidr *ret);
 bool cidr_contains(const struct cidr *net, const struct in6_addr *addr);
-/* Formats a size for humans and for explain: "2G", "512M", "123" */
+/* Formats a size for humans and for explain: "2G", "512M", "123"; "max", "unset" */
 void format_size(uint64_t v, char *buf, size_t len);
+/* An IPv4 or IPv6 address (no prefix; an IPv6 zone "%eth0" is ignored) as v4-mapped IPv6.
+ * -EINVAL for anything else, e.g. a host name. */
+int parse_ip_address(const char *s, struct in6_addr *ret);
+/* "10.0.0.0/8", "2001:db8::/32" */
+void format_cidr(const struct cidr *net, char *buf, size_t len);
+
+/* Frees the strings of v and empties it. */
+void config_strv_free(struct strv *v);
+bool config_strv_contains(const struct strv *v, const char *s);
 
 /* The names used in the config, for messages and explain. */
 const char *fail_mode_name(enum fail_mode m);
