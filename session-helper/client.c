@@ -1,0 +1,141 @@
+/* client.c: the caller's side of opening and closing a session (PAM module and isolatectl).
+ * libc only. */
+#include "join.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+static const char *const helper_env[] = {
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        NULL,
+};
+
+/* Starts the helper with the socket as HELPER_SOCKET_FD, a clean environment, default signal
+ * dispositions and an empty mask, and nothing else open but stdio (/dev/null when quiet). */
+static int helper_spawn(const char *helper, const char *config, int sock, bool quiet,
+                        pid_t *ret_pid, struct isolate_error *err)
+{
+        posix_spawn_file_actions_t fa;
+        posix_spawnattr_t attr;
+        int r = posix_spawn_file_actions_init(&fa);
+        if (r)
+                return error_set_errno(err, r, "posix_spawn_file_actions_init");
+        r = posix_spawnattr_init(&attr);
+        if (r) {
+                posix_spawn_file_actions_destroy(&fa);
+                return error_set_errno(err, r, "posix_spawnattr_init");
+        }
+        sigset_t empty, all;
+        sigemptyset(&empty);
+        sigfillset(&all);
+        posix_spawnattr_setsigmask(&attr, &empty);
+        posix_spawnattr_setsigdefault(&attr, &all);
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+        if (quiet)
+                posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+        posix_spawn_file_actions_adddup2(&fa, sock, HELPER_SOCKET_FD);
+        posix_spawn_file_actions_addclosefrom_np(&fa, HELPER_SOCKET_FD + 1);
+
+        char *argv[] = {(char *)helper, (char *)"open", (char *)"--config", (char *)config, NULL};
+        pid_t pid;
+        r = posix_spawn(&pid, helper, &fa, &attr, argv, (char **)helper_env);
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&attr);
+        if (r)
+                return error_set_errno(err, r, "cannot run the helper %s", helper);
+        *ret_pid = pid;
+        return 0;
+}
+
+/* Reaps the helper; a PAM caller with its own SIGCHLD handler may have reaped it already. */
+static void helper_reap(pid_t pid, bool kill_first)
+{
+        if (kill_first)
+                kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+}
+
+int session_open(const char *helper, const char *config, const struct open_request *req,
+                 int timeout_ms, bool quiet_helper, struct open_reply *ret, bool *ret_hello_seen,
+                 struct isolate_error *err)
+{
+        memset(ret, 0, sizeof(*ret));
+        join_spec_init(&ret->join);
+        *ret_hello_seen = false;
+
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+                return error_set_errno(err, errno, "socketpair");
+        _cleanup_close_ int ours = sv[0], theirs = sv[1];
+        /* adddup2 onto the same number would keep O_CLOEXEC: move it out of the way first */
+        if (theirs == HELPER_SOCKET_FD) {
+                int moved = fcntl(theirs, F_DUPFD_CLOEXEC, HELPER_SOCKET_FD + 1);
+                if (moved < 0)
+                        return error_set_errno(err, errno, "fcntl(F_DUPFD_CLOEXEC)");
+                close(theirs);
+                theirs = moved;
+        }
+
+        pid_t pid;
+        int r = helper_spawn(helper, config, theirs, quiet_helper, &pid, err);
+        if (r < 0)
+                return r;
+        closep(&theirs);
+        theirs = -1;
+
+        r = proto_send_request(ours, req);
+        if (r < 0) {
+                helper_reap(pid, true);
+                return error_set_errno(err, r, "cannot send the request to the helper %s",
+                                       helper);
+        }
+
+        uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000ULL;
+        for (;;) {
+                uint64_t now = now_ns();
+                int left = now >= deadline ? 0 : (int)((deadline - now) / 1000000ULL);
+                r = proto_recv_reply(ours, left, ret, ret_hello_seen);
+                if (r == MSG_HELLO)
+                        continue;
+                break;
+        }
+        if (r < 0) {
+                helper_reap(pid, true);
+                if (r == -ETIMEDOUT)
+                        return error_set(err, ETIMEDOUT,
+                                         "the helper %s did not answer within %d ms", helper,
+                                         timeout_ms);
+                if (r == -ECONNRESET)
+                        return error_set(err, ECONNRESET,
+                                         "the helper %s exited without an answer (crashed, "
+                                         "killed, or not an isolate helper)",
+                                         helper);
+                return error_set_errno(err, r, "bad answer from the helper %s", helper);
+        }
+        helper_reap(pid, false);
+        return 0;
+}
+
+int session_close(int control_fd, int timeout_ms, struct isolate_error *err)
+{
+        int r = proto_send_simple(control_fd, MSG_CLOSE, 0, NULL);
+        if (r < 0)
+                return error_set_errno(err, r, "cannot ask the session init to close");
+        enum proto_type type;
+        uint32_t killed;
+        r = proto_recv_simple(control_fd, timeout_ms, &type, &killed, NULL, 0);
+        if (r < 0)
+                return error_set_errno(err, r, "no answer from the session init");
+        if (type != MSG_CLOSED)
+                return error_set(err, EBADMSG, "unexpected answer %d from the session init",
+                                 (int)type);
+        return (int)(killed > INT32_MAX ? INT32_MAX : killed);
+}

@@ -1,0 +1,544 @@
+/* helper.c: isolate-helper, the root helper that builds one session and exits.
+ *
+ *   isolate-helper open --config PATH      (socket to the caller on fd 3)
+ *
+ * Order (DESIGN.md, "The flow of one login"): check the caller; load the config and tell
+ * the caller its fail mode; resolve the policy; compile the seccomp program and plan the
+ * LSM part (pure work first, nothing made yet); the user's cgroup and the session leaf;
+ * clone the session's first process into fresh namespaces, which builds the view inside
+ * and execs isolate-init; registry entry; commit to the init; move the caller into the
+ * leaf; reply with the init's pidfd and everything the caller applies to itself.
+ *
+ * Anything that fails before the commit is undone here (init killed, leaf and registry
+ * entry removed). If this process dies instead, the init sees the socket close before the
+ * commit and removes everything itself. Test hook: ISOLATE_TEST_DIE_AT=config|init|
+ * registry|commit makes it kill itself after that step. */
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <pwd.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "../conf/policy.h"
+#include "cgroup.h"
+#include "log.h"
+#include "lsm.h"
+#include "mounts.h"
+#include "protocol.h"
+#include "registry.h"
+#include "seccomp.h"
+#include "util.h"
+
+#define INIT_FD_CALLER  3
+#define INIT_FD_CONTROL 4
+#define INIT_FD_HELPER  5
+
+struct session_setup {
+        const struct config *cfg;
+        const struct policy *policy;
+        struct open_request req;
+        struct login_info who;
+        char home[PATH_MAX];
+        char id[32];
+        struct cgroup_session cg;
+        bool cg_made;
+        int caller_pidfd;
+        int init_exe_fd;
+        int child_sock;   /* helper <-> session child / init */
+        int child_sock_peer;
+        int control_sock; /* init end; the caller gets the other */
+        int control_peer;
+        int init_pidfd;
+        pid_t init_pid;
+        bool registered;
+        struct open_reply reply;
+        uint64_t t_start;
+};
+
+static void test_die_at(const char *stage)
+{
+        const char *at = getenv("ISOLATE_TEST_DIE_AT");
+        if (at && STREQ(at, stage))
+                raise(SIGKILL);
+}
+
+static int kernel_check(struct isolate_error *err)
+{
+        struct utsname u;
+        unsigned major = 0, minor = 0;
+        if (uname(&u) == 0 && sscanf(u.release, "%u.%u", &major, &minor) == 2 &&
+            (major > 5 || (major == 5 && minor >= 8)))
+                return 0;
+        return error_set(err, ENOSYS,
+                         "isolate needs Linux 5.8 or newer (setns with a pidfd); this kernel is "
+                         "%s",
+                         u.release);
+}
+
+/* The caller we were told about must be our parent and the socket's creator, and root. */
+static int caller_check(int sock, const struct open_request *req, struct isolate_error *err)
+{
+        struct ucred cred;
+        socklen_t len = sizeof(cred);
+        if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+                return error_set_errno(err, errno, "SO_PEERCRED");
+        if (req->caller_pid != getppid() || cred.pid != req->caller_pid)
+                return error_set(err, EPERM,
+                                 "caller pid %d is not the helper's parent (%d, socket peer %d)",
+                                 (int)req->caller_pid, (int)getppid(), (int)cred.pid);
+        if (cred.uid != 0)
+                return error_set(err, EPERM, "the caller runs as uid %u, not root",
+                                 (unsigned)cred.uid);
+        return 0;
+}
+
+/* isolate-init sits next to the helper: found from /proc/self/exe, opened O_PATH so that
+ * the session child can exec it whatever its mount namespace shows. */
+static int init_exe_open(struct isolate_error *err)
+{
+        char self[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n < 0)
+                return error_set_errno(err, errno, "readlink /proc/self/exe");
+        self[n] = '\0';
+        char *slash = strrchr(self, '/');
+        if (!slash)
+                return error_set(err, EINVAL, "odd helper path %s", self);
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%.*s/isolate-init", (int)(slash - self), self);
+        int fd = open(path, O_PATH | O_CLOEXEC);
+        if (fd < 0)
+                return error_set_errno(err, errno, "cannot find the session init %s", path);
+        struct stat st;
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
+            (st.st_mode & 0022)) {
+                close(fd);
+                return error_set(err, EPERM,
+                                 "%s must be a root-owned file not writable by others", path);
+        }
+        return fd;
+}
+
+static uint32_t ns_flags_of(const struct policy *p)
+{
+        uint32_t f = 0;
+        if (p->ns_mount)
+                f |= CLONE_NEWNS;
+        if (p->ns_pid)
+                f |= CLONE_NEWPID;
+        if (p->ns_uts)
+                f |= CLONE_NEWUTS;
+        if (p->ns_ipc)
+                f |= CLONE_NEWIPC;
+        if (p->network == NETWORK_NONE)
+                f |= CLONE_NEWNET;
+        return f;
+}
+
+/* Places fd at target without O_CLOEXEC; fds are first moved above the targets. */
+static int fd_place(int fd, int target)
+{
+        return dup2(fd, target) < 0 ? -errno : 0;
+}
+
+/* The session's first process: pid 1 of the new pid namespace. Builds the view inside and
+ * execs isolate-init; on failure tells the helper why and exits. */
+static _Noreturn void session_child(struct session_setup *s)
+{
+        struct isolate_error err = {0};
+        int r;
+        const struct policy *p = s->policy;
+
+        r = cgroup_session_enter(&s->cg, 0, &err);
+        if (r >= 0 && p->ns_cgroup && unshare(CLONE_NEWCGROUP) < 0)
+                r = error_set_errno(&err, errno, "unshare(CLONE_NEWCGROUP)");
+        if (r >= 0)
+                r = cgroup_session_enter_supervisor(&s->cg, 0, &err);
+        if (r >= 0)
+                r = mounts_setup(p, s->req.user, s->home, &s->cg, &err);
+        if (r < 0)
+                goto fail;
+
+        /* fds 3, 4, 5 for the init: move everything out of the way first */
+        int caller = fcntl(s->caller_pidfd, F_DUPFD_CLOEXEC, 10);
+        int control = fcntl(s->control_sock, F_DUPFD_CLOEXEC, 10);
+        int helper = fcntl(s->child_sock_peer, F_DUPFD_CLOEXEC, 10);
+        int exe = fcntl(s->init_exe_fd, F_DUPFD_CLOEXEC, 10);
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (caller < 0 || control < 0 || helper < 0 || exe < 0 || null < 0) {
+                r = error_set_errno(&err, errno, "fcntl(F_DUPFD_CLOEXEC)");
+                goto fail;
+        }
+        if (fd_place(null, 0) < 0 || fd_place(null, 1) < 0 || fd_place(null, 2) < 0 ||
+            fd_place(caller, INIT_FD_CALLER) < 0 || fd_place(control, INIT_FD_CONTROL) < 0 ||
+            fd_place(helper, INIT_FD_HELPER) < 0) {
+                r = error_set_errno(&err, errno, "dup2");
+                goto fail;
+        }
+        /* nothing else of the helper reaches the session */
+        if (close_range(INIT_FD_HELPER + 1, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+                r = error_set_errno(&err, errno, "close_range");
+                goto fail;
+        }
+
+        size_t n_leaves = 0;
+        char *argv[3 + CGROUP_MAX_HIERARCHIES + 1];
+        argv[0] = (char *)"isolate-init";
+        argv[1] = s->id;
+        argv[2] = (char *)s->cfg->runtime_dir;
+        for (size_t i = 0; i < s->cg.n && s->cg.backend != CGROUP_BACKEND_SYSTEMD; i++)
+                if (s->cg.h[i].leaf_path[0])
+                        argv[3 + n_leaves++] = s->cg.h[i].leaf_path;
+        argv[3 + n_leaves] = NULL;
+        char *envp[] = {(char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
+        syscall(SYS_execveat, exe, "", argv, envp, AT_EMPTY_PATH);
+        r = error_set_errno(&err, errno, "cannot exec the session init");
+        s->child_sock_peer = INIT_FD_HELPER;
+fail:
+        proto_send_simple(s->child_sock_peer, MSG_FAILED, (uint32_t)err.code, err.msg);
+        _exit(1);
+}
+
+static int session_spawn(struct session_setup *s, struct isolate_error *err)
+{
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+                return error_set_errno(err, errno, "socketpair");
+        s->child_sock = sv[0];
+        s->child_sock_peer = sv[1];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+                return error_set_errno(err, errno, "socketpair");
+        s->control_sock = sv[0];
+        s->control_peer = sv[1];
+
+        struct clone_args args = {
+                .flags = CLONE_PIDFD | ns_flags_of(s->policy),
+                .pidfd = (uint64_t)(uintptr_t)&s->init_pidfd,
+                .exit_signal = SIGCHLD,
+        };
+        long pid = syscall(SYS_clone3, &args, sizeof(args));
+        if (pid < 0)
+                return error_set_errno(err, errno, "cannot create the session's namespaces");
+        if (pid == 0)
+                session_child(s);
+        s->init_pid = (pid_t)pid;
+        fcntl(s->init_pidfd, F_SETFD, FD_CLOEXEC);
+        closep(&s->child_sock_peer);
+        s->child_sock_peer = -1;
+        closep(&s->control_sock);
+        s->control_sock = -1;
+
+        enum proto_type type;
+        uint32_t code = 0;
+        char text[1024];
+        int r = proto_recv_simple(s->child_sock, (int)s->cfg->helper_timeout_ms, &type, &code,
+                                  text, sizeof(text));
+        if (r == -ETIMEDOUT)
+                return error_set(err, ETIMEDOUT, "the session init did not get ready in time");
+        if (r < 0)
+                return error_set_errno(err, r, "the session init died while starting");
+        if (type == MSG_FAILED)
+                return error_set(err, code ? (int)code : EIO, "%s", text);
+        if (type != MSG_READY)
+                return error_set(err, EBADMSG, "unexpected message %d from the session init",
+                                 (int)type);
+        return 0;
+}
+
+/* Undoes everything made so far; used before the commit and if the caller cannot be moved. */
+static void session_abandon(struct session_setup *s)
+{
+        struct isolate_error ignored;
+        if (s->init_pidfd >= 0) {
+                syscall(SYS_pidfd_send_signal, s->init_pidfd, SIGKILL, NULL, 0);
+                while (waitpid(s->init_pid, NULL, 0) < 0 && errno == EINTR)
+                        ;
+        }
+        if (s->registered)
+                registry_remove(s->cfg->runtime_dir, s->id);
+        if (s->cg_made)
+                cgroup_session_remove(&s->cg, &ignored);
+}
+
+static bool session_is_live(const char *id, void *data)
+{
+        const struct config *cfg = data;
+        struct session_record *r = malloc(sizeof(*r));
+        if (!r)
+                return true; /* when in doubt, keep */
+        bool live = registry_read(cfg->runtime_dir, id, r) == 0 && registry_session_alive(r);
+        free(r);
+        return live;
+}
+
+static int session_build(struct session_setup *s, struct isolate_error *err)
+{
+        const struct policy *p = s->policy;
+        struct join_spec *j = &s->reply.join;
+        int r;
+
+        if (!p->ns_pid)
+                return error_set(err, ENOTSUP,
+                                 "policy %s: pid_namespace = false is not supported: the session "
+                                 "init needs its own pid namespace to end the session",
+                                 p->name);
+        r = random_hex(s->id, 16);
+        if (r < 0)
+                return error_set_errno(err, r, "getrandom");
+        r = registry_prepare(s->cfg->runtime_dir, err);
+        if (r < 0)
+                return r;
+
+        /* pure work first: nothing to undo if it fails */
+        r = seccomp_program_get(s->cfg, p, &j->bpf, &j->bpf_len, &j->seccomp_flags, err);
+        if (r < 0)
+                return error_prefix(err, "seccomp");
+        r = lsm_plan(p, s->home, j, s->reply.warnings, sizeof(s->reply.warnings), err);
+        if (r < 0)
+                return r;
+        j->ns_flags = ns_flags_of(p) | (p->ns_cgroup ? CLONE_NEWCGROUP : 0);
+        j->caps_keep = p->caps_keep;
+        j->no_new_privs = p->no_new_privs;
+
+        r = init_exe_open(err);
+        if (r < 0)
+                return r;
+        s->init_exe_fd = r;
+        s->caller_pidfd = (int)syscall(SYS_pidfd_open, s->req.caller_pid, 0);
+        if (s->caller_pidfd < 0)
+                return error_set_errno(err, errno, "pidfd_open of the caller");
+
+        size_t wl = strlen(s->reply.warnings);
+        r = cgroup_session_create(s->cfg, p, s->who.uid, s->id, s->req.caller_pid,
+                                  session_is_live, (void *)s->cfg, &s->cg,
+                                  s->reply.warnings + wl, sizeof(s->reply.warnings) - wl, err);
+        if (r < 0)
+                return error_prefix(err, "cgroup");
+        s->cg_made = true;
+
+        r = session_spawn(s, err);
+        if (r < 0)
+                return r;
+        test_die_at("init");
+
+        struct session_record *rec = calloc(1, sizeof(*rec));
+        if (!rec)
+                return error_set(err, ENOMEM, "out of memory");
+        snprintf(rec->id, sizeof(rec->id), "%s", s->id);
+        snprintf(rec->user, sizeof(rec->user), "%s", s->req.user);
+        rec->uid = s->who.uid;
+        snprintf(rec->service, sizeof(rec->service), "%s", s->req.service);
+        snprintf(rec->rhost, sizeof(rec->rhost), "%s", s->req.rhost);
+        snprintf(rec->tty, sizeof(rec->tty), "%s", s->req.tty);
+        snprintf(rec->policy, sizeof(rec->policy), "%s", p->name);
+        rec->caller_pid = s->req.caller_pid;
+        rec->init_pid = s->init_pid;
+        rec->start_time = (uint64_t)time(NULL);
+        rec->cgroup = s->cg;
+        r = registry_write(s->cfg->runtime_dir, rec, err);
+        free(rec);
+        if (r < 0)
+                return r;
+        s->registered = true;
+        test_die_at("registry");
+        return 0;
+}
+
+static int reply_send(int sock, struct session_setup *s, enum reply_status status,
+                      const char *message)
+{
+        s->reply.status = status;
+        if (message)
+                snprintf(s->reply.message, sizeof(s->reply.message), "%s", message);
+        return proto_send_reply(sock, &s->reply);
+}
+
+static void decision_log(struct session_setup *s, int prio, const char *outcome,
+                         const char *reason)
+{
+        struct log_decision d = {
+                .user = s->req.user,
+                .service = s->req.service,
+                .rhost = s->req.rhost,
+                .tty = s->req.tty,
+                .policy = s->policy ? s->policy->name : "",
+                .session_id = s->reply.status == REPLY_OK ? s->id : "",
+                .outcome = outcome,
+                .reason = reason,
+                .duration_us = (now_ns() - s->t_start) / 1000,
+        };
+        log_decision(prio, &d);
+}
+
+static int cmd_open(const char *config_path)
+{
+        struct session_setup s = {
+                .caller_pidfd = -1,
+                .init_exe_fd = -1,
+                .child_sock = -1,
+                .child_sock_peer = -1,
+                .control_sock = -1,
+                .control_peer = -1,
+                .init_pidfd = -1,
+                .t_start = now_ns(),
+        };
+        join_spec_init(&s.reply.join);
+        struct isolate_error err = {0};
+        const int sock = HELPER_SOCKET_FD;
+        struct stat st;
+        if (fstat(sock, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+                fprintf(stderr, "isolate-helper: fd %d is not a socket: run by pam_isolate.so "
+                                "or isolatectl only\n",
+                        sock);
+                return 2;
+        }
+        fcntl(sock, F_SETFD, FD_CLOEXEC);
+
+        int r = proto_recv_request(sock, &s.req);
+        if (r < 0) {
+                error_set_errno(&err, r, "bad request from the caller");
+                reply_send(sock, &s, REPLY_DENY, err.msg);
+                decision_log(&s, LOG_ERR, "denied", err.msg);
+                return 1;
+        }
+        r = kernel_check(&err);
+        if (r >= 0)
+                r = caller_check(sock, &s.req, &err);
+        if (r < 0) {
+                reply_send(sock, &s, REPLY_DENY, err.msg);
+                decision_log(&s, LOG_ERR, "denied", err.msg);
+                return 1;
+        }
+
+        struct config *cfg = NULL;
+        struct config_errors errs = {0};
+        r = config_load(config_path, true, &cfg, &errs);
+        if (r < 0) {
+                /* an invalid config never fails open: s.reply.fail_open stays 0 */
+                char msg[1024];
+                snprintf(msg, sizeof(msg), "invalid config: %s%s",
+                         errs.n ? errs.msgs[0] : config_path,
+                         errs.n > 1 ? " (and more: run isolatectl check)" : "");
+                config_errors_free(&errs);
+                reply_send(sock, &s, REPLY_DENY, msg);
+                decision_log(&s, LOG_ERR, "denied", msg);
+                return 1;
+        }
+        s.cfg = cfg;
+        s.reply.fail_open = cfg->fail == FAIL_OPEN;
+        proto_send_hello(sock, cfg->fail == FAIL_OPEN);
+        test_die_at("config");
+        /* a stuck step (NFS home, D-Bus) must not hold a login forever: the caller times out
+         * too, this makes sure we do not linger */
+        alarm((cfg->helper_timeout_ms + 999) / 1000 + 1);
+
+        r = login_info_lookup(s.req.user, s.req.service, s.req.rhost, &s.who);
+        if (r < 0) {
+                snprintf(s.reply.message, sizeof(s.reply.message), "%s: %s", s.req.user,
+                         r == -ENOENT ? "no such user" : strerror(-r));
+                reply_send(sock, &s, REPLY_DENY, NULL);
+                decision_log(&s, LOG_ERR, "denied", s.reply.message);
+                config_free(cfg);
+                return 1;
+        }
+        struct resolution res;
+        r = policy_resolve(cfg, &s.who, &res);
+        if (r < 0 || res.outcome != RESOLVE_POLICY) {
+                bool ignore = r >= 0 && res.outcome == RESOLVE_IGNORE;
+                reply_send(sock, &s, r < 0 ? REPLY_DENY : ignore ? REPLY_IGNORE : REPLY_EXEMPT,
+                           r < 0 ? "cannot resolve the policy" : res.reason);
+                decision_log(&s, r < 0 ? LOG_ERR : LOG_INFO,
+                             r < 0 ? "denied" : ignore ? "ignored" : "exempt", s.reply.message);
+                login_info_free(&s.who);
+                config_free(cfg);
+                return r < 0 ? 1 : 0;
+        }
+        s.policy = res.policy;
+        snprintf(s.reply.policy, sizeof(s.reply.policy), "%s", res.policy->name);
+        struct passwd *pw = getpwnam(s.req.user);
+        snprintf(s.home, sizeof(s.home), "%s", pw && pw->pw_dir ? pw->pw_dir : "/");
+
+        r = session_build(&s, &err);
+        if (r >= 0) {
+                /* commit: from here the init owns the session's end */
+                r = proto_send_simple(s.child_sock, MSG_READY, 0, NULL);
+                if (r < 0)
+                        error_set_errno(&err, r, "cannot commit the session init");
+        }
+        if (r >= 0) {
+                test_die_at("commit");
+                r = cgroup_session_enter(&s.cg, s.req.caller_pid, &err);
+                if (r < 0)
+                        error_prefix(&err, "cannot move the caller into the session's cgroup");
+        }
+        if (r < 0) {
+                session_abandon(&s);
+                s.reply.status = REPLY_DENY;
+                snprintf(s.reply.message, sizeof(s.reply.message), "%s", err.msg);
+                join_spec_free(&s.reply.join);
+                reply_send(sock, &s, REPLY_DENY, NULL);
+                decision_log(&s, LOG_ERR, cfg->fail == FAIL_OPEN ? "fail-open" : "denied",
+                             err.msg);
+                login_info_free(&s.who);
+                config_free(cfg);
+                return 1;
+        }
+        snprintf(s.reply.session_id, sizeof(s.reply.session_id), "%s", s.id);
+        snprintf(s.reply.message, sizeof(s.reply.message), "%s", res.reason);
+        s.reply.join.init_pidfd = s.init_pidfd;
+        s.reply.join.control_fd = s.control_peer;
+        s.reply.status = REPLY_OK;
+        r = proto_send_reply(sock, &s.reply);
+        if (r < 0) {
+                /* the caller is gone or the reply cannot be sent: the init ends the session
+                 * when the caller exits; nothing is joined */
+                decision_log(&s, LOG_ERR, "denied", "cannot send the reply to the caller");
+                return 1;
+        }
+        char reason[1024];
+        snprintf(reason, sizeof(reason), "%s%s%s", res.reason, s.reply.warnings[0] ? "; " : "",
+                 s.reply.warnings);
+        decision_log(&s, s.reply.warnings[0] ? LOG_WARNING : LOG_INFO, "confined", reason);
+        return 0;
+}
+
+static void usage(FILE *f)
+{
+        fprintf(f, "usage: isolate-helper open --config PATH\n"
+                   "Run by pam_isolate.so and isolatectl with a socket on fd 3; not by hand.\n");
+}
+
+int main(int argc, char **argv)
+{
+        if (argc == 2 && (STREQ(argv[1], "--help") || STREQ(argv[1], "-h"))) {
+                usage(stdout);
+                return 0;
+        }
+        if (argc == 2 && STREQ(argv[1], "--version")) {
+                printf("isolate-helper %s\n", ISOLATE_VERSION);
+                return 0;
+        }
+        if (argc != 4 || !STREQ(argv[1], "open") || !STREQ(argv[2], "--config")) {
+                usage(stderr);
+                return 2;
+        }
+        /* su runs PAM with the invoking user's real uid: become fully root so that user can
+         * neither signal nor trace us */
+        if (geteuid() != 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
+                fprintf(stderr, "isolate-helper: must run as root\n");
+                return 2;
+        }
+        prctl(PR_SET_DUMPABLE, 0);
+        umask(022);
+        return cmd_open(argv[3]);
+}

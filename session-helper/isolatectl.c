@@ -1,0 +1,50 @@
+/* isolatectl.c: the admin CLI. Each subcommand lives in its own ctl-*.c. */
+#include <stdio.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "util.h"
+
+static void usage(FILE *f)
+{
+        fprintf(f,
+                "usage: isolatectl COMMAND [ARGS]\n"
+                "  check   [-c FILE]                         validate the config (and PAM stacks)\n"
+                "  explain [-c FILE] [--service S] [--rhost ADDR] [--json] USER\n"
+                "                                            which policy a login gets, and why\n"
+                "  run     [-c FILE] [--service S] [--rhost ADDR] [--helper PATH] USER -- CMD [ARG...]\n"
+                "                                            run CMD as USER in a fresh session\n"
+                "  list    [-c FILE] [--json]                live sessions and their usage\n"
+                "  kill    [-c FILE] SESSION-ID              end a session\n"
+                "  gc      [-c FILE]                         remove what dead sessions left\n"
+                "  --version\n");
+}
+
+int main(int argc, char **argv)
+{
+        static const struct {
+                const char *name;
+                int (*fn)(int, char **);
+        } commands[] = {
+                {"check", cmd_check}, {"explain", cmd_explain}, {"run", cmd_run},
+                {"list", cmd_list},   {"kill", cmd_kill},       {"gc", cmd_gc},
+        };
+        if (argc < 2) {
+                usage(stderr);
+                return 2;
+        }
+        if (STREQ(argv[1], "--help") || STREQ(argv[1], "-h") || STREQ(argv[1], "help")) {
+                usage(stdout);
+                return 0;
+        }
+        if (STREQ(argv[1], "--version")) {
+                printf("isolatectl %s\n", ISOLATE_VERSION);
+                return 0;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+                if (STREQ(argv[1], commands[i].name))
+                        return commands[i].fn(argc - 1, argv + 1);
+        fprintf(stderr, "isolatectl: unknown command '%s'\n", argv[1]);
+        usage(stderr);
+        return 2;
+}

@@ -1,0 +1,79 @@
+/* join.c: the caller joins a session the helper built. libc only (the PAM module links it).
+ *
+ * Order matters: the LSM exec label goes first, while /proc is still the host's (after the
+ * setns /proc/self no longer resolves: the caller is outside the new pid namespace); then
+ * every namespace in one setns(2) with the init's pidfd (all or nothing); then Landlock
+ * (paths opened in the session's mount namespace); then the bounding set, no_new_privs and
+ * last the seccomp filter, which may deny the calls before it. */
+#include "join.h"
+
+#include <fcntl.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
+#include "landlock.h"
+
+static int lsm_label_write(const struct join_spec *j, struct isolate_error *err)
+{
+        if (j->lsm_attr_path[0] == '\0')
+                return 0;
+        if (strncmp(j->lsm_attr_path, "/proc/self/attr/", 16) != 0)
+                return error_set(err, EINVAL, "refusing LSM attribute path %s",
+                                 j->lsm_attr_path);
+        _cleanup_close_ int fd = open(j->lsm_attr_path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return error_set_errno(err, errno, "cannot open %s", j->lsm_attr_path);
+        size_t len = strlen(j->lsm_attr_value);
+        ssize_t n = write(fd, j->lsm_attr_value, len);
+        if (n < 0)
+                return error_set_errno(err, errno, "cannot write '%s' to %s", j->lsm_attr_value,
+                                       j->lsm_attr_path);
+        if ((size_t)n != len)
+                return error_set(err, EIO, "short write of '%s' to %s", j->lsm_attr_value,
+                                 j->lsm_attr_path);
+        return 0;
+}
+
+static int bounding_set_drop(uint64_t keep, struct isolate_error *err)
+{
+        for (int cap = 0; cap < 64; cap++) {
+                if (keep & (1ULL << cap))
+                        continue;
+                if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+                        if (errno == EINVAL)
+                                break; /* past the kernel's last capability */
+                        return error_set_errno(err, errno,
+                                               "cannot drop capability %d from the bounding set",
+                                               cap);
+                }
+        }
+        return 0;
+}
+
+int session_join(const struct join_spec *j, struct isolate_error *err)
+{
+        int r = lsm_label_write(j, err);
+        if (r < 0)
+                return r;
+        if (j->init_pidfd < 0)
+                return error_set(err, EBADF, "no session init to join");
+        if (setns(j->init_pidfd, (int)j->ns_flags) < 0)
+                return error_set_errno(err, errno, "setns into the session's namespaces");
+        r = landlock_apply(j, err);
+        if (r < 0)
+                return r;
+        r = bounding_set_drop(j->caps_keep, err);
+        if (r < 0)
+                return r;
+        if (j->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                return error_set_errno(err, errno, "cannot set no_new_privs");
+        if (j->bpf) {
+                struct sock_fprog prog = {.len = (unsigned short)j->bpf_len, .filter = j->bpf};
+                if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, j->seccomp_flags, &prog) < 0)
+                        return error_set_errno(err, errno, "cannot load the seccomp filter");
+        }
+        return 0;
+}

@@ -1,0 +1,217 @@
+/* registry.c: one file per live session under <runtime_dir>/sessions/, "key=value" lines.
+ * Written by the helper (tmp + rename, 0600 root), removed by the session's init. */
+#include "registry.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* A root-owned directory not writable by others, made when missing. */
+static int dir_prepare(const char *path, struct isolate_error *err)
+{
+        if (mkdir(path, 0700) < 0 && errno != EEXIST)
+                return error_set_errno(err, errno, "cannot create %s", path);
+        struct stat st;
+        if (lstat(path, &st) < 0)
+                return error_set_errno(err, errno, "cannot stat %s", path);
+        if (!S_ISDIR(st.st_mode))
+                return error_set(err, ENOTDIR, "%s is not a directory", path);
+        if (st.st_uid != 0 || (st.st_mode & 0022))
+                return error_set(err, EPERM,
+                                 "%s must be owned by root and not writable by group or others "
+                                 "(fix: chown root:root %s && chmod 700 %s)",
+                                 path, path, path);
+        return 0;
+}
+
+int registry_prepare(const char *runtime_dir, struct isolate_error *err)
+{
+        int r = dir_prepare(runtime_dir, err);
+        if (r < 0)
+                return r;
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/sessions", runtime_dir);
+        return dir_prepare(path, err);
+}
+
+static bool id_valid(const char *id)
+{
+        size_t n = strlen(id);
+        if (n == 0 || n >= 32)
+                return false;
+        return strspn(id, "0123456789abcdef") == n;
+}
+
+int registry_write(const char *runtime_dir, const struct session_record *r,
+                   struct isolate_error *err)
+{
+        if (!id_valid(r->id))
+                return error_set(err, EINVAL, "invalid session id '%s'", r->id);
+        char path[PATH_MAX], tmp[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/sessions/%s", runtime_dir, r->id);
+        snprintf(tmp, sizeof(tmp), "%s/sessions/.%s.tmp", runtime_dir, r->id);
+        char cg[CGROUP_MAX_HIERARCHIES * (PATH_MAX * 3 + 256)];
+        int q = cgroup_session_format(&r->cgroup, cg, sizeof(cg));
+        if (q < 0)
+                return error_set_errno(err, q, "cannot format the session's cgroups");
+
+        _cleanup_close_ int fd =
+                open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return error_set_errno(err, errno, "cannot create %s", tmp);
+        _cleanup_free_ char *text = strdup_printf(
+                "id=%s\nuser=%s\nuid=%u\nservice=%s\nrhost=%s\ntty=%s\npolicy=%s\n"
+                "caller_pid=%d\ninit_pid=%d\nstart_time=%llu\n%s",
+                r->id, r->user, (unsigned)r->uid, r->service, r->rhost, r->tty, r->policy,
+                (int)r->caller_pid, (int)r->init_pid, (unsigned long long)r->start_time, cg);
+        if (!text) {
+                unlink(tmp);
+                return error_set(err, ENOMEM, "out of memory");
+        }
+        q = write_all(fd, text, strlen(text));
+        if (q < 0) {
+                unlink(tmp);
+                return error_set_errno(err, q, "cannot write %s", tmp);
+        }
+        if (rename(tmp, path) < 0) {
+                q = -errno;
+                unlink(tmp);
+                return error_set_errno(err, q, "cannot rename %s to %s", tmp, path);
+        }
+        return 0;
+}
+
+int registry_remove(const char *runtime_dir, const char *id)
+{
+        if (!id_valid(id))
+                return -EINVAL;
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/sessions/%s", runtime_dir, id);
+        if (unlink(path) < 0 && errno != ENOENT)
+                return -errno;
+        return 0;
+}
+
+/* Copies a value into a fixed field; values never contain a newline (the parser splits). */
+static void field_copy(char *dst, size_t len, const char *v)
+{
+        snprintf(dst, len, "%s", v);
+}
+
+int registry_read(const char *runtime_dir, const char *id, struct session_record *ret)
+{
+        if (!id_valid(id))
+                return -EINVAL;
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/sessions/%s", runtime_dir, id);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return -errno;
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (st.st_uid != 0 || (st.st_mode & 0077) || !S_ISREG(st.st_mode))
+                return -EPERM; /* not ours: ignore it */
+        size_t max = 64 * 1024;
+        _cleanup_free_ char *buf = malloc(max);
+        if (!buf)
+                return -ENOMEM;
+        ssize_t n = pread(fd, buf, max - 1, 0);
+        if (n < 0)
+                return -errno;
+        buf[n] = '\0';
+        memset(ret, 0, sizeof(*ret));
+        _cleanup_free_ char *cg = calloc(1, max);
+        if (!cg)
+                return -ENOMEM;
+        size_t cg_len = 0;
+        char *save = NULL;
+        for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char *eq = strchr(line, '=');
+                if (!eq)
+                        return -EBADMSG;
+                *eq = '\0';
+                const char *k = line, *v = eq + 1;
+                uint64_t u = 0;
+                if (STREQ(k, "id"))
+                        field_copy(ret->id, sizeof(ret->id), v);
+                else if (STREQ(k, "user"))
+                        field_copy(ret->user, sizeof(ret->user), v);
+                else if (STREQ(k, "service"))
+                        field_copy(ret->service, sizeof(ret->service), v);
+                else if (STREQ(k, "rhost"))
+                        field_copy(ret->rhost, sizeof(ret->rhost), v);
+                else if (STREQ(k, "tty"))
+                        field_copy(ret->tty, sizeof(ret->tty), v);
+                else if (STREQ(k, "policy"))
+                        field_copy(ret->policy, sizeof(ret->policy), v);
+                else if (STREQ(k, "uid") && safe_atou64(v, &u) == 0)
+                        ret->uid = (uid_t)u;
+                else if (STREQ(k, "caller_pid") && safe_atou64(v, &u) == 0)
+                        ret->caller_pid = (pid_t)u;
+                else if (STREQ(k, "init_pid") && safe_atou64(v, &u) == 0)
+                        ret->init_pid = (pid_t)u;
+                else if (STREQ(k, "start_time") && safe_atou64(v, &u) == 0)
+                        ret->start_time = u;
+                else {
+                        /* everything else belongs to the cgroup part */
+                        int w = snprintf(cg + cg_len, max - cg_len, "%s=%s\n", k, v);
+                        if (w < 0 || (size_t)w >= max - cg_len)
+                                return -EBADMSG;
+                        cg_len += (size_t)w;
+                }
+        }
+        if (!STREQ(ret->id, id) || ret->init_pid <= 0)
+                return -EBADMSG;
+        int r = cgroup_session_parse(cg, &ret->cgroup);
+        if (r < 0)
+                return r;
+        return 0;
+}
+
+int registry_foreach(const char *runtime_dir,
+                     int (*fn)(const struct session_record *r, void *data), void *data)
+{
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/sessions", runtime_dir);
+        DIR *d = opendir(path);
+        if (!d)
+                return errno == ENOENT ? 0 : -errno;
+        int r = 0;
+        struct session_record *rec = malloc(sizeof(*rec));
+        if (!rec) {
+                closedir(d);
+                return -ENOMEM;
+        }
+        for (struct dirent *de; (de = readdir(d));) {
+                if (!id_valid(de->d_name))
+                        continue;
+                if (registry_read(runtime_dir, de->d_name, rec) < 0)
+                        continue;
+                r = fn(rec, data);
+                if (r < 0)
+                        break;
+        }
+        free(rec);
+        closedir(d);
+        return r < 0 ? r : 0;
+}
+
+bool registry_session_alive(const struct session_record *r)
+{
+        char path[64], cmdline[256];
+        snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)r->init_pid);
+        ssize_t n = read_file_at(AT_FDCWD, path, cmdline, sizeof(cmdline));
+        if (n <= 0)
+                return false;
+        /* argv: isolate-init SESSION-ID ... */
+        const char *arg0 = cmdline;
+        const char *base = strrchr(arg0, '/');
+        base = base ? base + 1 : arg0;
+        size_t l0 = strlen(arg0);
+        if (!STREQ(base, "isolate-init") || (ssize_t)l0 + 1 >= n)
+                return false;
+        return STREQ(cmdline + l0 + 1, r->id);
+}

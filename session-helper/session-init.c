@@ -1,0 +1,173 @@
+/* session-init.c: isolate-init, pid 1 of a session's pid namespace.
+ *
+ * The helper's session child builds the sandbox and then execs this small static program,
+ * so that an idle session does not keep a copy of the helper's heap and libraries.
+ *
+ *   isolate-init SESSION-ID RUNTIME-DIR [LEAF-PATH...]
+ *   fd 3: pidfd of the caller (the process that joins the session)
+ *   fd 4: control socket to the caller: MSG_CLOSE -> kill every other process, MSG_CLOSED n
+ *   fd 5: socket to the helper: we send MSG_READY, it sends MSG_READY back as "commit"
+ *         once the caller has been told; EOF before that means the setup was abandoned.
+ *
+ * It reaps every orphan; on close it kills and reaps every other process of the session but
+ * stays (PAM modules after ours may still fork into the namespace: once pid 1 is gone every
+ * fork into it fails); when the caller exits (or the setup was abandoned) it kills what is
+ * left, removes the session's cgroup leaves and registry entry, and exits. SIGTERM from
+ * outside the namespace (isolatectl kill) kills the session's processes. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "protocol.h"
+
+#define FD_CALLER  3
+#define FD_CONTROL 4
+#define FD_HELPER  5
+
+static void reap_children(void)
+{
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+                ;
+}
+
+/* Number of live (not zombie) processes in the namespace other than us. */
+static unsigned count_others(void)
+{
+        DIR *d = opendir("/proc");
+        if (!d)
+                return 0;
+        unsigned n = 0;
+        for (struct dirent *de; (de = readdir(d));) {
+                uint64_t pid;
+                if (safe_atou64(de->d_name, &pid) < 0 || pid <= 1)
+                        continue;
+                char path[300], stat[256];
+                snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+                if (read_file_at(AT_FDCWD, path, stat, sizeof(stat)) <= 0)
+                        continue;
+                const char *paren = strrchr(stat, ')');
+                if (paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X')
+                        n++;
+        }
+        closedir(d);
+        return n;
+}
+
+/* Kills every other process of the namespace and waits (at most 5 s) until none is left
+ * alive. Returns how many were alive at the start. */
+static unsigned kill_others(void)
+{
+        unsigned before = count_others();
+        for (int i = 0; i < 500; i++) {
+                kill(-1, SIGKILL); /* as pid 1: everyone in the namespace but us */
+                reap_children();
+                if (count_others() == 0)
+                        break;
+                struct timespec ts = {0, 10 * 1000 * 1000};
+                nanosleep(&ts, NULL);
+        }
+        return before;
+}
+
+static void cleanup_and_exit(const char *id, const char *runtime_dir, char **leaves,
+                             int n_leaves, int status)
+{
+        kill_others();
+        reap_children();
+        for (int i = 0; i < n_leaves; i++) {
+                /* the kernel may still count just-exited tasks for a moment */
+                for (int t = 0; t < 200; t++) {
+                        if (rmdir(leaves[i]) == 0 || errno == ENOENT)
+                                break;
+                        if (errno != EBUSY) {
+                                syslog(LOG_WARNING, "session %s: cannot remove %s: %m", id,
+                                       leaves[i]);
+                                break;
+                        }
+                        struct timespec ts = {0, 10 * 1000 * 1000};
+                        nanosleep(&ts, NULL);
+                        if (t == 199)
+                                syslog(LOG_WARNING, "session %s: %s still busy, left for gc",
+                                       id, leaves[i]);
+                }
+        }
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/sessions/%s", runtime_dir, id);
+        if (unlink(path) < 0 && errno != ENOENT)
+                syslog(LOG_WARNING, "session %s: cannot remove %s: %m", id, path);
+        _exit(status);
+}
+
+int main(int argc, char **argv)
+{
+        if (argc < 3 || getpid() != 1)
+                return 2;
+        const char *id = argv[1], *runtime_dir = argv[2];
+        char **leaves = argv + 3;
+        int n_leaves = argc - 3;
+        openlog("isolate-init", LOG_PID, LOG_AUTHPRIV);
+
+        sigset_t mask;
+        sigfillset(&mask);
+        sigprocmask(SIG_SETMASK, &mask, NULL);
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGCHLD);
+        sigaddset(&mask, SIGTERM);
+        int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (sfd < 0)
+                cleanup_and_exit(id, runtime_dir, leaves, n_leaves, 1);
+
+        if (proto_send_simple(FD_HELPER, MSG_READY, 0, NULL) < 0)
+                cleanup_and_exit(id, runtime_dir, leaves, n_leaves, 1);
+
+        struct pollfd p[4] = {
+                {.fd = FD_CALLER, .events = POLLIN},
+                {.fd = FD_CONTROL, .events = POLLIN},
+                {.fd = sfd, .events = POLLIN},
+                {.fd = FD_HELPER, .events = POLLIN},
+        };
+        for (;;) {
+                if (poll(p, ELEMENTSOF(p), -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        cleanup_and_exit(id, runtime_dir, leaves, n_leaves, 1);
+                }
+                if (p[0].revents) /* the caller is gone: the session is over */
+                        cleanup_and_exit(id, runtime_dir, leaves, n_leaves, 0);
+                if (p[3].revents) {
+                        enum proto_type type;
+                        int r = proto_recv_simple(FD_HELPER, 0, &type, NULL, NULL, 0);
+                        if (r < 0 || type != MSG_READY) /* abandoned before the caller knew */
+                                cleanup_and_exit(id, runtime_dir, leaves, n_leaves, 1);
+                        close(FD_HELPER); /* committed */
+                        p[3].fd = -1;
+                }
+                if (p[1].revents) {
+                        enum proto_type type;
+                        int r = proto_recv_simple(FD_CONTROL, 0, &type, NULL, NULL, 0);
+                        if (r == -ECONNRESET || (r < 0 && r != -EAGAIN && r != -EBADMSG)) {
+                                p[1].fd = -1; /* no caller end left: only the pidfd matters */
+                        } else if (r == 0 && type == MSG_CLOSE) {
+                                unsigned n = kill_others();
+                                proto_send_simple(FD_CONTROL, MSG_CLOSED, n, NULL);
+                        }
+                }
+                if (p[2].revents) {
+                        struct signalfd_siginfo si;
+                        while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+                                /* only from outside the namespace: ssi_pid is 0 there */
+                                if (si.ssi_signo == SIGTERM && si.ssi_pid == 0)
+                                        kill_others();
+                        }
+                        reap_children();
+                }
+        }
+}

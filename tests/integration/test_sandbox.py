@@ -1,0 +1,218 @@
+"""Issue 3: the sandbox core, seen from inside a session started with `isolatectl run`."""
+
+import os
+import re
+import subprocess
+import time
+import unittest
+
+from harness import HELPER, SandboxTestCase
+
+EXIT_REFUSED = 125
+
+
+def host_ns(kind):
+    return os.readlink(f"/proc/self/ns/{kind}")
+
+
+class TestView(SandboxTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.cfg = cls.sb.config()
+        cls.cfg_none = cls.sb.config(
+            policies="policy offline {\n network = none\n}\n", default_policy="offline",
+            name="none.conf")
+
+    def run_in(self, cmd, cfg=None, user=None, **kw):
+        r = self.sb.run(user or self.u1, cmd, cfg or self.cfg, **kw)
+        return r
+
+    def test_only_session_processes_visible(self):
+        host = subprocess.Popen(["sleep", "100"])
+        try:
+            r = self.run_in(f"ps -e -o pid=,comm=; kill {host.pid}; echo kill=$?")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            lines = [l.split() for l in r.stdout.splitlines() if not l.startswith("kill=")]
+            pids = [int(l[0]) for l in lines]
+            self.assertLessEqual(len(pids), 6, r.stdout)
+            self.assertNotIn(host.pid, pids)
+            # every process listed is one of the session's: its own small pid namespace
+            self.assertTrue(all(p < 20 for p in pids), r.stdout)
+            self.assertIn("ps", [l[1] for l in lines])
+            self.assertRegex(r.stdout, r"kill=[1-9]")
+            self.assertIsNone(host.poll(), "the host process was killed from inside")
+        finally:
+            host.kill()
+            host.wait()
+        self.assertClean()
+
+    def test_namespaces_differ(self):
+        kinds = ["mnt", "uts", "ipc", "cgroup", "pid", "net"]
+        script = "; ".join(f"readlink /proc/self/ns/{k}" for k in kinds)
+        r = self.run_in(script)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        inside = dict(zip(kinds, r.stdout.split()))
+        for k in ["mnt", "uts", "ipc", "cgroup", "pid"]:
+            self.assertNotEqual(inside[k], host_ns(k), k)
+        self.assertEqual(inside["net"], host_ns("net"), "network = host keeps the host's net")
+        r = self.run_in(script + "; ip -o link", cfg=self.cfg_none)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = r.stdout.split()
+        self.assertNotEqual(out[5], host_ns("net"))
+        links = re.findall(r"^\d+: (\S+?):", r.stdout, re.M)
+        self.assertEqual(links, ["lo"])
+        self.assertIn("UP", r.stdout.split("lo:")[1].split("\n")[0])
+
+    def test_hostname(self):
+        r = self.run_in("hostname")
+        self.assertEqual(r.stdout.strip(), f"{self.u1.name}-session")
+        self.assertEqual(os.uname().nodename, subprocess.check_output(["hostname"], text=True).strip())
+
+    def test_proc_and_sys_read_only(self):
+        for path in ["/proc/sys/kernel/hostname", "/proc/self/oom_score_adj",
+                     "/proc/self/comm", "/sys/kernel/mm/transparent_hugepage/enabled"]:
+            r = self.run_in(f"echo 1 > {path}")
+            self.assertNotEqual(r.returncode, 0, path)
+            self.assertIn("Read-only file system", r.stderr, path)
+        for cfg in (self.cfg, self.cfg_none):
+            r = self.run_in("touch /sys/x; mkdir /sys/fs/cgroup/x", cfg=cfg)
+            self.assertEqual(r.stderr.count("Read-only file system"), 2, r.stderr)
+
+    def test_sensitive_proc_files_masked(self):
+        r = self.run_in("for f in /proc/kcore /proc/keys /proc/timer_list; do "
+                        "printf '%s:' $f; head -c 64 $f | wc -c; done")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.split(), ["/proc/kcore:0", "/proc/keys:0",
+                                            "/proc/timer_list:0"])
+
+    def test_cgroup_tree_rooted_at_session(self):
+        r = self.run_in("cat /proc/self/cgroup; echo ---; ls /sys/fs/cgroup; echo ---; "
+                        "cat /sys/fs/cgroup/pids/cgroup.procs; echo ---; "
+                        "ls /sys/fs/cgroup/memory | grep -c process_api; echo self=$$")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        own, mounts, procs, host_dirs, _ = r.stdout.split("---\n")
+        for line in own.splitlines():
+            _, ctrl, path = line.split(":", 2)
+            if ctrl in ("memory", "pids", "blkio", "cpu"):
+                self.assertEqual(path, "/", line)
+        self.assertIn("memory", mounts.split())
+        self.assertIn("pids", mounts.split())
+        self_pid = int(r.stdout.rsplit("self=", 1)[1])
+        pids = [int(p) for p in procs.split()]
+        self.assertIn(self_pid, pids)
+        self.assertTrue(all(p < 20 for p in pids), pids)
+        self.assertEqual(host_dirs.strip(), "0", "the host's cgroup tree shows through")
+
+    def test_private_tmp(self):
+        marker = f"isolate-marker-{os.getpid()}"
+        first = self.sb.start(self.u1, f"echo secret > /tmp/{marker}; sleep 2; "
+                                       f"ls /tmp/{marker}", self.cfg)
+        time.sleep(0.5)
+        second = self.run_in(f"ls /tmp/{marker} /var/tmp /dev/shm")
+        out, err = first.communicate(timeout=30)
+        self.assertEqual(first.returncode, 0, err)
+        self.assertIn(marker, out)
+        self.assertIn("No such file", second.stderr)
+        self.assertFalse(os.path.exists(f"/tmp/{marker}"))
+        r = self.run_in("df -B1 --output=size /tmp | tail -1")
+        self.assertEqual(int(r.stdout), 64 * 1024 * 1024)
+
+    def test_session_ends_with_command(self):
+        r = self.run_in("setsid nohup sleep 1000 >/dev/null 2>&1 & sleep 0.2; "
+                        "ps -e -o comm= | grep -c '^sleep'")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertGreaterEqual(int(r.stdout.split()[-1]), 1)
+        # within one second: no sleep of our user, no init, leaf or registry entry
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            left = subprocess.run(["pgrep", "-u", self.u1.name, "sleep"],
+                                  capture_output=True, text=True).stdout.split()
+            if not left:
+                break
+            time.sleep(0.02)
+        self.assertEqual(left, [], "a process of the session outlived it")
+        self.assertClean(timeout=1.0)
+
+    def test_exit_status_passes_through(self):
+        self.assertEqual(self.run_in("exit 7").returncode, 7)
+        self.assertEqual(self.run_in("kill -TERM $$").returncode, 128 + 15)
+
+    def test_no_foreign_fds(self):
+        code = ("import os\n"
+                "for fd in sorted(os.listdir('/proc/self/fd'), key=int):\n"
+                "    try: print(fd, os.readlink('/proc/self/fd/' + fd))\n"
+                "    except OSError: pass\n")
+        r = self.run_in(["/usr/bin/python3", "-c", code], stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        fds = dict(l.split(" ", 1) for l in r.stdout.splitlines())
+        extra = {fd: target for fd, target in fds.items()
+                 if fd not in ("0", "1", "2") and not re.match(r"/proc/\d+/fd", target)}
+        self.assertEqual(extra, {}, "fds the session should not hold")
+        # a long-lived process too
+        r = self.run_in("sleep 30 & p=$!; sleep 0.2; ls /proc/$p/fd | tr '\\n' ' '; kill $p",
+                        stdin=subprocess.DEVNULL)
+        self.assertEqual(r.stdout.split(), ["0", "1", "2"])
+
+    def test_user_identity(self):
+        r = self.run_in("id -u; id -g; echo $HOME; pwd")
+        self.assertEqual(r.stdout.split(), [str(self.u1.uid), str(self.u1.gid), self.u1.home,
+                                            self.u1.home])
+
+
+class TestFailures(SandboxTestCase):
+    def assertRefused(self, r, needle):
+        self.assertEqual(r.returncode, EXIT_REFUSED, r.stderr)
+        lines = [l for l in r.stderr.splitlines() if l.strip()]
+        self.assertEqual(len(lines), 1, r.stderr)
+        self.assertIn(needle, lines[0])
+        self.assertEqual(r.stdout, "", "the command ran")
+        self.assertClean()
+
+    def test_invalid_config(self):
+        cfg = self.sb.config(extra_global="no_such_key = 1\n", name="bad.conf")
+        self.assertRefused(self.sb.run(self.u1, "echo ran", cfg), "no_such_key")
+
+    def test_config_writable_by_others(self):
+        cfg = self.sb.config(name="loose.conf")
+        os.chmod(cfg, 0o666)
+        self.assertRefused(self.sb.run(self.u1, "echo ran", cfg), "writable")
+
+    def test_missing_helper(self):
+        cfg = self.sb.config()
+        self.assertRefused(self.sb.run(self.u1, "echo ran", cfg, helper="/nonexistent/helper"),
+                           "/nonexistent/helper")
+
+    def test_unknown_user(self):
+        cfg = self.sb.config()
+        r = self.sb.run("isolate-nobody-here", "echo ran", cfg)
+        self.assertRefused(r, "no such user")
+
+    def test_helper_dies_midway(self):
+        cfg = self.sb.config()
+        for stage in ("config", "init", "registry", "commit"):
+            with self.subTest(stage=stage):
+                wrapper = os.path.join(self.sb.dir, f"die-{stage}.sh")
+                with open(wrapper, "w") as f:
+                    f.write(f"#!/bin/sh\nISOLATE_TEST_DIE_AT={stage} exec {HELPER} \"$@\"\n")
+                os.chmod(wrapper, 0o755)
+                r = self.sb.run(self.u1, "echo ran", cfg, helper=wrapper)
+                self.assertRefused(r, "helper")
+
+
+class TestConcurrency(SandboxTestCase):
+    def test_fifty_concurrent_sessions(self):
+        cfg = self.sb.config()
+        procs = [self.sb.start(self.u1 if i % 2 else self.u2,
+                               "readlink /proc/self/ns/pid; sleep 1", cfg) for i in range(50)]
+        results = [p.communicate(timeout=120) + (p.returncode,) for p in procs]
+        failed = [(err, rc) for _, err, rc in results if rc != 0]
+        self.assertEqual(failed, [])
+        namespaces = {out.strip() for out, _, _ in results}
+        self.assertEqual(len(namespaces), 50, "each session has its own pid namespace")
+        self.assertNotIn(host_ns("pid"), namespaces)
+        self.assertClean(timeout=5.0)
+
+
+if __name__ == "__main__":
+    unittest.main()
