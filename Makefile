@@ -22,7 +22,7 @@ PKGS    := libseccomp libcap libsystemd libconfuse
 B       := build
 
 WARN     := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 \
-            -Wmissing-prototypes -Wstrict-prototypes
+            -Wmissing-prototypes -Wstrict-prototypes -Wno-format-truncation
 HARDEN   := -O2 -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fstack-clash-protection -fcf-protection
 DEFS     := -D_GNU_SOURCE -DHELPER_PATH='"$(HELPER_PATH)"' -DINIT_PATH='"$(INIT_PATH)"' \
             -DISOLATE_SYSCONFDIR='"$(SYSCONFDIR)"'
