@@ -1,5 +1,6 @@
 /* cgroup.h: per-user resource caps and the per-session leaf, one interface over three
  * backends (cgroup-v1.c, cgroup-v2.c, cgroup-systemd.c); cgroup.c picks one at run time.
+ * Device resolution for I/O caps is devices.c.
  *
  * Layout for the cgroupfs backends, in each hierarchy:
  *   <root>/user-UID/                caps of the user (across all that user's sessions)
@@ -26,6 +27,11 @@ struct cgroup_hierarchy {
         char user_path[PATH_MAX];       /* absolute cgroupfs path of user-UID ("" systemd) */
         char leaf_path[PATH_MAX];       /* absolute cgroupfs path of the session's leaf */
         char supervisor_path[PATH_MAX]; /* "" with systemd: init stays in the scope */
+        /* systemd only: the caller's scope (pam_systemd's session-N.scope) in this
+         * hierarchy, read for usage, never written to or removed; "" otherwise. With systemd
+         * user_path, leaf_path and supervisor_path are all "": nothing for the init to
+         * remove. */
+        char scope_path[PATH_MAX];
 };
 
 struct cgroup_session {
@@ -81,6 +87,60 @@ int cgroup_gc(const struct config *c, bool (*is_live)(const char *session_id, vo
               void *data, struct isolate_error *err);
 
 /* A device node or any path (the file system it lives on) -> the whole disk's MAJ:MIN;
- * partitions and device-mapper resolved through sysfs. -ENODEV with a message otherwise. */
+ * partitions and device-mapper resolved through sysfs. -ENODEV with a message otherwise.
+ * Returns the number of whole disks behind target (>= 1; a device-mapper or md device can
+ * span several, see device_resolve_all); ret_major/ret_minor get the first. */
 int device_resolve(const char *target, unsigned *ret_major, unsigned *ret_minor,
                    struct isolate_error *err);
+
+/* ---- additions (issue 4) ---------------------------------------------------------------- */
+
+struct device_number {
+        unsigned major, minor;
+};
+
+#define DEVICE_MAX_DISKS 16
+
+/* Every whole disk behind target, in sysfs order, without duplicates: a partition -> its
+ * disk; a device-mapper or md device -> the disks under its slaves/, recursively (LUKS on
+ * a partition -> that disk; LVM or RAID over three disks -> all three). The cgroup backends
+ * put the full limit on each of them: a volume striped over n disks can then reach up to
+ * n times the limit in total, never more than the limit on any one disk. Returns the count
+ * (>= 1) or -errno with err set (-ENODEV: no block device behind target). */
+int device_resolve_all(const char *target, struct device_number *ret, size_t max,
+                       struct isolate_error *err);
+/* The same from a device number (what stat gave), for callers and tests that have one. */
+int device_whole_disks(unsigned major, unsigned minor, struct device_number *ret, size_t max,
+                       struct isolate_error *err);
+/* Where sysfs is ("/sys" by default); unit tests point this at a fake tree. Copied. */
+void device_set_sysfs_root(const char *sysfs_root);
+
+/* More test hooks. proc_root: where /proc is, for self/cgroup and PID/cgroup ("/proc").
+ * systemd_marker: the directory whose presence means systemd is PID 1
+ * ("/run/systemd/system"). NULL restores the default. Both copied. */
+void cgroup_set_proc_root(const char *proc_root);
+void cgroup_set_systemd_marker(const char *path);
+/* The D-Bus address the systemd backend connects to ("unix:path=..."). NULL (default): the
+ * system bus, honouring DBUS_SYSTEM_BUS_ADDRESS. Copied. */
+void cgroup_set_system_bus_address(const char *address);
+
+/* Every change this code makes to cgroupfs, reported after it succeeded, in order:
+ * CGROUP_OP_MKDIR (value NULL), CGROUP_OP_WRITE (the value written), CGROUP_OP_RMDIR.
+ * For debug logging; unit tests use it to check the order and to fill a fake directory
+ * with the files the kernel would create. NULL turns it off. */
+enum cgroup_op { CGROUP_OP_MKDIR, CGROUP_OP_WRITE, CGROUP_OP_RMDIR };
+typedef void (*cgroup_trace_fn)(enum cgroup_op op, const char *path, const char *value,
+                                void *data);
+void cgroup_set_trace(cgroup_trace_fn fn, void *data);
+
+/* Empty leaves younger than this are never removed by the garbage collection (next login,
+ * isolatectl gc): a concurrent login of the same user may have made one and not yet put
+ * its caller in it or written its registry entry. */
+#define CGROUP_GC_MIN_AGE_S 60
+
+/* The name of the backend as written in the registry and in isolatectl list
+ * ("systemd", "v2", "v1"). */
+const char *cgroup_backend_id(enum cgroup_backend_kind k);
+/* v1 cpu.shares for a cgroup v2 / systemd CPU weight (1..10000), the way systemd maps it:
+ * weight * 1024 / 100, clamped to 2..262144. */
+uint64_t cgroup_cpu_weight_to_shares(uint64_t weight);

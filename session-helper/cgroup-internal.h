@@ -1,0 +1,111 @@
+/* cgroup-internal.h: what cgroup.c shares with the three backends (cgroup-v1.c,
+ * cgroup-v2.c, cgroup-systemd.c). Not part of the interface: use cgroup.h. */
+#pragma once
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cgroup.h"
+
+/* One cgroup hierarchy as the host mounts it (from mountinfo). */
+struct cg_mount {
+        bool unified;                    /* cgroup2 */
+        bool at_top;                     /* mounted at /sys/fs/cgroup itself */
+        char controllers[64];            /* v1: "cpu,cpuacct", "name=systemd"; v2: "" */
+        char options[128];               /* super options without rw/ro/release_agent */
+        char root[PATH_MAX];             /* the mount's root inside the hierarchy */
+        char point[PATH_MAX];            /* where it is mounted (re-rooted for tests) */
+};
+
+/* One whole disk with the policy's limits merged from every io entry that resolved to it. */
+struct cg_io_dev {
+        unsigned major, minor;
+        uint64_t rbps, wbps, riops, wiops; /* LIMIT_UNSET / LIMIT_MAX / a value */
+};
+
+/* Everything a backend needs to make a session's cgroups. */
+struct cg_ctx {
+        const struct config *c;
+        const struct policy *p;
+        uid_t uid;
+        const char *session_id;
+        pid_t caller_pid;
+        bool (*is_live)(const char *session_id, void *data);
+        void *data;
+        struct cg_mount *mounts;
+        size_t n_mounts;
+        struct cg_io_dev *io;
+        size_t n_io;
+        char *warnings;
+        size_t warnings_len;
+        /* directories made by this call, removed again (newest first) when it fails */
+        char **made;
+        size_t n_made;
+};
+
+/* Paths and hooks (cgroup.c). */
+const char *cg_proc_root(void);
+const char *cg_system_bus_address(void);
+
+/* mountinfo -> the cgroup hierarchies (v1 and v2) visible, hidden mounts dropped. */
+int cg_mounts_read(struct cg_mount **ret, size_t *ret_n, struct isolate_error *err);
+/* The v1 hierarchy holding controller (e.g. "memory"), or NULL. */
+const struct cg_mount *cg_mount_v1(const struct cg_mount *m, size_t n, const char *controller);
+/* The unified hierarchy, preferring the one at /sys/fs/cgroup, or NULL. */
+const struct cg_mount *cg_mount_v2(const struct cg_mount *m, size_t n);
+/* true when the comma-separated lists name the same controllers in any order. */
+bool cg_controllers_equal(const char *a, const char *b);
+/* The cgroup of pid (0: self) in hierarchy m, as a path from the hierarchy's root. */
+int cg_pid_cgroup(pid_t pid, const struct cg_mount *m, char *ret, size_t len);
+/* A path from the hierarchy's root -> the absolute path under the mount point. */
+int cg_fs_path(const struct cg_mount *m, const char *rel, char *ret, size_t len);
+/* The configured root (NULL: DEFAULT_CGROUP_ROOT) in hierarchy m as an absolute cgroupfs
+ * path: "isolate" -> the hierarchy's root + /isolate; "./x" -> this process's own cgroup +
+ * /x. ret_base_len (may be NULL): how much of ret is the part that exists already (the
+ * hierarchy root or our own cgroup); the rest is ours to make. */
+int cg_root_path(const char *cfg_root, const struct cg_mount *m, char *ret, size_t len,
+                 size_t *ret_base_len, struct isolate_error *err);
+/* cg_root_path, then makes each missing directory below the base. */
+int cg_root_make(struct cg_ctx *ctx, const struct cg_mount *m, char *ret, size_t len,
+                 struct isolate_error *err);
+
+/* cgroupfs operations, each traced. cg_mkdir: 0 made, 1 existed; made dirs are recorded in
+ * ctx for the rollback. cg_write truncates (fake trees are plain files). */
+int cg_mkdir(struct cg_ctx *ctx, const char *path, struct isolate_error *err);
+int cg_write(const char *dir, const char *file, const char *value, struct isolate_error *err);
+int cg_rmdir(const char *path);
+/* Reads dir/file into buf (trailing newline removed); -errno. */
+int cg_read(const char *dir, const char *file, char *buf, size_t len);
+bool cg_exists(const char *dir, const char *file);
+
+/* A cap this host cannot apply: with caps_required an error (-code) naming what and the
+ * fix; else one line in the warnings and 0 (go on without it). fmt says what is missing,
+ * fix how to get it. */
+int cg_missing(struct cg_ctx *ctx, struct isolate_error *err, int code, const char *fix,
+               const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void cg_warn(struct cg_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Removes empty leaves of dead sessions (not live, older than CGROUP_GC_MIN_AGE_S) in one
+ * user-UID directory. Each id removed is added to *ids (for counting distinct sessions);
+ * ids may be NULL. Returns the number of directories removed. */
+int cg_gc_user_dir(const char *user_dir, bool (*is_live)(const char *session_id, void *data),
+                   void *data, char ***ids, size_t *n_ids);
+
+/* "5M"-style formatting of a limit for files: LIMIT_MAX -> max_word, else the number. */
+void cg_limit_str(uint64_t v, const char *max_word, char *buf, size_t len);
+
+/* The backends. Each fills ret (backend, n, h[]) or fails having removed what it made
+ * (the caller removes ctx->made). */
+int cg_v1_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_error *err);
+int cg_v2_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_error *err);
+int cg_systemd_create(struct cg_ctx *ctx, struct cgroup_session *ret,
+                      struct isolate_error *err);
+/* Usage of one hierarchy's directory, added into ret. */
+void cg_v1_usage(const struct cgroup_hierarchy *h, const char *dir, struct cgroup_usage *ret);
+void cg_v2_usage(const char *dir, struct cgroup_usage *ret);
+
+#define CG_LEAF_PREFIX "session-"
+#define CG_USER_PREFIX "user-"
+#define CG_SUPERVISOR  "supervisor"

@@ -1,0 +1,327 @@
+/* cgroup-v1.c: the legacy (and hybrid) hierarchies: memory, blkio, pids, cpu, each with
+ * <root>/user-UID (caps), <root>/user-UID/session-ID (leaf), <root>/supervisor.
+ *
+ * How the policy maps onto v1, where v1 differs from v2:
+ * - swap_max: v1 has no swap-only limit, only memory.memsw.limit_in_bytes (memory + swap),
+ *   so it gets memory_max + swap_max. Without memory_max that cannot be expressed: treated
+ *   as a cap the host cannot apply. Without swap accounting (no memsw files): the same.
+ * - memory_high: memory.soft_limit_in_bytes, the nearest v1 has. It is weaker than v2's
+ *   memory.high: no throttling, only reclaim pushes the group back towards it when the
+ *   host runs short of memory.
+ * - io limits: blkio.throttle.*_device, one "MAJ:MIN value" line each; "max" is written as
+ *   0, which removes the rule.
+ * - cpu_weight: cpu.shares, mapped as systemd maps CPUWeight on v1 (100 -> 1024).
+ * - cpu_max_percent: cpu.cfs_period_us = 100000, cpu.cfs_quota_us = percent * 1000. */
+#include "cgroup-internal.h"
+
+#include <string.h>
+
+#define V1_CPU_PERIOD_US 100000ULL
+
+/* The controllers a session is placed in, in the order their hierarchies are made. */
+static const char *const v1_controllers[] = {"memory", "blkio", "pids", "cpu"};
+
+static bool needs(const struct cg_ctx *ctx, const char *controller)
+{
+        const struct policy *p = ctx->p;
+        if (STREQ(controller, "memory"))
+                return p->memory_max != LIMIT_UNSET || p->memory_high != LIMIT_UNSET ||
+                       p->swap_max != LIMIT_UNSET;
+        if (STREQ(controller, "blkio"))
+                return ctx->n_io > 0;
+        if (STREQ(controller, "pids"))
+                return p->pids_max != LIMIT_UNSET;
+        return p->cpu_max_percent != LIMIT_UNSET || p->cpu_weight != LIMIT_UNSET;
+}
+
+static const char *needed_for(const char *controller)
+{
+        if (STREQ(controller, "memory"))
+                return "memory_max, memory_high, swap_max";
+        if (STREQ(controller, "blkio"))
+                return "io limits";
+        if (STREQ(controller, "pids"))
+                return "pids_max";
+        return "cpu_max_percent, cpu_weight";
+}
+
+/* Writes a cap file; a file the kernel does not offer is a cap the host cannot apply. */
+static int set(struct cg_ctx *ctx, const char *dir, const char *file, const char *value,
+               const char *what, struct isolate_error *err)
+{
+        if (!cg_exists(dir, file))
+                return cg_missing(ctx, err, EOPNOTSUPP, "use a kernel built with it",
+                                  "cgroup v1: %s/%s does not exist (needed for %s)", dir, file,
+                                  what);
+        return cg_write(dir, file, value, err);
+}
+
+/* memory.limit_in_bytes and memory.memsw.limit_in_bytes must stay memory <= memsw at every
+ * step, so the one that is raised goes first. */
+static int memory_caps(struct cg_ctx *ctx, const char *dir, struct isolate_error *err)
+{
+        const struct policy *p = ctx->p;
+        int r;
+        const char *memsw_file = "memory.memsw.limit_in_bytes";
+        uint64_t mem = p->memory_max, swap = p->swap_max;
+        char mem_s[32] = "", memsw_s[32] = "";
+        uint64_t memsw = LIMIT_UNSET;
+
+        if (mem != LIMIT_UNSET)
+                cg_limit_str(mem, "-1", mem_s, sizeof(mem_s));
+        if (swap != LIMIT_UNSET) {
+                if (!cg_exists(dir, memsw_file)) {
+                        r = cg_missing(ctx, err, EOPNOTSUPP,
+                                       "boot the kernel with swapaccount=1",
+                                       "cgroup v1: swap accounting is off (%s/%s does not "
+                                       "exist; needed for swap_max)",
+                                       dir, memsw_file);
+                        if (r < 0)
+                                return r;
+                } else if (swap == LIMIT_MAX)
+                        memsw = LIMIT_MAX;
+                else if (mem == LIMIT_UNSET || mem == LIMIT_MAX) {
+                        r = cg_missing(ctx, err, EOPNOTSUPP, "set memory_max too",
+                                       "cgroup v1 limits memory + swap together "
+                                       "(memory.memsw.limit_in_bytes): swap_max needs "
+                                       "memory_max");
+                        if (r < 0)
+                                return r;
+                } else
+                        memsw = mem > LIMIT_MAX - 1 - swap ? LIMIT_MAX : mem + swap;
+        }
+        char cur_s[32];
+        uint64_t cur = UINT64_MAX;
+        if (cg_read(dir, memsw_file, cur_s, sizeof(cur_s)) > 0)
+                (void)safe_atou64(cur_s, &cur);
+        uint64_t mem_v = mem == LIMIT_MAX ? UINT64_MAX : mem;
+        /* memory above the current memsw limit and nothing to say about swap: lift memsw
+         * first or the kernel refuses the new memory limit. */
+        if (memsw == LIMIT_UNSET && mem != LIMIT_UNSET && mem_v > cur && cg_exists(dir, memsw_file))
+                memsw = LIMIT_MAX;
+        if (memsw != LIMIT_UNSET)
+                cg_limit_str(memsw, "-1", memsw_s, sizeof(memsw_s));
+
+        bool memsw_first = *memsw_s && *mem_s && mem_v > cur;
+        if (memsw_first && (r = cg_write(dir, memsw_file, memsw_s, err)) < 0)
+                return r;
+        if (*mem_s && (r = set(ctx, dir, "memory.limit_in_bytes", mem_s, "memory_max", err)) < 0)
+                return r;
+        if (*memsw_s && !memsw_first && (r = cg_write(dir, memsw_file, memsw_s, err)) < 0)
+                return r;
+        if (p->memory_high != LIMIT_UNSET) {
+                char v[32];
+                cg_limit_str(p->memory_high, "-1", v, sizeof(v));
+                r = set(ctx, dir, "memory.soft_limit_in_bytes", v, "memory_high", err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int blkio_caps(struct cg_ctx *ctx, const char *dir, struct isolate_error *err)
+{
+        static const char *const files[] = {
+                "blkio.throttle.read_bps_device", "blkio.throttle.write_bps_device",
+                "blkio.throttle.read_iops_device", "blkio.throttle.write_iops_device"};
+        for (size_t i = 0; i < ctx->n_io; i++) {
+                const struct cg_io_dev *d = &ctx->io[i];
+                const uint64_t v[] = {d->rbps, d->wbps, d->riops, d->wiops};
+                for (size_t k = 0; k < ELEMENTSOF(files); k++) {
+                        if (v[k] == LIMIT_UNSET)
+                                continue;
+                        char line[64];
+                        /* v1: a rule of 0 removes the limit */
+                        snprintf(line, sizeof(line), "%u:%u %llu", d->major, d->minor,
+                                 v[k] == LIMIT_MAX ? 0ULL : (unsigned long long)v[k]);
+                        int r = set(ctx, dir, files[k], line, "io limits", err);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return 0;
+}
+
+static int pids_caps(struct cg_ctx *ctx, const char *dir, struct isolate_error *err)
+{
+        if (ctx->p->pids_max == LIMIT_UNSET)
+                return 0;
+        char v[32];
+        cg_limit_str(ctx->p->pids_max, "max", v, sizeof(v));
+        return set(ctx, dir, "pids.max", v, "pids_max", err);
+}
+
+static int cpu_caps(struct cg_ctx *ctx, const char *dir, struct isolate_error *err)
+{
+        const struct policy *p = ctx->p;
+        int r;
+        if (p->cpu_max_percent != LIMIT_UNSET) {
+                char period[32], quota[32];
+                snprintf(period, sizeof(period), "%llu", V1_CPU_PERIOD_US);
+                if (p->cpu_max_percent == LIMIT_MAX ||
+                    p->cpu_max_percent > (uint64_t)INT64_MAX / (V1_CPU_PERIOD_US / 100))
+                        snprintf(quota, sizeof(quota), "-1");
+                else
+                        snprintf(quota, sizeof(quota), "%llu",
+                                 (unsigned long long)(p->cpu_max_percent *
+                                                      (V1_CPU_PERIOD_US / 100)));
+                r = set(ctx, dir, "cpu.cfs_period_us", period, "cpu_max_percent", err);
+                if (r < 0)
+                        return r;
+                if (cg_exists(dir, "cpu.cfs_period_us") &&
+                    (r = set(ctx, dir, "cpu.cfs_quota_us", quota, "cpu_max_percent", err)) < 0)
+                        return r;
+        }
+        if (p->cpu_weight != LIMIT_UNSET) {
+                if (p->cpu_weight < 1 || p->cpu_weight > 10000)
+                        return error_set(err, EINVAL, "cpu_weight must be 1..10000");
+                char v[32];
+                snprintf(v, sizeof(v), "%llu",
+                         (unsigned long long)cgroup_cpu_weight_to_shares(p->cpu_weight));
+                r = set(ctx, dir, "cpu.shares", v, "cpu_weight", err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static const char *basename_of(const char *path)
+{
+        const char *b = strrchr(path, '/');
+        return b ? b + 1 : path;
+}
+
+int cg_v1_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_error *err)
+{
+        ret->backend = CGROUP_BACKEND_V1;
+        const struct cg_mount *hs[ELEMENTSOF(v1_controllers)];
+        size_t nh = 0;
+        int r;
+        for (size_t i = 0; i < ELEMENTSOF(v1_controllers); i++) {
+                const char *ctl = v1_controllers[i];
+                const struct cg_mount *m = cg_mount_v1(ctx->mounts, ctx->n_mounts, ctl);
+                if (!m) {
+                        if (!needs(ctx, ctl))
+                                continue;
+                        char fix[256];
+                        snprintf(fix, sizeof(fix),
+                                 "mount it: mkdir -p /sys/fs/cgroup/%s && mount -t cgroup -o %s "
+                                 "cgroup /sys/fs/cgroup/%s",
+                                 ctl, ctl, ctl);
+                        r = cg_missing(ctx, err, EOPNOTSUPP, fix,
+                                       "cgroup v1: no %s hierarchy is mounted (needed for %s)",
+                                       ctl, needed_for(ctl));
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                bool dup = false;
+                for (size_t k = 0; k < nh; k++)
+                        dup |= hs[k] == m;
+                if (!dup)
+                        hs[nh++] = m;
+        }
+        if (nh > CGROUP_MAX_HIERARCHIES)
+                return error_set(err, E2BIG, "too many cgroup hierarchies");
+
+        for (size_t i = 0; i < nh; i++) {
+                const struct cg_mount *m = hs[i];
+                struct cgroup_hierarchy *h = &ret->h[ret->n];
+                char root[PATH_MAX];
+                r = cg_root_make(ctx, m, root, sizeof(root), err);
+                if (r < 0)
+                        return r;
+                int w = snprintf(h->user_path, sizeof(h->user_path), "%s/" CG_USER_PREFIX "%u",
+                                 root, (unsigned)ctx->uid);
+                int w2 = snprintf(h->leaf_path, sizeof(h->leaf_path), "%s/" CG_USER_PREFIX "%u/" CG_LEAF_PREFIX "%s",
+                                  root, (unsigned)ctx->uid, ctx->session_id);
+                int w3 = snprintf(h->supervisor_path, sizeof(h->supervisor_path),
+                                  "%s/" CG_SUPERVISOR, root);
+                if (w < 0 || (size_t)w >= sizeof(h->user_path) || w2 < 0 ||
+                    (size_t)w2 >= sizeof(h->leaf_path) || w3 < 0 ||
+                    (size_t)w3 >= sizeof(h->supervisor_path))
+                        return error_set(err, ENAMETOOLONG, "cgroup path too long under %s",
+                                         root);
+                r = cg_mkdir(ctx, h->user_path, err);
+                if (r < 0)
+                        return r;
+                for (size_t k = 0; k < ELEMENTSOF(v1_controllers); k++) {
+                        const char *ctl = v1_controllers[k];
+                        if (cg_mount_v1(ctx->mounts, ctx->n_mounts, ctl) != m || !needs(ctx, ctl))
+                                continue;
+                        if (STREQ(ctl, "memory"))
+                                r = memory_caps(ctx, h->user_path, err);
+                        else if (STREQ(ctl, "blkio"))
+                                r = blkio_caps(ctx, h->user_path, err);
+                        else if (STREQ(ctl, "pids"))
+                                r = pids_caps(ctx, h->user_path, err);
+                        else
+                                r = cpu_caps(ctx, h->user_path, err);
+                        if (r < 0)
+                                return r;
+                }
+                (void)cg_gc_user_dir(h->user_path, ctx->is_live, ctx->data, NULL, NULL);
+                r = cg_mkdir(ctx, h->leaf_path, err);
+                if (r == 1)
+                        return error_set(err, EEXIST, "cgroup %s exists already", h->leaf_path);
+                if (r < 0)
+                        return r;
+                r = cg_mkdir(ctx, h->supervisor_path, err);
+                if (r < 0)
+                        return r;
+                snprintf(h->controllers, sizeof(h->controllers), "%s", m->controllers);
+                snprintf(h->mount_type, sizeof(h->mount_type), "cgroup");
+                snprintf(h->mount_options, sizeof(h->mount_options), "%s", m->options);
+                snprintf(h->mount_name, sizeof(h->mount_name), "%s", basename_of(m->point));
+                ret->n++;
+        }
+        return 0;
+}
+
+/* Sums "MAJ:MIN Read N" and "MAJ:MIN Write N" lines of a blkio stat file. */
+static void blkio_bytes(const char *dir, struct cgroup_usage *ret)
+{
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/blkio.throttle.io_service_bytes_recursive", dir);
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        if (!f) {
+                snprintf(path, sizeof(path), "%s/blkio.throttle.io_service_bytes", dir);
+                f = fopen(path, "re");
+        }
+        if (!f)
+                return;
+        char dev[64], op[32];
+        unsigned long long v;
+        char line[256];
+        while (fgets(line, sizeof(line), f)) {
+                if (sscanf(line, "%63s %31s %llu", dev, op, &v) != 3)
+                        continue;
+                if (STREQ(op, "Read"))
+                        ret->io_read_bytes += v;
+                else if (STREQ(op, "Write"))
+                        ret->io_write_bytes += v;
+        }
+}
+
+static uint64_t read_u64(const char *dir, const char *file)
+{
+        char buf[64];
+        uint64_t v = 0;
+        if (cg_read(dir, file, buf, sizeof(buf)) > 0)
+                (void)safe_atou64(buf, &v);
+        return v;
+}
+
+void cg_v1_usage(const struct cgroup_hierarchy *h, const char *dir, struct cgroup_usage *ret)
+{
+        char ctl[sizeof(h->controllers)];
+        snprintf(ctl, sizeof(ctl), ",%s,", h->controllers);
+        if (strstr(ctl, ",memory,")) {
+                ret->memory_current = read_u64(dir, "memory.usage_in_bytes");
+                ret->memory_peak = read_u64(dir, "memory.max_usage_in_bytes");
+        }
+        if (strstr(ctl, ",blkio,"))
+                blkio_bytes(dir, ret);
+        if (strstr(ctl, ",pids,"))
+                ret->tasks = read_u64(dir, "pids.current");
+}

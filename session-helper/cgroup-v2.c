@@ -1,0 +1,240 @@
+/* cgroup-v2.c: the unified hierarchy without systemd. <root> and user-UID only hold
+ * cgroups (the no-internal-process rule: controllers enabled in a cgroup's
+ * subtree_control need it to hold no process), processes live in the leaves
+ * (user-UID/session-ID) and in <root>/supervisor.
+ *
+ * Controllers: memory, io, pids, cpu, those the parent of <root> offers (its
+ * cgroup.subtree_control decides what <root>/cgroup.controllers lists; we never write into
+ * a cgroup we did not make). They are enabled in <root> (for the caps on user-UID) and in
+ * user-UID (so that each session's usage can be read from its leaf). */
+#include "cgroup-internal.h"
+
+#include <string.h>
+
+#define V2_CPU_PERIOD_US 100000ULL
+
+static const char *const v2_controllers[] = {"memory", "io", "pids", "cpu"};
+
+static bool needs(const struct cg_ctx *ctx, const char *controller)
+{
+        const struct policy *p = ctx->p;
+        if (STREQ(controller, "memory"))
+                return p->memory_max != LIMIT_UNSET || p->memory_high != LIMIT_UNSET ||
+                       p->swap_max != LIMIT_UNSET;
+        if (STREQ(controller, "io"))
+                return ctx->n_io > 0;
+        if (STREQ(controller, "pids"))
+                return p->pids_max != LIMIT_UNSET;
+        return p->cpu_max_percent != LIMIT_UNSET || p->cpu_weight != LIMIT_UNSET;
+}
+
+static const char *needed_for(const char *controller)
+{
+        if (STREQ(controller, "memory"))
+                return "memory_max, memory_high, swap_max";
+        if (STREQ(controller, "io"))
+                return "io limits";
+        if (STREQ(controller, "pids"))
+                return "pids_max";
+        return "cpu_max_percent, cpu_weight";
+}
+
+static bool word_in(const char *list, const char *word)
+{
+        size_t n = strlen(word);
+        for (const char *p = list; (p = strstr(p, word)); p += n)
+                if ((p == list || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' ' || p[n] == '\n'))
+                        return true;
+        return false;
+}
+
+static int set_limit(const char *dir, const char *file, uint64_t v, struct isolate_error *err)
+{
+        if (v == LIMIT_UNSET)
+                return 0;
+        char s[32];
+        cg_limit_str(v, "max", s, sizeof(s));
+        return cg_write(dir, file, s, err);
+}
+
+static int caps(struct cg_ctx *ctx, const char *dir, const bool *enabled,
+                struct isolate_error *err)
+{
+        const struct policy *p = ctx->p;
+        int r;
+        if (enabled[0]) {
+                if ((r = set_limit(dir, "memory.max", p->memory_max, err)) < 0 ||
+                    (r = set_limit(dir, "memory.high", p->memory_high, err)) < 0)
+                        return r;
+                if (p->swap_max != LIMIT_UNSET) {
+                        if (!cg_exists(dir, "memory.swap.max")) {
+                                r = cg_missing(ctx, err, EOPNOTSUPP,
+                                               "use a kernel with CONFIG_SWAP and "
+                                               "CONFIG_MEMCG_SWAP (and swapaccount=1 on old "
+                                               "kernels)",
+                                               "cgroup v2: %s/memory.swap.max does not exist "
+                                               "(needed for swap_max)",
+                                               dir);
+                                if (r < 0)
+                                        return r;
+                        } else if ((r = set_limit(dir, "memory.swap.max", p->swap_max, err)) < 0)
+                                return r;
+                }
+        }
+        if (enabled[1])
+                for (size_t i = 0; i < ctx->n_io; i++) {
+                        const struct cg_io_dev *d = &ctx->io[i];
+                        const char *keys[] = {"rbps", "wbps", "riops", "wiops"};
+                        const uint64_t v[] = {d->rbps, d->wbps, d->riops, d->wiops};
+                        char line[256];
+                        int n = snprintf(line, sizeof(line), "%u:%u", d->major, d->minor);
+                        for (size_t k = 0; k < ELEMENTSOF(keys); k++) {
+                                if (v[k] == LIMIT_UNSET)
+                                        continue;
+                                char val[32];
+                                cg_limit_str(v[k], "max", val, sizeof(val));
+                                n += snprintf(line + n, sizeof(line) - (size_t)n, " %s=%s",
+                                              keys[k], val);
+                        }
+                        if (!strchr(line, '='))
+                                continue; /* an entry that sets nothing */
+                        if ((r = cg_write(dir, "io.max", line, err)) < 0)
+                                return r;
+                }
+        if (enabled[2] && (r = set_limit(dir, "pids.max", p->pids_max, err)) < 0)
+                return r;
+        if (enabled[3]) {
+                if (p->cpu_max_percent != LIMIT_UNSET) {
+                        char v[64];
+                        if (p->cpu_max_percent == LIMIT_MAX ||
+                            p->cpu_max_percent > (uint64_t)INT64_MAX / (V2_CPU_PERIOD_US / 100))
+                                snprintf(v, sizeof(v), "max %llu", V2_CPU_PERIOD_US);
+                        else
+                                snprintf(v, sizeof(v), "%llu %llu",
+                                         (unsigned long long)(p->cpu_max_percent *
+                                                              (V2_CPU_PERIOD_US / 100)),
+                                         V2_CPU_PERIOD_US);
+                        if ((r = cg_write(dir, "cpu.max", v, err)) < 0)
+                                return r;
+                }
+                if (p->cpu_weight != LIMIT_UNSET) {
+                        if (p->cpu_weight < 1 || p->cpu_weight > 10000)
+                                return error_set(err, EINVAL, "cpu_weight must be 1..10000");
+                        if ((r = set_limit(dir, "cpu.weight", p->cpu_weight, err)) < 0)
+                                return r;
+                }
+        }
+        return 0;
+}
+
+int cg_v2_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_error *err)
+{
+        ret->backend = CGROUP_BACKEND_V2;
+        const struct cg_mount *m = cg_mount_v2(ctx->mounts, ctx->n_mounts);
+        if (!m)
+                return error_set(err, EOPNOTSUPP,
+                                 "cgroup v2: no cgroup2 file system is mounted (set "
+                                 "cgroup_backend = v1, or mount one at /sys/fs/cgroup)");
+        struct cgroup_hierarchy *h = &ret->h[0];
+        char root[PATH_MAX];
+        int r = cg_root_make(ctx, m, root, sizeof(root), err);
+        if (r < 0)
+                return r;
+
+        char avail[512] = "";
+        r = cg_read(root, "cgroup.controllers", avail, sizeof(avail));
+        if (r < 0)
+                return error_set_errno(err, r, "cannot read %s/cgroup.controllers", root);
+        bool enabled[ELEMENTSOF(v2_controllers)] = {false};
+        char enable[128] = "";
+        for (size_t i = 0; i < ELEMENTSOF(v2_controllers); i++) {
+                const char *ctl = v2_controllers[i];
+                if (word_in(avail, ctl)) {
+                        enabled[i] = true;
+                        size_t used = strlen(enable);
+                        snprintf(enable + used, sizeof(enable) - used, "%s+%s", used ? " " : "",
+                                 ctl);
+                        continue;
+                }
+                if (!needs(ctx, ctl))
+                        continue;
+                char parent[PATH_MAX], fix[PATH_MAX + 128];
+                snprintf(parent, sizeof(parent), "%s", root);
+                char *slash = strrchr(parent, '/');
+                if (slash)
+                        *slash = '\0';
+                snprintf(fix, sizeof(fix), "enable it: echo +%s > %s/cgroup.subtree_control", ctl,
+                         parent);
+                r = cg_missing(ctx, err, EOPNOTSUPP, fix,
+                               "cgroup v2: the %s controller is not available in %s (needed "
+                               "for %s)",
+                               ctl, root, needed_for(ctl));
+                if (r < 0)
+                        return r;
+        }
+        int w = snprintf(h->user_path, sizeof(h->user_path), "%s/" CG_USER_PREFIX "%u", root,
+                         (unsigned)ctx->uid);
+        int w2 = snprintf(h->leaf_path, sizeof(h->leaf_path), "%s/" CG_USER_PREFIX "%u/" CG_LEAF_PREFIX "%s",
+                          root, (unsigned)ctx->uid, ctx->session_id);
+        int w3 = snprintf(h->supervisor_path, sizeof(h->supervisor_path), "%s/" CG_SUPERVISOR,
+                          root);
+        if (w < 0 || (size_t)w >= sizeof(h->user_path) || w2 < 0 ||
+            (size_t)w2 >= sizeof(h->leaf_path) || w3 < 0 ||
+            (size_t)w3 >= sizeof(h->supervisor_path))
+                return error_set(err, ENAMETOOLONG, "cgroup path too long under %s", root);
+
+        if (*enable && (r = cg_write(root, "cgroup.subtree_control", enable, err)) < 0)
+                return error_prefix(err, "cannot enable the controllers in %s (does it hold a "
+                                         "process?)",
+                                    root);
+        if ((r = cg_mkdir(ctx, h->user_path, err)) < 0)
+                return r;
+        if (*enable && (r = cg_write(h->user_path, "cgroup.subtree_control", enable, err)) < 0)
+                return r;
+        if ((r = caps(ctx, h->user_path, enabled, err)) < 0)
+                return r;
+        (void)cg_gc_user_dir(h->user_path, ctx->is_live, ctx->data, NULL, NULL);
+        r = cg_mkdir(ctx, h->leaf_path, err);
+        if (r == 1)
+                return error_set(err, EEXIST, "cgroup %s exists already", h->leaf_path);
+        if (r < 0)
+                return r;
+        if ((r = cg_mkdir(ctx, h->supervisor_path, err)) < 0)
+                return r;
+        snprintf(h->mount_type, sizeof(h->mount_type), "cgroup2");
+        snprintf(h->mount_options, sizeof(h->mount_options), "%s", m->options);
+        ret->n = 1;
+        return 0;
+}
+
+static uint64_t read_u64(const char *dir, const char *file)
+{
+        char buf[64];
+        uint64_t v = 0;
+        if (cg_read(dir, file, buf, sizeof(buf)) > 0)
+                (void)safe_atou64(buf, &v);
+        return v;
+}
+
+void cg_v2_usage(const char *dir, struct cgroup_usage *ret)
+{
+        ret->memory_current = read_u64(dir, "memory.current");
+        ret->memory_peak = read_u64(dir, "memory.peak");
+        ret->tasks = read_u64(dir, "pids.current");
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/io.stat", dir);
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        if (!f)
+                return;
+        char line[512];
+        while (fgets(line, sizeof(line), f)) {
+                char *save = NULL;
+                for (char *t = strtok_r(line, " \n", &save); t; t = strtok_r(NULL, " \n", &save)) {
+                        uint64_t v;
+                        if (strncmp(t, "rbytes=", 7) == 0 && safe_atou64(t + 7, &v) == 0)
+                                ret->io_read_bytes += v;
+                        else if (strncmp(t, "wbytes=", 7) == 0 && safe_atou64(t + 7, &v) == 0)
+                                ret->io_write_bytes += v;
+                }
+        }
+}

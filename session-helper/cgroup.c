@@ -1,0 +1,1092 @@
+/* cgroup.c: the backend choice and what the three backends share: reading the host's
+ * hierarchies from mountinfo, where <root> is in each, traced cgroupfs operations, the
+ * missing-controller rule, moving processes, removing leaves, usage, the registry text and
+ * the garbage collection of leaves left by sessions that ended badly. */
+#include "cgroup-internal.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+
+#define SYSFS_CGROUP "/sys/fs/cgroup"
+
+static char *g_cgroupfs_root;   /* NULL: /sys/fs/cgroup */
+static char *g_mountinfo;       /* NULL: /proc/self/mountinfo */
+static char *g_proc_root;       /* NULL: /proc */
+static char *g_systemd_marker;  /* NULL: /run/systemd/system */
+static char *g_bus_address;     /* NULL: the system bus */
+static cgroup_trace_fn g_trace;
+static void *g_trace_data;
+
+static void set_copy(char **slot, const char *v)
+{
+        free(*slot);
+        *slot = v ? strdup(v) : NULL;
+}
+
+void cgroup_set_fs_root(const char *cgroupfs_root, const char *mountinfo_path)
+{
+        set_copy(&g_cgroupfs_root, cgroupfs_root);
+        set_copy(&g_mountinfo, mountinfo_path);
+}
+
+void cgroup_set_proc_root(const char *proc_root)
+{
+        set_copy(&g_proc_root, proc_root);
+}
+
+void cgroup_set_systemd_marker(const char *path)
+{
+        set_copy(&g_systemd_marker, path);
+}
+
+void cgroup_set_system_bus_address(const char *address)
+{
+        set_copy(&g_bus_address, address);
+}
+
+void cgroup_set_trace(cgroup_trace_fn fn, void *data)
+{
+        g_trace = fn;
+        g_trace_data = data;
+}
+
+const char *cg_proc_root(void)
+{
+        return g_proc_root ? g_proc_root : "/proc";
+}
+
+const char *cg_system_bus_address(void)
+{
+        return g_bus_address;
+}
+
+static const char *cgroupfs_root(void)
+{
+        return g_cgroupfs_root ? g_cgroupfs_root : SYSFS_CGROUP;
+}
+
+const char *cgroup_backend_id(enum cgroup_backend_kind k)
+{
+        switch (k) {
+        case CGROUP_BACKEND_SYSTEMD:
+                return "systemd";
+        case CGROUP_BACKEND_V2:
+                return "v2";
+        case CGROUP_BACKEND_V1:
+                return "v1";
+        case CGROUP_BACKEND_AUTO:
+                break;
+        }
+        return "auto";
+}
+
+uint64_t cgroup_cpu_weight_to_shares(uint64_t weight)
+{
+        uint64_t s = weight > UINT64_MAX / 1024 ? 262144 : weight * 1024 / 100;
+        return s < 2 ? 2 : s > 262144 ? 262144 : s;
+}
+
+void cg_limit_str(uint64_t v, const char *max_word, char *buf, size_t len)
+{
+        if (v == LIMIT_MAX)
+                snprintf(buf, len, "%s", max_word);
+        else
+                snprintf(buf, len, "%llu", (unsigned long long)v);
+}
+
+/* ---- mountinfo ------------------------------------------------------------------------- */
+
+/* mountinfo escapes space, tab, newline and backslash as \ooo. */
+static void unescape_octal(char *s)
+{
+        char *w = s;
+        for (const char *r = s; *r;) {
+                if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
+                    r[3] >= '0' && r[3] <= '7') {
+                        *w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+                        r += 4;
+                } else
+                        *w++ = *r++;
+        }
+        *w = '\0';
+}
+
+static bool path_under(const char *path, const char *dir)
+{
+        size_t n = strlen(dir);
+        if (n == 1 && dir[0] == '/')
+                return true;
+        return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+static bool option_is_flag(const char *o)
+{
+        static const char *const flags[] = {"rw",           "ro",    "noprefix",
+                                            "clone_children", "xattr", "cpuset_v2_mode",
+                                            "favordynmods", "none"};
+        for (size_t i = 0; i < ELEMENTSOF(flags); i++)
+                if (STREQ(o, flags[i]))
+                        return true;
+        return strchr(o, '=') && strncmp(o, "name=", 5) != 0;
+}
+
+static void list_append(char *buf, size_t len, const char *item)
+{
+        size_t used = strlen(buf);
+        snprintf(buf + used, len - used, "%s%s", used ? "," : "", item);
+}
+
+/* Parses one mountinfo line; 1 with *ret filled for a cgroup mount, 0 for another mount
+ * (its point is still returned for the hiding rule), -EINVAL for a broken line. */
+static int mountinfo_parse_line(char *line, struct cg_mount *ret, char *point, size_t point_len)
+{
+        char *f[64];
+        size_t n = 0;
+        char *save = NULL;
+        for (char *t = strtok_r(line, " \n", &save); t && n < ELEMENTSOF(f);
+             t = strtok_r(NULL, " \n", &save))
+                f[n++] = t;
+        size_t dash = 6;
+        while (dash < n && !STREQ(f[dash], "-"))
+                dash++;
+        if (n < 7 || dash + 1 >= n)
+                return -EINVAL;
+        const char *fstype = f[dash + 1], *super = dash + 3 < n ? f[dash + 3] : "";
+        unescape_octal(f[4]);
+        snprintf(point, point_len, "%s", f[4]);
+        bool v1 = STREQ(fstype, "cgroup"), v2 = STREQ(fstype, "cgroup2");
+        if (!v1 && !v2)
+                return 0;
+        memset(ret, 0, sizeof(*ret));
+        ret->unified = v2;
+        unescape_octal(f[3]);
+        snprintf(ret->root, sizeof(ret->root), "%s", f[3]);
+        ret->at_top = STREQ(f[4], SYSFS_CGROUP);
+        if (path_under(f[4], SYSFS_CGROUP))
+                snprintf(ret->point, sizeof(ret->point), "%s%s", cgroupfs_root(),
+                         f[4] + strlen(SYSFS_CGROUP));
+        else
+                snprintf(ret->point, sizeof(ret->point), "%s", f[4]);
+        char opts[512];
+        snprintf(opts, sizeof(opts), "%s", super);
+        char *s2 = NULL;
+        for (char *o = strtok_r(opts, ",", &s2); o; o = strtok_r(NULL, ",", &s2)) {
+                if (STREQ(o, "rw") || STREQ(o, "ro") || strncmp(o, "release_agent=", 14) == 0)
+                        continue;
+                list_append(ret->options, sizeof(ret->options), o);
+                if (v1 && !option_is_flag(o))
+                        list_append(ret->controllers, sizeof(ret->controllers), o);
+        }
+        return 1;
+}
+
+int cg_mounts_read(struct cg_mount **ret, size_t *ret_n, struct isolate_error *err)
+{
+        const char *path = g_mountinfo ? g_mountinfo : "/proc/self/mountinfo";
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        if (!f)
+                return error_set_errno(err, errno, "cannot read %s", path);
+        struct cg_mount *m = NULL;
+        char **orig = NULL; /* the unre-rooted mount point of each entry, for hiding */
+        size_t n = 0, cap = 0;
+        _cleanup_free_ char *line = NULL;
+        size_t line_len = 0;
+        int r = 0;
+        char point[PATH_MAX];
+        struct cg_mount *cur = malloc(sizeof(*cur));
+        if (!cur)
+                return error_set(err, ENOMEM, "out of memory");
+        while (getline(&line, &line_len, f) > 0) {
+                int k = mountinfo_parse_line(line, cur, point, sizeof(point));
+                if (k < 0)
+                        continue;
+                /* A later mount on the same point or above hides what was there. */
+                for (size_t i = 0; i < n;) {
+                        if (path_under(orig[i], point)) {
+                                free(orig[i]);
+                                memmove(&m[i], &m[i + 1], (n - i - 1) * sizeof(*m));
+                                memmove(&orig[i], &orig[i + 1], (n - i - 1) * sizeof(*orig));
+                                n--;
+                        } else
+                                i++;
+                }
+                if (k == 0)
+                        continue;
+                if (n == cap) {
+                        size_t nc = cap ? cap * 2 : 16;
+                        struct cg_mount *nm = realloc(m, nc * sizeof(*m));
+                        if (nm)
+                                m = nm;
+                        char **no = nm ? realloc(orig, nc * sizeof(*orig)) : NULL;
+                        if (no)
+                                orig = no;
+                        if (!nm || !no) {
+                                r = error_set(err, ENOMEM, "out of memory");
+                                break;
+                        }
+                        cap = nc;
+                }
+                orig[n] = strdup(point);
+                if (!orig[n]) {
+                        r = error_set(err, ENOMEM, "out of memory");
+                        break;
+                }
+                m[n++] = *cur;
+        }
+        free(cur);
+        for (size_t i = 0; i < n; i++)
+                free(orig[i]);
+        free(orig);
+        if (r < 0) {
+                free(m);
+                return r;
+        }
+        *ret = m;
+        *ret_n = n;
+        return 0;
+}
+
+static bool list_contains(const char *list, const char *item)
+{
+        size_t n = strlen(item);
+        for (const char *p = list; *p;) {
+                const char *e = strchrnul(p, ',');
+                if ((size_t)(e - p) == n && strncmp(p, item, n) == 0)
+                        return true;
+                p = *e ? e + 1 : e;
+        }
+        return false;
+}
+
+bool cg_controllers_equal(const char *a, const char *b)
+{
+        size_t na = 0, nb = 0;
+        char item[64];
+        for (const char *p = a; *p;) {
+                const char *e = strchrnul(p, ',');
+                snprintf(item, sizeof(item), "%.*s", (int)(e - p), p);
+                if (!list_contains(b, item))
+                        return false;
+                na++;
+                p = *e ? e + 1 : e;
+        }
+        for (const char *p = b; *p; p++)
+                if (*p == ',')
+                        nb++;
+        nb += *b ? 1 : 0;
+        return na == nb;
+}
+
+const struct cg_mount *cg_mount_v1(const struct cg_mount *m, size_t n, const char *controller)
+{
+        for (size_t i = 0; i < n; i++)
+                if (!m[i].unified && list_contains(m[i].controllers, controller))
+                        return &m[i];
+        return NULL;
+}
+
+const struct cg_mount *cg_mount_v2(const struct cg_mount *m, size_t n)
+{
+        const struct cg_mount *first = NULL;
+        for (size_t i = 0; i < n; i++) {
+                if (!m[i].unified)
+                        continue;
+                if (m[i].at_top)
+                        return &m[i];
+                if (!first)
+                        first = &m[i];
+        }
+        return first;
+}
+
+int cg_pid_cgroup(pid_t pid, const struct cg_mount *m, char *ret, size_t len)
+{
+        char path[PATH_MAX];
+        if (pid > 0)
+                snprintf(path, sizeof(path), "%s/%d/cgroup", cg_proc_root(), (int)pid);
+        else
+                snprintf(path, sizeof(path), "%s/self/cgroup", cg_proc_root());
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        _cleanup_free_ char *line = NULL;
+        size_t line_len = 0;
+        ssize_t k;
+        while ((k = getline(&line, &line_len, f)) > 0) {
+                if (line[k - 1] == '\n')
+                        line[k - 1] = '\0';
+                char *c1 = strchr(line, ':');
+                char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+                if (!c2)
+                        continue;
+                *c1 = *c2 = '\0';
+                bool match = m->unified ? STREQ(line, "0") && c1[1] == '\0'
+                                        : cg_controllers_equal(c1 + 1, m->controllers);
+                if (!match)
+                        continue;
+                if (c2[1] != '/')
+                        return -EBADMSG;
+                if ((size_t)snprintf(ret, len, "%s", c2 + 1) >= len)
+                        return -ENAMETOOLONG;
+                return 0;
+        }
+        return -ENOENT;
+}
+
+int cg_fs_path(const struct cg_mount *m, const char *rel, char *ret, size_t len)
+{
+        const char *rest = rel;
+        if (!STREQ(m->root, "/")) {
+                if (!path_under(rel, m->root))
+                        return -ENOENT; /* outside what this mount shows */
+                rest = rel + strlen(m->root);
+        }
+        if (STREQ(rest, "/"))
+                rest = "";
+        if ((size_t)snprintf(ret, len, "%s%s", m->point, rest) >= len)
+                return -ENAMETOOLONG;
+        return 0;
+}
+
+/* A root from the config: components of [A-Za-z0-9_.-], none "." or "..". */
+static bool root_valid(const char *s)
+{
+        if (!*s)
+                return false;
+        for (const char *p = s; *p;) {
+                const char *e = strchrnul(p, '/');
+                size_t n = (size_t)(e - p);
+                if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+                        return false;
+                for (const char *q = p; q < e; q++)
+                        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                    "0123456789_.-",
+                                    *q))
+                                return false;
+                p = *e ? e + 1 : e;
+        }
+        return true;
+}
+
+int cg_root_path(const char *cfg_root, const struct cg_mount *m, char *ret, size_t len,
+                 size_t *ret_base_len, struct isolate_error *err)
+{
+        const char *root = cfg_root ? cfg_root : DEFAULT_CGROUP_ROOT;
+        bool own = strncmp(root, "./", 2) == 0;
+        const char *rest = own ? root + 2 : root;
+        while (*rest == '/')
+                rest++;
+        if (!root_valid(rest))
+                return error_set(err, EINVAL,
+                                 "cgroup_root '%s' is not a relative path of plain names", root);
+        char base[PATH_MAX] = "/";
+        if (own) {
+                int r = cg_pid_cgroup(0, m, base, sizeof(base));
+                if (r < 0)
+                        return error_set_errno(err, r, "cannot find this process's cgroup in "
+                                                       "the %s hierarchy",
+                                               m->unified ? "cgroup2" : m->controllers);
+        }
+        char fs_base[PATH_MAX];
+        int r = cg_fs_path(m, base, fs_base, sizeof(fs_base));
+        if (r < 0)
+                return error_set_errno(err, r, "cgroup %s is not visible under %s", base,
+                                       m->point);
+        if ((size_t)snprintf(ret, len, "%s/%s", fs_base, rest) >= len)
+                return error_set(err, ENAMETOOLONG, "cgroup path too long under %s", fs_base);
+        if (ret_base_len)
+                *ret_base_len = strlen(fs_base);
+        return 0;
+}
+
+int cg_root_make(struct cg_ctx *ctx, const struct cg_mount *m, char *ret, size_t len,
+                 struct isolate_error *err)
+{
+        size_t base_len;
+        int r = cg_root_path(ctx->c ? ctx->c->cgroup_root : NULL, m, ret, len, &base_len, err);
+        if (r < 0)
+                return r;
+        for (char *p = ret + base_len + 1;; p++) {
+                if (*p != '/' && *p != '\0')
+                        continue;
+                char saved = *p;
+                *p = '\0';
+                r = cg_mkdir(ctx, ret, err);
+                *p = saved;
+                if (r < 0)
+                        return r;
+                if (saved == '\0')
+                        return 0;
+        }
+}
+
+/* ---- cgroupfs operations ----------------------------------------------------------------- */
+
+static void trace(enum cgroup_op op, const char *path, const char *value)
+{
+        if (g_trace)
+                g_trace(op, path, value, g_trace_data);
+}
+
+int cg_mkdir(struct cg_ctx *ctx, const char *path, struct isolate_error *err)
+{
+        if (mkdir(path, 0755) < 0) {
+                if (errno == EEXIST)
+                        return 1;
+                return error_set_errno(err, errno, "cannot create cgroup %s", path);
+        }
+        trace(CGROUP_OP_MKDIR, path, NULL);
+        if (!ctx)
+                return 0;
+        char **nm = realloc(ctx->made, (ctx->n_made + 1) * sizeof(*nm));
+        char *copy = strdup(path);
+        if (nm)
+                ctx->made = nm;
+        if (!nm || !copy) {
+                free(copy);
+                rmdir(path);
+                return error_set(err, ENOMEM, "out of memory");
+        }
+        ctx->made[ctx->n_made++] = copy;
+        return 0;
+}
+
+int cg_write(const char *dir, const char *file, const char *value, struct isolate_error *err)
+{
+        char path[PATH_MAX];
+        if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, file) >= sizeof(path))
+                return error_set(err, ENAMETOOLONG, "path too long: %s/%s", dir, file);
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return error_set_errno(err, errno, "cannot open %s", path);
+        size_t len = strlen(value);
+        ssize_t n;
+        do
+                n = write(fd, value, len);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return error_set_errno(err, errno, "cannot write '%s' to %s", value, path);
+        if ((size_t)n != len)
+                return error_set(err, EIO, "short write of '%s' to %s", value, path);
+        trace(CGROUP_OP_WRITE, path, value);
+        return 0;
+}
+
+int cg_rmdir(const char *path)
+{
+        if (rmdir(path) < 0)
+                return -errno;
+        trace(CGROUP_OP_RMDIR, path, NULL);
+        return 0;
+}
+
+int cg_read(const char *dir, const char *file, char *buf, size_t len)
+{
+        char path[PATH_MAX];
+        if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, file) >= sizeof(path))
+                return -ENAMETOOLONG;
+        ssize_t n = read_file_at(AT_FDCWD, path, buf, len);
+        if (n < 0)
+                return (int)n;
+        while (n > 0 && buf[n - 1] == '\n')
+                buf[--n] = '\0';
+        return (int)n;
+}
+
+bool cg_exists(const char *dir, const char *file)
+{
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/%s", dir, file);
+        return access(path, F_OK) == 0;
+}
+
+static void warn_append(struct cg_ctx *ctx, const char *line)
+{
+        if (!ctx->warnings || ctx->warnings_len == 0)
+                return;
+        size_t used = strnlen(ctx->warnings, ctx->warnings_len);
+        if (used >= ctx->warnings_len - 1)
+                return;
+        snprintf(ctx->warnings + used, ctx->warnings_len - used, "%s\n", line);
+}
+
+void cg_warn(struct cg_ctx *ctx, const char *fmt, ...)
+{
+        char line[1024];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(line, sizeof(line), fmt, ap);
+        va_end(ap);
+        warn_append(ctx, line);
+}
+
+int cg_missing(struct cg_ctx *ctx, struct isolate_error *err, int code, const char *fix,
+               const char *fmt, ...)
+{
+        char what[768];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(what, sizeof(what), fmt, ap);
+        va_end(ap);
+        if (ctx->p->caps_required)
+                return error_set(err, code,
+                                 "%s; policy '%s' requires its caps (caps_required): %s, or set "
+                                 "caps_required = false to log this and go on",
+                                 what, ctx->p->name ? ctx->p->name : "?", fix);
+        cg_warn(ctx, "%s; not applied (%s)", what, fix);
+        return 0;
+}
+
+/* ---- garbage collection -------------------------------------------------------------- */
+
+static int ids_add(char ***ids, size_t *n, const char *id)
+{
+        for (size_t i = 0; i < *n; i++)
+                if (STREQ((*ids)[i], id))
+                        return 0;
+        char **nv = realloc(*ids, (*n + 1) * sizeof(**ids));
+        if (!nv)
+                return -ENOMEM;
+        *ids = nv;
+        if (!(nv[*n] = strdup(id)))
+                return -ENOMEM;
+        (*n)++;
+        return 0;
+}
+
+int cg_gc_user_dir(const char *user_dir, bool (*is_live)(const char *session_id, void *data),
+                   void *data, char ***ids, size_t *n_ids)
+{
+        DIR *d = opendir(user_dir);
+        if (!d)
+                return errno == ENOENT ? 0 : -errno;
+        int removed = 0;
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        for (struct dirent *de; (de = readdir(d));) {
+                if (strncmp(de->d_name, CG_LEAF_PREFIX, strlen(CG_LEAF_PREFIX)) != 0)
+                        continue;
+                const char *id = de->d_name + strlen(CG_LEAF_PREFIX);
+                if (!*id || (is_live && is_live(id, data)))
+                        continue;
+                struct stat st;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                    !S_ISDIR(st.st_mode))
+                        continue;
+                if (now.tv_sec - st.st_mtim.tv_sec < CGROUP_GC_MIN_AGE_S)
+                        continue;
+                char path[PATH_MAX];
+                snprintf(path, sizeof(path), "%s/%s", user_dir, de->d_name);
+                /* rmdir fails with EBUSY while any process is in it: the check and the
+                 * removal are one atomic step. */
+                if (cg_rmdir(path) < 0)
+                        continue;
+                removed++;
+                if (ids)
+                        (void)ids_add(ids, n_ids, id);
+        }
+        closedir(d);
+        return removed;
+}
+
+/* ---- backend choice ---------------------------------------------------------------------- */
+
+int cgroup_backend_resolve(enum cgroup_backend_kind configured, enum cgroup_backend_kind *ret,
+                           struct isolate_error *err)
+{
+        if (configured != CGROUP_BACKEND_AUTO) {
+                *ret = configured;
+                return 0;
+        }
+        struct stat st;
+        const char *marker = g_systemd_marker ? g_systemd_marker : "/run/systemd/system";
+        /* sd_booted()'s test: systemd as PID 1 creates this directory early at boot. */
+        if (lstat(marker, &st) == 0 && S_ISDIR(st.st_mode)) {
+                *ret = CGROUP_BACKEND_SYSTEMD;
+                return 0;
+        }
+        struct statfs sfs;
+        if (statfs(cgroupfs_root(), &sfs) == 0 && sfs.f_type == CGROUP2_SUPER_MAGIC) {
+                *ret = CGROUP_BACKEND_V2;
+                return 0;
+        }
+        /* A fake tree (tests) is no cgroup2 file system: its mountinfo says what it is. */
+        if (g_cgroupfs_root) {
+                struct cg_mount *m = NULL;
+                size_t n = 0;
+                int r = cg_mounts_read(&m, &n, err);
+                if (r < 0)
+                        return r;
+                const struct cg_mount *u = cg_mount_v2(m, n);
+                bool top = u && u->at_top;
+                free(m);
+                if (top) {
+                        *ret = CGROUP_BACKEND_V2;
+                        return 0;
+                }
+        }
+        *ret = CGROUP_BACKEND_V1;
+        return 0;
+}
+
+/* ---- sessions ---------------------------------------------------------------------------- */
+
+static bool session_id_valid(const char *id)
+{
+        size_t n = strlen(id);
+        if (n == 0 || n > 63 || id[0] == '.' || id[0] == '-')
+                return false;
+        return strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") ==
+               n;
+}
+
+/* Merges the limits of one io entry into the per-disk list (later entries win per key). */
+static int io_merge(struct cg_ctx *ctx, const struct io_limit *l, const struct device_number *d)
+{
+        struct cg_io_dev *dev = NULL;
+        for (size_t i = 0; i < ctx->n_io; i++)
+                if (ctx->io[i].major == d->major && ctx->io[i].minor == d->minor)
+                        dev = &ctx->io[i];
+        if (!dev) {
+                struct cg_io_dev *nv = realloc(ctx->io, (ctx->n_io + 1) * sizeof(*nv));
+                if (!nv)
+                        return -ENOMEM;
+                ctx->io = nv;
+                dev = &ctx->io[ctx->n_io++];
+                *dev = (struct cg_io_dev){d->major, d->minor, LIMIT_UNSET, LIMIT_UNSET,
+                                          LIMIT_UNSET, LIMIT_UNSET};
+        }
+        if (l->read_bps != LIMIT_UNSET)
+                dev->rbps = l->read_bps;
+        if (l->write_bps != LIMIT_UNSET)
+                dev->wbps = l->write_bps;
+        if (l->read_iops != LIMIT_UNSET)
+                dev->riops = l->read_iops;
+        if (l->write_iops != LIMIT_UNSET)
+                dev->wiops = l->write_iops;
+        return 0;
+}
+
+static int io_resolve(struct cg_ctx *ctx, struct isolate_error *err)
+{
+        const struct policy *p = ctx->p;
+        for (size_t i = 0; i < p->n_io; i++) {
+                const struct io_limit *l = &p->io[i];
+                struct device_number d[DEVICE_MAX_DISKS];
+                struct isolate_error e = {0};
+                int n = device_resolve_all(l->target, d, ELEMENTSOF(d), &e);
+                if (n < 0) {
+                        char fix[600];
+                        snprintf(fix, sizeof(fix), "fix the io entry at %s:%d",
+                                 ctx->c && ctx->c->file ? ctx->c->file : "the config", l->line);
+                        int r = cg_missing(ctx, err, n, fix, "io limits: %s", e.msg);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                for (int k = 0; k < n; k++)
+                        if (io_merge(ctx, l, &d[k]) < 0)
+                                return error_set(err, ENOMEM, "out of memory");
+        }
+        return 0;
+}
+
+static void ctx_rollback(struct cg_ctx *ctx)
+{
+        for (size_t i = ctx->n_made; i > 0; i--)
+                (void)cg_rmdir(ctx->made[i - 1]);
+}
+
+static void ctx_free(struct cg_ctx *ctx)
+{
+        for (size_t i = 0; i < ctx->n_made; i++)
+                free(ctx->made[i]);
+        free(ctx->made);
+        free(ctx->mounts);
+        free(ctx->io);
+}
+
+int cgroup_session_create(const struct config *c, const struct policy *p, uid_t uid,
+                          const char *session_id, pid_t caller_pid,
+                          bool (*is_live)(const char *session_id, void *data), void *data,
+                          struct cgroup_session *ret, char *warnings, size_t warnings_len,
+                          struct isolate_error *err)
+{
+        memset(ret, 0, sizeof(*ret));
+        if (warnings && warnings_len)
+                warnings[0] = '\0';
+        if (!session_id_valid(session_id))
+                return error_set(err, EINVAL, "invalid session id '%s'", session_id);
+        enum cgroup_backend_kind backend;
+        int r = cgroup_backend_resolve(c->cgroup_backend, &backend, err);
+        if (r < 0)
+                return r;
+        struct cg_ctx ctx = {
+                .c = c,
+                .p = p,
+                .uid = uid,
+                .session_id = session_id,
+                .caller_pid = caller_pid,
+                .is_live = is_live,
+                .data = data,
+                .warnings = warnings,
+                .warnings_len = warnings_len,
+        };
+        r = cg_mounts_read(&ctx.mounts, &ctx.n_mounts, err);
+        if (r >= 0)
+                r = io_resolve(&ctx, err);
+        if (r >= 0) {
+                switch (backend) {
+                case CGROUP_BACKEND_SYSTEMD:
+                        r = cg_systemd_create(&ctx, ret, err);
+                        break;
+                case CGROUP_BACKEND_V2:
+                        r = cg_v2_create(&ctx, ret, err);
+                        break;
+                default:
+                        r = cg_v1_create(&ctx, ret, err);
+                        break;
+                }
+        }
+        if (r < 0) {
+                ctx_rollback(&ctx);
+                memset(ret, 0, sizeof(*ret));
+        }
+        ctx_free(&ctx);
+        return r;
+}
+
+/* The line of /proc/PID/cgroup for h, as a path from the hierarchy's root. */
+static int prev_cgroup(const char *text, const struct cgroup_hierarchy *h, char *ret, size_t len)
+{
+        bool unified = STREQ(h->mount_type, "cgroup2");
+        for (const char *p = text; *p;) {
+                const char *e = strchrnul(p, '\n');
+                const char *c1 = memchr(p, ':', (size_t)(e - p));
+                const char *c2 = c1 ? memchr(c1 + 1, ':', (size_t)(e - c1 - 1)) : NULL;
+                if (c2) {
+                        char ctl[128];
+                        snprintf(ctl, sizeof(ctl), "%.*s", (int)(c2 - c1 - 1), c1 + 1);
+                        bool match = unified ? (c1 - p == 1 && p[0] == '0' && !ctl[0])
+                                             : cg_controllers_equal(ctl, h->controllers);
+                        if (match) {
+                                snprintf(ret, len, "%.*s", (int)(e - c2 - 1), c2 + 1);
+                                return 0;
+                        }
+                }
+                p = *e ? e + 1 : e;
+        }
+        return -ENOENT;
+}
+
+/* Puts pid back where it was in hierarchies [0, upto): best effort, for a failed move. */
+static void move_back(const struct cgroup_session *s, size_t upto, const char *pidstr,
+                      const char *before)
+{
+        struct cg_mount *m = NULL;
+        size_t n = 0;
+        if (cg_mounts_read(&m, &n, NULL) < 0)
+                return;
+        for (size_t i = 0; i < upto; i++) {
+                const struct cgroup_hierarchy *h = &s->h[i];
+                char rel[PATH_MAX], dir[PATH_MAX];
+                if (prev_cgroup(before, h, rel, sizeof(rel)) < 0)
+                        continue;
+                const struct cg_mount *mm = STREQ(h->mount_type, "cgroup2")
+                                                    ? cg_mount_v2(m, n)
+                                                    : NULL;
+                for (size_t k = 0; !mm && k < n; k++)
+                        if (!m[k].unified && cg_controllers_equal(m[k].controllers, h->controllers))
+                                mm = &m[k];
+                if (mm && cg_fs_path(mm, rel, dir, sizeof(dir)) == 0)
+                        (void)cg_write(dir, "cgroup.procs", pidstr, NULL);
+        }
+        free(m);
+}
+
+static int session_move(const struct cgroup_session *s, pid_t pid, bool supervisor,
+                        struct isolate_error *err)
+{
+        if (s->backend == CGROUP_BACKEND_SYSTEMD)
+                return 0; /* systemd's cgroups are never written to */
+        char pidstr[16];
+        snprintf(pidstr, sizeof(pidstr), "%d", pid > 0 ? (int)pid : 0);
+        char procpath[PATH_MAX];
+        if (pid > 0)
+                snprintf(procpath, sizeof(procpath), "%s/%d/cgroup", cg_proc_root(), (int)pid);
+        else
+                snprintf(procpath, sizeof(procpath), "%s/self/cgroup", cg_proc_root());
+        char before[4096];
+        ssize_t k = read_file_at(AT_FDCWD, procpath, before, sizeof(before));
+        if (k < 0)
+                return error_set_errno(err, (int)k, "cannot read %s", procpath);
+        for (size_t i = 0; i < s->n; i++) {
+                const char *dir = supervisor ? s->h[i].supervisor_path : s->h[i].leaf_path;
+                if (!*dir)
+                        continue;
+                int r = cg_write(dir, "cgroup.procs", pidstr, err);
+                if (r < 0) {
+                        move_back(s, i, pidstr, before);
+                        return error_prefix(err, "cannot move process %s into %s",
+                                            pid > 0 ? pidstr : "(self)",
+                                            supervisor ? "the supervisor cgroup"
+                                                       : "the session's cgroup");
+                }
+        }
+        return 0;
+}
+
+int cgroup_session_enter(const struct cgroup_session *s, pid_t pid, struct isolate_error *err)
+{
+        return session_move(s, pid, false, err);
+}
+
+int cgroup_session_enter_supervisor(const struct cgroup_session *s, pid_t pid,
+                                    struct isolate_error *err)
+{
+        return session_move(s, pid, true, err);
+}
+
+int cgroup_session_remove(const struct cgroup_session *s, struct isolate_error *err)
+{
+        int ret = 0;
+        for (size_t i = 0; i < s->n; i++) {
+                const char *dir = s->h[i].leaf_path;
+                if (!*dir)
+                        continue;
+                int r;
+                /* The kernel may still count exiting tasks for a few milliseconds. */
+                for (int tries = 0; (r = cg_rmdir(dir)) == -EBUSY && tries < 200; tries++)
+                        usleep(5000);
+                if (r < 0 && r != -ENOENT && ret == 0)
+                        ret = error_set_errno(err, r, "cannot remove cgroup %s", dir);
+        }
+        return ret;
+}
+
+int cgroup_session_usage(const struct cgroup_session *s, struct cgroup_usage *ret)
+{
+        memset(ret, 0, sizeof(*ret));
+        int found = 0;
+        for (size_t i = 0; i < s->n; i++) {
+                const struct cgroup_hierarchy *h = &s->h[i];
+                const char *dir = *h->leaf_path ? h->leaf_path : h->scope_path;
+                struct stat st;
+                if (!*dir || stat(dir, &st) < 0)
+                        continue;
+                found++;
+                if (STREQ(h->mount_type, "cgroup2"))
+                        cg_v2_usage(dir, ret);
+                else
+                        cg_v1_usage(h, dir, ret);
+        }
+        return found ? 0 : -ENOENT;
+}
+
+/* ---- registry text ----------------------------------------------------------------------- */
+
+/* A field: "-" when empty; bytes that would split the line or the fields as %XX. */
+static int field_put(char **p, size_t *left, const char *v, bool last)
+{
+        char tmp[PATH_MAX * 3 + 4];
+        size_t n = 0;
+        if (!*v)
+                tmp[n++] = '-';
+        else if (STREQ(v, "-"))
+                n = (size_t)snprintf(tmp, sizeof(tmp), "%%2D");
+        else
+                for (const unsigned char *c = (const unsigned char *)v; *c && n + 4 < sizeof(tmp);
+                     c++) {
+                        if (*c <= 0x20 || *c == 0x7f || *c == '%')
+                                n += (size_t)snprintf(tmp + n, sizeof(tmp) - n, "%%%02X", *c);
+                        else
+                                tmp[n++] = (char)*c;
+                }
+        tmp[n++] = last ? '\n' : ' ';
+        if (n >= *left)
+                return -ENOBUFS;
+        memcpy(*p, tmp, n);
+        *p += n;
+        *left -= n;
+        **p = '\0';
+        return 0;
+}
+
+int cgroup_session_format(const struct cgroup_session *s, char *buf, size_t len)
+{
+        int n = snprintf(buf, len, "cgroup_backend=%s\n", cgroup_backend_id(s->backend));
+        if (n < 0 || (size_t)n >= len)
+                return -ENOBUFS;
+        char *p = buf + n;
+        size_t left = len - (size_t)n;
+        for (size_t i = 0; i < s->n && i < CGROUP_MAX_HIERARCHIES; i++) {
+                const struct cgroup_hierarchy *h = &s->h[i];
+                if (left <= 7)
+                        return -ENOBUFS;
+                memcpy(p, "cgroup=", 7);
+                p += 7;
+                left -= 7;
+                const char *f[] = {h->controllers, h->mount_type,      h->mount_options,
+                                   h->mount_name,  h->user_path,       h->leaf_path,
+                                   h->supervisor_path, h->scope_path};
+                for (size_t k = 0; k < ELEMENTSOF(f); k++) {
+                        int r = field_put(&p, &left, f[k], k + 1 == ELEMENTSOF(f));
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return (int)(p - buf);
+}
+
+static int hexval(char c)
+{
+        return c >= '0' && c <= '9' ? c - '0'
+               : c >= 'A' && c <= 'F' ? c - 'A' + 10
+               : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                      : -1;
+}
+
+static int field_get(const char *s, size_t n, char *ret, size_t len)
+{
+        size_t w = 0;
+        if (n == 1 && s[0] == '-') {
+                ret[0] = '\0';
+                return 0;
+        }
+        for (size_t i = 0; i < n; i++) {
+                char c = s[i];
+                if (c == '%') {
+                        if (i + 2 >= n || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0)
+                                return -EBADMSG;
+                        c = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+                        i += 2;
+                }
+                if (w + 1 >= len)
+                        return -EBADMSG;
+                ret[w++] = c;
+        }
+        ret[w] = '\0';
+        return 0;
+}
+
+int cgroup_session_parse(const char *text, struct cgroup_session *ret)
+{
+        memset(ret, 0, sizeof(*ret));
+        bool have_backend = false;
+        for (const char *line = text; *line;) {
+                const char *e = strchrnul(line, '\n');
+                size_t ll = (size_t)(e - line);
+                if (ll > 15 && strncmp(line, "cgroup_backend=", 15) == 0) {
+                        char name[16];
+                        snprintf(name, sizeof(name), "%.*s", (int)(ll - 15), line + 15);
+                        if (STREQ(name, "systemd"))
+                                ret->backend = CGROUP_BACKEND_SYSTEMD;
+                        else if (STREQ(name, "v2"))
+                                ret->backend = CGROUP_BACKEND_V2;
+                        else if (STREQ(name, "v1"))
+                                ret->backend = CGROUP_BACKEND_V1;
+                        else
+                                return -EBADMSG;
+                        have_backend = true;
+                } else if (ll > 7 && strncmp(line, "cgroup=", 7) == 0) {
+                        if (ret->n >= CGROUP_MAX_HIERARCHIES)
+                                return -EBADMSG;
+                        struct cgroup_hierarchy *h = &ret->h[ret->n];
+                        struct {
+                                char *dst;
+                                size_t len;
+                        } f[] = {{h->controllers, sizeof(h->controllers)},
+                                 {h->mount_type, sizeof(h->mount_type)},
+                                 {h->mount_options, sizeof(h->mount_options)},
+                                 {h->mount_name, sizeof(h->mount_name)},
+                                 {h->user_path, sizeof(h->user_path)},
+                                 {h->leaf_path, sizeof(h->leaf_path)},
+                                 {h->supervisor_path, sizeof(h->supervisor_path)},
+                                 {h->scope_path, sizeof(h->scope_path)}};
+                        const char *p = line + 7;
+                        for (size_t k = 0; k < ELEMENTSOF(f); k++) {
+                                const char *fe = memchr(p, ' ', (size_t)(e - p));
+                                if (!fe)
+                                        fe = e;
+                                if (fe == p || (k + 1 < ELEMENTSOF(f)) != (fe < e))
+                                        return -EBADMSG;
+                                int r = field_get(p, (size_t)(fe - p), f[k].dst, f[k].len);
+                                if (r < 0)
+                                        return r;
+                                p = fe + 1;
+                        }
+                        if (!STREQ(h->mount_type, "cgroup") && !STREQ(h->mount_type, "cgroup2"))
+                                return -EBADMSG;
+                        ret->n++;
+                }
+                line = *e ? e + 1 : e;
+        }
+        return have_backend ? 0 : -EBADMSG;
+}
+
+/* ---- isolatectl gc ----------------------------------------------------------------------- */
+
+int cgroup_gc(const struct config *c, bool (*is_live)(const char *session_id, void *data),
+              void *data, struct isolate_error *err)
+{
+        enum cgroup_backend_kind backend;
+        int r = cgroup_backend_resolve(c->cgroup_backend, &backend, err);
+        if (r < 0)
+                return r;
+        if (backend == CGROUP_BACKEND_SYSTEMD)
+                return 0; /* systemd removes its scopes itself */
+        struct cg_mount *m = NULL;
+        size_t n = 0;
+        r = cg_mounts_read(&m, &n, err);
+        if (r < 0)
+                return r;
+        const struct cg_mount *hs[CGROUP_MAX_HIERARCHIES];
+        size_t nh = 0;
+        if (backend == CGROUP_BACKEND_V2) {
+                if ((hs[0] = cg_mount_v2(m, n)))
+                        nh = 1;
+        } else {
+                static const char *const ctl[] = {"memory", "blkio", "pids", "cpu"};
+                for (size_t i = 0; i < ELEMENTSOF(ctl); i++) {
+                        const struct cg_mount *x = cg_mount_v1(m, n, ctl[i]);
+                        bool dup = false;
+                        for (size_t k = 0; k < nh; k++)
+                                dup |= hs[k] == x;
+                        if (x && !dup)
+                                hs[nh++] = x;
+                }
+        }
+        char **ids = NULL;
+        size_t n_ids = 0;
+        for (size_t i = 0; i < nh && r >= 0; i++) {
+                char root[PATH_MAX];
+                r = cg_root_path(c->cgroup_root, hs[i], root, sizeof(root), NULL, err);
+                if (r < 0)
+                        break;
+                DIR *d = opendir(root);
+                if (!d) {
+                        if (errno != ENOENT)
+                                r = error_set_errno(err, errno, "cannot read %s", root);
+                        continue;
+                }
+                for (struct dirent *de; (de = readdir(d));) {
+                        if (strncmp(de->d_name, CG_USER_PREFIX, strlen(CG_USER_PREFIX)) != 0)
+                                continue;
+                        char user[PATH_MAX];
+                        snprintf(user, sizeof(user), "%s/%s", root, de->d_name);
+                        (void)cg_gc_user_dir(user, is_live, data, &ids, &n_ids);
+                }
+                closedir(d);
+        }
+        for (size_t i = 0; i < n_ids; i++)
+                free(ids[i]);
+        free(ids);
+        free(m);
+        return r < 0 ? r : (int)n_ids;
+}
