@@ -9,12 +9,12 @@ What it gives a test:
 - SyslogListener: a datagram socket that stands in for /dev/log and keeps every line.
 - SshServer: sshd -D -e on 127.0.0.1:<free port> inside a PrivateEnv, host key, a client
   key authorised for the users it is given, and ssh()/scp()/sftp() clients.
-- TestUser: a throw-away Unix user, removed at the end.
+Test users, configs, the cgroup root and leak checks come from harness.py.
 
 Everything is undone by close() (also reached from a failing setUp through the context
 manager or addCleanup): sshd and every process still in the private mount namespace are
-stopped by pid, the holder exits (the namespace and all its mounts go with it), users are
-removed, the work directory is deleted.
+stopped by pid, the holder exits (the namespace and all its mounts go with it), the work
+directory is deleted.
 
 Run as root with /usr/bin/python3. `python3 sshd.py --selftest` logs a user in once
 through a stack with pam_exec and prints what it saw.
@@ -25,9 +25,7 @@ import ctypes
 import errno
 import json
 import os
-import pwd
 import re
-import secrets
 import select
 import shutil
 import signal
@@ -167,26 +165,6 @@ class SyslogListener:
             os.unlink(self.path)
 
 
-# ---- users --------------------------------------------------------------------------------
-
-class TestUser:
-    """A Unix user made for one test (useradd -m), removed by remove()."""
-
-    def __init__(self, name=None, groups=(), shell="/bin/bash"):
-        self.name = name or "isot" + secrets.token_hex(4)
-        cmd = ["useradd", "-m", "-s", shell, "-K", "MAIL_DIR=/nonexistent"]
-        if groups:
-            cmd += ["-G", ",".join(groups)]
-        subprocess.run(cmd + [self.name], check=True, capture_output=True)
-        # "*" instead of useradd's "!": an account with no password, not a locked one.
-        subprocess.run(["usermod", "-p", "*", self.name], check=True, capture_output=True)
-        pw = pwd.getpwnam(self.name)
-        self.uid, self.gid, self.home = pw.pw_uid, pw.pw_gid, pw.pw_dir
-
-    def remove(self):
-        subprocess.run(["userdel", "-r", "-f", self.name], capture_output=True)
-
-
 # ---- the private mount namespace ----------------------------------------------------------
 
 def _shadow_dir(path, extras):
@@ -262,7 +240,6 @@ class PrivateEnv:
         self.workdir = make_workdir("env-")
         self.pamd = os.path.join(self.workdir, "pam.d")
         os.mkdir(self.pamd, 0o755)
-        self.users = []
         self.holder = None
         self.syslog = None
         files = {"other": "auth required pam_deny.so\naccount required pam_deny.so\n"
@@ -304,11 +281,6 @@ class PrivateEnv:
         with open(path, "w") as f:
             f.write(text)
         os.chmod(path, 0o644)
-
-    def add_user(self, **kw):
-        u = TestUser(**kw)
-        self.users.append(u)
-        return u
 
     def nsenter(self):
         return ["nsenter", f"--mount=/proc/{self.holder.pid}/ns/mnt", "--"]
@@ -358,9 +330,6 @@ class PrivateEnv:
         if self.syslog is not None:
             self.syslog.close()
             self.syslog = None
-        for u in self.users:
-            u.remove()
-        self.users = []
         shutil.rmtree(self.workdir, ignore_errors=True)
         with contextlib.suppress(OSError):
             os.rmdir(WORK_BASE)  # only when no other test's directory is left in it
@@ -545,6 +514,7 @@ class SshServer:
 # ---- self test -----------------------------------------------------------------------------
 
 def _selftest():
+    from harness import TestUser
     hook = ("#!/bin/sh\nlogger -t isolate-hook \"$PAM_TYPE user=$PAM_USER "
             "service=$PAM_SERVICE\"\n")
     with PrivateEnv({}) as env:
@@ -555,8 +525,8 @@ def _selftest():
         env.write_pam("sshd", "account required pam_unix.so\n"
                               "session required pam_unix.so\n"
                               f"session optional pam_exec.so {hook_path}\n")
-        user = env.add_user()
-        with SshServer(env) as srv:
+        user = TestUser("isolate-selftest")
+        with contextlib.closing(user), SshServer(env) as srv:
             srv.authorize(user.name)
             srv.start()
             r = srv.ssh(user.name, "id -un; tty; echo $SSH_CONNECTION", tty=True)
