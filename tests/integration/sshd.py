@@ -22,7 +22,6 @@ through a stack with pam_exec and prints what it saw.
 
 import contextlib
 import ctypes
-import errno
 import json
 import os
 import re
