@@ -23,3 +23,5 @@ int seccomp_program_build(const struct policy *p, bool optimize, struct sock_fil
  * conditional rules as one line each ("clone: without CLONE_NEW* flags"). */
 int seccomp_effective(const struct policy *p, struct strv *ret_allowed, struct strv *ret_rules,
                       struct isolate_error *err);
+/* Frees what seccomp_effective() returned (each string, the array) and zeroes s. */
+void seccomp_strv_free(struct strv *s);
