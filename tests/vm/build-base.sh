@@ -1,0 +1,156 @@
+#!/bin/bash
+# build-base.sh OUTDIR: builds the vmtest guest's base image from Debian packages into
+# OUTDIR (which must not exist yet): a Debian 12 root file system with systemd, cgroup v2,
+# AppArmor and sshd as disk.raw (ext4, made with mkfs.ext4 -d: no loop device, no mount),
+# the kernel and initrd for qemu's direct boot, and the ssh key that root and the test users
+# accept. Nothing of isolate is in it: run.sh adds isolate per run as a second disk (the
+# "layer", a tar archive that vmtest-layer.service unpacks at boot), so that the base is
+# rebuilt only when this file or packages.txt change. Root only (debootstrap, chroot).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+out=${1:?usage: build-base.sh OUTDIR}
+mirror=${VMTEST_MIRROR:-http://deb.debian.org/debian}
+debs=$here/cache/debs
+tmp=$out.tmp
+tree=$tmp/tree
+
+[ "$(id -u)" = 0 ] || { echo "build-base.sh: must run as root" >&2; exit 1; }
+[ ! -e "$out" ] || { echo "build-base.sh: $out exists" >&2; exit 1; }
+
+cleanup() {
+	# debootstrap leaves /proc and /sys mounted in the tree when it fails half way
+	for m in proc sys dev/pts dev; do
+		mountpoint -q "$tree/$m" 2>/dev/null && umount -l "$tree/$m" || true
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+rm -rf "$tmp"
+mkdir -p "$tmp" "$debs"
+chmod 0755 "$tmp"
+
+pkgs=$(sed -e 's/#.*//' "$here/packages.txt" | tr -s ' \t\n' '\n' | grep -v '^$' | paste -sd,)
+
+echo "build-base: debootstrap bookworm ($pkgs)"
+# minbase + the list: no priority-important extras, nothing recommended
+timeout 900 debootstrap --variant=minbase --merged-usr --include="$pkgs" \
+	--cache-dir="$debs" bookworm "$tree" "$mirror" >"$tmp/debootstrap.log" 2>&1 || {
+	tail -n 30 "$tmp/debootstrap.log" >&2
+	tail -n 30 "$tree/debootstrap/debootstrap.log" 2>/dev/null >&2 || true
+	exit 1
+}
+
+inchroot() { chroot "$tree" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+	DEBIAN_FRONTEND=noninteractive LC_ALL=C "$@"; }
+
+echo vmtest >"$tree/etc/hostname"
+printf '127.0.0.1\tlocalhost\n127.0.1.1\tvmtest\n::1\tlocalhost ip6-localhost\n' \
+	>"$tree/etc/hosts"
+# no fsck at boot (pass 0): the overlay is thrown away after each run anyway
+printf '/dev/vda\t/\text4\tdefaults,noatime\t0\t0\n' >"$tree/etc/fstab"
+
+# qemu user networking: the guest is 10.0.2.15, the host (the ssh client) is 10.0.2.2.
+# A static address set by one oneshot unit: systemd-networkd takes seconds more under TCG.
+cat >"$tree/etc/systemd/system/vmtest-net.service" <<'EOF'
+[Unit]
+Description=Static address on eth0 for qemu user networking
+BindsTo=sys-subsystem-net-devices-eth0.device
+After=sys-subsystem-net-devices-eth0.device
+Before=network.target ssh.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/sbin/ip addr add 10.0.2.15/24 dev eth0
+ExecStart=/sbin/ip link set eth0 up
+ExecStart=/sbin/ip route add default via 10.0.2.2
+
+[Install]
+WantedBy=multi-user.target
+EOF
+inchroot systemctl enable vmtest-net.service >/dev/null 2>&1
+
+# AppArmor: only the test's own profile (from the layer); each shipped one costs boot time
+rm -f "$tree/etc/apparmor.d/lsb_release" "$tree/etc/apparmor.d/nvidia_modprobe"
+
+# A small initrd: the few modules that mount a virtio root (the default "most" takes
+# seconds to unpack under TCG).
+echo MODULES=list >"$tree/etc/initramfs-tools/conf.d/vmtest"
+printf '%s\n' virtio_pci virtio_blk ext4 >>"$tree/etc/initramfs-tools/modules"
+inchroot update-initramfs -u -k all >"$tmp/initramfs.log" 2>&1 || {
+	cat "$tmp/initramfs.log" >&2
+	exit 1
+}
+# Units that only cost boot time under TCG (timers, waits for a network that is static).
+for u in systemd-networkd-wait-online.service apt-daily.timer apt-daily-upgrade.timer \
+	e2scrub_all.timer e2scrub_reap.service fstrim.timer dpkg-db-backup.timer \
+	systemd-tmpfiles-clean.timer getty@tty1.service; do
+	ln -sf /dev/null "$tree/etc/systemd/system/$u"
+done
+
+# sshd: keys only, no DNS, room for the test's logins
+cat >"$tree/etc/ssh/sshd_config.d/vmtest.conf" <<'EOF'
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+UseDNS no
+MaxStartups 50
+LogLevel VERBOSE
+EOF
+
+# The per-run layer: a tar archive on the second disk, unpacked before AppArmor loads its
+# profiles and before sshd starts; its own setup script (in the layer) does the rest.
+cat >"$tree/etc/systemd/system/vmtest-layer.service" <<'EOF'
+[Unit]
+Description=Unpack the vmtest layer (isolate build, test config) from /dev/vdb
+DefaultDependencies=no
+ConditionPathExists=/dev/vdb
+After=systemd-remount-fs.service local-fs.target
+Before=sysinit.target apparmor.service ssh.service systemd-user-sessions.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/tar -C / -xpf /dev/vdb --keep-directory-symlink --no-overwrite-dir
+ExecStart=/bin/sh -c 'if [ -x /opt/isolate-vmtest/layer-setup.sh ]; then exec /opt/isolate-vmtest/layer-setup.sh; fi'
+StandardOutput=journal+console
+StandardError=journal+console
+
+[Install]
+WantedBy=sysinit.target
+EOF
+inchroot systemctl enable vmtest-layer.service >/dev/null 2>&1
+
+# One key for root and the test users; the host side of the test holds its private half.
+ssh-keygen -q -t ed25519 -N '' -C vmtest -f "$tmp/id_ed25519"
+install -d -m 0700 "$tree/root/.ssh"
+install -m 0600 "$tmp/id_ed25519.pub" "$tree/root/.ssh/authorized_keys"
+# vmuser: confined by the test's policies; vmexempt: an exempt user
+for u in vmuser:1001 vmexempt:1002; do
+	name=${u%%:*} uid=${u##*:}
+	inchroot useradd -m -u "$uid" -U -s /bin/bash "$name"
+	install -d -m 0700 -o "$uid" -g "$uid" "$tree/home/$name/.ssh"
+	install -m 0600 -o "$uid" -g "$uid" "$tmp/id_ed25519.pub" \
+		"$tree/home/$name/.ssh/authorized_keys"
+done
+inchroot passwd -l root >/dev/null
+
+# Smaller root: no docs, no apt lists, no deb cache.
+rm -rf "$tree"/usr/share/doc/* "$tree"/usr/share/man/* "$tree"/usr/share/locale/* \
+	"$tree"/var/lib/apt/lists/* "$tree"/var/cache/apt/*.bin "$tree"/var/cache/apt/archives/*.deb
+
+kernel=$(ls "$tree"/boot/vmlinuz-* | sort -V | tail -n 1)
+initrd=$(ls "$tree"/boot/initrd.img-* | sort -V | tail -n 1)
+cp "$kernel" "$tmp/vmlinuz"
+cp "$initrd" "$tmp/initrd.img"
+
+# Sparse: the file takes what the tree takes; the guest writes into a qcow2 overlay.
+truncate -s 4G "$tmp/disk.raw"
+mkfs.ext4 -q -F -L vmroot -d "$tree" "$tmp/disk.raw"
+
+rm -rf "$tree"
+mv "$tmp" "$out"
+trap - EXIT
+echo "build-base: done: $out"

@@ -1,0 +1,247 @@
+#!/bin/bash
+# tests/vm/run.sh: isolate's system test in a real Debian 12 guest under qemu (TCG), where
+# systemd is PID 1, the cgroup tree is pure v2, AppArmor is on and journald logs: the things
+# the development host lacks. Logins go through the guest's real sshd -> pam_systemd ->
+# pam_isolate, from an ssh client on the host (qemu user networking, a free local port).
+#
+#   BUILD=build tests/vm/run.sh            the full test (make vmtest)
+#   tests/vm/run.sh --smoke                boot, ssh in as root, run a command, stop: the
+#                                          infrastructure alone, without isolate
+# Environment: VMTEST_KEEP=1 keeps the run directory (console log, layer) for a look;
+# VMTEST_MIRROR overrides the Debian mirror for the base image.
+#
+# The base image (Debian packages only) is cached in tests/vm/cache/base-KEY, KEY being a
+# hash of packages.txt and build-base.sh; each run adds a qcow2 overlay over it and a second
+# disk (a tar archive: isolate as `make install` puts it, the test's configs, the guest side
+# of the test) that the guest unpacks at boot. Every wait has a hard timeout; qemu and the
+# ssh clients are stopped by their pids; the run directory is removed.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+BUILD=${BUILD:-build}
+case $BUILD in /*) build_dir=$BUILD ;; *) build_dir=$repo/$BUILD ;; esac
+cache=$here/cache
+smoke=0
+[ "${1:-}" = --smoke ] && smoke=1
+
+BOOT_TIMEOUT=${VMTEST_BOOT_TIMEOUT:-180}   # qemu start -> sshd answers (about 35 s here)
+SSH_TIMEOUT=120                            # one ssh command in the guest
+SESSION_TIMEOUT=120                        # a test user's session reaching its checkpoint
+
+t_total=$(date +%s.%N)
+timings=()
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+say() { printf 'vmtest: %s\n' "$*"; }
+die() { say "ERROR: $*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "run as root (debootstrap, chroot, make install as root)"
+
+# ---- tools ---------------------------------------------------------------------------------
+ensure_tools() {
+	local missing="" t pkg
+	for t in debootstrap:debootstrap qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils \
+		mkfs.ext4:e2fsprogs ssh:openssh-client ssh-keygen:openssh-client flock:util-linux; do
+		command -v "${t%%:*}" >/dev/null 2>&1 || missing="$missing ${t##*:}"
+	done
+	[ -z "$missing" ] && return 0
+	say "installing$missing"
+	DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			$missing >/dev/null || die "apt-get install$missing failed"
+}
+ensure_tools
+
+# ---- run directory and cleanup -------------------------------------------------------------
+run=$(mktemp -d /tmp/isolate-vmtest.XXXXXX) || die "mktemp"
+chmod 0755 "$run"
+qemu_pid=""
+bg_pids=()
+failed=0
+
+stop_qemu() {
+	[ -n "$qemu_pid" ] || return 0
+	kill -TERM "$qemu_pid" 2>/dev/null
+	for _ in $(seq 1 50); do
+		kill -0 "$qemu_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$qemu_pid" 2>/dev/null
+	wait "$qemu_pid" 2>/dev/null
+	qemu_pid=""
+}
+
+cleanup() {
+	local rc=$?
+	local p
+	for p in "${bg_pids[@]}"; do
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	if [ "$rc" != 0 ] || [ "$failed" != 0 ]; then
+		if [ -s "$run/console.log" ]; then
+			say "---- guest console, last 60 lines ----"
+			tail -n 60 "$run/console.log" | sed -e 's/\x1b\[[0-9;]*m//g'
+			say "---- end of guest console ----"
+		fi
+	fi
+	stop_qemu
+	if [ "${VMTEST_KEEP:-0}" = 1 ]; then
+		say "run directory kept: $run"
+	else
+		rm -rf "$run"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- the base image (cached) ---------------------------------------------------------------
+t=$(now)
+mkdir -p "$cache"
+key=$(cat "$here/packages.txt" "$here/build-base.sh" | sha256sum | cut -c1-16)
+base=$cache/base-$key
+exec 9>"$cache/.lock"
+flock -w 1800 9 || die "another vmtest holds $cache/.lock"
+if [ -f "$base/disk.raw" ]; then
+	base_how=cached
+else
+	for old in "$cache"/base-*; do
+		[ -e "$old" ] && [ "$old" != "$base" ] && rm -rf "$old"
+	done
+	say "building the base image $base (packages.txt or build-base.sh changed)"
+	"$here/build-base.sh" "$base" || die "base image build failed"
+	base_how=built
+fi
+flock -u 9
+timings+=("base image ($base_how) $(elapsed "$t")s")
+
+# ---- the per-run layer: isolate installed, the test's files --------------------------------
+t=$(now)
+layer=$run/layer
+mkdir -m 0755 "$layer"
+if [ "$smoke" = 0 ]; then
+	[ -f "$build_dir/pam_isolate.so" ] || die "$build_dir/pam_isolate.so missing: make all first"
+	# install with the prefix the binaries were built for (the module and the helper carry
+	# the helper's and init's paths compiled in)
+	helper_path=$(grep -aom1 '/[A-Za-z0-9_./-]*/isolate-helper' "$build_dir/pam_isolate.so")
+	[ -n "$helper_path" ] || die "no helper path compiled into $build_dir/pam_isolate.so"
+	prefix=${helper_path%/libexec/isolate/isolate-helper}
+	[ "$prefix" != "$helper_path" ] || die "helper path $helper_path is not PREFIX/libexec/isolate/"
+	make -C "$repo" --no-print-directory B="$BUILD" PREFIX="$prefix" DESTDIR="$layer" install \
+		>"$run/install.log" 2>&1 || { cat "$run/install.log"; die "make install failed"; }
+	[ -x "$layer$helper_path" ] || die "make install put no helper at $helper_path"
+	install -d -m 0755 "$layer/opt/isolate-vmtest" "$layer/etc/apparmor.d"
+	install -m 0755 "$here/guest-test.sh" "$here/layer-setup.sh" "$layer/opt/isolate-vmtest/"
+	install -m 0644 "$here"/conf/*.conf "$layer/opt/isolate-vmtest/"
+	install -m 0644 "$here/apparmor/isolate-vmtest" "$layer/etc/apparmor.d/isolate-vmtest"
+	# the config the guest boots with: the first phase's
+	install -m 0644 "$here/conf/systemd.conf" "$layer/etc/isolate.conf"
+fi
+tar --owner=0 --group=0 --numeric-owner -C "$layer" -cf "$run/layer.tar" . ||
+	die "tar of the layer failed"
+timings+=("layer $(elapsed "$t")s")
+
+# ---- boot ------------------------------------------------------------------------------------
+t=$(now)
+qemu-img create -q -f qcow2 -F raw -b "$base/disk.raw" "$run/overlay.qcow2" ||
+	die "qemu-img create failed"
+port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') ||
+	die "no free port"
+# TCG, not KVM: this host's /dev/kvm hangs a stock Debian kernel.
+qemu-system-x86_64 -accel tcg,thread=multi -smp 2 -m 2G -no-reboot \
+	-display none -monitor none -serial "file:$run/console.log" \
+	-kernel "$base/vmlinuz" -initrd "$base/initrd.img" \
+	-append "root=/dev/vda rw console=ttyS0 fsck.mode=skip net.ifnames=0 systemd.show_status=1" \
+	-drive "file=$run/overlay.qcow2,if=virtio,format=qcow2,cache=unsafe" \
+	-drive "file=$run/layer.tar,if=virtio,format=raw,readonly=on" \
+	-netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$port-:22" -device virtio-net-pci,netdev=n0 \
+	-device virtio-rng-pci </dev/null >"$run/qemu.log" 2>&1 &
+qemu_pid=$!
+
+ssh_opts=(-F /dev/null -i "$base/id_ed25519" -o IdentitiesOnly=yes -o BatchMode=yes
+	-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
+	-o ConnectTimeout=10 -o ServerAliveInterval=5 -o ServerAliveCountMax=6 -p "$port")
+# vssh USER CMD...: one command in the guest, with a hard timeout
+vssh() {
+	local user=$1
+	shift
+	timeout "$SSH_TIMEOUT" ssh "${ssh_opts[@]}" "$user@127.0.0.1" "$@"
+}
+
+# sshd is up when the port speaks SSH (qemu accepts the TCP connection itself long before).
+# Then one master connection as root carries every root command of the test (ssh -O,
+# ControlPath): a new root login per command would cost seconds of sshd and PAM under TCG.
+banner() {
+	timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port && head -c 7 <&3" 2>/dev/null
+}
+ctl=$run/root.ctl
+master_pid=""
+deadline=$(($(date +%s) + BOOT_TIMEOUT))
+while [ "$(date +%s)" -lt "$deadline" ]; do
+	kill -0 "$qemu_pid" 2>/dev/null || { cat "$run/qemu.log"; die "qemu exited during boot"; }
+	if [ "$(banner)" = "SSH-2.0" ]; then
+		ssh "${ssh_opts[@]}" -M -N -o ControlPath="$ctl" root@127.0.0.1 \
+			</dev/null >>"$run/master.log" 2>&1 &
+		master_pid=$!
+		bg_pids+=("$master_pid")
+		for _ in $(seq 1 60); do
+			ssh -o ControlPath="$ctl" -O check root@127.0.0.1 >/dev/null 2>&1 && break 2
+			kill -0 "$master_pid" 2>/dev/null || break
+			sleep 0.5
+		done
+		kill -KILL "$master_pid" 2>/dev/null
+		wait "$master_pid" 2>/dev/null
+		master_pid=""
+	fi
+	sleep 1
+done
+[ -n "$master_pid" ] || die "no ssh login as root within ${BOOT_TIMEOUT}s of starting qemu"
+# vroot CMD...: a command as root in the guest over the master connection, hard timeout
+vroot() {
+	timeout "$SSH_TIMEOUT" ssh "${ssh_opts[@]}" -o ControlPath="$ctl" -o ControlMaster=no \
+		root@127.0.0.1 "$@"
+}
+vroot true || die "ssh as root over the master connection failed"
+timings+=("boot to ssh $(elapsed "$t")s")
+
+# ---- the tests -------------------------------------------------------------------------------
+t=$(now)
+results=$run/results
+: >"$results"
+# record PREFIX OUTPUT: the guest's "ok"/"not ok" lines go to the results, the rest is shown
+record() {
+	tee -a "$results" | sed -e 's/^/  /'
+}
+if [ "$smoke" = 1 ]; then
+	out=$(vroot 'uname -r; systemctl is-system-running; stat -fc %T /sys/fs/cgroup; systemd-analyze | head -n 1;
+		cat /sys/kernel/security/apparmor/profiles >/dev/null && echo apparmor') || true
+	say "guest: $(echo "$out" | paste -sd' ')"
+	case $out in
+	*cgroup2fs*apparmor*) echo "ok - smoke: ssh as root, cgroup v2, AppArmor" | record ;;
+	*) echo "not ok - smoke: unexpected guest: $out" | record ;;
+	esac
+else
+	. "$here/host-steps.sh"
+	run_vm_tests
+fi
+timings+=("tests $(elapsed "$t")s")
+
+t=$(now)
+stop_qemu
+timings+=("stop $(elapsed "$t")s")
+
+passed=$(grep -c '^ok ' "$results")
+nfailed=$(grep -c '^not ok ' "$results")
+say "timings: ${timings[*]}; total $(elapsed "$t_total")s"
+if [ "$nfailed" != 0 ]; then
+	say "failed:"
+	grep '^not ok ' "$results" | sed -e 's/^/  /'
+fi
+echo "vmtest: $passed passed, $nfailed failed"
+if [ "$nfailed" != 0 ] || [ "$passed" = 0 ]; then
+	failed=1
+	exit 1
+fi
+exit 0
