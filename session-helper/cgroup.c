@@ -478,8 +478,30 @@ int cg_write(const char *dir, const char *file, const char *value, struct isolat
         return 0;
 }
 
+/* A fake tree's control files are plain files: emulate the kernel, which removes a cgroup
+ * with its files and refuses one that still holds a process. */
+static int fake_rmdir_prepare(const char *path)
+{
+        char buf[64];
+        if (cg_read(path, "cgroup.procs", buf, sizeof(buf)) > 0)
+                return -EBUSY;
+        DIR *d = opendir(path);
+        if (!d)
+                return -errno;
+        for (struct dirent *de; (de = readdir(d));)
+                if (de->d_type == DT_REG)
+                        (void)unlinkat(dirfd(d), de->d_name, 0);
+        closedir(d);
+        return 0;
+}
+
 int cg_rmdir(const char *path)
 {
+        if (g_cgroupfs_root && path_under(path, g_cgroupfs_root)) {
+                int r = fake_rmdir_prepare(path);
+                if (r < 0)
+                        return r;
+        }
         if (rmdir(path) < 0)
                 return -errno;
         trace(CGROUP_OP_RMDIR, path, NULL);

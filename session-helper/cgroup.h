@@ -47,7 +47,11 @@ struct cgroup_usage {
 };
 
 /* Where cgroupfs and mountinfo are: the real ones by default; unit tests point these at a
- * fake tree. Both strings are copied. */
+ * fake tree (NULL restores the default). Both strings are copied. Mount points under
+ * /sys/fs/cgroup in that mountinfo are taken as under cgroupfs_root. In a fake tree the
+ * kernel's control files are plain files, so removing a cgroup directory there removes
+ * them first, and fails with EBUSY while its cgroup.procs is not empty, as the kernel
+ * does. */
 void cgroup_set_fs_root(const char *cgroupfs_root, const char *mountinfo_path);
 
 /* AUTO -> systemd when systemd is PID 1, v2 on a unified-only host, else v1. */
