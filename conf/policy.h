@@ -181,6 +181,12 @@ struct resolution {
 
 int policy_resolve(const struct config *c, const struct login_info *who, struct resolution *ret);
 
+/* Whether rule a matches every login rule b matches (then b, placed after a, never applies).
+ * services: the config's `services` (a rule without services means those). Per condition:
+ * a's is empty or holds all of b's; b's networks each inside one of a's. */
+bool match_rule_covers(const struct match_rule *a, const struct match_rule *b,
+                       const struct strv *services);
+
 /* Fills login_info for a user from the password and group databases. -ENOENT if the user
  * does not exist. Every string in *ret (user, service, rhost, home, groups) is a heap copy;
  * free with login_info_free(), which is only for what this function filled. */

@@ -1,0 +1,1869 @@
+/* schema.c: the libconfuse schema of /etc/isolate.conf and its conversion into struct config.
+ *
+ * How errors get their line numbers. libconfuse 3.3 counts two extra lines for every
+ * comment, and stops at the first error. So:
+ *  - the text is pre-scanned here: comments are blanked (newlines kept) before libconfuse
+ *    sees it, which makes its line counter right; "${VAR}" (which libconfuse would replace
+ *    with the parser's environment) and unterminated strings or comments are reported;
+ *  - every key is a list of CFGT_PTR values whose parse callback keeps the text and the
+ *    line it is on, so that all value checks run after parsing, with lines, and every bad
+ *    value is reported, not just the first;
+ *  - every section has a hidden option (named "", which no config can name) with a
+ *    default value: libconfuse parses it when it creates the section, at the line of the
+ *    section's '{', which is how a section learns where it starts.
+ * A syntax error or an unknown key still ends libconfuse's parse: what was found before it
+ * is reported, cross-references are not checked then (they would be wrong). */
+#include "policy.h"
+#include "syscalls.h"
+
+#include <confuse.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/stat.h>
+
+#define CONFIG_MAX_BYTES (1024 * 1024)
+
+/* ---- collected problems ----------------------------------------------------------------- */
+
+struct diag {
+        int line; /* 0: about the whole file */
+        size_t seq;
+        char *msg;
+};
+
+struct seen_key {
+        char *name;
+        int line;
+};
+
+/* What the hidden option of a section holds. */
+struct secinfo {
+        int line;
+        struct seen_key *keys; /* keys assigned so far, to catch a key set twice */
+        size_t n_keys;
+        struct seen_key *io; /* in a policy: the io blocks seen, to catch duplicates */
+        size_t n_io;
+};
+
+struct parse_ctx {
+        const char *file;
+        struct diag *diags;
+        size_t n_diags;
+        bool oom;
+        bool lexer_reported; /* the pre-scan already reported an unterminated string */
+        bool confuse_reported;
+        int last_line;
+        struct secinfo root;
+        struct secinfo *cur_policy;
+        struct seen_key *policies; /* policy titles seen, to catch duplicates */
+        size_t n_policies;
+};
+
+/* libconfuse passes no user pointer to its callbacks, and its lexer is one global state
+ * anyway (a parse is never concurrent with another), so the context of the parse running
+ * on this thread is here. */
+static __thread struct parse_ctx *current;
+
+static void diag_add(struct parse_ctx *ctx, int line, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+/* Messages quote what the config says, and reach a terminal: control characters, C1
+ * controls and bytes that are not UTF-8 become '?'. */
+static void sanitize(char *s)
+{
+        unsigned char *p = (unsigned char *)s;
+        while (*p) {
+                unsigned c = *p;
+                size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
+                                        : (c & 0xf8) == 0xf0 ? 4 : 0;
+                bool ok = n > 0;
+                for (size_t i = 1; ok && i < n; i++)
+                        ok = (p[i] & 0xc0) == 0x80;
+                if (ok && n == 1)
+                        ok = c >= 0x20 && c != 0x7f;
+                if (ok && n == 2)
+                        ok = c >= 0xc2 && !(c == 0xc2 && p[1] < 0xa0); /* overlong, C1 */
+                if (!ok) {
+                        *p++ = '?';
+                        continue;
+                }
+                p += n;
+        }
+}
+
+static void diag_add(struct parse_ctx *ctx, int line, const char *fmt, ...)
+{
+        if (!ctx)
+                return;
+        struct diag *n = reallocarray(ctx->diags, ctx->n_diags + 1, sizeof(*n));
+        if (!n) {
+                ctx->oom = true;
+                return;
+        }
+        ctx->diags = n;
+        va_list ap;
+        va_start(ap, fmt);
+        char *msg = NULL;
+        if (vasprintf(&msg, fmt, ap) < 0)
+                msg = NULL;
+        va_end(ap);
+        if (!msg) {
+                ctx->oom = true;
+                return;
+        }
+        sanitize(msg);
+        n[ctx->n_diags++] = (struct diag){.line = line, .seq = ctx->n_diags, .msg = msg};
+}
+
+static int diag_cmp(const void *a, const void *b)
+{
+        const struct diag *x = a, *y = b;
+        if (x->line != y->line)
+                return x->line < y->line ? -1 : 1;
+        return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static int errs_append(struct config_errors *errs, char *msg)
+{
+        char **n = reallocarray(errs->msgs, errs->n + 1, sizeof(*n));
+        if (!n) {
+                free(msg);
+                return -ENOMEM;
+        }
+        errs->msgs = n;
+        errs->msgs[errs->n++] = msg;
+        return 0;
+}
+
+static int errs_add(struct config_errors *errs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int errs_add(struct config_errors *errs, const char *fmt, ...)
+{
+        if (!errs)
+                return 0;
+        va_list ap;
+        va_start(ap, fmt);
+        char *msg = NULL;
+        int r = vasprintf(&msg, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+        return errs_append(errs, msg);
+}
+
+/* Moves the problems, sorted by line, into errs as "FILE:LINE: message". */
+static int diags_flush(struct parse_ctx *ctx, struct config_errors *errs)
+{
+        int r = 0;
+        qsort(ctx->diags, ctx->n_diags, sizeof(*ctx->diags), diag_cmp);
+        for (size_t i = 0; i < ctx->n_diags; i++) {
+                struct diag *d = &ctx->diags[i];
+                if (errs && r == 0) {
+                        if (d->line > 0)
+                                r = errs_add(errs, "%s:%d: %s", ctx->file, d->line, d->msg);
+                        else
+                                r = errs_add(errs, "%s: %s", ctx->file, d->msg);
+                }
+                free(d->msg);
+        }
+        free(ctx->diags);
+        ctx->diags = NULL;
+        ctx->n_diags = 0;
+        return r;
+}
+
+/* ---- the schema --------------------------------------------------------------------------- */
+
+enum kind {
+        K_BOOL,
+        K_ENUM,
+        K_STR,
+        K_SIZE,     /* bytes: "512M", "max" */
+        K_RATE,     /* bytes per second: "20M", "20M/s", "max" */
+        K_COUNT,    /* a plain number or "max" ("/s" allowed with KF_PER_SECOND) */
+        K_PERCENT,  /* "200%", "max" */
+        K_DURATION, /* "500ms", "5s", "2m", "10" */
+        K_NAMES,    /* list of user, group, service names */
+        K_PATHS,    /* list of absolute paths */
+        K_LANDLOCK, /* list of absolute paths, "$HOME" or "~" allowed first */
+        K_SYSCALLS, /* list of syscall names and @groups */
+        K_CAPS,     /* list of capability names -> bit mask */
+        K_CIDRS,    /* match only */
+        K_NAME,     /* a policy name (default_policy, match policy): resolved later */
+};
+
+#define KF_NO_MAX      (1u << 0) /* "max" is not accepted */
+#define KF_NOT_ZERO    (1u << 1) /* 0 is not accepted */
+#define KF_PER_SECOND  (1u << 2) /* a trailing "/s" is accepted */
+#define KF_NEEDS_MOUNT (1u << 3) /* needs mount_namespace = true */
+
+struct enum_name {
+        const char *name;
+        int value;
+};
+
+struct key {
+        const char *name;
+        enum kind kind;
+        size_t offset; /* into the struct the section converts to */
+        unsigned flags;
+        const struct enum_name *enums;
+        /* K_STR: 0, or -EINVAL with a message saying what is wrong and what to write */
+        int (*check)(const char *s, char *msg, size_t len);
+        uint64_t min, max; /* K_COUNT, K_PERCENT, K_DURATION range; max 0: no limit */
+};
+
+static const struct enum_name fail_names[] = {
+        {"closed", FAIL_CLOSED}, {"open", FAIL_OPEN}, {NULL, 0}};
+static const struct enum_name backend_names[] = {
+        {"auto", CGROUP_BACKEND_AUTO}, {"systemd", CGROUP_BACKEND_SYSTEMD},
+        {"v2", CGROUP_BACKEND_V2},     {"v1", CGROUP_BACKEND_V1},
+        {NULL, 0}};
+static const struct enum_name network_names[] = {
+        {"host", NETWORK_HOST}, {"none", NETWORK_NONE}, {NULL, 0}};
+static const struct enum_name proc_names[] = {
+        {"read-only", PROC_READ_ONLY}, {"docker", PROC_DOCKER}, {NULL, 0}};
+static const struct enum_name hidepid_names[] = {
+        {"invisible", HIDEPID_INVISIBLE}, {"noaccess", HIDEPID_NOACCESS}, {"off", HIDEPID_OFF},
+        {NULL, 0}};
+static const struct enum_name seccomp_base_names[] = {
+        {"default", SECCOMP_BASE_DEFAULT}, {"none", SECCOMP_BASE_NONE}, {NULL, 0}};
+static const struct enum_name seccomp_action_names[] = {
+        {"errno", SECCOMP_ACTION_ERRNO}, {"kill", SECCOMP_ACTION_KILL},
+        {"log", SECCOMP_ACTION_LOG},     {NULL, 0}};
+
+/* Enum fields are written through an int: make sure that is what they are. */
+_Static_assert(sizeof(enum fail_mode) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum network_mode) == sizeof(int), "enum size");
+
+static bool has_control_char(const char *s)
+{
+        for (; *s; s++)
+                if ((unsigned char)*s < 0x20 || *s == 0x7f)
+                        return true;
+        return false;
+}
+
+static int check_hostname(const char *s, char *msg, size_t len)
+{
+        size_t n = 0;
+        for (const char *p = s; *p; p++) {
+                if (p[0] == '%') {
+                        if (p[1] != 'u') {
+                                snprintf(msg, len, "hostname: only %%u (the user name) may follow '%%'");
+                                return -EINVAL;
+                        }
+                        p++;
+                        continue;
+                }
+                if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.' && *p != '_') {
+                        snprintf(msg, len,
+                                 "hostname '%s': use letters, digits, '-', '.', '_' and %%u only",
+                                 s);
+                        return -EINVAL;
+                }
+                n++;
+        }
+        if (n == 0 && !strstr(s, "%u")) {
+                snprintf(msg, len, "hostname is empty; remove the key to keep the host's name");
+                return -EINVAL;
+        }
+        if (n > 64) {
+                snprintf(msg, len, "hostname '%s' is longer than 64 characters", s);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static int check_label(const char *what, const char *s, char *msg, size_t len)
+{
+        if (!*s) {
+                snprintf(msg, len, "%s is empty; remove the key to set none", what);
+                return -EINVAL;
+        }
+        for (const char *p = s; *p; p++)
+                if (isspace((unsigned char)*p) || (unsigned char)*p < 0x20 || *p == 0x7f) {
+                        snprintf(msg, len, "%s '%s' contains white space or a control character",
+                                 what, s);
+                        return -EINVAL;
+                }
+        return 0;
+}
+
+static int check_apparmor(const char *s, char *msg, size_t len)
+{
+        return check_label("apparmor_profile", s, msg, len);
+}
+
+static int check_selinux(const char *s, char *msg, size_t len)
+{
+        int r = check_label("selinux_context", s, msg, len);
+        if (r < 0)
+                return r;
+        const char *c1 = strchr(s, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (!c2 || c1 == s || c2 == c1 + 1 || c2[1] == '\0' || c2[1] == ':') {
+                snprintf(msg, len,
+                         "selinux_context '%s' is not USER:ROLE:TYPE[:LEVEL], e.g. "
+                         "\"user_u:user_r:user_t:s0\"",
+                         s);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* Path components: no "..", no empty "//" doubling is harmless, but ".." could escape. */
+static bool has_dotdot(const char *s)
+{
+        for (const char *p = s; (p = strstr(p, "..")); p += 2) {
+                bool start = p == s || p[-1] == '/';
+                bool end = p[2] == '\0' || p[2] == '/';
+                if (start && end)
+                        return true;
+        }
+        return false;
+}
+
+static int check_cgroup_root(const char *s, char *msg, size_t len)
+{
+        if (!*s || s[0] == '/' || has_dotdot(s) || has_control_char(s) || STREQ(s, ".") ||
+            STREQ(s, "./")) {
+                snprintf(msg, len,
+                         "cgroup_root '%s' must be a relative path without '..' (e.g. \"isolate\", "
+                         "or \"./isolate\" for below the helper's own cgroup)",
+                         s);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static int check_runtime_dir(const char *s, char *msg, size_t len)
+{
+        if (s[0] != '/' || STREQ(s, "/") || has_dotdot(s) || has_control_char(s)) {
+                snprintf(msg, len,
+                         "runtime_dir '%s' must be an absolute directory other than / and "
+                         "without '..' (e.g. \"/run/isolate\")",
+                         s);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+#define ROOT(f)   offsetof(struct config, f)
+#define POL(f)    offsetof(struct policy, f)
+#define IO(f)     offsetof(struct io_limit, f)
+#define RULE(f)   offsetof(struct match_rule, f)
+
+static const struct key root_keys[] = {
+        {"fail", K_ENUM, ROOT(fail), 0, fail_names, NULL, 0, 0},
+        {"services", K_NAMES, ROOT(services), 0, NULL, NULL, 0, 0},
+        {"exempt_users", K_NAMES, ROOT(exempt_users), 0, NULL, NULL, 0, 0},
+        {"exempt_groups", K_NAMES, ROOT(exempt_groups), 0, NULL, NULL, 0, 0},
+        {"cgroup_backend", K_ENUM, ROOT(cgroup_backend), 0, backend_names, NULL, 0, 0},
+        {"cgroup_root", K_STR, ROOT(cgroup_root), 0, NULL, check_cgroup_root, 0, 0},
+        {"runtime_dir", K_STR, ROOT(runtime_dir), 0, NULL, check_runtime_dir, 0, 0},
+        /* 100 ms .. 10 min: shorter would fail logins on a busy host, longer hangs them */
+        {"helper_timeout", K_DURATION, ROOT(helper_timeout_ms), 0, NULL, NULL, 100, 600000},
+        {"default_policy", K_NAME, 0, 0, NULL, NULL, 0, 0},
+};
+
+static const struct key policy_keys[] = {
+        {"mount_namespace", K_BOOL, POL(ns_mount), 0, NULL, NULL, 0, 0},
+        {"pid_namespace", K_BOOL, POL(ns_pid), 0, NULL, NULL, 0, 0},
+        {"uts_namespace", K_BOOL, POL(ns_uts), 0, NULL, NULL, 0, 0},
+        {"ipc_namespace", K_BOOL, POL(ns_ipc), 0, NULL, NULL, 0, 0},
+        {"cgroup_namespace", K_BOOL, POL(ns_cgroup), 0, NULL, NULL, 0, 0},
+        {"network", K_ENUM, POL(network), 0, network_names, NULL, 0, 0},
+        {"hostname", K_STR, POL(hostname), 0, NULL, check_hostname, 0, 0},
+        {"proc", K_ENUM, POL(proc), KF_NEEDS_MOUNT, proc_names, NULL, 0, 0},
+        {"hidepid", K_ENUM, POL(hidepid), KF_NEEDS_MOUNT, hidepid_names, NULL, 0, 0},
+        {"proc_subset_pid", K_BOOL, POL(proc_subset_pid), KF_NEEDS_MOUNT, NULL, NULL, 0, 0},
+        {"private_tmp", K_BOOL, POL(private_tmp), KF_NEEDS_MOUNT, NULL, NULL, 0, 0},
+        /* tmpfs reads size=0 as "no limit": not what anyone writing 0 means */
+        {"tmp_size", K_SIZE, POL(tmp_size), KF_NO_MAX | KF_NOT_ZERO | KF_NEEDS_MOUNT, NULL, NULL,
+         0, 0},
+        {"masked_paths", K_PATHS, POL(masked_paths), KF_NEEDS_MOUNT, NULL, NULL, 0, 0},
+        {"read_only_paths", K_PATHS, POL(read_only_paths), KF_NEEDS_MOUNT, NULL, NULL, 0, 0},
+        {"hide_homes", K_BOOL, POL(hide_homes), KF_NEEDS_MOUNT, NULL, NULL, 0, 0},
+        {"memory_max", K_SIZE, POL(memory_max), KF_NOT_ZERO, NULL, NULL, 0, 0},
+        {"memory_high", K_SIZE, POL(memory_high), KF_NOT_ZERO, NULL, NULL, 0, 0},
+        {"swap_max", K_SIZE, POL(swap_max), 0, NULL, NULL, 0, 0},
+        {"pids_max", K_COUNT, POL(pids_max), 0, NULL, NULL, 1, 0},
+        /* 1000 CPUs is more than any host; the bound keeps quota arithmetic far from overflow */
+        {"cpu_max", K_PERCENT, POL(cpu_max_percent), 0, NULL, NULL, 1, 100000},
+        {"cpu_weight", K_COUNT, POL(cpu_weight), KF_NO_MAX, NULL, NULL, 1, 10000},
+        {"caps_required", K_BOOL, POL(caps_required), 0, NULL, NULL, 0, 0},
+        {"seccomp", K_ENUM, POL(seccomp_base), 0, seccomp_base_names, NULL, 0, 0},
+        {"syscalls_allow", K_SYSCALLS, POL(syscalls_allow), 0, NULL, NULL, 0, 0},
+        {"syscalls_deny", K_SYSCALLS, POL(syscalls_deny), 0, NULL, NULL, 0, 0},
+        {"seccomp_action", K_ENUM, POL(seccomp_action), 0, seccomp_action_names, NULL, 0, 0},
+        {"capabilities", K_CAPS, POL(caps_keep), 0, NULL, NULL, 0, 0},
+        {"no_new_privs", K_BOOL, POL(no_new_privs), 0, NULL, NULL, 0, 0},
+        {"apparmor_profile", K_STR, POL(apparmor_profile), 0, NULL, check_apparmor, 0, 0},
+        {"selinux_context", K_STR, POL(selinux_context), 0, NULL, check_selinux, 0, 0},
+        {"landlock_read_only", K_LANDLOCK, POL(landlock_read_only), 0, NULL, NULL, 0, 0},
+        {"landlock_read_write", K_LANDLOCK, POL(landlock_read_write), 0, NULL, NULL, 0, 0},
+        {"lsm_required", K_BOOL, POL(lsm_required), 0, NULL, NULL, 0, 0},
+};
+
+static const struct key io_keys[] = {
+        {"read_bps", K_RATE, IO(read_bps), KF_NOT_ZERO, NULL, NULL, 0, 0},
+        {"write_bps", K_RATE, IO(write_bps), KF_NOT_ZERO, NULL, NULL, 0, 0},
+        {"read_iops", K_COUNT, IO(read_iops), KF_PER_SECOND, NULL, NULL, 1, 0},
+        {"write_iops", K_COUNT, IO(write_iops), KF_PER_SECOND, NULL, NULL, 1, 0},
+};
+
+static const struct key match_keys[] = {
+        {"users", K_NAMES, RULE(users), 0, NULL, NULL, 0, 0},
+        {"groups", K_NAMES, RULE(groups), 0, NULL, NULL, 0, 0},
+        {"services", K_NAMES, RULE(services), 0, NULL, NULL, 0, 0},
+        {"rhosts", K_CIDRS, 0, 0, NULL, NULL, 0, 0},
+        {"policy", K_NAME, 0, 0, NULL, NULL, 0, 0},
+        {"exempt", K_BOOL, RULE(exempt), 0, NULL, NULL, 0, 0},
+};
+
+struct section_kind {
+        const char *name; /* libconfuse's section name; "root" for the top level */
+        const char *where; /* for messages */
+        const struct key *keys;
+        size_t n_keys;
+};
+
+static const struct section_kind sections[] = {
+        {"root", "at the top level", root_keys, ELEMENTSOF(root_keys)},
+        {"policy", "in a policy block", policy_keys, ELEMENTSOF(policy_keys)},
+        {"io", "in an io block", io_keys, ELEMENTSOF(io_keys)},
+        {"match", "in a match block", match_keys, ELEMENTSOF(match_keys)},
+};
+
+static const struct section_kind *section_kind_of(cfg_t *sec)
+{
+        for (size_t i = 0; sec && sec->name && i < ELEMENTSOF(sections); i++)
+                if (STREQ(sections[i].name, sec->name))
+                        return &sections[i];
+        return NULL;
+}
+
+static const struct key *key_of(cfg_t *sec, const char *name)
+{
+        const struct section_kind *sk = section_kind_of(sec);
+        for (size_t i = 0; sk && i < sk->n_keys; i++)
+                if (STREQ(sk->keys[i].name, name))
+                        return &sk->keys[i];
+        return NULL;
+}
+
+/* ---- libconfuse callbacks ------------------------------------------------------------------ */
+
+/* A value as written, and where. */
+struct optval {
+        int line;
+        bool ok; /* passed value_check() when parsed */
+        char text[];
+};
+
+/* A checked value, converted. */
+union parsed {
+        bool b;
+        int e;
+        uint64_t u;
+        cap_value_t cap;
+        struct cidr net;
+};
+
+static const struct key *key_of(cfg_t *sec, const char *name);
+static bool valid_policy_name(const char *s);
+static bool is_scalar(enum kind k);
+static int value_check(struct parse_ctx *ctx, const struct key *k, const struct optval *v,
+                       union parsed *out);
+
+static void seen_keys_free(struct seen_key *k, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                free(k[i].name);
+        free(k);
+}
+
+static void secinfo_clear(struct secinfo *si)
+{
+        seen_keys_free(si->keys, si->n_keys);
+        seen_keys_free(si->io, si->n_io);
+        si->keys = si->io = NULL;
+        si->n_keys = si->n_io = 0;
+}
+
+static void secinfo_free(void *p)
+{
+        struct secinfo *si = p;
+        if (!si)
+                return;
+        if (current && current->cur_policy == si)
+                current->cur_policy = NULL;
+        secinfo_clear(si);
+        free(si);
+}
+
+static const struct seen_key *seen_find(const struct seen_key *k, size_t n, const char *name)
+{
+        for (size_t i = 0; i < n; i++)
+                if (STREQ(k[i].name, name))
+                        return &k[i];
+        return NULL;
+}
+
+static int seen_add(struct seen_key **k, size_t *n, const char *name, int line)
+{
+        struct seen_key *nk = reallocarray(*k, *n + 1, sizeof(**k));
+        if (!nk)
+                return -ENOMEM;
+        *k = nk;
+        nk[*n].name = strdup(name);
+        if (!nk[*n].name)
+                return -ENOMEM;
+        nk[*n].line = line;
+        (*n)++;
+        return 0;
+}
+
+static struct secinfo *secinfo_of(cfg_t *sec)
+{
+        for (unsigned i = 0; sec && sec->opts && sec->opts[i].name; i++)
+                if (sec->opts[i].name[0] == '\0')
+                        return cfg_opt_getnptr(&sec->opts[i], 0);
+        return NULL;
+}
+
+static int section_hook(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
+{
+        struct parse_ctx *ctx = current;
+        struct secinfo *si = calloc(1, sizeof(*si));
+        if (!si)
+                return -1;
+        si->line = sec->line;
+
+        if (ctx && STREQ(sec->name, "policy") && sec->title) {
+                if (!valid_policy_name(sec->title))
+                        diag_add(ctx, si->line,
+                                 "policy name '%s': use letters, digits, '_', '-' and '.' (at "
+                                 "most 64)",
+                                 sec->title);
+                const struct seen_key *prev = seen_find(ctx->policies, ctx->n_policies, sec->title);
+                if (prev)
+                        diag_add(ctx, si->line,
+                                 "policy '%s' is defined twice (first at line %d); rename one "
+                                 "or merge them",
+                                 sec->title, prev->line);
+                else if (seen_add(&ctx->policies, &ctx->n_policies, sec->title, si->line) < 0)
+                        ctx->oom = true;
+                ctx->cur_policy = si;
+        } else if (ctx && STREQ(sec->name, "io") && sec->title && ctx->cur_policy) {
+                struct secinfo *p = ctx->cur_policy;
+                if (sec->title[0] != '/' || has_dotdot(sec->title) || has_control_char(sec->title))
+                        diag_add(ctx, si->line,
+                                 "io \"%s\": name a device node (\"/dev/sda\") or an absolute "
+                                 "path on the disk to throttle (\"/home\")",
+                                 sec->title);
+                const struct seen_key *prev = seen_find(p->io, p->n_io, sec->title);
+                if (prev)
+                        diag_add(ctx, si->line,
+                                 "io \"%s\" appears twice in this policy (first at line %d); "
+                                 "merge the two blocks",
+                                 sec->title, prev->line);
+                else if (seen_add(&p->io, &p->n_io, sec->title, si->line) < 0)
+                        ctx->oom = true;
+        }
+        *(void **)result = si;
+        return 0;
+}
+
+static int value_cb(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
+{
+        struct parse_ctx *ctx = current;
+        if (!value)
+                return -1;
+        size_t len = strlen(value);
+        struct optval *v = malloc(sizeof(*v) + len + 1);
+        if (!v)
+                return -1;
+        v->line = sec->line;
+        memcpy(v->text, value, len + 1);
+        if (ctx && v->line > ctx->last_line)
+                ctx->last_line = v->line;
+
+        /* Checked now, not after parsing: a later block of the same name replaces this one
+         * inside libconfuse, and a syntax error further down ends the parse. */
+        const struct key *k = key_of(sec, opt->name);
+        union parsed tmp;
+        v->ok = k && value_check(ctx, k, v, &tmp) == 0;
+        if (k && is_scalar(k->kind) && opt->nvalues == 2)
+                diag_add(ctx, v->line, "%s takes one value, not a list", opt->name);
+
+        /* The first value of an assignment ("=" empties the list before this runs; "+="
+         * onto a list already holding values leaves more than one). */
+        if (ctx && opt->nvalues == 1) {
+                struct secinfo *si = STREQ(sec->name, "root") ? &ctx->root : secinfo_of(sec);
+                const struct seen_key *prev = si ? seen_find(si->keys, si->n_keys, opt->name) : NULL;
+                if (prev)
+                        diag_add(ctx, v->line,
+                                 "%s is set twice (also at line %d); the later value would "
+                                 "replace the earlier: remove one (use += to add to a list)",
+                                 opt->name, prev->line);
+                else if (si && seen_add(&si->keys, &si->n_keys, opt->name, v->line) < 0)
+                        ctx->oom = true;
+        }
+        *(void **)result = v;
+        return 0;
+}
+
+/* Levenshtein distance, for "did you mean". Keys are short. */
+static size_t edit_distance(const char *a, const char *b)
+{
+        size_t la = strlen(a), lb = strlen(b);
+        if (la > 40 || lb > 40)
+                return SIZE_MAX;
+        size_t prev[41], cur[41];
+        for (size_t j = 0; j <= lb; j++)
+                prev[j] = j;
+        for (size_t i = 1; i <= la; i++) {
+                cur[0] = i;
+                for (size_t j = 1; j <= lb; j++) {
+                        size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+                        size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+                        cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+                }
+                memcpy(prev, cur, sizeof(prev));
+        }
+        return prev[lb];
+}
+
+static const char *const section_nice[] = {"at the top level", "inside a policy block",
+                                           "inside an io block", "inside a match block"};
+
+static void unknown_key(struct parse_ctx *ctx, cfg_t *sec, int line, const char *key)
+{
+        const struct section_kind *here = section_kind_of(sec);
+        const char *where = here ? here->where : "here";
+        static const char *const section_words[] = {"policy", "io", "match"};
+
+        /* a key of another block? */
+        for (size_t s = 0; s < ELEMENTSOF(sections); s++) {
+                if (&sections[s] == here)
+                        continue;
+                for (size_t k = 0; k < sections[s].n_keys; k++)
+                        if (STREQ(sections[s].keys[k].name, key)) {
+                                diag_add(ctx, line, "unknown key '%s' %s: it belongs %s",
+                                         key, where, section_nice[s]);
+                                return;
+                        }
+        }
+        for (size_t s = 0; s < ELEMENTSOF(section_words); s++)
+                if (STREQ(section_words[s], key)) {
+                        diag_add(ctx, line, "a %s block cannot appear %s", key, where);
+                        return;
+                }
+
+        /* the closest key: of this block first, then of the others */
+        for (int pass = 0; pass < 2; pass++) {
+                const char *best = NULL;
+                size_t best_d = SIZE_MAX, best_s = 0;
+                for (size_t s = 0; s < ELEMENTSOF(sections); s++) {
+                        if ((pass == 0) != (&sections[s] == here))
+                                continue;
+                        for (size_t k = 0; k < sections[s].n_keys; k++) {
+                                size_t d = edit_distance(key, sections[s].keys[k].name);
+                                if (d < best_d) {
+                                        best_d = d;
+                                        best = sections[s].keys[k].name;
+                                        best_s = s;
+                                }
+                        }
+                }
+                if (!best || best_d > 2 + strlen(key) / 6)
+                        continue;
+                if (pass == 0)
+                        diag_add(ctx, line, "unknown key '%s' %s; did you mean '%s'?", key, where,
+                                 best);
+                else
+                        diag_add(ctx, line, "unknown key '%s' %s; did you mean '%s' (%s)?", key,
+                                 where, best, section_nice[best_s]);
+                return;
+        }
+        diag_add(ctx, line, "unknown key '%s' %s; see isolate.conf(5) for the keys", key, where);
+}
+
+/* libconfuse's own messages, reworded to say what to do. fmt is compared untranslated:
+ * translated messages (a process that called setlocale) are passed on as they are. */
+static void confuse_error(cfg_t *sec, const char *fmt, va_list ap)
+{
+        struct parse_ctx *ctx = current;
+        if (!ctx)
+                return;
+        char msg[512];
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        int line = sec ? sec->line : 0;
+        ctx->confuse_reported = true;
+
+        /* the quoted argument of the message */
+        char arg[256] = "";
+        const char *q1 = strchr(msg, '\''), *q2 = q1 ? strrchr(msg, '\'') : NULL;
+        if (q1 && q2 > q1 && (size_t)(q2 - q1 - 1) < sizeof(arg)) {
+                memcpy(arg, q1 + 1, (size_t)(q2 - q1 - 1));
+                arg[q2 - q1 - 1] = '\0';
+        }
+
+        if (STREQ(fmt, "no such option '%s'")) {
+                unknown_key(ctx, sec, line, arg);
+        } else if (STREQ(fmt, "unexpected token '%s'")) {
+                diag_add(ctx, line,
+                         "syntax error at '%s': expected KEY = VALUE, a list {\"a\", \"b\"} or "
+                         "a block",
+                         arg);
+        } else if (STREQ(fmt, "missing equal sign after option '%s'")) {
+                diag_add(ctx, line, "expected '=' after '%s'", arg);
+        } else if (STREQ(fmt, "missing title for section '%s'")) {
+                if (STREQ(arg, "io"))
+                        diag_add(ctx, line,
+                                 "an io block needs a device or path: io \"/dev/sda\" { ... }");
+                else
+                        diag_add(ctx, line, "a %s block needs a name: %s NAME { ... }", arg, arg);
+        } else if (STREQ(fmt, "missing opening brace for section '%s'")) {
+                if (STREQ(arg, "match"))
+                        diag_add(ctx, line, "expected '{' after 'match' (a match block has no name)");
+                else
+                        diag_add(ctx, line, "expected '{' after the name of the %s block", arg);
+        } else if (STREQ(fmt, "premature end of file")) {
+                if (!ctx->lexer_reported) /* an unterminated string ran to the end */
+                        diag_add(ctx, line, "unexpected end of file: a '}' is missing");
+        } else if (STREQ(fmt, "unexpected closing brace")) {
+                diag_add(ctx, line, "'}' without a block to close");
+        } else if (STREQ(fmt, "unterminated string constant")) {
+                if (!ctx->lexer_reported)
+                        diag_add(ctx, line, "unterminated string");
+        } else {
+                diag_add(ctx, line, "%s", msg);
+        }
+}
+
+/* ---- pre-scan: blank comments, find ${...} and unterminated strings --------------------- */
+
+static bool unquoted_char(char c)
+{
+        return !strchr(" #\"'\t\n\r={}()+,*", c);
+}
+
+/* Mirrors libconfuse's lexer closely enough to know what is a comment: "#" anywhere outside
+ * strings; "//" and a block comment only where a token starts (inside an unquoted word they
+ * are part of it). Returns a copy with every comment character replaced by a space. */
+static char *prescan(struct parse_ctx *ctx, const char *in, size_t len)
+{
+        char *out = malloc(len + 1);
+        if (!out)
+                return NULL;
+        memcpy(out, in, len + 1);
+
+        int line = 1;
+        bool tok_start = true;
+        size_t i = 0;
+        while (i < len) {
+                char c = in[i];
+                char next = i + 1 < len ? in[i + 1] : '\0';
+                if (c == '\n') {
+                        line++;
+                        tok_start = true;
+                        i++;
+                } else if (c == '#' || (tok_start && c == '/' && next == '/')) {
+                        while (i < len && in[i] != '\n')
+                                out[i++] = ' ';
+                        tok_start = true;
+                } else if (tok_start && c == '/' && next == '*') {
+                        int start_line = line;
+                        out[i++] = ' ';
+                        out[i++] = ' ';
+                        bool closed = false;
+                        while (i < len) {
+                                if (in[i] == '*' && i + 1 < len && in[i + 1] == '/') {
+                                        out[i++] = ' ';
+                                        out[i++] = ' ';
+                                        closed = true;
+                                        break;
+                                }
+                                if (in[i] == '\n')
+                                        line++;
+                                else
+                                        out[i] = ' ';
+                                i++;
+                        }
+                        if (!closed) {
+                                diag_add(ctx, start_line,
+                                         "unterminated comment: the '/*' here has no '*/'");
+                                ctx->lexer_reported = true;
+                        }
+                        tok_start = true;
+                } else if (c == '"' || c == '\'') {
+                        int start_line = line;
+                        bool closed = false;
+                        for (i++; i < len; i++) {
+                                if (in[i] == '\\' && i + 1 < len) {
+                                        if (in[i + 1] == '\n')
+                                                line++;
+                                        i++;
+                                        continue;
+                                }
+                                if (in[i] == '\n')
+                                        line++;
+                                if (in[i] == c) {
+                                        closed = true;
+                                        i++;
+                                        break;
+                                }
+                                if (c == '"' && in[i] == '$' && i + 1 < len && in[i + 1] == '{')
+                                        diag_add(ctx, line,
+                                                 "'${' in a double-quoted string would be replaced "
+                                                 "by an environment variable of the program "
+                                                 "reading the config; write $HOME without braces "
+                                                 "(single quotes keep '${...}' as it is)");
+                        }
+                        if (!closed) {
+                                diag_add(ctx, start_line,
+                                         "unterminated string: the %s here has no closing %s",
+                                         c == '"' ? "'\"'" : "\"'\"", c == '"' ? "'\"'" : "\"'\"");
+                                ctx->lexer_reported = true;
+                        }
+                        tok_start = true;
+                } else if (c == '$' && next == '{') {
+                        diag_add(ctx, line,
+                                 "'${' would be replaced by an environment variable of the "
+                                 "program reading the config; write $HOME without braces "
+                                 "(single quotes keep '${...}' as it is)");
+                        tok_start = false;
+                        i++;
+                } else {
+                        tok_start = !unquoted_char(c);
+                        i++;
+                }
+        }
+        return out;
+}
+
+/* ---- conversion ----------------------------------------------------------------------------- */
+
+static const struct optval *value_at(cfg_t *sec, const char *key, unsigned i)
+{
+        return cfg_getnptr(sec, key, i);
+}
+
+/* Whether the config assigns the key at all ("key = {}" included). */
+static bool key_written(cfg_t *sec, const char *key)
+{
+        cfg_opt_t *opt = cfg_getopt(sec, key);
+        return opt && (opt->flags & CFGF_MODIFIED);
+}
+
+/* The one good value of a key that takes one; NULL when absent or not good (reported). */
+static const struct optval *scalar_value(cfg_t *sec, const char *key)
+{
+        const struct optval *v = value_at(sec, key, 0);
+        return cfg_size(sec, key) == 1 && v && v->ok ? v : NULL;
+}
+
+static int strv_push(struct strv *v, const char *s)
+{
+        char **n = reallocarray(v->v, v->n + 2, sizeof(*n));
+        if (!n)
+                return -ENOMEM;
+        v->v = n;
+        n[v->n] = strdup(s);
+        if (!n[v->n])
+                return -ENOMEM;
+        n[++v->n] = NULL;
+        return 0;
+}
+
+void config_strv_free(struct strv *v)
+{
+        for (size_t i = 0; v && i < v->n; i++)
+                free(v->v[i]);
+        if (v) {
+                free(v->v);
+                v->v = NULL;
+                v->n = 0;
+        }
+}
+
+bool config_strv_contains(const struct strv *v, const char *s)
+{
+        for (size_t i = 0; v && s && i < v->n; i++)
+                if (STREQ(v->v[i], s))
+                        return true;
+        return false;
+}
+
+static const char *enum_choices(const struct enum_name *e, char *buf, size_t len)
+{
+        size_t off = 0;
+        buf[0] = '\0';
+        for (; e->name && off < len; e++)
+                off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? " | " : "", e->name);
+        return buf;
+}
+
+static const char *group_names(char *buf, size_t len)
+{
+        size_t n, off = 0;
+        const struct syscall_group *g = syscall_groups(&n);
+        buf[0] = '\0';
+        for (size_t i = 0; i < n && off < len; i++)
+                off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? ", " : "", g[i].name);
+        return buf;
+}
+
+static bool is_number(const char *s)
+{
+        if (!*s)
+                return false;
+        for (; *s; s++)
+                if (*s < '0' || *s > '9')
+                        return false;
+        return true;
+}
+
+/* One list element: 0 when fine, else the problem already reported. */
+static int check_element(struct parse_ctx *ctx, const struct key *k, const struct optval *v)
+{
+        const char *s = v->text;
+        char msg[1024];
+
+        switch (k->kind) {
+        case K_NAMES:
+                for (const char *p = s; *p; p++)
+                        if (isspace((unsigned char)*p) || (unsigned char)*p < 0x20) {
+                                diag_add(ctx, v->line, "%s: '%s' is not a name (white space)",
+                                         k->name, s);
+                                return -EINVAL;
+                        }
+                if (!*s) {
+                        diag_add(ctx, v->line, "%s: empty name; remove it", k->name);
+                        return -EINVAL;
+                }
+                return 0;
+        case K_PATHS:
+                if (s[0] != '/' || has_dotdot(s) || has_control_char(s)) {
+                        diag_add(ctx, v->line,
+                                 "%s: '%s' must be an absolute path without '..'", k->name, s);
+                        return -EINVAL;
+                }
+                if (STREQ(k->name, "masked_paths") && s[strspn(s, "/")] == '\0') {
+                        diag_add(ctx, v->line, "masked_paths: masking / would hide everything");
+                        return -EINVAL;
+                }
+                return 0;
+        case K_LANDLOCK: {
+                const char *rest = s;
+                if (strncmp(s, "$HOME", 5) == 0)
+                        rest = s + 5;
+                else if (s[0] == '~')
+                        rest = s + 1;
+                bool home = rest != s;
+                if ((home && rest[0] != '\0' && rest[0] != '/') || (!home && s[0] != '/') ||
+                    has_dotdot(s) || has_control_char(s)) {
+                        diag_add(ctx, v->line,
+                                 "%s: '%s' must be an absolute path, or start with $HOME or ~ "
+                                 "(the user's home), without '..'",
+                                 k->name, s);
+                        return -EINVAL;
+                }
+                return 0;
+        }
+        case K_SYSCALLS:
+                if (syscall_spec_check(s, msg, sizeof(msg)) < 0) {
+                        char groups[1024];
+                        if (s[0] == '@')
+                                diag_add(ctx, v->line, "%s: %s; the groups are: %s", k->name, msg,
+                                         group_names(groups, sizeof(groups)));
+                        else
+                                diag_add(ctx, v->line,
+                                         "%s: %s; write a name as in syscall(2) or an @group",
+                                         k->name, msg);
+                        return -EINVAL;
+                }
+                return 0;
+        default:
+                return 0;
+        }
+}
+
+static int parse_cap(const char *s, cap_value_t *ret)
+{
+        char name[64];
+        if (!*s || is_number(s) || strlen(s) + 4 >= sizeof(name))
+                return -EINVAL;
+        bool prefixed = strncasecmp(s, "cap_", 4) == 0;
+        snprintf(name, sizeof(name), "%s%s", prefixed ? "" : "cap_", s);
+        for (char *p = name; *p; p++)
+                *p = (char)tolower((unsigned char)*p);
+        cap_value_t v;
+        if (cap_from_name(name, &v) < 0 || v < 0 || v >= 64)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+static void cidr_error(struct parse_ctx *ctx, const struct optval *v, int r, const struct cidr *c)
+{
+        char net[INET6_ADDRSTRLEN + 8];
+        if (r == -EADDRNOTAVAIL) {
+                format_cidr(c, net, sizeof(net));
+                diag_add(ctx, v->line,
+                         "rhosts: '%s' has bits set behind its prefix; write the network, "
+                         "e.g. \"%s\"",
+                         v->text, net);
+        } else if (r == -ERANGE) {
+                diag_add(ctx, v->line,
+                         "rhosts: '%s': the prefix is longer than the address (at most /32 for "
+                         "IPv4, /128 for IPv6)",
+                         v->text);
+        } else {
+                diag_add(ctx, v->line,
+                         "rhosts: '%s' is not an IP address or network; write e.g. \"10.0.0.0/8\", "
+                         "\"192.0.2.7\" or \"2001:db8::/32\" (host names are not matched: PAM's "
+                         "rhost is compared as an address)",
+                         v->text);
+        }
+}
+
+static int convert_number(struct parse_ctx *ctx, const struct key *k, const struct optval *v,
+                          uint64_t *ret)
+{
+        const char *s = v->text;
+        uint64_t x = 0;
+        int r;
+
+        switch (k->kind) {
+        case K_SIZE:
+                r = parse_size(s, &x);
+                break;
+        case K_RATE:
+                r = parse_rate(s, &x);
+                break;
+        case K_PERCENT:
+                r = parse_percent(s, &x);
+                break;
+        case K_DURATION:
+                r = parse_duration_ms(s, &x);
+                break;
+        default: { /* K_COUNT */
+                char buf[32];
+                size_t len = strlen(s);
+                if ((k->flags & KF_PER_SECOND) && len > 2 && STREQ(s + len - 2, "/s"))
+                        len -= 2;
+                if (len >= sizeof(buf)) {
+                        r = is_number(s) ? -ERANGE : -EINVAL;
+                        break;
+                }
+                memcpy(buf, s, len);
+                buf[len] = '\0';
+                if (STREQ(buf, "max") || STREQ(buf, "infinity")) {
+                        x = LIMIT_MAX;
+                        r = 0;
+                } else {
+                        r = safe_atou64(buf, &x);
+                        if (r == 0 && x >= LIMIT_MAX)
+                                r = -ERANGE;
+                }
+                break;
+        }
+        }
+
+        if (r == -ERANGE) {
+                diag_add(ctx, v->line, "%s: '%s' is too large", k->name, s);
+                return r;
+        }
+        if (r < 0) {
+                switch (k->kind) {
+                case K_SIZE:
+                        diag_add(ctx, v->line,
+                                 "%s: '%s' is not a size; write a number of bytes with an "
+                                 "optional unit K, M, G or T (1K = 1024), e.g. 512M or 1.5G%s",
+                                 k->name, s, k->flags & KF_NO_MAX ? "" : ", or max");
+                        break;
+                case K_RATE:
+                        diag_add(ctx, v->line,
+                                 "%s: '%s' is not a rate; write bytes per second with an "
+                                 "optional unit K, M, G (1K = 1024), e.g. 20M or 20M/s, or max",
+                                 k->name, s);
+                        break;
+                case K_PERCENT:
+                        if (is_number(s)) {
+                                diag_add(ctx, v->line,
+                                         "%s: '%s' needs a unit: write %s%% (100%% is one CPU)",
+                                         k->name, s, s);
+                                break;
+                        }
+                        diag_add(ctx, v->line,
+                                 "%s: '%s' is not a percentage; write e.g. 50%% (half a CPU) or "
+                                 "200%% (two CPUs), or max",
+                                 k->name, s);
+                        break;
+                case K_DURATION:
+                        diag_add(ctx, v->line,
+                                 "%s: '%s' is not a duration; write e.g. 500ms, 5s, 2m, or a "
+                                 "number of seconds",
+                                 k->name, s);
+                        break;
+                default:
+                        diag_add(ctx, v->line, "%s: '%s' is not a whole number%s", k->name, s,
+                                 k->flags & KF_NO_MAX ? "" : " or max");
+                        break;
+                }
+                return r;
+        }
+        if (x == LIMIT_MAX && ((k->flags & KF_NO_MAX) || k->kind == K_DURATION)) {
+                diag_add(ctx, v->line, "%s: 'max' is not allowed here; write a value%s", k->name,
+                         k->flags & KF_NOT_ZERO ? ", or remove the key for the default" : "");
+                return -EINVAL;
+        }
+        if (x == 0 && (k->flags & KF_NOT_ZERO)) {
+                if (STREQ(k->name, "tmp_size"))
+                        diag_add(ctx, v->line,
+                                 "tmp_size: 0 would mean no limit to tmpfs; write a size, or "
+                                 "remove the key for the kernel's default (half of RAM)");
+                else
+                        diag_add(ctx, v->line,
+                                 "%s: 0 would stop every session; write a larger value, or max "
+                                 "for no limit",
+                                 k->name);
+                return -EINVAL;
+        }
+        if (x != LIMIT_MAX && k->min && x < k->min) {
+                if (k->kind == K_DURATION)
+                        diag_add(ctx, v->line, "%s: %s is too short (at least %" PRIu64 "ms)",
+                                 k->name, s, k->min);
+                else
+                        diag_add(ctx, v->line, "%s: %s is below the minimum %" PRIu64 "%s",
+                                 k->name, s, k->min, k->kind == K_PERCENT ? "%" : "");
+                return -EINVAL;
+        }
+        if (x != LIMIT_MAX && k->max && x > k->max) {
+                if (k->kind == K_DURATION)
+                        diag_add(ctx, v->line, "%s: %s is too long (at most %" PRIu64 "s)",
+                                 k->name, s, k->max / 1000);
+                else
+                        diag_add(ctx, v->line, "%s: %s is above the maximum %" PRIu64 "%s",
+                                 k->name, s, k->max, k->kind == K_PERCENT ? "%" : "");
+                return -EINVAL;
+        }
+        *ret = x;
+        return 0;
+}
+
+static bool is_scalar(enum kind k)
+{
+        return k != K_NAMES && k != K_PATHS && k != K_LANDLOCK && k != K_SYSCALLS &&
+               k != K_CAPS && k != K_CIDRS;
+}
+
+/* Checks one value as written: 0 with *out filled, or -EINVAL after reporting the problem to
+ * ctx (nothing is reported when ctx is NULL: the conversion re-reads checked values). */
+static int value_check(struct parse_ctx *ctx, const struct key *k, const struct optval *v,
+                       union parsed *out)
+{
+        char msg[1024];
+        int r;
+
+        switch (k->kind) {
+        case K_BOOL:
+                r = cfg_parse_boolean(v->text);
+                if (r < 0) {
+                        diag_add(ctx, v->line, "%s must be true or false, not '%s'", k->name,
+                                 v->text);
+                        return -EINVAL;
+                }
+                out->b = r;
+                return 0;
+        case K_ENUM:
+                for (const struct enum_name *e = k->enums; e->name; e++)
+                        if (STREQ(e->name, v->text)) {
+                                out->e = e->value;
+                                return 0;
+                        }
+                diag_add(ctx, v->line, "%s must be one of %s, not '%s'", k->name,
+                         enum_choices(k->enums, msg, sizeof(msg)), v->text);
+                return -EINVAL;
+        case K_STR:
+                if (k->check && k->check(v->text, msg, sizeof(msg)) < 0) {
+                        diag_add(ctx, v->line, "%s", msg);
+                        return -EINVAL;
+                }
+                return 0;
+        case K_SIZE:
+        case K_RATE:
+        case K_COUNT:
+        case K_PERCENT:
+        case K_DURATION:
+                return convert_number(ctx, k, v, &out->u);
+        case K_NAMES:
+        case K_PATHS:
+        case K_LANDLOCK:
+        case K_SYSCALLS:
+                return check_element(ctx, k, v);
+        case K_CAPS:
+                if (parse_cap(v->text, &out->cap) < 0) {
+                        diag_add(ctx, v->line,
+                                 "capabilities: unknown capability '%s'; write a name from "
+                                 "capabilities(7), e.g. CAP_NET_BIND_SERVICE",
+                                 v->text);
+                        return -EINVAL;
+                }
+                return 0;
+        case K_CIDRS:
+                r = parse_cidr(v->text, &out->net);
+                if (r < 0) {
+                        if (ctx)
+                                cidr_error(ctx, v, r, &out->net);
+                        return -EINVAL;
+                }
+                return 0;
+        case K_NAME:
+                if (!v->text[0]) {
+                        diag_add(ctx, v->line, "%s: empty policy name", k->name);
+                        return -EINVAL;
+                }
+                return 0;
+        }
+        return -EINVAL;
+}
+
+/* Converts one key of sec into base + k->offset. The values were checked (and problems
+ * reported) as they were parsed; here only the good ones are taken. */
+static void convert_key(struct parse_ctx *ctx, cfg_t *sec, const struct key *k, void *base)
+{
+        char *field = (char *)base + k->offset;
+        unsigned n = cfg_size(sec, k->name);
+        union parsed x;
+
+        if (n == 0 || k->kind == K_NAME || k->kind == K_CIDRS)
+                return; /* K_NAME, K_CIDRS: by the caller, they need more than one key */
+        if (is_scalar(k->kind)) {
+                const struct optval *v = value_at(sec, k->name, 0);
+                if (n != 1 || !v || !v->ok || value_check(NULL, k, v, &x) < 0)
+                        return;
+                switch (k->kind) {
+                case K_BOOL:
+                        *(bool *)field = x.b;
+                        break;
+                case K_ENUM:
+                        *(int *)field = x.e;
+                        break;
+                case K_STR: {
+                        char *copy = strdup(v->text);
+                        if (!copy) {
+                                ctx->oom = true;
+                                return;
+                        }
+                        free(*(char **)field);
+                        *(char **)field = copy;
+                        break;
+                }
+                case K_DURATION:
+                        *(uint32_t *)field = (uint32_t)x.u; /* bounded by k->max */
+                        break;
+                default:
+                        *(uint64_t *)field = x.u;
+                        break;
+                }
+                return;
+        }
+        for (unsigned i = 0; i < n; i++) {
+                const struct optval *v = value_at(sec, k->name, i);
+                if (!v || !v->ok || value_check(NULL, k, v, &x) < 0)
+                        continue;
+                if (k->kind == K_CAPS)
+                        *(uint64_t *)field |= UINT64_C(1) << x.cap;
+                else if (strv_push((struct strv *)field, v->text) < 0)
+                        ctx->oom = true;
+        }
+}
+
+static void convert_keys(struct parse_ctx *ctx, cfg_t *sec, const struct key *keys, size_t n,
+                         void *base)
+{
+        for (size_t i = 0; i < n; i++)
+                convert_key(ctx, sec, &keys[i], base);
+}
+
+static bool valid_policy_name(const char *s)
+{
+        size_t n = 0;
+        for (; s[n]; n++)
+                if (!isalnum((unsigned char)s[n]) && !strchr("_.-", s[n]))
+                        return false;
+        return n > 0 && n <= 64;
+}
+
+static void policy_defaults(struct policy *p)
+{
+        *p = (struct policy){
+                .ns_mount = true,
+                .ns_pid = true,
+                .ns_uts = true,
+                .ns_ipc = true,
+                .ns_cgroup = true,
+                .network = NETWORK_HOST,
+                .proc = PROC_READ_ONLY,
+                .hidepid = HIDEPID_INVISIBLE,
+                .private_tmp = true,
+                .tmp_size = LIMIT_UNSET,
+                .memory_max = LIMIT_UNSET,
+                .memory_high = LIMIT_UNSET,
+                .swap_max = LIMIT_UNSET,
+                .pids_max = LIMIT_UNSET,
+                .cpu_max_percent = LIMIT_UNSET,
+                .cpu_weight = LIMIT_UNSET,
+                .seccomp_base = SECCOMP_BASE_DEFAULT,
+                .seccomp_action = SECCOMP_ACTION_ERRNO,
+                .no_new_privs = true,
+                .lsm_required = true,
+        };
+}
+
+static int section_line(cfg_t *sec)
+{
+        struct secinfo *si = secinfo_of(sec);
+        return si ? si->line : 0;
+}
+
+static void convert_io(struct parse_ctx *ctx, cfg_t *pol, struct policy *p, bool complete)
+{
+        unsigned n = cfg_size(pol, "io");
+        if (n == 0)
+                return;
+        p->io = calloc(n, sizeof(*p->io));
+        if (!p->io) {
+                ctx->oom = true;
+                return;
+        }
+        for (unsigned i = 0; i < n; i++) {
+                cfg_t *sec = cfg_getnsec(pol, "io", i);
+                struct io_limit *io = &p->io[p->n_io];
+                const char *title = sec ? cfg_title(sec) : NULL;
+                if (!title)
+                        continue;
+                *io = (struct io_limit){
+                        .read_bps = LIMIT_UNSET,
+                        .write_bps = LIMIT_UNSET,
+                        .read_iops = LIMIT_UNSET,
+                        .write_iops = LIMIT_UNSET,
+                        .line = section_line(sec),
+                };
+                io->target = strdup(title);
+                if (!io->target) {
+                        ctx->oom = true;
+                        return;
+                }
+                p->n_io++;
+                convert_keys(ctx, sec, io_keys, ELEMENTSOF(io_keys), io);
+                if (complete && io->read_bps == LIMIT_UNSET && io->write_bps == LIMIT_UNSET &&
+                    io->read_iops == LIMIT_UNSET && io->write_iops == LIMIT_UNSET)
+                        diag_add(ctx, io->line,
+                                 "io \"%s\" sets no limit; add read_bps, write_bps, read_iops "
+                                 "or write_iops, or remove the block",
+                                 title);
+        }
+}
+
+/* Keys that shape the view inside need a mount namespace to shape it in. */
+static void check_mount_keys(struct parse_ctx *ctx, cfg_t *sec, struct policy *p)
+{
+        char list[512] = "";
+        size_t off = 0;
+        for (size_t i = 0; i < ELEMENTSOF(policy_keys); i++) {
+                const struct key *k = &policy_keys[i];
+                if (!(k->flags & KF_NEEDS_MOUNT) || cfg_size(sec, k->name) == 0)
+                        continue;
+                /* false is what no mount namespace gives anyway */
+                if (k->kind == K_BOOL && !*(bool *)((char *)p + k->offset))
+                        continue;
+                off += (size_t)snprintf(list + off, off < sizeof(list) ? sizeof(list) - off : 0,
+                                        "%s%s", off ? ", " : "", k->name);
+        }
+        if (off) {
+                const struct optval *v = value_at(sec, "mount_namespace", 0);
+                diag_add(ctx, v ? v->line : p->line,
+                         "mount_namespace = false, but %s need%s a mount namespace; remove %s "
+                         "or turn mount_namespace on",
+                         list, strchr(list, ',') ? "" : "s", strchr(list, ',') ? "them" : "it");
+        }
+        /* No namespace to make /tmp private in: say so in the struct, not just ignore it. */
+        p->private_tmp = false;
+}
+
+static void convert_policy(struct parse_ctx *ctx, cfg_t *sec, struct policy *p, bool complete)
+{
+        policy_defaults(p);
+        p->line = section_line(sec);
+        p->name = strdup(cfg_title(sec) ? cfg_title(sec) : "");
+        if (!p->name) {
+                ctx->oom = true;
+                return;
+        }
+        convert_keys(ctx, sec, policy_keys, ELEMENTSOF(policy_keys), p);
+        convert_io(ctx, sec, p, complete);
+
+        if (!p->ns_mount)
+                check_mount_keys(ctx, sec, p);
+        if (p->hostname && !p->ns_uts) {
+                const struct optval *v = value_at(sec, "hostname", 0);
+                diag_add(ctx, v ? v->line : p->line,
+                         "hostname needs uts_namespace = true (it would rename the host)");
+        }
+        if (p->ns_mount && !p->private_tmp && p->tmp_size != LIMIT_UNSET) {
+                const struct optval *v = value_at(sec, "tmp_size", 0);
+                diag_add(ctx, v ? v->line : p->line,
+                         "tmp_size has no effect with private_tmp = false; remove one of them");
+        }
+        if (p->seccomp_base == SECCOMP_BASE_NONE) {
+                static const char *const keys[] = {"syscalls_allow", "syscalls_deny",
+                                                   "seccomp_action"};
+                for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                        const struct optval *v = value_at(sec, keys[i], 0);
+                        if (v)
+                                diag_add(ctx, v->line,
+                                         "%s has no effect with seccomp = none; remove it, or "
+                                         "use seccomp = default",
+                                         keys[i]);
+                }
+        }
+        if (p->memory_high != LIMIT_UNSET && p->memory_max != LIMIT_UNSET &&
+            p->memory_high != LIMIT_MAX && p->memory_max != LIMIT_MAX &&
+            p->memory_high > p->memory_max) {
+                const struct optval *v = value_at(sec, "memory_high", 0);
+                diag_add(ctx, v ? v->line : p->line,
+                         "memory_high is above memory_max, so it would never apply; lower it "
+                         "below memory_max or remove it");
+        }
+}
+
+static ssize_t policy_find(const struct config *c, const char *name)
+{
+        for (size_t i = 0; i < c->n_policies; i++)
+                if (STREQ(c->policies[i].name, name))
+                        return (ssize_t)i;
+        return -1;
+}
+
+static void undefined_policy(struct parse_ctx *ctx, const struct config *c, const char *key,
+                             const struct optval *v)
+{
+        char list[512] = "";
+        size_t off = 0;
+        for (size_t i = 0; i < c->n_policies && off < sizeof(list); i++)
+                off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s", i ? ", " : "",
+                                        c->policies[i].name);
+        diag_add(ctx, v->line, "%s: policy '%s' is not defined (defined: %s); define it with "
+                 "policy %s { ... } or name one of those",
+                 key, v->text, off ? list : "none", v->text);
+}
+
+static void convert_match(struct parse_ctx *ctx, cfg_t *sec, struct config *c,
+                          struct match_rule *m, bool complete)
+{
+        m->line = section_line(sec);
+        convert_keys(ctx, sec, match_keys, ELEMENTSOF(match_keys), m);
+
+        unsigned n = cfg_size(sec, "rhosts");
+        if (n > 0) {
+                m->rhosts = calloc(n, sizeof(*m->rhosts));
+                if (!m->rhosts) {
+                        ctx->oom = true;
+                        return;
+                }
+        }
+        for (unsigned i = 0; i < n; i++) {
+                const struct optval *v = value_at(sec, "rhosts", i);
+                struct cidr net;
+                if (v && v->ok && parse_cidr(v->text, &net) == 0)
+                        m->rhosts[m->n_rhosts++] = net;
+        }
+
+        const struct optval *pv = scalar_value(sec, "policy");
+        const struct optval *ev = value_at(sec, "exempt", 0);
+        if (!complete)
+                return;
+        if (pv && m->exempt)
+                diag_add(ctx, m->line,
+                         "this match has both policy = %s and exempt = true; keep one", pv->text);
+        else if (!pv && !m->exempt)
+                diag_add(ctx, ev ? ev->line : m->line,
+                         "this match has neither policy = NAME nor exempt = true; add one");
+        if (pv && !m->exempt) {
+                ssize_t i = policy_find(c, pv->text);
+                if (i < 0)
+                        undefined_policy(ctx, c, "match", pv);
+                else
+                        m->policy_index = (size_t)i;
+        }
+}
+
+static bool all_in(const struct strv *v, const struct strv *set)
+{
+        if (v->n == 0)
+                return false;
+        for (size_t i = 0; i < v->n; i++)
+                if (!config_strv_contains(set, v->v[i]))
+                        return false;
+        return true;
+}
+
+static void check_rules(struct parse_ctx *ctx, const struct config *c)
+{
+        for (size_t j = 0; j < c->n_rules; j++) {
+                const struct match_rule *b = &c->rules[j];
+                bool any_service = b->services.n == 0;
+                for (size_t s = 0; s < b->services.n; s++)
+                        any_service |= config_strv_contains(&c->services, b->services.v[s]);
+                if (!any_service) {
+                        diag_add(ctx, b->line,
+                                 "this match can never apply: none of its services is in "
+                                 "services (logins of other services are not confined); add "
+                                 "them to services or remove the rule");
+                        continue;
+                }
+                if (c->services.n == 0) {
+                        diag_add(ctx, b->line,
+                                 "this match can never apply: services is empty, so no login "
+                                 "is confined");
+                        continue;
+                }
+                if (all_in(&b->users, &c->exempt_users)) {
+                        diag_add(ctx, b->line,
+                                 "this match can never apply: every user it names is in "
+                                 "exempt_users");
+                        continue;
+                }
+                if (all_in(&b->groups, &c->exempt_groups)) {
+                        diag_add(ctx, b->line,
+                                 "this match can never apply: every group it names is in "
+                                 "exempt_groups");
+                        continue;
+                }
+                for (size_t i = 0; i < j; i++) {
+                        if (match_rule_covers(&c->rules[i], b, &c->services)) {
+                                diag_add(ctx, b->line,
+                                         "this match can never apply: the match at line %d "
+                                         "already takes every login it would (the first match "
+                                         "wins); move it above line %d or remove it",
+                                         c->rules[i].line, c->rules[i].line);
+                                break;
+                        }
+                }
+        }
+}
+
+static const char *const default_services[] = {"sshd", "login", "su", "su-l"};
+
+static void convert_config(struct parse_ctx *ctx, cfg_t *root, struct config *c, bool complete)
+{
+        c->fail = FAIL_CLOSED;
+        c->cgroup_backend = CGROUP_BACKEND_AUTO;
+        c->helper_timeout_ms = DEFAULT_HELPER_TIMEOUT_MS;
+        c->cgroup_root = strdup(DEFAULT_CGROUP_ROOT);
+        c->runtime_dir = strdup(DEFAULT_RUNTIME_DIR);
+        if (!c->cgroup_root || !c->runtime_dir)
+                ctx->oom = true;
+        convert_keys(ctx, root, root_keys, ELEMENTSOF(root_keys), c);
+        if (!key_written(root, "services"))
+                for (size_t i = 0; i < ELEMENTSOF(default_services); i++)
+                        if (strv_push(&c->services, default_services[i]) < 0)
+                                ctx->oom = true;
+
+        unsigned np = cfg_size(root, "policy");
+        if (np > 0) {
+                c->policies = calloc(np, sizeof(*c->policies));
+                if (!c->policies) {
+                        ctx->oom = true;
+                        return;
+                }
+        }
+        for (unsigned i = 0; i < np; i++) {
+                cfg_t *sec = cfg_getnsec(root, "policy", i);
+                if (!sec)
+                        continue;
+                convert_policy(ctx, sec, &c->policies[c->n_policies++], complete);
+        }
+
+        const struct optval *dv = scalar_value(root, "default_policy");
+        if (complete && c->n_policies == 0)
+                diag_add(ctx, 0,
+                         "no policy is defined; add one, e.g. policy bastion { memory_max = 2G }");
+        if (complete && dv) {
+                ssize_t i = policy_find(c, dv->text);
+                if (i < 0)
+                        undefined_policy(ctx, c, "default_policy", dv);
+                else
+                        c->default_policy = (size_t)i;
+        }
+
+        unsigned nr = cfg_size(root, "match");
+        if (nr > 0) {
+                c->rules = calloc(nr, sizeof(*c->rules));
+                if (!c->rules) {
+                        ctx->oom = true;
+                        return;
+                }
+        }
+        for (unsigned i = 0; i < nr; i++) {
+                cfg_t *sec = cfg_getnsec(root, "match", i);
+                if (!sec)
+                        continue;
+                convert_match(ctx, sec, c, &c->rules[c->n_rules++], complete);
+        }
+        if (complete)
+                check_rules(ctx, c);
+}
+
+/* ---- entry points ------------------------------------------------------------------------- */
+
+#define VALUE_OPT(name) CFG_PTR_LIST_CB(name, 0, CFGF_NONE, value_cb, free)
+/* The hidden option: "" cannot be written in a config; "h" is parsed when the section is made. */
+#define SECTION_HOOK    CFG_PTR_CB("", "h", CFGF_NONE, section_hook, secinfo_free)
+
+static void fill_opts(cfg_opt_t *opts, const struct key *keys, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                opts[i] = (cfg_opt_t)VALUE_OPT(keys[i].name);
+}
+
+static void policy_free_contents(struct policy *p)
+{
+        free(p->name);
+        free(p->hostname);
+        config_strv_free(&p->masked_paths);
+        config_strv_free(&p->read_only_paths);
+        for (size_t i = 0; i < p->n_io; i++)
+                free(p->io[i].target);
+        free(p->io);
+        config_strv_free(&p->syscalls_allow);
+        config_strv_free(&p->syscalls_deny);
+        free(p->apparmor_profile);
+        free(p->selinux_context);
+        config_strv_free(&p->landlock_read_only);
+        config_strv_free(&p->landlock_read_write);
+}
+
+void config_free(struct config *c)
+{
+        if (!c)
+                return;
+        free(c->file);
+        config_strv_free(&c->services);
+        config_strv_free(&c->exempt_users);
+        config_strv_free(&c->exempt_groups);
+        free(c->cgroup_root);
+        free(c->runtime_dir);
+        for (size_t i = 0; i < c->n_policies; i++)
+                policy_free_contents(&c->policies[i]);
+        free(c->policies);
+        for (size_t i = 0; i < c->n_rules; i++) {
+                config_strv_free(&c->rules[i].users);
+                config_strv_free(&c->rules[i].groups);
+                config_strv_free(&c->rules[i].services);
+                free(c->rules[i].rhosts);
+        }
+        free(c->rules);
+        free(c);
+}
+
+void config_errors_free(struct config_errors *errs)
+{
+        if (!errs)
+                return;
+        for (size_t i = 0; i < errs->n; i++)
+                free(errs->msgs[i]);
+        free(errs->msgs);
+        errs->msgs = NULL;
+        errs->n = 0;
+}
+
+static int parse_text(struct parse_ctx *ctx, const char *buf, size_t len, struct config *c)
+{
+        cfg_opt_t io_opts[ELEMENTSOF(io_keys) + 2];
+        cfg_opt_t match_opts[ELEMENTSOF(match_keys) + 2];
+        cfg_opt_t policy_opts[ELEMENTSOF(policy_keys) + 3];
+        cfg_opt_t root_opts[ELEMENTSOF(root_keys) + 3];
+        size_t n;
+
+        fill_opts(io_opts, io_keys, ELEMENTSOF(io_keys));
+        io_opts[ELEMENTSOF(io_keys)] = (cfg_opt_t)SECTION_HOOK;
+        io_opts[ELEMENTSOF(io_keys) + 1] = (cfg_opt_t)CFG_END();
+
+        fill_opts(match_opts, match_keys, ELEMENTSOF(match_keys));
+        match_opts[ELEMENTSOF(match_keys)] = (cfg_opt_t)SECTION_HOOK;
+        match_opts[ELEMENTSOF(match_keys) + 1] = (cfg_opt_t)CFG_END();
+
+        n = ELEMENTSOF(policy_keys);
+        fill_opts(policy_opts, policy_keys, n);
+        policy_opts[n] = (cfg_opt_t)CFG_SEC("io", io_opts, CFGF_MULTI | CFGF_TITLE);
+        policy_opts[n + 1] = (cfg_opt_t)SECTION_HOOK;
+        policy_opts[n + 2] = (cfg_opt_t)CFG_END();
+
+        n = ELEMENTSOF(root_keys);
+        fill_opts(root_opts, root_keys, n);
+        root_opts[n] = (cfg_opt_t)CFG_SEC("policy", policy_opts, CFGF_MULTI | CFGF_TITLE);
+        root_opts[n + 1] = (cfg_opt_t)CFG_SEC("match", match_opts, CFGF_MULTI);
+        root_opts[n + 2] = (cfg_opt_t)CFG_END();
+
+        _cleanup_free_ char *text = prescan(ctx, buf, len);
+        if (!text)
+                return -ENOMEM;
+
+        current = ctx;
+        cfg_t *cfg = cfg_init(root_opts, CFGF_NONE);
+        if (!cfg) {
+                current = NULL;
+                return -ENOMEM;
+        }
+        cfg_set_error_function(cfg, confuse_error);
+
+        bool complete = true;
+        if (len > 0) {
+                FILE *f = fmemopen(text, len, "r");
+                if (!f) {
+                        cfg_free(cfg);
+                        current = NULL;
+                        return -errno;
+                }
+                int r = cfg_parse_fp(cfg, f);
+                fclose(f);
+                if (r != CFG_SUCCESS) {
+                        complete = false;
+                        if (!ctx->confuse_reported && !ctx->lexer_reported)
+                                diag_add(ctx, ctx->last_line,
+                                         "syntax error (after this line); check quotes, braces "
+                                         "and '='");
+                }
+        }
+        convert_config(ctx, cfg, c, complete);
+        cfg_free(cfg);
+        current = NULL;
+        return 0;
+}
+
+int config_parse_buffer(const char *name, const char *buf, struct config **ret,
+                        struct config_errors *errs)
+{
+        if (ret)
+                *ret = NULL;
+        if (!name || !buf)
+                return -EINVAL;
+
+        struct parse_ctx ctx = {.file = name};
+        struct config *c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        c->file = strdup(name);
+        int r = c->file ? 0 : -ENOMEM;
+
+        size_t len = strlen(buf);
+        if (r == 0 && len > CONFIG_MAX_BYTES)
+                diag_add(&ctx, 0, "larger than %d bytes; is this the right file?",
+                         CONFIG_MAX_BYTES);
+        else if (r == 0)
+                r = parse_text(&ctx, buf, len, c);
+
+        secinfo_clear(&ctx.root);
+        seen_keys_free(ctx.policies, ctx.n_policies);
+        if (r == 0 && ctx.oom)
+                r = -ENOMEM;
+        if (r == 0 && ctx.n_diags > 0)
+                r = -EINVAL;
+        int fr = diags_flush(&ctx, errs);
+        if (r == 0 && fr < 0)
+                r = fr;
+        if (r < 0) {
+                config_free(c);
+                return r;
+        }
+        if (ret)
+                *ret = c;
+        else
+                config_free(c);
+        return 0;
+}
+
+int config_load(const char *path, bool check_owner, struct config **ret,
+                struct config_errors *errs)
+{
+        if (ret)
+                *ret = NULL;
+        if (!path)
+                return -EINVAL;
+
+        /* Symlinks are followed (some hosts manage /etc with them); what is checked is the
+         * file actually opened. */
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0) {
+                int r = -errno;
+                errs_add(errs, "%s: cannot open: %s", path, strerror(-r));
+                return r;
+        }
+        struct stat st;
+        if (fstat(fd, &st) < 0) {
+                int r = -errno;
+                errs_add(errs, "%s: cannot stat: %s", path, strerror(-r));
+                return r;
+        }
+        if (!S_ISREG(st.st_mode)) {
+                errs_add(errs, "%s: not a regular file", path);
+                return -EINVAL;
+        }
+        if (check_owner && (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)))) {
+                char why[128];
+                if (st.st_uid != 0)
+                        snprintf(why, sizeof(why), "owned by uid %u", (unsigned)st.st_uid);
+                else
+                        snprintf(why, sizeof(why), "writable by %s (mode %04o)",
+                                 (st.st_mode & S_IWOTH) ? "others" : "its group",
+                                 (unsigned)(st.st_mode & 07777));
+                errs_add(errs,
+                         "%s: %s, must be root:root and not group/world-writable; fix: chown "
+                         "root:root %s && chmod 644 %s",
+                         path, why, path, path);
+                return -EPERM;
+        }
+        if (st.st_size > CONFIG_MAX_BYTES) {
+                errs_add(errs, "%s: larger than %d bytes; is this the right file?", path,
+                         CONFIG_MAX_BYTES);
+                return -EFBIG;
+        }
+
+        size_t cap = (size_t)st.st_size + 1, len = 0;
+        _cleanup_free_ char *buf = malloc(cap + 1);
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                if (len == cap) {
+                        errs_add(errs, "%s: grew while being read; try again", path);
+                        return -EAGAIN;
+                }
+                ssize_t k = read(fd, buf + len, cap - len);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0) {
+                        int r = -errno;
+                        errs_add(errs, "%s: cannot read: %s", path, strerror(-r));
+                        return r;
+                }
+                if (k == 0)
+                        break;
+                len += (size_t)k;
+        }
+        buf[len] = '\0';
+        if (memchr(buf, '\0', len)) {
+                errs_add(errs, "%s: contains a NUL byte; is this a text file?", path);
+                return -EINVAL;
+        }
+        return config_parse_buffer(path, buf, ret, errs);
+}
