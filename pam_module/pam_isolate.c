@@ -221,7 +221,7 @@ static bool config_says_fail_open(const char *path)
                 if (in_string || depth < 0)
                         return false; /* a string over lines, or unbalanced: unsure */
         }
-        return fail_lines == 1 && open_seen;
+        return depth == 0 && fail_lines == 1 && open_seen;
 }
 
 /* When the fail mode is unknown (no HELLO from the helper): fail = open by the config scan
