@@ -1,7 +1,90 @@
-/* landlock.c: placeholder until Landlock lands (issue 5). */
+/* landlock.c: applies the Landlock part of a join_spec to the calling process. libc only
+ * (linked into the PAM module): raw syscalls, no library.
+ *
+ * It runs in the caller after the setns, so "/tmp" is the session's private /tmp. The
+ * ruleset restricts the caller itself too (the sshd monitor, root), which is why lsm_plan()
+ * always adds read-write rules for what the monitor writes after the join (/dev, utmp,
+ * wtmp, btmp, lastlog). */
 #include "landlock.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+/* Our own copies of the argument structs: the uapi one for the ruleset grows with new ABIs
+ * (handled_access_net, scoped), and the kernel accepts this shorter form on every ABI. */
+struct ll_ruleset_attr {
+        uint64_t handled_access_fs;
+};
+
+struct ll_path_beneath_attr {
+        uint64_t allowed_access;
+        int32_t parent_fd;
+} __attribute__((packed));
+
+#define LL_RULE_PATH_BENEATH 1
+
+uint64_t landlock_fs_access_for_abi(int abi)
+{
+        if (abi < 1)
+                return 0;
+        uint64_t a = (LANDLOCK_ACCESS_FS_MAKE_SYM << 1) - 1; /* ABI 1: EXECUTE .. MAKE_SYM */
+        if (abi >= 2)
+                a |= LANDLOCK_ACCESS_FS_REFER;
+        if (abi >= 3)
+                a |= LANDLOCK_ACCESS_FS_TRUNCATE;
+        if (abi >= 5) /* ABI 4 added network rights only */
+                a |= LANDLOCK_ACCESS_FS_IOCTL_DEV;
+        return a;
+}
+
+int landlock_abi_version(void)
+{
+        long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+        return abi < 0 ? 0 : (int)abi;
+}
 
 int landlock_apply(const struct join_spec *j, struct isolate_error *err)
 {
+        if (j->landlock_handled == 0)
+                return 0;
+        int abi = landlock_abi_version();
+        if (abi < 1)
+                return error_set(err, EOPNOTSUPP,
+                                 "the session has Landlock rules but Landlock is not available");
+        struct ll_ruleset_attr attr = {
+                .handled_access_fs = j->landlock_handled & landlock_fs_access_for_abi(abi),
+        };
+        _cleanup_close_ int ruleset =
+                (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
+        if (ruleset < 0)
+                return error_set_errno(err, errno, "cannot create the Landlock ruleset");
+
+        for (uint32_t i = 0; i < j->n_landlock; i++) {
+                const struct landlock_path *lp = &j->landlock[i];
+                _cleanup_close_ int fd = open(lp->path, O_PATH | O_CLOEXEC);
+                if (fd < 0) {
+                        if (errno == ENOENT)
+                                continue; /* lsm_plan warned when it was missing there too */
+                        return error_set_errno(err, errno, "cannot open Landlock path %s", lp->path);
+                }
+                struct stat st;
+                if (fstat(fd, &st) < 0)
+                        return error_set_errno(err, errno, "cannot stat Landlock path %s", lp->path);
+                struct ll_path_beneath_attr rule = {
+                        .allowed_access = lp->access & attr.handled_access_fs,
+                        .parent_fd = fd,
+                };
+                if (!S_ISDIR(st.st_mode))
+                        rule.allowed_access &= LANDLOCK_FS_FILE_ACCESS;
+                if (rule.allowed_access == 0)
+                        continue; /* nothing this kernel can grant here */
+                if (syscall(SYS_landlock_add_rule, ruleset, LL_RULE_PATH_BENEATH, &rule, 0) < 0)
+                        return error_set_errno(err, errno, "cannot add the Landlock rule for %s",
+                                               lp->path);
+        }
+        if (syscall(SYS_landlock_restrict_self, ruleset, 0) < 0)
+                return error_set_errno(err, errno, "cannot apply the Landlock ruleset");
         return 0;
 }

@@ -1,23 +1,273 @@
-/* lsm.c: placeholder until the LSM support lands (issue 5). */
+/* lsm.c: decides the LSM part of a session (see lsm.h): which exec label goes where, and
+ * the Landlock ruleset. Runs in the helper; the caller applies the result (join.c,
+ * landlock.c). */
 #include "lsm.h"
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "landlock.h"
+
+static char sys_root[256] = "/sys";
+static char proc_root[256] = "/proc";
+static int landlock_abi_override = -1;
+
+void lsm_set_root(const char *sys, const char *proc)
+{
+        snprintf(sys_root, sizeof(sys_root), "%s", sys ? sys : "/sys");
+        snprintf(proc_root, sizeof(proc_root), "%s", proc ? proc : "/proc");
+}
+
+void lsm_set_landlock_abi(int abi)
+{
+        landlock_abi_override = abi;
+}
+
+static bool path_exists(const char *root, const char *rel)
+{
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s", root, rel);
+        return access(path, F_OK) == 0;
+}
+
+/* The active LSMs, "lockdown,capability,landlock,apparmor" (securityfs). */
+static bool lsm_list_has(const char *name)
+{
+        char path[512], buf[512];
+        snprintf(path, sizeof(path), "%s/kernel/security/lsm", sys_root);
+        if (read_file_at(AT_FDCWD, path, buf, sizeof(buf)) < 0)
+                return false;
+        size_t len = strlen(name);
+        for (char *s = buf; *s;) {
+                size_t n = strcspn(s, ",\n");
+                if (n == len && strncmp(s, name, len) == 0)
+                        return true;
+                s += n;
+                s += strspn(s, ",\n");
+        }
+        return false;
+}
 
 bool lsm_apparmor_enabled(void)
 {
-        return false;
+        if (lsm_list_has("apparmor"))
+                return true;
+        /* without securityfs' lsm list (older kernels): the module says it is on and its
+         * securityfs directory is there */
+        char path[512], buf[16];
+        snprintf(path, sizeof(path), "%s/module/apparmor/parameters/enabled", sys_root);
+        if (read_file_at(AT_FDCWD, path, buf, sizeof(buf)) < 0 || buf[0] != 'Y')
+                return false;
+        return path_exists(sys_root, "kernel/security/apparmor");
 }
 
 bool lsm_selinux_enabled(void)
 {
-        return false;
+        return path_exists(sys_root, "fs/selinux/enforce") || lsm_list_has("selinux");
 }
 
 int lsm_landlock_abi(void)
 {
+        if (landlock_abi_override >= 0)
+                return landlock_abi_override;
+        return landlock_abi_version();
+}
+
+static void warn(char *warnings, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void warn(char *warnings, size_t len, const char *fmt, ...)
+{
+        if (!warnings || len == 0)
+                return;
+        size_t used = strnlen(warnings, len);
+        if (used >= len - 1)
+                return;
+        if (used > 0)
+                warnings[used++] = '\n';
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(warnings + used, len - used, fmt, ap);
+        va_end(ap);
+}
+
+/* A named LSM the kernel lacks: refuse or warn, as lsm_required says. */
+static int lsm_missing(const struct policy *p, char *warnings, size_t warnings_len,
+                       struct isolate_error *err, const char *what)
+{
+        if (p->lsm_required)
+                return error_set(err, EOPNOTSUPP, "policy %s names %s; load it or set lsm_required = false",
+                                 p->name, what);
+        warn(warnings, warnings_len, "policy %s names %s; going on without it (lsm_required = false)",
+             p->name, what);
+        return 0;
+}
+
+static int plan_label(const struct policy *p, struct join_spec *j, char *warnings,
+                      size_t warnings_len, struct isolate_error *err)
+{
+        const char *profile = p->apparmor_profile && *p->apparmor_profile ? p->apparmor_profile : NULL;
+        const char *context = p->selinux_context && *p->selinux_context ? p->selinux_context : NULL;
+        if (!profile && !context)
+                return 0;
+        if ((profile && strpbrk(profile, "\n")) || (context && strpbrk(context, "\n")))
+                return error_set(err, EINVAL, "policy %s: an LSM label must not contain a newline",
+                                 p->name);
+
+        bool aa = profile && lsm_apparmor_enabled();
+        bool se = context && lsm_selinux_enabled();
+        int n;
+        if (aa) {
+                /* the per-LSM file where the kernel has one (stacking), else the shared one */
+                snprintf(j->lsm_attr_path, sizeof(j->lsm_attr_path), "%s",
+                         path_exists(proc_root, "self/attr/apparmor/exec")
+                                 ? "/proc/self/attr/apparmor/exec"
+                                 : "/proc/self/attr/exec");
+                n = snprintf(j->lsm_attr_value, sizeof(j->lsm_attr_value), "exec %s", profile);
+                if (se)
+                        warn(warnings, warnings_len,
+                             "policy %s: both AppArmor and SELinux are enabled; AppArmor profile %s "
+                             "is used, SELinux context %s is not",
+                             p->name, profile, context);
+        } else if (se) {
+                snprintf(j->lsm_attr_path, sizeof(j->lsm_attr_path), "/proc/self/attr/exec");
+                n = snprintf(j->lsm_attr_value, sizeof(j->lsm_attr_value), "%s", context);
+        } else {
+                char what[1024];
+                if (profile && context)
+                        snprintf(what, sizeof(what),
+                                 "AppArmor profile %s and SELinux context %s but neither AppArmor "
+                                 "nor SELinux is enabled in this kernel",
+                                 profile, context);
+                else if (profile)
+                        snprintf(what, sizeof(what),
+                                 "AppArmor profile %s but AppArmor is not enabled in this kernel",
+                                 profile);
+                else
+                        snprintf(what, sizeof(what),
+                                 "SELinux context %s but SELinux is not enabled in this kernel",
+                                 context);
+                return lsm_missing(p, warnings, warnings_len, err, what);
+        }
+        if (n < 0 || (size_t)n >= sizeof(j->lsm_attr_value)) {
+                j->lsm_attr_path[0] = j->lsm_attr_value[0] = '\0';
+                return error_set(err, ENAMETOOLONG, "policy %s: the LSM label is too long", p->name);
+        }
+        return 0;
+}
+
+/* What the caller writes after the join, whatever the policy says (see lsm.h). */
+static const char *const caller_paths[] = {
+        "/dev", "/run/utmp", "/var/run/utmp", "/var/log/wtmp", "/var/log/btmp", "/var/log/lastlog",
+};
+
+/* "$HOME", "$HOME/x", "~", "~/x" -> home + rest; other paths as they are. */
+static int expand_home(const char *path, const char *home, char *out, size_t len)
+{
+        const char *rest = NULL;
+        if (strncmp(path, "$HOME", 5) == 0 && (path[5] == '\0' || path[5] == '/'))
+                rest = path + 5;
+        else if (path[0] == '~' && (path[1] == '\0' || path[1] == '/'))
+                rest = path + 1;
+        int n;
+        if (rest) {
+                if (!home || home[0] != '/')
+                        return -ENOENT;
+                n = snprintf(out, len, "%s%s", home, rest);
+        } else
+                n = snprintf(out, len, "%s", path);
+        if (n < 0 || (size_t)n >= len)
+                return -ENAMETOOLONG;
+        return 0;
+}
+
+static int add_landlock_path(const struct policy *p, struct join_spec *j, const char *spec,
+                             const char *home, uint64_t access, bool quiet_if_missing,
+                             char *warnings, size_t warnings_len, struct isolate_error *err)
+{
+        char path[JOIN_PATH_MAX];
+        int r = expand_home(spec, home, path, sizeof(path));
+        if (r == -ENOENT)
+                return error_set(err, EINVAL, "policy %s: Landlock path %s needs a home directory, "
+                                 "and the user has none", p->name, spec);
+        if (r < 0)
+                return error_set(err, -r, "policy %s: Landlock path %s is too long", p->name, spec);
+        if (path[0] != '/')
+                return error_set(err, EINVAL, "policy %s: Landlock path %s is not absolute", p->name, spec);
+        struct stat st;
+        if (stat(path, &st) < 0) {
+                if (!quiet_if_missing)
+                        warn(warnings, warnings_len, "policy %s: Landlock path %s does not exist; skipped",
+                             p->name, path);
+                return 0;
+        }
+        if (!S_ISDIR(st.st_mode))
+                access &= LANDLOCK_FS_FILE_ACCESS;
+        if (access == 0)
+                return 0;
+        if (j->n_landlock >= JOIN_MAX_LANDLOCK_PATHS)
+                return error_set(err, E2BIG, "policy %s: more than %d Landlock paths (with the %zu "
+                                 "the session always needs)", p->name, JOIN_MAX_LANDLOCK_PATHS,
+                                 ELEMENTSOF(caller_paths));
+        struct landlock_path *lp = &j->landlock[j->n_landlock++];
+        lp->access = access;
+        snprintf(lp->path, sizeof(lp->path), "%s", path);
+        return 0;
+}
+
+static int plan_landlock(const struct policy *p, const char *home, struct join_spec *j,
+                         char *warnings, size_t warnings_len, struct isolate_error *err)
+{
+        const struct strv *ro = &p->landlock_read_only, *rw = &p->landlock_read_write;
+        if (ro->n == 0 && rw->n == 0)
+                return 0;
+        int abi = lsm_landlock_abi();
+        if (abi < 1)
+                return lsm_missing(p, warnings, warnings_len, err,
+                                   "Landlock paths but Landlock is not available in this kernel "
+                                   "(CONFIG_SECURITY_LANDLOCK, lsm= boot parameter)");
+        uint64_t all = landlock_fs_access_for_abi(abi);
+        uint64_t handled = ro->n > 0 ? all : all & ~LANDLOCK_FS_READ_EXEC;
+
+        size_t max = ro->n + rw->n + ELEMENTSOF(caller_paths);
+        if (max > JOIN_MAX_LANDLOCK_PATHS)
+                max = JOIN_MAX_LANDLOCK_PATHS;
+        struct landlock_path *arr = calloc(max, sizeof(*arr));
+        if (!arr)
+                return error_set(err, ENOMEM, "out of memory");
+        free(j->landlock);
+        j->landlock = arr;
+        j->n_landlock = 0;
+
+        int r = 0;
+        for (size_t i = 0; i < ro->n && r == 0; i++)
+                r = add_landlock_path(p, j, ro->v[i], home, LANDLOCK_FS_READ_EXEC & handled, false,
+                                      warnings, warnings_len, err);
+        for (size_t i = 0; i < rw->n && r == 0; i++)
+                r = add_landlock_path(p, j, rw->v[i], home, handled, false, warnings, warnings_len, err);
+        for (size_t i = 0; i < ELEMENTSOF(caller_paths) && r == 0; i++)
+                r = add_landlock_path(p, j, caller_paths[i], home, handled, true, warnings,
+                                      warnings_len, err);
+        if (r < 0) {
+                free(j->landlock);
+                j->landlock = NULL;
+                j->n_landlock = 0;
+                return r;
+        }
+        j->landlock_handled = handled;
+        j->landlock_abi = (uint32_t)abi;
         return 0;
 }
 
 int lsm_plan(const struct policy *p, const char *home, struct join_spec *j, char *warnings,
              size_t warnings_len, struct isolate_error *err)
 {
-        return 0;
+        j->lsm_attr_path[0] = '\0';
+        j->lsm_attr_value[0] = '\0';
+        j->landlock_handled = 0;
+        j->landlock_abi = 0;
+        int r = plan_label(p, j, warnings, warnings_len, err);
+        if (r < 0)
+                return r;
+        return plan_landlock(p, home, j, warnings, warnings_len, err);
 }

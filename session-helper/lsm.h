@@ -12,7 +12,29 @@ bool lsm_selinux_enabled(void);
 int lsm_landlock_abi(void); /* 0 when Landlock is not available */
 
 /* Fills the LSM part of j: exec label path and value, Landlock handled accesses and paths
- * ("$HOME" and "~" expanded to home). Where the policy names an LSM the kernel lacks:
- * p->lsm_required -> -EOPNOTSUPP with a message; else a line appended to warnings. */
+ * ("$HOME" and "~" expand to home). Where the policy names an LSM the kernel lacks:
+ * p->lsm_required -> -EOPNOTSUPP with a message; else a line appended to warnings
+ * (lines separated by '\n').
+ *
+ * AppArmor: "exec PROFILE" to /proc/self/attr/apparmor/exec (kernels with LSM stacking),
+ * else /proc/self/attr/exec. SELinux: the context to /proc/self/attr/exec. A policy may name
+ * both (one config for hosts of either kind): the one this kernel has is used; if it had
+ * both, AppArmor is used and a warning says the SELinux context was not.
+ *
+ * Landlock: handled are the rights of the best ABI the kernel offers; when
+ * landlock_read_only is empty only the write-type rights are handled (reading stays
+ * allowed everywhere). Read-only paths get read and execute, read-write paths every
+ * handled right. Since the ruleset also binds the caller (the sshd monitor, root, which
+ * still writes utmp/wtmp/lastlog and opens /dev/ptmx and /dev/pts/N after the join), any
+ * Landlock rule brings read-write rules for /dev, /run/utmp, /var/run/utmp, /var/log/wtmp,
+ * /var/log/btmp and /var/log/lastlog (DAC still keeps users out of them; those missing on
+ * this host are left out quietly). A configured path that does not exist is skipped with a
+ * warning; on a file, rights that only apply to directories are dropped. */
 int lsm_plan(const struct policy *p, const char *home, struct join_spec *j, char *warnings,
              size_t warnings_len, struct isolate_error *err);
+
+/* For unit tests: read sysfs and procfs under other roots (NULL: /sys, /proc), and pretend
+ * the kernel's Landlock ABI is abi (-1: ask the kernel). The paths put into a join_spec stay
+ * /proc/self/...: only the decision which file exists looks under the proc root. */
+void lsm_set_root(const char *sys, const char *proc);
+void lsm_set_landlock_abi(int abi);
