@@ -327,13 +327,27 @@ static bool has_dotdot(const char *s)
         return false;
 }
 
+/* The same rule as cgroup.c's: after an optional "./" (below the helper's own cgroup) and
+ * leading '/', components of [A-Za-z0-9_.-], none empty, "." or "..". */
 static int check_cgroup_root(const char *s, char *msg, size_t len)
 {
-        if (!*s || s[0] == '/' || has_dotdot(s) || has_control_char(s) || STREQ(s, ".") ||
-            STREQ(s, "./")) {
+        const char *rest = strncmp(s, "./", 2) == 0 ? s + 2 : s;
+        rest += strspn(rest, "/");
+        bool ok = *rest != '\0';
+        for (const char *p = rest; ok && *p;) {
+                size_t n = strcspn(p, "/");
+                ok = n > 0 && !(n == 1 && p[0] == '.') && !(n == 2 && p[0] == '.' && p[1] == '.');
+                for (size_t i = 0; ok && i < n; i++)
+                        ok = isalnum((unsigned char)p[i]) || strchr("_.-", p[i]);
+                p += n;
+                if (*p == '/')
+                        p++;
+        }
+        if (!ok) {
                 snprintf(msg, len,
-                         "cgroup_root '%s' must be a relative path without '..' (e.g. \"isolate\", "
-                         "or \"./isolate\" for below the helper's own cgroup)",
+                         "cgroup_root '%s' must be a relative path of plain names "
+                         "([A-Za-z0-9_.-], no '..'), e.g. \"isolate\", or \"./isolate\" for "
+                         "below the helper's own cgroup",
                          s);
                 return -EINVAL;
         }
