@@ -1,0 +1,298 @@
+/* test_landlock.c: a plan from lsm_plan() applied by landlock_apply() in a forked child on
+ * this kernel; what the child can then write, create and read. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../../session-helper/landlock.h"
+#include "../../session-helper/lsm.h"
+
+static char root[64];
+
+static void path_of(char *buf, size_t len, const char *rel)
+{
+        snprintf(buf, len, "%s/%s", root, rel);
+}
+
+static void make_file(const char *rel)
+{
+        char p[256];
+        path_of(p, sizeof(p), rel);
+        int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, "data\n", 5), 5);
+        close(fd);
+}
+
+static int setup(void **state)
+{
+        if (landlock_abi_version() < 1)
+                return 0; /* the tests skip */
+        strcpy(root, "/tmp/isolate-test-landlock-XXXXXX");
+        if (!mkdtemp(root))
+                return -1;
+        const char *dirs[] = {"home", "home/sub", "other", "ro", NULL};
+        for (const char **d = dirs; *d; d++) {
+                char p[256];
+                path_of(p, sizeof(p), *d);
+                if (mkdir(p, 0755) < 0)
+                        return -1;
+        }
+        make_file("other/existing");
+        make_file("ro/file");
+        make_file("home/a");
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        if (!root[0])
+                return 0;
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+        return system(cmd) == 0 ? 0 : -1;
+}
+
+/* What the child tries after landlock_apply, in this order; each reports 0 or errno. */
+enum probe {
+        CREATE_IN_HOME,
+        CREATE_IN_OTHER,
+        WRITE_OTHER_EXISTING,
+        READ_OTHER_EXISTING,
+        READ_RO_FILE,
+        WRITE_RO_FILE,
+        WRITE_DEV_NULL,
+        RENAME_IN_HOME,
+        MKDIR_IN_OTHER,
+        TRUNCATE_OTHER_EXISTING,
+        N_PROBES,
+};
+
+static int try_open(const char *rel, int flags)
+{
+        char p[256];
+        path_of(p, sizeof(p), rel);
+        int fd = open(p, flags | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return errno;
+        close(fd);
+        return 0;
+}
+
+static void run_probes(int *res)
+{
+        char a[256], b[256];
+        res[CREATE_IN_HOME] = try_open("home/new", O_WRONLY | O_CREAT);
+        res[CREATE_IN_OTHER] = try_open("other/new", O_WRONLY | O_CREAT);
+        res[WRITE_OTHER_EXISTING] = try_open("other/existing", O_WRONLY);
+        res[READ_OTHER_EXISTING] = try_open("other/existing", O_RDONLY);
+        res[READ_RO_FILE] = try_open("ro/file", O_RDONLY);
+        res[WRITE_RO_FILE] = try_open("ro/file", O_WRONLY);
+        res[WRITE_DEV_NULL] = open("/dev/null", O_WRONLY | O_CLOEXEC) >= 0 ? 0 : errno;
+        path_of(a, sizeof(a), "home/a");
+        path_of(b, sizeof(b), "home/sub/a"); /* another directory: needs REFER */
+        res[RENAME_IN_HOME] = rename(a, b) == 0 ? 0 : errno;
+        path_of(a, sizeof(a), "other/dir");
+        res[MKDIR_IN_OTHER] = mkdir(a, 0755) == 0 ? 0 : errno;
+        path_of(a, sizeof(a), "other/existing");
+        res[TRUNCATE_OTHER_EXISTING] = truncate(a, 0) == 0 ? 0 : errno;
+}
+
+/* Plans p, applies it in a child, runs the probes there. Returns landlock_apply's result. */
+static int apply_in_child(const struct policy *p, int *res)
+{
+        char home[128];
+        path_of(home, sizeof(home), "home");
+        struct join_spec j;
+        join_spec_init(&j);
+        char warnings[1024] = "";
+        struct isolate_error err = {0};
+        int r = lsm_plan(p, home, &j, warnings, sizeof(warnings), &err);
+        if (r < 0)
+                fail_msg("lsm_plan: %s", err.msg);
+        assert_true(j.landlock_handled != 0);
+
+        int pfd[2];
+        assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                close(pfd[0]);
+                struct isolate_error cerr = {0};
+                int out[N_PROBES + 1];
+                memset(out, 0, sizeof(out));
+                out[0] = landlock_apply(&j, &cerr);
+                if (out[0] == 0)
+                        run_probes(out + 1);
+                if (write(pfd[1], out, sizeof(out)) != (ssize_t)sizeof(out))
+                        _exit(1);
+                _exit(0);
+        }
+        close(pfd[1]);
+        int out[N_PROBES + 1];
+        assert_int_equal(read(pfd[0], out, sizeof(out)), (ssize_t)sizeof(out));
+        close(pfd[0]);
+        int st;
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        memcpy(res, out + 1, sizeof(int) * N_PROBES);
+        join_spec_free(&j);
+        return out[0];
+}
+
+static struct policy policy_new(void)
+{
+        struct policy p;
+        memset(&p, 0, sizeof(p));
+        p.name = (char *)"strict";
+        return p;
+}
+
+static void test_read_write_home_only(void **state)
+{
+        if (landlock_abi_version() < 1)
+                skip();
+        struct policy p = policy_new();
+        char *rw[] = {"$HOME", NULL};
+        p.landlock_read_write = (struct strv){rw, 1};
+        int res[N_PROBES];
+        assert_int_equal(apply_in_child(&p, res), 0);
+        assert_int_equal(res[CREATE_IN_HOME], 0);
+        assert_int_equal(res[CREATE_IN_OTHER], EACCES);
+        assert_int_equal(res[WRITE_OTHER_EXISTING], EACCES);
+        assert_int_equal(res[MKDIR_IN_OTHER], EACCES);
+        if (landlock_abi_version() >= 3)
+                assert_int_equal(res[TRUNCATE_OTHER_EXISTING], EACCES);
+        /* nothing read-only listed: reading is not restricted */
+        assert_int_equal(res[READ_OTHER_EXISTING], 0);
+        assert_int_equal(res[READ_RO_FILE], 0);
+        /* /dev is always writable (the monitor's ptys), rename across home's dirs works */
+        assert_int_equal(res[WRITE_DEV_NULL], 0);
+        assert_int_equal(res[RENAME_IN_HOME], 0);
+}
+
+static void test_read_only_paths(void **state)
+{
+        if (landlock_abi_version() < 1)
+                skip();
+        char ro[128];
+        path_of(ro, sizeof(ro), "ro");
+        struct policy p = policy_new();
+        char *rw[] = {"~", NULL};
+        char *rov[] = {ro, NULL};
+        p.landlock_read_write = (struct strv){rw, 1};
+        p.landlock_read_only = (struct strv){rov, 1};
+        int res[N_PROBES];
+        assert_int_equal(apply_in_child(&p, res), 0);
+        assert_int_equal(res[READ_RO_FILE], 0);
+        assert_int_equal(res[WRITE_RO_FILE], EACCES);
+        /* reads are handled now: outside the listed paths they are denied too */
+        assert_int_equal(res[READ_OTHER_EXISTING], EACCES);
+        assert_int_equal(res[CREATE_IN_HOME], 0);
+        assert_int_equal(res[WRITE_DEV_NULL], 0);
+}
+
+static void test_file_rule(void **state)
+{
+        if (landlock_abi_version() < 1)
+                skip();
+        char file[128];
+        path_of(file, sizeof(file), "other/existing");
+        struct policy p = policy_new();
+        char *rw[] = {file, NULL};
+        p.landlock_read_write = (struct strv){rw, 1};
+        int res[N_PROBES];
+        assert_int_equal(apply_in_child(&p, res), 0);
+        assert_int_equal(res[WRITE_OTHER_EXISTING], 0);
+        assert_int_equal(res[CREATE_IN_OTHER], EACCES);
+        assert_int_equal(res[CREATE_IN_HOME], EACCES);
+}
+
+static void test_older_abi_plan(void **state)
+{
+        /* a plan made for ABI 1 still applies on this kernel and still confines */
+        if (landlock_abi_version() < 1)
+                skip();
+        lsm_set_landlock_abi(1);
+        struct policy p = policy_new();
+        char *rw[] = {"$HOME", NULL};
+        p.landlock_read_write = (struct strv){rw, 1};
+        int res[N_PROBES];
+        int r = apply_in_child(&p, res);
+        lsm_set_landlock_abi(-1);
+        assert_int_equal(r, 0);
+        assert_int_equal(res[CREATE_IN_HOME], 0);
+        assert_int_equal(res[CREATE_IN_OTHER], EACCES);
+        /* REFER is not handled at ABI 1, so the kernel forbids any reparenting */
+        assert_int_equal(res[RENAME_IN_HOME], EXDEV);
+}
+
+static void test_path_gone_at_apply(void **state)
+{
+        /* a path that is missing in the session's view is skipped, not fatal */
+        if (landlock_abi_version() < 1)
+                skip();
+        struct join_spec j;
+        join_spec_init(&j);
+        j.landlock_handled = LANDLOCK_ACCESS_FS_WRITE_FILE;
+        j.landlock = calloc(2, sizeof(*j.landlock));
+        j.n_landlock = 2;
+        j.landlock[0].access = LANDLOCK_ACCESS_FS_WRITE_FILE;
+        snprintf(j.landlock[0].path, sizeof(j.landlock[0].path), "%s/vanished", root);
+        j.landlock[1].access = LANDLOCK_ACCESS_FS_WRITE_FILE;
+        snprintf(j.landlock[1].path, sizeof(j.landlock[1].path), "/dev");
+        pid_t pid = fork();
+        if (pid == 0) {
+                struct isolate_error err = {0};
+                if (landlock_apply(&j, &err) < 0)
+                        _exit(2);
+                int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+                char p[256];
+                path_of(p, sizeof(p), "other/existing");
+                int fd2 = open(p, O_WRONLY | O_CLOEXEC);
+                _exit(fd >= 0 && fd2 < 0 && errno == EACCES ? 0 : 3);
+        }
+        int st;
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        assert_true(WIFEXITED(st));
+        assert_int_equal(WEXITSTATUS(st), 0);
+        join_spec_free(&j);
+}
+
+static void test_noop_without_rules(void **state)
+{
+        struct join_spec j;
+        join_spec_init(&j);
+        struct isolate_error err = {0};
+        assert_int_equal(landlock_apply(&j, &err), 0);
+        /* and this process is not restricted: it can still create files anywhere */
+        char p[256];
+        snprintf(p, sizeof(p), "/tmp/isolate-test-landlock-noop-%d", (int)getpid());
+        int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        assert_true(fd >= 0);
+        close(fd);
+        unlink(p);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_read_write_home_only, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_read_only_paths, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_file_rule, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_older_abi_plan, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_path_gone_at_apply, setup, teardown),
+                cmocka_unit_test(test_noop_without_rules),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,480 @@
+/* test_lsm.c: what lsm_plan() decides, against fake sysfs/procfs trees (this kernel has
+ * neither AppArmor nor SELinux; the real test of those is in the VM), and the Landlock plan
+ * against this kernel's real Landlock. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../../session-helper/landlock.h"
+#include "../../session-helper/lsm.h"
+
+static char root[64];
+static char sys_dir[128], proc_dir[128];
+
+static void write_file(const char *dir, const char *rel, const char *content)
+{
+        char path[512], cmd[1200];
+        snprintf(path, sizeof(path), "%s/%s", dir, rel);
+        snprintf(cmd, sizeof(cmd), "mkdir -p \"$(dirname '%s')\"", path);
+        assert_int_equal(system(cmd), 0);
+        FILE *f = fopen(path, "we");
+        assert_non_null(f);
+        fputs(content, f);
+        fclose(f);
+}
+
+static void make_dir(const char *dir, const char *rel)
+{
+        char cmd[512];
+        snprintf(cmd, sizeof(cmd), "mkdir -p '%s/%s'", dir, rel);
+        assert_int_equal(system(cmd), 0);
+}
+
+static int setup(void **state)
+{
+        strcpy(root, "/tmp/isolate-test-lsm-XXXXXX");
+        if (!mkdtemp(root))
+                return -1;
+        snprintf(sys_dir, sizeof(sys_dir), "%s/sys", root);
+        snprintf(proc_dir, sizeof(proc_dir), "%s/proc", root);
+        mkdir(sys_dir, 0755);
+        mkdir(proc_dir, 0755);
+        lsm_set_root(sys_dir, proc_dir);
+        lsm_set_landlock_abi(-1);
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        char cmd[128];
+        lsm_set_root(NULL, NULL);
+        lsm_set_landlock_abi(-1);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+        return system(cmd) == 0 ? 0 : -1;
+}
+
+static struct policy policy_new(void)
+{
+        struct policy p;
+        memset(&p, 0, sizeof(p));
+        p.name = (char *)"strict";
+        return p;
+}
+
+struct plan {
+        int r;
+        struct join_spec j;
+        char warnings[1024];
+        struct isolate_error err;
+};
+
+static void plan_run(struct plan *pl, const struct policy *p, const char *home)
+{
+        memset(pl, 0, sizeof(*pl));
+        join_spec_init(&pl->j);
+        pl->r = lsm_plan(p, home, &pl->j, pl->warnings, sizeof(pl->warnings), &pl->err);
+}
+
+/* ---- detection -------------------------------------------------------------------------- */
+
+static void test_nothing_enabled(void **state)
+{
+        assert_false(lsm_apparmor_enabled());
+        assert_false(lsm_selinux_enabled());
+}
+
+static void test_apparmor_from_lsm_list(void **state)
+{
+        write_file(sys_dir, "kernel/security/lsm", "lockdown,capability,landlock,apparmor\n");
+        assert_true(lsm_apparmor_enabled());
+        assert_false(lsm_selinux_enabled());
+}
+
+static void test_apparmor_from_module(void **state)
+{
+        write_file(sys_dir, "module/apparmor/parameters/enabled", "Y\n");
+        /* the module parameter alone is not enough: securityfs must show it */
+        assert_false(lsm_apparmor_enabled());
+        make_dir(sys_dir, "kernel/security/apparmor");
+        assert_true(lsm_apparmor_enabled());
+        write_file(sys_dir, "module/apparmor/parameters/enabled", "N\n");
+        assert_false(lsm_apparmor_enabled());
+}
+
+static void test_lsm_list_no_prefix_match(void **state)
+{
+        /* "apparmorx" or "selinuxfoo" are not apparmor / selinux */
+        write_file(sys_dir, "kernel/security/lsm", "capability,apparmorx,selinuxfoo");
+        assert_false(lsm_apparmor_enabled());
+        assert_false(lsm_selinux_enabled());
+        write_file(sys_dir, "kernel/security/lsm", "capability,selinux");
+        assert_true(lsm_selinux_enabled());
+}
+
+static void test_selinux_from_selinuxfs(void **state)
+{
+        write_file(sys_dir, "fs/selinux/enforce", "1");
+        assert_true(lsm_selinux_enabled());
+        assert_false(lsm_apparmor_enabled());
+}
+
+static void test_landlock_abi_real(void **state)
+{
+        /* the real kernel answers; 6.x kernels with Landlock say >= 1 */
+        int abi = lsm_landlock_abi();
+        assert_true(abi >= 0);
+        assert_int_equal(abi, landlock_abi_version());
+        lsm_set_landlock_abi(2);
+        assert_int_equal(lsm_landlock_abi(), 2);
+}
+
+/* ---- exec labels ------------------------------------------------------------------------- */
+
+static void test_apparmor_stacking_path(void **state)
+{
+        write_file(sys_dir, "kernel/security/lsm", "capability,apparmor");
+        write_file(proc_dir, "self/attr/apparmor/exec", "");
+        struct policy p = policy_new();
+        p.apparmor_profile = (char *)"isolate-user";
+        struct plan pl;
+        plan_run(&pl, &p, "/root");
+        assert_int_equal(pl.r, 0);
+        assert_string_equal(pl.j.lsm_attr_path, "/proc/self/attr/apparmor/exec");
+        assert_string_equal(pl.j.lsm_attr_value, "exec isolate-user");
+        assert_string_equal(pl.warnings, "");
+        join_spec_free(&pl.j);
+}
+
+static void test_apparmor_old_path(void **state)
+{
+        write_file(sys_dir, "kernel/security/lsm", "capability,apparmor");
+        write_file(proc_dir, "self/attr/exec", "");
+        struct policy p = policy_new();
+        p.apparmor_profile = (char *)"isolate-user";
+        struct plan pl;
+        plan_run(&pl, &p, "/root");
+        assert_int_equal(pl.r, 0);
+        assert_string_equal(pl.j.lsm_attr_path, "/proc/self/attr/exec");
+        assert_string_equal(pl.j.lsm_attr_value, "exec isolate-user");
+        join_spec_free(&pl.j);
+}
+
+static void test_selinux_context(void **state)
+{
+        write_file(sys_dir, "fs/selinux/enforce", "1");
+        struct policy p = policy_new();
+        p.selinux_context = (char *)"user_u:user_r:user_t:s0";
+        struct plan pl;
+        plan_run(&pl, &p, "/root");
+        assert_int_equal(pl.r, 0);
+        assert_string_equal(pl.j.lsm_attr_path, "/proc/self/attr/exec");
+        assert_string_equal(pl.j.lsm_attr_value, "user_u:user_r:user_t:s0");
+        join_spec_free(&pl.j);
+}
+
+static void test_both_named_one_enabled(void **state)
+{
+        struct policy p = policy_new();
+        p.apparmor_profile = (char *)"isolate-user";
+        p.selinux_context = (char *)"user_u:user_r:user_t:s0";
+        p.lsm_required = true;
+        struct plan pl;
+
+        write_file(sys_dir, "fs/selinux/enforce", "1");
+        plan_run(&pl, &p, "/root");
+        assert_int_equal(pl.r, 0);
+        assert_string_equal(pl.j.lsm_attr_value, "user_u:user_r:user_t:s0");
+        assert_string_equal(pl.warnings, "");
+        join_spec_free(&pl.j);
+
+        /* both enabled (not a real kernel today): AppArmor, and a warning */
+        write_file(sys_dir, "kernel/security/lsm", "capability,apparmor");
+        plan_run(&pl, &p, "/root");
+        assert_int_equal(pl.r, 0);
+        assert_string_equal(pl.j.lsm_attr_value, "exec isolate-user");
+        assert_non_null(strstr(pl.warnings, "SELinux context user_u:user_r:user_t:s0 is not"));
+        join_spec_free(&pl.j);
+}
+
+static void test_apparmor_missing_required(void **state)
+{
+        struct policy p = policy_new();
+        p.apparmor_profile = (char *)"isolate-user";
+        p.lsm_required = true;
+        struct plan pl;
+        plan_run(&pl, &p, "/root");
+        assert_int_equal(pl.r, -EOPNOTSUPP);
+        assert_string_equal(pl.err.msg,
+                            "policy strict names AppArmor profile isolate-user but AppArmor is not "
+                            "enabled in this kernel; load it or set lsm_required = false");
+        assert_string_equal(pl.j.lsm_attr_path, "");
+        join_spec_free(&pl.j);
+}
+
+static void test_apparmor_missing_not_required(void **state)
+{
+        struct policy p = policy_new();
+        p.apparmor_profile = (char *)"isolate-user";
+        struct plan pl;
+        strcpy(pl.warnings, "");
+        plan_run(&pl, &p, "/root");
+        assert_int_equal(pl.r, 0);
+        assert_string_equal(pl.j.lsm_attr_path, "");
+        assert_string_equal(pl.j.lsm_attr_value, "");
+        assert_non_null(strstr(pl.warnings, "policy strict names AppArmor profile isolate-user but "
+                                            "AppArmor is not enabled"));
+        join_spec_free(&pl.j);
+}
+
+static void test_warnings_appended(void **state)
+{
+        struct policy p = policy_new();
+        p.selinux_context = (char *)"user_u:user_r:user_t:s0";
+        struct join_spec j;
+        join_spec_init(&j);
+        char warnings[512] = "cgroup: io controller missing";
+        struct isolate_error err = {0};
+        assert_int_equal(lsm_plan(&p, "/root", &j, warnings, sizeof(warnings), &err), 0);
+        assert_non_null(strstr(warnings, "cgroup: io controller missing\npolicy strict names SELinux "
+                                         "context user_u:user_r:user_t:s0 but SELinux is not enabled"));
+        join_spec_free(&j);
+}
+
+static void test_selinux_missing_required(void **state)
+{
+        struct policy p = policy_new();
+        p.selinux_context = (char *)"user_u:user_r:user_t:s0";
+        p.lsm_required = true;
+        struct plan pl;
+        plan_run(&pl, &p, "/root");
+        assert_int_equal(pl.r, -EOPNOTSUPP);
+        assert_non_null(strstr(pl.err.msg, "SELinux is not enabled in this kernel"));
+        assert_non_null(strstr(pl.err.msg, "lsm_required = false"));
+        join_spec_free(&pl.j);
+}
+
+static void test_label_too_long(void **state)
+{
+        write_file(sys_dir, "kernel/security/lsm", "apparmor");
+        char longname[600];
+        memset(longname, 'a', sizeof(longname) - 1);
+        longname[sizeof(longname) - 1] = '\0';
+        struct policy p = policy_new();
+        p.apparmor_profile = longname;
+        struct plan pl;
+        plan_run(&pl, &p, "/root");
+        assert_int_equal(pl.r, -ENAMETOOLONG);
+        assert_string_equal(pl.j.lsm_attr_path, "");
+        join_spec_free(&pl.j);
+}
+
+/* ---- Landlock plan --------------------------------------------------------------------- */
+
+static const struct landlock_path *find_path(const struct join_spec *j, const char *path)
+{
+        for (uint32_t i = 0; i < j->n_landlock; i++)
+                if (STREQ(j->landlock[i].path, path))
+                        return &j->landlock[i];
+        return NULL;
+}
+
+static void test_landlock_plan_write_only(void **state)
+{
+        if (landlock_abi_version() < 1)
+                skip();
+        char home[160], missing[160];
+        snprintf(home, sizeof(home), "%s/home", root);
+        snprintf(missing, sizeof(missing), "%s/nope", root);
+        make_dir(root, "home/proj");
+        write_file(root, "home/file", "x");
+        struct policy p = policy_new();
+        char *rw[] = {"$HOME", "~/proj", "/tmp", missing, "$HOME/file", NULL};
+        p.landlock_read_write = (struct strv){rw, 5};
+        struct plan pl;
+        plan_run(&pl, &p, home);
+        assert_int_equal(pl.r, 0);
+        uint64_t all = landlock_fs_access_for_abi(landlock_abi_version());
+        /* nothing read-only listed: reading stays allowed, only writes are handled */
+        assert_int_equal(pl.j.landlock_handled, all & ~LANDLOCK_FS_READ_EXEC);
+        assert_int_equal(pl.j.landlock_abi, (uint32_t)landlock_abi_version());
+        const struct landlock_path *lp = find_path(&pl.j, home);
+        assert_non_null(lp);
+        assert_int_equal(lp->access, pl.j.landlock_handled);
+        char proj[200];
+        snprintf(proj, sizeof(proj), "%s/proj", home);
+        assert_non_null(find_path(&pl.j, proj));
+        assert_non_null(find_path(&pl.j, "/tmp"));
+        /* a file gets the file rights only */
+        char file[200];
+        snprintf(file, sizeof(file), "%s/file", home);
+        lp = find_path(&pl.j, file);
+        assert_non_null(lp);
+        assert_int_equal(lp->access, pl.j.landlock_handled & LANDLOCK_FS_FILE_ACCESS);
+        /* the missing one is skipped, with a warning */
+        assert_null(find_path(&pl.j, missing));
+        assert_non_null(strstr(pl.warnings, missing));
+        assert_non_null(strstr(pl.warnings, "does not exist"));
+        /* what the caller needs after the join, always; missing ones quietly left out */
+        lp = find_path(&pl.j, "/dev");
+        assert_non_null(lp);
+        assert_int_equal(lp->access, pl.j.landlock_handled);
+        if (access("/var/log/wtmp", F_OK) == 0)
+                assert_non_null(find_path(&pl.j, "/var/log/wtmp"));
+        if (access("/var/log/btmp", F_OK) != 0)
+                assert_null(strstr(pl.warnings, "btmp"));
+        join_spec_free(&pl.j);
+}
+
+static void test_landlock_plan_read_only(void **state)
+{
+        if (landlock_abi_version() < 1)
+                skip();
+        struct policy p = policy_new();
+        char *ro[] = {"/usr", "/etc", NULL};
+        char *rw[] = {"/tmp", NULL};
+        p.landlock_read_only = (struct strv){ro, 2};
+        p.landlock_read_write = (struct strv){rw, 1};
+        struct plan pl;
+        plan_run(&pl, &p, "/root");
+        assert_int_equal(pl.r, 0);
+        uint64_t all = landlock_fs_access_for_abi(landlock_abi_version());
+        assert_int_equal(pl.j.landlock_handled, all);
+        assert_int_equal(find_path(&pl.j, "/usr")->access, LANDLOCK_FS_READ_EXEC);
+        assert_int_equal(find_path(&pl.j, "/etc")->access, LANDLOCK_FS_READ_EXEC);
+        assert_int_equal(find_path(&pl.j, "/tmp")->access, all);
+        assert_int_equal(find_path(&pl.j, "/dev")->access, all);
+        join_spec_free(&pl.j);
+}
+
+static void test_landlock_abi_masking(void **state)
+{
+        assert_int_equal(landlock_fs_access_for_abi(0), 0);
+        assert_int_equal(landlock_fs_access_for_abi(1), 0x1fff);
+        assert_int_equal(landlock_fs_access_for_abi(2), 0x1fff | LANDLOCK_ACCESS_FS_REFER);
+        assert_int_equal(landlock_fs_access_for_abi(3), 0x7fff);
+        assert_int_equal(landlock_fs_access_for_abi(4), 0x7fff);
+        assert_int_equal(landlock_fs_access_for_abi(5), 0xffff);
+        assert_int_equal(landlock_fs_access_for_abi(7), 0xffff);
+
+        lsm_set_landlock_abi(1);
+        struct policy p = policy_new();
+        char *rw[] = {"/tmp", NULL};
+        p.landlock_read_write = (struct strv){rw, 1};
+        struct plan pl;
+        plan_run(&pl, &p, "/root");
+        assert_int_equal(pl.r, 0);
+        assert_int_equal(pl.j.landlock_abi, 1);
+        assert_int_equal(pl.j.landlock_handled, 0x1fff & ~LANDLOCK_FS_READ_EXEC);
+        assert_int_equal(pl.j.landlock_handled & (LANDLOCK_ACCESS_FS_REFER | LANDLOCK_ACCESS_FS_TRUNCATE), 0);
+        join_spec_free(&pl.j);
+}
+
+static void test_landlock_missing_kernel(void **state)
+{
+        lsm_set_landlock_abi(0);
+        struct policy p = policy_new();
+        char *rw[] = {"$HOME", NULL};
+        p.landlock_read_write = (struct strv){rw, 1};
+        struct plan pl;
+        plan_run(&pl, &p, "/root");
+        assert_int_equal(pl.r, 0);
+        assert_int_equal(pl.j.landlock_handled, 0);
+        assert_int_equal(pl.j.n_landlock, 0);
+        assert_non_null(strstr(pl.warnings, "Landlock is not available"));
+        join_spec_free(&pl.j);
+
+        p.lsm_required = true;
+        plan_run(&pl, &p, "/root");
+        assert_int_equal(pl.r, -EOPNOTSUPP);
+        assert_non_null(strstr(pl.err.msg, "policy strict names Landlock paths but Landlock is not "
+                                           "available"));
+        assert_non_null(strstr(pl.err.msg, "lsm_required = false"));
+        join_spec_free(&pl.j);
+}
+
+static void test_landlock_no_rules(void **state)
+{
+        struct policy p = policy_new();
+        struct plan pl;
+        plan_run(&pl, &p, "/root");
+        assert_int_equal(pl.r, 0);
+        assert_int_equal(pl.j.landlock_handled, 0);
+        assert_int_equal(pl.j.n_landlock, 0);
+        assert_string_equal(pl.j.lsm_attr_path, "");
+        join_spec_free(&pl.j);
+}
+
+static void test_landlock_bad_paths(void **state)
+{
+        if (landlock_abi_version() < 1)
+                skip();
+        struct policy p = policy_new();
+        char *rel[] = {"relative/dir", NULL};
+        p.landlock_read_write = (struct strv){rel, 1};
+        struct plan pl;
+        plan_run(&pl, &p, "/root");
+        assert_int_equal(pl.r, -EINVAL);
+        assert_non_null(strstr(pl.err.msg, "not absolute"));
+        join_spec_free(&pl.j);
+
+        char *tilde[] = {"~", NULL};
+        p.landlock_read_write = (struct strv){tilde, 1};
+        plan_run(&pl, &p, NULL);
+        assert_int_equal(pl.r, -EINVAL);
+        assert_non_null(strstr(pl.err.msg, "home"));
+        join_spec_free(&pl.j);
+
+        /* "~user" and "$HOMEDIR" are not the home directory */
+        char *other[] = {"$HOMEDIR", NULL};
+        p.landlock_read_write = (struct strv){other, 1};
+        plan_run(&pl, &p, "/root");
+        assert_int_equal(pl.r, -EINVAL);
+        join_spec_free(&pl.j);
+
+        /* too many paths */
+        char *many[JOIN_MAX_LANDLOCK_PATHS + 1];
+        for (size_t i = 0; i < JOIN_MAX_LANDLOCK_PATHS; i++)
+                many[i] = "/tmp";
+        many[JOIN_MAX_LANDLOCK_PATHS] = NULL;
+        p.landlock_read_write = (struct strv){many, JOIN_MAX_LANDLOCK_PATHS};
+        plan_run(&pl, &p, "/root");
+        assert_int_equal(pl.r, -E2BIG);
+        assert_null(pl.j.landlock);
+        join_spec_free(&pl.j);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_nothing_enabled, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_apparmor_from_lsm_list, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_apparmor_from_module, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_lsm_list_no_prefix_match, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_selinux_from_selinuxfs, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_landlock_abi_real, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_apparmor_stacking_path, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_apparmor_old_path, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_selinux_context, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_both_named_one_enabled, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_apparmor_missing_required, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_apparmor_missing_not_required, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_warnings_appended, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_selinux_missing_required, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_label_too_long, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_landlock_plan_write_only, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_landlock_plan_read_only, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_landlock_abi_masking, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_landlock_missing_kernel, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_landlock_no_rules, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_landlock_bad_paths, setup, teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
