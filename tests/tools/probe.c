@@ -1,0 +1,334 @@
+/* probe: tries one thing inside a sandbox and says what happened. The integration tests run
+ * it as the session's user.
+ *
+ *   probe NAME [ARG]
+ *
+ * Prints "probe NAME: ok (...)" and exits 0 when the call succeeded, or
+ * "probe NAME: failed: errno=ENAME (text)" and exits 1 when it failed. A call the seccomp
+ * filter kills never prints: the shell sees the signal (SIGSYS). 2: usage. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/bpf.h>
+#include <linux/keyctl.h>
+#include <linux/perf_event.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/personality.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef AF_VSOCK
+#define AF_VSOCK 40
+#endif
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY 1
+#endif
+#define X32_SYSCALL_BIT 0x40000000
+
+static const char *name;
+
+static int report(long ret)
+{
+        if (ret < 0) {
+                int e = errno;
+                const char *en = strerrorname_np(e);
+                printf("probe %s: failed: errno=%s (%s)\n", name, en ? en : "?", strerror(e));
+                return 1;
+        }
+        printf("probe %s: ok (ret=%ld)\n", name, ret);
+        return 0;
+}
+
+/* Raw clone(2) with flags; the child exits at once. Returns the child's pid or -1. */
+static long clone_flags(unsigned long flags)
+{
+        long pid = syscall(SYS_clone, flags | SIGCHLD, 0, NULL, NULL, 0);
+        if (pid == 0)
+                _exit(0);
+        if (pid > 0) {
+                int saved = errno;
+                waitpid((pid_t)pid, NULL, 0);
+                errno = saved;
+        }
+        return pid;
+}
+
+static long probe_clone3(void)
+{
+        struct clone_args args;
+        memset(&args, 0, sizeof(args));
+        args.exit_signal = SIGCHLD;
+        long pid = syscall(SYS_clone3, &args, sizeof(args));
+        if (pid == 0)
+                _exit(0);
+        if (pid > 0)
+                waitpid((pid_t)pid, NULL, 0);
+        return pid;
+}
+
+static long probe_bpf(void)
+{
+        union bpf_attr attr;
+        memset(&attr, 0, sizeof(attr));
+        attr.map_type = BPF_MAP_TYPE_ARRAY;
+        attr.key_size = 4;
+        attr.value_size = 4;
+        attr.max_entries = 1;
+        return syscall(SYS_bpf, BPF_MAP_CREATE, &attr, sizeof(attr));
+}
+
+static long probe_perf(void)
+{
+        struct perf_event_attr attr;
+        memset(&attr, 0, sizeof(attr));
+        attr.type = PERF_TYPE_SOFTWARE;
+        attr.size = sizeof(attr);
+        attr.config = PERF_COUNT_SW_TASK_CLOCK;
+        attr.disabled = 1;
+        attr.exclude_kernel = 1;
+        attr.exclude_hv = 1;
+        return syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+}
+
+static long probe_io_uring(void)
+{
+        char params[120]; /* struct io_uring_params */
+        memset(params, 0, sizeof(params));
+        return syscall(SYS_io_uring_setup, 1, params);
+}
+
+static long probe_tiocsti(unsigned long high)
+{
+        int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                fd = 0;
+        char c = '\n';
+        return syscall(SYS_ioctl, fd, (unsigned long)TIOCSTI | high, &c);
+}
+
+static long probe_socket(long family, int type)
+{
+        long fd = syscall(SYS_socket, family, type | SOCK_CLOEXEC, 0);
+        if (fd >= 0)
+                close((int)fd);
+        return fd;
+}
+
+static long probe_mount_tmpfs(const char *target)
+{
+        return mount("isolate-probe", target ? target : "/tmp", "tmpfs", 0, "size=1m");
+}
+
+static long probe_i386_getpid(void)
+{
+        long ret = 20; /* getpid on i386 */
+        __asm__ volatile("int $0x80" : "+a"(ret) : : "memory");
+        if (ret < 0 && ret > -4096) {
+                errno = (int)-ret;
+                return -1;
+        }
+        return ret;
+}
+
+static long probe_status(void)
+{
+        FILE *f = fopen("/proc/self/status", "re");
+        if (!f)
+                return -1;
+        char line[256];
+        while (fgets(line, sizeof(line), f))
+                if (!strncmp(line, "Seccomp:", 8) || !strncmp(line, "NoNewPrivs:", 11) ||
+                    !strncmp(line, "CapBnd:", 7) || !strncmp(line, "CapEff:", 7) ||
+                    !strncmp(line, "CapPrm:", 7))
+                        fputs(line, stdout);
+        fclose(f);
+        return 0;
+}
+
+static long probe_getpid_loop(const char *arg)
+{
+        char *end;
+        unsigned long n = arg ? strtoul(arg, &end, 10) : 1000000;
+        if (arg && (*end || n == 0)) {
+                errno = EINVAL;
+                return -1;
+        }
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        for (unsigned long i = 0; i < n; i++)
+                syscall(SYS_getpid);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        double ns = ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / (double)n;
+        printf("probe %s: %lu getpid calls, %.1f ns each\n", name, n, ns);
+        return 0;
+}
+
+static long probe_ptrace(void)
+{
+        /* a child asks to be traced, stops, and is continued: what gdb and strace do */
+        pid_t pid = fork();
+        if (pid < 0)
+                return -1;
+        if (pid == 0) {
+                if (syscall(SYS_ptrace, 0 /* PTRACE_TRACEME */, 0, 0, 0) < 0)
+                        _exit(1);
+                raise(SIGSTOP);
+                _exit(0);
+        }
+        int st;
+        if (waitpid(pid, &st, 0) != pid)
+                return -1;
+        if (WIFEXITED(st)) {
+                errno = EPERM;
+                return -1;
+        }
+        if (syscall(SYS_ptrace, 7 /* PTRACE_CONT */, pid, 0, 0) < 0)
+                return -1;
+        if (waitpid(pid, &st, 0) != pid)
+                return -1;
+        return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+struct probe_cmd {
+        const char *name;
+        const char *doc;
+};
+
+static const struct probe_cmd cmds[] = {
+        {"clone-newuser", "clone(CLONE_NEWUSER)"},
+        {"clone-newns", "clone(CLONE_NEWNS)"},
+        {"clone-plain", "clone() without namespace flags (fork)"},
+        {"clone3", "clone3() like a fork"},
+        {"unshare-user", "unshare(CLONE_NEWUSER)"},
+        {"unshare-mount", "unshare(CLONE_NEWNS)"},
+        {"setns", "setns(-1, 0) (EBADF when allowed)"},
+        {"mount-tmpfs", "mount -t tmpfs on ARG (default /tmp)"},
+        {"keyctl", "keyctl(KEYCTL_GET_KEYRING_ID, session keyring, create)"},
+        {"add-key", "add_key(user, ...) to the session keyring"},
+        {"bpf", "bpf(BPF_MAP_CREATE, array)"},
+        {"perf", "perf_event_open(task clock, self)"},
+        {"userfaultfd", "userfaultfd(UFFD_USER_MODE_ONLY)"},
+        {"io_uring", "io_uring_setup(1)"},
+        {"kexec", "kexec_load(nothing)"},
+        {"init_module", "init_module(NULL)"},
+        {"x32", "getpid through the x32 ABI"},
+        {"i386", "getpid through int 0x80"},
+        {"tiocsti", "ioctl(TIOCSTI) on the tty"},
+        {"tiocsti-high", "ioctl(TIOCSTI | 1 << 32) on the tty"},
+        {"socket-unix", "socket(AF_UNIX)"},
+        {"socket-inet", "socket(AF_INET)"},
+        {"socket-vsock", "socket(AF_VSOCK)"},
+        {"socket-packet", "socket(AF_PACKET)"},
+        {"personality", "personality(READ_IMPLIES_EXEC)"},
+        {"personality-norandom", "personality(ADDR_NO_RANDOMIZE)"},
+        {"syslog", "syslog(SIZE_BUFFER)"},
+        {"ptrace", "a child PTRACE_TRACEMEs, stops, is continued"},
+        {"get_mempolicy", "get_mempolicy()"},
+        {"euid", "prints uid and euid"},
+        {"status", "prints Seccomp, NoNewPrivs and capability lines of /proc/self/status"},
+        {"getpid-loop", "ARG getpid calls, time per call"},
+};
+
+static long run(const char *cmd, const char *arg)
+{
+        if (!strcmp(cmd, "clone-newuser"))
+                return clone_flags(CLONE_NEWUSER);
+        if (!strcmp(cmd, "clone-newns"))
+                return clone_flags(CLONE_NEWNS);
+        if (!strcmp(cmd, "clone-plain"))
+                return clone_flags(0);
+        if (!strcmp(cmd, "clone3"))
+                return probe_clone3();
+        if (!strcmp(cmd, "unshare-user"))
+                return syscall(SYS_unshare, CLONE_NEWUSER);
+        if (!strcmp(cmd, "unshare-mount"))
+                return syscall(SYS_unshare, CLONE_NEWNS);
+        if (!strcmp(cmd, "setns"))
+                return syscall(SYS_setns, -1, 0);
+        if (!strcmp(cmd, "mount-tmpfs"))
+                return probe_mount_tmpfs(arg);
+        if (!strcmp(cmd, "keyctl"))
+                return syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 1);
+        if (!strcmp(cmd, "add-key"))
+                return syscall(SYS_add_key, "user", "isolate-probe", "x", 1, KEY_SPEC_SESSION_KEYRING);
+        if (!strcmp(cmd, "bpf"))
+                return probe_bpf();
+        if (!strcmp(cmd, "perf"))
+                return probe_perf();
+        if (!strcmp(cmd, "userfaultfd"))
+                return syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
+        if (!strcmp(cmd, "io_uring"))
+                return probe_io_uring();
+        if (!strcmp(cmd, "kexec"))
+                return syscall(SYS_kexec_load, 0, 0, NULL, 0);
+        if (!strcmp(cmd, "init_module"))
+                return syscall(SYS_init_module, NULL, 0, "");
+        if (!strcmp(cmd, "x32"))
+                return syscall(X32_SYSCALL_BIT | SYS_getpid);
+        if (!strcmp(cmd, "i386"))
+                return probe_i386_getpid();
+        if (!strcmp(cmd, "tiocsti"))
+                return probe_tiocsti(0);
+        if (!strcmp(cmd, "tiocsti-high"))
+                return probe_tiocsti(1UL << 32);
+        if (!strcmp(cmd, "socket-unix"))
+                return probe_socket(AF_UNIX, SOCK_STREAM);
+        if (!strcmp(cmd, "socket-inet"))
+                return probe_socket(AF_INET, SOCK_STREAM);
+        if (!strcmp(cmd, "socket-vsock"))
+                return probe_socket(AF_VSOCK, SOCK_STREAM);
+        if (!strcmp(cmd, "socket-packet"))
+                return probe_socket(AF_PACKET, SOCK_DGRAM);
+        if (!strcmp(cmd, "personality"))
+                return syscall(SYS_personality, READ_IMPLIES_EXEC);
+        if (!strcmp(cmd, "personality-norandom"))
+                return syscall(SYS_personality, ADDR_NO_RANDOMIZE);
+        if (!strcmp(cmd, "syslog"))
+                return syscall(SYS_syslog, 10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0);
+        if (!strcmp(cmd, "ptrace"))
+                return probe_ptrace();
+        if (!strcmp(cmd, "get_mempolicy")) {
+                int mode;
+                return syscall(SYS_get_mempolicy, &mode, NULL, 0, NULL, 0);
+        }
+        if (!strcmp(cmd, "euid")) {
+                printf("uid=%d euid=%d\n", (int)getuid(), (int)geteuid());
+                return 0;
+        }
+        if (!strcmp(cmd, "status"))
+                return probe_status();
+        if (!strcmp(cmd, "getpid-loop"))
+                return probe_getpid_loop(arg);
+        abort(); /* main checked the name against cmds */
+}
+
+int main(int argc, char **argv)
+{
+        if (argc < 2 || argc > 3) {
+                fprintf(stderr, "usage: probe NAME [ARG]\n");
+                for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+                        fprintf(stderr, "  %-22s %s\n", cmds[i].name, cmds[i].doc);
+                return 2;
+        }
+        name = argv[1];
+        bool known = false;
+        for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+                known |= !strcmp(cmds[i].name, name);
+        if (!known) {
+                fprintf(stderr, "probe: unknown probe '%s' (run without arguments for the list)\n", name);
+                return 2;
+        }
+        setvbuf(stdout, NULL, _IOLBF, 0);
+        return report(run(name, argc == 3 ? argv[2] : NULL));
+}
