@@ -25,8 +25,8 @@
  *   break it on every libc upgrade. With `log` it is allowed and logged.
  * Conditions that refuse a call use the policy's action too (kill, log).
  *
- * Base `none`: no filter at all; with names in syscalls_deny, a filter that allows
- * everything but those (no argument conditions, non-native ABIs still killed).
+ * Base `none`: no filter at all (the config refuses syscalls_allow/deny and seccomp_action
+ * with it, so nothing else is asked of us then).
  *
  * How: libseccomp compiles the allowlist (binary tree), where each name is allowed, denied
  * or ENOSYS as a whole. The argument conditions are a short hand-written BPF prefix run
@@ -68,9 +68,7 @@
 #define PERSONALITY_HARMLESS (PER_LINUX32 | UNAME26 | ADDR_NO_RANDOMIZE)
 
 struct ruleset {
-        bool filter;      /* false: no program at all (base none, nothing denied) */
-        bool everything;  /* base none: unknown numbers allowed too */
-        bool conditions;  /* argument conditions of the default base */
+        bool filter; /* false: no program at all (base none) */
         bool allowed[NR_LIMIT];
         enum seccomp_action action;
 };
@@ -120,25 +118,17 @@ static int ruleset_from_policy(const struct policy *p, struct ruleset *rs, struc
         int r;
         memset(rs, 0, sizeof(*rs));
         rs->action = p->seccomp_action;
-        if (p->seccomp_base == SECCOMP_BASE_NONE) {
-                if (p->syscalls_deny.n == 0)
-                        return 0;
-                rs->filter = true;
-                rs->everything = true;
-                for (int nr = 0; nr < NR_LIMIT; nr++)
-                        rs->allowed[nr] = nr_known(nr, NULL, 0);
-        } else {
-                rs->filter = true;
-                rs->conditions = true;
-                size_t n;
-                const struct syscall_group *g = syscall_groups(&n);
-                for (size_t i = 0; i < n; i++)
-                        if (g[i].in_default) {
-                                r = ruleset_mark(rs, g[i].name, true, err);
-                                if (r < 0)
-                                        return r;
-                        }
-        }
+        if (p->seccomp_base == SECCOMP_BASE_NONE)
+                return 0;
+        rs->filter = true;
+        size_t n;
+        const struct syscall_group *g = syscall_groups(&n);
+        for (size_t i = 0; i < n; i++)
+                if (g[i].in_default) {
+                        r = ruleset_mark(rs, g[i].name, true, err);
+                        if (r < 0)
+                                return r;
+                }
         for (size_t i = 0; i < p->syscalls_allow.n; i++) {
                 r = ruleset_mark(rs, p->syscalls_allow.v[i], true, err);
                 if (r < 0)
@@ -168,8 +158,6 @@ static struct conditions conditions_of(const struct ruleset *rs)
 {
         struct conditions c = {0};
         c.clone3_enosys = !rs_allows(rs, "clone3");
-        if (!rs->conditions)
-                return c;
         c.clone = rs_allows(rs, "clone") && !rs_allows(rs, "unshare");
         c.ioctl = rs_allows(rs, "ioctl");
         c.socket = rs_allows(rs, "socket");
@@ -205,8 +193,6 @@ static uint32_t deny_action(enum seccomp_action a)
 
 static uint32_t default_action(const struct ruleset *rs)
 {
-        if (rs->everything)
-                return SCMP_ACT_ALLOW;
         if (rs->action == SECCOMP_ACTION_LOG)
                 return SCMP_ACT_LOG;
         return SCMP_ACT_ERRNO(ENOSYS);
@@ -505,10 +491,10 @@ static char *cache_key(const struct ruleset *rs)
         FILE *f = open_memstream(&buf, &len);
         if (!f)
                 return NULL;
-        fprintf(f, "isolate-seccomp generator=%d arch=%u libseccomp=%u.%u.%u action=%s everything=%d "
-                   "conditions=%d\nallowed=",
+        fprintf(f, "isolate-seccomp generator=%d arch=%u libseccomp=%u.%u.%u action=%s\n"
+                   "allowed=",
                 SECCOMP_GENERATOR, seccomp_arch_native(), v ? v->major : 0, v ? v->minor : 0,
-                v ? v->micro : 0, action_name(rs->action), rs->everything, rs->conditions);
+                v ? v->micro : 0, action_name(rs->action));
         for (int nr = 0; nr < NR_LIMIT; nr++)
                 if (rs->allowed[nr])
                         fprintf(f, "%d,", nr);
@@ -764,8 +750,7 @@ static int effective_rules(const struct ruleset *rs, struct strv *rules)
                 r = strv_push(rules, strdup_printf("calls newer than libseccomp %u.%u.%u knows: %s",
                                                    seccomp_version()->major, seccomp_version()->minor,
                                                    seccomp_version()->micro,
-                                                   rs->everything ? "allowed"
-                                                   : rs->action == SECCOMP_ACTION_LOG
+                                                   rs->action == SECCOMP_ACTION_LOG
                                                            ? "allowed and logged"
                                                            : "ENOSYS"));
         if (r == 0)
