@@ -131,6 +131,11 @@ static int set_unit_properties(struct cg_ctx *ctx, const char *unit, struct isol
         sd_bus_error e = SD_BUS_ERROR_NULL;
         const char *fix = "check that systemd runs and that the user's slice exists";
         int count = 0;
+        const struct policy *p = ctx->p;
+        if (p->memory_max == LIMIT_UNSET && p->memory_high == LIMIT_UNSET &&
+            p->swap_max == LIMIT_UNSET && p->pids_max == LIMIT_UNSET &&
+            p->cpu_max_percent == LIMIT_UNSET && p->cpu_weight == LIMIT_UNSET && ctx->n_io == 0)
+                return 0; /* nothing to set: no need for systemd at all */
         int r = bus_open(&bus);
         if (r < 0)
                 return cg_missing(ctx, err, r, fix,
