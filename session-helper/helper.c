@@ -21,6 +21,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -42,6 +43,8 @@
 #define INIT_FD_CALLER  3
 #define INIT_FD_CONTROL 4
 #define INIT_FD_HELPER  5
+#define INIT_FD_REGISTRY 6
+#define INIT_FD_LEAVES  7
 
 struct session_setup {
         const struct config *cfg;
@@ -159,6 +162,31 @@ static _Noreturn void session_child(struct session_setup *s)
         int r;
         const struct policy *p = s->policy;
 
+        /* the init removes the leaves and the registry entry at the end through these: it
+         * will not see the host's cgroupfs or /run once the view is built. Detached clones
+         * (open_tree), so that making /sys read-only inside does not reach them. */
+        int keep[1 + CGROUP_MAX_HIERARCHIES];
+        size_t n_keep = 0;
+        char sessions[PATH_MAX], leaf_name[64] = "";
+        snprintf(sessions, sizeof(sessions), "%s/sessions", s->cfg->runtime_dir);
+        keep[n_keep++] = open_tree(AT_FDCWD, sessions, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        for (size_t i = 0; i < s->cg.n && s->cg.backend != CGROUP_BACKEND_SYSTEMD; i++) {
+                char parent[PATH_MAX];
+                snprintf(parent, sizeof(parent), "%s", s->cg.h[i].leaf_path);
+                char *slash = strrchr(parent, '/');
+                if (!slash || slash == parent)
+                        continue;
+                *slash = '\0';
+                snprintf(leaf_name, sizeof(leaf_name), "%s", slash + 1);
+                keep[n_keep++] = open_tree(AT_FDCWD, parent, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        }
+        for (size_t i = 0; i < n_keep; i++)
+                if (keep[i] < 0) {
+                        r = error_set_errno(&err, errno, "cannot open the session's cgroup "
+                                                         "and registry directories");
+                        goto fail;
+                }
+
         r = cgroup_session_enter(&s->cg, 0, &err);
         if (r >= 0 && p->ns_cgroup && unshare(CLONE_NEWCGROUP) < 0)
                 r = error_set_errno(&err, errno, "unshare(CLONE_NEWCGROUP)");
@@ -169,7 +197,14 @@ static _Noreturn void session_child(struct session_setup *s)
         if (r < 0)
                 goto fail;
 
-        /* fds 3, 4, 5 for the init: move everything out of the way first */
+        /* fds 3... for the init: move everything out of the way first */
+        for (size_t i = 0; i < n_keep; i++) {
+                keep[i] = fcntl(keep[i], F_DUPFD_CLOEXEC, 32);
+                if (keep[i] < 0) {
+                        r = error_set_errno(&err, errno, "fcntl(F_DUPFD_CLOEXEC)");
+                        goto fail;
+                }
+        }
         int caller = fcntl(s->caller_pidfd, F_DUPFD_CLOEXEC, 10);
         int control = fcntl(s->control_sock, F_DUPFD_CLOEXEC, 10);
         int helper = fcntl(s->child_sock_peer, F_DUPFD_CLOEXEC, 10);
@@ -185,21 +220,21 @@ static _Noreturn void session_child(struct session_setup *s)
                 r = error_set_errno(&err, errno, "dup2");
                 goto fail;
         }
+        for (size_t i = 0; i < n_keep; i++)
+                if (fd_place(keep[i], INIT_FD_REGISTRY + (int)i) < 0) {
+                        r = error_set_errno(&err, errno, "dup2");
+                        goto fail;
+                }
         /* nothing else of the helper reaches the session */
-        if (close_range(INIT_FD_HELPER + 1, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+        if (close_range(INIT_FD_REGISTRY + (unsigned)n_keep, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
                 r = error_set_errno(&err, errno, "close_range");
                 goto fail;
         }
 
-        size_t n_leaves = 0;
-        char *argv[3 + CGROUP_MAX_HIERARCHIES + 1];
-        argv[0] = (char *)"isolate-init";
-        argv[1] = s->id;
-        argv[2] = (char *)s->cfg->runtime_dir;
-        for (size_t i = 0; i < s->cg.n && s->cg.backend != CGROUP_BACKEND_SYSTEMD; i++)
-                if (s->cg.h[i].leaf_path[0])
-                        argv[3 + n_leaves++] = s->cg.h[i].leaf_path;
-        argv[3 + n_leaves] = NULL;
+        char n_leaves[16];
+        snprintf(n_leaves, sizeof(n_leaves), "%zu", n_keep - 1);
+        char *argv[] = {(char *)"isolate-init", s->id, leaf_name[0] ? leaf_name : (char *)"-",
+                        n_leaves, NULL};
         char *envp[] = {(char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
         syscall(SYS_execveat, exe, "", argv, envp, AT_EMPTY_PATH);
         r = error_set_errno(&err, errno, "cannot exec the session init");

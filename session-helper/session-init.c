@@ -3,11 +3,18 @@
  * The helper's session child builds the sandbox and then execs this small static program,
  * so that an idle session does not keep a copy of the helper's heap and libraries.
  *
- *   isolate-init SESSION-ID RUNTIME-DIR [LEAF-PATH...]
+ *   isolate-init SESSION-ID LEAF-NAME N-LEAVES
  *   fd 3: pidfd of the caller (the process that joins the session)
  *   fd 4: control socket to the caller: MSG_CLOSE -> kill every other process, MSG_CLOSED n
  *   fd 5: socket to the helper: we send MSG_READY, it sends MSG_READY back as "commit"
  *         once the caller has been told; EOF before that means the setup was abandoned.
+ *   fd 6: the registry's sessions directory (O_PATH)
+ *   fd 7...: the directory holding the session's leaf, one per cgroup hierarchy (O_PATH)
+ *
+ * The init lives in the session's mount namespace, where neither the host's cgroupfs nor
+ * the registry is visible (/sys/fs/cgroup is the session's own tree, /tmp may be private):
+ * it removes them through these directory fds, opened before the view was built. Users
+ * cannot reach them: the init is root and pid 1, its /proc entry hidden and not traceable.
  *
  * It reaps every orphan; on close it kills and reaps every other process of the session but
  * stays (PAM modules after ours may still fork into the namespace: once pid 1 is gone every
@@ -31,6 +38,8 @@
 #define FD_CALLER  3
 #define FD_CONTROL 4
 #define FD_HELPER  5
+#define FD_REGISTRY 6
+#define FD_LEAVES  7
 
 static void reap_children(void)
 {
@@ -77,42 +86,45 @@ static unsigned kill_others(void)
         return before;
 }
 
-static void cleanup_and_exit(const char *id, const char *runtime_dir, char **leaves,
-                             int n_leaves, int status)
+static const char *session_id, *leaf_name;
+static int n_leaves;
+
+static _Noreturn void cleanup_and_exit(int status)
 {
         kill_others();
         reap_children();
         for (int i = 0; i < n_leaves; i++) {
                 /* the kernel may still count just-exited tasks for a moment */
                 for (int t = 0; t < 200; t++) {
-                        if (rmdir(leaves[i]) == 0 || errno == ENOENT)
+                        if (unlinkat(FD_LEAVES + i, leaf_name, AT_REMOVEDIR) == 0 ||
+                            errno == ENOENT)
                                 break;
                         if (errno != EBUSY) {
-                                syslog(LOG_WARNING, "session %s: cannot remove %s: %m", id,
-                                       leaves[i]);
+                                syslog(LOG_WARNING, "session %s: cannot remove cgroup %s: %m",
+                                       session_id, leaf_name);
                                 break;
                         }
                         struct timespec ts = {0, 10 * 1000 * 1000};
                         nanosleep(&ts, NULL);
                         if (t == 199)
-                                syslog(LOG_WARNING, "session %s: %s still busy, left for gc",
-                                       id, leaves[i]);
+                                syslog(LOG_WARNING,
+                                       "session %s: cgroup %s still busy, left for gc",
+                                       session_id, leaf_name);
                 }
         }
-        char path[4096];
-        snprintf(path, sizeof(path), "%s/sessions/%s", runtime_dir, id);
-        if (unlink(path) < 0 && errno != ENOENT)
-                syslog(LOG_WARNING, "session %s: cannot remove %s: %m", id, path);
+        if (unlinkat(FD_REGISTRY, session_id, 0) < 0 && errno != ENOENT)
+                syslog(LOG_WARNING, "session %s: cannot remove its registry entry: %m",
+                       session_id);
         _exit(status);
 }
 
 int main(int argc, char **argv)
 {
-        if (argc < 3 || getpid() != 1)
+        if (argc != 4 || getpid() != 1 || safe_atoi(argv[3], &n_leaves) < 0 || n_leaves < 0 ||
+            n_leaves > 16)
                 return 2;
-        const char *id = argv[1], *runtime_dir = argv[2];
-        char **leaves = argv + 3;
-        int n_leaves = argc - 3;
+        session_id = argv[1];
+        leaf_name = argv[2];
         openlog("isolate-init", LOG_PID, LOG_AUTHPRIV);
 
         sigset_t mask;
@@ -123,10 +135,10 @@ int main(int argc, char **argv)
         sigaddset(&mask, SIGTERM);
         int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
         if (sfd < 0)
-                cleanup_and_exit(id, runtime_dir, leaves, n_leaves, 1);
+                cleanup_and_exit(1);
 
         if (proto_send_simple(FD_HELPER, MSG_READY, 0, NULL) < 0)
-                cleanup_and_exit(id, runtime_dir, leaves, n_leaves, 1);
+                cleanup_and_exit(1);
 
         struct pollfd p[4] = {
                 {.fd = FD_CALLER, .events = POLLIN},
@@ -138,15 +150,15 @@ int main(int argc, char **argv)
                 if (poll(p, ELEMENTSOF(p), -1) < 0) {
                         if (errno == EINTR)
                                 continue;
-                        cleanup_and_exit(id, runtime_dir, leaves, n_leaves, 1);
+                        cleanup_and_exit(1);
                 }
                 if (p[0].revents) /* the caller is gone: the session is over */
-                        cleanup_and_exit(id, runtime_dir, leaves, n_leaves, 0);
+                        cleanup_and_exit(0);
                 if (p[3].revents) {
                         enum proto_type type;
                         int r = proto_recv_simple(FD_HELPER, 0, &type, NULL, NULL, 0);
                         if (r < 0 || type != MSG_READY) /* abandoned before the caller knew */
-                                cleanup_and_exit(id, runtime_dir, leaves, n_leaves, 1);
+                                cleanup_and_exit(1);
                         close(FD_HELPER); /* committed */
                         p[3].fd = -1;
                 }

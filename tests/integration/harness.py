@@ -194,7 +194,7 @@ class Sandbox:
         return sorted(os.listdir(d)) if os.path.isdir(d) else []
 
     def init_processes(self):
-        """pids of isolate-init processes whose argv names our runtime dir."""
+        """pids of live isolate-init processes in our cgroup root (the supervisor cgroup)."""
         pids = []
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
@@ -204,10 +204,12 @@ class Sandbox:
                     argv = f.read().split(b"\0")
                 with open(f"/proc/{entry}/stat") as f:
                     state = f.read().rsplit(")", 1)[1].split()[0]
+                with open(f"/proc/{entry}/cgroup") as f:
+                    cgroups = f.read()
             except OSError:
                 continue
-            if (len(argv) > 2 and argv[0].endswith(b"isolate-init")
-                    and argv[2] == self.runtime_dir.encode() and state != "Z"):
+            if (argv[0].endswith(b"isolate-init") and state != "Z"
+                    and f"/{self.cgroup_name}/" in cgroups):
                 pids.append(int(entry))
         return pids
 

@@ -91,7 +91,8 @@ class TestView(SandboxTestCase):
                         "cat /sys/fs/cgroup/pids/cgroup.procs; echo ---; "
                         "ls /sys/fs/cgroup/memory | grep -c process_api; echo self=$$")
         self.assertEqual(r.returncode, 0, r.stderr)
-        own, mounts, procs, host_dirs, _ = r.stdout.split("---\n")
+        own, mounts, procs, rest = r.stdout.split("---\n")
+        host_dirs = rest.splitlines()[0]
         for line in own.splitlines():
             _, ctrl, path = line.split(":", 2)
             if ctrl in ("memory", "pids", "blkio", "cpu"):
