@@ -1,0 +1,394 @@
+"""Issue 5: the syscall and privilege policy (seccomp, capabilities, no_new_privs, Landlock),
+asserted from inside sessions started with `isolatectl run`, as an unprivileged user.
+
+The probe (build/tests/probe) makes one call per subcommand and prints
+"probe NAME: ok (...)" (exit 0) or "probe NAME: failed: errno=ENAME (...)" (exit 1); a call the
+filter kills leaves exit status 128 + SIGSYS."""
+
+import os
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import time
+import unittest
+
+from harness import BASE_POLICY, ISOLATECTL, PROBE, SandboxTestCase
+
+KILLED = 128 + signal.SIGSYS
+
+# What the default policy answers for each probe: the errno the session sees.
+DENIED = {
+    "clone-newuser": "EPERM",
+    "clone-newns": "EPERM",
+    "unshare-user": "EPERM",
+    "unshare-mount": "EPERM",
+    "setns": "EPERM",
+    "mount-tmpfs": "EPERM",
+    "keyctl": "EPERM",
+    "add-key": "EPERM",
+    "bpf": "EPERM",
+    "perf": "EPERM",
+    "userfaultfd": "EPERM",
+    "io_uring": "EPERM",
+    "kexec": "EPERM",
+    "init_module": "EPERM",
+    "tiocsti": "EPERM",
+    "tiocsti-high": "EPERM",
+    "personality": "EPERM",
+    "syslog": "EPERM",
+    "clone3": "ENOSYS",  # so that libc falls back to clone, which is checked
+    "socket-vsock": "EAFNOSUPPORT",
+    "socket-packet": "EAFNOSUPPORT",
+}
+# Killed whatever the action: other ABIs.
+FOREIGN_ABI = ["x32", "i386"]
+# What shell work and debuggers need, still allowed.
+ALLOWED = ["clone-plain", "ptrace", "personality-norandom", "socket-unix", "socket-inet",
+           "get_mempolicy"]
+
+POLICIES = BASE_POLICY + """
+policy killer {
+  seccomp_action = kill
+}
+policy logger {
+  seccomp_action = log
+}
+policy landlocked {
+  landlock_read_write = {"$HOME", "/tmp"}
+}
+policy keepcap {
+  capabilities = {"CAP_NET_BIND_SERVICE"}
+}
+policy setuid_allowed {
+  no_new_privs = false
+}
+policy nodebug {
+  syscalls_allow = {"@keyring"}
+  syscalls_deny = {"@debug", "keyctl"}
+}
+"""
+
+
+def syscall_names():
+    """{number: name} for x86_64, from the kernel headers (to name audit records)."""
+    names = {}
+    for path in ["/usr/include/x86_64-linux-gnu/asm/unistd_64.h", "/usr/include/asm/unistd_64.h"]:
+        if os.path.exists(path):
+            with open(path) as f:
+                for m in re.finditer(r"#define __NR_(\w+) (\d+)", f.read()):
+                    names[int(m.group(2))] = m.group(1)
+            break
+    return names
+
+
+def landlock_abi():
+    """The kernel's Landlock ABI (0: none), asked through the probe's sibling: python ctypes."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    abi = libc.syscall(444, None, 0, 1)  # landlock_create_ruleset(NULL, 0, VERSION)
+    return abi if abi > 0 else 0
+
+
+class KernelLog:
+    """New records of /dev/kmsg since construction."""
+
+    def __init__(self):
+        self.fd = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK)
+        os.lseek(self.fd, 0, os.SEEK_END)
+
+    def read(self):
+        out = []
+        while True:
+            try:
+                rec = os.read(self.fd, 8192)
+            except BlockingIOError:
+                return out
+            except BrokenPipeError:  # records overwritten under us: keep reading
+                continue
+            out.append(rec.decode(errors="replace"))
+
+    def close(self):
+        os.close(self.fd)
+
+
+def parse_probes(stdout):
+    """{probe: "ok" | errno name | "killed"} from the loop in run_probes."""
+    results = {}
+    for line in stdout.splitlines():
+        m = re.match(r"^== (\S+) rc=(\d+)$", line)
+        if m:
+            name, rc = m.group(1), int(m.group(2))
+            if rc == KILLED:
+                results[name] = "killed"
+            elif rc == 0:
+                results[name] = "ok"
+            else:
+                e = re.search(rf"^probe {re.escape(name)}: failed: errno=(\w+)", stdout, re.M)
+                results[name] = e.group(1) if e else f"rc={rc}"
+    return results
+
+
+class TestSyscallPolicy(SandboxTestCase):
+    USERS = ("isolate-sc1", "isolate-sc2")  # our own: other test files run at the same time
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.cfg = {}
+        for name in ["test", "killer", "logger", "landlocked", "keepcap", "setuid_allowed",
+                     "nodebug"]:
+            cls.cfg[name] = cls.sb.config(policies=POLICIES, default_policy=name,
+                                          name=f"{name}.conf")
+
+    def run_in(self, cmd, policy="test", user=None, **kw):
+        return self.sb.run(user or self.u1, cmd, self.cfg[policy], **kw)
+
+    def run_probes(self, names, policy="test"):
+        """Runs each probe in one session, in a loop of the session's shell."""
+        script = "; ".join(f"{PROBE} {n}; echo \"== {n} rc=$?\"" for n in names)
+        r = self.run_in(script, policy)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        results = parse_probes(r.stdout)
+        self.assertEqual(sorted(results), sorted(names), r.stdout + r.stderr)
+        return results
+
+    # --- denied calls -------------------------------------------------------------------
+    def test_denied_calls_fail_as_the_policy_says(self):
+        results = self.run_probes(list(DENIED))
+        for name, expected in DENIED.items():
+            with self.subTest(probe=name):
+                self.assertEqual(results[name], expected)
+        self.assertClean()
+
+    def test_kill_action_kills(self):
+        results = self.run_probes(list(DENIED) + ALLOWED + ["status"], policy="killer")
+        for name, expected in DENIED.items():
+            with self.subTest(probe=name):
+                if expected == "ENOSYS":
+                    self.assertEqual(results[name], "ENOSYS")  # clone3: not a denial
+                else:
+                    self.assertEqual(results[name], "killed")
+        for name in ALLOWED + ["status"]:
+            with self.subTest(probe=name):
+                self.assertEqual(results[name], "ok")
+        self.assertClean()
+
+    def test_other_abis_killed(self):
+        results = self.run_probes(FOREIGN_ABI)
+        self.assertEqual(results, {n: "killed" for n in FOREIGN_ABI})
+        r = self.run_in(f"{PROBE} x32")
+        self.assertEqual(r.returncode, KILLED)
+        self.assertClean()
+
+    def test_allowed_calls_work(self):
+        results = self.run_probes(ALLOWED)
+        self.assertEqual(results, {n: "ok" for n in ALLOWED})
+        self.assertClean()
+
+    def test_unshare_and_mount_commands(self):
+        for cmd in ["unshare -U true", "unshare -m true", "unshare -r true"]:
+            with self.subTest(cmd=cmd):
+                r = self.run_in(cmd)
+                self.assertNotEqual(r.returncode, 0)
+                self.assertIn("Operation not permitted", r.stderr)
+        r = self.run_in("mkdir -p $HOME/mnt && mount -t tmpfs none $HOME/mnt; echo rc=$?")
+        self.assertRegex(r.stdout, r"rc=[1-9]")
+        self.assertFalse(os.path.ismount(os.path.join(self.u1.home, "mnt")))
+        # python ctypes, the way a script would try it
+        r = self.run_in(
+            "/usr/bin/python3 -c 'import ctypes, os; libc = ctypes.CDLL(None, use_errno=True); "
+            "r = libc.unshare(0x10000000); print(r, os.strerror(ctypes.get_errno()))'")
+        self.assertEqual(r.stdout.strip(), "-1 Operation not permitted", r.stderr)
+        self.assertClean()
+
+    def test_deny_and_allow_lists(self):
+        # @keyring added, @debug removed, keyctl removed again: deny wins over allow
+        results = self.run_probes(["ptrace", "keyctl", "add-key", "clone-plain"],
+                                  policy="nodebug")
+        self.assertEqual(results, {"ptrace": "EPERM", "keyctl": "EPERM", "add-key": "ok",
+                                   "clone-plain": "ok"})
+        self.assertClean()
+
+    # --- /proc/self/status, capabilities, no_new_privs -------------------------------------
+    def status_of(self, policy, via=PROBE):
+        r = self.run_in(f"{via} status", policy)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return dict(re.findall(r"^(\w+):\s+(\S+)$", r.stdout, re.M))
+
+    def test_status_default(self):
+        r = self.run_in("grep -E '^(Seccomp|NoNewPrivs|CapBnd):' /proc/self/status")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        status = dict(re.findall(r"^(\w+):\s+(\S+)$", r.stdout, re.M))
+        self.assertEqual(status, {"Seccomp": "2", "NoNewPrivs": "1",
+                                  "CapBnd": "0000000000000000"})
+        self.assertClean()
+
+    def test_capabilities_kept(self):
+        status = self.status_of("keepcap")
+        self.assertEqual(status["CapBnd"], f"{1 << 10:016x}")  # CAP_NET_BIND_SERVICE only
+        self.assertEqual(status["Seccomp"], "2")
+        self.assertClean()
+
+    def setuid_copy(self):
+        """A setuid-root copy of the probe in the user's home (a suid-capable filesystem),
+        after checking outside the sandbox that it does run with euid 0 there."""
+        path = os.path.join(self.u1.home, "suid-probe")
+        shutil.copy(PROBE, path)
+        os.chown(path, 0, 0)
+        os.chmod(path, 0o4755)
+        self.addCleanup(os.unlink, path)
+        outside = subprocess.run(["runuser", "-u", self.u1.name, "--", path, "euid"],
+                                 capture_output=True, text=True)
+        if f"uid={self.u1.uid} euid=0" not in outside.stdout:
+            self.skipTest(f"setuid does not work here outside the sandbox: {outside.stdout}")
+        return path
+
+    def test_setuid_gains_nothing(self):
+        path = self.setuid_copy()
+        self.assertTrue(os.stat(path).st_mode & stat.S_ISUID)
+        r = self.run_in(f"{path} euid")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"uid={self.u1.uid} euid={self.u1.uid}", r.stdout)
+        # no_new_privs is what stops it: without it the euid changes, but the empty
+        # bounding set still leaves no capability
+        r = self.run_in(f"{path} euid; {path} status", "setuid_allowed")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"uid={self.u1.uid} euid=0", r.stdout)
+        self.assertRegex(r.stdout, r"CapEff:\s+0000000000000000")
+        self.assertRegex(r.stdout, r"NoNewPrivs:\s+0")
+        self.assertClean()
+
+    # --- Landlock --------------------------------------------------------------------------
+    def test_landlock_home_and_tmp_only(self):
+        if landlock_abi() < 1:
+            self.skipTest("no Landlock in this kernel")
+        script = """
+            for f in "$HOME/ll-home" /tmp/ll-tmp /var/tmp/ll-vartmp /etc/ll-etc /dev/shm/ll-shm; do
+                if echo x > "$f"; then echo "write $f ok"; else echo "write $f denied"; fi
+            done
+            echo x > /dev/null && echo "devnull ok"
+            cat /etc/hostname > /dev/null && echo "read etc ok"
+        """
+        r = self.run_in(script, "landlocked")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"write {self.u1.home}/ll-home ok", r.stdout)
+        self.assertIn("write /tmp/ll-tmp ok", r.stdout)
+        self.assertIn("write /var/tmp/ll-vartmp denied", r.stdout)
+        self.assertIn("write /etc/ll-etc denied", r.stdout)
+        # /dev stays writable for the caller (ptys); that includes the session's private
+        # /dev/shm, which POSIX shared memory and semaphores (python multiprocessing) need
+        self.assertIn("write /dev/shm/ll-shm ok", r.stdout)
+        self.assertIn("devnull ok", r.stdout)
+        self.assertIn("read etc ok", r.stdout)  # nothing read-only listed: reads stay open
+        self.assertIn("Permission denied", r.stderr)
+        self.assertTrue(os.path.exists(os.path.join(self.u1.home, "ll-home")))
+        os.unlink(os.path.join(self.u1.home, "ll-home"))
+        # /var/tmp is the session's own writable tmpfs: only Landlock refused that write
+        r = self.run_in("echo x > /var/tmp/ok && echo vartmp ok")
+        self.assertIn("vartmp ok", r.stdout, r.stderr)
+        self.assertClean()
+
+    # --- real work ---------------------------------------------------------------------------
+    REAL_WORK = r"""
+set -eu
+work=$(mktemp -d)
+cd "$work"
+cat > hello.c <<'EOF'
+#include <stdio.h>
+#include <pthread.h>
+static void *run(void *arg) { return arg; }
+int main(void) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, run, NULL) != 0) return 1;
+        pthread_join(t, NULL);
+        puts("hello from gcc");
+        return 0;
+}
+EOF
+gcc -O2 -pthread -o hello hello.c
+./hello
+/usr/bin/python3 - <<'EOF'
+import hashlib, json, subprocess, threading
+t = threading.Thread(target=lambda: None)
+t.start()
+t.join()
+out = subprocess.check_output(["echo", "child"], text=True).strip()
+print("python", json.dumps({"ok": True}), hashlib.sha256(b"x").hexdigest()[:8], out)
+EOF
+git init -q repo
+cd repo
+echo one > a.txt
+git add a.txt
+git -c user.name=T -c user.email=t@example.com commit -q -m first
+echo "git commits: $(git rev-list --count HEAD)"
+cd ..
+tar czf repo.tar.gz repo
+mkdir unpacked
+tar xzf repo.tar.gz -C unpacked
+test "$(cat unpacked/repo/a.txt)" = one && echo "tar ok"
+tmux new-session -d -s work 'sleep 300'
+tmux has-session -t work && echo "tmux started"
+tmux kill-session -t work
+if tmux has-session -t work 2>/dev/null; then echo "tmux still there"; else echo "tmux killed"; fi
+printf 'foo\n' > edit.txt
+vi -es -c '%s/foo/bar/' -c 'wq' edit.txt
+echo "vi: $(cat edit.txt)"
+echo "all done"
+"""
+
+    def test_real_work(self):
+        r = self.run_in(["/bin/bash", "-c", self.REAL_WORK], timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        for expected in ["hello from gcc", "python {\"ok\": true} 2d711642 child",
+                         "git commits: 1", "tar ok", "tmux started", "tmux killed", "vi: bar",
+                         "all done"]:
+            self.assertIn(expected, r.stdout, r.stdout + r.stderr)
+        self.assertClean()
+
+    # --- log mode ------------------------------------------------------------------------------
+    def test_log_mode_allows_and_logs(self):
+        names = syscall_names()
+        kmsg = KernelLog()
+        self.addCleanup(kmsg.close)
+        found = None
+        # audit records reach the kernel log rate-limited: try a few times, spaced out
+        for _ in range(6):
+            r = self.run_in(f"{PROBE} keyctl", "logger")
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("probe keyctl: ok", r.stdout)
+            deadline = time.monotonic() + 1.5
+            while time.monotonic() < deadline and not found:
+                for rec in kmsg.read():
+                    if ("type=1326" in rec and 'comm="probe"' in rec
+                            and f"uid={self.u1.uid} " in rec and "code=0x7ffc0000" in rec):
+                        m = re.search(r"\bsyscall=(\d+)", rec)
+                        if m and names.get(int(m.group(1))) == "keyctl":
+                            found = rec
+                time.sleep(0.05)
+            if found:
+                break
+        self.assertIsNotNone(found, "no SECCOMP_RET_LOG audit record naming keyctl in the "
+                                    "kernel log")
+        # the same call under the default policy is refused
+        r = self.run_in(f"{PROBE} keyctl")
+        self.assertIn("errno=EPERM", r.stdout)
+        self.assertClean()
+
+    # --- the config side ----------------------------------------------------------------------
+    def test_check_rejects_unknown_names(self):
+        bad = self.sb.config(policies=BASE_POLICY + """
+policy bad {
+  syscalls_allow = {"no_such_syscall"}
+  syscalls_deny = {"@no-such-group"}
+}
+""", default_policy="bad", name="bad.conf")
+        r = subprocess.run([ISOLATECTL, "check", "-c", bad], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("no_such_syscall", r.stderr)
+        self.assertIn("@no-such-group", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
