@@ -662,6 +662,13 @@ static void unknown_key(struct parse_ctx *ctx, cfg_t *sec, int line, const char 
         const char *where = here ? here->where : "here";
         static const char *const section_words[] = {"policy", "io", "match"};
 
+        if (STREQ(key, "policy") && here && !STREQ(here->name, "root")) {
+                diag_add(ctx, line,
+                         "'policy' cannot appear %s: policy blocks go at the top level, and "
+                         "policy = NAME goes in a match block",
+                         where);
+                return;
+        }
         /* a key of another block? */
         for (size_t s = 0; s < ELEMENTSOF(sections); s++) {
                 if (&sections[s] == here)
@@ -675,7 +682,8 @@ static void unknown_key(struct parse_ctx *ctx, cfg_t *sec, int line, const char 
         }
         for (size_t s = 0; s < ELEMENTSOF(section_words); s++)
                 if (STREQ(section_words[s], key)) {
-                        diag_add(ctx, line, "a %s block cannot appear %s", key, where);
+                        diag_add(ctx, line, "%s %s block cannot appear %s",
+                                 key[0] == 'i' ? "an" : "a", key, where);
                         return;
                 }
 
@@ -781,6 +789,9 @@ static char *prescan(struct parse_ctx *ctx, const char *in, size_t len)
         int line = 1;
         bool tok_start = true;
         size_t i = 0;
+        /* libconfuse takes a file that ends inside a block as complete: count the braces */
+        size_t depth = 0;
+        int outer_open_line = 0;
         while (i < len) {
                 char c = in[i];
                 char next = i + 1 < len ? in[i + 1] : '\0';
@@ -847,6 +858,13 @@ static char *prescan(struct parse_ctx *ctx, const char *in, size_t len)
                                 ctx->lexer_reported = true;
                         }
                         tok_start = true;
+                } else if (c == '{' || c == '}') {
+                        if (c == '{' && depth++ == 0)
+                                outer_open_line = line;
+                        else if (c == '}' && depth > 0)
+                                depth--;
+                        tok_start = true;
+                        i++;
                 } else if (c == '$' && next == '{') {
                         diag_add(ctx, line,
                                  "'${' would be replaced by an environment variable of the "
@@ -858,6 +876,13 @@ static char *prescan(struct parse_ctx *ctx, const char *in, size_t len)
                         tok_start = !unquoted_char(c);
                         i++;
                 }
+        }
+        if (depth > 0 && !ctx->lexer_reported) {
+                diag_add(ctx, line,
+                         "unexpected end of file: a '}' is missing (the block opened at line "
+                         "%d, or one inside it, is not closed)",
+                         outer_open_line);
+                ctx->lexer_reported = true;
         }
         return out;
 }
@@ -1379,7 +1404,10 @@ static void convert_io(struct parse_ctx *ctx, cfg_t *pol, struct policy *p, bool
                 }
                 p->n_io++;
                 convert_keys(ctx, sec, io_keys, ELEMENTSOF(io_keys), io);
-                if (complete && io->read_bps == LIMIT_UNSET && io->write_bps == LIMIT_UNSET &&
+                bool any_written = false;
+                for (size_t k = 0; k < ELEMENTSOF(io_keys); k++)
+                        any_written |= cfg_size(sec, io_keys[k].name) > 0;
+                if (complete && !any_written && io->read_bps == LIMIT_UNSET && io->write_bps == LIMIT_UNSET &&
                     io->read_iops == LIMIT_UNSET && io->write_iops == LIMIT_UNSET)
                         diag_add(ctx, io->line,
                                  "io \"%s\" sets no limit; add read_bps, write_bps, read_iops "
