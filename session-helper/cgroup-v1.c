@@ -9,7 +9,11 @@
  *   memory.high: no throttling, only reclaim pushes the group back towards it when the
  *   host runs short of memory.
  * - io limits: blkio.throttle.*_device, one "MAJ:MIN value" line each; "max" is written as
- *   0, which removes the rule.
+ *   0, which removes the rule. v1's blkio throttling is flat, not hierarchical (a limit only
+ *   holds the processes of the very cgroup it is set on; measured on this host's 6.18), so
+ *   in the blkio hierarchy a session has no leaf: its processes go into user-UID itself,
+ *   where the limits are, and all sessions of a user share them as on v2. leaf_path is ""
+ *   there (nothing for the init to remove); `isolatectl list` shows the user's I/O bytes.
  * - cpu_weight: cpu.shares, mapped as systemd maps CPUWeight on v1 (100 -> 1024).
  * - cpu_max_percent: cpu.cfs_period_us = 100000, cpu.cfs_quota_us = percent * 1000. */
 #include "cgroup-internal.h"
@@ -185,6 +189,14 @@ static int cpu_caps(struct cg_ctx *ctx, const char *dir, struct isolate_error *e
         return 0;
 }
 
+/* The blkio hierarchy: sessions share user-UID there (see the top of this file). */
+static bool flat_throttle(const struct cg_mount *m)
+{
+        char ctl[sizeof(m->controllers) + 2];
+        snprintf(ctl, sizeof(ctl), ",%s,", m->controllers);
+        return strstr(ctl, ",blkio,") != NULL;
+}
+
 static const char *basename_of(const char *path)
 {
         const char *b = strrchr(path, '/');
@@ -260,12 +272,17 @@ int cg_v1_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_
                         if (r < 0)
                                 return r;
                 }
-                (void)cg_gc_user_dir(h->user_path, ctx->is_live, ctx->data, NULL, NULL);
-                r = cg_mkdir(ctx, h->leaf_path, err);
-                if (r == 1)
-                        return error_set(err, EEXIST, "cgroup %s exists already", h->leaf_path);
-                if (r < 0)
-                        return r;
+                if (flat_throttle(m))
+                        memset(h->leaf_path, 0, sizeof(h->leaf_path));
+                else {
+                        (void)cg_gc_user_dir(h->user_path, ctx->is_live, ctx->data, NULL, NULL);
+                        r = cg_mkdir(ctx, h->leaf_path, err);
+                        if (r == 1)
+                                return error_set(err, EEXIST, "cgroup %s exists already",
+                                                 h->leaf_path);
+                        if (r < 0)
+                                return r;
+                }
                 r = cg_mkdir(ctx, h->supervisor_path, err);
                 if (r < 0)
                         return r;

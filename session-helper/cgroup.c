@@ -852,7 +852,11 @@ static int session_move(const struct cgroup_session *s, pid_t pid, bool supervis
         if (k < 0)
                 return error_set_errno(err, (int)k, "cannot read %s", procpath);
         for (size_t i = 0; i < s->n; i++) {
-                const char *dir = supervisor ? s->h[i].supervisor_path : s->h[i].leaf_path;
+                const struct cgroup_hierarchy *h = &s->h[i];
+                /* no leaf (v1 blkio): the session's processes are in the user's cgroup */
+                const char *dir = supervisor ? h->supervisor_path
+                                  : *h->leaf_path ? h->leaf_path
+                                                  : h->user_path;
                 if (!*dir)
                         continue;
                 int r = cg_write(dir, "cgroup.procs", pidstr, err);
@@ -901,7 +905,9 @@ int cgroup_session_usage(const struct cgroup_session *s, struct cgroup_usage *re
         int found = 0;
         for (size_t i = 0; i < s->n; i++) {
                 const struct cgroup_hierarchy *h = &s->h[i];
-                const char *dir = *h->leaf_path ? h->leaf_path : h->scope_path;
+                const char *dir = *h->leaf_path    ? h->leaf_path
+                                  : *h->scope_path ? h->scope_path
+                                                   : h->user_path;
                 struct stat st;
                 if (!*dir || stat(dir, &st) < 0)
                         continue;

@@ -25,7 +25,10 @@ struct cgroup_hierarchy {
         char mount_options[128];/* the hierarchy's super options, e.g. "memory" or "cpu,cpuacct" */
         char mount_name[64];    /* directory under /sys/fs/cgroup inside; "" for cgroup2 */
         char user_path[PATH_MAX];       /* absolute cgroupfs path of user-UID ("" systemd) */
-        char leaf_path[PATH_MAX];       /* absolute cgroupfs path of the session's leaf */
+        char leaf_path[PATH_MAX];       /* absolute cgroupfs path of the session's leaf;
+                                           "" in v1's blkio hierarchy, where sessions share
+                                           user_path (v1 throttling is flat), and with
+                                           systemd: nothing for the init to remove */
         char supervisor_path[PATH_MAX]; /* "" with systemd: init stays in the scope */
         /* systemd only: the caller's scope (pam_systemd's session-N.scope) in this
          * hierarchy, read for usage, never written to or removed; "" otherwise. With systemd
@@ -69,8 +72,9 @@ int cgroup_session_create(const struct config *c, const struct policy *p, uid_t 
                           struct cgroup_session *ret, char *warnings, size_t warnings_len,
                           struct isolate_error *err);
 
-/* Moves pid into the leaf (pid 0: the calling process), in every hierarchy. All or nothing:
- * on failure the hierarchies already done are moved back where the process was. */
+/* Moves pid into the leaf (pid 0: the calling process), in every hierarchy (where a
+ * hierarchy has no leaf, into user_path). All or nothing: on failure the hierarchies
+ * already done are moved back where the process was. No-op with systemd. */
 int cgroup_session_enter(const struct cgroup_session *s, pid_t pid, struct isolate_error *err);
 /* Moves pid (0: self) into the supervisor cgroup; no-op with systemd. */
 int cgroup_session_enter_supervisor(const struct cgroup_session *s, pid_t pid,
