@@ -724,28 +724,31 @@ static int effective_rules(const struct ruleset *rs, struct strv *rules)
         if (r < 0)
                 return r;
 
-        /* the known calls that are refused, by name */
-        char *buf = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&buf, &len);
-        if (!f)
-                return -ENOMEM;
-        fprintf(f, "denied (%s):", deny);
-        size_t n_denied = 0;
-        for (int nr = 0; nr < NR_LIMIT; nr++) {
+        /* the known calls that are refused, by name, sorted */
+        _cleanup_(seccomp_strv_free) struct strv denied = {0};
+        for (int nr = 0; nr < NR_LIMIT && r == 0; nr++) {
                 char name[64];
-                if (rs->allowed[nr] || is_conditional(rs, nr) || !nr_known(nr, name, sizeof(name)))
-                        continue;
-                fprintf(f, "%s %s", n_denied++ ? "," : "", name);
+                if (!rs->allowed[nr] && !is_conditional(rs, nr) && nr_known(nr, name, sizeof(name)))
+                        r = strv_push(&denied, strdup(name));
         }
-        if (fclose(f) != 0) {
-                free(buf);
-                return -ENOMEM;
-        }
-        if (n_denied > 0)
+        if (r < 0)
+                return r;
+        if (denied.n > 0) {
+                qsort(denied.v, denied.n, sizeof(*denied.v), cmp_str);
+                char *buf = NULL;
+                size_t len = 0;
+                FILE *f = open_memstream(&buf, &len);
+                if (!f)
+                        return -ENOMEM;
+                fprintf(f, "denied (%s):", deny);
+                for (size_t i = 0; i < denied.n; i++)
+                        fprintf(f, "%s %s", i ? "," : "", denied.v[i]);
+                if (fclose(f) != 0) {
+                        free(buf);
+                        return -ENOMEM;
+                }
                 r = strv_push(rules, buf);
-        else
-                free(buf);
+        }
         if (r == 0)
                 r = strv_push(rules, strdup_printf("calls newer than libseccomp %u.%u.%u knows: %s",
                                                    seccomp_version()->major, seccomp_version()->minor,

@@ -377,6 +377,23 @@ echo "all done"
         self.assertClean()
 
     # --- the config side ----------------------------------------------------------------------
+    def test_explain_shows_effective_list(self):
+        r = subprocess.run([ISOLATECTL, "explain", "-c", self.cfg["nodebug"], self.u1.name],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        allowed = r.stdout.split("syscall list:")[1].split("conditions")[0]
+        self.assertRegex(allowed, r"\bread\b")
+        self.assertRegex(allowed, r"\badd_key\b")  # @keyring allowed
+        self.assertNotRegex(allowed, r"\b(ptrace|keyctl|bpf)\b")
+        denied = re.search(r"denied \(EPERM\): (.*)", r.stdout).group(1).split(", ")
+        for name in ["bpf", "keyctl", "ptrace", "mount", "unshare", "io_uring_setup"]:
+            self.assertIn(name, denied)
+        self.assertIn("clone3: ENOSYS", r.stdout)
+        self.assertIn("TIOCSTI", r.stdout)
+        r = subprocess.run([ISOLATECTL, "explain", "-c", self.cfg["killer"], self.u1.name],
+                           capture_output=True, text=True)
+        self.assertIn("denied (the process is killed): ", r.stdout)
+
     def test_check_rejects_unknown_names(self):
         bad = self.sb.config(policies=BASE_POLICY + """
 policy bad {
