@@ -159,7 +159,8 @@ static int errs_add(struct config_errors *errs, const char *fmt, ...)
 static int diags_flush(struct parse_ctx *ctx, struct config_errors *errs)
 {
         int r = 0;
-        qsort(ctx->diags, ctx->n_diags, sizeof(*ctx->diags), diag_cmp);
+        if (ctx->n_diags > 1) /* qsort(NULL, 0, ...) is undefined */
+                qsort(ctx->diags, ctx->n_diags, sizeof(*ctx->diags), diag_cmp);
         for (size_t i = 0; i < ctx->n_diags; i++) {
                 struct diag *d = &ctx->diags[i];
                 if (errs && r == 0) {
