@@ -361,6 +361,19 @@ def asan_preload(build):
     return os.path.realpath(lib) if lib and os.path.exists(lib) else None
 
 
+def sanitizer_env(build, workdir):
+    """Environment for sshd when build is a SANITIZE=1 build (build-san): the module is
+    ASan-built and sshd is not, so the ASan runtime is preloaded into sshd (sshd gives the
+    user's processes an environment of its own, without it). Reports go to workdir/asan.*
+    and workdir/ubsan.*. Empty for a normal build."""
+    lib = asan_preload(build)
+    if lib is None:
+        return {}
+    return {"LD_PRELOAD": lib,
+            "ASAN_OPTIONS": f"detect_leaks=0:log_path={workdir}/asan",
+            "UBSAN_OPTIONS": f"print_stacktrace=1:log_path={workdir}/ubsan"}
+
+
 class SshServer:
     """sshd on 127.0.0.1:<port> inside env (a PrivateEnv whose `sshd` PAM file the test wrote).
 

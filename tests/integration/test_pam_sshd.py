@@ -18,7 +18,7 @@ import time
 import unittest
 
 from harness import BASE_POLICY, BUILD, HELPER, INIT, PAM_MODULE, Sandbox, require_root
-from sshd import PrivateEnv, SshServer, asan_preload, free_port
+from sshd import PrivateEnv, SshServer, free_port, sanitizer_env
 
 HOST_PIDNS = os.readlink("/proc/self/ns/pid")
 
@@ -40,17 +40,6 @@ def probe(text):
         if m:
             out[m.group(1)] = m.group(2)
     return out
-
-
-def sanitizer_env(workdir):
-    """For a SANITIZE=1 build (BUILD=build-san) the module is ASan-built and sshd is not: the
-    ASan runtime must be preloaded into sshd. Reports go to files the tests check."""
-    lib = asan_preload(BUILD)
-    if lib is None:
-        return {}
-    return {"LD_PRELOAD": lib,
-            "ASAN_OPTIONS": f"detect_leaks=0:log_path={workdir}/asan",
-            "UBSAN_OPTIONS": f"print_stacktrace=1:log_path={workdir}/ubsan"}
 
 
 def sshd_stack(config, helper=HELPER, before="", after="", args=""):
@@ -103,7 +92,7 @@ class SshdCase(unittest.TestCase):
                   f'match {{\n users = {{"{cls.p3.name}"}}\n policy = offline\n}}\n'))
         cls.env = PrivateEnv({"sshd": sshd_stack(cls.cfg)})
         cls.addClassCleanup(cls.env.close)
-        cls.srv = SshServer(cls.env, extra_env=sanitizer_env(cls.env.workdir))
+        cls.srv = SshServer(cls.env, extra_env=sanitizer_env(BUILD, cls.env.workdir))
         cls.addClassCleanup(cls.srv.close)
         for u in cls.USERS + ("root",):
             cls.srv.authorize(u)

@@ -7,8 +7,8 @@ import re
 import time
 import unittest
 
-from harness import BASE_POLICY, HELPER, INIT, PAM_MODULE, Sandbox, require_root
-from sshd import PrivateEnv
+from harness import BASE_POLICY, BUILD, HELPER, INIT, PAM_MODULE, Sandbox, require_root
+from sshd import PrivateEnv, sanitizer_env
 from test_pam_sshd import HOST_PIDNS, PROBE, processes_of, probe
 
 
@@ -48,6 +48,17 @@ class TestSuAndPamtester(unittest.TestCase):
                     f'echo "$PAM_SERVICE $PAM_TYPE $PAM_USER pidns=$(readlink /proc/self/ns/pid) '
                     f'$(grep ^Seccomp: /proc/self/status)" >> {cls.hook_log}\n')
         os.chmod(cls.hook, 0o755)
+        # su and pamtester load the module; a SANITIZE=1 module needs the ASan runtime first
+        cls.run_env = dict(os.environ, **sanitizer_env(BUILD, cls.env.workdir))
+
+    def run_in_env(self, argv):
+        return self.env.run(argv, env=self.run_env)
+
+    def tearDown(self):
+        for name in os.listdir(self.env.workdir):
+            if name.startswith(("asan", "ubsan")):
+                with open(os.path.join(self.env.workdir, name)) as f:
+                    self.fail(f"sanitizer report from su/pamtester:\n{f.read()}")
 
     def setUp(self):
         hook = f"session optional pam_exec.so {self.hook}\n"
@@ -81,7 +92,8 @@ class TestSuAndPamtester(unittest.TestCase):
     # ---- su ---------------------------------------------------------------------------------
 
     def test_su_login_is_confined(self):
-        r = self.env.run(["su", "-", self.u1.name, "-c", PROBE + "; id -un; echo home=$HOME"])
+        r = self.run_in_env(["su", "-", self.u1.name, "-c",
+                             PROBE + "; id -un; echo home=$HOME"])
         self.assertEqual(r.returncode, 0, r.stderr)
         p = probe(r.stdout)
         self.assertNotEqual(p.get("pidns"), HOST_PIDNS, r.stdout)
@@ -97,14 +109,14 @@ class TestSuAndPamtester(unittest.TestCase):
         self.assertClean(self.u1)
 
     def test_su_without_dash_and_exit_status(self):
-        r = self.env.run(["su", self.u1.name, "-c", "readlink /proc/self/ns/pid; exit 7"])
+        r = self.run_in_env(["su", self.u1.name, "-c", "readlink /proc/self/ns/pid; exit 7"])
         self.assertEqual(r.returncode, 7, r.stderr)
         self.assertNotEqual(r.stdout.strip(), HOST_PIDNS)
         self.assertIsNotNone(self.module_line("su", self.u1.name, "confined"))
         self.assertClean(self.u1)
 
     def test_su_logout_ends_background_processes(self):
-        r = self.env.run(["su", "-", self.u1.name, "-c",
+        r = self.run_in_env(["su", "-", self.u1.name, "-c",
                           "nohup sleep 779 >/dev/null 2>&1 </dev/null & sleep 0.2; "
                           "kill -0 $! && echo left-running"])
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -112,7 +124,7 @@ class TestSuAndPamtester(unittest.TestCase):
         self.assertClean(self.u1)
 
     def test_su_exempt_user_is_untouched(self):
-        r = self.env.run(["su", "-", self.u2.name, "-c", PROBE])
+        r = self.run_in_env(["su", "-", self.u2.name, "-c", PROBE])
         self.assertEqual(r.returncode, 0, r.stderr)
         p = probe(r.stdout)
         self.assertEqual(p.get("pidns"), HOST_PIDNS, r.stdout)
@@ -121,7 +133,7 @@ class TestSuAndPamtester(unittest.TestCase):
 
     def test_su_refused_when_the_helper_is_missing(self):
         self.env.write_pam("su", su_stack(self.cfg, helper="/nonexistent/helper"))
-        r = self.env.run(["su", "-", self.u1.name, "-c", "echo LOGGED-IN"])
+        r = self.run_in_env(["su", "-", self.u1.name, "-c", "echo LOGGED-IN"])
         self.assertNotEqual(r.returncode, 0)
         self.assertNotIn("LOGGED-IN", r.stdout)
         line = self.module_line("su-l", self.u1.name, "denied")
@@ -133,7 +145,7 @@ class TestSuAndPamtester(unittest.TestCase):
     def test_pamtester_open_close_cycle(self):
         """pamtester is the PAM caller: after open_session it is in the sandbox, and a
         pam_exec placed after pam_isolate runs inside it at open and at close."""
-        r = self.env.run(["pamtester", "-v", "pamtester", self.u1.name, "open_session",
+        r = self.run_in_env(["pamtester", "-v", "pamtester", self.u1.name, "open_session",
                           "close_session"])
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("successfully opened a session", r.stdout + r.stderr)
@@ -160,7 +172,7 @@ class TestSuAndPamtester(unittest.TestCase):
                                         "account required pam_permit.so\n"
                                         f"session required {PAM_MODULE} config={bad} "
                                         f"helper={HELPER}\n")
-        r = self.env.run(["pamtester", "pamtester", self.u1.name, "open_session"])
+        r = self.run_in_env(["pamtester", "pamtester", self.u1.name, "open_session"])
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("Cannot make/remove an entry for the specified session", r.stderr)
         line = self.module_line("pamtester", self.u1.name, "denied")
@@ -173,7 +185,7 @@ class TestSuAndPamtester(unittest.TestCase):
                                         "session required pam_permit.so\n"
                                         f"session required {PAM_MODULE} config={self.cfg} "
                                         f"helper={HELPER} debug\n")
-        r = self.env.run(["pamtester", "other-svc", self.u1.name, "open_session"])
+        r = self.run_in_env(["pamtester", "other-svc", self.u1.name, "open_session"])
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIsNotNone(self.env.syslog.wait_for(
             r"pam_isolate\(other-svc:session\): .*outcome=ignored", 5, self.mark))
@@ -182,11 +194,11 @@ class TestSuAndPamtester(unittest.TestCase):
     def test_pamtester_setcred_is_ignored_and_auth_refused(self):
         self.env.write_pam("pamtester", "auth required pam_permit.so\n"
                                         f"auth optional {PAM_MODULE}\n")
-        r = self.env.run(["pamtester", "pamtester", self.u1.name, "setcred"])
+        r = self.run_in_env(["pamtester", "pamtester", self.u1.name, "setcred"])
         self.assertEqual(r.returncode, 0, r.stderr)
         self.env.write_pam("pamtester", f"auth sufficient {PAM_MODULE}\n"
                                         "auth required pam_deny.so\n")
-        r = self.env.run(["pamtester", "pamtester", self.u1.name, "authenticate"])
+        r = self.run_in_env(["pamtester", "pamtester", self.u1.name, "authenticate"])
         self.assertNotEqual(r.returncode, 0)
         self.assertIsNotNone(self.env.syslog.wait_for(
             r"is a session module; remove it from the auth stack", 5, self.mark))
