@@ -1845,8 +1845,9 @@ int config_load(const char *path, bool check_owner, struct config **ret,
                 return -EINVAL;
 
         /* Symlinks are followed (some hosts manage /etc with them); what is checked is the
-         * file actually opened. */
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+         * file actually opened. O_NONBLOCK: a FIFO in its place must not hang a login (it is
+         * refused as not a regular file just below). */
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0) {
                 int r = -errno;
                 errs_add(errs, "%s: cannot open: %s", path, strerror(-r));

@@ -936,6 +936,13 @@ static void test_load_file_problems(void **state)
         assert_non_null(strstr(e.msgs[0], "not a regular file"));
         config_errors_free(&e);
 
+        /* a FIFO is refused at once, not waited on */
+        snprintf(path, sizeof(path), "%s/fifo.conf", tmpdir);
+        assert_int_equal(mkfifo(path, 0644), 0);
+        assert_int_equal(load(path, true, &e), -EINVAL);
+        assert_non_null(strstr(e.msgs[0], "not a regular file"));
+        config_errors_free(&e);
+
         snprintf(path, sizeof(path), "%s/nul.conf", tmpdir);
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         assert_int_equal(write(fd, "policy p { }\n\0x", 15), 15);
