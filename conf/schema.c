@@ -720,6 +720,8 @@ static void unknown_key(struct parse_ctx *ctx, cfg_t *sec, int line, const char 
 /* libconfuse's own messages, reworded to say what to do. fmt is compared untranslated:
  * translated messages (a process that called setlocale) are passed on as they are. */
 static void confuse_error(cfg_t *sec, const char *fmt, va_list ap)
+        __attribute__((format(printf, 2, 0)));
+static void confuse_error(cfg_t *sec, const char *fmt, va_list ap)
 {
         struct parse_ctx *ctx = current;
         if (!ctx)
