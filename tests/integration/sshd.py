@@ -430,7 +430,9 @@ class SshServer:
             self.proc = self.env.popen([SSHD, "-D", "-e", "-f", self.config, "-p", str(port)],
                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                        stderr=subprocess.PIPE, env=env)
-            threading.Thread(target=self._read_log, args=(self.proc,), daemon=True).start()
+            self._reader = threading.Thread(target=self._read_log, args=(self.proc,),
+                                            daemon=True)
+            self._reader.start()
             if self.wait_log(r"Server listening on 127\.0\.0\.1 port", timeout):
                 self.port = port
                 return self
@@ -473,7 +475,11 @@ class SshServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        self.proc.stderr.close()
+        # the reader ends at EOF (sshd and every child holding its stderr gone); only then
+        # may the pipe be closed under it
+        self._reader.join(5)
+        if not self._reader.is_alive():
+            self.proc.stderr.close()
         self.proc = None
 
     # -- clients ---------------------------------------------------------------------------
