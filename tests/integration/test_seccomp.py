@@ -14,7 +14,10 @@ import subprocess
 import time
 import unittest
 
-from harness import BASE_POLICY, ISOLATECTL, PROBE, SandboxTestCase
+from harness import BASE_POLICY, HELPER, INIT, ISOLATECTL, PAM_MODULE, PROBE, Sandbox, \
+    SandboxTestCase, require_root
+from sshd import PrivateEnv, SshServer
+from test_pam_sshd import sshd_stack
 
 KILLED = 128 + signal.SIGSYS
 
@@ -405,6 +408,116 @@ policy bad {
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertIn("no_such_syscall", r.stderr)
         self.assertIn("@no-such-group", r.stderr)
+
+
+class TestSshdUnderThePolicy(unittest.TestCase):
+    """The sshd monitor and its post-auth child live on inside the sandbox (DESIGN.md): what
+    they do after the join must be allowed, and Landlock must leave them their login
+    records. A real OpenSSH sshd with pam_isolate.so, in a private mount namespace."""
+
+    @classmethod
+    def setUpClass(cls):
+        require_root()
+        for f in (PAM_MODULE, HELPER, INIT):
+            if not os.path.exists(f):
+                raise unittest.SkipTest(f"{f} is not built")
+        cls.sb = Sandbox()
+        cls.addClassCleanup(cls.sb.close)
+        cls.logged = cls.sb.user("isolate-sc5")
+        cls.landlocked = cls.sb.user("isolate-sc6")
+        cls.cfg = cls.sb.config(
+            policies=POLICIES, default_policy="logger",
+            body=(f'match {{\n users = {{"{cls.landlocked.name}"}}\n policy = landlocked\n}}\n'))
+        cls.env = PrivateEnv({"sshd": sshd_stack(cls.cfg)})
+        cls.addClassCleanup(cls.env.close)
+        cls.srv = SshServer(cls.env)
+        cls.addClassCleanup(cls.srv.close)
+        for u in (cls.logged, cls.landlocked):
+            cls.srv.authorize(u.name)
+        cls.srv.start()
+
+    def assertClean(self):
+        left = self.sb.wait_clean(5)
+        self.assertEqual(left, {"inits": [], "leaves": [], "registry": []},
+                         "the session left something behind")
+
+    def test_sshd_needs_nothing_outside_the_allowlist(self):
+        """Log mode allows and logs every call the default list would refuse: after key
+        logins with and without a pty, an exit status, scp up and down, there is no record
+        of the session's processes but the one the probe provokes on purpose."""
+        names = syscall_names()
+        kmsg = KernelLog()
+        self.addCleanup(kmsg.close)
+        u = self.logged
+        r = self.srv.ssh(u.name, "id; who > /dev/null; ls / > /dev/null; "
+                                 "grep Seccomp: /proc/self/status")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"Seccomp:\s+2")
+        r = self.srv.ssh(u.name, "tty; stty -a > /dev/null; exit 3", tty=True)
+        self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
+        self.assertIn("/dev/pts/", r.stdout)
+        src = os.path.join(self.sb.dir, "up.bin")
+        with open(src, "wb") as f:
+            f.write(os.urandom(300000))
+        r = self.srv.scp(src, f"{u.name}@127.0.0.1:up.bin")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        down = os.path.join(self.sb.dir, "down.bin")
+        r = self.srv.scp(f"{u.name}@127.0.0.1:up.bin", down)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(src, "rb") as a, open(down, "rb") as b:
+            self.assertEqual(a.read(), b.read())
+        # the control: a call outside the list, made on purpose, does leave a record
+        r = self.srv.ssh(u.name, f"{PROBE} keyctl")
+        self.assertIn("probe keyctl: ok", r.stdout, r.stderr)
+        records = []
+        deadline = time.monotonic() + 6
+        while time.monotonic() < deadline:
+            records += [rec for rec in kmsg.read()
+                        if "type=1326" in rec and f" auid={u.uid} " in rec]
+            if any('comm="probe"' in rec for rec in records):
+                break
+            time.sleep(0.1)
+        self.assertTrue(any('comm="probe"' in rec for rec in records),
+                        "the control record never showed up; cannot judge the others")
+        others = []
+        for rec in records:
+            if 'comm="probe"' in rec:
+                continue
+            m = re.search(r'comm="([^"]*)".*\bsyscall=(\d+)', rec)
+            others.append(f"{m.group(1)}: {names.get(int(m.group(2)), m.group(2))}" if m else rec)
+        self.assertEqual(others, [], "calls outside the default allowlist")
+        self.assertClean()
+
+    def test_landlock_leaves_the_monitor_its_records(self):
+        """With Landlock rw $HOME and /tmp only, a pty login still works and the monitor
+        (bound by the same ruleset) still writes utmp at login and wtmp at logout."""
+        if landlock_abi() < 1:
+            self.skipTest("no Landlock in this kernel")
+        u = self.landlocked
+        r = self.srv.ssh(u.name, "tty; echo x > /var/tmp/f || echo vartmp denied; "
+                                 "echo x > $HOME/f && echo home ok; exit 4", tty=True)
+        self.assertEqual(r.returncode, 4, r.stdout + r.stderr)
+        self.assertIn("/dev/pts/", r.stdout)
+        self.assertIn("vartmp denied", r.stdout)
+        self.assertIn("home ok", r.stdout)
+        self.assertClean()
+        # wtmp: the login and, written by the monitor at the end, the logout
+        lines = []
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            last = subprocess.run(["last", "-w", "-f", self.env.wtmp, u.name],
+                                  capture_output=True, text=True)
+            lines = [l for l in last.stdout.splitlines() if l.startswith(u.name)]
+            if lines and "still" not in lines[0]:
+                break
+            time.sleep(0.1)
+        self.assertTrue(lines, "no wtmp record of the login")
+        self.assertRegex(lines[0], r"pts/\d+ .* - \d\d:\d\d", "no logout record in wtmp")
+        # utmp: the entry was made at login and marked dead at logout
+        who = subprocess.run(["who", self.env.utmp], capture_output=True, text=True)
+        self.assertNotIn(u.name, who.stdout)
+        dump = subprocess.run(["utmpdump", self.env.utmp], capture_output=True, text=True)
+        self.assertRegex(dump.stdout, r"\[8\] .*\[pts/\d+", "no DEAD_PROCESS entry for the pty")
 
 
 if __name__ == "__main__":
