@@ -38,7 +38,12 @@ done
 # /etc/pam.d, /dev/log listener), SshServer (sshd + client key), harness.Sandbox (temp dir,
 # nested cgroup root, leak checks), harness.TestUser.
 read -r -d '' DEMO_PY <<'PY' || true
-import os, re, shutil, subprocess, sys
+import ctypes, os, re, subprocess, sys, time
+
+# Session inits and sshd's children outlive their parents; where PID 1 does not reap them
+# (containers, this project's test machines) the demo does, as their subreaper.
+PR_SET_CHILD_SUBREAPER = 36
+ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 sys.path.insert(0, os.path.join(os.getcwd(), "tests", "integration"))
 from harness import BUILD, HELPER, PAM_MODULE, Sandbox, TestUser
@@ -190,6 +195,13 @@ finally:
         sb.close()
         print("  sshd stopped, namespace gone, demo files removed; left behind:",
               "nothing" if not any(left.values()) else left)
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                time.sleep(0.02)
+        except ChildProcessError:
+            break
 PY
 
 exec /usr/bin/python3 -c "$DEMO_PY" "$@"
