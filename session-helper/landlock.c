@@ -54,10 +54,10 @@ int landlock_apply(const struct join_spec *j, struct isolate_error *err)
                 return error_set(err, EOPNOTSUPP,
                                  "the session has Landlock rules but Landlock is not available");
         struct ll_ruleset_attr attr = {
-                .handled_access_fs = j->landlock_handled & landlock_fs_access_for_abi(abi),
+            .handled_access_fs = j->landlock_handled & landlock_fs_access_for_abi(abi),
         };
         _cleanup_close_ int ruleset =
-                (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
+            (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
         if (ruleset < 0)
                 return error_set_errno(err, errno, "cannot create the Landlock ruleset");
 
@@ -67,14 +67,16 @@ int landlock_apply(const struct join_spec *j, struct isolate_error *err)
                 if (fd < 0) {
                         if (errno == ENOENT)
                                 continue; /* lsm_plan warned when it was missing there too */
-                        return error_set_errno(err, errno, "cannot open Landlock path %s", lp->path);
+                        return error_set_errno(err, errno, "cannot open Landlock path %s",
+                                               lp->path);
                 }
                 struct stat st;
                 if (fstat(fd, &st) < 0)
-                        return error_set_errno(err, errno, "cannot stat Landlock path %s", lp->path);
+                        return error_set_errno(err, errno, "cannot stat Landlock path %s",
+                                               lp->path);
                 struct ll_path_beneath_attr rule = {
-                        .allowed_access = lp->access & attr.handled_access_fs,
-                        .parent_fd = fd,
+                    .allowed_access = lp->access & attr.handled_access_fs,
+                    .parent_fd = fd,
                 };
                 if (!S_ISDIR(st.st_mode))
                         rule.allowed_access &= LANDLOCK_FS_FILE_ACCESS;

@@ -23,7 +23,7 @@
 /* The rights that apply to a file (the others only make sense beneath a directory; the
  * kernel refuses them in a rule for a file). */
 #define LANDLOCK_FS_FILE_ACCESS                                                                    \
-        (LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE |                             \
+        (LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE |                              \
          LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_TRUNCATE |                              \
          LANDLOCK_ACCESS_FS_IOCTL_DEV)
 

@@ -75,7 +75,8 @@ int lsm_landlock_abi(void)
         return landlock_abi_version();
 }
 
-static void warn(char *warnings, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void warn(char *warnings, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void warn(char *warnings, size_t len, const char *fmt, ...)
 {
         if (!warnings || len == 0)
@@ -96,17 +97,19 @@ static int lsm_missing(const struct policy *p, char *warnings, size_t warnings_l
                        struct isolate_error *err, const char *what)
 {
         if (p->lsm_required)
-                return error_set(err, EOPNOTSUPP, "policy %s names %s; load it or set lsm_required = false",
-                                 p->name, what);
-        warn(warnings, warnings_len, "policy %s names %s; going on without it (lsm_required = false)",
-             p->name, what);
+                return error_set(err, EOPNOTSUPP,
+                                 "policy %s names %s; load it or set lsm_required = false", p->name,
+                                 what);
+        warn(warnings, warnings_len,
+             "policy %s names %s; going on without it (lsm_required = false)", p->name, what);
         return 0;
 }
 
 static int plan_label(const struct policy *p, struct join_spec *j, char *warnings,
                       size_t warnings_len, struct isolate_error *err)
 {
-        const char *profile = p->apparmor_profile && *p->apparmor_profile ? p->apparmor_profile : NULL;
+        const char *profile =
+            p->apparmor_profile && *p->apparmor_profile ? p->apparmor_profile : NULL;
         const char *context = p->selinux_context && *p->selinux_context ? p->selinux_context : NULL;
         if (!profile && !context)
                 return 0;
@@ -121,14 +124,15 @@ static int plan_label(const struct policy *p, struct join_spec *j, char *warning
                 /* the per-LSM file where the kernel has one (stacking), else the shared one */
                 snprintf(j->lsm_attr_path, sizeof(j->lsm_attr_path), "%s",
                          path_exists(proc_root, "self/attr/apparmor/exec")
-                                 ? "/proc/self/attr/apparmor/exec"
-                                 : "/proc/self/attr/exec");
+                             ? "/proc/self/attr/apparmor/exec"
+                             : "/proc/self/attr/exec");
                 n = snprintf(j->lsm_attr_value, sizeof(j->lsm_attr_value), "exec %s", profile);
                 if (se)
-                        warn(warnings, warnings_len,
-                             "policy %s: both AppArmor and SELinux are enabled; AppArmor profile %s "
-                             "is used, SELinux context %s is not",
-                             p->name, profile, context);
+                        warn(
+                            warnings, warnings_len,
+                            "policy %s: both AppArmor and SELinux are enabled; AppArmor profile %s "
+                            "is used, SELinux context %s is not",
+                            p->name, profile, context);
         } else if (se) {
                 snprintf(j->lsm_attr_path, sizeof(j->lsm_attr_path), "/proc/self/attr/exec");
                 n = snprintf(j->lsm_attr_value, sizeof(j->lsm_attr_value), "%s", context);
@@ -151,14 +155,15 @@ static int plan_label(const struct policy *p, struct join_spec *j, char *warning
         }
         if (n < 0 || (size_t)n >= sizeof(j->lsm_attr_value)) {
                 j->lsm_attr_path[0] = j->lsm_attr_value[0] = '\0';
-                return error_set(err, ENAMETOOLONG, "policy %s: the LSM label is too long", p->name);
+                return error_set(err, ENAMETOOLONG, "policy %s: the LSM label is too long",
+                                 p->name);
         }
         return 0;
 }
 
 /* What the caller writes after the join, whatever the policy says (see lsm.h). */
 static const char *const caller_paths[] = {
-        "/dev", "/run/utmp", "/var/run/utmp", "/var/log/wtmp", "/var/log/btmp", "/var/log/lastlog",
+    "/dev", "/run/utmp", "/var/run/utmp", "/var/log/wtmp", "/var/log/btmp", "/var/log/lastlog",
 };
 
 /* "$HOME", "$HOME/x", "~", "~/x" -> home + rest; other paths as they are. */
@@ -188,17 +193,20 @@ static int add_landlock_path(const struct policy *p, struct join_spec *j, const 
         char path[JOIN_PATH_MAX];
         int r = expand_home(spec, home, path, sizeof(path));
         if (r == -ENOENT)
-                return error_set(err, EINVAL, "policy %s: Landlock path %s needs a home directory, "
-                                 "and the user has none", p->name, spec);
+                return error_set(err, EINVAL,
+                                 "policy %s: Landlock path %s needs a home directory, "
+                                 "and the user has none",
+                                 p->name, spec);
         if (r < 0)
                 return error_set(err, -r, "policy %s: Landlock path %s is too long", p->name, spec);
         if (path[0] != '/')
-                return error_set(err, EINVAL, "policy %s: Landlock path %s is not absolute", p->name, spec);
+                return error_set(err, EINVAL, "policy %s: Landlock path %s is not absolute",
+                                 p->name, spec);
         struct stat st;
         if (stat(path, &st) < 0) {
                 if (!quiet_if_missing)
-                        warn(warnings, warnings_len, "policy %s: Landlock path %s does not exist; skipped",
-                             p->name, path);
+                        warn(warnings, warnings_len,
+                             "policy %s: Landlock path %s does not exist; skipped", p->name, path);
                 return 0;
         }
         if (!S_ISDIR(st.st_mode))
@@ -206,9 +214,10 @@ static int add_landlock_path(const struct policy *p, struct join_spec *j, const 
         if (access == 0)
                 return 0;
         if (j->n_landlock >= JOIN_MAX_LANDLOCK_PATHS)
-                return error_set(err, E2BIG, "policy %s: more than %d Landlock paths (with the %zu "
-                                 "the session always needs)", p->name, JOIN_MAX_LANDLOCK_PATHS,
-                                 ELEMENTSOF(caller_paths));
+                return error_set(err, E2BIG,
+                                 "policy %s: more than %d Landlock paths (with the %zu "
+                                 "the session always needs)",
+                                 p->name, JOIN_MAX_LANDLOCK_PATHS, ELEMENTSOF(caller_paths));
         struct landlock_path *lp = &j->landlock[j->n_landlock++];
         lp->access = access;
         snprintf(lp->path, sizeof(lp->path), "%s", path);
@@ -244,7 +253,8 @@ static int plan_landlock(const struct policy *p, const char *home, struct join_s
                 r = add_landlock_path(p, j, ro->v[i], home, LANDLOCK_FS_READ_EXEC & handled, false,
                                       warnings, warnings_len, err);
         for (size_t i = 0; i < rw->n && r == 0; i++)
-                r = add_landlock_path(p, j, rw->v[i], home, handled, false, warnings, warnings_len, err);
+                r = add_landlock_path(p, j, rw->v[i], home, handled, false, warnings, warnings_len,
+                                      err);
         for (size_t i = 0; i < ELEMENTSOF(caller_paths) && r == 0; i++)
                 r = add_landlock_path(p, j, caller_paths[i], home, handled, true, warnings,
                                       warnings_len, err);

@@ -59,7 +59,7 @@
 #define NR_LIMIT 1024
 
 #define CLONE_NEW_FLAGS                                                                            \
-        (CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER |           \
+        (CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER |             \
          CLONE_NEWPID | CLONE_NEWNET)
 /* CLONE_NEWTIME shares its bit with the exit signal in clone(2): only clone3 and unshare
  * take it, and both are outside the default. */
@@ -108,12 +108,14 @@ static int ruleset_mark(struct ruleset *rs, const char *spec, bool value, struct
         }
         int nr = nr_of(spec);
         if (nr < 0)
-                return error_set(err, EINVAL, "syscall '%s' has no number below %d", spec, NR_LIMIT);
+                return error_set(err, EINVAL, "syscall '%s' has no number below %d", spec,
+                                 NR_LIMIT);
         rs->allowed[nr] = value;
         return 0;
 }
 
-static int ruleset_from_policy(const struct policy *p, struct ruleset *rs, struct isolate_error *err)
+static int ruleset_from_policy(const struct policy *p, struct ruleset *rs,
+                               struct isolate_error *err)
 {
         int r;
         memset(rs, 0, sizeof(*rs));
@@ -199,12 +201,11 @@ static uint32_t default_action(const struct ruleset *rs)
 }
 
 /* Adds a rule unless it would repeat the default action (libseccomp refuses those). */
-static int rule_add(scmp_filter_ctx ctx, uint32_t dflt, uint32_t action, int nr, unsigned n_cmp,
-                    const struct scmp_arg_cmp *cmp)
+static int rule_add(scmp_filter_ctx ctx, uint32_t dflt, uint32_t action, int nr)
 {
         if (action == dflt)
                 return 0;
-        return seccomp_rule_add_array(ctx, action, nr, n_cmp, cmp);
+        return seccomp_rule_add(ctx, action, nr, 0);
 }
 
 /* ---- the argument prefix ----------------------------------------------------------------
@@ -237,11 +238,10 @@ struct arg_block {
         uint32_t refusal;       /* SECCOMP_RET_* */
 };
 
-static uint32_t ret_of(uint32_t scmp_action)
-{
-        /* libseccomp's action values are the kernel's SECCOMP_RET_* values */
-        return scmp_action;
-}
+/* The prefix returns libseccomp's action values as they are: they are the kernel's. */
+_Static_assert(SCMP_ACT_KILL_PROCESS == SECCOMP_RET_KILL_PROCESS, "libseccomp action values");
+_Static_assert(SCMP_ACT_LOG == SECCOMP_RET_LOG, "libseccomp action values");
+_Static_assert(SCMP_ACT_ERRNO(EPERM) == (SECCOMP_RET_ERRNO | EPERM), "libseccomp action values");
 
 static size_t arg_offset(unsigned arg)
 {
@@ -255,46 +255,45 @@ static size_t arg_offset(unsigned arg)
 static size_t arg_blocks(const struct ruleset *rs, struct arg_block *b)
 {
         const struct conditions c = conditions_of(rs);
-        uint32_t deny = ret_of(deny_action(rs->action));
+        uint32_t deny = deny_action(rs->action);
         size_t n = 0;
         if (c.clone)
                 b[n++] = (struct arg_block){
-                        .nr = SCMP_SYS(clone),
-                        .arg = 0,
-                        .tests = {{BPF_JSET, CLONE_NEW_FLAGS, true}},
-                        .n_tests = 1,
-                        .refusal = deny,
+                    .nr = SCMP_SYS(clone),
+                    .arg = 0,
+                    .tests = {{BPF_JSET, CLONE_NEW_FLAGS, true}},
+                    .n_tests = 1,
+                    .refusal = deny,
                 };
         if (c.ioctl)
                 b[n++] = (struct arg_block){
-                        .nr = SCMP_SYS(ioctl),
-                        .arg = 1,
-                        .tests = {{BPF_JEQ, TIOCSTI, true}, {BPF_JEQ, TIOCLINUX, true}},
-                        .n_tests = 2,
-                        .refusal = deny,
+                    .nr = SCMP_SYS(ioctl),
+                    .arg = 1,
+                    .tests = {{BPF_JEQ, TIOCSTI, true}, {BPF_JEQ, TIOCLINUX, true}},
+                    .n_tests = 2,
+                    .refusal = deny,
                 };
         if (c.socket)
                 b[n++] = (struct arg_block){
-                        .nr = SCMP_SYS(socket),
-                        .arg = 0,
-                        .tests = {{BPF_JEQ, AF_UNIX, false},
-                                  {BPF_JEQ, AF_INET, false},
-                                  {BPF_JEQ, AF_INET6, false},
-                                  {BPF_JEQ, AF_NETLINK, false}},
-                        .n_tests = 4,
-                        .refuse_by_default = true,
-                        .refusal = rs->action == SECCOMP_ACTION_ERRNO
-                                           ? ret_of(SCMP_ACT_ERRNO(EAFNOSUPPORT))
-                                           : deny,
+                    .nr = SCMP_SYS(socket),
+                    .arg = 0,
+                    .tests = {{BPF_JEQ, AF_UNIX, false},
+                              {BPF_JEQ, AF_INET, false},
+                              {BPF_JEQ, AF_INET6, false},
+                              {BPF_JEQ, AF_NETLINK, false}},
+                    .n_tests = 4,
+                    .refuse_by_default = true,
+                    .refusal =
+                        rs->action == SECCOMP_ACTION_ERRNO ? SCMP_ACT_ERRNO(EAFNOSUPPORT) : deny,
                 };
         if (c.personality)
                 b[n++] = (struct arg_block){
-                        .nr = SCMP_SYS(personality),
-                        .arg = 0,
-                        .tests = {{BPF_JEQ, 0xffffffffu, false},
-                                  {BPF_JSET, (uint32_t)~PERSONALITY_HARMLESS, true}},
-                        .n_tests = 2,
-                        .refusal = deny,
+                    .nr = SCMP_SYS(personality),
+                    .arg = 0,
+                    .tests = {{BPF_JEQ, 0xffffffffu, false},
+                              {BPF_JSET, (uint32_t)~PERSONALITY_HARMLESS, true}},
+                    .n_tests = 2,
+                    .refusal = deny,
                 };
         return n;
 }
@@ -326,23 +325,29 @@ static int argument_prefix(const struct ruleset *rs, struct prefix *p)
         if (n_blocks == 0)
                 return 0;
 
-        emit(p, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)));
-        emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, seccomp_arch_native(), 1, 0));
+        emit(p, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+                                             offsetof(struct seccomp_data, arch)));
+        emit(p,
+             (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, seccomp_arch_native(), 1, 0));
         emit_ja_end(p);
-        emit(p, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)));
+        emit(p, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+                                             offsetof(struct seccomp_data, nr)));
         size_t dispatch = p->n;
         for (size_t i = 0; i < n_blocks; i++)
-                emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)blocks[i].nr, 0, 0));
+                emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+                                                     (uint32_t)blocks[i].nr, 0, 0));
         emit_ja_end(p);
 
         for (size_t i = 0; i < n_blocks; i++) {
                 const struct arg_block *b = &blocks[i];
                 size_t start = p->n;
                 p->insn[dispatch + i].jt = (uint8_t)(start - (dispatch + i) - 1);
-                emit(p, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)arg_offset(b->arg)));
+                emit(p, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+                                                     (uint32_t)arg_offset(b->arg)));
                 size_t first_test = p->n;
                 for (size_t t = 0; t < b->n_tests; t++)
-                        emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | b->tests[t].jmp | BPF_K, b->tests[t].k, 0, 0));
+                        emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | b->tests[t].jmp | BPF_K,
+                                                             b->tests[t].k, 0, 0));
                 /* the two exits; no test matched falls into the first one */
                 size_t refuse_at, allow_at;
                 if (b->refuse_by_default) {
@@ -416,7 +421,7 @@ static int compile(const struct ruleset *rs, bool optimize, struct sock_filter *
                 uint32_t action = rs->allowed[nr] ? SCMP_ACT_ALLOW : deny;
                 if (c.clone3_enosys && nr == SCMP_SYS(clone3))
                         action = SCMP_ACT_ERRNO(ENOSYS);
-                r = rule_add(ctx, dflt, action, nr, 0, NULL);
+                r = rule_add(ctx, dflt, action, nr);
                 if (r < 0)
                         return error_set_errno(err, r, "adding the seccomp rule for %s", name);
         }
@@ -433,7 +438,8 @@ static int compile(const struct ruleset *rs, bool optimize, struct sock_filter *
         size_t size = (size_t)st.st_size;
         size_t n_insns = prefix.n + size / sizeof(struct sock_filter);
         if (size == 0 || size % sizeof(struct sock_filter) != 0 || n_insns > BPF_MAXINSNS)
-                return error_set(err, EINVAL, "the seccomp program has a bad size (%zu bytes)", size);
+                return error_set(err, EINVAL, "the seccomp program has a bad size (%zu bytes)",
+                                 size);
         _cleanup_free_ struct sock_filter *prog = malloc(n_insns * sizeof(struct sock_filter));
         if (!prog)
                 return error_set(err, ENOMEM, "out of memory");
@@ -491,8 +497,9 @@ static char *cache_key(const struct ruleset *rs)
         FILE *f = open_memstream(&buf, &len);
         if (!f)
                 return NULL;
-        fprintf(f, "isolate-seccomp generator=%d arch=%u libseccomp=%u.%u.%u action=%s\n"
-                   "allowed=",
+        fprintf(f,
+                "isolate-seccomp generator=%d arch=%u libseccomp=%u.%u.%u action=%s\n"
+                "allowed=",
                 SECCOMP_GENERATOR, seccomp_arch_native(), v ? v->major : 0, v ? v->minor : 0,
                 v ? v->micro : 0, action_name(rs->action));
         for (int nr = 0; nr < NR_LIMIT; nr++)
@@ -530,7 +537,8 @@ static int cache_dir_open(const char *runtime_dir)
                 return -errno;
         if (mkdirat(rfd, "seccomp", 0700) < 0 && errno != EEXIST)
                 return -errno;
-        _cleanup_close_ int fd = openat(rfd, "seccomp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        _cleanup_close_ int fd =
+            openat(rfd, "seccomp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
         struct stat st;
@@ -592,7 +600,7 @@ static int cache_store(int dirfd, const char *name, const char *key, uint64_t ha
         rnd[16] = '\0';
         snprintf(tmp, sizeof(tmp), ".tmp-%s", rnd);
         _cleanup_close_ int fd =
-                openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+            openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0)
                 return -errno;
         struct cache_header h = {.hash = hash,
@@ -639,7 +647,7 @@ int seccomp_program_get(const struct config *c, const struct policy *p, struct s
 
         /* The cache only saves time: when it cannot be used, compile and go on. */
         _cleanup_close_ int dirfd =
-                cache_dir_open(c && c->runtime_dir ? c->runtime_dir : DEFAULT_RUNTIME_DIR);
+            cache_dir_open(c && c->runtime_dir ? c->runtime_dir : DEFAULT_RUNTIME_DIR);
         if (dirfd >= 0 && cache_load(dirfd, name, key, hash, ret, ret_len) == 0)
                 return 0;
 
@@ -705,7 +713,8 @@ static int effective_rules(const struct ruleset *rs, struct strv *rules)
 
         if (c.clone && r == 0)
                 r = strv_push(rules, strdup_printf("clone: allowed without CLONE_NEW* flags; with "
-                                                   "them: %s", deny));
+                                                   "them: %s",
+                                                   deny));
         if (c.clone3_enosys && r == 0)
                 r = strv_push(rules, strdup("clone3: ENOSYS (libc falls back to clone)"));
         if (c.ioctl && r == 0)
@@ -713,9 +722,10 @@ static int effective_rules(const struct ruleset *rs, struct strv *rules)
                                                    "(low 32 bits of the command compared): %s",
                                                    deny));
         if (c.socket && r == 0)
-                r = strv_push(rules, strdup_printf("socket: AF_UNIX, AF_INET, AF_INET6, AF_NETLINK; "
-                                                   "other families: %s",
-                                                   refusal_name(rs->action, "EAFNOSUPPORT")));
+                r = strv_push(rules,
+                              strdup_printf("socket: AF_UNIX, AF_INET, AF_INET6, AF_NETLINK; "
+                                            "other families: %s",
+                                            refusal_name(rs->action, "EAFNOSUPPORT")));
         if (c.personality && r == 0)
                 r = strv_push(rules, strdup_printf("personality: PER_LINUX, PER_LINUX32, UNAME26, "
                                                    "ADDR_NO_RANDOMIZE and combinations, 0xffffffff "
@@ -750,12 +760,12 @@ static int effective_rules(const struct ruleset *rs, struct strv *rules)
                 r = strv_push(rules, buf);
         }
         if (r == 0)
-                r = strv_push(rules, strdup_printf("calls newer than libseccomp %u.%u.%u knows: %s",
-                                                   seccomp_version()->major, seccomp_version()->minor,
-                                                   seccomp_version()->micro,
-                                                   rs->action == SECCOMP_ACTION_LOG
-                                                           ? "allowed and logged"
-                                                           : "ENOSYS"));
+                r = strv_push(rules,
+                              strdup_printf("calls newer than libseccomp %u.%u.%u knows: %s",
+                                            seccomp_version()->major, seccomp_version()->minor,
+                                            seccomp_version()->micro,
+                                            rs->action == SECCOMP_ACTION_LOG ? "allowed and logged"
+                                                                             : "ENOSYS"));
         if (r == 0)
                 r = strv_push(rules, strdup("non-native ABIs (i386, x32): the process is killed"));
         return r;

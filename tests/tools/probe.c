@@ -169,7 +169,8 @@ static long probe_getpid_loop(const char *arg)
         for (unsigned long i = 0; i < n; i++)
                 syscall(SYS_getpid);
         clock_gettime(CLOCK_MONOTONIC, &b);
-        double ns = ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / (double)n;
+        double ns =
+            ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / (double)n;
         printf("probe %s: %lu getpid calls, %.1f ns each\n", name, n, ns);
         return 0;
 }
@@ -206,38 +207,38 @@ struct probe_cmd {
 };
 
 static const struct probe_cmd cmds[] = {
-        {"clone-newuser", "clone(CLONE_NEWUSER)"},
-        {"clone-newns", "clone(CLONE_NEWNS)"},
-        {"clone-plain", "clone() without namespace flags (fork)"},
-        {"clone3", "clone3() like a fork"},
-        {"unshare-user", "unshare(CLONE_NEWUSER)"},
-        {"unshare-mount", "unshare(CLONE_NEWNS)"},
-        {"setns", "setns(-1, 0) (EBADF when allowed)"},
-        {"mount-tmpfs", "mount -t tmpfs on ARG (default /tmp)"},
-        {"keyctl", "keyctl(KEYCTL_GET_KEYRING_ID, session keyring, create)"},
-        {"add-key", "add_key(user, ...) to the session keyring"},
-        {"bpf", "bpf(BPF_MAP_CREATE, array)"},
-        {"perf", "perf_event_open(task clock, self)"},
-        {"userfaultfd", "userfaultfd(UFFD_USER_MODE_ONLY)"},
-        {"io_uring", "io_uring_setup(1)"},
-        {"kexec", "kexec_load(nothing)"},
-        {"init_module", "init_module(NULL)"},
-        {"x32", "getpid through the x32 ABI"},
-        {"i386", "getpid through int 0x80"},
-        {"tiocsti", "ioctl(TIOCSTI) on the tty"},
-        {"tiocsti-high", "ioctl(TIOCSTI | 1 << 32) on the tty"},
-        {"socket-unix", "socket(AF_UNIX)"},
-        {"socket-inet", "socket(AF_INET)"},
-        {"socket-vsock", "socket(AF_VSOCK)"},
-        {"socket-packet", "socket(AF_PACKET)"},
-        {"personality", "personality(READ_IMPLIES_EXEC)"},
-        {"personality-norandom", "personality(ADDR_NO_RANDOMIZE)"},
-        {"syslog", "syslog(SIZE_BUFFER)"},
-        {"ptrace", "a child PTRACE_TRACEMEs, stops, is continued"},
-        {"get_mempolicy", "get_mempolicy()"},
-        {"euid", "prints uid and euid"},
-        {"status", "prints Seccomp, NoNewPrivs and capability lines of /proc/self/status"},
-        {"getpid-loop", "ARG getpid calls, time per call"},
+    {"clone-newuser", "clone(CLONE_NEWUSER)"},
+    {"clone-newns", "clone(CLONE_NEWNS)"},
+    {"clone-plain", "clone() without namespace flags (fork)"},
+    {"clone3", "clone3() like a fork"},
+    {"unshare-user", "unshare(CLONE_NEWUSER)"},
+    {"unshare-mount", "unshare(CLONE_NEWNS)"},
+    {"setns", "setns(-1, 0) (EBADF when allowed)"},
+    {"mount-tmpfs", "mount -t tmpfs on ARG (default /tmp)"},
+    {"keyctl", "keyctl(KEYCTL_GET_KEYRING_ID, session keyring, create)"},
+    {"add-key", "add_key(user, ...) to the session keyring"},
+    {"bpf", "bpf(BPF_MAP_CREATE, array)"},
+    {"perf", "perf_event_open(task clock, self)"},
+    {"userfaultfd", "userfaultfd(UFFD_USER_MODE_ONLY)"},
+    {"io_uring", "io_uring_setup(1)"},
+    {"kexec", "kexec_load(nothing)"},
+    {"init_module", "init_module(NULL)"},
+    {"x32", "getpid through the x32 ABI"},
+    {"i386", "getpid through int 0x80"},
+    {"tiocsti", "ioctl(TIOCSTI) on the tty"},
+    {"tiocsti-high", "ioctl(TIOCSTI | 1 << 32) on the tty"},
+    {"socket-unix", "socket(AF_UNIX)"},
+    {"socket-inet", "socket(AF_INET)"},
+    {"socket-vsock", "socket(AF_VSOCK)"},
+    {"socket-packet", "socket(AF_PACKET)"},
+    {"personality", "personality(READ_IMPLIES_EXEC)"},
+    {"personality-norandom", "personality(ADDR_NO_RANDOMIZE)"},
+    {"syslog", "syslog(SIZE_BUFFER)"},
+    {"ptrace", "a child PTRACE_TRACEMEs, stops, is continued"},
+    {"get_mempolicy", "get_mempolicy()"},
+    {"euid", "prints uid and euid"},
+    {"status", "prints Seccomp, NoNewPrivs and capability lines of /proc/self/status"},
+    {"getpid-loop", "ARG getpid calls, time per call"},
 };
 
 static long run(const char *cmd, const char *arg)
@@ -261,7 +262,8 @@ static long run(const char *cmd, const char *arg)
         if (!strcmp(cmd, "keyctl"))
                 return syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 1);
         if (!strcmp(cmd, "add-key"))
-                return syscall(SYS_add_key, "user", "isolate-probe", "x", 1, KEY_SPEC_SESSION_KEYRING);
+                return syscall(SYS_add_key, "user", "isolate-probe", "x", 1,
+                               KEY_SPEC_SESSION_KEYRING);
         if (!strcmp(cmd, "bpf"))
                 return probe_bpf();
         if (!strcmp(cmd, "perf"))
@@ -326,7 +328,8 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
                 known |= !strcmp(cmds[i].name, name);
         if (!known) {
-                fprintf(stderr, "probe: unknown probe '%s' (run without arguments for the list)\n", name);
+                fprintf(stderr, "probe: unknown probe '%s' (run without arguments for the list)\n",
+                        name);
                 return 2;
         }
         setvbuf(stdout, NULL, _IOLBF, 0);

@@ -287,12 +287,12 @@ static void test_noop_without_rules(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_read_write_home_only, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_read_only_paths, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_file_rule, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_older_abi_plan, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_path_gone_at_apply, setup, teardown),
-                cmocka_unit_test(test_noop_without_rules),
+            cmocka_unit_test_setup_teardown(test_read_write_home_only, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_read_only_paths, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_file_rule, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_older_abi_plan, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_path_gone_at_apply, setup, teardown),
+            cmocka_unit_test(test_noop_without_rules),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

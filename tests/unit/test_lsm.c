@@ -243,8 +243,9 @@ static void test_warnings_appended(void **state)
         char warnings[512] = "cgroup: io controller missing";
         struct isolate_error err = {0};
         assert_int_equal(lsm_plan(&p, "/root", &j, warnings, sizeof(warnings), &err), 0);
-        assert_non_null(strstr(warnings, "cgroup: io controller missing\npolicy strict names SELinux "
-                                         "context user_u:user_r:user_t:s0 but SELinux is not enabled"));
+        assert_non_null(strstr(warnings,
+                               "cgroup: io controller missing\npolicy strict names SELinux "
+                               "context user_u:user_r:user_t:s0 but SELinux is not enabled"));
         join_spec_free(&j);
 }
 
@@ -373,7 +374,8 @@ static void test_landlock_abi_masking(void **state)
         assert_int_equal(pl.r, 0);
         assert_int_equal(pl.j.landlock_abi, 1);
         assert_int_equal(pl.j.landlock_handled, 0x1fff & ~LANDLOCK_FS_READ_EXEC);
-        assert_int_equal(pl.j.landlock_handled & (LANDLOCK_ACCESS_FS_REFER | LANDLOCK_ACCESS_FS_TRUNCATE), 0);
+        assert_int_equal(
+            pl.j.landlock_handled & (LANDLOCK_ACCESS_FS_REFER | LANDLOCK_ACCESS_FS_TRUNCATE), 0);
         join_spec_free(&pl.j);
 }
 
@@ -454,27 +456,27 @@ static void test_landlock_bad_paths(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_nothing_enabled, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_apparmor_from_lsm_list, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_apparmor_from_module, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_lsm_list_no_prefix_match, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_selinux_from_selinuxfs, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_landlock_abi_real, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_apparmor_stacking_path, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_apparmor_old_path, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_selinux_context, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_both_named_one_enabled, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_apparmor_missing_required, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_apparmor_missing_not_required, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_warnings_appended, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_selinux_missing_required, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_label_too_long, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_landlock_plan_write_only, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_landlock_plan_read_only, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_landlock_abi_masking, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_landlock_missing_kernel, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_landlock_no_rules, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_landlock_bad_paths, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_nothing_enabled, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_apparmor_from_lsm_list, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_apparmor_from_module, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_lsm_list_no_prefix_match, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_selinux_from_selinuxfs, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_landlock_abi_real, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_apparmor_stacking_path, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_apparmor_old_path, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_selinux_context, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_both_named_one_enabled, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_apparmor_missing_required, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_apparmor_missing_not_required, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_warnings_appended, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_selinux_missing_required, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_label_too_long, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_landlock_plan_write_only, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_landlock_plan_read_only, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_landlock_abi_masking, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_landlock_missing_kernel, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_landlock_no_rules, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_landlock_bad_paths, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -73,7 +73,8 @@ static struct outcome run_filtered(const struct sock_filter *prog, uint32_t len,
         assert_true(pid >= 0);
         if (pid == 0) {
                 close(pfd[0]);
-                struct sock_fprog fp = {.len = (unsigned short)len, .filter = (struct sock_filter *)prog};
+                struct sock_fprog fp = {.len = (unsigned short)len,
+                                        .filter = (struct sock_filter *)prog};
                 if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
                     syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fp) < 0)
                         _exit(99);
@@ -408,11 +409,13 @@ static void test_groups_known_and_complete(void **state)
                 any_other |= !g[i].in_default;
                 for (const char *const *m = g[i].members; *m; m++) {
                         if (!syscall_name_known(*m))
-                                fail_msg("%s: '%s' is not known to libseccomp on this arch", g[i].name, *m);
+                                fail_msg("%s: '%s' is not known to libseccomp on this arch",
+                                         g[i].name, *m);
                         int nr = seccomp_syscall_resolve_name(*m);
                         assert_true(nr >= 0 && nr < 1024);
                         if (seen[nr]++)
-                                fail_msg("'%s' is in more than one group (again in %s)", *m, g[i].name);
+                                fail_msg("'%s' is in more than one group (again in %s)", *m,
+                                         g[i].name);
                 }
         }
         assert_true(any_default && any_other);
@@ -428,16 +431,50 @@ static void test_groups_known_and_complete(void **state)
 static void test_default_membership(void **state)
 {
         /* what the design says must be in or out of the default */
-        static const char *in[] = {"ptrace", "process_vm_readv", "process_vm_writev", "kcmp",
-                                   "get_mempolicy", "set_mempolicy", "setresuid", "setgroups",
-                                   "sendmsg", "recvmsg", "wait4", "kill", "fchown", "fchmod",
-                                   "clone", "personality", "socket", "ioctl", NULL};
-        static const char *out[] = {"unshare", "setns", "clone3", "mount", "umount2", "bpf",
-                                    "perf_event_open", "keyctl", "add_key", "request_key",
-                                    "userfaultfd", "kexec_load", "kexec_file_load",
-                                    "init_module", "finit_module", "io_uring_setup",
-                                    "io_uring_enter", "io_uring_register", "reboot", "swapon",
-                                    "iopl", "ioperm", "modify_ldt", "settimeofday", NULL};
+        static const char *in[] = {"ptrace",
+                                   "process_vm_readv",
+                                   "process_vm_writev",
+                                   "kcmp",
+                                   "get_mempolicy",
+                                   "set_mempolicy",
+                                   "setresuid",
+                                   "setgroups",
+                                   "sendmsg",
+                                   "recvmsg",
+                                   "wait4",
+                                   "kill",
+                                   "fchown",
+                                   "fchmod",
+                                   "clone",
+                                   "personality",
+                                   "socket",
+                                   "ioctl",
+                                   NULL};
+        static const char *out[] = {"unshare",
+                                    "setns",
+                                    "clone3",
+                                    "mount",
+                                    "umount2",
+                                    "bpf",
+                                    "perf_event_open",
+                                    "keyctl",
+                                    "add_key",
+                                    "request_key",
+                                    "userfaultfd",
+                                    "kexec_load",
+                                    "kexec_file_load",
+                                    "init_module",
+                                    "finit_module",
+                                    "io_uring_setup",
+                                    "io_uring_enter",
+                                    "io_uring_register",
+                                    "reboot",
+                                    "swapon",
+                                    "iopl",
+                                    "ioperm",
+                                    "modify_ldt",
+                                    "settimeofday",
+                                    NULL};
         size_t n;
         const struct syscall_group *g = syscall_groups(&n);
         for (int pass = 0; pass < 2; pass++)
@@ -848,7 +885,9 @@ static void test_cache_miss_then_hit(void **state)
         assert_int_equal(dst.st_mode & 07777, 0700);
 
         mark_old(path);
+        uint64_t t0 = now_ns();
         struct program second = get(&c, &p);
+        print_message("default program from the cache: %.3f ms\n", (now_ns() - t0) / 1e6);
         assert_same_program(second, fresh);
         assert_true(cache_entry(path, sizeof(path), &st2));
         assert_int_equal(st2.st_mtime, OLD_MTIME); /* a hit: the file was not rewritten */
@@ -1041,34 +1080,35 @@ static void test_cache_base_none(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_groups_known_and_complete),
-                cmocka_unit_test(test_default_membership),
-                cmocka_unit_test(test_spec_check),
-                cmocka_unit_test(test_default_allows_work),
-                cmocka_unit_test(test_default_denies),
-                cmocka_unit_test(test_non_native_abi_killed),
-                cmocka_unit_test(test_unfiltered_baseline),
-                cmocka_unit_test(test_kill_action),
-                cmocka_unit_test(test_log_action),
-                cmocka_unit_test(test_deny_group_and_name),
-                cmocka_unit_test(test_allow_group_deny_wins),
-                cmocka_unit_test(test_allow_namespaces),
-                cmocka_unit_test(test_base_none),
-                cmocka_unit_test(test_unknown_name_rejected),
-                cmocka_unit_test(test_unoptimized_same_behaviour),
-                cmocka_unit_test(test_compile_time),
-                cmocka_unit_test(test_effective),
-                cmocka_unit_test_setup_teardown(test_cache_miss_then_hit, cache_setup, cache_teardown),
-                cmocka_unit_test_setup_teardown(test_cache_corrupt_program, cache_setup, cache_teardown),
-                cmocka_unit_test_setup_teardown(test_cache_corrupt_key, cache_setup, cache_teardown),
-                cmocka_unit_test_setup_teardown(test_cache_truncated, cache_setup, cache_teardown),
-                cmocka_unit_test_setup_teardown(test_cache_wrong_owner, cache_setup, cache_teardown),
-                cmocka_unit_test_setup_teardown(test_cache_wrong_mode, cache_setup, cache_teardown),
-                cmocka_unit_test_setup_teardown(test_cache_symlink, cache_setup, cache_teardown),
-                cmocka_unit_test_setup_teardown(test_cache_dir_not_ours, cache_setup, cache_teardown),
-                cmocka_unit_test_setup_teardown(test_cache_dir_mode_tightened, cache_setup,
-                                                cache_teardown),
-                cmocka_unit_test_setup_teardown(test_cache_base_none, cache_setup, cache_teardown),
+            cmocka_unit_test(test_groups_known_and_complete),
+            cmocka_unit_test(test_default_membership),
+            cmocka_unit_test(test_spec_check),
+            cmocka_unit_test(test_default_allows_work),
+            cmocka_unit_test(test_default_denies),
+            cmocka_unit_test(test_non_native_abi_killed),
+            cmocka_unit_test(test_unfiltered_baseline),
+            cmocka_unit_test(test_kill_action),
+            cmocka_unit_test(test_log_action),
+            cmocka_unit_test(test_deny_group_and_name),
+            cmocka_unit_test(test_allow_group_deny_wins),
+            cmocka_unit_test(test_allow_namespaces),
+            cmocka_unit_test(test_base_none),
+            cmocka_unit_test(test_unknown_name_rejected),
+            cmocka_unit_test(test_unoptimized_same_behaviour),
+            cmocka_unit_test(test_compile_time),
+            cmocka_unit_test(test_effective),
+            cmocka_unit_test_setup_teardown(test_cache_miss_then_hit, cache_setup, cache_teardown),
+            cmocka_unit_test_setup_teardown(test_cache_corrupt_program, cache_setup,
+                                            cache_teardown),
+            cmocka_unit_test_setup_teardown(test_cache_corrupt_key, cache_setup, cache_teardown),
+            cmocka_unit_test_setup_teardown(test_cache_truncated, cache_setup, cache_teardown),
+            cmocka_unit_test_setup_teardown(test_cache_wrong_owner, cache_setup, cache_teardown),
+            cmocka_unit_test_setup_teardown(test_cache_wrong_mode, cache_setup, cache_teardown),
+            cmocka_unit_test_setup_teardown(test_cache_symlink, cache_setup, cache_teardown),
+            cmocka_unit_test_setup_teardown(test_cache_dir_not_ours, cache_setup, cache_teardown),
+            cmocka_unit_test_setup_teardown(test_cache_dir_mode_tightened, cache_setup,
+                                            cache_teardown),
+            cmocka_unit_test_setup_teardown(test_cache_base_none, cache_setup, cache_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
