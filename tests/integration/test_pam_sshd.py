@@ -17,7 +17,8 @@ import threading
 import time
 import unittest
 
-from harness import BASE_POLICY, BUILD, HELPER, INIT, PAM_MODULE, Sandbox, require_root
+from harness import (BASE_POLICY, BUILD, HELPER, INIT, ISOLATECTL, PAM_MODULE, Sandbox,
+                     require_root)
 from sshd import PrivateEnv, SshServer, free_port, sanitizer_env
 
 HOST_PIDNS = os.readlink("/proc/self/ns/pid")
@@ -437,8 +438,8 @@ class TestStackNeighbours(SshdCase):
     def test_profile_puts_the_module_last(self):
         """pam-auth-update with our profile, in a private mount namespace over copies of
         /etc/pam.d, /usr/share/pam-configs, /var/lib/pam and the debconf database."""
-        if not shutil.which("pam-auth-update"):
-            self.skipTest("no pam-auth-update (not Debian)")
+        if not shutil.which("pam-auth-update") or not os.path.exists("/etc/pam.d/sshd"):
+            self.skipTest("no pam-auth-update or no /etc/pam.d/sshd (not Debian)")
         work = tempfile.mkdtemp(prefix="isolate-pamauth-")
         self.addCleanup(shutil.rmtree, work, True)
         copies = {}
@@ -461,6 +462,22 @@ class TestStackNeighbours(SshdCase):
         self.assertEqual(session[-1][1:3], ["required", "pam_isolate.so"], session)
         with open(os.path.join(copies["/etc/pam.d"], "common-session-noninteractive")) as f:
             self.assertNotIn("pam_isolate", f.read())
+        # isolatectl check on that stack: su ends with common-session, so pam_isolate is
+        # last there; Debian's sshd has session lines after its @include, each named.
+        r = subprocess.run([ISOLATECTL, "check", "-c", self.cfg, "--pam-dir",
+                            copies["/etc/pam.d"]], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        warnings = [l for l in r.stderr.splitlines() if "comes after pam_isolate.so" in l]
+        self.assertTrue(warnings, r.stderr)
+        for w in warnings:
+            self.assertIn("in the session stack of sshd", w)
+            self.assertRegex(w, r"/sshd:\d+: pam_\w+\.so comes after pam_isolate\.so "
+                                r"\(\S+/common-session:\d+\)")
+        with open(os.path.join(copies["/etc/pam.d"], "sshd")) as f:
+            if re.search(r"(?m)^session.*pam_selinux\.so\s+open", f.read()):
+                self.assertTrue(any("pam_selinux.so" in w and "/proc/self/attr" in w
+                                    for w in warnings), r.stderr)
+        self.assertNotIn("stack of su", r.stderr)
 
 
 # syslog priorities of pam_syslog lines (facility authpriv): "<PRI>"
