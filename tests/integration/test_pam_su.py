@@ -191,6 +191,30 @@ class TestSuAndPamtester(unittest.TestCase):
             r"pam_isolate\(other-svc:session\): .*outcome=ignored", 5, self.mark))
         self.assertEqual(self.sb.registry_entries(), [])
 
+    def test_odd_input_is_refused_not_crashed_on(self):
+        """Names that do not fit are refused (a cut name would be someone else), control
+        characters never reach the log as such, and the caller survives all of it."""
+        cases = [("a" * 300, [], "user name too long"),
+                 (self.u1.name, ["-I", "rhost=" + "h" * 300], "remote host name too long"),
+                 ("bad\nname\x1b[2J", [], "no such user")]
+        for user, extra, why in cases:
+            with self.subTest(why=why):
+                mark = self.env.syslog.mark()
+                r = self.run_in_env(["pamtester", *extra, "pamtester", user, "open_session"])
+                self.assertEqual(r.returncode, 1, r.stderr)  # 1: a PAM error, not a crash
+                self.assertIn("Cannot make/remove an entry", r.stderr)
+                line = self.env.syslog.wait_for(r"pam_isolate\(pamtester:session\).*denied", 5,
+                                                mark)
+                self.assertIsNotNone(line, self.env.syslog.dump())
+                self.assertIn(why, line)
+                self.assertNotIn("\x1b", line)
+        self.assertEqual(self.sb.registry_entries(), [])
+        # a long tty is only recorded: cut, and the login goes on
+        r = self.run_in_env(["pamtester", "-I", "tty=/dev/" + "t" * 200, "pamtester",
+                             self.u1.name, "open_session", "close_session"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertClean(self.u1)
+
     def test_pamtester_setcred_is_ignored_and_auth_refused(self):
         self.env.write_pam("pamtester", "auth required pam_permit.so\n"
                                         f"auth optional {PAM_MODULE}\n")
