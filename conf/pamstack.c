@@ -149,8 +149,10 @@ static int include_file(struct stack *s, const char *name, const char *file, uns
         if (!path)
                 return -ENOMEM;
         if (depth + 1 >= MAX_DEPTH)
-                return problem_add(s, "%s:%u: includes nested more than %d deep (a loop?): %s "
-                                      "not read", file, line, MAX_DEPTH, path);
+                return problem_add(s,
+                                   "%s:%u: includes nested more than %d deep (a loop?): %s "
+                                   "not read",
+                                   file, line, MAX_DEPTH, path);
         int r = parse_file(s, path, depth + 1);
         if (r == -ENOMEM)
                 return r;
@@ -232,18 +234,18 @@ static const char *why_before(const char *module)
         static const struct {
                 const char *module, *why;
         } known[] = {
-                {"pam_loginuid.so", "it writes /proc/self/loginuid, which no longer resolves after "
-                                    "the join: it fails silently and the session has no loginuid"},
-                {"pam_systemd.so", "it registers the session with logind and moves the caller into "
-                                   "its scope; after the join the caller's /proc/self and cgroup "
-                                   "are the sandbox's"},
-                {"pam_selinux.so", "its open writes the exec context to /proc/self/attr, which no "
-                                   "longer resolves after the join"},
-                {"pam_apparmor.so", "it writes /proc/self/attr, which no longer resolves after the "
-                                    "join"},
-                {"pam_keyinit.so", "keyctl is denied by the sandbox's seccomp filter"},
-                {"pam_namespace.so", "unshare and mount are denied by the sandbox's seccomp filter"},
-                {"pam_cgfs.so", "it moves the caller between cgroups the sandbox no longer shows"},
+            {"pam_loginuid.so", "it writes /proc/self/loginuid, which no longer resolves after "
+                                "the join: it fails silently and the session has no loginuid"},
+            {"pam_systemd.so", "it registers the session with logind and moves the caller into "
+                               "its scope; after the join the caller's /proc/self and cgroup "
+                               "are the sandbox's"},
+            {"pam_selinux.so", "its open writes the exec context to /proc/self/attr, which no "
+                               "longer resolves after the join"},
+            {"pam_apparmor.so", "it writes /proc/self/attr, which no longer resolves after the "
+                                "join"},
+            {"pam_keyinit.so", "keyctl is denied by the sandbox's seccomp filter"},
+            {"pam_namespace.so", "unshare and mount are denied by the sandbox's seccomp filter"},
+            {"pam_cgfs.so", "it moves the caller between cgroups the sandbox no longer shows"},
         };
         for (size_t i = 0; i < ELEMENTSOF(known); i++)
                 if (STREQ(module, known[i].module))
@@ -276,18 +278,22 @@ int pamstack_check(const char *pamd_dir, const char *service, struct config_erro
                 if (ours < 0)
                         ours = (ssize_t)i;
                 else
-                        r = problem_add(&s, "%s: " MODULE_NAME " is in the session stack of %s "
-                                            "again (first at %s): a second join fails the login",
+                        r = problem_add(&s,
+                                        "%s: " MODULE_NAME " is in the session stack of %s "
+                                        "again (first at %s): a second join fails the login",
                                         s.v[i].where, service, s.v[ours].where);
         }
         if (ours < 0 && r >= 0)
-                r = problem_add(&s, "%s: " MODULE_NAME " is not in the session stack: sessions of "
-                                    "service %s are not confined", path, service);
+                r = problem_add(&s,
+                                "%s: " MODULE_NAME " is not in the session stack: sessions of "
+                                "service %s are not confined",
+                                path, service);
         for (size_t i = ours < 0 ? s.n : (size_t)ours + 1; i < s.n && r >= 0; i++) {
                 if (STREQ(s.v[i].module, MODULE_NAME) || is_control_only(s.v[i].module))
                         continue;
-                r = problem_add(&s, "%s: %s comes after " MODULE_NAME " (%s) in the session "
-                                    "stack of %s: %s; move " MODULE_NAME " to the end",
+                r = problem_add(&s,
+                                "%s: %s comes after " MODULE_NAME " (%s) in the session "
+                                "stack of %s: %s; move " MODULE_NAME " to the end",
                                 s.v[i].where, s.v[i].module, s.v[ours].where, service,
                                 why_before(s.v[i].module));
         }

@@ -88,8 +88,10 @@ static int args_parse(pam_handle_t *pamh, int argc, const char **argv, struct mo
         }
         /* A relative path would be resolved against whatever the caller's cwd is. */
         if (ret->config[0] != '/' || ret->helper[0] != '/') {
-                pam_syslog(pamh, LOG_ERR, "config= and helper= need absolute paths (config=%.256s "
-                                          "helper=%.256s)", ret->config, ret->helper);
+                pam_syslog(pamh, LOG_ERR,
+                           "config= and helper= need absolute paths (config=%.256s "
+                           "helper=%.256s)",
+                           ret->config, ret->helper);
                 return -EINVAL;
         }
         return 0;
@@ -255,8 +257,7 @@ static void decision_log(pam_handle_t *pamh, int prio, const struct open_request
         pam_syslog(pamh, prio,
                    "user=%s service=%s rhost=%s policy=%s session=%s outcome=%s setup_ms=%.1f: %s",
                    log_safe(req->user, u, sizeof(u)), log_safe(req->service, s, sizeof(s)),
-                   log_safe(req->rhost, h, sizeof(h)),
-                   rep && rep->policy[0] ? rep->policy : "-",
+                   log_safe(req->rhost, h, sizeof(h)), rep && rep->policy[0] ? rep->policy : "-",
                    rep && rep->session_id[0] ? rep->session_id : "-", outcome, ms_since(t0),
                    log_safe(reason, r, sizeof(r)));
 }
@@ -272,8 +273,8 @@ static int setup_failed(pam_handle_t *pamh, const struct module_args *args,
         if (mode_known) {
                 snprintf(reason, sizeof(reason), "%s", what);
         } else {
-                enum unknown_mode_verdict v = unknown_mode_verdict(args, req->user,
-                                                                   config_known_bad);
+                enum unknown_mode_verdict v =
+                    unknown_mode_verdict(args, req->user, config_known_bad);
                 if (v == VERDICT_ROOT) {
                         snprintf(reason, sizeof(reason),
                                  "%s; root is let in unconfined so that isolate can be repaired",
@@ -349,8 +350,8 @@ PUBLIC int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const ch
                 return ret;
         }
         if (rep->warnings[0])
-                pam_syslog(pamh, LOG_WARNING, "session %s: %s", rep->session_id[0] ?
-                           rep->session_id : "-", rep->warnings);
+                pam_syslog(pamh, LOG_WARNING, "session %s: %s",
+                           rep->session_id[0] ? rep->session_id : "-", rep->warnings);
 
         switch (rep->status) {
         case REPLY_IGNORE:
@@ -366,8 +367,8 @@ PUBLIC int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const ch
                 /* no HELLO before a DENY: the helper refused the config itself (invalid,
                  * unreadable, unsafe) or the request; that is never fail-open for non-root */
                 char what[1100];
-                snprintf(what, sizeof(what), "%s", rep->message[0] ? rep->message :
-                         "the helper refused without saying why");
+                snprintf(what, sizeof(what), "%s",
+                         rep->message[0] ? rep->message : "the helper refused without saying why");
                 join_spec_free(&rep->join);
                 return setup_failed(pamh, &args, &req, rep, hello, hello && rep->fail_open, true,
                                     t0, what);
@@ -427,8 +428,9 @@ PUBLIC int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const c
         const void *data = NULL;
         if (pam_get_data(pamh, DATA_NAME, &data) != PAM_SUCCESS || !data) {
                 if (debug)
-                        pam_syslog(pamh, LOG_DEBUG, "close: no session of ours (ignored, exempt "
-                                                    "or let through)");
+                        pam_syslog(pamh, LOG_DEBUG,
+                                   "close: no session of ours (ignored, exempt "
+                                   "or let through)");
                 return PAM_IGNORE;
         }
         struct isolate_session *s = (struct isolate_session *)data;
@@ -468,8 +470,10 @@ PUBLIC int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **
 
 static int not_a_session(pam_handle_t *pamh, const char *group)
 {
-        pam_syslog(pamh, LOG_ERR, "pam_isolate.so is a session module; remove it from the %s "
-                                  "stack", group);
+        pam_syslog(pamh, LOG_ERR,
+                   "pam_isolate.so is a session module; remove it from the %s "
+                   "stack",
+                   group);
         return PAM_SERVICE_ERR;
 }
 

@@ -82,8 +82,8 @@ static const char *find_one(struct fixture *f, const char *needle)
 static void expect_at(struct fixture *f, const char *module, const char *file, int line)
 {
         char where[300];
-        snprintf(where, sizeof(where), "%s/%s:%d: %s comes after pam_isolate.so", f->dir, file, line,
-                 module);
+        snprintf(where, sizeof(where), "%s/%s:%d: %s comes after pam_isolate.so", f->dir, file,
+                 line, module);
         const char *msg = find_one(f, module);
         if (strncmp(msg, where, strlen(where)) != 0)
                 fail_msg("expected \"%s...\", got \"%s\"", where, msg);
@@ -92,12 +92,13 @@ static void expect_at(struct fixture *f, const char *module, const char *file, i
 static void last_is_fine(void **state)
 {
         struct fixture *f = *state;
-        put(f, "sshd", "account required pam_unix.so\n"
-                       "session required pam_loginuid.so\n"
-                       "session optional pam_keyinit.so force revoke\n"
-                       "session required pam_unix.so\n"
-                       "session required pam_isolate.so config=/etc/isolate.conf debug\n"
-                       "password required pam_unix.so\n");
+        put(f, "sshd",
+            "account required pam_unix.so\n"
+            "session required pam_loginuid.so\n"
+            "session optional pam_keyinit.so force revoke\n"
+            "session required pam_unix.so\n"
+            "session required pam_isolate.so config=/etc/isolate.conf debug\n"
+            "password required pam_unix.so\n");
         assert_int_equal(check(f, "sshd"), 0);
         assert_int_equal(f->problems.n, 0);
 }
@@ -107,23 +108,25 @@ static void last_is_fine(void **state)
 static void debian_layout_names_every_module_after(void **state)
 {
         struct fixture *f = *state;
-        put(f, "common-session", "session [default=1] pam_permit.so\n"
-                                 "session requisite pam_deny.so\n"
-                                 "session required pam_permit.so\n"
-                                 "session required pam_unix.so\n"
-                                 "session optional pam_systemd.so\n"
-                                 "session required pam_isolate.so\n");
+        put(f, "common-session",
+            "session [default=1] pam_permit.so\n"
+            "session requisite pam_deny.so\n"
+            "session required pam_permit.so\n"
+            "session required pam_unix.so\n"
+            "session optional pam_systemd.so\n"
+            "session required pam_isolate.so\n");
         put(f, "common-auth", "auth required pam_unix.so\n");
-        put(f, "sshd", "@include common-auth\n"                                      /* 1 */
-                       "session [success=ok ignore=ignore module_unknown=ignore "
-                       "default=bad] pam_selinux.so close\n"                          /* 2 */
-                       "session required pam_loginuid.so\n"                           /* 3 */
-                       "@include common-session\n"                                    /* 4 */
-                       "session optional pam_motd.so motd=/run/motd.dynamic\n"        /* 5 */
-                       "session optional pam_mail.so standard noenv # [1]\n"          /* 6 */
-                       "session required pam_limits.so\n"                             /* 7 */
-                       "session [success=ok ignore=ignore module_unknown=ignore "
-                       "default=bad] pam_selinux.so open\n");                         /* 8 */
+        put(f, "sshd",
+            "@include common-auth\n" /* 1 */
+            "session [success=ok ignore=ignore module_unknown=ignore "
+            "default=bad] pam_selinux.so close\n"                   /* 2 */
+            "session required pam_loginuid.so\n"                    /* 3 */
+            "@include common-session\n"                             /* 4 */
+            "session optional pam_motd.so motd=/run/motd.dynamic\n" /* 5 */
+            "session optional pam_mail.so standard noenv # [1]\n"   /* 6 */
+            "session required pam_limits.so\n"                      /* 7 */
+            "session [success=ok ignore=ignore module_unknown=ignore "
+            "default=bad] pam_selinux.so open\n"); /* 8 */
         assert_int_equal(check(f, "sshd"), 4);
         expect_at(f, "pam_motd.so", "sshd", 5);
         expect_at(f, "pam_mail.so", "sshd", 6);
@@ -142,8 +145,9 @@ static void debian_layout_names_every_module_after(void **state)
 static void loginuid_after_says_why(void **state)
 {
         struct fixture *f = *state;
-        put(f, "sshd", "session required pam_isolate.so\n"
-                       "session required pam_loginuid.so\n");
+        put(f, "sshd",
+            "session required pam_isolate.so\n"
+            "session required pam_loginuid.so\n");
         assert_int_equal(check(f, "sshd"), 1);
         expect_at(f, "pam_loginuid.so", "sshd", 2);
         assert_non_null(strstr(f->problems.msgs[0], "/proc/self/loginuid"));
@@ -154,14 +158,17 @@ static void loginuid_after_says_why(void **state)
 static void include_follows_only_session_lines(void **state)
 {
         struct fixture *f = *state;
-        put(f, "common-x", "session required pam_isolate.so\n"
-                           "auth required pam_faildelay.so\n"
-                           "session optional pam_mail.so\n");
-        put(f, "common-y", "auth required pam_unix.so\n"
-                           "session required pam_tty_audit.so\n");
-        put(f, "login", "auth include common-y\n"
-                        "session include common-x\n"
-                        "account include common-y\n");
+        put(f, "common-x",
+            "session required pam_isolate.so\n"
+            "auth required pam_faildelay.so\n"
+            "session optional pam_mail.so\n");
+        put(f, "common-y",
+            "auth required pam_unix.so\n"
+            "session required pam_tty_audit.so\n");
+        put(f, "login",
+            "auth include common-y\n"
+            "session include common-x\n"
+            "account include common-y\n");
         assert_int_equal(check(f, "login"), 1);
         expect_at(f, "pam_mail.so", "common-x", 3);
 }
@@ -170,8 +177,9 @@ static void substack_is_followed(void **state)
 {
         struct fixture *f = *state;
         put(f, "isolate-sub", "session required pam_isolate.so\n");
-        put(f, "su", "session substack isolate-sub\n"
-                     "session optional pam_keyinit.so revoke\n");
+        put(f, "su",
+            "session substack isolate-sub\n"
+            "session optional pam_keyinit.so revoke\n");
         assert_int_equal(check(f, "su"), 1);
         expect_at(f, "pam_keyinit.so", "su", 2);
         assert_non_null(strstr(f->problems.msgs[0], "keyctl"));
@@ -180,19 +188,20 @@ static void substack_is_followed(void **state)
 static void continuation_and_comments(void **state)
 {
         struct fixture *f = *state;
-        put(f, "sshd", "# session required pam_loginuid.so (a comment before)\n"  /* 1 */
-                       "session required \\\n"                                     /* 2 */
-                       "    pam_isolate.so debug # ours\n"                         /* 3 */
-                       "#session required pam_loginuid.so\n"                       /* 4 */
-                       "  # session optional pam_motd.so\n"                        /* 5 */
-                       "session \\\n"                                              /* 6 */
-                       "  optional \\\n"                                           /* 7 */
-                       "  pam_env.so\n"                                            /* 8 */
-                       "session optional pam_umask.so\n");                         /* 9 */
+        put(f, "sshd",
+            "# session required pam_loginuid.so (a comment before)\n" /* 1 */
+            "session required \\\n"                                   /* 2 */
+            "    pam_isolate.so debug # ours\n"                       /* 3 */
+            "#session required pam_loginuid.so\n"                     /* 4 */
+            "  # session optional pam_motd.so\n"                      /* 5 */
+            "session \\\n"                                            /* 6 */
+            "  optional \\\n"                                         /* 7 */
+            "  pam_env.so\n"                                          /* 8 */
+            "session optional pam_umask.so\n");                       /* 9 */
         assert_int_equal(check(f, "sshd"), 2);
         expect_at(f, "pam_env.so", "sshd", 6);
         expect_at(f, "pam_umask.so", "sshd", 9);
-        assert_non_null(strstr(find_one(f, "pam_env.so"), "(" ));
+        assert_non_null(strstr(find_one(f, "pam_env.so"), "("));
         char ours[300];
         snprintf(ours, sizeof(ours), "(%s/sshd:2)", f->dir);
         assert_non_null(strstr(find_one(f, "pam_env.so"), ours));
@@ -201,9 +210,10 @@ static void continuation_and_comments(void **state)
 static void dash_type_absolute_path_and_case(void **state)
 {
         struct fixture *f = *state;
-        put(f, "sshd", "Session Required /usr/lib/x86_64-linux-gnu/security/pam_isolate.so\n"
-                       "-session optional pam_systemd.so\n"
-                       "SESSION optional /lib/security/pam_lastlog.so\n");
+        put(f, "sshd",
+            "Session Required /usr/lib/x86_64-linux-gnu/security/pam_isolate.so\n"
+            "-session optional pam_systemd.so\n"
+            "SESSION optional /lib/security/pam_lastlog.so\n");
         assert_int_equal(check(f, "sshd"), 2);
         expect_at(f, "pam_systemd.so", "sshd", 2);
         expect_at(f, "pam_lastlog.so", "sshd", 3);
@@ -212,17 +222,19 @@ static void dash_type_absolute_path_and_case(void **state)
 static void permit_and_deny_after_are_fine(void **state)
 {
         struct fixture *f = *state;
-        put(f, "sshd", "session required pam_isolate.so\n"
-                       "session [default=1] pam_permit.so\n"
-                       "session requisite pam_deny.so\n");
+        put(f, "sshd",
+            "session required pam_isolate.so\n"
+            "session [default=1] pam_permit.so\n"
+            "session requisite pam_deny.so\n");
         assert_int_equal(check(f, "sshd"), 0);
 }
 
 static void missing_module_is_a_problem(void **state)
 {
         struct fixture *f = *state;
-        put(f, "sshd", "session required pam_unix.so\n"
-                       "auth required pam_isolate.so\n");
+        put(f, "sshd",
+            "session required pam_unix.so\n"
+            "auth required pam_isolate.so\n");
         assert_int_equal(check(f, "sshd"), 1);
         assert_non_null(strstr(f->problems.msgs[0], "not in the session stack"));
         assert_non_null(strstr(f->problems.msgs[0], "not confined"));
@@ -232,8 +244,9 @@ static void twice_is_a_problem(void **state)
 {
         struct fixture *f = *state;
         put(f, "common-session", "session required pam_isolate.so\n");
-        put(f, "sshd", "@include common-session\n"
-                       "session required pam_isolate.so\n");
+        put(f, "sshd",
+            "@include common-session\n"
+            "session required pam_isolate.so\n");
         assert_int_equal(check(f, "sshd"), 1);
         assert_non_null(strstr(f->problems.msgs[0], "again"));
         assert_non_null(strstr(f->problems.msgs[0], "sshd:2"));
@@ -259,8 +272,9 @@ static void include_loop_ends(void **state)
 static void missing_include_is_a_problem(void **state)
 {
         struct fixture *f = *state;
-        put(f, "sshd", "@include common-gone\n"
-                       "session required pam_isolate.so\n");
+        put(f, "sshd",
+            "@include common-gone\n"
+            "session required pam_isolate.so\n");
         assert_int_equal(check(f, "sshd"), 1);
         assert_non_null(strstr(f->problems.msgs[0], "cannot read the included"));
         assert_non_null(strstr(f->problems.msgs[0], "common-gone"));
@@ -282,30 +296,31 @@ static void absolute_include(void **state)
 static void counts_without_a_list(void **state)
 {
         struct fixture *f = *state;
-        put(f, "sshd", "session required pam_isolate.so\nsession required pam_loginuid.so\n"
-                       "session required pam_limits.so\n");
+        put(f, "sshd",
+            "session required pam_isolate.so\nsession required pam_loginuid.so\n"
+            "session required pam_limits.so\n");
         assert_int_equal(pamstack_check(f->dir, "sshd", NULL), 2);
 }
 
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(last_is_fine, setup, teardown),
-                cmocka_unit_test_setup_teardown(debian_layout_names_every_module_after, setup,
-                                                teardown),
-                cmocka_unit_test_setup_teardown(loginuid_after_says_why, setup, teardown),
-                cmocka_unit_test_setup_teardown(include_follows_only_session_lines, setup, teardown),
-                cmocka_unit_test_setup_teardown(substack_is_followed, setup, teardown),
-                cmocka_unit_test_setup_teardown(continuation_and_comments, setup, teardown),
-                cmocka_unit_test_setup_teardown(dash_type_absolute_path_and_case, setup, teardown),
-                cmocka_unit_test_setup_teardown(permit_and_deny_after_are_fine, setup, teardown),
-                cmocka_unit_test_setup_teardown(missing_module_is_a_problem, setup, teardown),
-                cmocka_unit_test_setup_teardown(twice_is_a_problem, setup, teardown),
-                cmocka_unit_test_setup_teardown(missing_service_file, setup, teardown),
-                cmocka_unit_test_setup_teardown(include_loop_ends, setup, teardown),
-                cmocka_unit_test_setup_teardown(missing_include_is_a_problem, setup, teardown),
-                cmocka_unit_test_setup_teardown(absolute_include, setup, teardown),
-                cmocka_unit_test_setup_teardown(counts_without_a_list, setup, teardown),
+            cmocka_unit_test_setup_teardown(last_is_fine, setup, teardown),
+            cmocka_unit_test_setup_teardown(debian_layout_names_every_module_after, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(loginuid_after_says_why, setup, teardown),
+            cmocka_unit_test_setup_teardown(include_follows_only_session_lines, setup, teardown),
+            cmocka_unit_test_setup_teardown(substack_is_followed, setup, teardown),
+            cmocka_unit_test_setup_teardown(continuation_and_comments, setup, teardown),
+            cmocka_unit_test_setup_teardown(dash_type_absolute_path_and_case, setup, teardown),
+            cmocka_unit_test_setup_teardown(permit_and_deny_after_are_fine, setup, teardown),
+            cmocka_unit_test_setup_teardown(missing_module_is_a_problem, setup, teardown),
+            cmocka_unit_test_setup_teardown(twice_is_a_problem, setup, teardown),
+            cmocka_unit_test_setup_teardown(missing_service_file, setup, teardown),
+            cmocka_unit_test_setup_teardown(include_loop_ends, setup, teardown),
+            cmocka_unit_test_setup_teardown(missing_include_is_a_problem, setup, teardown),
+            cmocka_unit_test_setup_teardown(absolute_include, setup, teardown),
+            cmocka_unit_test_setup_teardown(counts_without_a_list, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
