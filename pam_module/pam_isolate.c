@@ -39,10 +39,11 @@ struct module_args {
         bool debug;
 };
 
-/* What close_session needs, kept with pam_set_data. */
+/* What close_session needs, kept with pam_set_data. Only the control socket: the init's
+ * pidfd served the setns and is closed right after it, because every process the caller
+ * forks without exec inherits what we keep (sshd's post-auth child runs as the user). */
 struct isolate_session {
         int control_fd; /* to the session init: MSG_CLOSE */
-        int init_pidfd;
         char session_id[32];
         char policy[64];
 };
@@ -53,7 +54,6 @@ static void session_data_free(pam_handle_t *pamh, void *data, int error_status)
          * PAM_DATA_SILENT): only close our copies, never ask the init to do anything here. */
         struct isolate_session *s = data;
         closep(&s->control_fd);
-        closep(&s->init_pidfd);
         free(s);
 }
 
@@ -394,7 +394,6 @@ PUBLIC int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const ch
 
         r = session_join(&rep->join, &err);
         s->control_fd = TAKE_FD(rep->join.control_fd);
-        s->init_pidfd = TAKE_FD(rep->join.init_pidfd);
         snprintf(s->session_id, sizeof(s->session_id), "%s", rep->session_id);
         snprintf(s->policy, sizeof(s->policy), "%s", rep->policy);
         join_spec_free(&rep->join);

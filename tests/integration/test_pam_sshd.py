@@ -149,6 +149,28 @@ class TestLogin(SshdCase):
         self.assertEqual(self.sshd_errors(), [])
         self.assertClean()
 
+    def test_no_pidfd_reaches_the_session(self):
+        """The caller's fds go to everything it forks without exec, sshd's post-auth child
+        (running as the user) included: the module keeps no pidfd of the init after the
+        join. (Its control socket stays: close_session needs it.)"""
+        p = subprocess.Popen(self.srv.ssh_argv(self.p1.name, "echo up; sleep 5"),
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        try:
+            self.assertEqual(p.stdout.readline().strip(), "up")
+            procs = processes_of(self.p1.uid)
+            self.assertTrue(any(cmd.startswith("sshd:") for _, cmd in procs), procs)
+            for pid, cmd in procs:
+                for fd in os.listdir(f"/proc/{pid}/fd"):
+                    try:
+                        target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                    except OSError:
+                        continue
+                    self.assertNotIn("pidfd", target, f"{pid} {cmd} fd {fd}")
+        finally:
+            p.kill()
+            p.communicate()
+
     def test_exempt_user_is_untouched(self):
         r = self.srv.ssh(self.px.name, PROBE)
         self.assertEqual(r.returncode, 0, r.stderr)
