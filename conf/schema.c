@@ -832,6 +832,7 @@ static char *prescan(struct parse_ctx *ctx, const char *in, size_t len)
                         tok_start = true;
                 } else if (c == '"' || c == '\'') {
                         int start_line = line;
+                        size_t quote = i;
                         bool closed = false;
                         for (i++; i < len; i++) {
                                 if (in[i] == '\\' && i + 1 < len) {
@@ -859,6 +860,11 @@ static char *prescan(struct parse_ctx *ctx, const char *in, size_t len)
                                          "unterminated string: the %s here has no closing %s",
                                          c == '"' ? "'\"'" : "\"'\"", c == '"' ? "'\"'" : "\"'\"");
                                 ctx->lexer_reported = true;
+                                /* libconfuse's lexer has no rule for a '\' at the end of a
+                                 * string and echoes it to stdout: it never sees the rest */
+                                for (size_t j = quote; j < len; j++)
+                                        if (out[j] != '\n')
+                                                out[j] = ' ';
                         }
                         tok_start = true;
                 } else if (c == '{' || c == '}') {

@@ -849,6 +849,30 @@ static void test_nothing_leaks_between_parses(void **state)
         config_free(c);
 }
 
+static void test_parser_writes_nothing(void **state)
+{
+        /* flex's default rule echoes what no rule matches (a '\' at the end of a string) to
+         * stdout, which in the helper is not a terminal */
+        static const char *const texts[] = {
+                "policy p { hostname = \"abc\\", "policy p { hostname = 'abc\\",
+                "policy p { hostname = \"abc\\\n", "policy p { /* \\", "policy p { # \\",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(texts); i++) {
+                fflush(stdout);
+                FILE *f = tmpfile();
+                int saved = dup(1);
+                dup2(fileno(f), 1);
+                struct config_errors e = parse_bad(texts[i]);
+                fflush(stdout);
+                dup2(saved, 1);
+                close(saved);
+                assert_int_equal(ftell(f), 0);
+                assert_int_equal(lseek(fileno(f), 0, SEEK_END), 0);
+                fclose(f);
+                config_errors_free(&e);
+        }
+}
+
 /* ---- config_load: the file itself ----------------------------------------------------------------- */
 
 static int load(const char *path, bool check_owner, struct config_errors *e)
@@ -1126,6 +1150,7 @@ int main(void)
                 cmocka_unit_test(test_all_errors_reported),
                 cmocka_unit_test(test_messages_are_sanitized),
                 cmocka_unit_test(test_nothing_leaks_between_parses),
+                cmocka_unit_test(test_parser_writes_nothing),
                 cmocka_unit_test(test_load_ownership),
                 cmocka_unit_test(test_load_symlinks),
                 cmocka_unit_test(test_load_file_problems),
