@@ -15,7 +15,9 @@
  *   where the limits are, and all sessions of a user share them as on v2. leaf_path is ""
  *   there (nothing for the init to remove); `isolatectl list` shows the user's I/O bytes.
  * - cpu_weight: cpu.shares, mapped as systemd maps CPUWeight on v1 (100 -> 1024).
- * - cpu_max_percent: cpu.cfs_period_us = 100000, cpu.cfs_quota_us = percent * 1000. */
+ * - cpu_max_percent: cpu.cfs_period_us = 100000, cpu.cfs_quota_us = percent * 1000.
+ * - A cap the policy leaves unset is reset to the kernel's default in a user cgroup that an
+ *   earlier login made, so that the cgroup follows the policy of the latest login. */
 #include "cgroup-internal.h"
 
 #include <string.h>
@@ -49,42 +51,57 @@ static const char *needed_for(const char *controller)
         return "cpu_max_percent, cpu_weight";
 }
 
-/* Writes a cap file; a file the kernel does not offer is a cap the host cannot apply. */
+/* Writes a cap file; a file the kernel does not offer is a cap the host cannot apply. A
+ * reset (a cap the policy leaves unset, back to the kernel's default) is skipped there. */
 static int set(struct cg_ctx *ctx, const char *dir, const char *file, const char *value,
-               const char *what, struct isolate_error *err)
+               const char *what, bool reset, struct isolate_error *err)
 {
-        if (!cg_exists(dir, file))
+        if (!cg_exists(dir, file)) {
+                if (reset)
+                        return 0;
                 return cg_missing(ctx, err, EOPNOTSUPP, "use a kernel built with it",
                                   "cgroup v1: %s/%s does not exist (needed for %s)", dir, file,
                                   what);
+        }
         return cg_write(dir, file, value, err);
+}
+
+/* In a user cgroup made by an earlier login, a cap this policy leaves unset goes back to
+ * unlimited: the cgroup follows the policy of the latest login (a policy edit applies at
+ * the next login). A new cgroup has the kernel's defaults already. */
+static uint64_t effective(uint64_t v, bool existed)
+{
+        return v == LIMIT_UNSET && existed ? LIMIT_MAX : v;
 }
 
 /* memory.limit_in_bytes and memory.memsw.limit_in_bytes must stay memory <= memsw at every
  * step, so the one that is raised goes first. */
-static int memory_caps(struct cg_ctx *ctx, const char *dir, struct isolate_error *err)
+static int memory_caps(struct cg_ctx *ctx, const char *dir, bool existed,
+                       struct isolate_error *err)
 {
         const struct policy *p = ctx->p;
         int r;
         const char *memsw_file = "memory.memsw.limit_in_bytes";
-        uint64_t mem = p->memory_max, swap = p->swap_max;
+        uint64_t mem = effective(p->memory_max, existed);
+        uint64_t swap = effective(p->swap_max, existed);
+        uint64_t high = effective(p->memory_high, existed);
+        bool have_memsw = cg_exists(dir, memsw_file);
         char mem_s[32] = "", memsw_s[32] = "";
         uint64_t memsw = LIMIT_UNSET;
 
         if (mem != LIMIT_UNSET)
                 cg_limit_str(mem, "-1", mem_s, sizeof(mem_s));
-        if (swap != LIMIT_UNSET) {
-                if (!cg_exists(dir, memsw_file)) {
-                        r = cg_missing(ctx, err, EOPNOTSUPP,
-                                       "boot the kernel with swapaccount=1",
-                                       "cgroup v1: swap accounting is off (%s/%s does not "
-                                       "exist; needed for swap_max)",
-                                       dir, memsw_file);
-                        if (r < 0)
-                                return r;
-                } else if (swap == LIMIT_MAX)
-                        memsw = LIMIT_MAX;
-                else if (mem == LIMIT_UNSET || mem == LIMIT_MAX) {
+        if (p->swap_max != LIMIT_UNSET && !have_memsw) {
+                r = cg_missing(ctx, err, EOPNOTSUPP, "boot the kernel with swapaccount=1",
+                               "cgroup v1: swap accounting is off (%s/%s does not exist; "
+                               "needed for swap_max)",
+                               dir, memsw_file);
+                if (r < 0)
+                        return r;
+        } else if (swap == LIMIT_MAX && have_memsw)
+                memsw = LIMIT_MAX;
+        else if (swap != LIMIT_UNSET && have_memsw) {
+                if (mem == LIMIT_UNSET || mem == LIMIT_MAX) {
                         r = cg_missing(ctx, err, EOPNOTSUPP, "set memory_max too",
                                        "cgroup v1 limits memory + swap together "
                                        "(memory.memsw.limit_in_bytes): swap_max needs "
@@ -101,7 +118,7 @@ static int memory_caps(struct cg_ctx *ctx, const char *dir, struct isolate_error
         uint64_t mem_v = mem == LIMIT_MAX ? UINT64_MAX : mem;
         /* memory above the current memsw limit and nothing to say about swap: lift memsw
          * first or the kernel refuses the new memory limit. */
-        if (memsw == LIMIT_UNSET && mem != LIMIT_UNSET && mem_v > cur && cg_exists(dir, memsw_file))
+        if (memsw == LIMIT_UNSET && mem != LIMIT_UNSET && mem_v > cur && have_memsw)
                 memsw = LIMIT_MAX;
         if (memsw != LIMIT_UNSET)
                 cg_limit_str(memsw, "-1", memsw_s, sizeof(memsw_s));
@@ -109,36 +126,74 @@ static int memory_caps(struct cg_ctx *ctx, const char *dir, struct isolate_error
         bool memsw_first = *memsw_s && *mem_s && mem_v > cur;
         if (memsw_first && (r = cg_write(dir, memsw_file, memsw_s, err)) < 0)
                 return r;
-        if (*mem_s && (r = set(ctx, dir, "memory.limit_in_bytes", mem_s, "memory_max", err)) < 0)
+        if (*mem_s && (r = set(ctx, dir, "memory.limit_in_bytes", mem_s, "memory_max",
+                               p->memory_max == LIMIT_UNSET, err)) < 0)
                 return r;
         if (*memsw_s && !memsw_first && (r = cg_write(dir, memsw_file, memsw_s, err)) < 0)
                 return r;
-        if (p->memory_high != LIMIT_UNSET) {
+        if (high != LIMIT_UNSET) {
                 char v[32];
-                cg_limit_str(p->memory_high, "-1", v, sizeof(v));
-                r = set(ctx, dir, "memory.soft_limit_in_bytes", v, "memory_high", err);
+                cg_limit_str(high, "-1", v, sizeof(v));
+                r = set(ctx, dir, "memory.soft_limit_in_bytes", v, "memory_high",
+                        p->memory_high == LIMIT_UNSET, err);
                 if (r < 0)
                         return r;
         }
         return 0;
 }
 
-static int blkio_caps(struct cg_ctx *ctx, const char *dir, struct isolate_error *err)
+static const char *const blkio_files[] = {
+        "blkio.throttle.read_bps_device", "blkio.throttle.write_bps_device",
+        "blkio.throttle.read_iops_device", "blkio.throttle.write_iops_device"};
+
+/* Rules an earlier login left for devices (or keys) this policy does not limit: removed
+ * (a rule of 0). */
+static int blkio_reset(struct cg_ctx *ctx, const char *dir, size_t k, struct isolate_error *err)
 {
-        static const char *const files[] = {
-                "blkio.throttle.read_bps_device", "blkio.throttle.write_bps_device",
-                "blkio.throttle.read_iops_device", "blkio.throttle.write_iops_device"};
+        char buf[4096];
+        if (cg_read(dir, blkio_files[k], buf, sizeof(buf)) <= 0)
+                return 0;
+        for (char *save = NULL, *line = strtok_r(buf, "\n", &save); line;
+             line = strtok_r(NULL, "\n", &save)) {
+                unsigned ma, mi;
+                unsigned long long v;
+                if (sscanf(line, "%u:%u %llu", &ma, &mi, &v) != 3 || v == 0)
+                        continue;
+                bool kept = false;
+                for (size_t i = 0; i < ctx->n_io; i++) {
+                        const struct cg_io_dev *d = &ctx->io[i];
+                        const uint64_t want[] = {d->rbps, d->wbps, d->riops, d->wiops};
+                        kept |= d->major == ma && d->minor == mi && want[k] != LIMIT_UNSET;
+                }
+                if (kept)
+                        continue;
+                char rule[64];
+                snprintf(rule, sizeof(rule), "%u:%u 0", ma, mi);
+                int r = cg_write(dir, blkio_files[k], rule, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int blkio_caps(struct cg_ctx *ctx, const char *dir, bool existed,
+                      struct isolate_error *err)
+{
+        int r;
+        for (size_t k = 0; existed && k < ELEMENTSOF(blkio_files); k++)
+                if ((r = blkio_reset(ctx, dir, k, err)) < 0)
+                        return r;
         for (size_t i = 0; i < ctx->n_io; i++) {
                 const struct cg_io_dev *d = &ctx->io[i];
                 const uint64_t v[] = {d->rbps, d->wbps, d->riops, d->wiops};
-                for (size_t k = 0; k < ELEMENTSOF(files); k++) {
+                for (size_t k = 0; k < ELEMENTSOF(blkio_files); k++) {
                         if (v[k] == LIMIT_UNSET)
                                 continue;
                         char line[64];
                         /* v1: a rule of 0 removes the limit */
                         snprintf(line, sizeof(line), "%u:%u %llu", d->major, d->minor,
                                  v[k] == LIMIT_MAX ? 0ULL : (unsigned long long)v[k]);
-                        int r = set(ctx, dir, files[k], line, "io limits", err);
+                        r = set(ctx, dir, blkio_files[k], line, "io limits", false, err);
                         if (r < 0)
                                 return r;
                 }
@@ -146,43 +201,48 @@ static int blkio_caps(struct cg_ctx *ctx, const char *dir, struct isolate_error 
         return 0;
 }
 
-static int pids_caps(struct cg_ctx *ctx, const char *dir, struct isolate_error *err)
+static int pids_caps(struct cg_ctx *ctx, const char *dir, bool existed,
+                     struct isolate_error *err)
 {
-        if (ctx->p->pids_max == LIMIT_UNSET)
+        uint64_t v = effective(ctx->p->pids_max, existed);
+        if (v == LIMIT_UNSET)
                 return 0;
-        char v[32];
-        cg_limit_str(ctx->p->pids_max, "max", v, sizeof(v));
-        return set(ctx, dir, "pids.max", v, "pids_max", err);
+        char s[32];
+        cg_limit_str(v, "max", s, sizeof(s));
+        return set(ctx, dir, "pids.max", s, "pids_max", ctx->p->pids_max == LIMIT_UNSET, err);
 }
 
-static int cpu_caps(struct cg_ctx *ctx, const char *dir, struct isolate_error *err)
+static int cpu_caps(struct cg_ctx *ctx, const char *dir, bool existed,
+                    struct isolate_error *err)
 {
         const struct policy *p = ctx->p;
         int r;
-        if (p->cpu_max_percent != LIMIT_UNSET) {
+        uint64_t percent = effective(p->cpu_max_percent, existed);
+        bool reset = p->cpu_max_percent == LIMIT_UNSET;
+        if (percent != LIMIT_UNSET) {
                 char period[32], quota[32];
                 snprintf(period, sizeof(period), "%llu", V1_CPU_PERIOD_US);
-                if (p->cpu_max_percent == LIMIT_MAX ||
-                    p->cpu_max_percent > (uint64_t)INT64_MAX / (V1_CPU_PERIOD_US / 100))
+                if (percent == LIMIT_MAX || percent > (uint64_t)INT64_MAX / (V1_CPU_PERIOD_US / 100))
                         snprintf(quota, sizeof(quota), "-1");
                 else
                         snprintf(quota, sizeof(quota), "%llu",
-                                 (unsigned long long)(p->cpu_max_percent *
-                                                      (V1_CPU_PERIOD_US / 100)));
-                r = set(ctx, dir, "cpu.cfs_period_us", period, "cpu_max_percent", err);
+                                 (unsigned long long)(percent * (V1_CPU_PERIOD_US / 100)));
+                r = set(ctx, dir, "cpu.cfs_period_us", period, "cpu_max_percent", reset, err);
                 if (r < 0)
                         return r;
                 if (cg_exists(dir, "cpu.cfs_period_us") &&
-                    (r = set(ctx, dir, "cpu.cfs_quota_us", quota, "cpu_max_percent", err)) < 0)
+                    (r = set(ctx, dir, "cpu.cfs_quota_us", quota, "cpu_max_percent", reset,
+                             err)) < 0)
                         return r;
         }
-        if (p->cpu_weight != LIMIT_UNSET) {
-                if (p->cpu_weight < 1 || p->cpu_weight > 10000)
-                        return error_set(err, EINVAL, "cpu_weight must be 1..10000");
+        /* the default weight, 100, is the default 1024 shares */
+        uint64_t weight = p->cpu_weight == LIMIT_UNSET && existed ? 100 : p->cpu_weight;
+        if (weight != LIMIT_UNSET) {
                 char v[32];
                 snprintf(v, sizeof(v), "%llu",
-                         (unsigned long long)cgroup_cpu_weight_to_shares(p->cpu_weight));
-                r = set(ctx, dir, "cpu.shares", v, "cpu_weight", err);
+                         (unsigned long long)cgroup_cpu_weight_to_shares(weight));
+                r = set(ctx, dir, "cpu.shares", v, "cpu_weight", p->cpu_weight == LIMIT_UNSET,
+                        err);
                 if (r < 0)
                         return r;
         }
@@ -257,18 +317,20 @@ int cg_v1_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_
                 r = cg_mkdir(ctx, h->user_path, err);
                 if (r < 0)
                         return r;
+                bool existed = r == 1;
                 for (size_t k = 0; k < ELEMENTSOF(v1_controllers); k++) {
                         const char *ctl = v1_controllers[k];
-                        if (cg_mount_v1(ctx->mounts, ctx->n_mounts, ctl) != m || !needs(ctx, ctl))
+                        if (cg_mount_v1(ctx->mounts, ctx->n_mounts, ctl) != m ||
+                            (!needs(ctx, ctl) && !existed))
                                 continue;
                         if (STREQ(ctl, "memory"))
-                                r = memory_caps(ctx, h->user_path, err);
+                                r = memory_caps(ctx, h->user_path, existed, err);
                         else if (STREQ(ctl, "blkio"))
-                                r = blkio_caps(ctx, h->user_path, err);
+                                r = blkio_caps(ctx, h->user_path, existed, err);
                         else if (STREQ(ctl, "pids"))
-                                r = pids_caps(ctx, h->user_path, err);
+                                r = pids_caps(ctx, h->user_path, existed, err);
                         else
-                                r = cpu_caps(ctx, h->user_path, err);
+                                r = cpu_caps(ctx, h->user_path, existed, err);
                         if (r < 0)
                                 return r;
                 }

@@ -6,7 +6,10 @@
  * Controllers: memory, io, pids, cpu, those the parent of <root> offers (its
  * cgroup.subtree_control decides what <root>/cgroup.controllers lists; we never write into
  * a cgroup we did not make). They are enabled in <root> (for the caps on user-UID) and in
- * user-UID (so that each session's usage can be read from its leaf). */
+ * user-UID (so that each session's usage can be read from its leaf).
+ *
+ * A cap the policy leaves unset is reset to the kernel's default in a user cgroup that an
+ * earlier login made, so that the cgroup follows the policy of the latest login. */
 #include "cgroup-internal.h"
 
 #include <string.h>
@@ -48,6 +51,14 @@ static bool word_in(const char *list, const char *word)
         return false;
 }
 
+/* In a user cgroup made by an earlier login, a cap this policy leaves unset goes back to
+ * unlimited: the cgroup follows the policy of the latest login (a policy edit applies at
+ * the next login). A new cgroup has the kernel's defaults already. */
+static uint64_t effective(uint64_t v, bool existed)
+{
+        return v == LIMIT_UNSET && existed ? LIMIT_MAX : v;
+}
+
 static int set_limit(const char *dir, const char *file, uint64_t v, struct isolate_error *err)
 {
         if (v == LIMIT_UNSET)
@@ -57,17 +68,68 @@ static int set_limit(const char *dir, const char *file, uint64_t v, struct isola
         return cg_write(dir, file, s, err);
 }
 
-static int caps(struct cg_ctx *ctx, const char *dir, const bool *enabled,
+/* io.max lines for the disks of the policy; in an existing cgroup every key is written
+ * (unset ones as max), and disks an earlier login limited but this policy does not are
+ * set back to max. */
+static int io_caps(struct cg_ctx *ctx, const char *dir, bool existed, struct isolate_error *err)
+{
+        static const char *const keys[] = {"rbps", "wbps", "riops", "wiops"};
+        int r;
+        if (existed) {
+                char buf[4096];
+                if (cg_read(dir, "io.max", buf, sizeof(buf)) > 0)
+                        for (char *save = NULL, *line = strtok_r(buf, "\n", &save); line;
+                             line = strtok_r(NULL, "\n", &save)) {
+                                unsigned ma, mi;
+                                if (sscanf(line, "%u:%u", &ma, &mi) != 2)
+                                        continue;
+                                bool kept = false;
+                                for (size_t i = 0; i < ctx->n_io; i++)
+                                        kept |= ctx->io[i].major == ma && ctx->io[i].minor == mi;
+                                if (kept)
+                                        continue;
+                                char reset[96];
+                                snprintf(reset, sizeof(reset),
+                                         "%u:%u rbps=max wbps=max riops=max wiops=max", ma, mi);
+                                if ((r = cg_write(dir, "io.max", reset, err)) < 0)
+                                        return r;
+                        }
+        }
+        for (size_t i = 0; i < ctx->n_io; i++) {
+                const struct cg_io_dev *d = &ctx->io[i];
+                const uint64_t v[] = {d->rbps, d->wbps, d->riops, d->wiops};
+                char line[256];
+                int n = snprintf(line, sizeof(line), "%u:%u", d->major, d->minor);
+                for (size_t k = 0; k < ELEMENTSOF(keys); k++) {
+                        uint64_t e = effective(v[k], existed);
+                        if (e == LIMIT_UNSET)
+                                continue;
+                        char val[32];
+                        cg_limit_str(e, "max", val, sizeof(val));
+                        n += snprintf(line + n, sizeof(line) - (size_t)n, " %s=%s", keys[k],
+                                      val);
+                }
+                if (!strchr(line, '='))
+                        continue; /* an entry that sets nothing */
+                if ((r = cg_write(dir, "io.max", line, err)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int caps(struct cg_ctx *ctx, const char *dir, const bool *enabled, bool existed,
                 struct isolate_error *err)
 {
         const struct policy *p = ctx->p;
         int r;
         if (enabled[0]) {
-                if ((r = set_limit(dir, "memory.max", p->memory_max, err)) < 0 ||
-                    (r = set_limit(dir, "memory.high", p->memory_high, err)) < 0)
+                if ((r = set_limit(dir, "memory.max", effective(p->memory_max, existed), err)) <
+                            0 ||
+                    (r = set_limit(dir, "memory.high", effective(p->memory_high, existed),
+                                   err)) < 0)
                         return r;
-                if (p->swap_max != LIMIT_UNSET) {
-                        if (!cg_exists(dir, "memory.swap.max")) {
+                if (!cg_exists(dir, "memory.swap.max")) {
+                        if (p->swap_max != LIMIT_UNSET) {
                                 r = cg_missing(ctx, err, EOPNOTSUPP,
                                                "use a kernel with CONFIG_SWAP and "
                                                "CONFIG_MEMCG_SWAP (and swapaccount=1 on old "
@@ -77,52 +139,34 @@ static int caps(struct cg_ctx *ctx, const char *dir, const bool *enabled,
                                                dir);
                                 if (r < 0)
                                         return r;
-                        } else if ((r = set_limit(dir, "memory.swap.max", p->swap_max, err)) < 0)
-                                return r;
-                }
-        }
-        if (enabled[1])
-                for (size_t i = 0; i < ctx->n_io; i++) {
-                        const struct cg_io_dev *d = &ctx->io[i];
-                        const char *keys[] = {"rbps", "wbps", "riops", "wiops"};
-                        const uint64_t v[] = {d->rbps, d->wbps, d->riops, d->wiops};
-                        char line[256];
-                        int n = snprintf(line, sizeof(line), "%u:%u", d->major, d->minor);
-                        for (size_t k = 0; k < ELEMENTSOF(keys); k++) {
-                                if (v[k] == LIMIT_UNSET)
-                                        continue;
-                                char val[32];
-                                cg_limit_str(v[k], "max", val, sizeof(val));
-                                n += snprintf(line + n, sizeof(line) - (size_t)n, " %s=%s",
-                                              keys[k], val);
                         }
-                        if (!strchr(line, '='))
-                                continue; /* an entry that sets nothing */
-                        if ((r = cg_write(dir, "io.max", line, err)) < 0)
-                                return r;
-                }
-        if (enabled[2] && (r = set_limit(dir, "pids.max", p->pids_max, err)) < 0)
+                } else if ((r = set_limit(dir, "memory.swap.max",
+                                          effective(p->swap_max, existed), err)) < 0)
+                        return r;
+        }
+        if (enabled[1] && (r = io_caps(ctx, dir, existed, err)) < 0)
+                return r;
+        if (enabled[2] &&
+            (r = set_limit(dir, "pids.max", effective(p->pids_max, existed), err)) < 0)
                 return r;
         if (enabled[3]) {
-                if (p->cpu_max_percent != LIMIT_UNSET) {
+                uint64_t percent = effective(p->cpu_max_percent, existed);
+                if (percent != LIMIT_UNSET) {
                         char v[64];
-                        if (p->cpu_max_percent == LIMIT_MAX ||
-                            p->cpu_max_percent > (uint64_t)INT64_MAX / (V2_CPU_PERIOD_US / 100))
+                        if (percent == LIMIT_MAX ||
+                            percent > (uint64_t)INT64_MAX / (V2_CPU_PERIOD_US / 100))
                                 snprintf(v, sizeof(v), "max %llu", V2_CPU_PERIOD_US);
                         else
                                 snprintf(v, sizeof(v), "%llu %llu",
-                                         (unsigned long long)(p->cpu_max_percent *
-                                                              (V2_CPU_PERIOD_US / 100)),
+                                         (unsigned long long)(percent * (V2_CPU_PERIOD_US / 100)),
                                          V2_CPU_PERIOD_US);
                         if ((r = cg_write(dir, "cpu.max", v, err)) < 0)
                                 return r;
                 }
-                if (p->cpu_weight != LIMIT_UNSET) {
-                        if (p->cpu_weight < 1 || p->cpu_weight > 10000)
-                                return error_set(err, EINVAL, "cpu_weight must be 1..10000");
-                        if ((r = set_limit(dir, "cpu.weight", p->cpu_weight, err)) < 0)
-                                return r;
-                }
+                /* 100 is the kernel's default weight */
+                uint64_t weight = p->cpu_weight == LIMIT_UNSET && existed ? 100 : p->cpu_weight;
+                if ((r = set_limit(dir, "cpu.weight", weight, err)) < 0)
+                        return r;
         }
         return 0;
 }
@@ -189,9 +233,10 @@ int cg_v2_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_
                                     root);
         if ((r = cg_mkdir(ctx, h->user_path, err)) < 0)
                 return r;
+        bool existed = r == 1;
         if (*enable && (r = cg_write(h->user_path, "cgroup.subtree_control", enable, err)) < 0)
                 return r;
-        if ((r = caps(ctx, h->user_path, enabled, err)) < 0)
+        if ((r = caps(ctx, h->user_path, enabled, existed, err)) < 0)
                 return r;
         (void)cg_gc_user_dir(h->user_path, ctx->is_live, ctx->data, NULL, NULL);
         r = cg_mkdir(ctx, h->leaf_path, err);

@@ -382,6 +382,43 @@ static void test_memsw_raised_before_memory(void **state)
         assert_string_equal(f->trace[1], "write " MEMU "/memory.memsw.limit_in_bytes -1");
 }
 
+static void test_policy_edit_applies_at_next_login(void **state)
+{
+        struct fixture *f = *state;
+        full_policy(f);
+        assert_int_equal(create(f, "s1"), 0);
+        f->n_trace = 0;
+        /* the admin keeps only a pids cap and a read limit on the disk */
+        policy_unset(&f->p);
+        f->p.pids_max = 20;
+        f->io.read_bps = 1000000;
+        f->io.write_bps = f->io.read_iops = f->io.write_iops = LIMIT_UNSET;
+        f->p.io = &f->io;
+        f->p.n_io = 1;
+        /* the kernel lists the rules that are in force */
+        putf(cgpath(f, "blkio/isolate-t/user-1000"), "blkio.throttle.write_bps_device",
+             "8:0 5242880\n");
+        putf(cgpath(f, "blkio/isolate-t/user-1000"), "blkio.throttle.read_iops_device",
+             "8:0 1000\n");
+        assert_int_equal(create(f, "s2"), 0);
+        static const char *const want[] = {
+                "write " MEMU "/memory.memsw.limit_in_bytes -1",
+                "write " MEMU "/memory.limit_in_bytes -1",
+                "write " MEMU "/memory.soft_limit_in_bytes -1",
+                "mkdir " MEMU "/session-s2",
+                "write blkio/isolate-t/user-1000/blkio.throttle.write_bps_device 8:0 0",
+                "write blkio/isolate-t/user-1000/blkio.throttle.read_iops_device 8:0 0",
+                "write blkio/isolate-t/user-1000/blkio.throttle.read_bps_device 8:0 1000000",
+                "write pids/isolate-t/user-1000/pids.max 20",
+                "mkdir pids/isolate-t/user-1000/session-s2",
+                "write cpu,cpuacct/isolate-t/user-1000/cpu.cfs_period_us 100000",
+                "write cpu,cpuacct/isolate-t/user-1000/cpu.cfs_quota_us -1",
+                "write cpu,cpuacct/isolate-t/user-1000/cpu.shares 1024",
+                "mkdir cpu,cpuacct/isolate-t/user-1000/session-s2",
+        };
+        assert_trace(f, want, ELEMENTSOF(want));
+}
+
 static void test_no_swap_accounting(void **state)
 {
         struct fixture *f = *state;
@@ -595,6 +632,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_first_login_each_hierarchy_in_order, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_memsw_raised_before_memory, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_policy_edit_applies_at_next_login, setup,
+                                                teardown),
                 cmocka_unit_test_setup_teardown(test_no_swap_accounting, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_swap_without_memory_max, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_missing_hierarchy, setup, teardown),

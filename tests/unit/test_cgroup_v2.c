@@ -359,6 +359,8 @@ static void test_second_login_updates_caps_and_keeps_tree(void **state)
                 "write isolate/user-1000/memory.max 2147483648",
                 "write isolate/user-1000/memory.high 805306368",
                 "write isolate/user-1000/memory.swap.max 0",
+                /* the io entry is gone from the policy: its limit goes too */
+                "write isolate/user-1000/io.max 8:0 rbps=max wbps=max riops=max wiops=max",
                 "write isolate/user-1000/pids.max max",
                 "write isolate/user-1000/cpu.max max 100000",
                 "write isolate/user-1000/cpu.weight 200",
@@ -366,6 +368,39 @@ static void test_second_login_updates_caps_and_keeps_tree(void **state)
         };
         assert_trace(f, want, ELEMENTSOF(want));
         assert_true(exists(cgpath(f, "isolate/user-1000/session-first")));
+}
+
+static void test_policy_edit_applies_at_next_login(void **state)
+{
+        struct fixture *f = *state;
+        full_policy(f);
+        assert_int_equal(create(f, "s1", NULL), 0);
+        trace_reset(f);
+        /* the admin drops every cap but pids_max and one io key */
+        policy_unset(&f->p);
+        f->p.pids_max = 20;
+        f->io = (struct io_limit){.target = f->io_node,
+                                  .read_bps = 1000000,
+                                  .write_bps = LIMIT_UNSET,
+                                  .read_iops = LIMIT_UNSET,
+                                  .write_iops = LIMIT_UNSET,
+                                  .line = 3};
+        f->p.io = &f->io;
+        f->p.n_io = 1;
+        assert_int_equal(create(f, "s2", NULL), 0);
+        static const char *const want[] = {
+                "write isolate/cgroup.subtree_control +memory +io +pids +cpu",
+                "write isolate/user-1000/cgroup.subtree_control +memory +io +pids +cpu",
+                "write isolate/user-1000/memory.max max",
+                "write isolate/user-1000/memory.high max",
+                "write isolate/user-1000/memory.swap.max max",
+                "write isolate/user-1000/io.max 8:0 rbps=1000000 wbps=max riops=max wiops=max",
+                "write isolate/user-1000/pids.max 20",
+                "write isolate/user-1000/cpu.max max 100000",
+                "write isolate/user-1000/cpu.weight 100",
+                "mkdir isolate/user-1000/session-s2",
+        };
+        assert_trace(f, want, ELEMENTSOF(want));
 }
 
 static void test_unset_caps_write_nothing(void **state)
@@ -417,6 +452,13 @@ static void test_next_login_removes_empty_dead_leaves(void **state)
         static const char *const want[] = {
                 "write isolate/cgroup.subtree_control +memory +io +pids +cpu",
                 "write isolate/user-1000/cgroup.subtree_control +memory +io +pids +cpu",
+                /* an existing user cgroup: what the policy leaves unset is reset */
+                "write isolate/user-1000/memory.max max",
+                "write isolate/user-1000/memory.high max",
+                "write isolate/user-1000/memory.swap.max max",
+                "write isolate/user-1000/pids.max max",
+                "write isolate/user-1000/cpu.max max 100000",
+                "write isolate/user-1000/cpu.weight 100",
                 "rmdir isolate/user-1000/session-dead",
                 "mkdir isolate/user-1000/session-new",
         };
@@ -513,6 +555,11 @@ static void test_no_swap_accounting(void **state)
         putf(cgpath(f, "isolate/user-1000"), "cgroup.controllers", "cpu io memory pids\n");
         putf(cgpath(f, "isolate/user-1000"), "cgroup.subtree_control", "");
         putf(cgpath(f, "isolate/user-1000"), "memory.max", "max\n");
+        putf(cgpath(f, "isolate/user-1000"), "memory.high", "max\n");
+        putf(cgpath(f, "isolate/user-1000"), "io.max", "");
+        putf(cgpath(f, "isolate/user-1000"), "pids.max", "max\n");
+        putf(cgpath(f, "isolate/user-1000"), "cpu.max", "max 100000\n");
+        putf(cgpath(f, "isolate/user-1000"), "cpu.weight", "100\n");
         assert_int_equal(create(f, "s1", NULL), -EOPNOTSUPP);
         assert_non_null(strstr(f->err.msg, "memory.swap.max does not exist"));
         assert_non_null(strstr(f->err.msg, "swap_max"));
@@ -727,6 +774,8 @@ int main(void)
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_second_login_updates_caps_and_keeps_tree,
                                                 setup, teardown),
+                cmocka_unit_test_setup_teardown(test_policy_edit_applies_at_next_login, setup,
+                                                teardown),
                 cmocka_unit_test_setup_teardown(test_unset_caps_write_nothing, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_next_login_removes_empty_dead_leaves, setup,
                                                 teardown),
