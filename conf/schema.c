@@ -1,13 +1,16 @@
 /* schema.c: the libconfuse schema of /etc/isolate.conf and its conversion into struct config.
  *
  * How errors get their line numbers. libconfuse 3.3 counts two extra lines for every
- * comment, and stops at the first error. So:
+ * comment, stops at the first error, takes a file that ends inside a block as complete,
+ * and echoes a '\' that ends the file inside a string to stdout. So:
  *  - the text is pre-scanned here: comments are blanked (newlines kept) before libconfuse
  *    sees it, which makes its line counter right; "${VAR}" (which libconfuse would replace
- *    with the parser's environment) and unterminated strings or comments are reported;
- *  - every key is a list of CFGT_PTR values whose parse callback keeps the text and the
- *    line it is on, so that all value checks run after parsing, with lines, and every bad
- *    value is reported, not just the first;
+ *    with the parser's environment), unterminated strings, comments and blocks are
+ *    reported, and an unterminated string is blanked too;
+ *  - every key is a list of CFGT_PTR values whose parse callback keeps the text and its
+ *    line, and checks the value right there (libconfuse drops a block when a later one
+ *    has the same name, and a syntax error ends its parse), so every bad value is
+ *    reported, not just the first; conversion into struct config comes after parsing;
  *  - every section has a hidden option (named "", which no config can name) with a
  *    default value: libconfuse parses it when it creates the section, at the line of the
  *    section's '{', which is how a section learns where it starts.
@@ -55,7 +58,7 @@ struct parse_ctx {
         struct diag *diags;
         size_t n_diags;
         bool oom;
-        bool lexer_reported; /* the pre-scan already reported an unterminated string */
+        bool lexer_reported; /* the pre-scan reported an unterminated string, comment, block */
         bool confuse_reported;
         int last_line;
         struct secinfo root;
