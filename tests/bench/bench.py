@@ -1,0 +1,1292 @@
+"""bench.py: what a login through isolate costs, measured on this machine; writes
+bench/RESULTS.md. Started by tests/bench/run.sh (`make bench`) under the test reaper, as root,
+with /usr/bin/python3. BENCH_QUICK=1: fewer rounds and at most 100 concurrent sessions.
+
+Sections (issue 7), each run in alternation with its baseline so that load from others on a
+shared machine hits both alike:
+  exec    what exec of the helper costs (dynamic libraries) against static and dynamic hellos
+  migrate one cgroup v1 migration in a cgroup of our own, after idle time and back to back
+  pam     pam_open_session + pam_close_session with and without pam_isolate (and with
+          network = none), spaced (each login after idle time) and back to back; a breakdown
+          of the helper's time from a preloaded shim (helper_shim.c)
+  tools   isolatectl run against bwrap, firejail and /bin/true
+  scale   1, 10, 100, 1000 sessions held open: setup latency, memory, teardown, leftovers
+  seccomp ns per call with no filter, a one-rule filter, the default filter with and without
+          libseccomp's binary tree; the kernel's constant-action cache
+  ssh     `ssh host true` against a real sshd on loopback with and without the module
+
+A benchmark reports; it does not fail. A section that cannot run says why in RESULTS.md.
+Everything made (users, cgroups, the private mount namespaces, sshd, sessions) is removed
+by the context managers of harness.py and sshd.py, also on failure."""
+
+import datetime
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+
+import harness  # noqa: E402
+from harness import HELPER, INIT, ISOLATECTL, PAM_MODULE, Sandbox  # noqa: E402
+from sshd import PrivateEnv, SshServer  # noqa: E402
+
+BUILD = harness.BUILD
+BIN = os.path.join(BUILD, "bench")
+PAM_LOOP = os.path.join(BIN, "pam_loop")
+ALTERNATE = os.path.join(BIN, "alternate")
+SECCOMP_COST = os.path.join(BIN, "seccomp_cost")
+HELPER_WRAP = os.path.join(BIN, "helper_wrap")
+SHIM_LOG = os.path.join(BIN, "shim.log")
+HELLO_STATIC = os.path.join(BIN, "hello_static")
+HELLO_DYNAMIC = os.path.join(BIN, "hello_dynamic")
+RESULTS = os.environ.get("BENCH_RESULTS", os.path.join(ROOT, "bench", "RESULTS.md"))
+RAW = os.path.join(BIN, "results.json")
+QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
+USER = "isolate-bench"
+
+# Rounds per section: (full, quick).
+N = {
+    "exec": (150, 40),
+    "migrate": (20, 8),
+    "pam_spaced": (60, 15),
+    "pam_b2b": (60, 15),
+    "pam_breakdown": (30, 10),
+    "tools": (40, 10),
+    "scale_levels": ([1, 10, 100, 1000], [1, 10, 100]),
+    "scale_probes": (20, 8),
+    "seccomp_rounds": (41, 11),
+    "ssh": (30, 8),
+}
+IDLE_GAP_MS = 100  # "after an idle spell": longer than an RCU grace period here
+
+
+def n(key):
+    return N[key][1 if QUICK else 0]
+
+
+# The policy every bench login gets: the shipped `bastion` policy (conf/isolate.conf) with
+# pids_max raised so that 1000 sessions of one user fit (caps are per user).
+POLICIES = """
+policy bench {
+  network = host
+  hostname = "%u-session"
+  proc = read-only
+  hidepid = invisible
+  private_tmp = true
+  tmp_size = 512M
+  memory_max = 2G
+  memory_high = 1536M
+  swap_max = 0
+  pids_max = 8192
+  cpu_max = 200%
+  cpu_weight = 100
+  caps_required = false
+  seccomp = default
+  seccomp_action = errno
+}
+policy bench_none {
+  network = none
+  hostname = "%u-session"
+  proc = read-only
+  hidepid = invisible
+  private_tmp = true
+  tmp_size = 512M
+  memory_max = 2G
+  memory_high = 1536M
+  swap_max = 0
+  pids_max = 8192
+  cpu_max = 200%
+  cpu_weight = 100
+  caps_required = false
+  seccomp = default
+  seccomp_action = errno
+}
+"""
+SERVICES = ["sshd", "isolatectl", "bench-iso", "bench-none", "bench-wrap"]
+
+COMMANDS = []  # (section, argv) of every measured command, for RESULTS.md
+
+
+# ---- small tools ----------------------------------------------------------------------------
+
+def pct(values, p):
+    """Nearest-rank percentile (p in 0..100) of a non-empty list."""
+    v = sorted(values)
+    if not v:
+        return float("nan")
+    k = max(0, min(len(v) - 1, int(-(-p * len(v) // 100)) - 1))
+    return v[k]
+
+
+def med(values):
+    return statistics.median(values) if values else float("nan")
+
+
+def ms(ns):
+    return ns / 1e6
+
+
+def f1(x):
+    return "n/a" if x != x else f"{x:.1f}"
+
+
+def f2(x):
+    return "n/a" if x != x else f"{x:.2f}"
+
+
+def spread(values_ms):
+    """'p50 (p10-p90)' in ms."""
+    if not values_ms:
+        return "n/a"
+    return f"{f2(med(values_ms))} ({f2(pct(values_ms, 10))}-{f2(pct(values_ms, 90))})"
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return [float(x) for x in f.read().split()[:3]]
+
+
+def meminfo():
+    out = {}
+    with open("/proc/meminfo") as f:
+        for line in f:
+            k, v = line.split(":", 1)
+            out[k] = int(v.split()[0])  # kB
+    return out
+
+
+def run(argv, **kw):
+    kw.setdefault("capture_output", True)
+    kw.setdefault("text", True)
+    return subprocess.run(argv, **kw)
+
+
+def shown(argv):
+    """A command line as RESULTS.md shows it: build and temp paths shortened."""
+    out = []
+    for a in argv:
+        a = str(a).replace(ROOT + "/", "")
+        a = re.sub(r"/tmp/isolate-test-[^/]+/", "$SANDBOX/", a)
+        a = re.sub(r"/var/lib/isolate-test/env-[^/]+/", "$ENV/", a)
+        out.append(a)
+    return " ".join(out)
+
+
+def record(section, argv):
+    COMMANDS.append((section, shown(argv)))
+
+
+def alternate(section, rounds, cmds, warmup=2):
+    """Runs cmds (lists) in alternation; {index: [ns]} of successful runs, {index: failures}."""
+    argv = [ALTERNATE, str(rounds + warmup)]
+    for i, c in enumerate(cmds):
+        if i:
+            argv.append(":::")
+        argv += c
+        record(section, c)
+    r = run(argv, timeout=1800)
+    if r.returncode != 0:
+        raise RuntimeError(f"alternate failed: {r.stderr.strip()}")
+    times = {i: [] for i in range(len(cmds))}
+    fails = {i: 0 for i in range(len(cmds))}
+    for line in r.stdout.splitlines():
+        _, idx, rnd, status, ns = line.split()
+        idx, rnd, status, ns = int(idx), int(rnd), int(status), int(ns)
+        if rnd < warmup:
+            continue
+        if status != 0:
+            fails[idx] += 1
+        else:
+            times[idx].append(ns)
+    return times, fails
+
+
+# ---- the machine -----------------------------------------------------------------------------
+
+def machine_info():
+    info = {}
+    info["date"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    u = os.uname()
+    info["kernel"] = f"{u.sysname} {u.release} {u.machine}"
+    model = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    info["cpu"] = model
+    info["cpus"] = os.cpu_count()
+    info["mem_total_gib"] = meminfo()["MemTotal"] / 1024 / 1024
+    virt = run(["systemd-detect-virt"]).stdout.strip() if shutil.which("systemd-detect-virt") \
+        else ""
+    if not virt:
+        lscpu = run(["lscpu"]).stdout
+        m = re.search(r"Hypervisor vendor:\s*(\S+)", lscpu)
+        virt = m.group(1) if m else "none found"
+    info["virt"] = virt
+    v1 = os.path.isdir("/sys/fs/cgroup/memory")
+    unified = os.path.ismount("/sys/fs/cgroup/unified")
+    info["cgroup"] = ("v1 hybrid (legacy controllers, cgroup2 at /sys/fs/cgroup/unified)"
+                      if v1 and unified else "v1" if v1 else "v2")
+    info["favordynmods"] = any("favordynmods" in line for line in open("/proc/self/mountinfo"))
+    with open("/etc/debian_version") as f:
+        info["debian"] = f.read().strip()
+    git = run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"]).stdout.strip()
+    dirty = run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"]).stdout
+    info["commit"] = git + (" (with uncommitted changes in the tree)" if dirty.strip() else "")
+    versions = {}
+    for name, argv in (("bwrap", ["bwrap", "--version"]),
+                       ("firejail", ["firejail", "--version"]),
+                       ("ssh", ["ssh", "-V"]),
+                       ("libseccomp", ["pkg-config", "--modversion", "libseccomp"]),
+                       ("gcc", ["gcc", "-dumpfullversion"])):
+        try:
+            r = run(argv)
+            text = (r.stdout + r.stderr).strip().splitlines()
+            versions[name] = text[0] if text else "?"
+        except OSError:
+            versions[name] = "not installed"
+    info["versions"] = versions
+    info["procs"] = sum(1 for d in os.listdir("/proc") if d.isdigit())
+    return info
+
+
+# ---- exec of the helper ------------------------------------------------------------------------
+
+def section_exec(res):
+    cmds = [[HELPER, "--version"], [HELLO_STATIC], [HELLO_DYNAMIC]]
+    times, fails = alternate("exec", n("exec"), cmds, warmup=5)
+    out = {"helper": [ms(t) for t in times[0]], "static": [ms(t) for t in times[1]],
+           "dynamic": [ms(t) for t in times[2]], "fails": fails}
+    libs = run(["ldd", HELPER]).stdout.splitlines()
+    out["libs"] = [l.split()[0] for l in libs if "=>" in l]
+    r = run([HELPER, "--version"], env={"LD_DEBUG": "statistics", "PATH": "/usr/bin:/bin"})
+    m = re.search(r"total startup time in dynamic loader:\s*([\d,]+) cycles", r.stderr)
+    out["ld_cycles"] = int(m.group(1).replace(",", "")) if m else None
+    m = re.search(r"number of relocations:\s*(\d+)", r.stderr)
+    out["relocs"] = int(m.group(1)) if m else None
+    record("exec", ["LD_DEBUG=statistics", HELPER, "--version"])
+    ir = {}
+    if shutil.which("valgrind"):
+        for name, argv in (("helper", [HELPER, "--version"]), ("static", [HELLO_STATIC]),
+                           ("dynamic", [HELLO_DYNAMIC])):
+            vg = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"] + argv
+            record("exec", vg)
+            r = run(vg, timeout=120)
+            m = re.search(r"Collected\s*:\s*(\d+)", r.stderr)
+            ir[name] = int(m.group(1)) if m else None
+    out["ir"] = ir
+    res["exec"] = out
+
+
+# ---- one cgroup migration ------------------------------------------------------------------------
+
+def section_migrate(sb, res):
+    """A process moved between two cgroups of ours (pids hierarchy, under the bench's cgroup
+    root): the first write to cgroup.procs after idle time waits for an RCU grace period."""
+    pids_root = [d for d in sb.cgroup_dirs() if d.startswith("/sys/fs/cgroup/pids/")]
+    if not pids_root:
+        raise RuntimeError("no cgroup v1 pids hierarchy here")
+    base = pids_root[0]
+    os.makedirs(base, exist_ok=True)
+    a, b = os.path.join(base, "bench-migrate-a"), os.path.join(base, "bench-migrate-b")
+    os.mkdir(a)
+    os.mkdir(b)
+    child = subprocess.Popen(["sleep", "600"])
+    idle, hot = [], []
+    try:
+        with open(os.path.join(a, "cgroup.procs"), "w") as f:
+            f.write(str(child.pid))
+        where = a
+        for _ in range(n("migrate")):
+            for gap, bucket in ((IDLE_GAP_MS / 1000, idle), (0, hot)):
+                time.sleep(gap)
+                where = b if where == a else a
+                t = time.perf_counter_ns()
+                with open(os.path.join(where, "cgroup.procs"), "w") as f:
+                    f.write(str(child.pid))
+                bucket.append(ms(time.perf_counter_ns() - t))
+    finally:
+        child.kill()
+        child.wait()
+        for d in (a, b):
+            for _ in range(200):
+                try:
+                    os.rmdir(d)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.01)
+    res["migrate"] = {"idle": idle, "hot": hot, "where": shown([base])}
+
+
+# ---- login setup through PAM ----------------------------------------------------------------------
+
+def pam_files(conf, conf_none):
+    base = "account required pam_unix.so\nsession required pam_unix.so\n"
+    mod = f"session required {PAM_MODULE} config={{}} helper={{}}\n"
+    return {
+        "bench-plain": base,
+        "bench-iso": base + mod.format(conf, HELPER),
+        "bench-none": base + mod.format(conf_none, HELPER),
+        "bench-wrap": base + mod.format(conf, HELPER_WRAP),
+    }
+
+
+def parse_logins(text):
+    """pam_loop 'login' lines -> {service: [dict]}."""
+    out = {}
+    for line in text.splitlines():
+        f = line.split()
+        if not f or f[0] != "login":
+            continue
+        d = {"service": f[1], "round": int(f[2]), "pid": int(f[3]), "rc": int(f[4]),
+             "t_start": int(f[5]), "t_opened": int(f[6]), "t_closed": int(f[7]),
+             "t_ended": int(f[8]), "cpu_self": int(f[9]), "cpu_children": int(f[10]),
+             "runq": int(f[11])}
+        out.setdefault(d["service"], []).append(d)
+    return out
+
+
+def login_stats(logins):
+    ok = [d for d in logins if d["rc"] == 0]
+    return {
+        "n": len(ok),
+        "failed": len(logins) - len(ok),
+        "open": [ms(d["t_opened"] - d["t_start"]) for d in ok],
+        "close": [ms(d["t_closed"] - d["t_opened"]) for d in ok],
+        "oc": [ms(d["t_closed"] - d["t_start"]) for d in ok],
+        "cpu": [ms(d["cpu_self"] + d["cpu_children"]) for d in ok],
+        "runq": [ms(d["runq"]) for d in ok],
+    }
+
+
+def helper_durations(lines, service):
+    out = []
+    for l in lines:
+        m = re.search(rf"isolate\[\d+\]: .*service={re.escape(service)} .*duration=([\d.]+)ms", l)
+        if m:
+            out.append(float(m.group(1)))
+    return out
+
+
+def pam_cycle(env, sb, section, services, rounds, gap_ms, timeout=1800):
+    argv = [PAM_LOOP, "cycle", "-u", USER, "-n", str(rounds), "-g", str(gap_ms)] + services
+    record(section, ["nsenter --mount=<private /etc/pam.d>"] + argv)
+    mark = env.syslog.mark()
+    r = env.run(argv, timeout=timeout)
+    if r.returncode == 2:
+        raise RuntimeError(f"pam_loop failed: {r.stderr.strip()}")
+    logins = parse_logins(r.stdout)
+    time.sleep(0.2)
+    syslog = env.syslog.lines()[mark:]
+    left = sb.wait_clean(30)
+    return logins, syslog, left, r.stderr.strip()
+
+
+def shim_breakdown(logins):
+    """Per login of the wrapped helper: where its time went (ms)."""
+    groups = []
+    try:
+        with open(SHIM_LOG) as f:
+            for line in f:
+                p = line.split()
+                if len(p) < 3:
+                    continue
+                if p[1] == "start":
+                    groups.append([])
+                if groups:
+                    groups[-1].append(p)
+    except FileNotFoundError:
+        return []
+    by_caller = {d["pid"]: d for d in logins if d["rc"] == 0}
+    rows = []
+    for g in groups:
+        start = g[0]
+        t0, caller = int(start[2]), int(start[3])
+        d = by_caller.get(caller)
+        ev = {}
+        cg_writes, mkdirs, files = [], [], []
+        for p in g:
+            kind = p[1]
+            if kind == "cgwrite":
+                cg_writes.append((int(p[2]), int(p[3]), p[0]))
+            elif kind == "cgmkdir":
+                mkdirs.append((int(p[2]), int(p[3])))
+            elif kind == "cgfile":
+                files.append((int(p[2]), int(p[3])))
+            else:
+                ev.setdefault(kind, p)
+        if d is None or "clone" not in ev or "exec" not in ev or "exit" not in ev:
+            continue
+        t_clone, clone_dur = int(ev["clone"][2]), int(ev["clone"][3])
+        t_childstart = int(ev["childstart"][2]) if "childstart" in ev else t_clone + clone_dur
+        t_exec = int(ev["exec"][2])
+        t_exit = int(ev["exit"][2])
+        child_writes = [w for w in cg_writes if w[0] >= t_childstart and w[0] < t_exec]
+        caller_writes = [w for w in cg_writes if w[0] >= t_exec]
+        first_cg = min([m[0] for m in mkdirs] + [t_clone])
+        row = {
+            "before_helper": ms(t0 - d["t_start"]),
+            "config_policy": ms(first_cg - t0),
+            "cgroup_create": ms(t_clone - first_cg),
+            "clone": ms(clone_dur),
+            "child_migrations": ms(sum(w[1] for w in child_writes)),
+            "child_other": ms(t_exec - t_childstart - sum(w[1] for w in child_writes)),
+            "init_ready_commit": ms((caller_writes[0][0] if caller_writes else t_exit) - t_exec),
+            "caller_migration": ms(sum(w[1] for w in caller_writes)),
+            "helper_tail": ms(t_exit - (caller_writes[-1][0] + caller_writes[-1][1]
+                                        if caller_writes else t_exec)),
+            "after_helper": ms(d["t_opened"] - t_exit),
+            "open": ms(d["t_opened"] - d["t_start"]),
+            "migrations": ms(sum(w[1] for w in cg_writes)),
+            "slowest_migration": ms(max([w[1] for w in cg_writes] or [0])),
+            "n_migration_writes": len(cg_writes),
+            "mkdir": ms(sum(m[1] for m in mkdirs)),
+            "cap_writes": ms(sum(x[1] for x in files)),
+            "helper_cpu": ms(int(ev["exit"][3])) if len(ev["exit"]) > 3 else float("nan"),
+            "helper_runq": ms(int(ev["exit"][4])) if len(ev["exit"]) > 4 else float("nan"),
+            "child_cpu": ms(int(ev["exec"][3])) if len(ev["exec"]) > 3 else float("nan"),
+            "child_runq": ms(int(ev["exec"][4])) if len(ev["exec"]) > 4 else float("nan"),
+            "helper_wall": ms(t_exit - t0),
+        }
+        row["open_without_migrations"] = row["open"] - row["migrations"]
+        rows.append(row)
+    return rows
+
+
+def section_pam(sb, env, res):
+    out = {}
+    services = ["bench-plain", "bench-iso", "bench-none"]
+    # warm up: seccomp cache, page cache, the user's cgroup
+    pam_cycle(env, sb, "pam-warmup", services, 2, 0)
+    for mode, gap, rounds in (("spaced", IDLE_GAP_MS, n("pam_spaced")),
+                              ("b2b", 0, n("pam_b2b"))):
+        logins, syslog, left, err = pam_cycle(env, sb, f"pam ({mode})", services, rounds, gap)
+        out[mode] = {s: login_stats(logins.get(s, [])) for s in services}
+        out[mode]["helper_ms"] = {s: helper_durations(syslog, s) for s in services}
+        out[mode]["left"] = left
+        out[mode]["stderr"] = err[-500:]
+    # the breakdown: the same login through helper_wrap (helper_shim.so preloaded)
+    with open(SHIM_LOG, "w"):
+        pass
+    logins, syslog, left, err = pam_cycle(env, sb, "pam (breakdown)", ["bench-wrap"],
+                                          n("pam_breakdown"), IDLE_GAP_MS)
+    out["breakdown"] = shim_breakdown(logins.get("bench-wrap", []))
+    out["breakdown_stats"] = login_stats(logins.get("bench-wrap", []))
+    out["breakdown_left"] = left
+    res["pam"] = out
+
+
+# ---- the same sandbox by other tools ----------------------------------------------------------
+
+def section_tools(sb, conf, conf_none, res):
+    cmds, names = [], []
+    iso = [ISOLATECTL, "run", "-c", conf, "--service", "isolatectl", "--helper", HELPER, USER,
+           "--", "/bin/true"]
+    cmds.append(iso)
+    names.append("isolatectl run")
+    iso_none = list(iso)
+    iso_none[3] = conf_none
+    cmds.append(iso_none)
+    names.append("isolatectl run (network = none)")
+    missing = []
+    bwrap = shutil.which("bwrap")
+    if bwrap:
+        cmds.append([bwrap, "--unshare-all", "--ro-bind", "/", "/", "--proc", "/proc", "--dev",
+                     "/dev", "true"])
+        names.append("bwrap")
+    else:
+        missing.append("bwrap")
+    firejail = shutil.which("firejail")
+    if firejail:
+        cmds.append([firejail, "--quiet", "--noprofile", "true"])
+        names.append("firejail")
+    else:
+        missing.append("firejail")
+    cmds.append(["/bin/true"])
+    names.append("/bin/true")
+    times, fails = alternate("tools", n("tools"), cmds)
+    left = sb.wait_clean(30)
+    res["tools"] = {"names": names, "times": {names[i]: [ms(t) for t in times[i]]
+                                               for i in times},
+                    "fails": {names[i]: fails[i] for i in fails}, "missing": missing,
+                    "left": left}
+
+
+# ---- scale: many sessions held open ------------------------------------------------------------
+
+def smaps_rollup(pid):
+    out = {}
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                m = re.match(r"^(\w+):\s+(\d+) kB", line)
+                if m:
+                    out[m.group(1)] = int(m.group(2))
+    except OSError:
+        pass
+    return out
+
+
+def children_of(ppid):
+    kids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[1]) == ppid and fields[0] != "Z":
+                kids.append(int(d))
+        except (OSError, IndexError, ValueError):
+            continue
+    return kids
+
+
+MEM_KEYS = ("MemAvailable", "Slab", "SUnreclaim", "KernelStack", "PageTables", "Percpu",
+            "Shmem", "AnonPages")
+
+
+def hold(env, sb, service, count, probes, section, timeout=900):
+    """pam_loop hold: opens count sessions, measures while they are held, releases them."""
+    argv = [PAM_LOOP, "hold", "-u", USER, "-n", str(count), "-p", str(probes), "-g",
+            str(IDLE_GAP_MS), service]
+    record(section, ["nsenter --mount=<private /etc/pam.d>"] + argv)
+    time.sleep(1.0)
+    mem0 = meminfo()
+    p = env.popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                  text=True)
+    killer = threading.Timer(timeout, p.kill)
+    killer.start()
+    out = {"count": count, "opens": [], "open_failed": 0}
+    try:
+        lines = []
+        for line in p.stdout:
+            lines.append(line)
+            f = line.split()
+            if f and f[0] == "open":
+                if int(f[3]) == 0:
+                    out["opens"].append(ms(int(f[5]) - int(f[4])))
+                else:
+                    out["open_failed"] += 1
+            if f and f[0] == "held":
+                break
+        probe = parse_logins("".join(lines)).get(service, [])
+        out["probes"] = login_stats(probe)
+        # the probes' sessions end on their own; wait until only the held ones are left
+        iso = service != "bench-plain"
+        deadline = time.monotonic() + 30
+        inits = sb.init_processes()
+        while iso and len(inits) > count and time.monotonic() < deadline:
+            time.sleep(0.1)
+            inits = sb.init_processes()
+        time.sleep(1.0)
+        mem1 = meminfo()
+        out["inits"] = len(inits) if iso else 0
+        pss = [smaps_rollup(pid) for pid in inits] if iso else []
+        out["init_pss_kib"] = [x.get("Pss", 0) for x in pss if x]
+        out["init_rss_kib"] = [x.get("Rss", 0) for x in pss if x]
+        holders = children_of(p.pid)
+        hp = [smaps_rollup(pid) for pid in holders]
+        out["holder_pss_kib"] = [x.get("Pss", 0) for x in hp if x]
+        out["mem_delta_kib"] = {k: mem0.get(k, 0) - mem1.get(k, 0) for k in MEM_KEYS}
+        t0 = time.monotonic()
+        p.stdin.write("\n")
+        p.stdin.flush()
+        rest = p.stdout.read()
+        m = re.search(r"^released (\d+)$", rest, re.M)
+        out["released_ms"] = ms(int(m.group(1))) if m else float("nan")
+        p.wait(60)
+        left = sb.wait_clean(120) if iso else {}
+        out["teardown_ms"] = (time.monotonic() - t0) * 1000
+        out["left"] = left
+        out["stderr"] = p.stderr.read()[-500:]
+    finally:
+        killer.cancel()
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    return out
+
+
+def section_scale(sb, env, res):
+    out = {"levels": []}
+    for count in n("scale_levels"):
+        out["levels"].append(hold(env, sb, "bench-iso", count, n("scale_probes"), "scale"))
+    top = n("scale_levels")[-1]
+    out["plain"] = hold(env, sb, "bench-plain", top, 0, "scale (plain stack)")
+    res["scale"] = out
+
+
+# ---- seccomp ------------------------------------------------------------------------------------
+
+def section_seccomp(conf, res):
+    argv = [SECCOMP_COST, conf, str(n("seccomp_rounds")), "20000"]
+    record("seccomp", argv)
+    r = run(argv, timeout=1200)
+    if r.returncode != 0 and "cost " not in r.stdout:
+        raise RuntimeError(f"seccomp_cost failed: {r.stderr.strip()}")
+    out = {"filters": {}, "cache": {}, "cachecount": {}, "uncached": {}, "cost": {},
+           "per_round": {}}
+    for line in r.stdout.splitlines():
+        f = line.split()
+        if not f:
+            continue
+        if f[0] == "filter":
+            out["filters"][f[1]] = int(f[2])
+        elif f[0] == "cache":
+            out["cache"].setdefault(f[1], {})[f[2]] = f[3]
+        elif f[0] == "cachecount":
+            out["cachecount"][f[1]] = (int(f[2]), int(f[3]))
+        elif f[0] == "uncached":
+            out["uncached"][f[1]] = " ".join(f[2:])
+        elif f[0] == "cost":
+            rnd, flt, call, ns, errors = int(f[1]), f[2], f[3], float(f[4]), int(f[5])
+            out["cost"].setdefault(flt, {}).setdefault(call, []).append(ns)
+            out["per_round"].setdefault(rnd, {}).setdefault(flt, {})[call] = ns
+            if errors:
+                out.setdefault("errors", []).append(line)
+    out["stderr"] = r.stderr.strip()[-500:]
+    res["seccomp"] = out
+
+
+# ---- ssh end to end -----------------------------------------------------------------------------
+
+def section_ssh(sb, conf, res):
+    base = "account required pam_unix.so\nsession required pam_unix.so\n"
+    stacks = {"without": base,
+              "with": base + f"session required {PAM_MODULE} config={conf} helper={HELPER}\n"}
+    envs, servers = [], []
+    try:
+        for name in ("without", "with"):
+            env = PrivateEnv({"sshd": stacks[name]})
+            envs.append(env)
+            srv = SshServer(env)
+            servers.append(srv)
+            srv.authorize(USER)
+            srv.start()
+        checks = {}
+        for name, srv in zip(("without", "with"), servers):
+            r = srv.ssh(USER, "grep -E '^Seccomp:' /proc/self/status; readlink /proc/self/ns/pid")
+            checks[name] = (r.returncode, r.stdout.strip().replace("\n", " "), r.stderr.strip())
+        host_pidns = os.readlink("/proc/self/ns/pid")
+        ok = (checks["without"][0] == 0 and checks["with"][0] == 0
+              and "Seccomp:\t2" in checks["with"][1] + "\t" and host_pidns not in checks["with"][1])
+        cmds = []
+        for srv in servers:
+            argv = srv.ssh_argv(USER, "true")
+            argv[0] = shutil.which("ssh")
+            cmds.append(argv)
+        times, fails = alternate("ssh", n("ssh"), cmds)
+        left = sb.wait_clean(30)
+        res["ssh"] = {"without": [ms(t) for t in times[0]], "with": [ms(t) for t in times[1]],
+                      "fails": fails, "checks": checks, "confined": ok, "left": left}
+    finally:
+        for srv in servers:
+            srv.close()
+        for env in envs:
+            env.close()
+
+
+# ---- RESULTS.md ------------------------------------------------------------------------------------
+
+def verdict(ok):
+    return "met" if ok else "**missed**"
+
+
+def write_results(res, info, errors, t_total):
+    L = []
+    w = L.append
+    w("# isolate benchmarks")
+    w("")
+    w("Generated by `make bench` (tests/bench/run.sh, tests/bench/bench.py); do not edit by hand."
+      f"{' Quick run (BENCH_QUICK=1): fewer rounds.' if QUICK else ''}")
+    w("")
+    w("## Machine")
+    w("")
+    la0, la1 = info["load_start"], info["load_end"]
+    cpus = info["cpus"]
+    loaded = max(la0[0], la1[0], la0[1]) > 0.5 * cpus
+    w(f"- date: {info['date']}; total run time {t_total:.0f} s")
+    w(f"- {info['kernel']}, Debian {info['debian']}, {info['cpus']} x {info['cpu']}, "
+      f"{info['mem_total_gib']:.1f} GiB RAM, virtualisation: {info['virt']}")
+    w(f"- cgroup: {info['cgroup']}; favordynmods: {'yes' if info['favordynmods'] else 'no'}")
+    w(f"- tree: {info['commit']}; build `{os.path.relpath(BUILD, ROOT)}` (-O2)")
+    w("- versions: " + "; ".join(f"{k} {v}" for k, v in info["versions"].items()))
+    w(f"- load average (1/5/15 min) at start {la0[0]:.1f}/{la0[1]:.1f}/{la0[2]:.1f}, at end "
+      f"{la1[0]:.1f}/{la1[1]:.1f}/{la1[2]:.1f} on {cpus} CPUs; {info['procs']} processes at "
+      "start.")
+    if loaded:
+        w(f"- **The machine was loaded** (other engineers' builds and tests: load above "
+          f"{0.5 * cpus:.0f}). Every comparison below ran interleaved (A B A B ...), so "
+          "load hits both sides alike, but absolute times and tails (p90, p99) are inflated "
+          "and noisy; medians of paired comparisons are the figures to trust.")
+    w("")
+    w("Figures are milliseconds unless marked; `p50 (p10-p90)` gives the median and the "
+      "spread. n = number of samples.")
+    w("")
+
+    targets = []
+    pam = res.get("pam")
+    tools = res.get("tools")
+    scale = res.get("scale")
+    sc = res.get("seccomp")
+    ssh = res.get("ssh")
+    ex = res.get("exec")
+    mig = res.get("migrate")
+
+    # ---- targets summary is assembled as sections are written; printed first
+    body = []
+    b = body.append
+
+    # (1) PAM
+    b("## 1. Login setup through PAM")
+    b("")
+    if pam:
+        b("A small PAM application (tests/bench/pam_loop.c) logs the test user in and out, "
+          "each login in a fresh child process (the module joins its caller to the sandbox, "
+          "so a process logs in once, like sshd's monitor), in a private mount namespace "
+          "whose /etc/pam.d holds the stacks (sshd.py's PrivateEnv). The three stacks "
+          "alternate login by login:")
+        b("")
+        b("- `plain`: `session required pam_unix.so`")
+        b("- `isolate`: the same plus `session required pam_isolate.so config=... "
+          "helper=build/isolate-helper` (policy `bench`, the shipped `bastion` policy, network "
+          "= host)")
+        b("- `network=none`: the same with policy `bench_none` (a new net namespace)")
+        b("")
+        b(f"*Spaced*: {IDLE_GAP_MS} ms of idle time before each login, as real logins arrive "
+          "(and longer than an RCU grace period, see 1b). *Back to back*: no pause.")
+        b("")
+        b("| run | stack | n | open+close p50 | p90 | p99 | open p50 | close p50 | CPU p50 "
+          "(caller+helper) | helper's own duration p50 |")
+        b("|---|---|---|---|---|---|---|---|---|---|")
+        for mode, label in (("spaced", "spaced"), ("b2b", "back to back")):
+            m = pam.get(mode)
+            if not m:
+                continue
+            for s, name in (("bench-plain", "plain"), ("bench-iso", "isolate"),
+                            ("bench-none", "network=none")):
+                st = m[s]
+                hd = m["helper_ms"].get(s) or []
+                b(f"| {label} | {name} | {st['n']}{' (' + str(st['failed']) + ' failed)' if st['failed'] else ''} | "
+                  f"{f2(med(st['oc']))} | {f2(pct(st['oc'], 90))} | {f2(pct(st['oc'], 99))} | "
+                  f"{f2(med(st['open']))} | {f2(med(st['close']))} | {f2(med(st['cpu']))} | "
+                  f"{f2(med(hd)) if hd else '-'} |")
+        b("")
+        sp = pam.get("spaced")
+        bb = pam.get("b2b")
+        if sp:
+            d_sp = med(sp["bench-iso"]["oc"]) - med(sp["bench-plain"]["oc"])
+            d_none = med(sp["bench-none"]["oc"]) - med(sp["bench-iso"]["oc"])
+            d_bb = med(bb["bench-iso"]["oc"]) - med(bb["bench-plain"]["oc"]) if bb else float("nan")
+            d_cpu = med(sp["bench-iso"]["cpu"]) - med(sp["bench-plain"]["cpu"])
+            b(f"**Overhead of pam_isolate (p50 difference, open+close)**: spaced "
+              f"**{f2(d_sp)} ms**, back to back {f2(d_bb)} ms; CPU time {f2(d_cpu)} ms per "
+              f"login. A new net namespace (network = none) adds {f2(d_none)} ms (spaced).")
+            b("")
+            targets.append(("Setup overhead p50 without a net namespace (1, spaced)",
+                            "<= 1.5 ms", f"{f2(d_sp)} ms", d_sp <= 1.5))
+            if bb:
+                targets.append(("  the same, back to back (1)", "<= 1.5 ms", f"{f2(d_bb)} ms",
+                                d_bb <= 1.5))
+        for mode in ("spaced", "b2b"):
+            if pam.get(mode, {}).get("left") and any(pam[mode]["left"].values()):
+                b(f"Left behind after the {mode} run: `{pam[mode]['left']}`")
+                b("")
+        bd = pam.get("breakdown") or []
+        if bd:
+            b("### 1a. Where the time of an isolate login goes")
+            b("")
+            b("The same spaced login once more through tests/bench/helper_wrap, which execs "
+              "the helper with tests/bench/helper_shim.so preloaded: it timestamps the "
+              "helper's cgroup writes and mkdirs, its clone3, the session child's exec of "
+              "isolate-init and the helper's exit, and reads the CPU and run-queue times of "
+              "both from /proc/self/schedstat. The wrapper adds one exec, so `open` is a "
+              f"little higher than above. n = {len(bd)}.")
+            b("")
+            b("| step (in order) | p50 | p90 |")
+            b("|---|---|---|")
+            steps = [
+                ("before_helper", "pam_start, module, posix_spawn + 2 execs + dynamic linking "
+                                  "until the helper's constructors"),
+                ("config_policy", "helper: config load, policy, seccomp program (cache), "
+                                  "LSM plan, until the first cgroup mkdir"),
+                ("cgroup_create", "helper: user cgroup, caps, session leaf, supervisor "
+                                  "(mkdirs and cap writes)"),
+                ("clone", "clone3 into new namespaces (the parent's side)"),
+                ("child_migrations", "session child: cgroup.procs writes (into the leaf, "
+                                     "then the supervisor)"),
+                ("child_other", "session child: cgroup namespace, mounts, fds, until exec "
+                                "of isolate-init"),
+                ("init_ready_commit", "isolate-init starts, says ready, helper writes the "
+                                      "registry and commits"),
+                ("caller_migration", "helper: the caller's cgroup.procs writes"),
+                ("helper_tail", "helper: reply, log, exit"),
+                ("after_helper", "caller: reply read, join (setns, bounding set, "
+                                 "no_new_privs, seccomp) until pam_open_session returns"),
+                ("open", "**total: pam_open_session (with pam_start)**"),
+            ]
+            for key, label in steps:
+                vals = [r[key] for r in bd]
+                b(f"| {label} | {f2(med(vals))} | {f2(pct(vals, 90))} |")
+            b("")
+            mig_sum = [r["migrations"] for r in bd]
+            slow = [r["slowest_migration"] for r in bd]
+            wo = [r["open_without_migrations"] for r in bd]
+            hcpu = [r["helper_cpu"] + r["child_cpu"] for r in bd]
+            hrq = [r["helper_runq"] + r["child_runq"] for r in bd]
+            hw = [r["helper_wall"] for r in bd]
+            b(f"- cgroup.procs writes per login: {bd[0]['n_migration_writes']} (4 hierarchies: "
+              f"the child into the leaf and into the supervisor, the caller into the leaf); "
+              f"their total p50 {f2(med(mig_sum))} ms (p90 {f2(pct(mig_sum, 90))}); the "
+              f"slowest single write p50 {f2(med(slow))} ms: one write per login waits, the "
+              "others find the lock's fast path already switched.")
+            b(f"- pam_open_session **without the cgroup.procs writes**: p50 {f2(med(wo))} ms "
+              f"(p90 {f2(pct(wo, 90))}).")
+            b(f"- helper + session child: wall {f2(med(hw))} ms p50, of which CPU "
+              f"{f2(med(hcpu))} ms and waiting for a CPU (run queue, machine load) "
+              f"{f2(med(hrq))} ms; the rest is sleeping: the cgroup write's grace period, "
+              "waiting for the child and the init.")
+            b("")
+        if mig:
+            b("### 1b. One cgroup migration alone")
+            b("")
+            b("A `sleep` process moved between two cgroups of the bench's own "
+              f"(`{mig['where']}/bench-migrate-{{a,b}}`, pids hierarchy), {len(mig['idle'])} "
+              f"times after {IDLE_GAP_MS} ms idle and each time again at once:")
+            b("")
+            b("| write to cgroup.procs | p50 | p10-p90 | max |")
+            b("|---|---|---|---|")
+            b(f"| after {IDLE_GAP_MS} ms idle | {f2(med(mig['idle']))} | "
+              f"{f2(pct(mig['idle'], 10))}-{f2(pct(mig['idle'], 90))} | "
+              f"{f2(max(mig['idle']))} |")
+            b(f"| right after another | {f2(med(mig['hot']))} | {f2(pct(mig['hot'], 10))}-"
+              f"{f2(pct(mig['hot'], 90))} | {f2(max(mig['hot']))} |")
+            b("")
+            b("The first migration after an idle spell takes cgroup_threadgroup_rwsem for "
+              "writing; its rcu_sync must first wait for an RCU grace period (percpu_down_write "
+              "-> rcu_sync_enter -> synchronize_rcu). While writers keep coming within a "
+              "grace period the sync stays in its slow-reader state and the next write is "
+              "fast. Every cgroupfs login migrates its caller (and, on v1, the init), so on "
+              "this host each spaced login pays one grace period. The `favordynmods` mount "
+              "option keeps the lock in writer-friendly mode; it is not set here and we may "
+              "not remount.")
+            b("")
+    else:
+        b("Not measured: " + errors.get("pam", "?"))
+        b("")
+
+    if ex:
+        b("### 1c. exec of the helper")
+        b("")
+        b(f"`isolate-helper --version` against a static and a dynamic hello (in alternation, "
+          f"n = {len(ex['helper'])}); the helper links {len(ex['libs'])} shared libraries "
+          f"({', '.join(os.path.basename(x) for x in ex['libs'])}).")
+        b("")
+        b("| program | wall p50 (p10-p90) | instructions (callgrind) |")
+        b("|---|---|---|")
+        ir = ex.get("ir", {})
+
+        def irs(k):
+            v = ir.get(k)
+            return f"{v:,}" if v else "n/a"
+        b(f"| isolate-helper --version | {spread(ex['helper'])} | {irs('helper')} |")
+        b(f"| hello, dynamic (libc only) | {spread(ex['dynamic'])} | {irs('dynamic')} |")
+        b(f"| hello, static | {spread(ex['static'])} | {irs('static')} |")
+        b("")
+        extra = med(ex["helper"]) - med(ex["static"])
+        b(f"The helper's exec costs {f2(extra)} ms more than a static program's "
+          f"({f2(med(ex['helper']) - med(ex['dynamic']))} ms more than a libc-only one)"
+          + (f"; ld.so reports {ex['ld_cycles']:,} cycles of startup and "
+             f"{ex['relocs']:,} relocations" if ex.get("ld_cycles") else "") + ".")
+        b("")
+
+    # (2) tools
+    b("## 2. The same sandbox by other tools (whole process)")
+    b("")
+    if tools:
+        t = tools["times"]
+        b("Each command once per round, in alternation; wall time from spawn to exit "
+          "(tests/bench/alternate.c).")
+        b("")
+        b("| command | n | p50 | p10-p90 | minus /bin/true |")
+        b("|---|---|---|---|---|")
+        base = med(t.get("/bin/true", []))
+        for name in tools["names"]:
+            v = t[name]
+            fail = tools["fails"][name]
+            b(f"| {name} | {len(v)}{' (' + str(fail) + ' failed)' if fail else ''} | "
+              f"{f2(med(v))} | {f2(pct(v, 10))}-{f2(pct(v, 90))} | {f2(med(v) - base)} |")
+        b("")
+        iso = med(t["isolatectl run"])
+        for other, target in (("bwrap", 0.5), ("firejail", 0.1)):
+            if other in t and t[other]:
+                ratio = iso / med(t[other])
+                b(f"- isolate/{other}: **{ratio:.2f}** (target <= {target})")
+                targets.append((f"isolate/{other} (2)", f"<= {target}", f"{ratio:.2f}",
+                                ratio <= target))
+        if tools["missing"]:
+            b(f"- not installed: {', '.join(tools['missing'])}")
+        b("")
+    else:
+        b("Not measured: " + errors.get("tools", "?"))
+        b("")
+
+    # (3) scale
+    b("## 3. Scale: sessions held open")
+    b("")
+    if scale:
+        b("pam_loop opens N sessions one after another (back to back) and keeps them open; "
+          f"then logs in and out {n('scale_probes')} more times, {IDLE_GAP_MS} ms apart, while the N "
+          "are held (probes); then releases all. Memory: each init's PSS from "
+          "/proc/PID/smaps_rollup, and the host's MemAvailable drop (and its kernel parts "
+          "from /proc/meminfo) divided by N, measured 1 s after the last open. Teardown: "
+          "from the release until no init, no cgroup leaf and no registry entry is left.")
+        b("")
+        b("| N | opens p50 | opens p99 | probes p50 | probes p99 | init PSS KiB (mean) | "
+          "MemAvailable drop KiB/session | Slab | Percpu | PageTables | KernelStack | "
+          "teardown ms | left afterwards |")
+        b("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for lv in scale["levels"]:
+            c = lv["count"]
+            d = lv["mem_delta_kib"]
+            left = lv.get("left") or {}
+            leftover = "nothing" if not any(left.values()) else str(left)
+            pss = lv["init_pss_kib"]
+            fails = lv["open_failed"] + lv["probes"]["failed"]
+            b(f"| {c}{' (' + str(fails) + ' failed)' if fails else ''} | "
+              f"{f2(med(lv['opens']))} | {f2(pct(lv['opens'], 99))} | "
+              f"{f2(med(lv['probes']['open']))} | {f2(pct(lv['probes']['open'], 99))} | "
+              f"{f1(sum(pss) / len(pss)) if pss else 'n/a'} ({len(pss)} inits) | "
+              f"{f1(d['MemAvailable'] / c)} | {f1(-d['Slab'] / c)} | {f1(-d['Percpu'] / c)} | "
+              f"{f1(-d['PageTables'] / c)} | {f1(-d['KernelStack'] / c)} | "
+              f"{f1(lv['teardown_ms'])} | {leftover} |")
+        pl = scale.get("plain")
+        if pl:
+            c = pl["count"]
+            d = pl["mem_delta_kib"]
+            b(f"| {c}, plain stack (no isolate) | {f2(med(pl['opens']))} | "
+              f"{f2(pct(pl['opens'], 99))} | - | - | - | {f1(d['MemAvailable'] / c)} | "
+              f"{f1(-d['Slab'] / c)} | {f1(-d['Percpu'] / c)} | {f1(-d['PageTables'] / c)} | "
+              f"{f1(-d['KernelStack'] / c)} | {f1(pl['teardown_ms'])} | - |")
+        b("")
+        b("(The open columns are pam_open_session alone; Slab ... KernelStack are the "
+          "growth of those /proc/meminfo lines per session, in KiB.)")
+        b("")
+        levels = {lv["count"]: lv for lv in scale["levels"]}
+        one = levels.get(1)
+        top = max(levels)
+        if one and top:
+            p50_1 = med(one["probes"]["open"])
+            p99_top = pct(levels[top]["probes"]["open"] + levels[top]["opens"][-max(1, top // 10):], 99)
+            b(f"- p99 setup at {top} sessions (probes and the last 10% of the opens): "
+              f"{f2(p99_top)} ms against {f2(p50_1)} ms p50 at 1 session: "
+              f"**{p99_top / p50_1:.1f}x**")
+            targets.append((f"p99 setup at {top} sessions vs 3x p50 at 1 (3)",
+                            "<= 3x", f"{p99_top / p50_1:.1f}x", p99_top <= 3 * p50_1))
+            pss = levels[top]["init_pss_kib"]
+            if pss:
+                mean_pss = sum(pss) / len(pss)
+                b(f"- init PSS at {top} sessions: {f1(mean_pss)} KiB mean, "
+                  f"{max(pss)} KiB max; RSS {f1(sum(levels[top]['init_rss_kib']) / len(pss))} KiB "
+                  "mean")
+                targets.append((f"memory per idle session at {top}: init PSS (3)", "<= 256 KiB",
+                                f"{f1(mean_pss)} KiB", mean_pss <= 256))
+            drop = levels[top]["mem_delta_kib"]["MemAvailable"] / top
+            plain_drop = (pl["mem_delta_kib"]["MemAvailable"] / pl["count"]
+                          if pl and pl["count"] == top else 0)
+            b(f"- MemAvailable drop at {top} sessions: {f1(drop)} KiB per session; the plain "
+              f"stack holding as many logins (the callers alone) {f1(plain_drop)} KiB: "
+              f"isolate's share **{f1(drop - plain_drop)} KiB** per session")
+            targets.append((f"memory per idle session at {top}: MemAvailable drop, minus the "
+                            "plain stack's (3)", "<= 256 KiB", f"{f1(drop - plain_drop)} KiB",
+                            drop - plain_drop <= 256))
+            hp = levels[top]["holder_pss_kib"]
+            if hp:
+                b(f"- the callers (pam_loop children holding the sessions): "
+                  f"{f1(sum(hp) / len(hp))} KiB PSS each")
+            b(f"- teardown of {top} sessions: {f1(levels[top]['teardown_ms'])} ms "
+              f"(the callers themselves exited within {f1(levels[top]['released_ms'])} ms)")
+        b("")
+    else:
+        b("Not measured: " + errors.get("scale", "?"))
+        b("")
+
+    # (4) seccomp
+    b("## 4. seccomp cost per system call")
+    b("")
+    if sc:
+        f = sc["filters"]
+        b(f"tests/bench/seccomp_cost.c, linked against the build's objects: each filter loaded "
+          f"in a fresh child, {n('seccomp_rounds')} rounds in rotation, 20000 calls per "
+          "measurement (5000 for open+close). Filters: `none`; `one-rule` (`ret ALLOW`, 1 "
+          "instruction: the price of having seccomp at all); `one-rule-nc` (`ld args[0]; ret "
+          "ALLOW`: the same verdict, but not provably constant, so the program runs on every "
+          "call: a cache miss, for scale); `default` (the default policy, "
+          f"seccomp_program_build with libseccomp's binary tree, {f.get('default')} "
+          f"instructions); `linear` (the same allowlist without the tree, {f.get('linear')} "
+          "instructions).")
+        b("")
+        calls = ["getpid", "read1", "open+close", "ioctl"]
+        flts = ["none", "one-rule", "one-rule-nc", "default", "linear"]
+        b("| ns per call, p50 (p10-p90) | " + " | ".join(flts) + " |")
+        b("|---|" + "---|" * len(flts))
+        for call in calls:
+            row = []
+            for fl in flts:
+                v = sc["cost"].get(fl, {}).get(call, [])
+                row.append(f"{f1(med(v))} ({f1(pct(v, 10))}-{f1(pct(v, 90))})" if v else "n/a")
+            b(f"| {call} | " + " | ".join(row) + " |")
+        b("")
+        b("Paired per round (same round, adjacent children), the median of the ratios:")
+        b("")
+        b("| call | default / one-rule | linear / one-rule | one-rule / none | "
+          "one-rule-nc / one-rule |")
+        b("|---|---|---|---|---|")
+        ratios = {}
+        for call in calls:
+            cells = []
+            for a, bb_ in (("default", "one-rule"), ("linear", "one-rule"),
+                           ("one-rule", "none"), ("one-rule-nc", "one-rule")):
+                rs = [pr[a][call] / pr[bb_][call] for pr in sc["per_round"].values()
+                      if a in pr and bb_ in pr and call in pr[a] and pr[bb_][call] > 0]
+                ratios[(call, a, bb_)] = med(rs)
+                cells.append(f2(med(rs)))
+            b(f"| {call} | " + " | ".join(cells) + " |")
+        b("")
+        cache = sc["cache"].get("default", {})
+        cc = sc["cachecount"].get("default")
+        b("The kernel's constant-action cache (kernel/seccomp.c, seccomp_cache_prepare): a "
+          "syscall number whose path through the program reads only arch and nr and ends in "
+          "ALLOW is allowed without running the program. seccomp_cost emulates the kernel's "
+          "check on the exact program:")
+        b("")
+        for call in calls:
+            b(f"- {call}: default `{cache.get(call, '?')}`, linear "
+              f"`{sc['cache'].get('linear', {}).get(call, '?')}`")
+        if cc:
+            b(f"- over native numbers 0-511, the default program is constant-allow for {cc[0]} "
+              f"and runs the program for {cc[1]}: `{sc['uncached'].get('default', '')}` "
+              "(ioctl, socket, clone, personality: the calls with argument conditions); "
+              "every other number is a constant deny.")
+        b("- cost independent of the arguments: getpid, read and open+close cost the same "
+          "under `default` and `one-rule` (ratios above), and ioctl, which runs the "
+          "program, costs more under `linear` than under the tree.")
+        b("")
+        for call in ("getpid", "read1"):
+            r_ = ratios.get((call, "default", "one-rule"), float("nan"))
+            targets.append((f"default filter vs one-rule, {call} (4)", "within 10%",
+                            f"{(r_ - 1) * 100:+.1f}%", r_ <= 1.10))
+        if sc.get("errors"):
+            b("Calls that failed under a filter: " + "; ".join(sc["errors"][:5]))
+            b("")
+    else:
+        b("Not measured: " + errors.get("seccomp", "?"))
+        b("")
+
+    # (5) ssh
+    b("## 5. ssh end to end")
+    b("")
+    if ssh:
+        wo, wi = ssh["without"], ssh["with"]
+        b("`ssh -T user@127.0.0.1 true` (key login, tests/integration/sshd.py: a real sshd "
+          "in a private mount namespace) against two sshds, one whose session stack is "
+          "`pam_unix`, one with pam_isolate last; in alternation.")
+        b("")
+        b("| sshd stack | n | p50 | p10-p90 |")
+        b("|---|---|---|---|")
+        b(f"| without the module | {len(wo)} | {f2(med(wo))} | {f2(pct(wo, 10))}-{f2(pct(wo, 90))} |")
+        b(f"| with the module | {len(wi)} | {f2(med(wi))} | {f2(pct(wi, 10))}-{f2(pct(wi, 90))} |")
+        b("")
+        diff = med(wi) - med(wo)
+        share = diff / med(wi) * 100
+        b(f"Difference {f2(diff)} ms: the module's share of an ssh login is **{share:.1f}%**. "
+          f"Sanity check (Seccomp: 2 and a pid namespace of its own in the session with the "
+          f"module): {'passed' if ssh['confined'] else 'FAILED: ' + str(ssh['checks'])}.")
+        if any(ssh["fails"].values()):
+            b(f"Failed logins: {ssh['fails']}.")
+        b("")
+        targets.append(("module share of an ssh login (5)", "< 5%", f"{share:.1f}%", share < 5))
+    else:
+        b("Not measured: " + errors.get("ssh", "?"))
+        b("")
+
+    # where the misses come from
+    b("## Where the time and memory go (for the targets missed)")
+    b("")
+    b(analysis(res))
+    b("")
+
+    b("## Commands")
+    b("")
+    b("Temporary paths: `$SANDBOX` is the bench's root-owned temp dir (config, runtime dir), "
+      "`$ENV` a private mount namespace's work dir; both are removed afterwards. The test "
+      f"user is `{USER}`, created and removed by the bench. Every measured command:")
+    b("")
+    b("```")
+    seen = set()
+    for section, cmd in COMMANDS:
+        if (section, cmd) in seen:
+            continue
+        seen.add((section, cmd))
+        b(f"[{section}] {cmd}")
+    b("```")
+    b("")
+    if errors:
+        b("## Sections that could not run")
+        b("")
+        for k, v in errors.items():
+            b(f"- {k}: {v}")
+        b("")
+
+    w("## Targets")
+    w("")
+    w("| target (issue 7) | goal | measured | |")
+    w("|---|---|---|---|")
+    for name, goal, got, ok in targets:
+        w(f"| {name} | {goal} | {got} | {verdict(ok)} |")
+    w("")
+    L.extend(body)
+    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
+    with open(RESULTS, "w") as fh:
+        fh.write("\n".join(L).rstrip() + "\n")
+
+
+def analysis(res):
+    """The explanation of the misses, with this run's figures."""
+    out = []
+    pam = res.get("pam") or {}
+    bd = pam.get("breakdown") or []
+    mig = res.get("migrate")
+    ex = res.get("exec")
+    if bd:
+        mig_sum = med([r["migrations"] for r in bd])
+        op = med([r["open"] for r in bd])
+        cpu = med([r["helper_cpu"] + r["child_cpu"] for r in bd])
+        rq = med([r["helper_runq"] + r["child_runq"] for r in bd])
+        before = med([r["before_helper"] for r in bd])
+        cfg = med([r["config_policy"] for r in bd])
+        clone = med([r["clone"] for r in bd])
+        child = med([r["child_other"] for r in bd])
+        ready = med([r["init_ready_commit"] for r in bd])
+        after = med([r["after_helper"] for r in bd])
+        out.append(
+            f"- **Login setup (1)**: of {f2(op)} ms p50 for pam_open_session, the cgroup.procs "
+            f"writes take {f2(mig_sum)} ms: one RCU grace period per login (1b), paid by "
+            "whichever migration comes first. That is the kernel's cgroup_threadgroup_rwsem "
+            "writer path on a host without `favordynmods`; it is the same on cgroup v2 (the "
+            "caller's move takes the same lock) unless favordynmods is set, and only "
+            "CLONE_INTO_CGROUP (v2) spares the init's moves. What remains is "
+            f"{f2(op - mig_sum)} ms: before the helper runs {f2(before)} ms (fork/exec and "
+            f"dynamic linking of the helper, see 1c), helper config and policy {f2(cfg)} ms, "
+            f"clone3 {f2(clone)} ms, the session child's mounts {f2(child)} ms, init start and "
+            f"commit {f2(ready)} ms, the join {f2(after)} ms. The helper and the child use "
+            f"{f2(cpu)} ms of CPU and wait {f2(rq)} ms for one (load).")
+    if mig:
+        out.append(
+            f"- One migration after idle time: {f2(med(mig['idle']))} ms p50, right after "
+            f"another {f2(med(mig['hot']))} ms: the grace period is the whole cost.")
+    if ex:
+        out.append(
+            f"- exec of the helper: {f2(med(ex['helper']) - med(ex['static']))} ms more than a "
+            f"static binary, for loading and relocating {len(ex['libs'])} libraries "
+            "(libsystemd pulls in libgcrypt, liblz4, libzstd, liblzma, libcap...).")
+    tools = res.get("tools")
+    if tools:
+        t = tools["times"]
+        if "firejail" in t and t["firejail"]:
+            out.append(
+                f"- isolate vs firejail/bwrap (2): `isolatectl run` {f2(med(t['isolatectl run']))} "
+                f"ms against firejail {f2(med(t['firejail']))} ms and bwrap "
+                f"{f2(med(t.get('bwrap', [float('nan')])))} ms. isolatectl run is itself "
+                "dynamically linked against the same libraries as the helper (two such execs "
+                "per run) and pays the grace period of its own migration; the ratios are "
+                "bounded below by those, not by the sandbox work.")
+    sc = res.get("scale")
+    if sc:
+        levels = {lv["count"]: lv for lv in sc["levels"]}
+        top = max(levels)
+        d = levels[top]["mem_delta_kib"]
+        pl = sc.get("plain")
+        plain_drop = pl["mem_delta_kib"]["MemAvailable"] / top if pl else 0
+        out.append(
+            f"- Memory at {top} sessions: MemAvailable fell {f1(d['MemAvailable'] / top)} KiB "
+            f"per session ({f1(plain_drop)} KiB of it the callers, as with the plain stack). "
+            f"Kernel parts per session: Slab {f1(-d['Slab'] / top)} KiB (mount, pid, ipc, uts, "
+            f"cgroup namespaces, the session's mounts: procfs, sysfs, cgroupfs per hierarchy, "
+            f"tmpfs), Percpu {f1(-d['Percpu'] / top)} KiB (per-cpu counters of the session's "
+            f"cgroup leaves: memory cgroups are the large ones), PageTables "
+            f"{f1(-d['PageTables'] / top)} KiB, KernelStack {f1(-d['KernelStack'] / top)} KiB; "
+            "the init itself is small (its PSS above).")
+    return "\n".join(out) if out else "Nothing to explain: no section measured."
+
+
+# ---- main -----------------------------------------------------------------------------------------
+
+def main():
+    if os.geteuid() != 0:
+        print("bench: needs root", file=sys.stderr)
+        return 2
+    # SIGTERM runs the cleanups too (context managers) instead of leaving things behind
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
+    t_start = time.monotonic()
+    info = machine_info()
+    info["load_start"] = loadavg()
+    res, errors = {}, {}
+
+    def section(name, fn, *args):
+        t = time.monotonic()
+        print(f"bench: {name} ...", flush=True)
+        try:
+            fn(*args)
+        except Exception as e:  # a section that fails is reported, the rest goes on
+            errors[name] = f"{type(e).__name__}: {e}"
+            traceback.print_exc()
+        print(f"bench: {name} done in {time.monotonic() - t:.1f} s", flush=True)
+
+    with Sandbox() as sb:
+        sb.user(USER)
+        conf = sb.config(policies=POLICIES, default_policy="bench", services=SERVICES)
+        conf_none = sb.config(policies=POLICIES, default_policy="bench_none",
+                              services=SERVICES, name="isolate-none.conf")
+        section("exec", section_exec, res)
+        with PrivateEnv(pam_files(conf, conf_none)) as env:
+            section("pam", section_pam, sb, env, res)
+            section("migrate", section_migrate, sb, res)
+            section("scale", section_scale, sb, env, res)
+        section("tools", section_tools, sb, conf, conf_none, res)
+        section("seccomp", section_seccomp, conf, res)
+        section("ssh", section_ssh, sb, conf, res)
+        final_left = sb.wait_clean(30)
+    info["load_end"] = loadavg()
+    info["left_at_end"] = final_left
+    t_total = time.monotonic() - t_start
+    try:
+        with open(RAW, "w") as f:
+            json.dump({"info": info, "results": res, "errors": errors}, f, indent=1,
+                      default=str)
+    except OSError:
+        pass
+    write_results(res, info, errors, t_total)
+    print(f"bench: wrote {RESULTS} ({t_total:.0f} s)")
+    if any(final_left.values()):
+        print(f"bench: left behind: {final_left}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
