@@ -75,8 +75,11 @@ stop_qemu() {
 cleanup() {
 	local rc=$?
 	local p
+	# ssh clients, some behind timeout(1), which passes TERM on to its child
 	for p in "${bg_pids[@]}"; do
-		kill -KILL "$p" 2>/dev/null
+		kill -TERM "$p" 2>/dev/null
+	done
+	for p in "${bg_pids[@]}"; do
 		wait "$p" 2>/dev/null
 	done
 	if [ "$rc" != 0 ] || [ "$failed" != 0 ]; then
@@ -133,7 +136,8 @@ if [ "$smoke" = 0 ]; then
 		>"$run/install.log" 2>&1 || { cat "$run/install.log"; die "make install failed"; }
 	[ -x "$layer$helper_path" ] || die "make install put no helper at $helper_path"
 	install -d -m 0755 "$layer/opt/isolate-vmtest" "$layer/etc/apparmor.d"
-	install -m 0755 "$here/guest-test.sh" "$here/layer-setup.sh" "$layer/opt/isolate-vmtest/"
+	install -m 0755 "$here/guest-test.sh" "$here/layer-setup.sh" "$here/cg-delegate.sh" \
+		"$layer/opt/isolate-vmtest/"
 	install -m 0644 "$here"/conf/*.conf "$layer/opt/isolate-vmtest/"
 	install -m 0644 "$here/apparmor/isolate-vmtest" "$layer/etc/apparmor.d/isolate-vmtest"
 	# the config the guest boots with: the first phase's
@@ -150,13 +154,14 @@ qemu-img create -q -f qcow2 -F raw -b "$base/disk.raw" "$run/overlay.qcow2" ||
 port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') ||
 	die "no free port"
 # TCG, not KVM: this host's /dev/kvm hangs a stock Debian kernel.
-qemu-system-x86_64 -accel tcg,thread=multi -smp 2 -m 2G -no-reboot \
+# -nodefaults: no floppy, CD-ROM, parallel port or VGA for the guest to probe at boot.
+qemu-system-x86_64 -accel tcg,thread=multi -smp 2 -m 2G -no-reboot -nodefaults \
 	-display none -monitor none -serial "file:$run/console.log" \
 	-kernel "$base/vmlinuz" -initrd "$base/initrd.img" \
 	-append "root=/dev/vda rw console=ttyS0 fsck.mode=skip net.ifnames=0 systemd.show_status=1" \
 	-drive "file=$run/overlay.qcow2,if=virtio,format=qcow2,cache=unsafe" \
 	-drive "file=$run/layer.tar,if=virtio,format=raw,readonly=on" \
-	-netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$port-:22" -device virtio-net-pci,netdev=n0 \
+	-netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$port-:22" -device virtio-net-pci,netdev=n0,romfile= \
 	-device virtio-rng-pci </dev/null >"$run/qemu.log" 2>&1 &
 qemu_pid=$!
 
@@ -215,7 +220,7 @@ record() {
 	tee -a "$results" | sed -e 's/^/  /'
 }
 if [ "$smoke" = 1 ]; then
-	out=$(vroot 'uname -r; systemctl is-system-running; stat -fc %T /sys/fs/cgroup; systemd-analyze | head -n 1;
+	out=$(vroot 'uname -r; systemctl is-system-running; stat -fc %T /sys/fs/cgroup; systemd-analyze | head -n 1; systemd-analyze blame | head -n 12 >&2; systemd-analyze critical-chain ssh.service >&2;
 		cat /sys/kernel/security/apparmor/profiles >/dev/null && echo apparmor') || true
 	say "guest: $(echo "$out" | paste -sd' ')"
 	case $out in
@@ -227,6 +232,13 @@ else
 	run_vm_tests
 fi
 timings+=("tests $(elapsed "$t")s")
+
+if grep -q '^not ok ' "$results"; then
+	vroot 'journalctl -b -q --no-pager' >"$run/journal.txt" 2>&1
+	say "---- guest journal: isolate and sshd, last 40 lines ----"
+	grep -E ' (isolate|sshd)\[' "$run/journal.txt" | tail -n 40
+	say "---- end of guest journal ----"
+fi
 
 t=$(now)
 stop_qemu

@@ -1,0 +1,355 @@
+#!/bin/sh
+# guest-test.sh: the guest side of tests/vm (installed as /opt/isolate-vmtest/guest-test.sh).
+# run.sh calls one subcommand per step over ssh: as root (over one master connection) to
+# set up a phase and to look at the system from outside the session, and as the test user
+# (a real login through sshd -> pam_systemd -> pam_isolate) to look from inside.
+# Every check prints "ok - WHAT" or "not ok - WHAT: why"; other lines are information.
+# Every wait has a hard timeout. TCG is slow: few processes per check.
+set -u
+
+DIR=/opt/isolate-vmtest
+STATE=/run/vmtest
+TEST_USER=vmuser
+TEST_UID=1001
+CG=/sys/fs/cgroup
+SLICE=$CG/user.slice/user-$TEST_UID.slice
+V2_UNIT=isolate-vmtest-cg.service
+V2_ROOT=$CG/system.slice/$V2_UNIT/isolate
+# the caps of the vmtest policies (conf/*.conf)
+MEMORY_MAX=67108864
+PIDS_MAX=100
+READ_BPS=1048576
+WRITE_BPS=2097152
+PROFILE=isolate-vmtest
+
+ok() { echo "ok - $*"; }
+notok() { echo "not ok - $*"; }
+# eq WHAT EXPECTED ACTUAL
+eq() {
+	if [ "$2" = "$3" ]; then ok "$1"; else notok "$1: expected '$2', got '$3'"; fi
+}
+# check WHAT CMD...: ok when CMD succeeds
+check() {
+	what=$1
+	shift
+	if "$@"; then ok "$what"; else notok "$what"; fi
+}
+# wait_for SECONDS CMD...: polls CMD every half second until it succeeds or time is up
+wait_for() {
+	n=$(($1 * 2))
+	shift
+	while ! "$@"; do
+		n=$((n - 1))
+		[ "$n" -gt 0 ] || return 1
+		sleep 0.5
+	done
+}
+gone() { [ ! -e "$1" ]; }
+dead() { ! kill -0 "$1" 2>/dev/null; }
+first_line() { head -n 1 "$1" 2>/dev/null; }
+vda_dev() { cat /sys/block/vda/dev; }
+label_of() { tr -d '\0' <"/proc/$1/attr/current" 2>/dev/null; }
+# the pid of the session's left-behind "sleep N" (run as the test user)
+sleep_pid() { pgrep -u "$TEST_UID" -x -f "sleep $1" | head -n 1; }
+save() { mkdir -p -m 0700 "$STATE" && echo "$2" >"$STATE/$1"; }
+load() { cat "$STATE/$1" 2>/dev/null; }
+
+# processes of the test user outside its systemd user manager (which lives on for
+# UserStopDelaySec after the last session and is not part of any session)
+strays() {
+	for p in $(pgrep -u "$TEST_UID"); do
+		grep -q "/user@$TEST_UID.service" "/proc/$p/cgroup" 2>/dev/null || echo "$p"
+	done
+}
+no_strays() { [ -z "$(strays)" ]; }
+show_strays() {
+	for p in $(strays); do
+		echo "  stray: pid $p: $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)" \
+			"cgroup $(cut -d: -f3 "/proc/$p/cgroup" 2>/dev/null)"
+	done
+}
+
+# io.max of a cgroup holds the vmtest caps on the guest's disk (the whole disk, vda)
+check_io_max() {
+	want="$(vda_dev) rbps=$READ_BPS wbps=$WRITE_BPS riops=max wiops=max"
+	got=$(grep "^$(vda_dev) " "$1/io.max" 2>/dev/null)
+	eq "$2: io.max" "$want" "$got"
+}
+
+# the cgroup files of a user's cgroup hold the policy's caps
+check_cgroup_caps() {
+	eq "$2: memory.max" "$MEMORY_MAX" "$(first_line "$1/memory.max")"
+	eq "$2: memory.swap.max" 0 "$(first_line "$1/memory.swap.max")"
+	eq "$2: pids.max" "$PIDS_MAX" "$(first_line "$1/pids.max")"
+	check_io_max "$1" "$2"
+}
+
+# ---- phases run as root --------------------------------------------------------------------
+
+# pre: what the boot (base image + layer) must have given
+cmd_pre() {
+	eq "guest: systemd is PID 1" systemd "$(cat /proc/1/comm)"
+	eq "guest: cgroup v2 only" cgroup2fs "$(stat -fc %T $CG)"
+	check "guest: AppArmor profile $PROFILE loaded in enforce mode" \
+		grep -qx "$PROFILE (enforce)" /sys/kernel/security/apparmor/profiles
+	check "layer: vmtest-layer.service (isolate installed, PAM stack applied) succeeded" \
+		systemctl is-active --quiet vmtest-layer.service
+	echo "# isolatectl: $(isolatectl --version 2>&1)"
+	# the README's Debian way, pam-auth-update --enable isolate (layer-setup.sh ran it, kept
+	# what it made and what isolatectl check said, then set the stack below)
+	order=$(grep -v '^#' $STATE/pam-auth-update.common-session 2>/dev/null |
+		grep -o 'pam_systemd.so\|pam_isolate.so' | paste -sd' ')
+	eq "PAM: pam-auth-update --enable isolate puts pam_isolate.so after pam_systemd.so" \
+		"pam_systemd.so pam_isolate.so" "$order"
+	sed -e 's/^/# isolatectl check after pam-auth-update: /' $STATE/pam-auth-update.check
+	if [ "$(cat $STATE/pam-auth-update.rc)" = 0 ] &&
+		! grep -qi 'warning\|error' $STATE/pam-auth-update.check; then
+		ok "PAM: isolatectl check accepts the stack pam-auth-update --enable isolate made"
+	else
+		notok "PAM: isolatectl check warns about the stack pam-auth-update --enable isolate made"
+	fi
+	# the stack the test runs with: pam_isolate.so last in sshd's session stack
+	last=$(grep -v '^#' /etc/pam.d/sshd | awk '$1 == "session" {
+		for (i = 2; i <= NF; i++) if ($i ~ /\.so$/) { m = $i; break } } END { print m }')
+	eq "PAM: pam_isolate.so is the last session module of /etc/pam.d/sshd" pam_isolate.so "$last"
+}
+
+# use NAME: /etc/isolate.conf := conf/NAME.conf; isolatectl check must accept config + stack
+cmd_use() {
+	install -m 0644 -o root -g root "$DIR/$1.conf" /etc/isolate.conf
+	if [ "$1" = v2 ]; then
+		# a cgroup tree of isolate's own: a unit that delegates its subtree (cg-delegate.sh)
+		systemctl is-active --quiet "$V2_UNIT" ||
+			systemd-run --quiet --unit="$V2_UNIT" -p Delegate=yes "$DIR/cg-delegate.sh"
+		check "v2: delegated cgroup $(dirname $V2_ROOT) offers memory, io, pids" \
+			wait_for 20 sh -c "grep -qw memory $(dirname $V2_ROOT)/cgroup.subtree_control &&
+				grep -qw io $(dirname $V2_ROOT)/cgroup.subtree_control &&
+				grep -qw pids $(dirname $V2_ROOT)/cgroup.subtree_control"
+	fi
+	out=$(isolatectl check 2>&1)
+	rc=$?
+	echo "$out" | sed -e 's/^/# isolatectl check: /'
+	if [ "$rc" = 0 ] && ! echo "$out" | grep -qi 'warning\|error'; then
+		ok "$1: isolatectl check accepts the config and the PAM stack"
+	else
+		notok "$1: isolatectl check (exit $rc) complains"
+	fi
+	journalctl --show-cursor -n 0 -q 2>/dev/null | sed -n 's/^-- cursor: //p' >"$STATE/cursor-$1" ||
+		true
+}
+
+# live-systemd: the test user's session (user-session systemd) is at its checkpoint
+cmd_live_systemd() {
+	s=$(loginctl list-sessions --no-legend | awk -v u="$TEST_USER" '$3 == u { print $1 }')
+	if [ -z "$s" ] || [ "$(echo "$s" | wc -l)" != 1 ]; then
+		notok "systemd: logind lists one session of $TEST_USER (got '$s')"
+		return
+	fi
+	ok "systemd: logind lists session $s of $TEST_USER"
+	leader=$(loginctl show-session "$s" -p Leader --value)
+	scope=$(loginctl show-session "$s" -p Scope --value)
+	save systemd.session "$s"
+	save systemd.scope "$scope"
+	save systemd.leader "$leader"
+	eq "systemd: session $s is active" active "$(loginctl show-session "$s" -p State --value)"
+
+	# caps on user-UID.slice, as systemd reports them and as the cgroup files hold them
+	eq "systemd: MemoryMax of user-$TEST_UID.slice" "$MEMORY_MAX" \
+		"$(systemctl show "user-$TEST_UID.slice" -p MemoryMax --value)"
+	eq "systemd: MemorySwapMax of user-$TEST_UID.slice" 0 \
+		"$(systemctl show "user-$TEST_UID.slice" -p MemorySwapMax --value)"
+	eq "systemd: TasksMax of user-$TEST_UID.slice" "$PIDS_MAX" \
+		"$(systemctl show "user-$TEST_UID.slice" -p TasksMax --value)"
+	for prop in IOReadBandwidthMax:$READ_BPS IOWriteBandwidthMax:$WRITE_BPS; do
+		name=${prop%%:*} want=${prop##*:}
+		v=$(systemctl show "user-$TEST_UID.slice" -p "$name" --value)
+		echo "# $name=$v"
+		# "DEVICE BYTES": DEVICE any node of the whole disk vda
+		dev=${v% *} bytes=${v##* }
+		majmin=$(stat -Lc '%t %T' "$dev" 2>/dev/null | { read -r a b && printf '%d:%d' "0x$a" "0x$b"; })
+		eq "systemd: $name of user-$TEST_UID.slice (disk vda)" "$(vda_dev) $want" "$majmin $bytes"
+	done
+	check_cgroup_caps "$SLICE" "systemd: $SLICE"
+
+	# the session stays in its scope: the sshd monitor, and the shell's leftover
+	eq "systemd: the sshd monitor (pid $leader) stays in $scope" \
+		"0::/user.slice/user-$TEST_UID.slice/$scope" "$(cat "/proc/$leader/cgroup" 2>/dev/null)"
+	p=$(sleep_pid 1001)
+	save systemd.sleep "$p"
+	if [ -z "$p" ]; then
+		notok "systemd: the session's background 'sleep 1001' runs"
+	else
+		eq "systemd: the session's processes (sleep 1001, pid $p) are in $scope" \
+			"0::/user.slice/user-$TEST_UID.slice/$scope" "$(cat "/proc/$p/cgroup")"
+		check "systemd: loginctl session-status $s lists the session's processes" \
+			sh -c "loginctl session-status $s --no-pager -l 2>/dev/null | grep -q '[^0-9]$p '"
+		if [ "$(readlink "/proc/$p/ns/pid")" != "$(readlink /proc/1/ns/pid)" ]; then
+			ok "systemd: the session's processes are in a pid namespace of their own"
+		else
+			notok "systemd: the session's processes are in the host's pid namespace"
+		fi
+		eq "AppArmor: the session's processes run under $PROFILE" "$PROFILE (enforce)" \
+			"$(label_of "$p")"
+	fi
+	eq "AppArmor: the sshd monitor (pid $leader) is not confined by it" unconfined \
+		"$(label_of "$leader")"
+	check "AppArmor: the kernel logged the denied read of /etc/hostname by $PROFILE" \
+		sh -c "dmesg | grep 'apparmor=\"DENIED\"' | grep 'profile=\"$PROFILE\"' |
+			grep -q 'name=\"/etc/hostname\"'"
+	# the memory hog the session ran was killed by the OOM killer of the user's slice
+	kills=$(awk '$1 == "oom_kill" { print $2 }' "$SLICE/memory.events" 2>/dev/null)
+	if [ "${kills:-0}" -ge 1 ]; then
+		ok "systemd: memory.events of user-$TEST_UID.slice counts the OOM kill ($kills)"
+	else
+		notok "systemd: no OOM kill in $SLICE/memory.events (oom_kill '${kills:-}')"
+	fi
+}
+
+# after-systemd: the test user logged out
+cmd_after_systemd() {
+	s=$(load systemd.session) scope=$(load systemd.scope) leader=$(load systemd.leader)
+	p=$(load systemd.sleep)
+	[ -n "$s" ] || { notok "systemd: no session recorded by live-systemd"; return; }
+	check "systemd logout: logind shows session $s closed (gone)" \
+		wait_for 30 sh -c "! loginctl show-session $s >/dev/null 2>&1"
+	check "systemd logout: $scope is gone" \
+		wait_for 30 sh -c "[ ! -d $SLICE/$scope ] &&
+			[ \"\$(systemctl show $scope -p ActiveState --value)\" != active ]"
+	[ -n "$p" ] && check "systemd logout: the session's 'nohup sleep 1001 &' was killed" \
+		wait_for 20 dead "$p"
+	check "systemd logout: the sshd monitor exited" wait_for 20 dead "$leader"
+	if wait_for 20 no_strays; then
+		ok "systemd logout: no process of $TEST_USER is left (but its user manager)"
+	else
+		notok "systemd logout: processes of $TEST_USER left"
+		show_strays
+	fi
+}
+
+# live-v2: the session (user-session v2) is at its checkpoint, on isolate's own cgroup tree
+cmd_live_v2() {
+	u=$V2_ROOT/user-$TEST_UID
+	check_cgroup_caps "$u" "v2: $u"
+	leaves=$(ls -d "$u"/session-* 2>/dev/null)
+	if [ -z "$leaves" ] || [ "$(echo "$leaves" | wc -l)" != 1 ]; then
+		notok "v2: one session leaf under $u (got '$leaves')"
+		return
+	fi
+	ok "v2: the session's leaf $leaves exists"
+	save v2.leaf "$leaves"
+	p=$(sleep_pid 1002)
+	save v2.sleep "$p"
+	eq "v2: the session's processes (sleep 1002, pid $p) are in the leaf" \
+		"0::${leaves#$CG}" "$(cat "/proc/$p/cgroup" 2>/dev/null)"
+	s=$(loginctl list-sessions --no-legend | awk -v u="$TEST_USER" '$3 == u { print $1 }')
+	leader=$(loginctl show-session "$s" -p Leader --value 2>/dev/null)
+	save v2.leader "$leader"
+	check "v2: the sshd monitor (pid $leader) is in the leaf" \
+		grep -qx "$leader" "$leaves/cgroup.procs"
+}
+
+# after-v2: the test user logged out of the v2 session
+cmd_after_v2() {
+	leaf=$(load v2.leaf) p=$(load v2.sleep) leader=$(load v2.leader)
+	[ -n "$leaf" ] || { notok "v2: no leaf recorded by live-v2"; return; }
+	check "v2 logout: the session's leaf is removed" wait_for 30 gone "$leaf"
+	[ -n "$p" ] && check "v2 logout: the session's 'nohup sleep 1002 &' was killed" \
+		wait_for 20 dead "$p"
+	[ -n "$leader" ] && check "v2 logout: the sshd monitor exited" wait_for 20 dead "$leader"
+	if wait_for 20 no_strays; then
+		ok "v2 logout: no process of $TEST_USER is left (but its user manager)"
+	else
+		notok "v2 logout: processes of $TEST_USER left"
+		show_strays
+	fi
+	eq "v2 logout: no session init left in $V2_ROOT/supervisor" "" \
+		"$(cat "$V2_ROOT/supervisor/cgroup.procs" 2>/dev/null)"
+}
+
+# after-refused: the login refused for lsm_required left nothing behind
+cmd_after_refused() {
+	if wait_for 20 no_strays; then
+		ok "refused login: no process of $TEST_USER is left"
+	else
+		notok "refused login: processes of $TEST_USER left"
+		show_strays
+	fi
+	check "refused login: logind has no session of $TEST_USER" wait_for 20 sh -c \
+		"! loginctl list-sessions --no-legend | awk '\$3 == \"$TEST_USER\"' | grep -q ."
+}
+
+# journal: the accepted and the refused logins, with their ISOLATE_* fields
+cmd_journal() {
+	entries=$(journalctl --no-pager -q -o export "ISOLATE_USER=$TEST_USER" 2>/dev/null |
+		awk '/^ISOLATE_/ { line = line " " $0 } /^$/ { if (line != "") print substr(line, 2); line = "" }
+			END { if (line != "") print substr(line, 2) }')
+	echo "$entries" | sed -e 's/^/# journal: /'
+	confined=$(echo "$entries" | grep -c 'ISOLATE_OUTCOME=confined')
+	accepted=$(echo "$entries" | grep 'ISOLATE_OUTCOME=confined' | grep 'ISOLATE_SERVICE=sshd' |
+		grep 'ISOLATE_RHOST=10.0.2.2' | grep 'ISOLATE_POLICY=vmtest ' |
+		grep 'ISOLATE_SESSION=[^- ]' | grep -c 'ISOLATE_DURATION_[MU]S=[0-9]')
+	if [ "$accepted" -ge 2 ]; then
+		ok "journal: both accepted logins logged with USER, SERVICE, RHOST, POLICY, SESSION, OUTCOME=confined, DURATION"
+	else
+		notok "journal: $accepted of 2 accepted logins logged with all ISOLATE_* fields ($confined with OUTCOME=confined)"
+	fi
+	# refused because of the profile, not for any other reason
+	refused=$(echo "$entries" | grep 'ISOLATE_OUTCOME=denied' | grep 'ISOLATE_SERVICE=sshd' |
+		grep 'ISOLATE_RHOST=10.0.2.2' | grep 'ISOLATE_POLICY=vmtest-missing' |
+		grep -c 'ISOLATE_REASON=.*isolate-vmtest-not-loaded')
+	if [ "$refused" -ge 1 ]; then
+		ok "journal: the refused login logged with OUTCOME=denied, its policy, the missing profile as reason"
+	else
+		notok "journal: no ISOLATE_OUTCOME=denied entry naming the missing profile for the refused login"
+		echo "# sshd's log of it:"
+		journalctl --no-pager -q -t sshd -n 15 2>/dev/null | sed -e 's/^/#   /'
+	fi
+}
+
+# ---- run as the test user, inside the session ----------------------------------------------
+
+# user-session MODE: look from inside, leave a process behind, then hold the session open
+# until run.sh closes ssh's stdin
+cmd_user_session() {
+	mode=$1
+	case $mode in
+	systemd)
+		nohup sleep 1001 </dev/null >/dev/null 2>&1 &
+		eq "AppArmor: the shell's label is $PROFILE" "$PROFILE (enforce)" \
+			"$(tr -d '\0' </proc/self/attr/current)"
+		if cat /etc/hostname >/dev/null 2>&1; then
+			notok "AppArmor: the session can read /etc/hostname"
+		else
+			ok "AppArmor: reading /etc/hostname is denied in the session"
+		fi
+		# 100M at a 64M cap with no swap: dd's buffer is touched by the read, the OOM
+		# killer of the user's cgroup kills it (SIGKILL: 128 + 9)
+		dd if=/dev/zero of=/dev/null bs=100M count=1 2>/dev/null
+		eq "systemd: a 100M memory hog in the session is OOM-killed at MemoryMax=64M" 137 "$?"
+		;;
+	v2)
+		nohup sleep 1002 </dev/null >/dev/null 2>&1 &
+		eq "v2: the session sees its leaf as / (cgroup namespace)" "0::/" \
+			"$(cat /proc/self/cgroup)"
+		;;
+	esac
+	echo SESSION-READY
+	read -r _ || true
+}
+
+case ${1:-} in
+pre) cmd_pre ;;
+use) cmd_use "$2" ;;
+live-systemd) cmd_live_systemd ;;
+after-systemd) cmd_after_systemd ;;
+live-v2) cmd_live_v2 ;;
+after-v2) cmd_after_v2 ;;
+after-refused) cmd_after_refused ;;
+journal) cmd_journal ;;
+user-session) cmd_user_session "$2" ;;
+*)
+	echo "usage: guest-test.sh pre|use NAME|live-systemd|after-systemd|live-v2|after-v2|after-refused|journal|user-session MODE" >&2
+	exit 2
+	;;
+esac
+exit 0

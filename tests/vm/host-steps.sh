@@ -1,0 +1,81 @@
+# host-steps.sh: the order of the vmtest steps, sourced by run.sh once the guest answers
+# (uses run.sh's vroot, ssh_opts, port, run, record, bg_pids, SESSION_TIMEOUT).
+# Root commands run over the master connection; the test user's logins are real logins
+# from this host (rhost 10.0.2.2 in the guest) through sshd -> pam_systemd -> pam_isolate.
+
+G=/opt/isolate-vmtest/guest-test.sh
+
+# guest ARGS...: a guest-test.sh step as root; its output recorded
+guest() {
+	vroot "$G" "$@" 2>&1 | record
+}
+
+# user_session MODE LIVE-STEP: logs the test user in (the session runs guest-test.sh
+# user-session MODE and holds at its checkpoint), runs LIVE-STEP as root meanwhile, then
+# logs out by closing the session's stdin and waits for ssh to end.
+user_session() {
+	local mode=$1 live=$2
+	local fifo=$run/session-$mode.fifo out=$run/session-$mode.out
+	local spid ready=0 deadline rc
+	mkfifo "$fifo"
+	timeout "$SESSION_TIMEOUT" ssh "${ssh_opts[@]}" vmuser@127.0.0.1 "$G user-session $mode" \
+		<"$fifo" >"$out" 2>&1 &
+	spid=$!
+	bg_pids+=("$spid")
+	exec 8>"$fifo"
+	deadline=$(($(date +%s) + SESSION_TIMEOUT))
+	while [ "$(date +%s)" -lt "$deadline" ] && kill -0 "$spid" 2>/dev/null; do
+		grep -q '^SESSION-READY' "$out" && { ready=1; break; }
+		sleep 0.5
+	done
+	if [ "$ready" = 1 ]; then
+		echo "ok - $mode: the test user logs in over ssh and the session runs" | record
+		guest "$live"
+	else
+		echo "not ok - $mode: the test user's ssh login did not reach its checkpoint" | record
+	fi
+	exec 8>&-
+	# logout: the session's `read` sees EOF, the shell exits, sshd closes the session
+	deadline=$(($(date +%s) + 60))
+	while kill -0 "$spid" 2>/dev/null && [ "$(date +%s)" -lt "$deadline" ]; do
+		sleep 0.5
+	done
+	if kill -0 "$spid" 2>/dev/null; then
+		echo "not ok - $mode: ssh did not end within 60 s of logout" | record
+		kill -TERM "$spid" 2>/dev/null
+	fi
+	wait "$spid"
+	rc=$?
+	grep -v '^SESSION-READY' "$out" | record
+	if [ "$ready" = 1 ]; then
+		if [ "$rc" = 0 ]; then
+			echo "ok - $mode: the session's ssh exits 0 at logout" | record
+		else
+			echo "not ok - $mode: the session's ssh exited $rc" | record
+		fi
+	fi
+}
+
+run_vm_tests() {
+	guest pre
+	guest use systemd
+	user_session systemd live-systemd
+	guest after-systemd
+
+	guest use v2
+	user_session v2 live-v2
+	guest after-v2
+
+	guest use lsm-missing
+	local out rc
+	out=$(timeout "$SSH_TIMEOUT" ssh "${ssh_opts[@]}" vmuser@127.0.0.1 'echo LOGGED-IN' 2>&1)
+	rc=$?
+	echo "$out" | sed -e 's/^/# refused login: /' | record
+	if [ "$rc" != 0 ] && ! echo "$out" | grep -q LOGGED-IN; then
+		echo "ok - lsm_required: the login is refused when the profile is not loaded (ssh exit $rc)" | record
+	else
+		echo "not ok - lsm_required: the login went through (ssh exit $rc)" | record
+	fi
+	guest after-refused
+	guest journal
+}
