@@ -80,6 +80,7 @@ static int drive(int argc, char **argv)
         struct policy p;
         policy_unset(&p);
         struct io_limit io[8];
+        char *copies[8];
         size_t n_io = 0;
         for (int i = 4; i < argc; i++) {
                 char *eq = strchr(argv[i], '=');
@@ -107,6 +108,9 @@ static int drive(int argc, char **argv)
                 }
                 if (strcmp(k, "io") == 0 && n_io < ELEMENTSOF(io)) {
                         char *f[5], *save = NULL, *copy = strdup(v);
+                        if (!copy)
+                                return 3;
+                        copies[n_io] = copy;
                         size_t n = 0;
                         for (char *t = strtok_r(copy, ",", &save); t && n < 5;
                              t = strtok_r(NULL, ",", &save))
@@ -140,6 +144,11 @@ static int drive(int argc, char **argv)
         struct isolate_error err = {0};
         int r = cgroup_session_create(&c, &p, (uid_t)uid, "drive1", 4242, NULL, NULL, &s,
                                       warnings, sizeof(warnings), &err);
+        for (size_t i = 0; i < n_io; i++)
+                free(copies[i]);
+        cgroup_set_fs_root(NULL, NULL);
+        cgroup_set_proc_root(NULL);
+        device_set_sysfs_root(NULL);
         if (r < 0) {
                 printf("error: %s\n", err.msg);
                 return 1;
