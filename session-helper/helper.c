@@ -47,7 +47,7 @@
 #define INIT_FD_LEAVES  7
 
 struct session_setup {
-        const struct config *cfg;
+        struct config *cfg; /* owned */
         const struct policy *policy;
         struct open_request req;
         struct login_info who;
@@ -67,6 +67,24 @@ struct session_setup {
         struct open_reply reply;
         uint64_t t_start;
 };
+
+/* Frees what the setup holds; the fds handed to the caller were sent already. */
+static void session_setup_done(struct session_setup *s)
+{
+        closep(&s->caller_pidfd);
+        closep(&s->init_exe_fd);
+        closep(&s->child_sock);
+        closep(&s->child_sock_peer);
+        closep(&s->control_sock);
+        if (s->reply.join.init_pidfd != s->init_pidfd)
+                closep(&s->init_pidfd);
+        if (s->reply.join.control_fd != s->control_peer)
+                closep(&s->control_peer);
+        join_spec_free(&s->reply.join);
+        login_info_free(&s->who);
+        config_free(s->cfg);
+        s->cfg = NULL;
+}
 
 static void test_die_at(const char *stage)
 {
@@ -417,7 +435,7 @@ static void decision_log(struct session_setup *s, int prio, const char *outcome,
 
 static int cmd_open(const char *config_path)
 {
-        struct session_setup s = {
+        _cleanup_(session_setup_done) struct session_setup s = {
                 .caller_pidfd = -1,
                 .init_exe_fd = -1,
                 .child_sock = -1,
@@ -483,7 +501,6 @@ static int cmd_open(const char *config_path)
                          r == -ENOENT ? "no such user" : strerror(-r));
                 reply_send(sock, &s, REPLY_DENY, NULL);
                 decision_log(&s, LOG_ERR, "denied", s.reply.message);
-                config_free(cfg);
                 return 1;
         }
         struct resolution res;
@@ -494,8 +511,6 @@ static int cmd_open(const char *config_path)
                            r < 0 ? "cannot resolve the policy" : res.reason);
                 decision_log(&s, r < 0 ? LOG_ERR : LOG_INFO,
                              r < 0 ? "denied" : ignore ? "ignored" : "exempt", s.reply.message);
-                login_info_free(&s.who);
-                config_free(cfg);
                 return r < 0 ? 1 : 0;
         }
         s.policy = res.policy;
@@ -524,8 +539,6 @@ static int cmd_open(const char *config_path)
                 reply_send(sock, &s, REPLY_DENY, NULL);
                 decision_log(&s, LOG_ERR, cfg->fail == FAIL_OPEN ? "fail-open" : "denied",
                              err.msg);
-                login_info_free(&s.who);
-                config_free(cfg);
                 return 1;
         }
         snprintf(s.reply.session_id, sizeof(s.reply.session_id), "%s", s.id);

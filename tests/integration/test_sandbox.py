@@ -204,14 +204,21 @@ class TestFailures(SandboxTestCase):
 class TestConcurrency(SandboxTestCase):
     def test_fifty_concurrent_sessions(self):
         cfg = self.sb.config()
+        # each session reports its pid namespace, then waits until all fifty have: namespace
+        # ids are only unique among namespaces alive at the same time
         procs = [self.sb.start(self.u1 if i % 2 else self.u2,
-                               "readlink /proc/self/ns/pid; sleep 1", cfg) for i in range(50)]
-        results = [p.communicate(timeout=120) + (p.returncode,) for p in procs]
+                               "readlink /proc/self/ns/pid; read x; ps -e -o pid= | wc -l", cfg,
+                               stdin=subprocess.PIPE) for i in range(50)]
+        namespaces = [p.stdout.readline().strip() for p in procs]
+        for p in procs:
+            p.stdin.close()
+        results = [(p.stdout.read(), p.stderr.read(), p.wait(timeout=120)) for p in procs]
         failed = [(err, rc) for _, err, rc in results if rc != 0]
         self.assertEqual(failed, [])
-        namespaces = {out.strip() for out, _, _ in results}
-        self.assertEqual(len(namespaces), 50, "each session has its own pid namespace")
+        self.assertEqual(len(set(namespaces)), 50, "each session has its own pid namespace")
         self.assertNotIn(host_ns("pid"), namespaces)
+        # none sees another's processes: sh, ps and at most the reading pipe's helpers
+        self.assertTrue(all(int(out) <= 4 for out, _, _ in results), results)
         self.assertClean(timeout=5.0)
 
 
