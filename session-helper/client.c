@@ -98,13 +98,21 @@ int session_open(const char *helper, const char *config, const struct open_reque
                                        helper);
         }
 
-        uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000ULL;
+        uint64_t start = now_ns();
+        uint64_t deadline = start + (uint64_t)timeout_ms * 1000000ULL;
         for (;;) {
                 uint64_t now = now_ns();
                 int left = now >= deadline ? 0 : (int)((deadline - now) / 1000000ULL);
                 r = proto_recv_reply(ours, left, ret, ret_hello_seen);
-                if (r == MSG_HELLO)
+                if (r == MSG_HELLO) {
+                        /* the config's helper_timeout rules from here, with a second's slack
+                         * for the helper to report its own timeout */
+                        if (ret->helper_timeout_ms > 0) {
+                                timeout_ms = (int)ret->helper_timeout_ms + 1000;
+                                deadline = start + (uint64_t)timeout_ms * 1000000ULL;
+                        }
                         continue;
+                }
                 break;
         }
         if (r < 0) {

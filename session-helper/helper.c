@@ -489,7 +489,7 @@ static int cmd_open(const char *config_path)
         }
         s.cfg = cfg;
         s.reply.fail_open = cfg->fail == FAIL_OPEN;
-        proto_send_hello(sock, cfg->fail == FAIL_OPEN);
+        proto_send_hello(sock, cfg->fail == FAIL_OPEN, cfg->helper_timeout_ms);
         test_die_at("config");
         /* a stuck step (NFS home, D-Bus) must not hold a login forever: the caller times out
          * too, this makes sure we do not linger */

@@ -396,11 +396,12 @@ int proto_recv_request(int fd, struct open_request *ret)
 
 /* ---- hello and reply --------------------------------------------------------------------- */
 
-int proto_send_hello(int fd, bool fail_open)
+int proto_send_hello(int fd, bool fail_open, uint32_t helper_timeout_ms)
 {
         struct encoder e;
         enc_init(&e, MSG_HELLO);
         enc_u32(&e, F_FAIL_OPEN, fail_open);
+        enc_u32(&e, F_VALUE, helper_timeout_ms);
         return enc_send(&e, fd, NULL, 0);
 }
 
@@ -542,6 +543,9 @@ int proto_decode_reply(const void *buf, size_t len, struct open_reply *ret, bool
                                 j->n_landlock++;
                         break;
                 }
+                case F_VALUE:
+                        r = dec_u32(v, l, &ret->helper_timeout_ms);
+                        break;
                 case F_HAS_FDS:
                         r = dec_u32(v, l, &u32);
                         if (r == 0 && u32 != MAX_FDS)
@@ -589,6 +593,7 @@ int proto_recv_reply(int fd, int timeout_ms, struct open_reply *ret, bool *ret_h
         if (hello) {
                 *ret_hello_seen = true;
                 ret->fail_open = tmp.fail_open;
+                ret->helper_timeout_ms = tmp.helper_timeout_ms;
                 return MSG_HELLO;
         }
         if (n_fds == MAX_FDS) {

@@ -80,6 +80,7 @@ struct open_reply {
         char session_id[32];
         char policy[64];
         char warnings[1024]; /* things logged and gone on with (caps_required = no, ...) */
+        uint32_t helper_timeout_ms; /* from HELLO: the config's helper_timeout */
         struct join_spec join;
 };
 
@@ -90,7 +91,7 @@ void join_spec_free(struct join_spec *j); /* closes fds, frees arrays */
  * malformed message, -ECONNRESET for EOF, or -errno. Received fds are O_CLOEXEC. */
 int proto_send_request(int fd, const struct open_request *req);
 int proto_recv_request(int fd, struct open_request *ret);
-int proto_send_hello(int fd, bool fail_open);
+int proto_send_hello(int fd, bool fail_open, uint32_t helper_timeout_ms);
 int proto_send_reply(int fd, const struct open_reply *rep);
 /* Receives HELLO (sets *ret_hello_seen and fail_open) or the final reply. Returns the type. */
 int proto_recv_reply(int fd, int timeout_ms, struct open_reply *ret, bool *ret_hello_seen);

@@ -185,7 +185,7 @@ static void test_hello_and_eof(void **state)
 {
         int sv[2];
         pair(sv);
-        assert_int_equal(proto_send_hello(sv[0], true), 0);
+        assert_int_equal(proto_send_hello(sv[0], true, 2500), 0);
         struct open_reply got;
         memset(&got, 0, sizeof(got));
         join_spec_init(&got.join);
@@ -193,6 +193,7 @@ static void test_hello_and_eof(void **state)
         assert_int_equal(proto_recv_reply(sv[1], 1000, &got, &hello), MSG_HELLO);
         assert_true(hello);
         assert_int_equal(got.fail_open, 1);
+        assert_int_equal(got.helper_timeout_ms, 2500);
         close(sv[0]);
         assert_int_equal(proto_recv_reply(sv[1], 1000, &got, &hello), -ECONNRESET);
         close(sv[1]);
