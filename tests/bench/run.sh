@@ -56,6 +56,10 @@ $CC $CFLAGS -fPIC -shared tests/bench/helper_shim.c -ldl -o "$B/helper_shim.so"
 $CC $CFLAGS -DREAL_HELPER="\"$ABS_BUILD/isolate-helper\"" \
 	-DSHIM_SO="\"$ABS_B/helper_shim.so\"" -DSHIM_LOG="\"$ABS_B/shim.log\"" \
 	tests/bench/helper_wrap.c -o "$B/helper_wrap"
+if [ -x /usr/bin/valgrind ]; then
+	$CC $CFLAGS -DREAL_HELPER="\"$ABS_BUILD/isolate-helper\"" \
+		-DCALLGRIND_OUT="\"$ABS_B/callgrind.out.%p\"" tests/bench/helper_wrap.c -o "$B/helper_vg"
+fi
 $CC $CFLAGS -static tests/bench/hello_static.c -o "$B/hello_static"
 $CC $CFLAGS tests/bench/hello_static.c -o "$B/hello_dynamic"
 
