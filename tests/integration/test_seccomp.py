@@ -14,9 +14,9 @@ import subprocess
 import time
 import unittest
 
-from harness import BASE_POLICY, HELPER, INIT, ISOLATECTL, PAM_MODULE, PROBE, Sandbox, \
+from harness import BASE_POLICY, BUILD, HELPER, INIT, ISOLATECTL, PAM_MODULE, PROBE, Sandbox, \
     SandboxTestCase, require_root
-from sshd import PrivateEnv, SshServer
+from sshd import PrivateEnv, SshServer, sanitizer_env
 from test_pam_sshd import sshd_stack
 
 KILLED = 128 + signal.SIGSYS
@@ -430,11 +430,18 @@ class TestSshdUnderThePolicy(unittest.TestCase):
             body=(f'match {{\n users = {{"{cls.landlocked.name}"}}\n policy = landlocked\n}}\n'))
         cls.env = PrivateEnv({"sshd": sshd_stack(cls.cfg)})
         cls.addClassCleanup(cls.env.close)
-        cls.srv = SshServer(cls.env)
+        cls.srv = SshServer(cls.env, extra_env=sanitizer_env(BUILD, cls.env.workdir))
         cls.addClassCleanup(cls.srv.close)
         for u in (cls.logged, cls.landlocked):
             cls.srv.authorize(u.name)
         cls.srv.start()
+
+    def tearDown(self):
+        # a SANITIZE=1 run: any ASan/UBSan report of the module inside sshd fails the test
+        for name in os.listdir(self.env.workdir):
+            if name.startswith(("asan", "ubsan")):
+                with open(os.path.join(self.env.workdir, name)) as f:
+                    self.fail(f"sanitizer report from sshd:\n{f.read()}")
 
     def assertClean(self):
         left = self.sb.wait_clean(5)
