@@ -17,7 +17,6 @@ import unittest
 from harness import BASE_POLICY, BUILD, HELPER, INIT, ISOLATECTL, PAM_MODULE, PROBE, Sandbox, \
     SandboxTestCase, require_root
 from sshd import PrivateEnv, SshServer, sanitizer_env
-from test_pam_sshd import sshd_stack
 
 KILLED = 128 + signal.SIGSYS
 
@@ -72,6 +71,14 @@ policy nodebug {
   syscalls_deny = {"@debug", "keyctl"}
 }
 """
+
+
+def sshd_stack(config):
+    """sshd's session stack: the usual modules first, pam_isolate last (as test_pam_sshd)."""
+    return ("account required pam_unix.so\n"
+            "session required pam_loginuid.so\n"
+            "session required pam_unix.so\n"
+            f"session required {PAM_MODULE} config={config} helper={HELPER}\n")
 
 
 def syscall_names():
