@@ -24,7 +24,8 @@ int lsm_landlock_abi(void); /* 0 when Landlock is not available */
  * Landlock: handled are the rights of the best ABI the kernel offers; when
  * landlock_read_only is empty only the write-type rights are handled (reading stays
  * allowed everywhere). Read-only paths get read and execute, read-write paths every
- * handled right. Since the ruleset also binds the caller (the sshd monitor, root, which
+ * handled right; once landlock_read_only is set, nothing else can be read or executed, so
+ * it must name what the shell and the caller read (/usr, /etc, /lib*, ...). Since the ruleset also binds the caller (the sshd monitor, root, which
  * still writes utmp/wtmp/lastlog and opens /dev/ptmx and /dev/pts/N after the join), any
  * Landlock rule brings read-write rules for /dev, /run/utmp, /var/run/utmp, /var/log/wtmp,
  * /var/log/btmp and /var/log/lastlog (DAC still keeps users out of them; those missing on
