@@ -15,3 +15,6 @@ struct log_decision {
 };
 
 void log_decision(int priority, const struct log_decision *d);
+
+/* For tests: where the journal's native socket is (default /run/systemd/journal/socket). */
+void log_set_journal_socket(const char *path);
