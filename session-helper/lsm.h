@@ -25,12 +25,14 @@ int lsm_landlock_abi(void); /* 0 when Landlock is not available */
  * landlock_read_only is empty only the write-type rights are handled (reading stays
  * allowed everywhere). Read-only paths get read and execute, read-write paths every
  * handled right; once landlock_read_only is set, nothing else can be read or executed, so
- * it must name what the shell and the caller read (/usr, /etc, /lib*, ...). Since the ruleset also binds the caller (the sshd monitor, root, which
- * still writes utmp/wtmp/lastlog and opens /dev/ptmx and /dev/pts/N after the join), any
- * Landlock rule brings read-write rules for /dev, /run/utmp, /var/run/utmp, /var/log/wtmp,
+ * it must name what the shell and the caller read (/usr, /etc, /lib*, ...).
+ * The ruleset also binds the caller (the sshd monitor, root, which still writes
+ * utmp/wtmp/lastlog and opens /dev/ptmx and /dev/pts/N after the join), so any Landlock
+ * rule brings read-write rules for /dev, /run/utmp, /var/run/utmp, /var/log/wtmp,
  * /var/log/btmp and /var/log/lastlog (DAC still keeps users out of them; those missing on
- * this host are left out quietly). A configured path that does not exist is skipped with a
- * warning; on a file, rights that only apply to directories are dropped. */
+ * this host are left out quietly). /dev includes the session's private /dev/shm, which
+ * POSIX shared memory and semaphores need. A configured path that does not exist is
+ * skipped with a warning; on a file, rights that only apply to directories are dropped. */
 int lsm_plan(const struct policy *p, const char *home, struct join_spec *j, char *warnings,
              size_t warnings_len, struct isolate_error *err);
 
