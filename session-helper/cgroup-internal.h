@@ -11,12 +11,12 @@
 
 /* One cgroup hierarchy as the host mounts it (from mountinfo). */
 struct cg_mount {
-        bool unified;                    /* cgroup2 */
-        bool at_top;                     /* mounted at /sys/fs/cgroup itself */
-        char controllers[64];            /* v1: "cpu,cpuacct", "name=systemd"; v2: "" */
-        char options[128];               /* super options without rw/ro/release_agent */
-        char root[PATH_MAX];             /* the mount's root inside the hierarchy */
-        char point[PATH_MAX];            /* where it is mounted (re-rooted for tests) */
+        bool unified;         /* cgroup2 */
+        bool at_top;          /* mounted at /sys/fs/cgroup itself */
+        char controllers[64]; /* v1: "cpu,cpuacct", "name=systemd"; v2: "" */
+        char options[128];    /* super options without rw/ro/release_agent */
+        char root[PATH_MAX];  /* the mount's root inside the hierarchy */
+        char point[PATH_MAX]; /* where it is mounted (re-rooted for tests) */
 };
 
 /* One whole disk with the policy's limits merged from every io entry that resolved to it. */
@@ -100,8 +100,7 @@ void cg_limit_str(uint64_t v, const char *max_word, char *buf, size_t len);
  * (the caller removes ctx->made). */
 int cg_v1_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_error *err);
 int cg_v2_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_error *err);
-int cg_systemd_create(struct cg_ctx *ctx, struct cgroup_session *ret,
-                      struct isolate_error *err);
+int cg_systemd_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_error *err);
 /* Usage of one hierarchy's directory, added into ret. */
 void cg_v1_usage(const struct cgroup_hierarchy *h, const char *dir, struct cgroup_usage *ret);
 void cg_v2_usage(const char *dir, struct cgroup_usage *ret);

@@ -58,8 +58,8 @@ static int append_scalar(sd_bus_message *m, const char *name, uint64_t v, int *c
 }
 
 /* One IO*Max property: an empty array (reset), then the entries for every disk. */
-static int append_io(sd_bus_message *m, const char *name, const struct cg_ctx *ctx,
-                     size_t field, int *count)
+static int append_io(sd_bus_message *m, const char *name, const struct cg_ctx *ctx, size_t field,
+                     int *count)
 {
         bool any = false;
         for (size_t i = 0; i < ctx->n_io; i++) {
@@ -100,8 +100,8 @@ static int build_properties(sd_bus_message *m, const struct cg_ctx *ctx, int *co
         const struct policy *p = ctx->p;
         int r;
         uint64_t quota = LIMIT_UNSET;
-        if (p->cpu_max_percent == LIMIT_MAX || (p->cpu_max_percent != LIMIT_UNSET &&
-                                                p->cpu_max_percent > UINT64_MAX / 20000))
+        if (p->cpu_max_percent == LIMIT_MAX ||
+            (p->cpu_max_percent != LIMIT_UNSET && p->cpu_max_percent > UINT64_MAX / 20000))
                 quota = LIMIT_MAX;
         else if (p->cpu_max_percent != LIMIT_UNSET)
                 quota = p->cpu_max_percent * 10000; /* usec of CPU per second */
@@ -138,28 +138,26 @@ static int set_unit_properties(struct cg_ctx *ctx, const char *unit, struct isol
                 return 0; /* nothing to set: no need for systemd at all */
         int r = bus_open(&bus);
         if (r < 0)
-                return cg_missing(ctx, err, r, fix,
-                                  "systemd: cannot connect to the system bus: %s", strerror(-r));
+                return cg_missing(ctx, err, r, fix, "systemd: cannot connect to the system bus: %s",
+                                  strerror(-r));
         r = sd_bus_message_new_method_call(bus, &m, "org.freedesktop.systemd1",
                                            "/org/freedesktop/systemd1",
-                                           "org.freedesktop.systemd1.Manager",
-                                           "SetUnitProperties");
+                                           "org.freedesktop.systemd1.Manager", "SetUnitProperties");
         if (r >= 0)
                 r = sd_bus_message_append(m, "sb", unit, 1);
         if (r >= 0)
                 r = build_properties(m, ctx, &count);
         if (r < 0)
-                return error_set_errno(err, r, "systemd: cannot build SetUnitProperties(%s)",
-                                       unit);
+                return error_set_errno(err, r, "systemd: cannot build SetUnitProperties(%s)", unit);
         if (count == 0)
                 return 0;
         uint64_t timeout_us = ctx->c && ctx->c->helper_timeout_ms
-                                      ? (uint64_t)ctx->c->helper_timeout_ms * 1000 / 2
-                                      : 5000000;
+                                  ? (uint64_t)ctx->c->helper_timeout_ms * 1000 / 2
+                                  : 5000000;
         r = sd_bus_call(bus, m, timeout_us, &e, NULL);
         if (r < 0) {
-                r = cg_missing(ctx, err, r, fix, "systemd: SetUnitProperties(%s) failed: %s",
-                               unit, e.message ? e.message : strerror(-r));
+                r = cg_missing(ctx, err, r, fix, "systemd: SetUnitProperties(%s) failed: %s", unit,
+                               e.message ? e.message : strerror(-r));
                 sd_bus_error_free(&e);
                 return r;
         }
@@ -188,7 +186,9 @@ static int fill_hierarchy(const struct cg_mount *m, pid_t caller, struct cgroup_
         snprintf(h->mount_options, sizeof(h->mount_options), "%s", m->options);
         const char *b = strrchr(m->point, '/');
         snprintf(h->mount_name, sizeof(h->mount_name), "%s",
-                 m->unified ? "" : b ? b + 1 : m->point);
+                 m->unified ? ""
+                 : b        ? b + 1
+                            : m->point);
         return 0;
 }
 

@@ -76,8 +76,7 @@ static uint64_t effective(uint64_t v, bool existed)
 
 /* memory.limit_in_bytes and memory.memsw.limit_in_bytes must stay memory <= memsw at every
  * step, so the one that is raised goes first. */
-static int memory_caps(struct cg_ctx *ctx, const char *dir, bool existed,
-                       struct isolate_error *err)
+static int memory_caps(struct cg_ctx *ctx, const char *dir, bool existed, struct isolate_error *err)
 {
         const struct policy *p = ctx->p;
         int r;
@@ -143,8 +142,8 @@ static int memory_caps(struct cg_ctx *ctx, const char *dir, bool existed,
 }
 
 static const char *const blkio_files[] = {
-        "blkio.throttle.read_bps_device", "blkio.throttle.write_bps_device",
-        "blkio.throttle.read_iops_device", "blkio.throttle.write_iops_device"};
+    "blkio.throttle.read_bps_device", "blkio.throttle.write_bps_device",
+    "blkio.throttle.read_iops_device", "blkio.throttle.write_iops_device"};
 
 /* Rules an earlier login left for devices (or keys) this policy does not limit: removed
  * (a rule of 0). */
@@ -176,8 +175,7 @@ static int blkio_reset(struct cg_ctx *ctx, const char *dir, size_t k, struct iso
         return 0;
 }
 
-static int blkio_caps(struct cg_ctx *ctx, const char *dir, bool existed,
-                      struct isolate_error *err)
+static int blkio_caps(struct cg_ctx *ctx, const char *dir, bool existed, struct isolate_error *err)
 {
         int r;
         for (size_t k = 0; existed && k < ELEMENTSOF(blkio_files); k++)
@@ -201,8 +199,7 @@ static int blkio_caps(struct cg_ctx *ctx, const char *dir, bool existed,
         return 0;
 }
 
-static int pids_caps(struct cg_ctx *ctx, const char *dir, bool existed,
-                     struct isolate_error *err)
+static int pids_caps(struct cg_ctx *ctx, const char *dir, bool existed, struct isolate_error *err)
 {
         uint64_t v = effective(ctx->p->pids_max, existed);
         if (v == LIMIT_UNSET)
@@ -212,8 +209,7 @@ static int pids_caps(struct cg_ctx *ctx, const char *dir, bool existed,
         return set(ctx, dir, "pids.max", s, "pids_max", ctx->p->pids_max == LIMIT_UNSET, err);
 }
 
-static int cpu_caps(struct cg_ctx *ctx, const char *dir, bool existed,
-                    struct isolate_error *err)
+static int cpu_caps(struct cg_ctx *ctx, const char *dir, bool existed, struct isolate_error *err)
 {
         const struct policy *p = ctx->p;
         int r;
@@ -222,7 +218,8 @@ static int cpu_caps(struct cg_ctx *ctx, const char *dir, bool existed,
         if (percent != LIMIT_UNSET) {
                 char period[32], quota[32];
                 snprintf(period, sizeof(period), "%llu", V1_CPU_PERIOD_US);
-                if (percent == LIMIT_MAX || percent > (uint64_t)INT64_MAX / (V1_CPU_PERIOD_US / 100))
+                if (percent == LIMIT_MAX ||
+                    percent > (uint64_t)INT64_MAX / (V1_CPU_PERIOD_US / 100))
                         snprintf(quota, sizeof(quota), "-1");
                 else
                         snprintf(quota, sizeof(quota), "%llu",
@@ -231,8 +228,8 @@ static int cpu_caps(struct cg_ctx *ctx, const char *dir, bool existed,
                 if (r < 0)
                         return r;
                 if (cg_exists(dir, "cpu.cfs_period_us") &&
-                    (r = set(ctx, dir, "cpu.cfs_quota_us", quota, "cpu_max_percent", reset,
-                             err)) < 0)
+                    (r = set(ctx, dir, "cpu.cfs_quota_us", quota, "cpu_max_percent", reset, err)) <
+                        0)
                         return r;
         }
         /* the default weight, 100, is the default 1024 shares */
@@ -241,8 +238,7 @@ static int cpu_caps(struct cg_ctx *ctx, const char *dir, bool existed,
                 char v[32];
                 snprintf(v, sizeof(v), "%llu",
                          (unsigned long long)cgroup_cpu_weight_to_shares(weight));
-                r = set(ctx, dir, "cpu.shares", v, "cpu_weight", p->cpu_weight == LIMIT_UNSET,
-                        err);
+                r = set(ctx, dir, "cpu.shares", v, "cpu_weight", p->cpu_weight == LIMIT_UNSET, err);
                 if (r < 0)
                         return r;
         }
@@ -281,8 +277,8 @@ int cg_v1_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_
                                  "cgroup /sys/fs/cgroup/%s",
                                  ctl, ctl, ctl);
                         r = cg_missing(ctx, err, EOPNOTSUPP, fix,
-                                       "cgroup v1: no %s hierarchy is mounted (needed for %s)",
-                                       ctl, needed_for(ctl));
+                                       "cgroup v1: no %s hierarchy is mounted (needed for %s)", ctl,
+                                       needed_for(ctl));
                         if (r < 0)
                                 return r;
                         continue;
@@ -305,15 +301,15 @@ int cg_v1_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_
                         return r;
                 int w = snprintf(h->user_path, sizeof(h->user_path), "%s/" CG_USER_PREFIX "%u",
                                  root, (unsigned)ctx->uid);
-                int w2 = snprintf(h->leaf_path, sizeof(h->leaf_path), "%s/" CG_USER_PREFIX "%u/" CG_LEAF_PREFIX "%s",
-                                  root, (unsigned)ctx->uid, ctx->session_id);
+                int w2 = snprintf(h->leaf_path, sizeof(h->leaf_path),
+                                  "%s/" CG_USER_PREFIX "%u/" CG_LEAF_PREFIX "%s", root,
+                                  (unsigned)ctx->uid, ctx->session_id);
                 int w3 = snprintf(h->supervisor_path, sizeof(h->supervisor_path),
                                   "%s/" CG_SUPERVISOR, root);
                 if (w < 0 || (size_t)w >= sizeof(h->user_path) || w2 < 0 ||
                     (size_t)w2 >= sizeof(h->leaf_path) || w3 < 0 ||
                     (size_t)w3 >= sizeof(h->supervisor_path))
-                        return error_set(err, ENAMETOOLONG, "cgroup path too long under %s",
-                                         root);
+                        return error_set(err, ENAMETOOLONG, "cgroup path too long under %s", root);
                 r = cg_mkdir(ctx, h->user_path, err);
                 if (r < 0)
                         return r;

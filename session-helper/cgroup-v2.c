@@ -106,8 +106,7 @@ static int io_caps(struct cg_ctx *ctx, const char *dir, bool existed, struct iso
                                 continue;
                         char val[32];
                         cg_limit_str(e, "max", val, sizeof(val));
-                        n += snprintf(line + n, sizeof(line) - (size_t)n, " %s=%s", keys[k],
-                                      val);
+                        n += snprintf(line + n, sizeof(line) - (size_t)n, " %s=%s", keys[k], val);
                 }
                 if (!strchr(line, '='))
                         continue; /* an entry that sets nothing */
@@ -124,9 +123,9 @@ static int caps(struct cg_ctx *ctx, const char *dir, const bool *enabled, bool e
         int r;
         if (enabled[0]) {
                 if ((r = set_limit(dir, "memory.max", effective(p->memory_max, existed), err)) <
-                            0 ||
-                    (r = set_limit(dir, "memory.high", effective(p->memory_high, existed),
-                                   err)) < 0)
+                        0 ||
+                    (r = set_limit(dir, "memory.high", effective(p->memory_high, existed), err)) <
+                        0)
                         return r;
                 if (!cg_exists(dir, "memory.swap.max")) {
                         if (p->swap_max != LIMIT_UNSET) {
@@ -140,8 +139,8 @@ static int caps(struct cg_ctx *ctx, const char *dir, const bool *enabled, bool e
                                 if (r < 0)
                                         return r;
                         }
-                } else if ((r = set_limit(dir, "memory.swap.max",
-                                          effective(p->swap_max, existed), err)) < 0)
+                } else if ((r = set_limit(dir, "memory.swap.max", effective(p->swap_max, existed),
+                                          err)) < 0)
                         return r;
         }
         if (enabled[1] && (r = io_caps(ctx, dir, existed, err)) < 0)
@@ -218,18 +217,20 @@ int cg_v2_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_
         }
         int w = snprintf(h->user_path, sizeof(h->user_path), "%s/" CG_USER_PREFIX "%u", root,
                          (unsigned)ctx->uid);
-        int w2 = snprintf(h->leaf_path, sizeof(h->leaf_path), "%s/" CG_USER_PREFIX "%u/" CG_LEAF_PREFIX "%s",
-                          root, (unsigned)ctx->uid, ctx->session_id);
-        int w3 = snprintf(h->supervisor_path, sizeof(h->supervisor_path), "%s/" CG_SUPERVISOR,
-                          root);
+        int w2 = snprintf(h->leaf_path, sizeof(h->leaf_path),
+                          "%s/" CG_USER_PREFIX "%u/" CG_LEAF_PREFIX "%s", root, (unsigned)ctx->uid,
+                          ctx->session_id);
+        int w3 =
+            snprintf(h->supervisor_path, sizeof(h->supervisor_path), "%s/" CG_SUPERVISOR, root);
         if (w < 0 || (size_t)w >= sizeof(h->user_path) || w2 < 0 ||
             (size_t)w2 >= sizeof(h->leaf_path) || w3 < 0 ||
             (size_t)w3 >= sizeof(h->supervisor_path))
                 return error_set(err, ENAMETOOLONG, "cgroup path too long under %s", root);
 
         if (*enable && (r = cg_write(root, "cgroup.subtree_control", enable, err)) < 0)
-                return error_prefix(err, "cannot enable the controllers in %s (does it hold a "
-                                         "process?)",
+                return error_prefix(err,
+                                    "cannot enable the controllers in %s (does it hold a "
+                                    "process?)",
                                     root);
         if ((r = cg_mkdir(ctx, h->user_path, err)) < 0)
                 return r;

@@ -15,11 +15,11 @@
 
 #define SYSFS_CGROUP "/sys/fs/cgroup"
 
-static char *g_cgroupfs_root;   /* NULL: /sys/fs/cgroup */
-static char *g_mountinfo;       /* NULL: /proc/self/mountinfo */
-static char *g_proc_root;       /* NULL: /proc */
-static char *g_systemd_marker;  /* NULL: /run/systemd/system */
-static char *g_bus_address;     /* NULL: the system bus */
+static char *g_cgroupfs_root;  /* NULL: /sys/fs/cgroup */
+static char *g_mountinfo;      /* NULL: /proc/self/mountinfo */
+static char *g_proc_root;      /* NULL: /proc */
+static char *g_systemd_marker; /* NULL: /run/systemd/system */
+static char *g_bus_address;    /* NULL: the system bus */
 static cgroup_trace_fn g_trace;
 static void *g_trace_data;
 
@@ -127,9 +127,9 @@ static bool path_under(const char *path, const char *dir)
 
 static bool option_is_flag(const char *o)
 {
-        static const char *const flags[] = {"rw",           "ro",    "noprefix",
-                                            "clone_children", "xattr", "cpuset_v2_mode",
-                                            "favordynmods", "none"};
+        static const char *const flags[] = {
+            "rw",           "ro",  "noprefix", "clone_children", "xattr", "cpuset_v2_mode",
+            "favordynmods", "none"};
         for (size_t i = 0; i < ELEMENTSOF(flags); i++)
                 if (STREQ(o, flags[i]))
                         return true;
@@ -389,15 +389,15 @@ int cg_root_path(const char *cfg_root, const struct cg_mount *m, char *ret, size
         if (own) {
                 int r = cg_pid_cgroup(0, m, base, sizeof(base));
                 if (r < 0)
-                        return error_set_errno(err, r, "cannot find this process's cgroup in "
-                                                       "the %s hierarchy",
+                        return error_set_errno(err, r,
+                                               "cannot find this process's cgroup in "
+                                               "the %s hierarchy",
                                                m->unified ? "cgroup2" : m->controllers);
         }
         char fs_base[PATH_MAX];
         int r = cg_fs_path(m, base, fs_base, sizeof(fs_base));
         if (r < 0)
-                return error_set_errno(err, r, "cgroup %s is not visible under %s", base,
-                                       m->point);
+                return error_set_errno(err, r, "cgroup %s is not visible under %s", base, m->point);
         if ((size_t)snprintf(ret, len, "%s/%s", fs_base, rest) >= len)
                 return error_set(err, ENAMETOOLONG, "cgroup path too long under %s", fs_base);
         if (ret_base_len)
@@ -664,8 +664,7 @@ static bool session_id_valid(const char *id)
         size_t n = strlen(id);
         if (n == 0 || n > 63 || id[0] == '.' || id[0] == '-')
                 return false;
-        return strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") ==
-               n;
+        return strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
 }
 
 /* Merges the limits of one io entry into the per-disk list (later entries win per key). */
@@ -681,8 +680,8 @@ static int io_merge(struct cg_ctx *ctx, const struct io_limit *l, const struct d
                         return -ENOMEM;
                 ctx->io = nv;
                 dev = &ctx->io[ctx->n_io++];
-                *dev = (struct cg_io_dev){d->major, d->minor, LIMIT_UNSET, LIMIT_UNSET,
-                                          LIMIT_UNSET, LIMIT_UNSET};
+                *dev = (struct cg_io_dev){d->major,    d->minor,    LIMIT_UNSET,
+                                          LIMIT_UNSET, LIMIT_UNSET, LIMIT_UNSET};
         }
         if (l->read_bps != LIMIT_UNSET)
                 dev->rbps = l->read_bps;
@@ -753,15 +752,15 @@ int cgroup_session_create(const struct config *c, const struct policy *p, uid_t 
         if (r < 0)
                 return r;
         struct cg_ctx ctx = {
-                .c = c,
-                .p = p,
-                .uid = uid,
-                .session_id = session_id,
-                .caller_pid = caller_pid,
-                .is_live = is_live,
-                .data = data,
-                .warnings = warnings,
-                .warnings_len = warnings_len,
+            .c = c,
+            .p = p,
+            .uid = uid,
+            .session_id = session_id,
+            .caller_pid = caller_pid,
+            .is_live = is_live,
+            .data = data,
+            .warnings = warnings,
+            .warnings_len = warnings_len,
         };
         r = cg_mounts_read(&ctx.mounts, &ctx.n_mounts, err);
         if (r >= 0)
@@ -823,9 +822,8 @@ static void move_back(const struct cgroup_session *s, size_t upto, const char *p
                 char rel[PATH_MAX], dir[PATH_MAX];
                 if (prev_cgroup(before, h, rel, sizeof(rel)) < 0)
                         continue;
-                const struct cg_mount *mm = STREQ(h->mount_type, "cgroup2")
-                                                    ? cg_mount_v2(m, n)
-                                                    : NULL;
+                const struct cg_mount *mm =
+                    STREQ(h->mount_type, "cgroup2") ? cg_mount_v2(m, n) : NULL;
                 for (size_t k = 0; !mm && k < n; k++)
                         if (!m[k].unified && cg_controllers_equal(m[k].controllers, h->controllers))
                                 mm = &m[k];
@@ -854,7 +852,7 @@ static int session_move(const struct cgroup_session *s, pid_t pid, bool supervis
         for (size_t i = 0; i < s->n; i++) {
                 const struct cgroup_hierarchy *h = &s->h[i];
                 /* no leaf (v1 blkio): the session's processes are in the user's cgroup */
-                const char *dir = supervisor ? h->supervisor_path
+                const char *dir = supervisor      ? h->supervisor_path
                                   : *h->leaf_path ? h->leaf_path
                                                   : h->user_path;
                 if (!*dir)
@@ -862,10 +860,9 @@ static int session_move(const struct cgroup_session *s, pid_t pid, bool supervis
                 int r = cg_write(dir, "cgroup.procs", pidstr, err);
                 if (r < 0) {
                         move_back(s, i, pidstr, before);
-                        return error_prefix(err, "cannot move process %s into %s",
-                                            pid > 0 ? pidstr : "(self)",
-                                            supervisor ? "the supervisor cgroup"
-                                                       : "the session's cgroup");
+                        return error_prefix(
+                            err, "cannot move process %s into %s", pid > 0 ? pidstr : "(self)",
+                            supervisor ? "the supervisor cgroup" : "the session's cgroup");
                 }
         }
         return 0;
@@ -963,8 +960,8 @@ int cgroup_session_format(const struct cgroup_session *s, char *buf, size_t len)
                 memcpy(p, "cgroup=", 7);
                 p += 7;
                 left -= 7;
-                const char *f[] = {h->controllers, h->mount_type,      h->mount_options,
-                                   h->mount_name,  h->user_path,       h->leaf_path,
+                const char *f[] = {h->controllers,     h->mount_type, h->mount_options,
+                                   h->mount_name,      h->user_path,  h->leaf_path,
                                    h->supervisor_path, h->scope_path};
                 for (size_t k = 0; k < ELEMENTSOF(f); k++) {
                         int r = field_put(&p, &left, f[k], k + 1 == ELEMENTSOF(f));
@@ -977,7 +974,7 @@ int cgroup_session_format(const struct cgroup_session *s, char *buf, size_t len)
 
 static int hexval(char c)
 {
-        return c >= '0' && c <= '9' ? c - '0'
+        return c >= '0' && c <= '9'   ? c - '0'
                : c >= 'A' && c <= 'F' ? c - 'A' + 10
                : c >= 'a' && c <= 'f' ? c - 'a' + 10
                                       : -1;

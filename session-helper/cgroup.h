@@ -20,10 +20,10 @@
 #define CGROUP_MAX_HIERARCHIES 8
 
 struct cgroup_hierarchy {
-        char controllers[64];   /* "memory", "blkio", "pids", "cpu"; "" for the unified tree */
-        char mount_type[16];    /* "cgroup" or "cgroup2": how the init mounts it inside */
-        char mount_options[128];/* the hierarchy's super options, e.g. "memory" or "cpu,cpuacct" */
-        char mount_name[64];    /* directory under /sys/fs/cgroup inside; "" for cgroup2 */
+        char controllers[64];    /* "memory", "blkio", "pids", "cpu"; "" for the unified tree */
+        char mount_type[16];     /* "cgroup" or "cgroup2": how the init mounts it inside */
+        char mount_options[128]; /* the hierarchy's super options, e.g. "memory" or "cpu,cpuacct" */
+        char mount_name[64];     /* directory under /sys/fs/cgroup inside; "" for cgroup2 */
         char user_path[PATH_MAX];       /* absolute cgroupfs path of user-UID ("" systemd) */
         char leaf_path[PATH_MAX];       /* absolute cgroupfs path of the session's leaf;
                                            "" in v1's blkio hierarchy, where sessions share
@@ -141,8 +141,7 @@ void cgroup_set_system_bus_address(const char *address);
  * For debug logging; unit tests use it to check the order and to fill a fake directory
  * with the files the kernel would create. NULL turns it off. */
 enum cgroup_op { CGROUP_OP_MKDIR, CGROUP_OP_WRITE, CGROUP_OP_RMDIR };
-typedef void (*cgroup_trace_fn)(enum cgroup_op op, const char *path, const char *value,
-                                void *data);
+typedef void (*cgroup_trace_fn)(enum cgroup_op op, const char *path, const char *value, void *data);
 void cgroup_set_trace(cgroup_trace_fn fn, void *data);
 
 /* Empty leaves younger than this are never removed by the garbage collection (next login,

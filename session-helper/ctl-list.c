@@ -26,10 +26,10 @@ struct rows {
 static int load(int argc, char **argv, const char *usage, bool *json, struct config **ret)
 {
         static const struct option opts[] = {
-                {"config", required_argument, NULL, 'c'},
-                {"json", no_argument, NULL, 'j'},
-                {"help", no_argument, NULL, 'h'},
-                {},
+            {"config", required_argument, NULL, 'c'},
+            {"json", no_argument, NULL, 'j'},
+            {"help", no_argument, NULL, 'h'},
+            {},
         };
         const char *config = DEFAULT_CONFIG_PATH;
         int c;
@@ -173,8 +173,7 @@ static void print_table(const struct rows *rows)
                         human(w->use.memory_peak, peak, sizeof(peak));
                         human(w->use.io_read_bytes, rd, sizeof(rd));
                         human(w->use.io_write_bytes, wr, sizeof(wr));
-                        snprintf(tasks, sizeof(tasks), "%llu",
-                                 (unsigned long long)w->use.tasks);
+                        snprintf(tasks, sizeof(tasks), "%llu", (unsigned long long)w->use.tasks);
                 }
                 printf("%-16s %-20s %-16s %9s %9s %9s %9s %6s\n", w->rec.user, w->rec.id,
                        w->rec.policy, mem, peak, rd, wr, tasks);
@@ -191,8 +190,8 @@ int cmd_list(int argc, char **argv)
         struct rows rows = {0};
         int r = registry_foreach(cfg->runtime_dir, collect, &rows);
         if (r < 0) {
-                fprintf(stderr, "isolatectl list: cannot read %s/sessions: %s\n",
-                        cfg->runtime_dir, strerror(-r));
+                fprintf(stderr, "isolatectl list: cannot read %s/sessions: %s\n", cfg->runtime_dir,
+                        strerror(-r));
                 free(rows.v);
                 config_free(cfg);
                 return 1;
@@ -235,7 +234,8 @@ static int gc_entry(const struct session_record *r, void *data)
         struct isolate_error e = {0};
         bool had_leaf = false;
         for (size_t i = 0; i < r->cgroup.n; i++)
-                had_leaf |= r->cgroup.h[i].leaf_path[0] && access(r->cgroup.h[i].leaf_path, F_OK) == 0;
+                had_leaf |=
+                    r->cgroup.h[i].leaf_path[0] && access(r->cgroup.h[i].leaf_path, F_OK) == 0;
         if (cgroup_session_remove(&r->cgroup, &e) < 0)
                 fprintf(stderr, "isolatectl gc: session %s: %s\n", r->id, e.msg);
         else if (had_leaf)

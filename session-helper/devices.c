@@ -55,16 +55,16 @@ static int add_disk(struct device_number *ret, size_t max, size_t *n, unsigned m
         return 0;
 }
 
-static int whole_disks(unsigned ma, unsigned mi, struct device_number *ret, size_t max,
-                       size_t *n, int depth, struct isolate_error *err)
+static int whole_disks(unsigned ma, unsigned mi, struct device_number *ret, size_t max, size_t *n,
+                       int depth, struct isolate_error *err)
 {
         if (depth > MAX_DEPTH)
                 return error_set(err, ELOOP, "block device %u:%u: device stack too deep", ma, mi);
         char link[PATH_MAX], dir[PATH_MAX], buf[64];
         snprintf(link, sizeof(link), "%s/dev/block/%u:%u", sysfs(), ma, mi);
         if (!realpath(link, dir))
-                return error_set(err, ENODEV, "block device %u:%u is not in %s/dev/block", ma,
-                                 mi, sysfs());
+                return error_set(err, ENODEV, "block device %u:%u is not in %s/dev/block", ma, mi,
+                                 sysfs());
         _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
                 return error_set_errno(err, errno, "cannot open %s", dir);
@@ -166,8 +166,7 @@ int device_resolve_all(const char *target, struct device_number *ret, size_t max
         if (S_ISBLK(st.st_mode))
                 dev = st.st_rdev;
         else if (S_ISCHR(st.st_mode))
-                return error_set(err, ENODEV, "%s: a character device, not a block device",
-                                 target);
+                return error_set(err, ENODEV, "%s: a character device, not a block device", target);
         else
                 dev = st.st_dev;
         if (!S_ISBLK(st.st_mode)) {
@@ -180,9 +179,8 @@ int device_resolve_all(const char *target, struct device_number *ret, size_t max
                             source[0] == '/' && stat(source, &sst) == 0 && S_ISBLK(sst.st_mode))
                                 dev = sst.st_rdev;
                         else
-                                return error_set(err, ENODEV,
-                                                 "%s: no block device behind it (%s)", target,
-                                                 fstype[0] ? fstype : "no device");
+                                return error_set(err, ENODEV, "%s: no block device behind it (%s)",
+                                                 target, fstype[0] ? fstype : "no device");
                 }
         }
         int n = device_whole_disks(major(dev), minor(dev), ret, max, err);

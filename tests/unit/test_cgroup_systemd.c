@@ -91,8 +91,10 @@ static int drive(int argc, char **argv)
                 struct {
                         const char *name;
                         uint64_t *slot;
-                } keys[] = {{"memory_max", &p.memory_max},   {"memory_high", &p.memory_high},
-                            {"swap_max", &p.swap_max},       {"pids_max", &p.pids_max},
+                } keys[] = {{"memory_max", &p.memory_max},
+                            {"memory_high", &p.memory_high},
+                            {"swap_max", &p.swap_max},
+                            {"pids_max", &p.pids_max},
                             {"cpu_max_percent", &p.cpu_max_percent},
                             {"cpu_weight", &p.cpu_weight}};
                 bool done = false;
@@ -142,8 +144,8 @@ static int drive(int argc, char **argv)
         static struct cgroup_session s;
         char warnings[4096];
         struct isolate_error err = {0};
-        int r = cgroup_session_create(&c, &p, (uid_t)uid, "drive1", 4242, NULL, NULL, &s,
-                                      warnings, sizeof(warnings), &err);
+        int r = cgroup_session_create(&c, &p, (uid_t)uid, "drive1", 4242, NULL, NULL, &s, warnings,
+                                      sizeof(warnings), &err);
         for (size_t i = 0; i < n_io; i++)
                 free(copies[i]);
         cgroup_set_fs_root(NULL, NULL);
@@ -329,13 +331,12 @@ int main(int argc, char **argv)
         if (argc > 1 && strcmp(argv[1], "--drive") == 0)
                 return drive(argc, argv);
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_auto_picks_systemd_when_it_runs, setup,
-                                                teardown),
-                cmocka_unit_test_setup_teardown(test_no_caps_no_call_and_the_scope_is_the_session,
-                                                setup, teardown),
-                cmocka_unit_test_setup_teardown(test_caller_outside_user_slice, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_unreachable_bus, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_registry_parse_systemd, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_auto_picks_systemd_when_it_runs, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_no_caps_no_call_and_the_scope_is_the_session,
+                                            setup, teardown),
+            cmocka_unit_test_setup_teardown(test_caller_outside_user_slice, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_unreachable_bus, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_registry_parse_systemd, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

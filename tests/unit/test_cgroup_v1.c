@@ -145,16 +145,16 @@ static void policy_unset(struct policy *p)
 }
 
 static const char mountinfo_host[] =
-        "22 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n"
-        "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
-        "32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct\n"
-        "34 31 0:31 / /sys/fs/cgroup/cpuset rw,relatime - cgroup cgroup rw,cpuset\n"
-        "35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n"
-        "38 31 0:35 / /sys/fs/cgroup/blkio rw,relatime - cgroup cgroup rw,blkio\n"
-        "39 31 0:36 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids\n"
-        "40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup "
-        "rw,xattr,release_agent=/lib/systemd/systemd-cgroups-agent,name=systemd\n"
-        "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
+    "22 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n"
+    "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
+    "32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct\n"
+    "34 31 0:31 / /sys/fs/cgroup/cpuset rw,relatime - cgroup cgroup rw,cpuset\n"
+    "35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n"
+    "38 31 0:35 / /sys/fs/cgroup/blkio rw,relatime - cgroup cgroup rw,blkio\n"
+    "39 31 0:36 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids\n"
+    "40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup "
+    "rw,xattr,release_agent=/lib/systemd/systemd-cgroups-agent,name=systemd\n"
+    "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
 
 static void write_mountinfo(struct fixture *f, const char *text)
 {
@@ -171,8 +171,8 @@ static int setup(void **state)
         strcpy(f->dir, "/tmp/test_cgroup_v1.XXXXXX");
         assert_non_null(mkdtemp(f->dir));
         snprintf(f->cg, sizeof(f->cg), "%s/sys/fs/cgroup", f->dir);
-        static const char *const hier[] = {"cpu,cpuacct", "cpuset", "memory", "blkio",
-                                           "pids", "systemd", "unified"};
+        static const char *const hier[] = {"cpu,cpuacct", "cpuset",  "memory", "blkio",
+                                           "pids",        "systemd", "unified"};
         char path[PATH_MAX];
         for (size_t i = 0; i < ELEMENTSOF(hier); i++) {
                 snprintf(path, sizeof(path), "%s/%s", f->cg, hier[i]);
@@ -268,8 +268,8 @@ static void full_policy(struct fixture *f)
 static int create(struct fixture *f, const char *id)
 {
         memset(&f->err, 0, sizeof(f->err));
-        int r = cgroup_session_create(&f->c, &f->p, 1000, id, 4242, NULL, NULL, &f->s,
-                                      f->warnings, sizeof(f->warnings), &f->err);
+        int r = cgroup_session_create(&f->c, &f->p, 1000, id, 4242, NULL, NULL, &f->s, f->warnings,
+                                      sizeof(f->warnings), &f->err);
         if (r < 0)
                 print_message("create: %s\n", f->err.msg);
         return r;
@@ -293,32 +293,32 @@ static void test_first_login_each_hierarchy_in_order(void **state)
         full_policy(f);
         assert_int_equal(create(f, "abc"), 0);
         static const char *const want[] = {
-                "mkdir " MEM,
-                "mkdir " MEMU,
-                "write " MEMU "/memory.limit_in_bytes 1073741824",
-                "write " MEMU "/memory.memsw.limit_in_bytes 1342177280",
-                "write " MEMU "/memory.soft_limit_in_bytes 805306368",
-                "mkdir " MEMU "/session-abc",
-                "mkdir " MEM "/supervisor",
-                "mkdir blkio/isolate-t",
-                "mkdir blkio/isolate-t/user-1000",
-                "write blkio/isolate-t/user-1000/blkio.throttle.write_bps_device 8:0 5242880",
-                "write blkio/isolate-t/user-1000/blkio.throttle.read_iops_device 8:0 1000",
-                "write blkio/isolate-t/user-1000/blkio.throttle.write_iops_device 8:0 0",
-                /* no blkio leaf: v1 throttling is flat, the user's sessions share user-1000 */
-                "mkdir blkio/isolate-t/supervisor",
-                "mkdir pids/isolate-t",
-                "mkdir pids/isolate-t/user-1000",
-                "write pids/isolate-t/user-1000/pids.max 100",
-                "mkdir pids/isolate-t/user-1000/session-abc",
-                "mkdir pids/isolate-t/supervisor",
-                "mkdir cpu,cpuacct/isolate-t",
-                "mkdir cpu,cpuacct/isolate-t/user-1000",
-                "write cpu,cpuacct/isolate-t/user-1000/cpu.cfs_period_us 100000",
-                "write cpu,cpuacct/isolate-t/user-1000/cpu.cfs_quota_us 150000",
-                "write cpu,cpuacct/isolate-t/user-1000/cpu.shares 2048",
-                "mkdir cpu,cpuacct/isolate-t/user-1000/session-abc",
-                "mkdir cpu,cpuacct/isolate-t/supervisor",
+            "mkdir " MEM,
+            "mkdir " MEMU,
+            "write " MEMU "/memory.limit_in_bytes 1073741824",
+            "write " MEMU "/memory.memsw.limit_in_bytes 1342177280",
+            "write " MEMU "/memory.soft_limit_in_bytes 805306368",
+            "mkdir " MEMU "/session-abc",
+            "mkdir " MEM "/supervisor",
+            "mkdir blkio/isolate-t",
+            "mkdir blkio/isolate-t/user-1000",
+            "write blkio/isolate-t/user-1000/blkio.throttle.write_bps_device 8:0 5242880",
+            "write blkio/isolate-t/user-1000/blkio.throttle.read_iops_device 8:0 1000",
+            "write blkio/isolate-t/user-1000/blkio.throttle.write_iops_device 8:0 0",
+            /* no blkio leaf: v1 throttling is flat, the user's sessions share user-1000 */
+            "mkdir blkio/isolate-t/supervisor",
+            "mkdir pids/isolate-t",
+            "mkdir pids/isolate-t/user-1000",
+            "write pids/isolate-t/user-1000/pids.max 100",
+            "mkdir pids/isolate-t/user-1000/session-abc",
+            "mkdir pids/isolate-t/supervisor",
+            "mkdir cpu,cpuacct/isolate-t",
+            "mkdir cpu,cpuacct/isolate-t/user-1000",
+            "write cpu,cpuacct/isolate-t/user-1000/cpu.cfs_period_us 100000",
+            "write cpu,cpuacct/isolate-t/user-1000/cpu.cfs_quota_us 150000",
+            "write cpu,cpuacct/isolate-t/user-1000/cpu.shares 2048",
+            "mkdir cpu,cpuacct/isolate-t/user-1000/session-abc",
+            "mkdir cpu,cpuacct/isolate-t/supervisor",
         };
         assert_trace(f, want, ELEMENTSOF(want));
         assert_string_equal(f->warnings, "");
@@ -402,19 +402,19 @@ static void test_policy_edit_applies_at_next_login(void **state)
              "8:0 1000\n");
         assert_int_equal(create(f, "s2"), 0);
         static const char *const want[] = {
-                "write " MEMU "/memory.memsw.limit_in_bytes -1",
-                "write " MEMU "/memory.limit_in_bytes -1",
-                "write " MEMU "/memory.soft_limit_in_bytes -1",
-                "mkdir " MEMU "/session-s2",
-                "write blkio/isolate-t/user-1000/blkio.throttle.write_bps_device 8:0 0",
-                "write blkio/isolate-t/user-1000/blkio.throttle.read_iops_device 8:0 0",
-                "write blkio/isolate-t/user-1000/blkio.throttle.read_bps_device 8:0 1000000",
-                "write pids/isolate-t/user-1000/pids.max 20",
-                "mkdir pids/isolate-t/user-1000/session-s2",
-                "write cpu,cpuacct/isolate-t/user-1000/cpu.cfs_period_us 100000",
-                "write cpu,cpuacct/isolate-t/user-1000/cpu.cfs_quota_us -1",
-                "write cpu,cpuacct/isolate-t/user-1000/cpu.shares 1024",
-                "mkdir cpu,cpuacct/isolate-t/user-1000/session-s2",
+            "write " MEMU "/memory.memsw.limit_in_bytes -1",
+            "write " MEMU "/memory.limit_in_bytes -1",
+            "write " MEMU "/memory.soft_limit_in_bytes -1",
+            "mkdir " MEMU "/session-s2",
+            "write blkio/isolate-t/user-1000/blkio.throttle.write_bps_device 8:0 0",
+            "write blkio/isolate-t/user-1000/blkio.throttle.read_iops_device 8:0 0",
+            "write blkio/isolate-t/user-1000/blkio.throttle.read_bps_device 8:0 1000000",
+            "write pids/isolate-t/user-1000/pids.max 20",
+            "mkdir pids/isolate-t/user-1000/session-s2",
+            "write cpu,cpuacct/isolate-t/user-1000/cpu.cfs_period_us 100000",
+            "write cpu,cpuacct/isolate-t/user-1000/cpu.cfs_quota_us -1",
+            "write cpu,cpuacct/isolate-t/user-1000/cpu.shares 1024",
+            "mkdir cpu,cpuacct/isolate-t/user-1000/session-s2",
         };
         assert_trace(f, want, ELEMENTSOF(want));
 }
@@ -453,10 +453,10 @@ static void test_swap_without_memory_max(void **state)
 }
 
 static const char mountinfo_no_pids[] =
-        "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
-        "32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct\n"
-        "35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n"
-        "38 31 0:35 / /sys/fs/cgroup/blkio rw,relatime - cgroup cgroup rw,blkio\n";
+    "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
+    "32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct\n"
+    "35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n"
+    "38 31 0:35 / /sys/fs/cgroup/blkio rw,relatime - cgroup cgroup rw,blkio\n";
 
 static void test_missing_hierarchy(void **state)
 {
@@ -505,11 +505,11 @@ static void test_enter_all_or_nothing(void **state)
         assert_true(cgroup_session_enter(&f->s, 4242, &f->err) < 0);
         assert_non_null(strstr(f->err.msg, "cannot move process 4242"));
         static const char *const want[] = {
-                "write " MEMU "/session-s1/cgroup.procs 4242",
-                "write blkio/isolate-t/user-1000/cgroup.procs 4242",
-                /* back where it was, per /proc/4242/cgroup */
-                "write memory/sshd/cgroup.procs 4242",
-                "write blkio/cgroup.procs 4242",
+            "write " MEMU "/session-s1/cgroup.procs 4242",
+            "write blkio/isolate-t/user-1000/cgroup.procs 4242",
+            /* back where it was, per /proc/4242/cgroup */
+            "write memory/sshd/cgroup.procs 4242",
+            "write blkio/cgroup.procs 4242",
         };
         assert_trace(f, want, ELEMENTSOF(want));
 }
@@ -522,14 +522,14 @@ static void test_enter_self_and_supervisor(void **state)
         assert_int_equal(cgroup_session_enter(&f->s, 0, &f->err), 0);
         assert_int_equal(cgroup_session_enter_supervisor(&f->s, 0, &f->err), 0);
         static const char *const want[] = {
-                "write " MEMU "/session-s1/cgroup.procs 0",
-                "write blkio/isolate-t/user-1000/cgroup.procs 0",
-                "write pids/isolate-t/user-1000/session-s1/cgroup.procs 0",
-                "write cpu,cpuacct/isolate-t/user-1000/session-s1/cgroup.procs 0",
-                "write " MEM "/supervisor/cgroup.procs 0",
-                "write blkio/isolate-t/supervisor/cgroup.procs 0",
-                "write pids/isolate-t/supervisor/cgroup.procs 0",
-                "write cpu,cpuacct/isolate-t/supervisor/cgroup.procs 0",
+            "write " MEMU "/session-s1/cgroup.procs 0",
+            "write blkio/isolate-t/user-1000/cgroup.procs 0",
+            "write pids/isolate-t/user-1000/session-s1/cgroup.procs 0",
+            "write cpu,cpuacct/isolate-t/user-1000/session-s1/cgroup.procs 0",
+            "write " MEM "/supervisor/cgroup.procs 0",
+            "write blkio/isolate-t/supervisor/cgroup.procs 0",
+            "write pids/isolate-t/supervisor/cgroup.procs 0",
+            "write cpu,cpuacct/isolate-t/supervisor/cgroup.procs 0",
         };
         assert_trace(f, want, ELEMENTSOF(want));
 }
@@ -541,9 +541,9 @@ static void test_remove_and_busy(void **state)
         f->n_trace = 0;
         assert_int_equal(cgroup_session_remove(&f->s, &f->err), 0);
         static const char *const want[] = {
-                "rmdir " MEMU "/session-s1",
-                "rmdir pids/isolate-t/user-1000/session-s1",
-                "rmdir cpu,cpuacct/isolate-t/user-1000/session-s1",
+            "rmdir " MEMU "/session-s1",
+            "rmdir pids/isolate-t/user-1000/session-s1",
+            "rmdir cpu,cpuacct/isolate-t/user-1000/session-s1",
         };
         assert_trace(f, want, ELEMENTSOF(want));
         assert_true(exists(cgpath(f, MEMU)));
@@ -629,26 +629,24 @@ static void test_registry_round_trip_v1(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_first_login_each_hierarchy_in_order, setup,
-                                                teardown),
-                cmocka_unit_test_setup_teardown(test_memsw_raised_before_memory, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_policy_edit_applies_at_next_login, setup,
-                                                teardown),
-                cmocka_unit_test_setup_teardown(test_no_swap_accounting, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_swap_without_memory_max, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_missing_hierarchy, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_failure_removes_what_it_made, setup,
-                                                teardown),
-                cmocka_unit_test_setup_teardown(test_enter_all_or_nothing, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_enter_self_and_supervisor, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_remove_and_busy, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_usage, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_gc_counts_sessions_not_directories, setup,
-                                                teardown),
-                cmocka_unit_test(test_weight_to_shares),
-                cmocka_unit_test_setup_teardown(test_cpu_unlimited_and_bad_weight, setup,
-                                                teardown),
-                cmocka_unit_test_setup_teardown(test_registry_round_trip_v1, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_first_login_each_hierarchy_in_order, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(test_memsw_raised_before_memory, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_policy_edit_applies_at_next_login, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(test_no_swap_accounting, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_swap_without_memory_max, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_missing_hierarchy, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_failure_removes_what_it_made, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_enter_all_or_nothing, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_enter_self_and_supervisor, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_remove_and_busy, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_usage, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_gc_counts_sessions_not_directories, setup,
+                                            teardown),
+            cmocka_unit_test(test_weight_to_shares),
+            cmocka_unit_test_setup_teardown(test_cpu_unlimited_and_bad_weight, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_registry_round_trip_v1, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -265,8 +265,8 @@ static void full_policy(struct fixture *f)
 static int create(struct fixture *f, const char *id, bool (*is_live)(const char *, void *))
 {
         memset(&f->err, 0, sizeof(f->err));
-        int r = cgroup_session_create(&f->c, &f->p, 1000, id, 4242, is_live, f, &f->s,
-                                      f->warnings, sizeof(f->warnings), &f->err);
+        int r = cgroup_session_create(&f->c, &f->p, 1000, id, 4242, is_live, f, &f->s, f->warnings,
+                                      sizeof(f->warnings), &f->err);
         if (r < 0)
                 print_message("create: %s\n", f->err.msg);
         return r;
@@ -287,19 +287,19 @@ static void test_first_login_makes_tree_and_writes_caps_in_order(void **state)
         full_policy(f);
         assert_int_equal(create(f, "abc123", NULL), 0);
         static const char *const want[] = {
-                "mkdir isolate",
-                "write isolate/cgroup.subtree_control +memory +io +pids +cpu",
-                "mkdir isolate/user-1000",
-                "write isolate/user-1000/cgroup.subtree_control +memory +io +pids +cpu",
-                "write isolate/user-1000/memory.max 1073741824",
-                "write isolate/user-1000/memory.high 805306368",
-                "write isolate/user-1000/memory.swap.max 0",
-                "write isolate/user-1000/io.max 8:0 wbps=5242880 riops=1000 wiops=max",
-                "write isolate/user-1000/pids.max 100",
-                "write isolate/user-1000/cpu.max 150000 100000",
-                "write isolate/user-1000/cpu.weight 200",
-                "mkdir isolate/user-1000/session-abc123",
-                "mkdir isolate/supervisor",
+            "mkdir isolate",
+            "write isolate/cgroup.subtree_control +memory +io +pids +cpu",
+            "mkdir isolate/user-1000",
+            "write isolate/user-1000/cgroup.subtree_control +memory +io +pids +cpu",
+            "write isolate/user-1000/memory.max 1073741824",
+            "write isolate/user-1000/memory.high 805306368",
+            "write isolate/user-1000/memory.swap.max 0",
+            "write isolate/user-1000/io.max 8:0 wbps=5242880 riops=1000 wiops=max",
+            "write isolate/user-1000/pids.max 100",
+            "write isolate/user-1000/cpu.max 150000 100000",
+            "write isolate/user-1000/cpu.weight 200",
+            "mkdir isolate/user-1000/session-abc123",
+            "mkdir isolate/supervisor",
         };
         assert_trace(f, want, ELEMENTSOF(want));
         assert_string_equal(f->warnings, "");
@@ -334,8 +334,8 @@ static void test_no_process_in_inner_cgroups(void **state)
         assert_int_equal(cgroup_session_enter(&f->s, 4242, &f->err), 0);
         assert_int_equal(cgroup_session_enter_supervisor(&f->s, 0, &f->err), 0);
         static const char *const want[] = {
-                "write isolate/user-1000/session-abc123/cgroup.procs 4242",
-                "write isolate/supervisor/cgroup.procs 0",
+            "write isolate/user-1000/session-abc123/cgroup.procs 4242",
+            "write isolate/supervisor/cgroup.procs 0",
         };
         assert_trace(f, want, ELEMENTSOF(want));
         assert_string_equal(get(cgpath(f, "isolate"), "cgroup.procs"), "");
@@ -354,17 +354,17 @@ static void test_second_login_updates_caps_and_keeps_tree(void **state)
         f->p.pids_max = LIMIT_MAX;
         assert_int_equal(create(f, "second", NULL), 0);
         static const char *const want[] = {
-                "write isolate/cgroup.subtree_control +memory +io +pids +cpu",
-                "write isolate/user-1000/cgroup.subtree_control +memory +io +pids +cpu",
-                "write isolate/user-1000/memory.max 2147483648",
-                "write isolate/user-1000/memory.high 805306368",
-                "write isolate/user-1000/memory.swap.max 0",
-                /* the io entry is gone from the policy: its limit goes too */
-                "write isolate/user-1000/io.max 8:0 rbps=max wbps=max riops=max wiops=max",
-                "write isolate/user-1000/pids.max max",
-                "write isolate/user-1000/cpu.max max 100000",
-                "write isolate/user-1000/cpu.weight 200",
-                "mkdir isolate/user-1000/session-second",
+            "write isolate/cgroup.subtree_control +memory +io +pids +cpu",
+            "write isolate/user-1000/cgroup.subtree_control +memory +io +pids +cpu",
+            "write isolate/user-1000/memory.max 2147483648",
+            "write isolate/user-1000/memory.high 805306368",
+            "write isolate/user-1000/memory.swap.max 0",
+            /* the io entry is gone from the policy: its limit goes too */
+            "write isolate/user-1000/io.max 8:0 rbps=max wbps=max riops=max wiops=max",
+            "write isolate/user-1000/pids.max max",
+            "write isolate/user-1000/cpu.max max 100000",
+            "write isolate/user-1000/cpu.weight 200",
+            "mkdir isolate/user-1000/session-second",
         };
         assert_trace(f, want, ELEMENTSOF(want));
         assert_true(exists(cgpath(f, "isolate/user-1000/session-first")));
@@ -389,16 +389,16 @@ static void test_policy_edit_applies_at_next_login(void **state)
         f->p.n_io = 1;
         assert_int_equal(create(f, "s2", NULL), 0);
         static const char *const want[] = {
-                "write isolate/cgroup.subtree_control +memory +io +pids +cpu",
-                "write isolate/user-1000/cgroup.subtree_control +memory +io +pids +cpu",
-                "write isolate/user-1000/memory.max max",
-                "write isolate/user-1000/memory.high max",
-                "write isolate/user-1000/memory.swap.max max",
-                "write isolate/user-1000/io.max 8:0 rbps=1000000 wbps=max riops=max wiops=max",
-                "write isolate/user-1000/pids.max 20",
-                "write isolate/user-1000/cpu.max max 100000",
-                "write isolate/user-1000/cpu.weight 100",
-                "mkdir isolate/user-1000/session-s2",
+            "write isolate/cgroup.subtree_control +memory +io +pids +cpu",
+            "write isolate/user-1000/cgroup.subtree_control +memory +io +pids +cpu",
+            "write isolate/user-1000/memory.max max",
+            "write isolate/user-1000/memory.high max",
+            "write isolate/user-1000/memory.swap.max max",
+            "write isolate/user-1000/io.max 8:0 rbps=1000000 wbps=max riops=max wiops=max",
+            "write isolate/user-1000/pids.max 20",
+            "write isolate/user-1000/cpu.max max 100000",
+            "write isolate/user-1000/cpu.weight 100",
+            "mkdir isolate/user-1000/session-s2",
         };
         assert_trace(f, want, ELEMENTSOF(want));
 }
@@ -408,12 +408,12 @@ static void test_unset_caps_write_nothing(void **state)
         struct fixture *f = *state;
         assert_int_equal(create(f, "s1", NULL), 0);
         static const char *const want[] = {
-                "mkdir isolate",
-                "write isolate/cgroup.subtree_control +memory +io +pids +cpu",
-                "mkdir isolate/user-1000",
-                "write isolate/user-1000/cgroup.subtree_control +memory +io +pids +cpu",
-                "mkdir isolate/user-1000/session-s1",
-                "mkdir isolate/supervisor",
+            "mkdir isolate",
+            "write isolate/cgroup.subtree_control +memory +io +pids +cpu",
+            "mkdir isolate/user-1000",
+            "write isolate/user-1000/cgroup.subtree_control +memory +io +pids +cpu",
+            "mkdir isolate/user-1000/session-s1",
+            "mkdir isolate/supervisor",
         };
         assert_trace(f, want, ELEMENTSOF(want));
 }
@@ -450,17 +450,17 @@ static void test_next_login_removes_empty_dead_leaves(void **state)
         assert_true(exists(cgpath(f, "isolate/user-1000/session-young")));
         assert_true(exists(cgpath(f, "isolate/user-1000/session-new")));
         static const char *const want[] = {
-                "write isolate/cgroup.subtree_control +memory +io +pids +cpu",
-                "write isolate/user-1000/cgroup.subtree_control +memory +io +pids +cpu",
-                /* an existing user cgroup: what the policy leaves unset is reset */
-                "write isolate/user-1000/memory.max max",
-                "write isolate/user-1000/memory.high max",
-                "write isolate/user-1000/memory.swap.max max",
-                "write isolate/user-1000/pids.max max",
-                "write isolate/user-1000/cpu.max max 100000",
-                "write isolate/user-1000/cpu.weight 100",
-                "rmdir isolate/user-1000/session-dead",
-                "mkdir isolate/user-1000/session-new",
+            "write isolate/cgroup.subtree_control +memory +io +pids +cpu",
+            "write isolate/user-1000/cgroup.subtree_control +memory +io +pids +cpu",
+            /* an existing user cgroup: what the policy leaves unset is reset */
+            "write isolate/user-1000/memory.max max",
+            "write isolate/user-1000/memory.high max",
+            "write isolate/user-1000/memory.swap.max max",
+            "write isolate/user-1000/pids.max max",
+            "write isolate/user-1000/cpu.max max 100000",
+            "write isolate/user-1000/cpu.weight 100",
+            "rmdir isolate/user-1000/session-dead",
+            "mkdir isolate/user-1000/session-new",
         };
         assert_trace(f, want, ELEMENTSOF(want));
 }
@@ -512,18 +512,18 @@ static void test_missing_controller_warned_when_not_required(void **state)
         assert_non_null(strstr(f->warnings, "not applied"));
         assert_int_equal(strchr(f->warnings, '\n') - f->warnings + 1, strlen(f->warnings));
         static const char *const want[] = {
-                "mkdir isolate",
-                "write isolate/cgroup.subtree_control +memory +pids +cpu",
-                "mkdir isolate/user-1000",
-                "write isolate/user-1000/cgroup.subtree_control +memory +pids +cpu",
-                "write isolate/user-1000/memory.max 1073741824",
-                "write isolate/user-1000/memory.high 805306368",
-                "write isolate/user-1000/memory.swap.max 0",
-                "write isolate/user-1000/pids.max 100",
-                "write isolate/user-1000/cpu.max 150000 100000",
-                "write isolate/user-1000/cpu.weight 200",
-                "mkdir isolate/user-1000/session-s1",
-                "mkdir isolate/supervisor",
+            "mkdir isolate",
+            "write isolate/cgroup.subtree_control +memory +pids +cpu",
+            "mkdir isolate/user-1000",
+            "write isolate/user-1000/cgroup.subtree_control +memory +pids +cpu",
+            "write isolate/user-1000/memory.max 1073741824",
+            "write isolate/user-1000/memory.high 805306368",
+            "write isolate/user-1000/memory.swap.max 0",
+            "write isolate/user-1000/pids.max 100",
+            "write isolate/user-1000/cpu.max 150000 100000",
+            "write isolate/user-1000/cpu.weight 200",
+            "mkdir isolate/user-1000/session-s1",
+            "mkdir isolate/supervisor",
         };
         assert_trace(f, want, ELEMENTSOF(want));
 }
@@ -536,8 +536,7 @@ static void test_unused_missing_controller_is_silent(void **state)
         putf(f->cg, "cgroup.subtree_control", "memory pids\n");
         assert_int_equal(create(f, "s1", NULL), 0);
         assert_string_equal(f->warnings, "");
-        assert_string_equal(get(cgpath(f, "isolate"), "cgroup.subtree_control"),
-                            "+memory +pids");
+        assert_string_equal(get(cgpath(f, "isolate"), "cgroup.subtree_control"), "+memory +pids");
 }
 
 static void test_no_swap_accounting(void **state)
@@ -585,14 +584,14 @@ static void test_nested_root_under_own_cgroup(void **state)
         f->p.pids_max = 5;
         assert_int_equal(create(f, "s1", NULL), 0);
         static const char *const want[] = {
-                "mkdir test.slice/runner/isolate-test-1f2e",
-                "write test.slice/runner/isolate-test-1f2e/cgroup.subtree_control +memory +pids",
-                "mkdir test.slice/runner/isolate-test-1f2e/user-1000",
-                "write test.slice/runner/isolate-test-1f2e/user-1000/cgroup.subtree_control "
-                "+memory +pids",
-                "write test.slice/runner/isolate-test-1f2e/user-1000/pids.max 5",
-                "mkdir test.slice/runner/isolate-test-1f2e/user-1000/session-s1",
-                "mkdir test.slice/runner/isolate-test-1f2e/supervisor",
+            "mkdir test.slice/runner/isolate-test-1f2e",
+            "write test.slice/runner/isolate-test-1f2e/cgroup.subtree_control +memory +pids",
+            "mkdir test.slice/runner/isolate-test-1f2e/user-1000",
+            "write test.slice/runner/isolate-test-1f2e/user-1000/cgroup.subtree_control "
+            "+memory +pids",
+            "write test.slice/runner/isolate-test-1f2e/user-1000/pids.max 5",
+            "mkdir test.slice/runner/isolate-test-1f2e/user-1000/session-s1",
+            "mkdir test.slice/runner/isolate-test-1f2e/supervisor",
         };
         assert_trace(f, want, ELEMENTSOF(want));
 }
@@ -715,16 +714,14 @@ static void test_registry_parse_rejects_junk(void **state)
         assert_int_equal(cgroup_session_parse("cgroup_backend=v9\n", &s), -EBADMSG);
         assert_int_equal(cgroup_session_parse("cgroup_backend=v2\ncgroup=- cgroup2 - -\n", &s),
                          -EBADMSG);
-        assert_int_equal(cgroup_session_parse("cgroup_backend=v2\ncgroup=- ext4 - - - - - -\n",
-                                              &s),
+        assert_int_equal(cgroup_session_parse("cgroup_backend=v2\ncgroup=- ext4 - - - - - -\n", &s),
                          -EBADMSG);
         assert_int_equal(
-                cgroup_session_parse("cgroup_backend=v2\ncgroup=- cgroup2 - - /a%2 - - -\n", &s),
-                -EBADMSG);
+            cgroup_session_parse("cgroup_backend=v2\ncgroup=- cgroup2 - - /a%2 - - -\n", &s),
+            -EBADMSG);
         assert_int_equal(
-                cgroup_session_parse("cgroup_backend=v2\ncgroup=- cgroup2 - - - - - - extra\n",
-                                     &s),
-                -EBADMSG);
+            cgroup_session_parse("cgroup_backend=v2\ncgroup=- cgroup2 - - - - - - extra\n", &s),
+            -EBADMSG);
         assert_int_equal(cgroup_session_parse("cgroup_backend=systemd\n", &s), 0);
         assert_int_equal(s.backend, CGROUP_BACKEND_SYSTEMD);
         assert_int_equal(s.n, 0);
@@ -768,37 +765,34 @@ static void test_backend_auto(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(
-                        test_first_login_makes_tree_and_writes_caps_in_order, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_no_process_in_inner_cgroups, setup,
-                                                teardown),
-                cmocka_unit_test_setup_teardown(test_second_login_updates_caps_and_keeps_tree,
-                                                setup, teardown),
-                cmocka_unit_test_setup_teardown(test_policy_edit_applies_at_next_login, setup,
-                                                teardown),
-                cmocka_unit_test_setup_teardown(test_unset_caps_write_nothing, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_next_login_removes_empty_dead_leaves, setup,
-                                                teardown),
-                cmocka_unit_test_setup_teardown(test_gc_counts_dead_sessions, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_missing_controller_refused_when_required,
-                                                setup, teardown),
-                cmocka_unit_test_setup_teardown(test_missing_controller_warned_when_not_required,
-                                                setup, teardown),
-                cmocka_unit_test_setup_teardown(test_unused_missing_controller_is_silent, setup,
-                                                teardown),
-                cmocka_unit_test_setup_teardown(test_no_swap_accounting, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_nested_root_under_own_cgroup, setup,
-                                                teardown),
-                cmocka_unit_test_setup_teardown(test_bad_root_and_session_id_refused, setup,
-                                                teardown),
-                cmocka_unit_test_setup_teardown(test_existing_leaf_refused, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_enter_missing_leaf_fails, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_remove_leaf, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_usage, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_registry_round_trip, setup, teardown),
-                cmocka_unit_test(test_registry_escapes),
-                cmocka_unit_test(test_registry_parse_rejects_junk),
-                cmocka_unit_test_setup_teardown(test_backend_auto, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_first_login_makes_tree_and_writes_caps_in_order,
+                                            setup, teardown),
+            cmocka_unit_test_setup_teardown(test_no_process_in_inner_cgroups, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_second_login_updates_caps_and_keeps_tree, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(test_policy_edit_applies_at_next_login, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(test_unset_caps_write_nothing, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_next_login_removes_empty_dead_leaves, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(test_gc_counts_dead_sessions, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_missing_controller_refused_when_required, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(test_missing_controller_warned_when_not_required, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(test_unused_missing_controller_is_silent, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(test_no_swap_accounting, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_nested_root_under_own_cgroup, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_bad_root_and_session_id_refused, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_existing_leaf_refused, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_enter_missing_leaf_fails, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_remove_leaf, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_usage, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_registry_round_trip, setup, teardown),
+            cmocka_unit_test(test_registry_escapes),
+            cmocka_unit_test(test_registry_parse_rejects_junk),
+            cmocka_unit_test_setup_teardown(test_backend_auto, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

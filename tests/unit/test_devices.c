@@ -154,11 +154,10 @@ static void sh(const char *fmt, ...)
 
 /* A block device as sysfs shows it: its directory under devices/ with a dev file, a
  * partition file for partitions, and its dev/block/MAJ:MIN link. */
-static void blockdev(struct fake *f, const char *devpath, unsigned ma, unsigned mi,
-                     bool partition)
+static void blockdev(struct fake *f, const char *devpath, unsigned ma, unsigned mi, bool partition)
 {
-        sh("mkdir -p '%s/devices/%s' && echo %u:%u > '%s/devices/%s/dev'", f->sys, devpath, ma,
-           mi, f->sys, devpath);
+        sh("mkdir -p '%s/devices/%s' && echo %u:%u > '%s/devices/%s/dev'", f->sys, devpath, ma, mi,
+           f->sys, devpath);
         if (partition)
                 sh("echo 1 > '%s/devices/%s/partition'", f->sys, devpath);
         sh("mkdir -p '%s/dev/block' && ln -s '../../devices/%s' '%s/dev/block/%u:%u'", f->sys,
@@ -308,21 +307,19 @@ static void test_node_of_a_stacked_device(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_root_and_its_node_and_a_file_on_it),
-                cmocka_unit_test(test_vda_on_this_vm),
-                cmocka_unit_test(test_nonexistent_path),
-                cmocka_unit_test(test_proc_has_no_block_device),
-                cmocka_unit_test(test_tmpfs_has_no_block_device),
-                cmocka_unit_test(test_character_device),
-                cmocka_unit_test_setup_teardown(test_disk_is_itself, fake_setup, fake_teardown),
-                cmocka_unit_test_setup_teardown(test_partition_to_disk, fake_setup,
-                                                fake_teardown),
-                cmocka_unit_test_setup_teardown(test_device_mapper_to_disks, fake_setup,
-                                                fake_teardown),
-                cmocka_unit_test_setup_teardown(test_unknown_number, fake_setup, fake_teardown),
-                cmocka_unit_test_setup_teardown(test_too_many_disks, fake_setup, fake_teardown),
-                cmocka_unit_test_setup_teardown(test_node_of_a_stacked_device, fake_setup,
-                                                fake_teardown),
+            cmocka_unit_test(test_root_and_its_node_and_a_file_on_it),
+            cmocka_unit_test(test_vda_on_this_vm),
+            cmocka_unit_test(test_nonexistent_path),
+            cmocka_unit_test(test_proc_has_no_block_device),
+            cmocka_unit_test(test_tmpfs_has_no_block_device),
+            cmocka_unit_test(test_character_device),
+            cmocka_unit_test_setup_teardown(test_disk_is_itself, fake_setup, fake_teardown),
+            cmocka_unit_test_setup_teardown(test_partition_to_disk, fake_setup, fake_teardown),
+            cmocka_unit_test_setup_teardown(test_device_mapper_to_disks, fake_setup, fake_teardown),
+            cmocka_unit_test_setup_teardown(test_unknown_number, fake_setup, fake_teardown),
+            cmocka_unit_test_setup_teardown(test_too_many_disks, fake_setup, fake_teardown),
+            cmocka_unit_test_setup_teardown(test_node_of_a_stacked_device, fake_setup,
+                                            fake_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
