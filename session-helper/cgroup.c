@@ -206,9 +206,10 @@ int cg_mounts_read(struct cg_mount **ret, size_t *ret_n, struct isolate_error *e
                 int k = mountinfo_parse_line(line, cur, point, sizeof(point));
                 if (k < 0)
                         continue;
-                /* A later mount on the same point or above hides what was there. */
+                /* A later mount on the same point or above hides what was there ("/" aside:
+                 * a root listed late, after a pivot_root, hides nothing that is listed). */
                 for (size_t i = 0; i < n;) {
-                        if (path_under(orig[i], point)) {
+                        if (!STREQ(point, "/") && path_under(orig[i], point)) {
                                 free(orig[i]);
                                 memmove(&m[i], &m[i + 1], (n - i - 1) * sizeof(*m));
                                 memmove(&orig[i], &orig[i + 1], (n - i - 1) * sizeof(*orig));

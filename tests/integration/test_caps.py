@@ -64,9 +64,13 @@ class CapsTestCase(SandboxTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.cfg = {name: cls.sb.config(policies=POLICIES, default_policy=name,
-                                       name=f"{name}.conf")
-                   for name in ("mem", "disk", "free", "tasks")}
+        try:
+            cls.cfg = {name: cls.sb.config(policies=POLICIES, default_policy=name,
+                                           name=f"{name}.conf")
+                       for name in ("mem", "disk", "free", "tasks")}
+        except Exception:
+            cls.sb.close()
+            raise
 
     def start(self, user, cmd, cfg):
         """A session in the background, ended (and its pipes closed) at the end of the test."""

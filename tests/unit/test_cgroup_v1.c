@@ -477,6 +477,36 @@ static void test_missing_hierarchy(void **state)
         assert_string_equal(f->s.h[2].controllers, "cpu,cpuacct");
 }
 
+/* What mountinfo says, read as the kernel writes it: a mount hidden by a later one on the
+ * same point, escaped names, super options beyond the controllers, controllers listed in
+ * another order than /proc/self/cgroup lists them. */
+static void test_mountinfo_details(void **state)
+{
+        struct fixture *f = *state;
+        write_mountinfo(f, "30 22 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n"
+                           "31 22 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw,mode=755\n"
+                           "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
+                           "38 31 0:35 / /sys/fs/cgroup/blk\\040io rw - cgroup cgroup rw,blkio\n"
+                           "40 31 0:37 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup "
+                           "rw,noprefix,release_agent=/sbin/agent,cpuacct,cpu\n");
+        mkdirs(cgpath(f, "blk io"));
+        enum cgroup_backend_kind k;
+        assert_int_equal(cgroup_backend_resolve(CGROUP_BACKEND_AUTO, &k, &f->err), 0);
+        assert_int_equal(k, CGROUP_BACKEND_V1); /* the cgroup2 mount is hidden */
+        assert_int_equal(create(f, "s1"), 0);
+        assert_int_equal(f->s.n, 3);
+        assert_string_equal(f->s.h[1].controllers, "blkio");
+        assert_string_equal(f->s.h[1].mount_name, "blk io");
+        char want[PATH_MAX];
+        snprintf(want, sizeof(want), "%s/blk io/isolate-t/user-1000", f->cg);
+        assert_string_equal(f->s.h[1].user_path, want);
+        assert_string_equal(f->s.h[2].controllers, "cpuacct,cpu");
+        assert_string_equal(f->s.h[2].mount_options, "noprefix,cpuacct,cpu");
+        assert_string_equal(f->s.h[2].mount_name, "cpu,cpuacct");
+        /* /proc/self/cgroup says "cpu,cpuacct": the same hierarchy */
+        assert_int_equal(cgroup_session_enter(&f->s, 0, &f->err), 0);
+}
+
 static void test_failure_removes_what_it_made(void **state)
 {
         struct fixture *f = *state;
@@ -637,6 +667,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_no_swap_accounting, setup, teardown),
             cmocka_unit_test_setup_teardown(test_swap_without_memory_max, setup, teardown),
             cmocka_unit_test_setup_teardown(test_missing_hierarchy, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_mountinfo_details, setup, teardown),
             cmocka_unit_test_setup_teardown(test_failure_removes_what_it_made, setup, teardown),
             cmocka_unit_test_setup_teardown(test_enter_all_or_nothing, setup, teardown),
             cmocka_unit_test_setup_teardown(test_enter_self_and_supervisor, setup, teardown),
