@@ -171,6 +171,9 @@ class SystemdBackend(dbusmock.DBusTestCase):
         self.assertTrue(res.stdout.startswith("ok\n"), res.stdout)
         calls = self.calls()
         self.assertEqual(len(calls), 1)
+        # nothing else was asked of systemd (no StartTransientUnit, no other method)
+        methods = [str(c[1]) for c in self.mock.GetCalls() if str(c[1]) != "TypedCalls"]
+        self.assertEqual(methods, ["SetUnitProperties"])
         t_name, name, t_runtime, runtime, t_props, props = calls[0]
         self.assertEqual((t_name, name), ("s", "user-1000.slice"))
         self.assertEqual((t_runtime, runtime), ("b", True))
@@ -237,6 +240,7 @@ class SystemdBackend(dbusmock.DBusTestCase):
         self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
         self.assertEqual(res.stdout.splitlines()[1], "cgroup_backend=systemd")
         self.assertEqual(self.calls(), [])
+        self.assertEqual([str(c[1]) for c in self.mock.GetCalls()], ["TypedCalls"])
 
     def test_caller_outside_the_user_slice(self):
         self.add_set_unit_properties()
