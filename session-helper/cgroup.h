@@ -87,14 +87,23 @@ int cgroup_session_enter_supervisor(const struct cgroup_session *s, pid_t pid,
  * tasks. No-op with systemd. */
 int cgroup_session_remove(const struct cgroup_session *s, struct isolate_error *err);
 
+/* What the session uses now, read from its leaf (systemd: its scope). v1: I/O bytes are
+ * the user's (sessions share the blkio cgroup); memory_peak is memory.max_usage_in_bytes
+ * (v2: memory.peak). -ENOENT when none of its cgroups exists any more. */
 int cgroup_session_usage(const struct cgroup_session *s, struct cgroup_usage *ret);
 
-/* Registry round trip: one "cgroup=" value per hierarchy, and back. */
+/* Registry round trip: newline-terminated lines, "cgroup_backend=systemd|v2|v1" and one
+ * "cgroup=" line per hierarchy with 8 space-separated fields (controllers mount_type
+ * mount_options mount_name user_path leaf_path supervisor_path scope_path; "" as "-",
+ * bytes <= 0x20, 0x7f, '%' and a lone "-" as %XX). format returns the length or -ENOBUFS.
+ * parse ignores lines with other keys (a whole registry file may be given) and returns
+ * -EBADMSG for a missing backend line or a malformed cgroup line. */
 int cgroup_session_format(const struct cgroup_session *s, char *buf, size_t len);
 int cgroup_session_parse(const char *text, struct cgroup_session *ret);
 
 /* isolatectl gc: removes empty session leaves under every user-UID whose session is not
- * live. Returns the number removed or -errno. */
+ * live (and which are older than CGROUP_GC_MIN_AGE_S). Returns the number of sessions
+ * whose leaves were removed, or -errno. No-op with systemd. */
 int cgroup_gc(const struct config *c, bool (*is_live)(const char *session_id, void *data),
               void *data, struct isolate_error *err);
 
