@@ -810,6 +810,15 @@ static int prev_cgroup(const char *text, const struct cgroup_hierarchy *h, char 
         return -ENOENT;
 }
 
+/* Which file moves pidstr: a process moving itself ("0") on a v1 hierarchy writes to
+ * `tasks`, which moves only the calling thread and so skips the kernel's global threadgroup
+ * lock, whose writer side waits for an RCU grace period (measured here: 4 to 70 ms against
+ * 0.1 ms). Everyone who moves itself is single-threaded (the session child, PAM callers). */
+static const char *move_file(const struct cgroup_hierarchy *h, const char *pidstr)
+{
+        return STREQ(pidstr, "0") && !STREQ(h->mount_type, "cgroup2") ? "tasks" : "cgroup.procs";
+}
+
 /* Puts pid back where it was in hierarchies [0, upto): best effort, for a failed move. */
 static void move_back(const struct cgroup_session *s, size_t upto, const char *pidstr,
                       const char *before)
@@ -829,7 +838,7 @@ static void move_back(const struct cgroup_session *s, size_t upto, const char *p
                         if (!m[k].unified && cg_controllers_equal(m[k].controllers, h->controllers))
                                 mm = &m[k];
                 if (mm && cg_fs_path(mm, rel, dir, sizeof(dir)) == 0)
-                        (void)cg_write(dir, "cgroup.procs", pidstr, NULL);
+                        (void)cg_write(dir, move_file(h, pidstr), pidstr, NULL);
         }
         free(m);
 }
@@ -858,7 +867,7 @@ static int session_move(const struct cgroup_session *s, pid_t pid, bool supervis
                                                   : h->user_path;
                 if (!*dir)
                         continue;
-                int r = cg_write(dir, "cgroup.procs", pidstr, err);
+                int r = cg_write(dir, move_file(h, pidstr), pidstr, err);
                 if (r < 0) {
                         move_back(s, i, pidstr, before);
                         return error_prefix(
@@ -872,6 +881,31 @@ static int session_move(const struct cgroup_session *s, pid_t pid, bool supervis
 int cgroup_session_enter(const struct cgroup_session *s, pid_t pid, struct isolate_error *err)
 {
         return session_move(s, pid, false, err);
+}
+
+int cgroup_session_enter_files(const struct cgroup_session *s, int *ret_fds, size_t max,
+                               size_t *ret_n, struct isolate_error *err)
+{
+        *ret_n = 0;
+        if (s->backend == CGROUP_BACKEND_SYSTEMD)
+                return 0;
+        for (size_t i = 0; i < s->n; i++) {
+                const struct cgroup_hierarchy *h = &s->h[i];
+                const char *dir = *h->leaf_path ? h->leaf_path : h->user_path;
+                if (!*dir)
+                        continue;
+                char path[PATH_MAX];
+                snprintf(path, sizeof(path), "%s/%s", dir, move_file(h, "0"));
+                int fd = *ret_n < max ? open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY) : -1;
+                if (fd < 0) {
+                        int e = *ret_n < max ? errno : E2BIG;
+                        while (*ret_n > 0)
+                                close(ret_fds[--*ret_n]);
+                        return error_set_errno(err, e, "cannot open %s", path);
+                }
+                ret_fds[(*ret_n)++] = fd;
+        }
+        return 0;
 }
 
 int cgroup_session_enter_supervisor(const struct cgroup_session *s, pid_t pid,

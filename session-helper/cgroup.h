@@ -80,6 +80,12 @@ int cgroup_session_create(const struct config *c, const struct policy *p, uid_t 
  * hierarchy has no leaf, into user_path). All or nothing: on failure the hierarchies
  * already done are moved back where the process was. No-op with systemd. */
 int cgroup_session_enter(const struct cgroup_session *s, pid_t pid, struct isolate_error *err);
+/* Opens, for the caller to move itself into the session (session_join writes "0" to each):
+ * the leaf's `tasks` in each v1 hierarchy, its cgroup.procs on v2; none with systemd. The
+ * caller moving itself on v1 avoids the kernel's RCU grace period that moving another
+ * process costs. O_CLOEXEC fds, at most max. */
+int cgroup_session_enter_files(const struct cgroup_session *s, int *ret_fds, size_t max,
+                               size_t *ret_n, struct isolate_error *err);
 /* Moves pid (0: self) into the supervisor cgroup; no-op with systemd. */
 int cgroup_session_enter_supervisor(const struct cgroup_session *s, pid_t pid,
                                     struct isolate_error *err);

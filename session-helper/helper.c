@@ -6,8 +6,10 @@
  * the caller its fail mode; resolve the policy; compile the seccomp program and plan the
  * LSM part (pure work first, nothing made yet); the user's cgroup and the session leaf;
  * clone the session's first process into fresh namespaces, which builds the view inside
- * and execs isolate-init; registry entry; commit to the init; move the caller into the
- * leaf; reply with the init's pidfd and everything the caller applies to itself.
+ * and execs isolate-init; registry entry; commit to the init; reply with the init's pidfd,
+ * the files through which the caller moves itself into the leaf (a process moving itself
+ * on cgroup v1 costs no RCU grace period; moving another does), and everything else the
+ * caller applies to itself.
  *
  * Anything that fails before the commit is undone here (init killed, leaf and registry
  * entry removed). If this process dies instead, the init sees the socket close before the
@@ -527,9 +529,11 @@ static int cmd_open(const char *config_path)
         }
         if (r >= 0) {
                 test_die_at("commit");
-                r = cgroup_session_enter(&s.cg, s.req.caller_pid, &err);
-                if (r < 0)
-                        error_prefix(&err, "cannot move the caller into the session's cgroup");
+                /* the caller moves itself (join.c): see cgroup_session_enter_files() */
+                size_t n = 0;
+                r = cgroup_session_enter_files(&s.cg, s.reply.join.cgroup_fds,
+                                               JOIN_MAX_CGROUP_FDS, &n, &err);
+                s.reply.join.n_cgroup_fds = (uint32_t)n;
         }
         if (r < 0) {
                 session_abandon(&s);

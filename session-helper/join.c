@@ -2,6 +2,8 @@
  *
  * Order matters: the LSM exec label goes first, while /proc is still the host's (after the
  * setns /proc/self no longer resolves: the caller is outside the new pid namespace); then
+ * the caller moves itself into the session's cgroups (through files the helper opened: a
+ * process moving itself on cgroup v1 skips the kernel's RCU grace period); then
  * every namespace in one setns(2) with the init's pidfd (all or nothing); then Landlock
  * (paths opened in the session's mount namespace); then the bounding set, no_new_privs and
  * last the seccomp filter, which may deny the calls before it. */
@@ -53,9 +55,27 @@ static int bounding_set_drop(uint64_t keep, struct isolate_error *err)
         return 0;
 }
 
-int session_join(const struct join_spec *j, struct isolate_error *err)
+/* Writes "0" (the writer itself) to each file; closes them: nothing of the host's cgroupfs
+ * stays open in a process that forks into the session. */
+static int cgroup_self_enter(struct join_spec *j, struct isolate_error *err)
+{
+        int r = 0;
+        for (uint32_t i = 0; i < j->n_cgroup_fds; i++) {
+                if (r == 0 && write(j->cgroup_fds[i], "0", 1) != 1)
+                        r = error_set_errno(err, errno, "cannot enter the session's cgroup");
+                closep(&j->cgroup_fds[i]);
+                j->cgroup_fds[i] = -1;
+        }
+        j->n_cgroup_fds = 0;
+        return r;
+}
+
+int session_join(struct join_spec *j, struct isolate_error *err)
 {
         int r = lsm_label_write(j, err);
+        if (r < 0)
+                return r;
+        r = cgroup_self_enter(j, err);
         if (r < 0)
                 return r;
         if (j->init_pidfd < 0)

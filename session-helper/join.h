@@ -14,10 +14,11 @@ int session_open(const char *helper, const char *config, const struct open_reque
                  int timeout_ms, bool quiet_helper, struct open_reply *ret, bool *ret_hello_seen,
                  struct isolate_error *err);
 
-/* Applies j to the calling process: LSM exec label, setns (all namespaces at once),
- * Landlock, bounding set, no_new_privs, seccomp. Must run single-threaded. Once setns has
- * succeeded any later failure leaves the process half-joined: the caller must deny. */
-int session_join(const struct join_spec *j, struct isolate_error *err);
+/* Applies j to the calling process: LSM exec label, its move into the session's cgroups
+ * (the cgroup fds are used and closed), setns (all namespaces at once), Landlock, bounding
+ * set, no_new_privs, seccomp. Must run single-threaded. Once the cgroup move has started
+ * any failure leaves the process half-joined: the caller must deny. */
+int session_join(struct join_spec *j, struct isolate_error *err);
 
 /* Asks the session init to kill every other process of the session and waits for it. */
 int session_close(int control_fd, int timeout_ms, struct isolate_error *err);

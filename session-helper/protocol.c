@@ -50,13 +50,15 @@ enum field_tag {
         F_TAG_MAX,
 };
 
-#define MAX_FDS 2
+#define MAX_FDS (2 + JOIN_MAX_CGROUP_FDS)
 
 void join_spec_init(struct join_spec *j)
 {
         memset(j, 0, sizeof(*j));
         j->init_pidfd = -1;
         j->control_fd = -1;
+        for (size_t i = 0; i < JOIN_MAX_CGROUP_FDS; i++)
+                j->cgroup_fds[i] = -1;
 }
 
 void join_spec_free(struct join_spec *j)
@@ -65,6 +67,9 @@ void join_spec_free(struct join_spec *j)
                 close(j->init_pidfd);
         if (j->control_fd >= 0)
                 close(j->control_fd);
+        for (size_t i = 0; i < JOIN_MAX_CGROUP_FDS; i++)
+                if (j->cgroup_fds[i] >= 0)
+                        close(j->cgroup_fds[i]);
         free(j->bpf);
         free(j->landlock);
         join_spec_init(j);
@@ -423,6 +428,10 @@ int proto_send_reply(int fd, const struct open_reply *rep)
                         return -EINVAL;
                 fds[n_fds++] = j->init_pidfd;
                 fds[n_fds++] = j->control_fd;
+                if (j->n_cgroup_fds > JOIN_MAX_CGROUP_FDS)
+                        return -EINVAL;
+                for (uint32_t i = 0; i < j->n_cgroup_fds; i++)
+                        fds[n_fds++] = j->cgroup_fds[i];
                 enc_u32(&e, F_HAS_FDS, (uint32_t)n_fds);
                 enc_u32(&e, F_NS_FLAGS, j->ns_flags);
                 enc_u64(&e, F_CAPS_KEEP, j->caps_keep);
@@ -548,8 +557,10 @@ int proto_decode_reply(const void *buf, size_t len, struct open_reply *ret, bool
                         break;
                 case F_HAS_FDS:
                         r = dec_u32(v, l, &u32);
-                        if (r == 0 && u32 != MAX_FDS)
+                        if (r == 0 && (u32 < 2 || u32 > MAX_FDS))
                                 r = -EBADMSG;
+                        if (r == 0)
+                                j->n_cgroup_fds = u32 - 2; /* fds themselves come with recvmsg */
                         break;
                 default:
                         break;
@@ -580,7 +591,7 @@ int proto_recv_reply(int fd, int timeout_ms, struct open_reply *ret, bool *ret_h
         memset(&tmp, 0, sizeof(tmp));
         join_spec_init(&tmp.join);
         r = proto_decode_reply(buf, len, &tmp, &hello);
-        if (r == 0 && !hello && tmp.status == REPLY_OK && n_fds != MAX_FDS)
+        if (r == 0 && !hello && tmp.status == REPLY_OK && n_fds != 2 + tmp.join.n_cgroup_fds)
                 r = -EBADMSG;
         if (r == 0 && (hello || tmp.status != REPLY_OK) && n_fds != 0)
                 r = -EBADMSG;
@@ -596,9 +607,11 @@ int proto_recv_reply(int fd, int timeout_ms, struct open_reply *ret, bool *ret_h
                 ret->helper_timeout_ms = tmp.helper_timeout_ms;
                 return MSG_HELLO;
         }
-        if (n_fds == MAX_FDS) {
+        if (!hello && tmp.status == REPLY_OK) {
                 tmp.join.init_pidfd = fds[0];
                 tmp.join.control_fd = fds[1];
+                for (uint32_t i = 0; i < tmp.join.n_cgroup_fds; i++)
+                        tmp.join.cgroup_fds[i] = fds[2 + i];
         }
         join_spec_free(&ret->join);
         *ret = tmp;

@@ -47,6 +47,7 @@ struct open_request {
 };
 
 #define JOIN_MAX_LANDLOCK_PATHS 64
+#define JOIN_MAX_CGROUP_FDS     8
 #define JOIN_PATH_MAX           4096
 
 struct landlock_path {
@@ -55,10 +56,13 @@ struct landlock_path {
 };
 
 /* Everything the caller applies to itself to join a session, in this order: LSM exec
- * label (host /proc), setns, Landlock, bounding set, no_new_privs, seccomp. */
+ * label (host /proc), its own move into the session's cgroups, setns, Landlock, bounding
+ * set, no_new_privs, seccomp. */
 struct join_spec {
         int init_pidfd; /* -1 when absent */
         int control_fd; /* SEQPACKET to the init: MSG_CLOSE */
+        int cgroup_fds[JOIN_MAX_CGROUP_FDS]; /* write "0" to each: the caller moves itself */
+        uint32_t n_cgroup_fds;
         uint32_t ns_flags; /* CLONE_NEW* to setns into, all in one call */
         uint64_t caps_keep;
         bool no_new_privs;

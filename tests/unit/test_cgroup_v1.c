@@ -552,16 +552,48 @@ static void test_enter_self_and_supervisor(void **state)
         assert_int_equal(cgroup_session_enter(&f->s, 0, &f->err), 0);
         assert_int_equal(cgroup_session_enter_supervisor(&f->s, 0, &f->err), 0);
         static const char *const want[] = {
-            "write " MEMU "/session-s1/cgroup.procs 0",
-            "write blkio/isolate-t/user-1000/cgroup.procs 0",
-            "write pids/isolate-t/user-1000/session-s1/cgroup.procs 0",
-            "write cpu,cpuacct/isolate-t/user-1000/session-s1/cgroup.procs 0",
-            "write " MEM "/supervisor/cgroup.procs 0",
-            "write blkio/isolate-t/supervisor/cgroup.procs 0",
-            "write pids/isolate-t/supervisor/cgroup.procs 0",
-            "write cpu,cpuacct/isolate-t/supervisor/cgroup.procs 0",
+            "write " MEMU "/session-s1/tasks 0",
+            "write blkio/isolate-t/user-1000/tasks 0",
+            "write pids/isolate-t/user-1000/session-s1/tasks 0",
+            "write cpu,cpuacct/isolate-t/user-1000/session-s1/tasks 0",
+            "write " MEM "/supervisor/tasks 0",
+            "write blkio/isolate-t/supervisor/tasks 0",
+            "write pids/isolate-t/supervisor/tasks 0",
+            "write cpu,cpuacct/isolate-t/supervisor/tasks 0",
         };
         assert_trace(f, want, ELEMENTSOF(want));
+}
+
+/* The caller moves itself: it gets the leaf's `tasks` in each hierarchy (the user's cgroup
+ * for blkio, which has no leaf), opened for writing. */
+static void test_enter_files(void **state)
+{
+        struct fixture *f = *state;
+        assert_int_equal(create(f, "s1"), 0);
+        int fds[8];
+        size_t n = 0;
+        assert_int_equal(cgroup_session_enter_files(&f->s, fds, ELEMENTSOF(fds), &n, &f->err), 0);
+        assert_int_equal(n, 4);
+        static const char *const want[] = {
+            MEMU "/session-s1/tasks",
+            "blkio/isolate-t/user-1000/tasks",
+            "pids/isolate-t/user-1000/session-s1/tasks",
+            "cpu,cpuacct/isolate-t/user-1000/session-s1/tasks",
+        };
+        for (size_t i = 0; i < n; i++) {
+                char link[64], target[PATH_MAX];
+                snprintf(link, sizeof(link), "/proc/self/fd/%d", fds[i]);
+                ssize_t k = readlink(link, target, sizeof(target) - 1);
+                assert_true(k > 0);
+                target[k] = '\0';
+                assert_string_equal(target + strlen(f->cg) + 1, want[i]);
+                assert_int_equal(fcntl(fds[i], F_GETFL) & O_ACCMODE, O_WRONLY);
+                assert_int_equal(fcntl(fds[i], F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+                close(fds[i]);
+        }
+        /* too small an array: nothing is left open, an error says so */
+        assert_true(cgroup_session_enter_files(&f->s, fds, 2, &n, &f->err) < 0);
+        assert_int_equal(n, 0);
 }
 
 static void test_remove_and_busy(void **state)
@@ -671,6 +703,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_failure_removes_what_it_made, setup, teardown),
             cmocka_unit_test_setup_teardown(test_enter_all_or_nothing, setup, teardown),
             cmocka_unit_test_setup_teardown(test_enter_self_and_supervisor, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_enter_files, setup, teardown),
             cmocka_unit_test_setup_teardown(test_remove_and_busy, setup, teardown),
             cmocka_unit_test_setup_teardown(test_usage, setup, teardown),
             cmocka_unit_test_setup_teardown(test_gc_counts_sessions_not_directories, setup,
