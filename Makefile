@@ -104,7 +104,7 @@ deps:
 unit: all $(UNIT_BINS)
 	@tests/run-unit.sh $(UNIT_BINS)
 
-integration: all $(TEST_TOOLS)
+integration: all $(TEST_TOOLS) $(B)/tests/test_cgroup_systemd
 	@BUILD=$(B) tests/run-integration.sh
 
 vmtest: all
