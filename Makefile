@@ -18,7 +18,7 @@ HELPER_PATH ?= $(LIBEXECDIR)/isolate-helper
 INIT_PATH   ?= $(LIBEXECDIR)/isolate-init
 
 CC      ?= gcc
-PKGS    := libseccomp libcap libsystemd libconfuse
+PKGS    := libseccomp libcap libconfuse
 B       := build
 
 WARN     := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 \
@@ -39,8 +39,11 @@ else
   INIT_STATIC := -static-pie
 endif
 
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libseccomp, libcap and libconfuse are linked statically and libsystemd is loaded with
+# dlopen only by the systemd backend (session-helper/sd-bus-dl.c): the helper runs once per
+# login, and mapping and relocating shared libraries was most of its start-up time.
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libsystemd 2>/dev/null)
+PKG_LIBS   := -Wl,-Bstatic $(shell pkg-config --libs $(PKGS) 2>/dev/null) -Wl,-Bdynamic
 PAM_LIBS   := $(shell pkg-config --libs pam 2>/dev/null || echo -lpam)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 

@@ -13,7 +13,7 @@
 #include "cgroup-internal.h"
 
 #include <string.h>
-#include <systemd/sd-bus.h>
+#include "sd-bus-dl.h"
 
 static void bus_unref(sd_bus **b)
 {
@@ -136,6 +136,9 @@ static int set_unit_properties(struct cg_ctx *ctx, const char *unit, struct isol
             p->swap_max == LIMIT_UNSET && p->pids_max == LIMIT_UNSET &&
             p->cpu_max_percent == LIMIT_UNSET && p->cpu_weight == LIMIT_UNSET && ctx->n_io == 0)
                 return 0; /* nothing to set: no need for systemd at all */
+        struct isolate_error dl_err = {0};
+        if (!sd_bus_dl_get(&dl_err))
+                return cg_missing(ctx, err, -ENOENT, fix, "systemd: %s", dl_err.msg);
         int r = bus_open(&bus);
         if (r < 0)
                 return cg_missing(ctx, err, r, fix, "systemd: cannot connect to the system bus: %s",
