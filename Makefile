@@ -136,7 +136,7 @@ bench: deps
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	@mkdir -p build/fuzz tests/fuzz/corpus-run
-	clang -g -O1 -fsanitize=fuzzer,address,undefined $(DEFS) $(PKG_CFLAGS) \
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(DEFS) $(PKG_CFLAGS) \
 		tests/fuzz/fuzz_config.c $(CONF_SRCS) session-helper/util.c $(PKG_LIBS) \
 		-o build/fuzz/fuzz_config
 	build/fuzz/fuzz_config -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \

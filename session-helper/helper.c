@@ -18,7 +18,6 @@
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <poll.h>
-#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -517,8 +516,7 @@ static int cmd_open(const char *config_path)
         }
         s.policy = res.policy;
         snprintf(s.reply.policy, sizeof(s.reply.policy), "%s", res.policy->name);
-        struct passwd *pw = getpwnam(s.req.user);
-        snprintf(s.home, sizeof(s.home), "%s", pw && pw->pw_dir ? pw->pw_dir : "/");
+        snprintf(s.home, sizeof(s.home), "%s", s.who.home ? s.who.home : "/");
 
         r = session_build(&s, &err);
         if (r >= 0) {

@@ -90,8 +90,8 @@ static int mask_path(const char *path, struct isolate_error *err)
         }
         if (mount("/dev/null", path, NULL, MS_BIND, NULL) < 0)
                 return mount_errno(err, "/dev/null", path);
-        if (mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV |
-                                            MS_NOEXEC,
+        /* not MS_NODEV: the mask is /dev/null itself, a device */
+        if (mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC,
                   NULL) < 0)
                 return error_set_errno(err, errno, "cannot make the mask on %s read-only", path);
         return 0;

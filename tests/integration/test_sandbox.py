@@ -2,7 +2,9 @@
 
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 import time
 import unittest
 
@@ -159,6 +161,74 @@ class TestView(SandboxTestCase):
         r = self.run_in("id -u; id -g; echo $HOME; pwd")
         self.assertEqual(r.stdout.split(), [str(self.u1.uid), str(self.u1.gid), self.u1.home,
                                             self.u1.home])
+
+
+class TestViewOptions(SandboxTestCase):
+    """The policy's options for the view inside."""
+
+    def test_hide_homes(self):
+        cfg = self.sb.config(policies="policy p {\n hide_homes = true\n}\n",
+                             default_policy="p")
+        r = self.sb.run(self.u1, "ls /home; touch $HOME/written && echo wrote; ls -d ~/written",
+                        cfg)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        names = r.stdout.split()
+        self.assertIn(self.u1.name, names)
+        self.assertNotIn(self.u2.name, names, "another user's home is visible")
+        self.assertIn("wrote", names)
+        self.assertTrue(os.path.exists(os.path.join(self.u1.home, "written")),
+                        "the home inside is not the real home")
+        os.unlink(os.path.join(self.u1.home, "written"))
+        r = self.sb.run(self.u1, "touch /home/intruder", cfg)
+        self.assertNotEqual(r.returncode, 0)
+
+    def test_masked_and_read_only_paths(self):
+        # outside /tmp: the session has a /tmp of its own
+        base = tempfile.mkdtemp(prefix="isolate-test-", dir="/var/lib")
+        self.addCleanup(shutil.rmtree, base, True)
+        os.chmod(base, 0o755)
+        shared = os.path.join(base, "shared")
+        os.mkdir(shared)
+        os.chmod(shared, 0o1777)
+        with open(os.path.join(shared, "data"), "w") as f:
+            f.write("visible\n")
+        cfg = self.sb.config(
+            policies=(f"policy p {{\n masked_paths = {{\"/etc/hostname\", \"{base}/secret\"}}\n"
+                      f" read_only_paths = {{\"{shared}\"}}\n}}\n"),
+            default_policy="p")
+        os.mkdir(os.path.join(base, "secret"))
+        with open(os.path.join(base, "secret", "key"), "w") as f:
+            f.write("s3cret\n")
+        r = self.sb.run(self.u1, f"wc -c < /etc/hostname; ls {base}/secret | wc -l; "
+                                 f"cat {shared}/data; touch {shared}/new", cfg)
+        self.assertEqual(r.stdout.split(), ["0", "0", "visible"], r.stderr)
+        self.assertIn("Read-only file system", r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(shared, "new")))
+
+    def test_proc_docker_model(self):
+        cfg = self.sb.config(policies="policy p {\n proc = docker\n}\n", default_policy="p")
+        r = self.sb.run(self.u1, "echo 500 > /proc/self/oom_score_adj && cat /proc/self/oom_score_adj;"
+                                 " echo x > /proc/sys/kernel/hostname", cfg)
+        self.assertEqual(r.stdout.split(), ["500"], r.stderr)
+        self.assertIn("Read-only file system", r.stderr)
+
+    def test_proc_subset_pid(self):
+        cfg = self.sb.config(policies="policy p {\n proc_subset_pid = true\n}\n",
+                             default_policy="p")
+        r = self.sb.run(self.u1, "ls /proc", cfg)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        entries = r.stdout.split()
+        self.assertTrue(all(e.isdigit() or e in ("self", "thread-self") for e in entries),
+                        entries)
+        self.assertNotIn("meminfo", entries)
+
+    def test_hidepid_off_shows_init(self):
+        """hidepid = off: the session's own root-owned init shows; invisible hides it."""
+        cfg = self.sb.config(policies="policy p {\n hidepid = off\n}\n", default_policy="p")
+        r = self.sb.run(self.u1, "ps -e -o pid=,comm=", cfg)
+        self.assertIn("isolate-init", r.stdout)
+        r = self.sb.run(self.u1, "ps -e -o pid=,comm=", self.sb.config())
+        self.assertNotIn("isolate-init", r.stdout)
 
 
 class TestFailures(SandboxTestCase):
