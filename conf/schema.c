@@ -1468,6 +1468,14 @@ static void convert_policy(struct parse_ctx *ctx, cfg_t *sec, struct policy *p, 
 
         if (!p->ns_mount)
                 check_mount_keys(ctx, sec, p);
+        if (!p->ns_pid) {
+                /* the session's init ends a session as pid 1 of its namespace: kill(-1)
+                 * reaches exactly the session's processes, and every orphan comes to it */
+                const struct optval *v = value_at(sec, "pid_namespace", 0);
+                diag_add(ctx, v ? v->line : p->line,
+                         "pid_namespace = false is not supported: a session needs its own pid "
+                         "namespace so that it can be ended whole; remove the line");
+        }
         if (p->hostname && !p->ns_uts) {
                 const struct optval *v = value_at(sec, "hostname", 0);
                 diag_add(ctx, v ? v->line : p->line,

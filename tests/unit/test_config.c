@@ -198,7 +198,7 @@ static const char full_config[] =
         "helper_timeout = 2500ms\n"                                /* 8 */
         "default_policy = strict\n"                                /* 9 */
         "policy bastion {\n"                                       /* 10 */
-        "  mount_namespace = true  pid_namespace = false\n"        /* 11 */
+        "  mount_namespace = true  pid_namespace = true\n"         /* 11 */
         "  uts_namespace = yes  ipc_namespace = off  cgroup_namespace = no\n"
         "  network = none\n"                                       /* 13 */
         "  hostname = \"%u-session\"\n"                            /* 14 */
@@ -250,7 +250,7 @@ static void test_every_key(void **state)
         const struct policy *p = policy_named(c, "bastion");
         assert_int_equal(p->line, 10);
         assert_true(p->ns_mount);
-        assert_false(p->ns_pid);
+        assert_true(p->ns_pid);
         assert_true(p->ns_uts);
         assert_false(p->ns_ipc);
         assert_false(p->ns_cgroup);
@@ -713,6 +713,18 @@ static void test_reachable_rules(void **state)
         config_free(c);
 }
 
+static void test_error_pid_namespace_off(void **state)
+{
+        struct config *c = NULL;
+        struct config_errors errs = {0};
+        assert_int_equal(config_parse_buffer("t.conf", "policy p {\n  pid_namespace = false\n}\n",
+                                             &c, &errs),
+                         -EINVAL);
+        assert_int_equal(errs.n, 1);
+        assert_non_null(strstr(errs.msgs[0], "t.conf:2: pid_namespace = false is not supported"));
+        config_errors_free(&errs);
+}
+
 static void test_error_semantics(void **state)
 {
         expect_only_error("policy p {\n memory_max = 1G\n memory_high = 2G\n}\n", 3,
@@ -1144,6 +1156,7 @@ int main(void)
                 cmocka_unit_test(test_error_unreachable),
                 cmocka_unit_test(test_reachable_rules),
                 cmocka_unit_test(test_error_semantics),
+                cmocka_unit_test(test_error_pid_namespace_off),
                 cmocka_unit_test(test_error_syntax),
                 cmocka_unit_test(test_comments_keep_lines),
                 cmocka_unit_test(test_section_lines),
