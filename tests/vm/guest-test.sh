@@ -92,18 +92,28 @@ cmd_pre() {
 	eq "guest: cgroup v2 only" cgroup2fs "$(stat -fc %T $CG)"
 	check "guest: AppArmor profile $PROFILE loaded in enforce mode" \
 		grep -qx "$PROFILE (enforce)" /sys/kernel/security/apparmor/profiles
-	check "layer: vmtest-layer.service (isolate installed, PAM stack applied) succeeded" \
+	check "layer: vmtest-layer.service (isolate installed, sshd's PAM stack written) succeeded" \
 		systemctl is-active --quiet vmtest-layer.service
 	echo "# isolatectl: $(isolatectl --version 2>&1)"
-	# the README's Debian way, pam-auth-update --enable isolate (layer-setup.sh ran it, kept
-	# what it made and what isolatectl check said, then set the stack below)
-	order=$(grep -v '^#' $STATE/pam-auth-update.common-session 2>/dev/null |
-		grep -o 'pam_systemd.so\|pam_isolate.so' | paste -sd' ')
+	# the README's Debian way: pam-auth-update --enable isolate. Tried here and undone: the
+	# rest of the test runs with the stack layer-setup.sh wrote (pam_isolate last in sshd).
+	export DEBIAN_FRONTEND=noninteractive
+	cp /etc/pam.d/common-session "$STATE/common-session.orig"
+	pam-auth-update --enable isolate
+	order=$(grep -v '^#' /etc/pam.d/common-session | grep -o 'pam_systemd.so\|pam_isolate.so' |
+		paste -sd' ')
 	eq "PAM: pam-auth-update --enable isolate puts pam_isolate.so after pam_systemd.so" \
 		"pam_systemd.so pam_isolate.so" "$order"
-	sed -e 's/^/# isolatectl check after pam-auth-update: /' $STATE/pam-auth-update.check
-	if [ "$(cat $STATE/pam-auth-update.rc)" = 0 ] &&
-		! grep -qi 'warning\|error' $STATE/pam-auth-update.check; then
+	# sshd's stack now has pam_isolate twice (common-session and last): check without ours
+	sed -i '/^session required pam_isolate.so$/d' /etc/pam.d/sshd
+	out=$(isolatectl check 2>&1)
+	rc=$?
+	echo "session required pam_isolate.so" >>/etc/pam.d/sshd
+	pam-auth-update --disable isolate
+	cmp -s /etc/pam.d/common-session "$STATE/common-session.orig" ||
+		notok "PAM: pam-auth-update --disable isolate restored common-session"
+	echo "$out" | sed -e 's/^/# isolatectl check after pam-auth-update: /'
+	if [ "$rc" = 0 ] && ! echo "$out" | grep -qi 'warning\|error'; then
 		ok "PAM: isolatectl check accepts the stack pam-auth-update --enable isolate made"
 	else
 		notok "PAM: isolatectl check warns about the stack pam-auth-update --enable isolate made"

@@ -158,7 +158,7 @@ port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0
 qemu-system-x86_64 -accel tcg,thread=multi -smp 2 -m 2G -no-reboot -nodefaults \
 	-display none -monitor none -serial "file:$run/console.log" \
 	-kernel "$base/vmlinuz" -initrd "$base/initrd.img" \
-	-append "root=/dev/vda rw console=ttyS0 fsck.mode=skip net.ifnames=0 systemd.show_status=1" \
+	-append "root=/dev/vda rw console=ttyS0 loglevel=4 fsck.mode=skip net.ifnames=0 systemd.show_status=1" \
 	-drive "file=$run/overlay.qcow2,if=virtio,format=qcow2,cache=unsafe" \
 	-drive "file=$run/layer.tar,if=virtio,format=raw,readonly=on" \
 	-netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$port-:22" -device virtio-net-pci,netdev=n0,romfile= \
