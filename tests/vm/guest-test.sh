@@ -303,6 +303,13 @@ cmd_journal() {
 	else
 		notok "journal: $accepted of 2 accepted logins logged with all ISOLATE_* fields ($confined with OUTCOME=confined)"
 	fi
+	exempt=$(journalctl --no-pager -q -o export ISOLATE_USER=vmexempt 2>/dev/null |
+		grep -c '^ISOLATE_OUTCOME=exempt$')
+	if [ "$exempt" -ge 1 ]; then
+		ok "journal: the exempt user's login logged with ISOLATE_OUTCOME=exempt"
+	else
+		notok "journal: no ISOLATE_OUTCOME=exempt entry for the exempt user's login"
+	fi
 	# refused because of the profile, not for any other reason
 	refused=$(echo "$entries" | grep 'ISOLATE_OUTCOME=denied' | grep 'ISOLATE_SERVICE=sshd' |
 		grep 'ISOLATE_RHOST=10.0.2.2' | grep 'ISOLATE_POLICY=vmtest-missing' |
@@ -325,6 +332,14 @@ cmd_user_session() {
 	case $mode in
 	systemd)
 		nohup sleep 1001 </dev/null >/dev/null 2>&1 &
+		init=$(cat /proc/1/comm)
+		if [ "$init" != systemd ]; then
+			ok "systemd: the session has a pid namespace of its own (pid 1 is $init)"
+		else
+			notok "systemd: the session sees the host's pid 1 (systemd)"
+		fi
+		eq "systemd: the session runs under a seccomp filter" 2 \
+			"$(awk '$1 == "Seccomp:" { print $2 }' /proc/self/status)"
 		eq "AppArmor: the shell's label is $PROFILE" "$PROFILE (enforce)" \
 			"$(tr -d '\0' </proc/self/attr/current)"
 		if cat /etc/hostname >/dev/null 2>&1; then
@@ -347,6 +362,13 @@ cmd_user_session() {
 	read -r _ || true
 }
 
+# user-exempt: a login of an exempt user (exempt_users) is not sandboxed
+cmd_user_exempt() {
+	eq "exempt user: the login sees the host's pid 1" systemd "$(cat /proc/1/comm)"
+	eq "exempt user: no seccomp filter" 0 "$(awk '$1 == "Seccomp:" { print $2 }' /proc/self/status)"
+	eq "exempt user: no AppArmor profile" unconfined "$(tr -d '\0' </proc/self/attr/current)"
+}
+
 case ${1:-} in
 pre) cmd_pre ;;
 use) cmd_use "$2" ;;
@@ -357,8 +379,9 @@ after-v2) cmd_after_v2 ;;
 after-refused) cmd_after_refused ;;
 journal) cmd_journal ;;
 user-session) cmd_user_session "$2" ;;
+user-exempt) cmd_user_exempt ;;
 *)
-	echo "usage: guest-test.sh pre|use NAME|live-systemd|after-systemd|live-v2|after-v2|after-refused|journal|user-session MODE" >&2
+	echo "usage: guest-test.sh pre|use NAME|live-systemd|after-systemd|live-v2|after-v2|after-refused|journal|user-session MODE|user-exempt" >&2
 	exit 2
 	;;
 esac

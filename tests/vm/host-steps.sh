@@ -61,13 +61,17 @@ run_vm_tests() {
 	guest use systemd
 	user_session systemd live-systemd
 	guest after-systemd
+	local out rc
+	out=$(timeout "$SSH_TIMEOUT" ssh "${ssh_opts[@]}" vmexempt@127.0.0.1 "$G user-exempt" 2>&1)
+	rc=$?
+	echo "$out" | grep -E '^(ok|not ok|#) ' | record
+	[ "$rc" = 0 ] || echo "not ok - exempt user: the ssh login failed (exit $rc)" | record
 
 	guest use v2
 	user_session v2 live-v2
 	guest after-v2
 
 	guest use lsm-missing
-	local out rc
 	out=$(timeout "$SSH_TIMEOUT" ssh "${ssh_opts[@]}" vmuser@127.0.0.1 'echo LOGGED-IN' 2>&1)
 	rc=$?
 	echo "$out" | sed -e 's/^/# refused login: /' | record

@@ -25,7 +25,8 @@ cache=$here/cache
 smoke=0
 [ "${1:-}" = --smoke ] && smoke=1
 
-BOOT_TIMEOUT=${VMTEST_BOOT_TIMEOUT:-180}   # qemu start -> sshd answers (about 35 s here)
+# qemu start -> sshd answers: about 40 s on an idle host; minutes when the host is busy
+BOOT_TIMEOUT=${VMTEST_BOOT_TIMEOUT:-300}
 SSH_TIMEOUT=120                            # one ssh command in the guest
 SESSION_TIMEOUT=120                        # a test user's session reaching its checkpoint
 
