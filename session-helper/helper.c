@@ -40,6 +40,9 @@
 #include "registry.h"
 #include "seccomp.h"
 #include "util.h"
+#include "sanitizer.h"
+
+ISOLATE_SANITIZER_LOG("isolate-helper")
 
 #define INIT_FD_CALLER  3
 #define INIT_FD_CONTROL 4

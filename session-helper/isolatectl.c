@@ -4,6 +4,9 @@
 
 #include "ctl.h"
 #include "util.h"
+#include "sanitizer.h"
+
+ISOLATE_SANITIZER_LOG("isolatectl")
 
 static void usage(FILE *f)
 {

@@ -34,6 +34,9 @@
 #include <time.h>
 
 #include "protocol.h"
+#include "sanitizer.h"
+
+ISOLATE_SANITIZER_LOG("isolate-init")
 
 #define FD_CALLER  3
 #define FD_CONTROL 4

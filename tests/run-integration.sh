@@ -15,5 +15,16 @@ if [ -n "${TESTS:-}" ]; then
 else
 	set -- $(cd tests/integration && ls test_*.py | sed 's/\.py$//')
 fi
+# sanitizer builds write their reports here (session-helper/sanitizer.h)
+SANDIR=/run/isolate-sanitizer
+rm -rf "$SANDIR" && mkdir -p "$SANDIR"
 cd tests/integration
-exec "../../$BUILD/tests/reaper" /usr/bin/python3 -m unittest -v "$@"
+rc=0
+"../../$BUILD/tests/reaper" /usr/bin/python3 -m unittest -v "$@" || rc=$?
+if [ -n "$(ls -A "$SANDIR" 2>/dev/null)" ]; then
+	echo "sanitizer reports from the helper, the init or isolatectl:" >&2
+	for f in "$SANDIR"/*; do echo "== $f" >&2; head -40 "$f" >&2; done
+	rc=1
+fi
+rm -rf "$SANDIR"
+exit $rc
