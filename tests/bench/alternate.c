@@ -1,7 +1,11 @@
 /* alternate: runs several commands in alternation (A B C A B C ...) and prints the wall time
  * of each run, so that load from others on a shared machine hits every command alike.
  *
- *   alternate ROUNDS CMD1 [ARG...] ::: CMD2 [ARG...] ::: ...
+ *   alternate ROUNDS GAP_MS CMD1 [ARG...] ::: CMD2 [ARG...] ::: ...
+ *
+ * GAP_MS of idle time before each run (0: none), so that every run starts from the same
+ * state: on cgroup v1 the first cgroup migration after an idle spell waits for an RCU grace
+ * period, and a run right after another one that migrated would not.
  *
  * One line per run: "run CMD_INDEX ROUND STATUS NS" (STATUS: the exit status, 128+N when
  * killed by signal N, -1 when it could not be started). stdin, stdout and stderr of the
@@ -31,8 +35,9 @@ static uint64_t now_ns(void)
 
 int main(int argc, char **argv)
 {
-        if (argc < 3) {
-                fprintf(stderr, "usage: alternate ROUNDS CMD [ARG...] ::: CMD [ARG...] ...\n");
+        if (argc < 4) {
+                fprintf(stderr,
+                        "usage: alternate ROUNDS GAP_MS CMD [ARG...] ::: CMD [ARG...] ...\n");
                 return 2;
         }
         char *end;
@@ -41,10 +46,15 @@ int main(int argc, char **argv)
                 fprintf(stderr, "alternate: bad ROUNDS %s\n", argv[1]);
                 return 2;
         }
+        unsigned long gap_ms = strtoul(argv[2], &end, 10);
+        if (*end || gap_ms > 60000) {
+                fprintf(stderr, "alternate: bad GAP_MS %s\n", argv[2]);
+                return 2;
+        }
         char **cmds[MAX_CMDS];
         int n = 0;
-        cmds[n++] = argv + 2;
-        for (int i = 2; i < argc; i++)
+        cmds[n++] = argv + 3;
+        for (int i = 3; i < argc; i++)
                 if (strcmp(argv[i], ":::") == 0) {
                         argv[i] = NULL;
                         if (n == MAX_CMDS || i + 1 >= argc) {
@@ -63,6 +73,12 @@ int main(int argc, char **argv)
                 for (int c = 0; c < n; c++) {
                         pid_t pid;
                         int status = -1;
+                        if (gap_ms) {
+                                struct timespec ts = {(time_t)(gap_ms / 1000),
+                                                      (long)(gap_ms % 1000) * 1000000L};
+                                while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                                        ;
+                        }
                         uint64_t t0 = now_ns();
                         int e = posix_spawn(&pid, cmds[c][0], &fa, NULL, cmds[c], environ);
                         if (e == 0) {

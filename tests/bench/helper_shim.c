@@ -4,14 +4,17 @@
  * Appends one line per event to the file named by BENCH_SHIM_LOG (O_APPEND, one write per
  * line, so that the helper and its session child can share it):
  *   PID start T PPID               process start (constructors run: exec and linking done)
- *   PID exit T CPU RUNQ            exit() of the helper: its CPU time and its time waiting
- *                                  for a CPU (ns, /proc/self/schedstat)
- *   PID cgwrite T DUR PATH         a write(2) to a cgroupfs cgroup.procs (a migration)
+ *   PID exit T CPU RUNQ MINFLT     exit() of the helper: its CPU time and its time waiting
+ *                                  for a CPU since its spawn (ns, /proc/self/schedstat),
+ *                                  its minor page faults
+ *   PID cgwrite T DUR PATH         a write(2) to a cgroupfs cgroup.procs or tasks (a move)
  *   PID cgmkdir T DUR PATH         mkdir(2) under /sys/fs/cgroup
  *   PID cgfile T DUR PATH          any other write(2) under /sys/fs/cgroup (a cap)
  *   PID clone T DUR CHILD          the helper's clone3 (the parent's side)
  *   PID childstart T               the session child, first thing after clone3
- *   PID exec T CPU RUNQ            the session child's execveat of isolate-init (PID is 1:
+ *   PID send T BYTES               a sendmsg(2) (the protocol's messages; the helper's last
+ *                                  one is its reply to the caller)
+ *   PID exec T CPU RUNQ MINFLT     the session child's execveat of isolate-init (PID is 1:
  *                                  it runs in the session's pid namespace)
  * T: CLOCK_MONOTONIC ns; DUR: ns. Only calls that go through the PLT are seen (the helper's
  * own calls, which is all of its cgroup work). */
@@ -19,10 +22,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -59,7 +65,8 @@ static void log_line(const char *fmt, ...)
         (void)w;
 }
 
-/* "CPU_NS RUNQ_NS" of this process so far, from /proc/self/schedstat ("0 0" if unreadable). */
+/* "CPU_NS RUNQ_NS MINFLT" of this process so far: /proc/self/schedstat ("0 0" if
+ * unreadable) and its minor page faults. */
 static void sched_times(char *buf, size_t len)
 {
         char raw[128];
@@ -74,12 +81,14 @@ static void sched_times(char *buf, size_t len)
                 }
                 syscall(SYS_close, fd);
         }
-        snprintf(buf, len, "%llu %llu", run, wait);
+        struct rusage ru;
+        long minflt = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_minflt : -1;
+        snprintf(buf, len, "%llu %llu %ld", run, wait, minflt);
 }
 
 static void at_exit(void)
 {
-        char st[64];
+        char st[96];
         sched_times(st, sizeof(st));
         log_line("exit %llu %s", (unsigned long long)now_ns(), st);
 }
@@ -112,7 +121,9 @@ static void fd_note(int fd, const char *path)
         if (strncmp(path, "/sys/fs/cgroup/", 15) != 0)
                 return;
         size_t len = strlen(path);
-        fd_kind[fd] = len >= 12 && strcmp(path + len - 12, "cgroup.procs") == 0 ? 1 : 2;
+        bool move = (len >= 12 && strcmp(path + len - 12, "cgroup.procs") == 0) ||
+                    (len >= 6 && strcmp(path + len - 6, "/tasks") == 0);
+        fd_kind[fd] = move ? 1 : 2;
         snprintf(fd_path[fd], sizeof(fd_path[fd]), "%s", path);
 }
 
@@ -168,6 +179,15 @@ ssize_t write(int fd, const void *buf, size_t len)
         return n;
 }
 
+ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+        ssize_t n = syscall(SYS_sendmsg, fd, msg, flags);
+        int saved = errno;
+        log_line("send %llu %zd", (unsigned long long)now_ns(), n);
+        errno = saved;
+        return n;
+}
+
 int mkdir(const char *path, mode_t mode)
 {
         uint64_t t = now_ns();
@@ -204,7 +224,7 @@ long syscall(long nr, ...)
                 return r;
         }
         if (nr == SYS_execveat) {
-                char st[64];
+                char st[96];
                 sched_times(st, sizeof(st));
                 log_line("exec %llu %s", (unsigned long long)now_ns(), st);
         }
