@@ -7,7 +7,10 @@ G=/opt/isolate-vmtest/guest-test.sh
 
 # guest ARGS...: a guest-test.sh step as root; its output recorded
 guest() {
+	local t
+	t=$(now)
 	vroot "$G" "$@" 2>&1 | record
+	say "step $*: $(elapsed "$t")s"
 }
 
 # user_session MODE LIVE-STEP: logs the test user in (the session runs guest-test.sh
@@ -16,7 +19,8 @@ guest() {
 user_session() {
 	local mode=$1 live=$2
 	local fifo=$run/session-$mode.fifo out=$run/session-$mode.out
-	local spid ready=0 deadline rc
+	local spid ready=0 deadline rc t
+	t=$(now)
 	mkfifo "$fifo"
 	timeout "$SESSION_TIMEOUT" ssh "${ssh_opts[@]}" vmuser@127.0.0.1 "$G user-session $mode" \
 		<"$fifo" >"$out" 2>&1 &
@@ -30,6 +34,7 @@ user_session() {
 	done
 	if [ "$ready" = 1 ]; then
 		echo "ok - $mode: the test user logs in over ssh and the session runs" | record
+		say "step login $mode to checkpoint: $(elapsed "$t")s"
 		guest "$live"
 	else
 		echo "not ok - $mode: the test user's ssh login did not reach its checkpoint" | record
@@ -46,6 +51,7 @@ user_session() {
 	fi
 	wait "$spid"
 	rc=$?
+	say "step session $mode, login to logout: $(elapsed "$t")s"
 	grep -v '^SESSION-READY' "$out" | record
 	if [ "$ready" = 1 ]; then
 		if [ "$rc" = 0 ]; then
