@@ -95,30 +95,36 @@ cmd_pre() {
 	check "layer: vmtest-layer.service (isolate installed, sshd's PAM stack written) succeeded" \
 		systemctl is-active --quiet vmtest-layer.service
 	echo "# isolatectl: $(isolatectl --version 2>&1)"
-	# the README's Debian way: pam-auth-update --enable isolate. Tried here and undone: the
-	# rest of the test runs with the stack layer-setup.sh wrote (pam_isolate last in sshd).
+	# for the test user's logins to compare their pid namespace with
+	readlink /proc/1/ns/pid >"$DIR/host-pidns"
+	chmod 0644 "$DIR/host-pidns"
+	# the README's Debian way: pam-auth-update --enable isolate. It stays in force for one
+	# login (user-sandboxed), then pam-last sets the stack the rest of the test runs with.
 	export DEBIAN_FRONTEND=noninteractive
 	cp /etc/pam.d/common-session "$STATE/common-session.orig"
+	sed -i '/^session required pam_isolate.so$/d' /etc/pam.d/sshd
 	pam-auth-update --enable isolate
 	order=$(grep -v '^#' /etc/pam.d/common-session | grep -o 'pam_systemd.so\|pam_isolate.so' |
 		paste -sd' ')
 	eq "PAM: pam-auth-update --enable isolate puts pam_isolate.so after pam_systemd.so" \
 		"pam_systemd.so pam_isolate.so" "$order"
-	# sshd's stack now has pam_isolate twice (common-session and last): check without ours
-	sed -i '/^session required pam_isolate.so$/d' /etc/pam.d/sshd
 	out=$(isolatectl check 2>&1)
 	rc=$?
-	echo "session required pam_isolate.so" >>/etc/pam.d/sshd
-	pam-auth-update --disable isolate
-	cmp -s /etc/pam.d/common-session "$STATE/common-session.orig" ||
-		notok "PAM: pam-auth-update --disable isolate restored common-session"
 	echo "$out" | sed -e 's/^/# isolatectl check after pam-auth-update: /'
 	if [ "$rc" = 0 ] && ! echo "$out" | grep -qi 'warning\|error'; then
 		ok "PAM: isolatectl check accepts the stack pam-auth-update --enable isolate made"
 	else
 		notok "PAM: isolatectl check warns about the stack pam-auth-update --enable isolate made"
 	fi
-	# the stack the test runs with: pam_isolate.so last in sshd's session stack
+}
+
+# pam-last: pam-auth-update's profile off again, pam_isolate.so last in sshd's session stack
+# (as the README says and layer-setup.sh first wrote it): the stack of the rest of the test
+cmd_pam_last() {
+	DEBIAN_FRONTEND=noninteractive pam-auth-update --disable isolate
+	check "PAM: pam-auth-update --disable isolate restores common-session" \
+		cmp -s /etc/pam.d/common-session "$STATE/common-session.orig"
+	echo "session required pam_isolate.so" >>/etc/pam.d/sshd
 	last=$(grep -v '^#' /etc/pam.d/sshd | awk '$1 == "session" {
 		for (i = 2; i <= NF; i++) if ($i ~ /\.so$/) { m = $i; break } } END { print m }')
 	eq "PAM: pam_isolate.so is the last session module of /etc/pam.d/sshd" pam_isolate.so "$last"
@@ -332,14 +338,7 @@ cmd_user_session() {
 	case $mode in
 	systemd)
 		nohup sleep 1001 </dev/null >/dev/null 2>&1 &
-		init=$(cat /proc/1/comm)
-		if [ "$init" != systemd ]; then
-			ok "systemd: the session has a pid namespace of its own (pid 1 is $init)"
-		else
-			notok "systemd: the session sees the host's pid 1 (systemd)"
-		fi
-		eq "systemd: the session runs under a seccomp filter" 2 \
-			"$(awk '$1 == "Seccomp:" { print $2 }' /proc/self/status)"
+		cmd_user_sandboxed systemd
 		eq "AppArmor: the shell's label is $PROFILE" "$PROFILE (enforce)" \
 			"$(tr -d '\0' </proc/self/attr/current)"
 		if cat /etc/hostname >/dev/null 2>&1; then
@@ -362,9 +361,23 @@ cmd_user_session() {
 	read -r _ || true
 }
 
+# user-sandboxed WHAT: the login is in a sandbox (own pid 1, seccomp filter)
+cmd_user_sandboxed() {
+	mine=$(readlink /proc/self/ns/pid)
+	host=$(cat "$DIR/host-pidns")
+	if [ -n "$mine" ] && [ -n "$host" ] && [ "$mine" != "$host" ]; then
+		ok "$1: the login has a pid namespace of its own ($mine, the host's is $host)"
+	else
+		notok "$1: the login's pid namespace '$mine' is the host's '$host'"
+	fi
+	eq "$1: the login runs under a seccomp filter" 2 \
+		"$(awk '$1 == "Seccomp:" { print $2 }' /proc/self/status)"
+}
+
 # user-exempt: a login of an exempt user (exempt_users) is not sandboxed
 cmd_user_exempt() {
-	eq "exempt user: the login sees the host's pid 1" systemd "$(cat /proc/1/comm)"
+	eq "exempt user: the login is in the host's pid namespace" "$(cat "$DIR/host-pidns")" \
+		"$(readlink /proc/self/ns/pid)"
 	eq "exempt user: no seccomp filter" 0 "$(awk '$1 == "Seccomp:" { print $2 }' /proc/self/status)"
 	eq "exempt user: no AppArmor profile" unconfined "$(tr -d '\0' </proc/self/attr/current)"
 }
@@ -380,8 +393,10 @@ after-refused) cmd_after_refused ;;
 journal) cmd_journal ;;
 user-session) cmd_user_session "$2" ;;
 user-exempt) cmd_user_exempt ;;
+user-sandboxed) cmd_user_sandboxed "$2" ;;
+pam-last) cmd_pam_last ;;
 *)
-	echo "usage: guest-test.sh pre|use NAME|live-systemd|after-systemd|live-v2|after-v2|after-refused|journal|user-session MODE|user-exempt" >&2
+	echo "usage: guest-test.sh pre|use NAME|live-systemd|after-systemd|live-v2|after-v2|after-refused|journal|user-session MODE|user-exempt|user-sandboxed WHAT|pam-last" >&2
 	exit 2
 	;;
 esac

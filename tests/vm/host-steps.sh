@@ -62,22 +62,36 @@ user_session() {
 	fi
 }
 
+# ulogin USER WHAT ARGS...: one login of USER running guest-test.sh ARGS; its checks
+# recorded, a failed ssh recorded as a failure of WHAT
+ulogin() {
+	local user=$1 what=$2 out rc t
+	shift 2
+	t=$(now)
+	out=$(timeout "$SSH_TIMEOUT" ssh "${ssh_opts[@]}" "$user@127.0.0.1" "$G $*" 2>&1)
+	rc=$?
+	echo "$out" | grep -E '^(ok|not ok|#) ' | record
+	[ "$rc" = 0 ] || echo "not ok - $what: the ssh login failed (exit $rc)" | record
+	say "step login $user, $*: $(elapsed "$t")s"
+}
+
 run_vm_tests() {
 	guest pre
+	# one login through pam-auth-update's stack (pam_motd, pam_mail, pam_limits, pam_env
+	# after pam_isolate), then the README's stack for the rest
+	ulogin vmuser "pam-auth-update stack" user-sandboxed pam-auth-update
+	guest pam-last
 	guest use systemd
 	user_session systemd live-systemd
 	guest after-systemd
-	local out rc
-	out=$(timeout "$SSH_TIMEOUT" ssh "${ssh_opts[@]}" vmexempt@127.0.0.1 "$G user-exempt" 2>&1)
-	rc=$?
-	echo "$out" | grep -E '^(ok|not ok|#) ' | record
-	[ "$rc" = 0 ] || echo "not ok - exempt user: the ssh login failed (exit $rc)" | record
+	ulogin vmexempt "exempt user" user-exempt
 
 	guest use v2
 	user_session v2 live-v2
 	guest after-v2
 
 	guest use lsm-missing
+	local out rc
 	out=$(timeout "$SSH_TIMEOUT" ssh "${ssh_opts[@]}" vmuser@127.0.0.1 'echo LOGGED-IN' 2>&1)
 	rc=$?
 	echo "$out" | sed -e 's/^/# refused login: /' | record
