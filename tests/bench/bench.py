@@ -2,7 +2,8 @@
 bench/RESULTS.md. Started by tests/bench/run.sh (`make bench`) under the test reaper, as root,
 with /usr/bin/python3. BENCH_QUICK=1: fewer rounds and at most 100 concurrent sessions.
 BENCH_SECTIONS=pam,scale runs only those sections (for work on the bench itself);
-BENCH_RESULTS=PATH writes the report elsewhere.
+BENCH_RESULTS=PATH writes the report elsewhere; `bench.py --report-only` rewrites it from the
+last run's raw figures ($BUILD/bench/results.json).
 
 Sections (issue 7), each run in alternation with its baseline so that load from others on a
 shared machine hits both alike:
@@ -40,7 +41,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 
 import harness  # noqa: E402
-from harness import HELPER, INIT, ISOLATECTL, PAM_MODULE, Sandbox  # noqa: E402
+from harness import HELPER, ISOLATECTL, PAM_MODULE, Sandbox  # noqa: E402
 from sshd import PrivateEnv, SshServer  # noqa: E402
 
 BUILD = harness.BUILD
@@ -757,7 +758,7 @@ def mount_devs(path):
 
 
 def fstypes_of(path, devs):
-    """'fstype' of each superblock in devs, as mountinfo names them (one per superblock)."""
+    """'FSTYPE on MOUNTPOINT' of each superblock in devs (its first mount)."""
     seen = {}
     try:
         with open(path) as f:
@@ -765,7 +766,7 @@ def fstypes_of(path, devs):
                 p = line.split()
                 dev = p[2]
                 if dev in devs and dev not in seen:
-                    seen[dev] = p[p.index("-") + 1]
+                    seen[dev] = f"{p[p.index('-') + 1]} {p[4]}"
     except (OSError, ValueError):
         pass
     return list(seen.values())
@@ -848,8 +849,8 @@ def hold(env, sb, service, count, probes, section, breakdown=0, timeout=1800):
         if iso and inits:
             own = mount_devs(f"/proc/{inits[0]}/mountinfo")
             out["superblocks_session"] = len(own - mount_devs(f"/proc/{p.pid}/mountinfo"))
-            out["session_fstypes"] = sorted(fstypes_of(f"/proc/{inits[0]}/mountinfo",
-                                                       own - mount_devs(f"/proc/{p.pid}/mountinfo")))
+            out["session_fstypes"] = fstypes_of(f"/proc/{inits[0]}/mountinfo",
+                                                own - mount_devs(f"/proc/{p.pid}/mountinfo"))
         holders = children_of(p.pid)
         hp = [smaps_rollup(pid) for pid in holders]
         out["holder_pss_kib"] = [x.get("Pss", 0) for x in hp if x]
@@ -987,7 +988,9 @@ def write_results(res, info, errors, t_total):
     w("")
     la0, la1 = info["load_start"], info["load_end"]
     cpus = info["cpus"]
-    loaded = max(la0[0], la1[0], la0[1]) > 0.5 * cpus
+    busiest = max([la0[0], la1[0]] + [v[1] for v in info.get("sections", {}).values()]
+                  + [v[2] for v in info.get("sections", {}).values()])
+    loaded = busiest > 0.5 * cpus
     w(f"- date: {info['date']}; total run time {t_total:.0f} s")
     w(f"- {info['kernel']}, Debian {info['debian']}, {info['cpus']} x {info['cpu']}, "
       f"{info['mem_total_gib']:.1f} GiB RAM, virtualisation: {info['virt']}")
@@ -1001,10 +1004,11 @@ def write_results(res, info, errors, t_total):
         w("- sections (run time; 1-min load average at start and end): " + "; ".join(
             f"{k} {v[0]:.0f} s, {v[1]:.1f}/{v[2]:.1f}" for k, v in info["sections"].items()))
     if loaded:
-        w(f"- **The machine was loaded** (other engineers' builds and tests: load above "
-          f"{0.5 * cpus:.0f}). Every comparison below ran interleaved (A B A B ...), so "
-          "load hits both sides alike, but absolute times and tails (p90, p99) are inflated "
-          "and noisy; medians of paired comparisons are the figures to trust.")
+        w(f"- **The machine was {'loaded' if busiest > cpus else 'shared'}** (other engineers' "
+          f"builds and tests; load average up to {busiest:.1f} on {cpus} CPUs). Every "
+          "comparison below ran interleaved (A B A B ...), so load hits both sides alike, "
+          "but absolute times and tails (p90, p99) are inflated and noisy; medians of paired "
+          "comparisons are the figures to trust.")
     w("")
     w("Figures are milliseconds unless marked; `p50 (p10-p90)` gives the median and the "
       "spread. n = number of samples.")
@@ -1075,7 +1079,7 @@ def write_results(res, info, errors, t_total):
                 targets.append(("  the same, back to back (1)", "<= 1.5 ms", f"{f2(d_bb)} ms",
                                 d_bb <= 1.5))
             bd_ = pam.get("breakdown") or []
-            if bd_:
+            if bd_ and med([r["migrations"] for r in bd_]) > 1:
                 d_wo = med([r["open_without_migrations"] for r in bd_]) - med(sp["bench-plain"]["open"])
                 targets.append(("  the same without the helper's cgroup moves (1a: open only, "
                                 "through the wrapper, so one exec more)", "<= 1.5 ms",
@@ -1109,9 +1113,9 @@ def write_results(res, info, errors, t_total):
                                      "the supervisor)"),
                 ("child_other", "session child: cgroup namespace, mounts, fds, until exec "
                                 "of isolate-init"),
-                ("init_ready_commit", "exec of isolate-init, it says ready, helper writes "
-                                      "the registry, commits, opens the caller's cgroup "
-                                      "files"),
+                ("init_ready_commit", "exec of isolate-init, it says ready; the helper "
+                                      "writes the registry, commits, opens the caller's "
+                                      "cgroup files, sends the reply"),
                 ("caller_migration", "helper: moves of the caller (none where the caller "
                                      "moves itself in the join)"),
                 ("reply", "helper: until the reply is sent"),
@@ -1124,6 +1128,8 @@ def write_results(res, info, errors, t_total):
             ]
             for key, label in steps:
                 vals = [r[key] for r in bd]
+                if max(vals) <= 0:
+                    continue  # a step this tree does not have (e.g. the helper moving the caller)
                 b(f"| {label} | {f2(med(vals))} | {f2(pct(vals, 90))} |")
             b("")
             mig_sum = [r["migrations"] for r in bd]
@@ -1182,7 +1188,8 @@ def write_results(res, info, errors, t_total):
         b("### 1c. exec of the helper")
         b("")
         b(f"`isolate-helper --version` against a static and a dynamic hello (in alternation, "
-          f"n = {len(ex['helper'])}); the helper links {len(ex['libs'])} shared libraries "
+          f"n = {len(ex['helper'])}); the helper links {len(ex['libs'])} shared "
+          f"librar{'y' if len(ex['libs']) == 1 else 'ies'} "
           f"({', '.join(os.path.basename(x) for x in ex['libs'])}).")
         b("")
         b("| program | wall p50 (p10-p90) | instructions (callgrind) |")
@@ -1322,11 +1329,13 @@ def write_results(res, info, errors, t_total):
           "the host-wide drop, for comparison (others' activity moves it too). *kmalloc, not "
           "charged*: growth of the plain kmalloc-* slab caches (/proc/slabinfo, host-wide): "
           "kernel allocations made without __GFP_ACCOUNT, which no cgroup sees (see below). "
+          "*Percpu*: the growth of /proc/meminfo's Percpu (host-wide; per-cpu counters of "
+          "the session's cgroups and mounts, it grows with the number of CPUs). "
           "Measured 1 s after the last open, divided by N.")
         b("")
         b("| N | init PSS (mean) | init RSS (mean) | caller PSS (mean) | charged | kernel | anon "
-          "| file | kmalloc, not charged | MemAvailable drop |")
-        b("|---|---|---|---|---|---|---|---|---|---|")
+          "| file | kmalloc, not charged | Percpu | MemAvailable drop |")
+        b("|---|---|---|---|---|---|---|---|---|---|---|")
         rows = list(scale["levels"]) + ([dict(pl, plain=True)] if pl else [])
         for lv in rows:
             c = lv["count"]
@@ -1341,6 +1350,7 @@ def write_results(res, info, errors, t_total):
               f"{f1(sum(hp) / len(hp)) if hp else '-'} | {per('usage')} | {per('kmem')} | "
               f"{per('rss')} | {per('cache')} | "
               f"{f1(lv.get('kmalloc_uncharged_kib', float('nan')) / c)} | "
+              f"{f1(-lv['mem_delta_kib']['Percpu'] / c)} | "
               f"{f1(lv['mem_delta_kib']['MemAvailable'] / c)} |")
         b("")
         levels = {lv["count"]: lv for lv in scale["levels"]}
@@ -1356,7 +1366,7 @@ def write_results(res, info, errors, t_total):
               "in 1a):")
             b("")
             keys = [("config_policy", "config, policy"), ("cgroup_create", "cgroup create + gc"),
-                    ("clone", "clone3"), ("migrations", "cgroup.procs writes"),
+                    ("clone", "clone3"), ("migrations", "cgroup moves"),
                     ("child_other", "child: mounts"), ("open", "pam_open_session")]
             b("| N | " + " | ".join(k[1] for k in keys) + " |")
             b("|---|" + "---|" * len(keys))
@@ -1398,6 +1408,10 @@ def write_results(res, info, errors, t_total):
                 b(f"- a session makes {levels[top]['superblocks_session']} superblocks of its "
                   f"own ({', '.join(levels[top].get('session_fstypes', []))}) and holds "
                   f"{levels[top].get('mounts_session')} mounts")
+            if levels[top].get("kmalloc_1k_objs"):
+                b(f"- kmalloc-1k grew by {levels[top]['kmalloc_1k_objs'] / top:.0f} objects "
+                  "per session: the shrinker_info of the session's memory cgroup (see the "
+                  "last section)")
             b(f"- teardown of {top} sessions: {f1(levels[top]['teardown_ms'])} ms "
               f"(the callers themselves exited within {f1(levels[top]['released_ms'])} ms)")
         b("")
@@ -1470,9 +1484,15 @@ def write_results(res, info, errors, t_total):
               f"and runs the program for {cc[1]}: `{sc['uncached'].get('default', '')}` "
               "(ioctl, socket, clone, personality: the calls with argument conditions); "
               "every other number is a constant deny.")
-        b("- cost independent of the arguments: getpid, read and open+close cost the same "
-          "under `default` and `one-rule` (ratios above), and ioctl, which runs the "
-          "program, costs more under `linear` than under the tree.")
+        b("- so for getpid, read, openat and close the kernel never runs the program, "
+          "whatever the arguments: their cost cannot depend on them. Measured, default / "
+          "one-rule: " + ", ".join(
+              f"{call} {f2(ratios.get((call, 'default', 'one-rule'), float('nan')))}"
+              for call in ("getpid", "read1", "open+close")) +
+          f"; ioctl, which runs the program, {f2(ratios.get(('ioctl', 'default', 'one-rule'), float('nan')))} "
+          f"with the tree and {f2(ratios.get(('ioctl', 'linear', 'one-rule'), float('nan')))} "
+          "without (its argument block comes first, in the hand-written prefix, so the tree "
+          "hardly matters for it).")
         b("")
         for call in ("getpid", "read1"):
             r_ = ratios.get((call, "default", "one-rule"), float("nan"))
@@ -1626,7 +1646,8 @@ def analysis(res):
     if ex:
         out.append(
             f"- exec of the helper: {f2(med(ex['helper']) - med(ex['static']))} ms more than a "
-            f"static hello ({len(ex['libs'])} shared libraries: "
+            f"static hello ({len(ex['libs'])} shared librar"
+            f"{'y' if len(ex['libs']) == 1 else 'ies'}: "
             f"{', '.join(os.path.basename(x) for x in ex['libs'])}).")
     tools = res.get("tools")
     if tools and sp:
@@ -1664,14 +1685,15 @@ def analysis(res):
                 f"session, of which kernel objects {f1(cg.get('kmem', 0) / top)} KiB "
                 f"({f1(kmem)} KiB more than the plain stack's callers) and anonymous pages "
                 f"{f1(cg.get('rss', 0) / top)} KiB ({f1(anon)} more). The init is small (PSS "
-                f"above); the kernel side is what a session costs: its mount namespace (a copy "
-                f"of every mount of the caller's namespace, each with per-cpu counters), the "
-                f"fresh procfs, sysfs, one cgroupfs per v1 hierarchy, three tmpfs and mqueue "
-                f"(a superblock, root dentry and inode each), pid/ipc/uts/cgroup namespaces, "
-                f"and one cgroup leaf per hierarchy (a memory cgroup leaf carries per-cpu "
-                f"statistics). A session's mount namespace holds {lv.get('mounts_session')} "
-                f"mounts (the namespace it was copied from, the bench's private one, "
-                f"{lv.get('mounts_caller_ns')}). Largest slab growth per session (KiB): {sg}.")
+                f"above); the kernel side is what a session costs: its mount namespace, "
+                f"{lv.get('mounts_session')} mounts (a copy of every mount of the namespace it "
+                f"was made from, here the bench's private one with "
+                f"{lv.get('mounts_caller_ns')}, plus its own), "
+                f"{lv.get('superblocks_session')} superblocks of its own ("
+                + ", ".join(lv.get("session_fstypes") or []) +
+                "), pid/ipc/uts/cgroup namespaces, and a cgroup leaf per hierarchy (a memory "
+                f"cgroup carries per-cpu statistics). Largest slab growth per session (KiB): "
+                f"{sg}.")
         k1 = lv.get("kmalloc_1k_objs")
         if k1:
             out.append(
@@ -1687,10 +1709,11 @@ def analysis(res):
                 "each new memory cgroup then costs about that / 64 KiB, unaccounted: the "
                 "per-session cost grows linearly with the number of sessions the host has had "
                 "at once (and stays raised until reboot, for every memory cgroup anyone "
-                "creates). Fewer superblocks per session (cgroupfs mounts only for the "
-                "hierarchies the session has leaves in, one tmpfs for /tmp, /var/tmp and "
-                "/dev/shm) and no per-session memory leaf (like v1 blkio, memory caps are per "
-                "user anyway) would each cut it.")
+                "creates: this bench's own 1000 sessions leave it raised on the machine it ran "
+                "on). Fewer superblocks per session (one empty tmpfs bound over every masked "
+                "directory instead of one tmpfs each; one tmpfs for /tmp, /var/tmp and "
+                "/dev/shm) and no per-session memory cgroup (as for v1 blkio: memory caps are "
+                "per user anyway) would each cut it.")
         bd1 = (levels.get(1) or {}).get("breakdown") or []
         bdt = lv.get("breakdown") or []
         g = (med([r["cgroup_create"] for r in bdt]) - med([r["cgroup_create"] for r in bd1])
@@ -1729,6 +1752,14 @@ def run_sections(sb, res, section):
 
 
 def main():
+    if sys.argv[1:] == ["--report-only"]:
+        # rewrites RESULTS.md from the last run's raw figures (work on the report's text)
+        with open(RAW) as f:
+            raw = json.load(f)
+        COMMANDS.extend(tuple(c) for c in raw.get("commands", []))
+        write_results(raw["results"], raw["info"], raw["errors"], raw.get("t_total", 0))
+        print(f"bench: wrote {RESULTS} from {RAW}")
+        return 0
     if os.geteuid() != 0:
         print("bench: needs root", file=sys.stderr)
         return 2
@@ -1772,7 +1803,8 @@ def main():
     t_total = time.monotonic() - t_start
     try:
         with open(RAW, "w") as f:
-            json.dump({"info": info, "results": res, "errors": errors}, f, indent=1,
+            json.dump({"info": info, "results": res, "errors": errors, "t_total": t_total,
+                       "commands": COMMANDS}, f, indent=1,
                       default=str)
     except (OSError, TypeError, ValueError) as e:
         print(f"bench: cannot write {RAW}: {e}", file=sys.stderr)
