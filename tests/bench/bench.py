@@ -1631,7 +1631,8 @@ def analysis(res):
             f"- **CPU (1e)**: a login with isolate uses {f2(tot_i)} ms of CPU against "
             f"{f2(tot_p)} ms without. The largest kernel parts isolate adds: "
             + "; ".join(f"{k.split('|')[0]} {k.split('|k:')[1]} {f2(v)} ms" for v, k in extra)
-            + ". Page faults of the helper come from its exec (a 1 MB static binary) and from "
+            + f". Page faults of the helper come from its exec (a "
+            f"{os.path.getsize(HELPER) / 1e6:.1f} MB binary) and from "
             "touching its large structures: struct cgroup_session alone is 130 KiB (8 "
             "hierarchies x 4 PATH_MAX paths); it sits in struct session_setup on the "
             "helper's stack (which the clone3'd session child then copies on write) and in "
@@ -1727,8 +1728,9 @@ def analysis(res):
                 "(cg_gc_user_dir), and for every session-* leaf of the user, in each hierarchy "
                 "with leaves, it first asks is_live(), which allocates a 131 KiB struct "
                 "session_record, reads and parses that session's registry file and reads the "
-                "init's /proc/PID/cmdline, before the cheap checks (its age, whether it is "
-                "empty): O(sessions of the user) work per login, at every login.")
+                "init's /proc/PID/cmdline, before the cheap check of the leaf's age (and the "
+                "rmdir, which fails on a leaf with processes anyway): O(sessions of the user) "
+                "work per login, at every login.")
     return "\n".join(out) if out else "Nothing to explain: no section measured."
 
 
