@@ -11,7 +11,8 @@
 
 int main(int argc, char **argv)
 {
-        static char path_env[] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+        static char path_env[] =
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 #ifdef CALLGRIND_OUT
         char *args[16] = {(char *)"valgrind", (char *)"--tool=callgrind",
                           (char *)"--callgrind-out-file=" CALLGRIND_OUT, (char *)REAL_HELPER};
@@ -24,8 +25,8 @@ int main(int argc, char **argv)
         perror("helper_wrap: /usr/bin/valgrind");
 #else
         (void)argc;
-        char *envp[] = {path_env, (char *)"LD_PRELOAD=" SHIM_SO,
-                        (char *)"BENCH_SHIM_LOG=" SHIM_LOG, NULL};
+        char *envp[] = {path_env, (char *)"LD_PRELOAD=" SHIM_SO, (char *)"BENCH_SHIM_LOG=" SHIM_LOG,
+                        NULL};
         argv[0] = (char *)REAL_HELPER;
         execve(REAL_HELPER, argv, envp);
         perror("helper_wrap: " REAL_HELPER);

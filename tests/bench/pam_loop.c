@@ -85,8 +85,7 @@ static void sleep_ms(unsigned ms)
 }
 
 /* No module in a session stack asks anything; a question is an error. */
-static int conv_none(int n, const struct pam_message **msg, struct pam_response **resp,
-                     void *data)
+static int conv_none(int n, const struct pam_message **msg, struct pam_response **resp, void *data)
 {
         (void)n;
         (void)msg;
@@ -197,11 +196,11 @@ static int login_cycle(const char *service, unsigned round)
                 fflush(stdout);
                 return 1;
         }
-        printf("login %s %u %d %d %llu %llu %llu %llu %llu %llu %llu\n", service, round,
-               (int)t.pid, (int)t.rc, (unsigned long long)t.t_start,
-               (unsigned long long)t.t_opened, (unsigned long long)t.t_closed,
-               (unsigned long long)t.t_ended, (unsigned long long)t.cpu_self,
-               (unsigned long long)t.cpu_children, (unsigned long long)t.runq_wait);
+        printf("login %s %u %d %d %llu %llu %llu %llu %llu %llu %llu\n", service, round, (int)t.pid,
+               (int)t.rc, (unsigned long long)t.t_start, (unsigned long long)t.t_opened,
+               (unsigned long long)t.t_closed, (unsigned long long)t.t_ended,
+               (unsigned long long)t.cpu_self, (unsigned long long)t.cpu_children,
+               (unsigned long long)t.runq_wait);
         fflush(stdout);
         return t.rc != PAM_SUCCESS;
 }

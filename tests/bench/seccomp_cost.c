@@ -112,8 +112,7 @@ static bool const_allow(const struct sock_filter *f, unsigned len, uint32_t arch
 
 /* Whether the verdict for nr is a constant (allow or not) or depends on the arguments: the
  * same walk, but any return ends it; used to list the numbers that always run the program. */
-static bool verdict_constant(const struct sock_filter *f, unsigned len, uint32_t arch,
-                             uint32_t nr)
+static bool verdict_constant(const struct sock_filter *f, unsigned len, uint32_t arch, uint32_t nr)
 {
         struct sock_filter *copy = malloc(len * sizeof(*copy));
         if (!copy)
@@ -149,8 +148,8 @@ static void cache_report(const struct filter *f)
                 else if (!verdict_constant(f->insns, f->len, AUDIT_ARCH_X86_64, nr)) {
                         runs++;
                         if (runs <= 64 && used < sizeof(list) - 16)
-                                used += (size_t)snprintf(list + used, sizeof(list) - used, " %u",
-                                                         nr);
+                                used +=
+                                    (size_t)snprintf(list + used, sizeof(list) - used, " %u", nr);
                 }
         }
         printf("cachecount %s %u %u\n", f->name, allowed, runs);
@@ -287,18 +286,18 @@ int main(int argc, char **argv)
                 return 2;
         }
         static struct sock_filter one_rule[] = {
-                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
         };
         static struct sock_filter one_rule_nc[] = {
-                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
-                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
         };
         const struct filter filters[] = {
-                {"none", NULL, 0},
-                {"one-rule", one_rule, 1},
-                {"one-rule-nc", one_rule_nc, 2},
-                {"default", tree, (unsigned short)tree_len},
-                {"linear", linear, (unsigned short)linear_len},
+            {"none", NULL, 0},
+            {"one-rule", one_rule, 1},
+            {"one-rule-nc", one_rule_nc, 2},
+            {"default", tree, (unsigned short)tree_len},
+            {"linear", linear, (unsigned short)linear_len},
         };
         const unsigned n_filters = sizeof(filters) / sizeof(filters[0]);
         for (unsigned i = 0; i < n_filters; i++) {
