@@ -1468,6 +1468,15 @@ static void convert_policy(struct parse_ctx *ctx, cfg_t *sec, struct policy *p, 
 
         if (!p->ns_mount)
                 check_mount_keys(ctx, sec, p);
+        if (!p->ns_mount) {
+                /* the session's pid namespace needs its own /proc, and the host's /proc
+                 * would let a session reach its owner's processes outside it */
+                const struct optval *v = value_at(sec, "mount_namespace", 0);
+                diag_add(ctx, v ? v->line : p->line,
+                         "mount_namespace = false is not supported: the session needs its own "
+                         "/proc (the host's shows processes outside the session, writable "
+                         "through /proc/PID/mem); remove the line");
+        }
         if (!p->ns_pid) {
                 /* the session's init ends a session as pid 1 of its namespace: kill(-1)
                  * reaches exactly the session's processes, and every orphan comes to it */

@@ -63,6 +63,38 @@ static void helper_reap(pid_t pid, bool kill_first)
                 ;
 }
 
+/* The same with fork: su runs PAM with the invoking user's real uid, and a process whose
+ * real uid is the user's can be signalled by that user. The child becomes root through and
+ * through before it execs the helper, so the user never gets a window to stop or kill it.
+ * Only async-signal-safe calls between fork and exec. */
+static int helper_spawn_as_root(const char *helper, const char *config, int sock, bool quiet,
+                                pid_t *ret_pid, struct isolate_error *err)
+{
+        char *argv[] = {(char *)helper, (char *)"open", (char *)"--config", (char *)config, NULL};
+        pid_t pid = fork();
+        if (pid < 0)
+                return error_set_errno(err, errno, "fork for the helper");
+        if (pid == 0) {
+                if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+                        _exit(127);
+                struct sigaction dfl = {.sa_handler = SIG_DFL};
+                for (int sig = 1; sig < NSIG; sig++)
+                        sigaction(sig, &dfl, NULL); /* EINVAL for SIGKILL/SIGSTOP: fine */
+                sigset_t empty;
+                sigemptyset(&empty);
+                sigprocmask(SIG_SETMASK, &empty, NULL);
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+                if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 ||
+                    (quiet && dup2(null, 2) < 0) || dup2(sock, HELPER_SOCKET_FD) < 0)
+                        _exit(127);
+                close_range(HELPER_SOCKET_FD + 1, ~0U, 0);
+                execve(helper, argv, (char **)helper_env);
+                _exit(127);
+        }
+        *ret_pid = pid;
+        return 0;
+}
+
 int session_open(const char *helper, const char *config, const struct open_request *req,
                  int timeout_ms, bool quiet_helper, struct open_reply *ret, bool *ret_hello_seen,
                  struct isolate_error *err)
@@ -84,8 +116,12 @@ int session_open(const char *helper, const char *config, const struct open_reque
                 theirs = moved;
         }
 
+        if (faccessat(AT_FDCWD, helper, X_OK, AT_EACCESS) < 0)
+                return error_set_errno(err, errno, "cannot run the helper %s", helper);
         pid_t pid;
-        int r = helper_spawn(helper, config, theirs, quiet_helper, &pid, err);
+        int r = getuid() == 0 ? helper_spawn(helper, config, theirs, quiet_helper, &pid, err)
+                              : helper_spawn_as_root(helper, config, theirs, quiet_helper, &pid,
+                                                     err);
         if (r < 0)
                 return r;
         closep(&theirs);

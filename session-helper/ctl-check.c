@@ -73,6 +73,31 @@ static void check_pam(const struct config *c, const char *pam_dir)
         }
 }
 
+/* Choices that are valid but weaken the sandbox in ways an admin may not expect. */
+static void check_policies(const struct config *c)
+{
+        for (size_t i = 0; i < c->n_policies; i++) {
+                const struct policy *p = &c->policies[i];
+                if (!p->no_new_privs)
+                        fprintf(stderr,
+                                "warning: %s:%d: policy %s: no_new_privs = false: setuid-root "
+                                "programs (sudo, su, passwd) run with euid 0 inside; an empty "
+                                "bounding set takes their capabilities, not root's ownership of "
+                                "files such as /etc/crontab\n",
+                                c->file, p->line, p->name);
+                if (p->seccomp_base == SECCOMP_BASE_NONE)
+                        fprintf(stderr,
+                                "warning: %s:%d: policy %s: seccomp = none: users can create "
+                                "user namespaces and reach io_uring, bpf and the keyring\n",
+                                c->file, p->line, p->name);
+        }
+        if (c->fail == FAIL_OPEN)
+                fprintf(stderr,
+                        "warning: %s: fail = open: a user who can make a setup fail (a full "
+                        "disk under %s, their own task cap reached) logs in unconfined\n",
+                        c->file, c->runtime_dir);
+}
+
 int cmd_check(int argc, char **argv)
 {
         static const struct option options[] = {
@@ -130,6 +155,7 @@ int cmd_check(int argc, char **argv)
                 return 1;
 
         size_t problems = check_io(c);
+        check_policies(c);
         check_pam(c, pam_dir);
         if (problems == 0)
                 printf("%s: OK, %zu %s, %zu match %s\n", path, c->n_policies,

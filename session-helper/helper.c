@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -215,7 +216,7 @@ static _Noreturn void session_child(struct session_setup *s)
         if (r >= 0)
                 r = cgroup_session_enter_supervisor(&s->cg, 0, &err);
         if (r >= 0)
-                r = mounts_setup(p, s->req.user, s->home, &s->cg, &err);
+                r = mounts_setup(p, s->req.user, s->who.uid, s->who.gid, s->home, &s->cg, &err);
         if (r < 0)
                 goto fail;
 
@@ -463,7 +464,11 @@ static int cmd_open(const char *config_path)
 
         int r = proto_recv_request(sock, &s.req);
         if (r < 0) {
-                error_set_errno(&err, r, "bad request from the caller");
+                if (r == -EILSEQ)
+                        error_set(&err, EILSEQ, "bad request from the caller: control "
+                                                "characters in the user, service, rhost or tty");
+                else
+                        error_set_errno(&err, r, "bad request from the caller");
                 reply_send(sock, &s, REPLY_DENY, err.msg);
                 decision_log(&s, LOG_ERR, "denied", err.msg);
                 return 1;
@@ -565,6 +570,42 @@ static int cmd_open(const char *config_path)
         return 0;
 }
 
+/* Nothing of the invoker's process state reaches the helper or the session init: su runs
+ * PAM with the invoking user's limits, cwd and niceness, and a user could set
+ * RLIMIT_FSIZE to 0 so that a root write dies half-way (SIGXFSZ). */
+static void process_reset(void)
+{
+        static const struct {
+                int resource;
+                rlim_t value;
+        } limits[] = {
+                {RLIMIT_FSIZE, RLIM_INFINITY}, {RLIMIT_CPU, RLIM_INFINITY},
+                {RLIMIT_AS, RLIM_INFINITY},    {RLIMIT_DATA, RLIM_INFINITY},
+                {RLIMIT_STACK, 8 << 20},       {RLIMIT_NOFILE, 1024},
+                {RLIMIT_NPROC, RLIM_INFINITY}, {RLIMIT_CORE, 0},
+                {RLIMIT_MEMLOCK, 8 << 20},     {RLIMIT_SIGPENDING, RLIM_INFINITY},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(limits); i++) {
+                struct rlimit rl = {limits[i].value, limits[i].value};
+                if (limits[i].resource == RLIMIT_NOFILE)
+                        rl.rlim_max = 4096;
+                if (setrlimit(limits[i].resource, &rl) == 0)
+                        continue;
+                /* without CAP_SYS_RESOURCE a hard limit cannot go up: take what it allows
+                 * (a write past it then fails with EFBIG, refused cleanly, not killed) */
+                struct rlimit cur;
+                if (getrlimit(limits[i].resource, &cur) == 0) {
+                        cur.rlim_cur = rl.rlim_cur < cur.rlim_max ? rl.rlim_cur : cur.rlim_max;
+                        setrlimit(limits[i].resource, &cur);
+                }
+        }
+        signal(SIGXFSZ, SIG_IGN);
+        setpriority(PRIO_PROCESS, 0, 0);
+        umask(022);
+        if (chdir("/") < 0)
+                _exit(2);
+}
+
 static void usage(FILE *f)
 {
         fprintf(f, "usage: isolate-helper open --config PATH\n"
@@ -592,6 +633,6 @@ int main(int argc, char **argv)
                 return 2;
         }
         prctl(PR_SET_DUMPABLE, 0);
-        umask(022);
+        process_reset();
         return cmd_open(argv[3]);
 }

@@ -7,6 +7,8 @@
  * wtmp, btmp, lastlog). */
 #include "landlock.h"
 
+#include <linux/openat2.h>
+
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -45,6 +47,35 @@ int landlock_abi_version(void)
         return abi < 0 ? 0 : (int)abi;
 }
 
+/* An admin's path is opened as written. Below the user's home, the user controls the names:
+ * the part under the home is resolved beneath it, refusing symlinks and "..", so that a
+ * link in the home cannot widen the rule (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS). */
+static int landlock_path_open(const struct landlock_path *lp)
+{
+        if (lp->home_len == 0)
+                return open(lp->path, O_PATH | O_CLOEXEC);
+        char home[JOIN_PATH_MAX];
+        snprintf(home, sizeof(home), "%.*s", (int)lp->home_len, lp->path);
+        int home_fd = open(home, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (home_fd < 0)
+                return -1;
+        const char *rest = lp->path + lp->home_len;
+        rest += strspn(rest, "/");
+        if (*rest == '\0')
+                return home_fd;
+        struct open_how how = {
+                .flags = O_PATH | O_CLOEXEC,
+                .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+        };
+        int fd = (int)syscall(SYS_openat2, home_fd, rest, &how, sizeof(how));
+        int e = errno;
+        close(home_fd);
+        if (fd < 0 && e == ELOOP)
+                e = EPERM; /* say it plainly: a symlink where the policy names a directory */
+        errno = e;
+        return fd;
+}
+
 int landlock_apply(const struct join_spec *j, struct isolate_error *err)
 {
         if (j->landlock_handled == 0)
@@ -63,7 +94,7 @@ int landlock_apply(const struct join_spec *j, struct isolate_error *err)
 
         for (uint32_t i = 0; i < j->n_landlock; i++) {
                 const struct landlock_path *lp = &j->landlock[i];
-                _cleanup_close_ int fd = open(lp->path, O_PATH | O_CLOEXEC);
+                _cleanup_close_ int fd = landlock_path_open(lp);
                 if (fd < 0) {
                         if (errno == ENOENT)
                                 continue; /* lsm_plan warned when it was missing there too */

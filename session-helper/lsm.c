@@ -167,9 +167,14 @@ static const char *const caller_paths[] = {
 };
 
 /* "$HOME", "$HOME/x", "~", "~/x" -> home + rest; other paths as they are. */
-static int expand_home(const char *path, const char *home, char *out, size_t len)
+/* "$HOME/x" -> "/home/u/x"; *ret_home_len is the length of the home part (0 when the path
+ * does not start at the home): what lies below the home is the user's, and landlock.c opens
+ * it beneath the home without following symlinks (a user could point ~/work at /). */
+static int expand_home(const char *path, const char *home, char *out, size_t len,
+                       uint32_t *ret_home_len)
 {
         const char *rest = NULL;
+        *ret_home_len = 0;
         if (strncmp(path, "$HOME", 5) == 0 && (path[5] == '\0' || path[5] == '/'))
                 rest = path + 5;
         else if (path[0] == '~' && (path[1] == '\0' || path[1] == '/'))
@@ -178,7 +183,10 @@ static int expand_home(const char *path, const char *home, char *out, size_t len
         if (rest) {
                 if (!home || home[0] != '/')
                         return -ENOENT;
+                if (home[strspn(home, "/")] == '\0')
+                        return -EPERM; /* a home of "/" would grant the whole tree */
                 n = snprintf(out, len, "%s%s", home, rest);
+                *ret_home_len = (uint32_t)strlen(home);
         } else
                 n = snprintf(out, len, "%s", path);
         if (n < 0 || (size_t)n >= len)
@@ -191,7 +199,13 @@ static int add_landlock_path(const struct policy *p, struct join_spec *j, const 
                              char *warnings, size_t warnings_len, struct isolate_error *err)
 {
         char path[JOIN_PATH_MAX];
-        int r = expand_home(spec, home, path, sizeof(path));
+        uint32_t home_len = 0;
+        int r = expand_home(spec, home, path, sizeof(path), &home_len);
+        if (r == -EPERM)
+                return error_set(err, EPERM,
+                                 "policy %s: Landlock path %s: the user's home is /, which would "
+                                 "allow everything",
+                                 p->name, spec);
         if (r == -ENOENT)
                 return error_set(err, EINVAL,
                                  "policy %s: Landlock path %s needs a home directory, "
@@ -220,6 +234,7 @@ static int add_landlock_path(const struct policy *p, struct join_spec *j, const 
                                  p->name, JOIN_MAX_LANDLOCK_PATHS, ELEMENTSOF(caller_paths));
         struct landlock_path *lp = &j->landlock[j->n_landlock++];
         lp->access = access;
+        lp->home_len = home_len;
         snprintf(lp->path, sizeof(lp->path), "%s", path);
         return 0;
 }

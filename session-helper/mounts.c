@@ -28,12 +28,10 @@ static const char *const proc_read_only_docker[] = {
         "/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs", NULL,
 };
 
+/* (debugfs, tracefs, securityfs are not mounted on the fresh sysfs at all) */
 static const char *const sys_masked[] = {
         "/sys/firmware",
         "/sys/devices/virtual/powercap",
-        "/sys/kernel/debug",
-        "/sys/kernel/tracing",
-        "/sys/kernel/security",
         NULL,
 };
 
@@ -97,6 +95,8 @@ static int mask_path(const char *path, struct isolate_error *err)
         return 0;
 }
 
+/* A read-only bind of path over itself, private: / is a slave of the host, and a mount the
+ * host makes below path later would otherwise propagate in with its own, writable, flags. */
 static int bind_read_only(const char *path, struct isolate_error *err)
 {
         struct stat st;
@@ -104,6 +104,8 @@ static int bind_read_only(const char *path, struct isolate_error *err)
                 return errno == ENOENT ? 0 : error_set_errno(err, errno, "cannot stat %s", path);
         if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0)
                 return mount_errno(err, "a bind of itself", path);
+        if (mount(NULL, path, NULL, MS_PRIVATE | MS_REC, NULL) < 0)
+                return error_set_errno(err, errno, "cannot make %s private", path);
         return read_only_recursive(path, err);
 }
 
@@ -164,20 +166,25 @@ static int cgroup_mounts(const struct cgroup_session *cg, struct isolate_error *
         return 0;
 }
 
+/* A fresh sysfs, read-only from the start: it shows the session's net namespace (only lo
+ * with network = none), none of the host's submounts (debugfs, tracefs, securityfs, bpf...),
+ * and it covers the host's /sys, so a filesystem the host mounts under /sys later propagates
+ * underneath, out of sight, instead of appearing writable inside. */
 static int sys_setup(const struct policy *p, const struct cgroup_session *cg,
                      struct isolate_error *err)
 {
         int r;
-        if (p->network == NETWORK_NONE) {
-                /* sysfs shows the net namespace of whoever mounts it: a fresh one shows only lo */
-                if (mount("sysfs", "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                          NULL) < 0)
-                        return mount_errno(err, "a fresh sysfs", "/sys");
-        } else {
-                r = read_only_recursive("/sys", err);
-                if (r < 0)
-                        return r;
-        }
+        const unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+        /* With the host's net namespace the kernel hands back the host's sysfs superblock,
+         * and refuses to stack a superblock on itself (EBUSY): an empty tmpfs goes between.
+         * Read-only goes on this mount, not on the shared superblock. */
+        if (p->network == NETWORK_HOST &&
+            mount("tmpfs", "/sys", "tmpfs", flags | MS_RDONLY, "size=0,mode=0555") < 0)
+                return mount_errno(err, "a tmpfs", "/sys");
+        if (mount("sysfs", "/sys", "sysfs", flags, NULL) < 0)
+                return mount_errno(err, "a fresh sysfs", "/sys");
+        if (mount(NULL, "/sys", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | flags, NULL) < 0)
+                return error_set_errno(err, errno, "cannot make /sys read-only");
         for (const char *const *m = sys_masked; *m; m++) {
                 r = mask_path(*m, err);
                 if (r < 0)
@@ -188,9 +195,12 @@ static int sys_setup(const struct policy *p, const struct cgroup_session *cg,
         return 0;
 }
 
+/* Every directory a user can write to that is not theirs: private to the session, so that
+ * nothing written there reaches the host or another session (and a full disk there is the
+ * session's problem, not the next login's: /run/lock sits on /run, with the registry). */
 static int tmp_setup(const struct policy *p, struct isolate_error *err)
 {
-        static const char *const dirs[] = {"/tmp", "/var/tmp", "/dev/shm"};
+        static const char *const dirs[] = {"/tmp", "/var/tmp", "/dev/shm", "/run/lock"};
         char opts[64] = "mode=1777";
         if (p->tmp_size != LIMIT_UNSET && p->tmp_size != LIMIT_MAX)
                 snprintf(opts, sizeof(opts), "mode=1777,size=%llu",
@@ -202,6 +212,25 @@ static int tmp_setup(const struct policy *p, struct isolate_error *err)
                 if (mount("tmpfs", dirs[i], "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
                         return mount_errno(err, "a private tmpfs", dirs[i]);
         }
+        return 0;
+}
+
+/* The user's runtime directory, private: pam_systemd made /run/user/UID on the host, with
+ * the socket of the user's systemd manager and session bus in it; either would run commands
+ * for the user outside the sandbox (systemd-run --user). The session gets an empty one of
+ * its own, owned by the user, so that XDG_RUNTIME_DIR still works; other users' runtime
+ * directories are hidden with it. */
+static int run_user_setup(uid_t uid, gid_t gid, struct isolate_error *err)
+{
+        struct stat st;
+        if (stat("/run/user", &st) < 0 || !S_ISDIR(st.st_mode))
+                return 0;
+        if (mount("tmpfs", "/run/user", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=0755") < 0)
+                return mount_errno(err, "a tmpfs", "/run/user");
+        char path[64];
+        snprintf(path, sizeof(path), "/run/user/%u", (unsigned)uid);
+        if (mkdir(path, 0700) < 0 || chown(path, uid, gid) < 0)
+                return error_set_errno(err, errno, "cannot create %s", path);
         return 0;
 }
 
@@ -275,8 +304,8 @@ static int hostname_set(const char *pattern, const char *user, struct isolate_er
         return 0;
 }
 
-int mounts_setup(const struct policy *p, const char *user, const char *home,
-                 const struct cgroup_session *cg, struct isolate_error *err)
+int mounts_setup(const struct policy *p, const char *user, uid_t uid, gid_t gid,
+                 const char *home, const struct cgroup_session *cg, struct isolate_error *err)
 {
         int r;
         if (p->ns_uts && p->hostname) {
@@ -305,6 +334,9 @@ int mounts_setup(const struct policy *p, const char *user, const char *home,
                 if (r < 0)
                         return r;
         }
+        r = run_user_setup(uid, gid, err);
+        if (r < 0)
+                return r;
         struct stat st;
         if (p->ns_ipc && stat("/dev/mqueue", &st) == 0 && S_ISDIR(st.st_mode) &&
             mount("mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)

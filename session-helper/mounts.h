@@ -8,8 +8,8 @@
 /* Runs in the session's first process: pid 1 of the new pid namespace, inside the new mount,
  * uts, net and cgroup namespaces. Sets the hostname, brings lo up with network = none,
  * makes / a recursive slave, mounts a fresh read-only /proc with the sensitive files masked,
- * read-only /sys with a fresh cgroup tree rooted at the session, private /tmp, /var/tmp and
- * /dev/shm, a fresh /dev/mqueue, hides other users' homes, and applies the policy's extra
- * read-only and masked paths. */
-int mounts_setup(const struct policy *p, const char *user, const char *home,
-                 const struct cgroup_session *cg, struct isolate_error *err);
+ * a fresh read-only /sys with a fresh cgroup tree rooted at the session, private /tmp,
+ * /var/tmp, /dev/shm and /run/lock, a private /run/user/UID, a fresh /dev/mqueue, hides
+ * other users' homes, and applies the policy's extra read-only and masked paths. */
+int mounts_setup(const struct policy *p, const char *user, uid_t uid, gid_t gid,
+                 const char *home, const struct cgroup_session *cg, struct isolate_error *err);

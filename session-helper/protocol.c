@@ -51,6 +51,8 @@ enum field_tag {
 };
 
 #define MAX_FDS (2 + JOIN_MAX_CGROUP_FDS)
+/* a Landlock path field: u64 access, u32 home_len, then the path */
+#define LL_HEAD (sizeof(uint64_t) + sizeof(uint32_t))
 
 void join_spec_init(struct join_spec *j)
 {
@@ -328,6 +330,14 @@ static int recv_message(int fd, int timeout_ms, char **ret_buf, size_t *ret_len,
 
 /* ---- open request ------------------------------------------------------------------------ */
 
+static bool printable(const char *s)
+{
+        for (; *s; s++)
+                if ((unsigned char)*s < 0x20 || *s == 0x7f)
+                        return false;
+        return true;
+}
+
 int proto_send_request(int fd, const struct open_request *req)
 {
         struct encoder e;
@@ -382,6 +392,11 @@ int proto_decode_request(const void *buf, size_t len, struct open_request *ret)
             !(d.seen & (1ULL << F_CALLER_PID)) || ret->user[0] == '\0' || pid == 0 ||
             pid > INT32_MAX)
                 return -EBADMSG;
+        /* PAM items come from remote peers and users; they end up in the registry (one
+         * "key=value" per line) and in logs: no control characters anywhere */
+        if (!printable(ret->user) || !printable(ret->service) || !printable(ret->rhost) ||
+            !printable(ret->tty))
+                return -EILSEQ;
         ret->caller_pid = (int32_t)pid;
         return 0;
 }
@@ -445,10 +460,12 @@ int proto_send_reply(int fd, const struct open_reply *rep)
                 enc_u32(&e, F_LANDLOCK_ABI, j->landlock_abi);
                 for (uint32_t i = 0; i < j->n_landlock; i++) {
                         size_t pl = strlen(j->landlock[i].path);
-                        char tmp[sizeof(uint64_t) + JOIN_PATH_MAX];
+                        char tmp[LL_HEAD + JOIN_PATH_MAX];
                         memcpy(tmp, &j->landlock[i].access, sizeof(uint64_t));
-                        memcpy(tmp + sizeof(uint64_t), j->landlock[i].path, pl);
-                        enc_field(&e, F_LANDLOCK_PATH, tmp, sizeof(uint64_t) + pl);
+                        memcpy(tmp + sizeof(uint64_t), &j->landlock[i].home_len,
+                               sizeof(uint32_t));
+                        memcpy(tmp + LL_HEAD, j->landlock[i].path, pl);
+                        enc_field(&e, F_LANDLOCK_PATH, tmp, LL_HEAD + pl);
                 }
         }
         return enc_send(&e, fd, fds, n_fds);
@@ -531,7 +548,7 @@ int proto_decode_reply(const void *buf, size_t len, struct open_reply *ret, bool
                         r = dec_u32(v, l, &j->landlock_abi);
                         break;
                 case F_LANDLOCK_PATH: {
-                        if (l <= sizeof(uint64_t) || j->n_landlock >= JOIN_MAX_LANDLOCK_PATHS) {
+                        if (l <= LL_HEAD || j->n_landlock >= JOIN_MAX_LANDLOCK_PATHS) {
                                 r = -EBADMSG;
                                 break;
                         }
@@ -544,9 +561,9 @@ int proto_decode_reply(const void *buf, size_t len, struct open_reply *ret, bool
                         j->landlock = n;
                         struct landlock_path *p = &n[j->n_landlock];
                         memcpy(&p->access, v, sizeof(uint64_t));
-                        r = dec_str(v + sizeof(uint64_t), l - (uint32_t)sizeof(uint64_t), p->path,
-                                    sizeof(p->path));
-                        if (r == 0 && p->path[0] != '/')
+                        memcpy(&p->home_len, v + sizeof(uint64_t), sizeof(uint32_t));
+                        r = dec_str(v + LL_HEAD, l - LL_HEAD, p->path, sizeof(p->path));
+                        if (r == 0 && (p->path[0] != '/' || p->home_len > strlen(p->path)))
                                 r = -EBADMSG;
                         if (r == 0)
                                 j->n_landlock++;

@@ -51,7 +51,10 @@ struct open_request {
 #define JOIN_PATH_MAX           4096
 
 struct landlock_path {
-        uint64_t access; /* LANDLOCK_ACCESS_FS_* allowed beneath path */
+        uint64_t access;   /* LANDLOCK_ACCESS_FS_* allowed beneath path */
+        uint32_t home_len; /* > 0: path is the user's home (its first home_len bytes) and a
+                              part below it, which the user controls: opened beneath the home
+                              without following symlinks */
         char path[JOIN_PATH_MAX];
 };
 
@@ -92,7 +95,8 @@ void join_spec_init(struct join_spec *j);
 void join_spec_free(struct join_spec *j); /* closes fds, frees arrays */
 
 /* Encoding and decoding. send_* return 0 or -errno; recv_* return 0, -EBADMSG for a
- * malformed message, -ECONNRESET for EOF, or -errno. Received fds are O_CLOEXEC. */
+ * malformed message, -ECONNRESET for EOF, or -errno. Received fds are O_CLOEXEC. A request
+ * with a control character in a PAM item is -EILSEQ. */
 int proto_send_request(int fd, const struct open_request *req);
 int proto_recv_request(int fd, struct open_request *ret);
 int proto_send_hello(int fd, bool fail_open, uint32_t helper_timeout_ms);

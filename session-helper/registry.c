@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 /* A root-owned directory not writable by others, made when missing. */
 static int dir_prepare(const char *path, struct isolate_error *err)
@@ -26,6 +27,24 @@ static int dir_prepare(const char *path, struct isolate_error *err)
         return 0;
 }
 
+/* Removes ".*.tmp*" files older than a minute: what a helper killed while writing left. */
+static void stale_tmp_remove(const char *dir)
+{
+        DIR *d = opendir(dir);
+        if (!d)
+                return;
+        time_t now = time(NULL);
+        for (struct dirent *de; (de = readdir(d));) {
+                if (de->d_name[0] != '.' || !strstr(de->d_name, ".tmp"))
+                        continue;
+                struct stat st;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                    S_ISREG(st.st_mode) && st.st_mtime + 60 < now)
+                        unlinkat(dirfd(d), de->d_name, 0);
+        }
+        closedir(d);
+}
+
 int registry_prepare(const char *runtime_dir, struct isolate_error *err)
 {
         int r = dir_prepare(runtime_dir, err);
@@ -33,7 +52,13 @@ int registry_prepare(const char *runtime_dir, struct isolate_error *err)
                 return r;
         char path[PATH_MAX];
         snprintf(path, sizeof(path), "%s/sessions", runtime_dir);
-        return dir_prepare(path, err);
+        r = dir_prepare(path, err);
+        if (r < 0)
+                return r;
+        stale_tmp_remove(path);
+        snprintf(path, sizeof(path), "%s/seccomp", runtime_dir);
+        stale_tmp_remove(path);
+        return 0;
 }
 
 static bool id_valid(const char *id)
@@ -49,6 +74,10 @@ int registry_write(const char *runtime_dir, const struct session_record *r,
 {
         if (!id_valid(r->id))
                 return error_set(err, EINVAL, "invalid session id '%s'", r->id);
+        const char *values[] = {r->user, r->service, r->rhost, r->tty, r->policy};
+        for (size_t i = 0; i < ELEMENTSOF(values); i++)
+                if (strpbrk(values[i], "\n\r"))
+                        return error_set(err, EINVAL, "refusing a registry value with a line break");
         char path[PATH_MAX], tmp[PATH_MAX];
         snprintf(path, sizeof(path), "%s/sessions/%s", runtime_dir, r->id);
         snprintf(tmp, sizeof(tmp), "%s/sessions/.%s.tmp", runtime_dir, r->id);

@@ -196,7 +196,7 @@ class TestSuAndPamtester(unittest.TestCase):
         characters never reach the log as such, and the caller survives all of it."""
         cases = [("a" * 300, [], "user name too long"),
                  (self.u1.name, ["-I", "rhost=" + "h" * 300], "remote host name too long"),
-                 ("bad\nname\x1b[2J", [], "no such user")]
+                 ("bad\nname\x1b[2J", [], "control characters")]
         for user, extra, why in cases:
             with self.subTest(why=why):
                 mark = self.env.syslog.mark()

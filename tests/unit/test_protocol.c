@@ -84,6 +84,25 @@ static void test_request_missing_fields(void **state)
         close(sv[1]);
 }
 
+static void test_request_control_characters_refused(void **state)
+{
+        /* a newline in rhost would forge registry lines */
+        const char *bad[] = {"10.0.0.1\ncgroup=x", "a\rb", "tab\there", "del\x7f"};
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                int sv[2];
+                pair(sv);
+                struct open_request req = {.caller_pid = 5};
+                strcpy(req.user, "u");
+                strcpy(req.service, "sshd");
+                strcpy(req.rhost, bad[i]);
+                assert_int_equal(proto_send_request(sv[0], &req), 0);
+                struct open_request got;
+                assert_int_equal(proto_recv_request(sv[1], &got), -EILSEQ);
+                close(sv[0]);
+                close(sv[1]);
+        }
+}
+
 static void test_wrong_version_refused(void **state)
 {
         int sv[2];
@@ -237,6 +256,7 @@ int main(void)
                 cmocka_unit_test(test_request_truncated_everywhere),
                 cmocka_unit_test(test_request_missing_fields),
                 cmocka_unit_test(test_wrong_version_refused),
+                cmocka_unit_test(test_request_control_characters_refused),
                 cmocka_unit_test(test_reply_with_fds),
                 cmocka_unit_test(test_reply_ok_without_fds_refused),
                 cmocka_unit_test(test_hello_and_eof),
