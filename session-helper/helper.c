@@ -210,10 +210,15 @@ static _Noreturn void session_child(struct session_setup *s)
                         goto fail;
                 }
 
-        r = cgroup_session_enter(&s->cg, 0, &err);
+        /* The cgroup namespace is rooted where its creator is: in the leaf. On v1 the child
+         * moves itself in and back out (cheap through `tasks`); on v2 clone3 put it in the
+         * leaf already, and the helper moves it out (under systemd's nsdelegate a process
+         * may not move itself out of its own cgroup namespace). */
+        bool v2 = s->cg.backend == CGROUP_BACKEND_V2;
+        r = v2 ? 0 : cgroup_session_enter(&s->cg, 0, &err);
         if (r >= 0 && p->ns_cgroup && unshare(CLONE_NEWCGROUP) < 0)
                 r = error_set_errno(&err, errno, "unshare(CLONE_NEWCGROUP)");
-        if (r >= 0)
+        if (r >= 0 && !v2)
                 r = cgroup_session_enter_supervisor(&s->cg, 0, &err);
         if (r >= 0)
                 r = mounts_setup(p, s->req.user, s->who.uid, s->who.gid, s->home, &s->cg, &err);
@@ -284,6 +289,16 @@ static int session_spawn(struct session_setup *s, struct isolate_error *err)
                 .pidfd = (uint64_t)(uintptr_t)&s->init_pidfd,
                 .exit_signal = SIGCHLD,
         };
+        /* cgroup v2: born in the leaf, no migration (CLONE_INTO_CGROUP, Linux 5.7) */
+        _cleanup_close_ int leaf_fd = -1;
+        if (s->cg.backend == CGROUP_BACKEND_V2 && s->cg.n > 0 && s->cg.h[0].leaf_path[0]) {
+                leaf_fd = open(s->cg.h[0].leaf_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (leaf_fd < 0)
+                        return error_set_errno(err, errno, "cannot open %s",
+                                               s->cg.h[0].leaf_path);
+                args.flags |= CLONE_INTO_CGROUP;
+                args.cgroup = (uint64_t)leaf_fd;
+        }
         long pid = syscall(SYS_clone3, &args, sizeof(args));
         if (pid < 0)
                 return error_set_errno(err, errno, "cannot create the session's namespaces");
@@ -387,6 +402,11 @@ static int session_build(struct session_setup *s, struct isolate_error *err)
         r = session_spawn(s, err);
         if (r < 0)
                 return r;
+        if (s->cg.backend == CGROUP_BACKEND_V2) {
+                r = cgroup_session_enter_supervisor(&s->cg, s->init_pid, err);
+                if (r < 0)
+                        return r;
+        }
         test_die_at("init");
 
         struct session_record *rec = calloc(1, sizeof(*rec));

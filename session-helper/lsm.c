@@ -3,6 +3,8 @@
  * landlock.c). */
 #include "lsm.h"
 
+#include <limits.h>
+
 #include <fcntl.h>
 #include <stdarg.h>
 #include <string.h>
@@ -105,6 +107,23 @@ static int lsm_missing(const struct policy *p, char *warnings, size_t warnings_l
         return 0;
 }
 
+/* 1 when the profile is loaded, 0 when not, -errno when the list cannot be read. Lines of
+ * securityfs' apparmor/profiles read "NAME (MODE)". */
+static int apparmor_profile_loaded(const char *name)
+{
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/kernel/security/apparmor/profiles", sys_root);
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        char line[4096];
+        size_t n = strlen(name);
+        while (fgets(line, sizeof(line), f))
+                if (strncmp(line, name, n) == 0 && line[n] == ' ' && line[n + 1] == '(')
+                        return 1;
+        return 0;
+}
+
 static int plan_label(const struct policy *p, struct join_spec *j, char *warnings,
                       size_t warnings_len, struct isolate_error *err)
 {
@@ -120,6 +139,15 @@ static int plan_label(const struct policy *p, struct join_spec *j, char *warning
         bool aa = profile && lsm_apparmor_enabled();
         bool se = context && lsm_selinux_enabled();
         int n;
+        if (aa && apparmor_profile_loaded(profile) == 0) {
+                /* refused here, with the reason, rather than by the kernel at the join */
+                char what[1024];
+                snprintf(what, sizeof(what),
+                         "AppArmor profile %s, which is not loaded (apparmor_parser -r "
+                         "/etc/apparmor.d/...)",
+                         profile);
+                return lsm_missing(p, warnings, warnings_len, err, what);
+        }
         if (aa) {
                 /* the per-LSM file where the kernel has one (stacking), else the shared one */
                 snprintf(j->lsm_attr_path, sizeof(j->lsm_attr_path), "%s",

@@ -153,6 +153,38 @@ static void test_apparmor_stacking_path(void **state)
         join_spec_free(&pl.j);
 }
 
+static void test_apparmor_profile_not_loaded(void **state)
+{
+        write_file(sys_dir, "kernel/security/lsm", "capability,apparmor");
+        write_file(proc_dir, "self/attr/apparmor/exec", "");
+        write_file(sys_dir, "kernel/security/apparmor/profiles",
+                   "isolate-userx (enforce)\n/usr/sbin/sshd (complain)\n");
+        struct policy p = policy_new();
+        p.apparmor_profile = (char *)"isolate-user";
+        p.lsm_required = true;
+        struct plan pl;
+        plan_run(&pl, &p, "/root");
+        /* refused at the helper, naming the profile: not by the kernel at the join */
+        assert_int_equal(pl.r, -EOPNOTSUPP);
+        assert_non_null(strstr(pl.err.msg, "isolate-user, which is not loaded"));
+        join_spec_free(&pl.j);
+        /* lsm_required = false: a warning, and no label to write */
+        p.lsm_required = false;
+        plan_run(&pl, &p, "/root");
+        assert_int_equal(pl.r, 0);
+        assert_string_equal(pl.j.lsm_attr_path, "");
+        assert_non_null(strstr(pl.warnings, "not loaded"));
+        join_spec_free(&pl.j);
+        /* loaded: the label */
+        write_file(sys_dir, "kernel/security/apparmor/profiles",
+                   "isolate-userx (enforce)\nisolate-user (enforce)\n");
+        p.lsm_required = true;
+        plan_run(&pl, &p, "/root");
+        assert_int_equal(pl.r, 0);
+        assert_string_equal(pl.j.lsm_attr_value, "exec isolate-user");
+        join_spec_free(&pl.j);
+}
+
 static void test_apparmor_old_path(void **state)
 {
         write_file(sys_dir, "kernel/security/lsm", "capability,apparmor");
@@ -463,6 +495,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_selinux_from_selinuxfs, setup, teardown),
             cmocka_unit_test_setup_teardown(test_landlock_abi_real, setup, teardown),
             cmocka_unit_test_setup_teardown(test_apparmor_stacking_path, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_apparmor_profile_not_loaded, setup, teardown),
             cmocka_unit_test_setup_teardown(test_apparmor_old_path, setup, teardown),
             cmocka_unit_test_setup_teardown(test_selinux_context, setup, teardown),
             cmocka_unit_test_setup_teardown(test_both_named_one_enabled, setup, teardown),
