@@ -249,8 +249,8 @@ static int group_name(gid_t gid, char **buf, size_t *len, char *num, size_t num_
         }
 }
 
-int login_info_lookup(const char *user, const char *service, const char *rhost,
-                      struct login_info *ret)
+int login_info_lookup_ext(const char *user, const char *service, const char *rhost,
+                      bool with_groups, struct login_info *ret)
 {
         if (!user || !ret)
                 return -EINVAL;
@@ -274,7 +274,7 @@ int login_info_lookup(const char *user, const char *service, const char *rhost,
 
         int ngroups = 32;
         _cleanup_free_ gid_t *gids = NULL;
-        for (;;) {
+        for (; with_groups;) {
                 gid_t *ng = reallocarray(gids, (size_t)ngroups, sizeof(*gids));
                 if (!ng) {
                         login_info_free(&w);
@@ -301,6 +301,8 @@ int login_info_lookup(const char *user, const char *service, const char *rhost,
         }
         /* primary group first: getgrouplist() puts it first, but do not rely on that */
         gid_t primary = pw.pw_gid;
+        if (!with_groups)
+                ngroups = 0;
         for (int i = -1; i < ngroups; i++) {
                 gid_t gid = i < 0 ? primary : gids[i];
                 if (i >= 0 && gid == primary)
@@ -331,4 +333,20 @@ void login_info_free(struct login_info *who)
                 free(who->groups[i]);
         free(who->groups);
         *who = (struct login_info){0};
+}
+
+int login_info_lookup(const char *user, const char *service, const char *rhost,
+                      struct login_info *ret)
+{
+        return login_info_lookup_ext(user, service, rhost, true, ret);
+}
+
+bool config_uses_groups(const struct config *c)
+{
+        if (c->exempt_groups.n > 0)
+                return true;
+        for (size_t i = 0; i < c->n_rules; i++)
+                if (c->rules[i].groups.n > 0)
+                        return true;
+        return false;
 }

@@ -193,6 +193,12 @@ bool match_rule_covers(const struct match_rule *a, const struct match_rule *b,
 int login_info_lookup(const char *user, const char *service, const char *rhost,
                       struct login_info *ret);
 void login_info_free(struct login_info *who);
+/* The same; with_groups false looks up only the primary group (getgrouplist can be slow on
+ * LDAP/sssd hosts, and most configs never match on groups: see config_uses_groups). */
+int login_info_lookup_ext(const char *user, const char *service, const char *rhost,
+                          bool with_groups, struct login_info *ret);
+/* Whether any exemption or rule looks at the user's groups. */
+bool config_uses_groups(const struct config *c);
 
 /* Units (conf/units.c). 0 or -EINVAL (junk) / -ERANGE (overflow). Sizes and rates are
  * binary (1K = 1024), take a fraction ("1.5G") and an optional "B" ("64MB"); "max" and

@@ -583,6 +583,16 @@ static int ids_add(char ***ids, size_t *n, const char *id)
         return 0;
 }
 
+/* Whether any process is in the cgroup dir/name (its cgroup.procs is not empty); when
+ * unsure, true: the leaf is kept. */
+static bool cg_populated(int dir, const char *name)
+{
+        char path[PATH_MAX], c;
+        snprintf(path, sizeof(path), "%s/cgroup.procs", name);
+        _cleanup_close_ int fd = openat(dir, path, O_RDONLY | O_CLOEXEC);
+        return fd < 0 || read(fd, &c, 1) != 0;
+}
+
 int cg_gc_user_dir(const char *user_dir, bool (*is_live)(const char *session_id, void *data),
                    void *data, char ***ids, size_t *n_ids)
 {
@@ -596,13 +606,17 @@ int cg_gc_user_dir(const char *user_dir, bool (*is_live)(const char *session_id,
                 if (strncmp(de->d_name, CG_LEAF_PREFIX, strlen(CG_LEAF_PREFIX)) != 0)
                         continue;
                 const char *id = de->d_name + strlen(CG_LEAF_PREFIX);
-                if (!*id || (is_live && is_live(id, data)))
+                if (!*id)
                         continue;
+                /* every login runs this over all of the user's leaves: the cheap checks
+                 * first, the registry (is_live) only for an old leaf nobody is in */
                 struct stat st;
                 if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
                     !S_ISDIR(st.st_mode))
                         continue;
                 if (now.tv_sec - st.st_mtim.tv_sec < CGROUP_GC_MIN_AGE_S)
+                        continue;
+                if (cg_populated(dirfd(d), de->d_name) || (is_live && is_live(id, data)))
                         continue;
                 char path[PATH_MAX];
                 snprintf(path, sizeof(path), "%s/%s", user_dir, de->d_name);

@@ -18,23 +18,27 @@
 #include "util.h"
 
 #define CGROUP_MAX_HIERARCHIES 8
+/* Long enough for any layout here (a root nested a few levels deep is ~120 bytes); a
+ * longer path is refused when made. Kept small: the struct travels on the helper's stack
+ * and into every registry record (4 x PATH_MAX x 8 hierarchies was 128 KiB). */
+#define CGROUP_PATH_LEN 512
 
 struct cgroup_hierarchy {
         char controllers[64];    /* "memory", "blkio", "pids", "cpu"; "" for the unified tree */
         char mount_type[16];     /* "cgroup" or "cgroup2": how the init mounts it inside */
         char mount_options[128]; /* the hierarchy's super options, e.g. "memory" or "cpu,cpuacct" */
         char mount_name[64];     /* directory under /sys/fs/cgroup inside; "" for cgroup2 */
-        char user_path[PATH_MAX];       /* absolute cgroupfs path of user-UID ("" systemd) */
-        char leaf_path[PATH_MAX];       /* absolute cgroupfs path of the session's leaf;
+        char user_path[CGROUP_PATH_LEN];       /* absolute cgroupfs path of user-UID ("" systemd) */
+        char leaf_path[CGROUP_PATH_LEN];       /* absolute cgroupfs path of the session's leaf;
                                            "" in v1's blkio hierarchy, where sessions share
                                            user_path (v1 throttling is flat), and with
                                            systemd: nothing for the init to remove */
-        char supervisor_path[PATH_MAX]; /* "" with systemd: init stays in the scope */
+        char supervisor_path[CGROUP_PATH_LEN]; /* "" with systemd: init stays in the scope */
         /* systemd only: the caller's scope (pam_systemd's session-N.scope) in this
          * hierarchy, read for usage, never written to or removed; "" otherwise. With systemd
          * user_path, leaf_path and supervisor_path are all "": nothing for the init to
          * remove. */
-        char scope_path[PATH_MAX];
+        char scope_path[CGROUP_PATH_LEN];
 };
 
 struct cgroup_session {

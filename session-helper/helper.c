@@ -524,7 +524,8 @@ static int cmd_open(const char *config_path)
          * too, this makes sure we do not linger */
         alarm((cfg->helper_timeout_ms + 999) / 1000 + 1);
 
-        r = login_info_lookup(s.req.user, s.req.service, s.req.rhost, &s.who);
+        r = login_info_lookup_ext(s.req.user, s.req.service, s.req.rhost,
+                                  config_uses_groups(cfg), &s.who);
         if (r < 0) {
                 snprintf(s.reply.message, sizeof(s.reply.message), "%s: %s", s.req.user,
                          r == -ENOENT ? "no such user" : strerror(-r));

@@ -81,7 +81,7 @@ int registry_write(const char *runtime_dir, const struct session_record *r,
         char path[PATH_MAX], tmp[PATH_MAX];
         snprintf(path, sizeof(path), "%s/sessions/%s", runtime_dir, r->id);
         snprintf(tmp, sizeof(tmp), "%s/sessions/.%s.tmp", runtime_dir, r->id);
-        char cg[CGROUP_MAX_HIERARCHIES * (PATH_MAX * 3 + 256)];
+        char cg[CGROUP_MAX_HIERARCHIES * (CGROUP_PATH_LEN * 4 + 512)];
         int q = cgroup_session_format(&r->cgroup, cg, sizeof(cg));
         if (q < 0)
                 return error_set_errno(err, q, "cannot format the session's cgroups");
