@@ -42,19 +42,9 @@ static int problem_add(struct stack *s, const char *fmt, ...)
                 return 0;
         va_list ap;
         va_start(ap, fmt);
-        char *msg = NULL;
-        int r = vasprintf(&msg, fmt, ap);
+        int r = config_errors_vadd(s->problems, fmt, ap);
         va_end(ap);
-        if (r < 0)
-                return -ENOMEM;
-        char **v = realloc(s->problems->msgs, (s->problems->n + 1) * sizeof(char *));
-        if (!v) {
-                free(msg);
-                return -ENOMEM;
-        }
-        v[s->problems->n++] = msg;
-        s->problems->msgs = v;
-        return 0;
+        return r;
 }
 
 static int entry_add(struct stack *s, const char *module_path, const char *file, unsigned line)

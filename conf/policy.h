@@ -6,6 +6,7 @@
 #pragma once
 
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -153,6 +154,10 @@ int config_parse_buffer(const char *name, const char *buf, struct config **ret,
                         struct config_errors *errs);
 void config_free(struct config *c);
 void config_errors_free(struct config_errors *errs);
+/* Appends one formatted message (no-op when errs is NULL); 0 or -ENOMEM. */
+int config_errors_add(struct config_errors *errs, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+int config_errors_vadd(struct config_errors *errs, const char *fmt, va_list ap);
 
 /* Who is logging in, as the resolver sees it. */
 struct login_info {

@@ -143,19 +143,23 @@ static int errs_append(struct config_errors *errs, char *msg)
         return 0;
 }
 
-static int errs_add(struct config_errors *errs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int errs_add(struct config_errors *errs, const char *fmt, ...)
+int config_errors_vadd(struct config_errors *errs, const char *fmt, va_list ap)
 {
         if (!errs)
                 return 0;
-        va_list ap;
-        va_start(ap, fmt);
         char *msg = NULL;
-        int r = vasprintf(&msg, fmt, ap);
-        va_end(ap);
-        if (r < 0)
+        if (vasprintf(&msg, fmt, ap) < 0)
                 return -ENOMEM;
         return errs_append(errs, msg);
+}
+
+int config_errors_add(struct config_errors *errs, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        int r = config_errors_vadd(errs, fmt, ap);
+        va_end(ap);
+        return r;
 }
 
 /* Moves the problems, sorted by line, into errs as "FILE:LINE: message". */
@@ -168,9 +172,9 @@ static int diags_flush(struct parse_ctx *ctx, struct config_errors *errs)
                 struct diag *d = &ctx->diags[i];
                 if (errs && r == 0) {
                         if (d->line > 0)
-                                r = errs_add(errs, "%s:%d: %s", ctx->file, d->line, d->msg);
+                                r = config_errors_add(errs, "%s:%d: %s", ctx->file, d->line, d->msg);
                         else
-                                r = errs_add(errs, "%s: %s", ctx->file, d->msg);
+                                r = config_errors_add(errs, "%s: %s", ctx->file, d->msg);
                 }
                 free(d->msg);
         }
@@ -1878,17 +1882,17 @@ int config_load(const char *path, bool check_owner, struct config **ret,
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0) {
                 int r = -errno;
-                errs_add(errs, "%s: cannot open: %s", path, strerror(-r));
+                config_errors_add(errs, "%s: cannot open: %s", path, strerror(-r));
                 return r;
         }
         struct stat st;
         if (fstat(fd, &st) < 0) {
                 int r = -errno;
-                errs_add(errs, "%s: cannot stat: %s", path, strerror(-r));
+                config_errors_add(errs, "%s: cannot stat: %s", path, strerror(-r));
                 return r;
         }
         if (!S_ISREG(st.st_mode)) {
-                errs_add(errs, "%s: not a regular file", path);
+                config_errors_add(errs, "%s: not a regular file", path);
                 return -EINVAL;
         }
         if (check_owner && (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)))) {
@@ -1899,14 +1903,14 @@ int config_load(const char *path, bool check_owner, struct config **ret,
                         snprintf(why, sizeof(why), "writable by %s (mode %04o)",
                                  (st.st_mode & S_IWOTH) ? "others" : "its group",
                                  (unsigned)(st.st_mode & 07777));
-                errs_add(errs,
+                config_errors_add(errs,
                          "%s: %s, must be root:root and not group/world-writable; fix: chown "
                          "root:root %s && chmod 644 %s",
                          path, why, path, path);
                 return -EPERM;
         }
         if (st.st_size > CONFIG_MAX_BYTES) {
-                errs_add(errs, "%s: larger than %d bytes; is this the right file?", path,
+                config_errors_add(errs, "%s: larger than %d bytes; is this the right file?", path,
                          CONFIG_MAX_BYTES);
                 return -EFBIG;
         }
@@ -1917,7 +1921,7 @@ int config_load(const char *path, bool check_owner, struct config **ret,
                 return -ENOMEM;
         for (;;) {
                 if (len == cap) {
-                        errs_add(errs, "%s: grew while being read; try again", path);
+                        config_errors_add(errs, "%s: grew while being read; try again", path);
                         return -EAGAIN;
                 }
                 ssize_t k = read(fd, buf + len, cap - len);
@@ -1925,7 +1929,7 @@ int config_load(const char *path, bool check_owner, struct config **ret,
                         continue;
                 if (k < 0) {
                         int r = -errno;
-                        errs_add(errs, "%s: cannot read: %s", path, strerror(-r));
+                        config_errors_add(errs, "%s: cannot read: %s", path, strerror(-r));
                         return r;
                 }
                 if (k == 0)
@@ -1934,7 +1938,7 @@ int config_load(const char *path, bool check_owner, struct config **ret,
         }
         buf[len] = '\0';
         if (memchr(buf, '\0', len)) {
-                errs_add(errs, "%s: contains a NUL byte; is this a text file?", path);
+                config_errors_add(errs, "%s: contains a NUL byte; is this a text file?", path);
                 return -EINVAL;
         }
         return config_parse_buffer(path, buf, ret, errs);

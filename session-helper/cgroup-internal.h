@@ -108,3 +108,6 @@ void cg_v2_usage(const char *dir, struct cgroup_usage *ret);
 #define CG_LEAF_PREFIX "session-"
 #define CG_USER_PREFIX "user-"
 #define CG_SUPERVISOR  "supervisor"
+
+bool cg_policy_needs(const struct cg_ctx *ctx, const char *controller);
+const char *cg_needed_for(const char *controller);

@@ -27,30 +27,6 @@
 /* The controllers a session is placed in, in the order their hierarchies are made. */
 static const char *const v1_controllers[] = {"memory", "blkio", "pids", "cpu"};
 
-static bool needs(const struct cg_ctx *ctx, const char *controller)
-{
-        const struct policy *p = ctx->p;
-        if (STREQ(controller, "memory"))
-                return p->memory_max != LIMIT_UNSET || p->memory_high != LIMIT_UNSET ||
-                       p->swap_max != LIMIT_UNSET;
-        if (STREQ(controller, "blkio"))
-                return ctx->n_io > 0;
-        if (STREQ(controller, "pids"))
-                return p->pids_max != LIMIT_UNSET;
-        return p->cpu_max_percent != LIMIT_UNSET || p->cpu_weight != LIMIT_UNSET;
-}
-
-static const char *needed_for(const char *controller)
-{
-        if (STREQ(controller, "memory"))
-                return "memory_max, memory_high, swap_max";
-        if (STREQ(controller, "blkio"))
-                return "io limits";
-        if (STREQ(controller, "pids"))
-                return "pids_max";
-        return "cpu_max_percent, cpu_weight";
-}
-
 /* Writes a cap file; a file the kernel does not offer is a cap the host cannot apply. A
  * reset (a cap the policy leaves unset, back to the kernel's default) is skipped there. */
 static int set(struct cg_ctx *ctx, const char *dir, const char *file, const char *value,
@@ -269,7 +245,7 @@ int cg_v1_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_
                 const char *ctl = v1_controllers[i];
                 const struct cg_mount *m = cg_mount_v1(ctx->mounts, ctx->n_mounts, ctl);
                 if (!m) {
-                        if (!needs(ctx, ctl))
+                        if (!cg_policy_needs(ctx, ctl))
                                 continue;
                         char fix[256];
                         snprintf(fix, sizeof(fix),
@@ -278,7 +254,7 @@ int cg_v1_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_
                                  ctl, ctl, ctl);
                         r = cg_missing(ctx, err, EOPNOTSUPP, fix,
                                        "cgroup v1: no %s hierarchy is mounted (needed for %s)", ctl,
-                                       needed_for(ctl));
+                                       cg_needed_for(ctl));
                         if (r < 0)
                                 return r;
                         continue;
@@ -317,7 +293,7 @@ int cg_v1_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_
                 for (size_t k = 0; k < ELEMENTSOF(v1_controllers); k++) {
                         const char *ctl = v1_controllers[k];
                         if (cg_mount_v1(ctx->mounts, ctx->n_mounts, ctl) != m ||
-                            (!needs(ctx, ctl) && !existed))
+                            (!cg_policy_needs(ctx, ctl) && !existed))
                                 continue;
                         if (STREQ(ctl, "memory"))
                                 r = memory_caps(ctx, h->user_path, existed, err);

@@ -18,30 +18,6 @@
 
 static const char *const v2_controllers[] = {"memory", "io", "pids", "cpu"};
 
-static bool needs(const struct cg_ctx *ctx, const char *controller)
-{
-        const struct policy *p = ctx->p;
-        if (STREQ(controller, "memory"))
-                return p->memory_max != LIMIT_UNSET || p->memory_high != LIMIT_UNSET ||
-                       p->swap_max != LIMIT_UNSET;
-        if (STREQ(controller, "io"))
-                return ctx->n_io > 0;
-        if (STREQ(controller, "pids"))
-                return p->pids_max != LIMIT_UNSET;
-        return p->cpu_max_percent != LIMIT_UNSET || p->cpu_weight != LIMIT_UNSET;
-}
-
-static const char *needed_for(const char *controller)
-{
-        if (STREQ(controller, "memory"))
-                return "memory_max, memory_high, swap_max";
-        if (STREQ(controller, "io"))
-                return "io limits";
-        if (STREQ(controller, "pids"))
-                return "pids_max";
-        return "cpu_max_percent, cpu_weight";
-}
-
 static bool word_in(const char *list, const char *word)
 {
         size_t n = strlen(word);
@@ -199,7 +175,7 @@ int cg_v2_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_
                                  ctl);
                         continue;
                 }
-                if (!needs(ctx, ctl))
+                if (!cg_policy_needs(ctx, ctl))
                         continue;
                 char parent[PATH_MAX], fix[PATH_MAX + 128];
                 snprintf(parent, sizeof(parent), "%s", root);
@@ -211,7 +187,7 @@ int cg_v2_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_
                 r = cg_missing(ctx, err, EOPNOTSUPP, fix,
                                "cgroup v2: the %s controller is not available in %s (needed "
                                "for %s)",
-                               ctl, root, needed_for(ctl));
+                               ctl, root, cg_needed_for(ctl));
                 if (r < 0)
                         return r;
         }

@@ -632,6 +632,32 @@ int cg_gc_user_dir(const char *user_dir, bool (*is_live)(const char *session_id,
         return removed;
 }
 
+/* Whether the policy sets any cap of the controller ("blkio" on v1 is "io" on v2). */
+bool cg_policy_needs(const struct cg_ctx *ctx, const char *controller)
+{
+        const struct policy *p = ctx->p;
+        if (STREQ(controller, "memory"))
+                return p->memory_max != LIMIT_UNSET || p->memory_high != LIMIT_UNSET ||
+                       p->swap_max != LIMIT_UNSET;
+        if (STREQ(controller, "blkio") || STREQ(controller, "io"))
+                return ctx->n_io > 0;
+        if (STREQ(controller, "pids"))
+                return p->pids_max != LIMIT_UNSET;
+        return p->cpu_max_percent != LIMIT_UNSET || p->cpu_weight != LIMIT_UNSET;
+}
+
+/* The policy keys a controller serves, for messages. */
+const char *cg_needed_for(const char *controller)
+{
+        if (STREQ(controller, "memory"))
+                return "memory_max, memory_high, swap_max";
+        if (STREQ(controller, "blkio") || STREQ(controller, "io"))
+                return "io limits";
+        if (STREQ(controller, "pids"))
+                return "pids_max";
+        return "cpu_max_percent, cpu_weight";
+}
+
 /* ---- backend choice ---------------------------------------------------------------------- */
 
 int cgroup_backend_resolve(enum cgroup_backend_kind configured, enum cgroup_backend_kind *ret,
