@@ -8,6 +8,8 @@
  * "#" comments) and reports each session module that comes after ours. */
 #include "pamstack.h"
 
+#include <unistd.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -243,6 +245,8 @@ static const char *why_before(const char *module)
         return "it runs inside the sandbox (no /proc/self, under the seccomp filter) and may fail";
 }
 
+static const char *selinux_enforce = "/sys/fs/selinux/enforce";
+
 /* Modules whose place does not matter: they only steer the stack's result, or their
  * session part works as well inside the sandbox (no /proc/self, no setns/mount/keyctl):
  * Debian's /etc/pam.d/sshd lists several of them after `@include common-session`, and a
@@ -257,7 +261,16 @@ static bool runs_fine_after(const char *module)
         for (size_t i = 0; i < ELEMENTSOF(fine); i++)
                 if (STREQ(module, fine[i]))
                         return true;
+        /* pam_selinux does nothing where SELinux is off (Debian's sshd lists it after
+         * common-session); where it is on, its open must come before the join */
+        if (STREQ(module, "pam_selinux.so"))
+                return access(selinux_enforce, F_OK) < 0;
         return false;
+}
+
+void pamstack_set_selinux_path(const char *enforce_file)
+{
+        selinux_enforce = enforce_file;
 }
 
 int pamstack_check(const char *pamd_dir, const char *service, struct config_errors *problems)

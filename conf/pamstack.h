@@ -8,3 +8,7 @@
  * /etc/pam.d/sshd:31 ..."). Returns the number of problems, or -errno when the file cannot
  * be read. */
 int pamstack_check(const char *pamd_dir, const char *service, struct config_errors *problems);
+
+/* For tests: the file whose presence says SELinux is enabled (default
+ * /sys/fs/selinux/enforce); pam_selinux after pam_isolate only matters then. */
+void pamstack_set_selinux_path(const char *enforce_file);

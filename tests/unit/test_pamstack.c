@@ -127,9 +127,18 @@ static void debian_layout_names_every_module_after(void **state)
             "session required pam_limits.so\n"                      /* 7 */
             "session [success=ok ignore=ignore module_unknown=ignore "
             "default=bad] pam_selinux.so open\n"); /* 8 */
-        /* pam_motd, pam_mail, pam_limits work inside the sandbox: only pam_selinux counts */
+        /* SELinux off: pam_selinux does nothing, and nothing else after ours matters */
+        pamstack_set_selinux_path("/nonexistent/enforce");
+        assert_int_equal(check(f, "sshd"), 0);
+        config_errors_free(&f->problems);
+        f->problems = (struct config_errors){0};
+        /* SELinux on: pam_motd, pam_mail, pam_limits work inside; only pam_selinux counts */
+        char enforce[300];
+        snprintf(enforce, sizeof(enforce), "%s/common-auth", f->dir); /* any existing file */
+        pamstack_set_selinux_path(enforce);
         assert_int_equal(check(f, "sshd"), 1);
         expect_at(f, "pam_selinux.so", "sshd", 8);
+        pamstack_set_selinux_path("/sys/fs/selinux/enforce");
         /* Says where ours is and why the order matters. */
         assert_non_null(strstr(find_one(f, "pam_selinux.so"), "common-session:6)"));
         assert_non_null(strstr(find_one(f, "pam_selinux.so"), "/proc/self/attr"));
