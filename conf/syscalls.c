@@ -57,7 +57,7 @@ static const struct syscall_group groups[] = {
           "mapping and locking memory, memfd, protection keys, NUMA policy queries "
           "(ps, top)",
           "brk", "mmap", "munmap", "mprotect", "mremap", "madvise", "mincore", "mlock", "mlock2",
-          "munlock", "mlockall", "munlockall", "remap_file_pages", "memfd_create", "memfd_secret",
+          "munlock", "mlockall", "munlockall", "remap_file_pages", "memfd_create",
           "membarrier", "pkey_alloc", "pkey_free", "pkey_mprotect", "get_mempolicy",
           "set_mempolicy", "map_shadow_stack"),
     GROUP("@process", true,
@@ -143,6 +143,10 @@ static const struct syscall_group groups[] = {
     GROUP("@numa", false, "moving memory between NUMA nodes (numactl, HPC)", "mbind",
           "migrate_pages", "move_pages", "set_mempolicy_home_node"),
     GROUP("@cpu-emulation", false, "x86 segment descriptors (wine, dosemu)", "modify_ldt"),
+    GROUP("@secretmem", false,
+          "memfd_secret: memory taken out of the kernel's direct map, which fragments it "
+          "host-wide; nothing interactive needs it",
+          "memfd_secret"),
     GROUP("@privileged", false,
           "administration that needs a capability: accounting, quotas, host and domain "
           "names, the kernel log, vhangup, chroot (sshd ChrootDirectory needs it), "

@@ -286,6 +286,18 @@ static int setup_failed(pam_handle_t *pamh, const struct module_args *args,
                 snprintf(reason, sizeof(reason), "%s%s", what,
                          fail_open ? " (fail = open in the config)" : "");
         }
+        /* su runs PAM with the invoking user's real uid, limits and signals: that user can
+         * make the setup fail on purpose (a low RLIMIT_NOFILE, a signal to the helper), so
+         * fail = open would hand them an unconfined shell. It applies where the caller is
+         * root through and through (sshd, login). */
+        if (fail_open && getuid() != 0) {
+                size_t n = strlen(reason);
+                snprintf(reason + n, sizeof(reason) - n,
+                         "; fail = open does not apply: the caller runs with the invoking "
+                         "user's real uid %u, who could have caused the failure",
+                         (unsigned)getuid());
+                fail_open = false;
+        }
         if (fail_open) {
                 decision_log(pamh, LOG_WARNING, req, rep, "fail-open", t0, reason);
                 return PAM_SUCCESS;

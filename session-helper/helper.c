@@ -564,6 +564,13 @@ static int cmd_open(const char *config_path)
         }
         if (r < 0) {
                 session_abandon(&s);
+                if (r == -EAGAIN && s.reply.fail_open) {
+                        /* the user's own task cap (or a fork bomb of theirs): a failure the
+                         * user can cause must not open the door */
+                        s.reply.fail_open = 0;
+                        error_prefix(&err, "out of tasks (fail = open does not apply to what "
+                                           "the user can cause)");
+                }
                 s.reply.status = REPLY_DENY;
                 snprintf(s.reply.message, sizeof(s.reply.message), "%s", err.msg);
                 join_spec_free(&s.reply.join);

@@ -105,6 +105,13 @@ int landlock_apply(const struct join_spec *j, struct isolate_error *err)
                 if (fstat(fd, &st) < 0)
                         return error_set_errno(err, errno, "cannot stat Landlock path %s",
                                                lp->path);
+                /* a rule follows the inode: a hard link in the home to a file elsewhere
+                 * would grant that file */
+                if (lp->home_len > 0 && !S_ISDIR(st.st_mode) && st.st_nlink > 1)
+                        return error_set(err, EPERM,
+                                         "Landlock path %s has %lu hard links: refusing a "
+                                         "rule the user could point elsewhere",
+                                         lp->path, (unsigned long)st.st_nlink);
                 struct ll_path_beneath_attr rule = {
                     .allowed_access = lp->access & attr.handled_access_fs,
                     .parent_fd = fd,
