@@ -112,6 +112,20 @@ static int kernel_check(struct isolate_error *err)
 }
 
 /* The caller we were told about must be our parent and the socket's creator, and root. */
+/* The real uid of a process (the first field of Uid: in /proc/PID/status); -1 if unknown. */
+static long caller_real_uid(pid_t pid)
+{
+        char path[64], buf[4096];
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+        if (read_file_at(AT_FDCWD, path, buf, sizeof(buf)) <= 0)
+                return -1;
+        const char *line = strstr(buf, "\nUid:");
+        unsigned long uid;
+        if (!line || sscanf(line + 5, "%lu", &uid) != 1)
+                return -1;
+        return (long)uid;
+}
+
 static int caller_check(int sock, const struct open_request *req, struct isolate_error *err)
 {
         struct ucred cred;
@@ -517,8 +531,10 @@ static int cmd_open(const char *config_path)
                 return 1;
         }
         s.cfg = cfg;
-        s.reply.fail_open = cfg->fail == FAIL_OPEN;
-        proto_send_hello(sock, cfg->fail == FAIL_OPEN, cfg->helper_timeout_ms);
+        /* su runs PAM with the invoking user's real uid: that user could make the setup
+         * fail on purpose, so fail = open is for callers that are root through and through */
+        s.reply.fail_open = cfg->fail == FAIL_OPEN && caller_real_uid(s.req.caller_pid) == 0;
+        proto_send_hello(sock, s.reply.fail_open, cfg->helper_timeout_ms);
         test_die_at("config");
         /* a stuck step (NFS home, D-Bus) must not hold a login forever: the caller times out
          * too, this makes sure we do not linger */
@@ -575,7 +591,7 @@ static int cmd_open(const char *config_path)
                 snprintf(s.reply.message, sizeof(s.reply.message), "%s", err.msg);
                 join_spec_free(&s.reply.join);
                 reply_send(sock, &s, REPLY_DENY, NULL);
-                decision_log(&s, LOG_ERR, cfg->fail == FAIL_OPEN ? "fail-open" : "denied",
+                decision_log(&s, LOG_ERR, s.reply.fail_open ? "fail-open" : "denied",
                              err.msg);
                 return 1;
         }

@@ -53,6 +53,42 @@ class TestLandlockSymlinks(SandboxTestCase):
         self.assertIn("Landlock path", r.stderr)
 
 
+class TestLandlockHardLinks(SandboxTestCase):
+    """A file rule on $HOME/notes must not follow a hard link to a file elsewhere."""
+
+    def test_hard_linked_file_rule_refused(self):
+        base = tempfile.mkdtemp(prefix="isolate-test-", dir="/var/lib")
+        self.addCleanup(shutil.rmtree, base, True)
+        os.chmod(base, 0o755)
+        target = os.path.join(base, "theirs")
+        with open(target, "w") as f:
+            f.write("original\n")
+        os.chown(target, self.u1.uid, self.u1.gid)
+        notes = os.path.join(self.u1.home, "notes")
+        os.link(target, notes)
+        self.addCleanup(os.unlink, notes)
+        cfg = self.sb.config(policies="policy p {\n"
+                                      " landlock_read_write = {'$HOME/notes', \"/tmp\"}\n}\n",
+                             default_policy="p", name="hardlink.conf")
+        r = self.sb.run(self.u1, f"echo pwned >> {target} && echo ESCAPED", cfg)
+        self.assertNotIn("ESCAPED", r.stdout)
+        with open(target) as f:
+            self.assertEqual(f.read(), "original\n")
+        self.assertEqual(r.returncode, EXIT_REFUSED, r.stderr)
+        self.assertIn("hard links", r.stderr)
+
+
+class TestSyscallsFromReview(SandboxTestCase):
+    def test_memfd_secret_denied(self):
+        code = ("import ctypes, os\n"
+                "libc = ctypes.CDLL(None, use_errno=True)\n"
+                "r = libc.syscall(447, 0)\n"
+                "print(r, os.strerror(ctypes.get_errno()) if r < 0 else 'ok')\n")
+        r = self.sb.run(self.u1, ["/usr/bin/python3", "-c", code], self.sb.config())
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.strip(), "-1 Operation not permitted")
+
+
 class TestSharedRuntimeDirs(SandboxTestCase):
     def test_run_user_is_private(self):
         """The user's systemd manager and session bus live in /run/user/UID on the host."""

@@ -140,6 +140,34 @@ class TestSuAndPamtester(unittest.TestCase):
         self.assertIsNotNone(line, self.env.syslog.dump())
         self.assertIn("cannot run the helper /nonexistent/helper", line)
 
+    def test_user_cannot_fail_su_open_on_purpose(self):
+        """fail = open, and a user running su with a tiny descriptor limit makes the setup
+        fail on purpose: su runs PAM with that user's real uid, so fail = open must not
+        apply and no unconfined shell comes out (found by an attacker review)."""
+        with open(self.cfg) as f:
+            text = f.read().replace("fail = closed", "fail = open")
+        path = os.path.join(self.sb.dir, "open-su.conf")
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, 0o644)
+        # test-only auth: the invoking user may su without a password
+        self.env.write_pam("su", "auth sufficient pam_permit.so\n"
+                                 "account required pam_permit.so\n" + session_lines(path))
+        outputs = []
+        for nofile in range(5, 11):
+            r = self.run_in_env(["setpriv", f"--reuid={self.u2.uid}", f"--regid={self.u2.gid}",
+                                 "--init-groups", "--", "sh", "-c",
+                                 f"ulimit -n {nofile}; exec su {self.u1.name} -c "
+                                 "'grep ^Seccomp: /proc/self/status'"])
+            outputs.append((nofile, r.returncode, r.stdout, r.stderr))
+        unconfined = [o for o in outputs if re.search(r"Seccomp:\s+0", o[2])]
+        self.assertEqual(unconfined, [], "an unconfined shell came out of a forced failure")
+        self.assertIsNone(self.env.syslog.wait_for(r"outcome=fail-open\b", 1, self.mark),
+                          self.env.syslog.dump())
+        # at least one limit made the setup fail, and the log says why it was refused
+        refused = self.env.syslog.wait_for(r"fail = open does not apply", 5, self.mark)
+        self.assertIsNotNone(refused, [o[:2] for o in outputs])
+
     # ---- pamtester --------------------------------------------------------------------------
 
     def test_pamtester_open_close_cycle(self):
