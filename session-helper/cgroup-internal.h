@@ -43,6 +43,7 @@ struct cg_ctx {
         /* directories made by this call, removed again (newest first) when it fails */
         char **made;
         size_t n_made;
+        bool gc_due; /* sweep the user's dead leaves this time (at most once a minute) */
 };
 
 /* Paths and hooks (cgroup.c). */

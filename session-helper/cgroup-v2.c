@@ -215,7 +215,8 @@ int cg_v2_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_
                 return r;
         if ((r = caps(ctx, h->user_path, enabled, existed, err)) < 0)
                 return r;
-        (void)cg_gc_user_dir(h->user_path, ctx->is_live, ctx->data, NULL, NULL);
+        if (ctx->gc_due)
+                        (void)cg_gc_user_dir(h->user_path, ctx->is_live, ctx->data, NULL, NULL);
         r = cg_mkdir(ctx, h->leaf_path, err);
         if (r == 1)
                 return error_set(err, EEXIST, "cgroup %s exists already", h->leaf_path);

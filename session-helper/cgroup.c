@@ -774,6 +774,34 @@ static void ctx_free(struct cg_ctx *ctx)
         free(ctx->io);
 }
 
+/* The sweep of a user's dead leaves reads every leaf of that user: with many sessions that
+ * is the largest cost of a login (measured: 7 ms at 1000 sessions). It only removes leaves
+ * older than CGROUP_GC_MIN_AGE_S, so running it more than once in that time finds nothing
+ * new: a marker file per user in <runtime_dir>/gc says when it last ran. No marker (no
+ * runtime dir, tests with fake trees): always due. */
+static bool gc_due(const struct config *c, uid_t uid)
+{
+        if (!c || !c->runtime_dir)
+                return true;
+        char dir[PATH_MAX], path[PATH_MAX];
+        snprintf(dir, sizeof(dir), "%s/gc", c->runtime_dir);
+        snprintf(path, sizeof(path), "%s/user-%u", dir, (unsigned)uid);
+        struct stat st;
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0 &&
+            st.st_mtim.tv_sec <= now.tv_sec && now.tv_sec - st.st_mtim.tv_sec < CGROUP_GC_MIN_AGE_S)
+                return false;
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                return true;
+        int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd >= 0) {
+                futimens(fd, NULL);
+                close(fd);
+        }
+        return true;
+}
+
 int cgroup_session_create(const struct config *c, const struct policy *p, uid_t uid,
                           const char *session_id, pid_t caller_pid,
                           bool (*is_live)(const char *session_id, void *data), void *data,
@@ -802,6 +830,7 @@ int cgroup_session_create(const struct config *c, const struct policy *p, uid_t 
             .data = data,
             .warnings = warnings,
             .warnings_len = warnings_len,
+            .gc_due = gc_due(c, uid),
         };
         r = cg_mounts_read(&ctx.mounts, &ctx.n_mounts, err);
         if (r >= 0)
