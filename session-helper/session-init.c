@@ -78,13 +78,20 @@ static unsigned count_others(void)
 static unsigned kill_others(void)
 {
         unsigned before = count_others();
-        for (int i = 0; i < 500; i++) {
+        if (before == 0)
+                return 0; /* the usual logout: the shell has gone already */
+        /* SIGKILL takes effect asynchronously: look again soon, then less often (a logout
+         * waits for this), 5 s at most */
+        long wait_us = 100;
+        for (long waited = 0; waited < 5000000; waited += wait_us) {
                 kill(-1, SIGKILL); /* as pid 1: everyone in the namespace but us */
                 reap_children();
                 if (count_others() == 0)
                         break;
-                struct timespec ts = {0, 10 * 1000 * 1000};
+                struct timespec ts = {0, wait_us * 1000};
                 nanosleep(&ts, NULL);
+                if (wait_us < 10000)
+                        wait_us *= 2;
         }
         return before;
 }
