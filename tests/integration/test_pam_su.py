@@ -144,6 +144,9 @@ class TestSuAndPamtester(unittest.TestCase):
         """fail = open, and a user running su with a tiny descriptor limit makes the setup
         fail on purpose: su runs PAM with that user's real uid, so fail = open must not
         apply and no unconfined shell comes out (found by an attacker review)."""
+        if sanitizer_env(BUILD, self.env.workdir):
+            self.skipTest("a setuid su started by a user ignores LD_PRELOAD, so the "
+                          "ASan-built module cannot load into it; the release build runs this")
         with open(self.cfg) as f:
             text = f.read().replace("fail = closed", "fail = open")
         path = os.path.join(self.sb.dir, "open-su.conf")
@@ -154,7 +157,7 @@ class TestSuAndPamtester(unittest.TestCase):
         self.env.write_pam("su", "auth sufficient pam_permit.so\n"
                                  "account required pam_permit.so\n" + session_lines(path))
         outputs = []
-        for nofile in range(5, 11):
+        for nofile in range(5, 25):  # ASan builds need more fds before PAM even runs
             r = self.run_in_env(["setpriv", f"--reuid={self.u2.uid}", f"--regid={self.u2.gid}",
                                  "--init-groups", "--", "sh", "-c",
                                  f"ulimit -n {nofile}; exec su {self.u1.name} -c "
