@@ -4,6 +4,7 @@ root under the cgroup the tests run in, and leak checks. Run as root with /usr/b
 Everything a test makes is removed by the matching cleanup, also when the test fails:
 use Sandbox as a context manager or from setUpClass/tearDownClass."""
 
+import atexit
 import json
 import os
 import pwd
@@ -20,7 +21,25 @@ ISOLATECTL = os.path.join(BUILD, "isolatectl")
 HELPER = os.path.join(BUILD, "isolate-helper")
 INIT = os.path.join(BUILD, "isolate-init")
 PAM_MODULE = os.path.join(BUILD, "pam_isolate.so")
-PROBE = os.path.join(BUILD, "tests", "probe")
+PROBE_BUILT = os.path.join(BUILD, "tests", "probe")
+
+
+def _probe_visible_inside():
+    """The probe runs inside sessions, whose /tmp, /var/tmp, /dev/shm and /run/lock are their
+    own: a checkout under /tmp (a CI clone) would not be visible there. A copy goes to a
+    directory under /var/lib for this test run, removed at exit."""
+    if not os.path.exists(PROBE_BUILT):
+        return PROBE_BUILT
+    d = tempfile.mkdtemp(prefix="isolate-tests-", dir="/var/lib")
+    os.chmod(d, 0o755)
+    atexit.register(shutil.rmtree, d, True)
+    dst = os.path.join(d, "probe")
+    shutil.copy2(PROBE_BUILT, dst)
+    os.chmod(dst, 0o755)
+    return dst
+
+
+PROBE = _probe_visible_inside() if os.geteuid() == 0 else PROBE_BUILT
 CGROUP_FS = "/sys/fs/cgroup"
 
 # The policy every test starts from; tests add their own policy blocks and match rules.
