@@ -985,9 +985,10 @@ static void damage_mode(const char *path)
 
 static void damage_symlink(const char *path)
 {
-        /* a symlink in place of the file, pointing at a valid copy elsewhere */
+        /* a symlink in place of the file, pointing at a valid copy elsewhere (inside the
+         * test's root, outside the cache directory: removed with the root) */
         char copy[256], cmd[600];
-        snprintf(copy, sizeof(copy), "%s.copy", cache_root);
+        snprintf(copy, sizeof(copy), "%s/copy-elsewhere", cache_root);
         snprintf(cmd, sizeof(cmd), "cp -p '%s' '%s' && ln -sf '%s' '%s'", path, copy, copy, path);
         assert_int_equal(system(cmd), 0);
 }
@@ -1020,9 +1021,6 @@ static void test_cache_wrong_mode(void **state)
 static void test_cache_symlink(void **state)
 {
         check_recompiled_after(damage_symlink);
-        char copy[256];
-        snprintf(copy, sizeof(copy), "%s.copy", cache_root);
-        unlink(copy);
 }
 
 static void test_cache_dir_not_ours(void **state)
