@@ -21,7 +21,7 @@ static bool in_any_group(const struct strv *set, const struct login_info *who, c
 }
 
 static void reason_append(char *buf, size_t len, size_t *off, const char *fmt, ...)
-        __attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 static void reason_append(char *buf, size_t len, size_t *off, const char *fmt, ...)
 {
         if (*off >= len)
@@ -69,8 +69,7 @@ static bool rule_matches(const struct match_rule *r, const struct login_info *wh
                 reason_append(why, len, &off, "%sservice %s", off ? ", " : "", who->service);
         if (hit != SIZE_MAX) {
                 format_cidr(&r->rhosts[hit], net, sizeof(net));
-                reason_append(why, len, &off, "%srhost %s in %s", off ? ", " : "", who->rhost,
-                              net);
+                reason_append(why, len, &off, "%srhost %s in %s", off ? ", " : "", who->rhost, net);
         }
         if (off == 0)
                 reason_append(why, len, &off, "it has no conditions");
@@ -86,14 +85,12 @@ int policy_resolve(const struct config *c, const struct login_info *who, struct 
         if (!config_strv_contains(&c->services, who->service)) {
                 ret->outcome = RESOLVE_IGNORE;
                 snprintf(ret->reason, sizeof(ret->reason),
-                         "service %s is not in services: the login is not confined",
-                         who->service);
+                         "service %s is not in services: the login is not confined", who->service);
                 return 0;
         }
         if (config_strv_contains(&c->exempt_users, who->user)) {
                 ret->outcome = RESOLVE_EXEMPT;
-                snprintf(ret->reason, sizeof(ret->reason), "user %s is in exempt_users",
-                         who->user);
+                snprintf(ret->reason, sizeof(ret->reason), "user %s is in exempt_users", who->user);
                 return 0;
         }
         const char *group;
@@ -120,8 +117,8 @@ int policy_resolve(const struct config *c, const struct login_info *who, struct 
                 } else {
                         ret->outcome = RESOLVE_POLICY;
                         ret->policy = &c->policies[r->policy_index];
-                        snprintf(ret->reason, sizeof(ret->reason),
-                                 "rule at %s:%d matched: %s", c->file, r->line, why);
+                        snprintf(ret->reason, sizeof(ret->reason), "rule at %s:%d matched: %s",
+                                 c->file, r->line, why);
                 }
                 return 0;
         }
@@ -250,7 +247,7 @@ static int group_name(gid_t gid, char **buf, size_t *len, char *num, size_t num_
 }
 
 int login_info_lookup_ext(const char *user, const char *service, const char *rhost,
-                      bool with_groups, struct login_info *ret)
+                          bool with_groups, struct login_info *ret)
 {
         if (!user || !ret)
                 return -EINVAL;

@@ -254,9 +254,9 @@ static const char *selinux_enforce = "/sys/fs/selinux/enforce";
 static bool runs_fine_after(const char *module)
 {
         static const char *const fine[] = {
-            "pam_permit.so", "pam_deny.so",   "pam_motd.so",   "pam_mail.so", "pam_limits.so",
-            "pam_env.so",    "pam_umask.so",  "pam_lastlog.so", "pam_exec.so", "pam_echo.so",
-            "pam_unix.so",   "pam_warn.so",
+            "pam_permit.so", "pam_deny.so", "pam_motd.so",  "pam_mail.so",
+            "pam_limits.so", "pam_env.so",  "pam_umask.so", "pam_lastlog.so",
+            "pam_exec.so",   "pam_echo.so", "pam_unix.so",  "pam_warn.so",
         };
         for (size_t i = 0; i < ELEMENTSOF(fine); i++)
                 if (STREQ(module, fine[i]))

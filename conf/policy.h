@@ -17,9 +17,9 @@
 #define LIMIT_UNSET UINT64_MAX
 #define LIMIT_MAX   (UINT64_MAX - 1)
 
-#define DEFAULT_CONFIG_PATH  "/etc/isolate.conf"
-#define DEFAULT_RUNTIME_DIR  "/run/isolate"
-#define DEFAULT_CGROUP_ROOT  "isolate"
+#define DEFAULT_CONFIG_PATH       "/etc/isolate.conf"
+#define DEFAULT_RUNTIME_DIR       "/run/isolate"
+#define DEFAULT_CGROUP_ROOT       "isolate"
 #define DEFAULT_HELPER_TIMEOUT_MS 10000
 
 enum fail_mode { FAIL_CLOSED, FAIL_OPEN };
@@ -75,17 +75,17 @@ struct policy {
         enum proc_mode proc;
         enum hidepid_mode hidepid;
         bool proc_subset_pid;
-        bool private_tmp;    /* /tmp, /var/tmp, /dev/shm */
-        uint64_t tmp_size;   /* bytes, per tmpfs; LIMIT_UNSET: the kernel's default */
+        bool private_tmp;  /* /tmp, /var/tmp, /dev/shm */
+        uint64_t tmp_size; /* bytes, per tmpfs; LIMIT_UNSET: the kernel's default */
         struct strv masked_paths;
         struct strv read_only_paths;
-        bool hide_homes;     /* other users' homes under /home invisible */
+        bool hide_homes; /* other users' homes under /home invisible */
 
         /* resource caps, per user (across that user's sessions) */
         uint64_t memory_max, memory_high, swap_max; /* bytes */
         uint64_t pids_max;
-        uint64_t cpu_max_percent;  /* 100 = one CPU; LIMIT_UNSET when not set */
-        uint64_t cpu_weight;       /* 1..10000; LIMIT_UNSET when not set */
+        uint64_t cpu_max_percent; /* 100 = one CPU; LIMIT_UNSET when not set */
+        uint64_t cpu_weight;      /* 1..10000; LIMIT_UNSET when not set */
         struct io_limit *io;
         size_t n_io;
         bool caps_required; /* true: refuse a login when a controller is missing */
@@ -97,9 +97,9 @@ struct policy {
         enum seccomp_action seccomp_action;
         uint64_t caps_keep; /* bit n = capability n kept in the bounding set */
         bool no_new_privs;
-        char *apparmor_profile; /* NULL: none */
-        char *selinux_context;  /* NULL: none */
-        struct strv landlock_read_only;  /* "$HOME" / "~" expand to the user's home */
+        char *apparmor_profile;         /* NULL: none */
+        char *selinux_context;          /* NULL: none */
+        struct strv landlock_read_only; /* "$HOME" / "~" expand to the user's home */
         struct strv landlock_read_write;
         bool lsm_required; /* true: refuse a login when a named LSM is not available */
 };
@@ -148,7 +148,8 @@ struct config_errors {
  * (-EPERM for the ownership check, which is made before anything is parsed; -errno for an
  * unreadable file) and appends every problem found to errs (zero-initialised by the
  * caller; on success nothing is appended). *ret is NULL on error. */
-int config_load(const char *path, bool check_owner, struct config **ret, struct config_errors *errs);
+int config_load(const char *path, bool check_owner, struct config **ret,
+                struct config_errors *errs);
 /* Parses a config held in memory; name is used in messages. For tests and the fuzzer. */
 int config_parse_buffer(const char *name, const char *buf, struct config **ret,
                         struct config_errors *errs);
@@ -156,7 +157,7 @@ void config_free(struct config *c);
 void config_errors_free(struct config_errors *errs);
 /* Appends one formatted message (no-op when errs is NULL); 0 or -ENOMEM. */
 int config_errors_add(struct config_errors *errs, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 int config_errors_vadd(struct config_errors *errs, const char *fmt, va_list ap);
 
 /* Who is logging in, as the resolver sees it. */
@@ -208,9 +209,9 @@ bool config_uses_groups(const struct config *c);
 /* Units (conf/units.c). 0 or -EINVAL (junk) / -ERANGE (overflow). Sizes and rates are
  * binary (1K = 1024), take a fraction ("1.5G") and an optional "B" ("64MB"); "max" and
  * "infinity" give LIMIT_MAX (parse_size, parse_rate, parse_percent). */
-int parse_size(const char *s, uint64_t *ret);       /* "512K", "64M", "2G", "1T", "123", "max" */
-int parse_rate(const char *s, uint64_t *ret);       /* the same, optional "/s" suffix */
-int parse_percent(const char *s, uint64_t *ret);    /* "150%" */
+int parse_size(const char *s, uint64_t *ret);        /* "512K", "64M", "2G", "1T", "123", "max" */
+int parse_rate(const char *s, uint64_t *ret);        /* the same, optional "/s" suffix */
+int parse_percent(const char *s, uint64_t *ret);     /* "150%" */
 int parse_duration_ms(const char *s, uint64_t *ret); /* "500ms", "5s", "2m", "10" (seconds) */
 /* "10.0.0.0/8", "::1", "192.168.1.7". -EINVAL for junk, -ERANGE for a prefix too long,
  * -EADDRNOTAVAIL when bits are set behind the prefix ("10.1.0.0/8"; *ret then holds the

@@ -73,7 +73,7 @@ struct parse_ctx {
 static __thread struct parse_ctx *current;
 
 static void diag_add(struct parse_ctx *ctx, int line, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Messages quote what the config says, and reach a terminal: control characters, C1
  * controls and bytes that are not UTF-8 become '?'. */
@@ -82,8 +82,11 @@ static void sanitize(char *s)
         unsigned char *p = (unsigned char *)s;
         while (*p) {
                 unsigned c = *p;
-                size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
-                                        : (c & 0xf8) == 0xf0 ? 4 : 0;
+                size_t n = c < 0x80             ? 1
+                           : (c & 0xe0) == 0xc0 ? 2
+                           : (c & 0xf0) == 0xe0 ? 3
+                           : (c & 0xf8) == 0xf0 ? 4
+                                                : 0;
                 bool ok = n > 0;
                 for (size_t i = 1; ok && i < n; i++)
                         ok = (p[i] & 0xc0) == 0x80;
@@ -172,7 +175,8 @@ static int diags_flush(struct parse_ctx *ctx, struct config_errors *errs)
                 struct diag *d = &ctx->diags[i];
                 if (errs && r == 0) {
                         if (d->line > 0)
-                                r = config_errors_add(errs, "%s:%d: %s", ctx->file, d->line, d->msg);
+                                r = config_errors_add(errs, "%s:%d: %s", ctx->file, d->line,
+                                                      d->msg);
                         else
                                 r = config_errors_add(errs, "%s: %s", ctx->file, d->msg);
                 }
@@ -226,23 +230,26 @@ struct key {
 };
 
 static const struct enum_name fail_names[] = {
-        {"closed", FAIL_CLOSED}, {"open", FAIL_OPEN}, {NULL, 0}};
-static const struct enum_name backend_names[] = {
-        {"auto", CGROUP_BACKEND_AUTO}, {"systemd", CGROUP_BACKEND_SYSTEMD},
-        {"v2", CGROUP_BACKEND_V2},     {"v1", CGROUP_BACKEND_V1},
-        {NULL, 0}};
+    {"closed", FAIL_CLOSED}, {"open", FAIL_OPEN}, {NULL, 0}};
+static const struct enum_name backend_names[] = {{"auto", CGROUP_BACKEND_AUTO},
+                                                 {"systemd", CGROUP_BACKEND_SYSTEMD},
+                                                 {"v2", CGROUP_BACKEND_V2},
+                                                 {"v1", CGROUP_BACKEND_V1},
+                                                 {NULL, 0}};
 static const struct enum_name network_names[] = {
-        {"host", NETWORK_HOST}, {"none", NETWORK_NONE}, {NULL, 0}};
+    {"host", NETWORK_HOST}, {"none", NETWORK_NONE}, {NULL, 0}};
 static const struct enum_name proc_names[] = {
-        {"read-only", PROC_READ_ONLY}, {"docker", PROC_DOCKER}, {NULL, 0}};
-static const struct enum_name hidepid_names[] = {
-        {"invisible", HIDEPID_INVISIBLE}, {"noaccess", HIDEPID_NOACCESS}, {"off", HIDEPID_OFF},
-        {NULL, 0}};
+    {"read-only", PROC_READ_ONLY}, {"docker", PROC_DOCKER}, {NULL, 0}};
+static const struct enum_name hidepid_names[] = {{"invisible", HIDEPID_INVISIBLE},
+                                                 {"noaccess", HIDEPID_NOACCESS},
+                                                 {"off", HIDEPID_OFF},
+                                                 {NULL, 0}};
 static const struct enum_name seccomp_base_names[] = {
-        {"default", SECCOMP_BASE_DEFAULT}, {"none", SECCOMP_BASE_NONE}, {NULL, 0}};
-static const struct enum_name seccomp_action_names[] = {
-        {"errno", SECCOMP_ACTION_ERRNO}, {"kill", SECCOMP_ACTION_KILL},
-        {"log", SECCOMP_ACTION_LOG},     {NULL, 0}};
+    {"default", SECCOMP_BASE_DEFAULT}, {"none", SECCOMP_BASE_NONE}, {NULL, 0}};
+static const struct enum_name seccomp_action_names[] = {{"errno", SECCOMP_ACTION_ERRNO},
+                                                        {"kill", SECCOMP_ACTION_KILL},
+                                                        {"log", SECCOMP_ACTION_LOG},
+                                                        {NULL, 0}};
 
 /* Enum fields are written through an int: make sure that is what they are. */
 _Static_assert(sizeof(enum fail_mode) == sizeof(int), "enum size");
@@ -262,7 +269,8 @@ static int check_hostname(const char *s, char *msg, size_t len)
         for (const char *p = s; *p; p++) {
                 if (p[0] == '%') {
                         if (p[1] != 'u') {
-                                snprintf(msg, len, "hostname: only %%u (the user name) may follow '%%'");
+                                snprintf(msg, len,
+                                         "hostname: only %%u (the user name) may follow '%%'");
                                 return -EINVAL;
                         }
                         p++;
@@ -374,91 +382,90 @@ static int check_runtime_dir(const char *s, char *msg, size_t len)
         return 0;
 }
 
-#define ROOT(f)   offsetof(struct config, f)
-#define POL(f)    offsetof(struct policy, f)
-#define IO(f)     offsetof(struct io_limit, f)
-#define RULE(f)   offsetof(struct match_rule, f)
+#define ROOT(f) offsetof(struct config, f)
+#define POL(f)  offsetof(struct policy, f)
+#define IO(f)   offsetof(struct io_limit, f)
+#define RULE(f) offsetof(struct match_rule, f)
 
 static const struct key root_keys[] = {
-        {"fail", K_ENUM, ROOT(fail), 0, fail_names, NULL, 0, 0},
-        {"services", K_NAMES, ROOT(services), 0, NULL, NULL, 0, 0},
-        {"exempt_users", K_NAMES, ROOT(exempt_users), 0, NULL, NULL, 0, 0},
-        {"exempt_groups", K_NAMES, ROOT(exempt_groups), 0, NULL, NULL, 0, 0},
-        {"cgroup_backend", K_ENUM, ROOT(cgroup_backend), 0, backend_names, NULL, 0, 0},
-        {"cgroup_root", K_STR, ROOT(cgroup_root), 0, NULL, check_cgroup_root, 0, 0},
-        {"runtime_dir", K_STR, ROOT(runtime_dir), 0, NULL, check_runtime_dir, 0, 0},
-        /* 100 ms .. 10 min: shorter would fail logins on a busy host, longer hangs them */
-        {"helper_timeout", K_DURATION, ROOT(helper_timeout_ms), 0, NULL, NULL, 100, 600000},
-        {"default_policy", K_NAME, 0, 0, NULL, NULL, 0, 0},
+    {"fail", K_ENUM, ROOT(fail), 0, fail_names, NULL, 0, 0},
+    {"services", K_NAMES, ROOT(services), 0, NULL, NULL, 0, 0},
+    {"exempt_users", K_NAMES, ROOT(exempt_users), 0, NULL, NULL, 0, 0},
+    {"exempt_groups", K_NAMES, ROOT(exempt_groups), 0, NULL, NULL, 0, 0},
+    {"cgroup_backend", K_ENUM, ROOT(cgroup_backend), 0, backend_names, NULL, 0, 0},
+    {"cgroup_root", K_STR, ROOT(cgroup_root), 0, NULL, check_cgroup_root, 0, 0},
+    {"runtime_dir", K_STR, ROOT(runtime_dir), 0, NULL, check_runtime_dir, 0, 0},
+    /* 100 ms .. 10 min: shorter would fail logins on a busy host, longer hangs them */
+    {"helper_timeout", K_DURATION, ROOT(helper_timeout_ms), 0, NULL, NULL, 100, 600000},
+    {"default_policy", K_NAME, 0, 0, NULL, NULL, 0, 0},
 };
 
 static const struct key policy_keys[] = {
-        {"mount_namespace", K_BOOL, POL(ns_mount), 0, NULL, NULL, 0, 0},
-        {"pid_namespace", K_BOOL, POL(ns_pid), 0, NULL, NULL, 0, 0},
-        {"uts_namespace", K_BOOL, POL(ns_uts), 0, NULL, NULL, 0, 0},
-        {"ipc_namespace", K_BOOL, POL(ns_ipc), 0, NULL, NULL, 0, 0},
-        {"cgroup_namespace", K_BOOL, POL(ns_cgroup), 0, NULL, NULL, 0, 0},
-        {"network", K_ENUM, POL(network), 0, network_names, NULL, 0, 0},
-        {"hostname", K_STR, POL(hostname), 0, NULL, check_hostname, 0, 0},
-        {"proc", K_ENUM, POL(proc), KF_NEEDS_MOUNT, proc_names, NULL, 0, 0},
-        {"hidepid", K_ENUM, POL(hidepid), KF_NEEDS_MOUNT, hidepid_names, NULL, 0, 0},
-        {"proc_subset_pid", K_BOOL, POL(proc_subset_pid), KF_NEEDS_MOUNT, NULL, NULL, 0, 0},
-        {"private_tmp", K_BOOL, POL(private_tmp), KF_NEEDS_MOUNT, NULL, NULL, 0, 0},
-        /* tmpfs reads size=0 as "no limit": not what anyone writing 0 means */
-        {"tmp_size", K_SIZE, POL(tmp_size), KF_NO_MAX | KF_NOT_ZERO | KF_NEEDS_MOUNT, NULL, NULL,
-         0, 0},
-        {"masked_paths", K_PATHS, POL(masked_paths), KF_NEEDS_MOUNT, NULL, NULL, 0, 0},
-        {"read_only_paths", K_PATHS, POL(read_only_paths), KF_NEEDS_MOUNT, NULL, NULL, 0, 0},
-        {"hide_homes", K_BOOL, POL(hide_homes), KF_NEEDS_MOUNT, NULL, NULL, 0, 0},
-        {"memory_max", K_SIZE, POL(memory_max), KF_NOT_ZERO, NULL, NULL, 0, 0},
-        {"memory_high", K_SIZE, POL(memory_high), KF_NOT_ZERO, NULL, NULL, 0, 0},
-        {"swap_max", K_SIZE, POL(swap_max), 0, NULL, NULL, 0, 0},
-        {"pids_max", K_COUNT, POL(pids_max), 0, NULL, NULL, 1, 0},
-        /* 1000 CPUs is more than any host; the bound keeps quota arithmetic far from overflow */
-        {"cpu_max", K_PERCENT, POL(cpu_max_percent), 0, NULL, NULL, 1, 100000},
-        {"cpu_weight", K_COUNT, POL(cpu_weight), KF_NO_MAX, NULL, NULL, 1, 10000},
-        {"caps_required", K_BOOL, POL(caps_required), 0, NULL, NULL, 0, 0},
-        {"seccomp", K_ENUM, POL(seccomp_base), 0, seccomp_base_names, NULL, 0, 0},
-        {"syscalls_allow", K_SYSCALLS, POL(syscalls_allow), 0, NULL, NULL, 0, 0},
-        {"syscalls_deny", K_SYSCALLS, POL(syscalls_deny), 0, NULL, NULL, 0, 0},
-        {"seccomp_action", K_ENUM, POL(seccomp_action), 0, seccomp_action_names, NULL, 0, 0},
-        {"capabilities", K_CAPS, POL(caps_keep), 0, NULL, NULL, 0, 0},
-        {"no_new_privs", K_BOOL, POL(no_new_privs), 0, NULL, NULL, 0, 0},
-        {"apparmor_profile", K_STR, POL(apparmor_profile), 0, NULL, check_apparmor, 0, 0},
-        {"selinux_context", K_STR, POL(selinux_context), 0, NULL, check_selinux, 0, 0},
-        {"landlock_read_only", K_LANDLOCK, POL(landlock_read_only), 0, NULL, NULL, 0, 0},
-        {"landlock_read_write", K_LANDLOCK, POL(landlock_read_write), 0, NULL, NULL, 0, 0},
-        {"lsm_required", K_BOOL, POL(lsm_required), 0, NULL, NULL, 0, 0},
+    {"mount_namespace", K_BOOL, POL(ns_mount), 0, NULL, NULL, 0, 0},
+    {"pid_namespace", K_BOOL, POL(ns_pid), 0, NULL, NULL, 0, 0},
+    {"uts_namespace", K_BOOL, POL(ns_uts), 0, NULL, NULL, 0, 0},
+    {"ipc_namespace", K_BOOL, POL(ns_ipc), 0, NULL, NULL, 0, 0},
+    {"cgroup_namespace", K_BOOL, POL(ns_cgroup), 0, NULL, NULL, 0, 0},
+    {"network", K_ENUM, POL(network), 0, network_names, NULL, 0, 0},
+    {"hostname", K_STR, POL(hostname), 0, NULL, check_hostname, 0, 0},
+    {"proc", K_ENUM, POL(proc), KF_NEEDS_MOUNT, proc_names, NULL, 0, 0},
+    {"hidepid", K_ENUM, POL(hidepid), KF_NEEDS_MOUNT, hidepid_names, NULL, 0, 0},
+    {"proc_subset_pid", K_BOOL, POL(proc_subset_pid), KF_NEEDS_MOUNT, NULL, NULL, 0, 0},
+    {"private_tmp", K_BOOL, POL(private_tmp), KF_NEEDS_MOUNT, NULL, NULL, 0, 0},
+    /* tmpfs reads size=0 as "no limit": not what anyone writing 0 means */
+    {"tmp_size", K_SIZE, POL(tmp_size), KF_NO_MAX | KF_NOT_ZERO | KF_NEEDS_MOUNT, NULL, NULL, 0, 0},
+    {"masked_paths", K_PATHS, POL(masked_paths), KF_NEEDS_MOUNT, NULL, NULL, 0, 0},
+    {"read_only_paths", K_PATHS, POL(read_only_paths), KF_NEEDS_MOUNT, NULL, NULL, 0, 0},
+    {"hide_homes", K_BOOL, POL(hide_homes), KF_NEEDS_MOUNT, NULL, NULL, 0, 0},
+    {"memory_max", K_SIZE, POL(memory_max), KF_NOT_ZERO, NULL, NULL, 0, 0},
+    {"memory_high", K_SIZE, POL(memory_high), KF_NOT_ZERO, NULL, NULL, 0, 0},
+    {"swap_max", K_SIZE, POL(swap_max), 0, NULL, NULL, 0, 0},
+    {"pids_max", K_COUNT, POL(pids_max), 0, NULL, NULL, 1, 0},
+    /* 1000 CPUs is more than any host; the bound keeps quota arithmetic far from overflow */
+    {"cpu_max", K_PERCENT, POL(cpu_max_percent), 0, NULL, NULL, 1, 100000},
+    {"cpu_weight", K_COUNT, POL(cpu_weight), KF_NO_MAX, NULL, NULL, 1, 10000},
+    {"caps_required", K_BOOL, POL(caps_required), 0, NULL, NULL, 0, 0},
+    {"seccomp", K_ENUM, POL(seccomp_base), 0, seccomp_base_names, NULL, 0, 0},
+    {"syscalls_allow", K_SYSCALLS, POL(syscalls_allow), 0, NULL, NULL, 0, 0},
+    {"syscalls_deny", K_SYSCALLS, POL(syscalls_deny), 0, NULL, NULL, 0, 0},
+    {"seccomp_action", K_ENUM, POL(seccomp_action), 0, seccomp_action_names, NULL, 0, 0},
+    {"capabilities", K_CAPS, POL(caps_keep), 0, NULL, NULL, 0, 0},
+    {"no_new_privs", K_BOOL, POL(no_new_privs), 0, NULL, NULL, 0, 0},
+    {"apparmor_profile", K_STR, POL(apparmor_profile), 0, NULL, check_apparmor, 0, 0},
+    {"selinux_context", K_STR, POL(selinux_context), 0, NULL, check_selinux, 0, 0},
+    {"landlock_read_only", K_LANDLOCK, POL(landlock_read_only), 0, NULL, NULL, 0, 0},
+    {"landlock_read_write", K_LANDLOCK, POL(landlock_read_write), 0, NULL, NULL, 0, 0},
+    {"lsm_required", K_BOOL, POL(lsm_required), 0, NULL, NULL, 0, 0},
 };
 
 static const struct key io_keys[] = {
-        {"read_bps", K_RATE, IO(read_bps), KF_NOT_ZERO, NULL, NULL, 0, 0},
-        {"write_bps", K_RATE, IO(write_bps), KF_NOT_ZERO, NULL, NULL, 0, 0},
-        {"read_iops", K_COUNT, IO(read_iops), KF_PER_SECOND, NULL, NULL, 1, 0},
-        {"write_iops", K_COUNT, IO(write_iops), KF_PER_SECOND, NULL, NULL, 1, 0},
+    {"read_bps", K_RATE, IO(read_bps), KF_NOT_ZERO, NULL, NULL, 0, 0},
+    {"write_bps", K_RATE, IO(write_bps), KF_NOT_ZERO, NULL, NULL, 0, 0},
+    {"read_iops", K_COUNT, IO(read_iops), KF_PER_SECOND, NULL, NULL, 1, 0},
+    {"write_iops", K_COUNT, IO(write_iops), KF_PER_SECOND, NULL, NULL, 1, 0},
 };
 
 static const struct key match_keys[] = {
-        {"users", K_NAMES, RULE(users), 0, NULL, NULL, 0, 0},
-        {"groups", K_NAMES, RULE(groups), 0, NULL, NULL, 0, 0},
-        {"services", K_NAMES, RULE(services), 0, NULL, NULL, 0, 0},
-        {"rhosts", K_CIDRS, 0, 0, NULL, NULL, 0, 0},
-        {"policy", K_NAME, 0, 0, NULL, NULL, 0, 0},
-        {"exempt", K_BOOL, RULE(exempt), 0, NULL, NULL, 0, 0},
+    {"users", K_NAMES, RULE(users), 0, NULL, NULL, 0, 0},
+    {"groups", K_NAMES, RULE(groups), 0, NULL, NULL, 0, 0},
+    {"services", K_NAMES, RULE(services), 0, NULL, NULL, 0, 0},
+    {"rhosts", K_CIDRS, 0, 0, NULL, NULL, 0, 0},
+    {"policy", K_NAME, 0, 0, NULL, NULL, 0, 0},
+    {"exempt", K_BOOL, RULE(exempt), 0, NULL, NULL, 0, 0},
 };
 
 struct section_kind {
-        const char *name; /* libconfuse's section name; "root" for the top level */
+        const char *name;  /* libconfuse's section name; "root" for the top level */
         const char *where; /* for messages */
         const struct key *keys;
         size_t n_keys;
 };
 
 static const struct section_kind sections[] = {
-        {"root", "at the top level", root_keys, ELEMENTSOF(root_keys)},
-        {"policy", "in a policy block", policy_keys, ELEMENTSOF(policy_keys)},
-        {"io", "in an io block", io_keys, ELEMENTSOF(io_keys)},
-        {"match", "in a match block", match_keys, ELEMENTSOF(match_keys)},
+    {"root", "at the top level", root_keys, ELEMENTSOF(root_keys)},
+    {"policy", "in a policy block", policy_keys, ELEMENTSOF(policy_keys)},
+    {"io", "in an io block", io_keys, ELEMENTSOF(io_keys)},
+    {"match", "in a match block", match_keys, ELEMENTSOF(match_keys)},
 };
 
 static const struct section_kind *section_kind_of(cfg_t *sec)
@@ -627,7 +634,8 @@ static int value_cb(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
          * onto a list already holding values leaves more than one). */
         if (ctx && opt->nvalues == 1) {
                 struct secinfo *si = STREQ(sec->name, "root") ? &ctx->root : secinfo_of(sec);
-                const struct seen_key *prev = si ? seen_find(si->keys, si->n_keys, opt->name) : NULL;
+                const struct seen_key *prev =
+                    si ? seen_find(si->keys, si->n_keys, opt->name) : NULL;
                 if (prev)
                         diag_add(ctx, v->line,
                                  "%s is set twice (also at line %d); the later value would "
@@ -683,8 +691,8 @@ static void unknown_key(struct parse_ctx *ctx, cfg_t *sec, int line, const char 
                         continue;
                 for (size_t k = 0; k < sections[s].n_keys; k++)
                         if (STREQ(sections[s].keys[k].name, key)) {
-                                diag_add(ctx, line, "unknown key '%s' %s: it belongs %s",
-                                         key, where, section_nice[s]);
+                                diag_add(ctx, line, "unknown key '%s' %s: it belongs %s", key,
+                                         where, section_nice[s]);
                                 return;
                         }
         }
@@ -727,7 +735,7 @@ static void unknown_key(struct parse_ctx *ctx, cfg_t *sec, int line, const char 
 /* libconfuse's own messages, reworded to say what to do. fmt is compared untranslated:
  * translated messages (a process that called setlocale) are passed on as they are. */
 static void confuse_error(cfg_t *sec, const char *fmt, va_list ap)
-        __attribute__((format(printf, 2, 0)));
+    __attribute__((format(printf, 2, 0)));
 static void confuse_error(cfg_t *sec, const char *fmt, va_list ap)
 {
         struct parse_ctx *ctx = current;
@@ -763,7 +771,8 @@ static void confuse_error(cfg_t *sec, const char *fmt, va_list ap)
                         diag_add(ctx, line, "a %s block needs a name: %s NAME { ... }", arg, arg);
         } else if (STREQ(fmt, "missing opening brace for section '%s'")) {
                 if (STREQ(arg, "match"))
-                        diag_add(ctx, line, "expected '{' after 'match' (a match block has no name)");
+                        diag_add(ctx, line,
+                                 "expected '{' after 'match' (a match block has no name)");
                 else
                         diag_add(ctx, line, "expected '{' after the name of the %s block", arg);
         } else if (STREQ(fmt, "premature end of file")) {
@@ -1006,8 +1015,8 @@ static int check_element(struct parse_ctx *ctx, const struct key *k, const struc
                 return 0;
         case K_PATHS:
                 if (s[0] != '/' || has_dotdot(s) || has_control_char(s)) {
-                        diag_add(ctx, v->line,
-                                 "%s: '%s' must be an absolute path without '..'", k->name, s);
+                        diag_add(ctx, v->line, "%s: '%s' must be an absolute path without '..'",
+                                 k->name, s);
                         return -EINVAL;
                 }
                 if (STREQ(k->name, "masked_paths") && s[strspn(s, "/")] == '\0') {
@@ -1197,17 +1206,17 @@ static int convert_number(struct parse_ctx *ctx, const struct key *k, const stru
                         diag_add(ctx, v->line, "%s: %s is too short (at least %" PRIu64 "ms)",
                                  k->name, s, k->min);
                 else
-                        diag_add(ctx, v->line, "%s: %s is below the minimum %" PRIu64 "%s",
-                                 k->name, s, k->min, k->kind == K_PERCENT ? "%" : "");
+                        diag_add(ctx, v->line, "%s: %s is below the minimum %" PRIu64 "%s", k->name,
+                                 s, k->min, k->kind == K_PERCENT ? "%" : "");
                 return -EINVAL;
         }
         if (x != LIMIT_MAX && k->max && x > k->max) {
                 if (k->kind == K_DURATION)
-                        diag_add(ctx, v->line, "%s: %s is too long (at most %" PRIu64 "s)",
-                                 k->name, s, k->max / 1000);
+                        diag_add(ctx, v->line, "%s: %s is too long (at most %" PRIu64 "s)", k->name,
+                                 s, k->max / 1000);
                 else
-                        diag_add(ctx, v->line, "%s: %s is above the maximum %" PRIu64 "%s",
-                                 k->name, s, k->max, k->kind == K_PERCENT ? "%" : "");
+                        diag_add(ctx, v->line, "%s: %s is above the maximum %" PRIu64 "%s", k->name,
+                                 s, k->max, k->kind == K_PERCENT ? "%" : "");
                 return -EINVAL;
         }
         *ret = x;
@@ -1216,8 +1225,8 @@ static int convert_number(struct parse_ctx *ctx, const struct key *k, const stru
 
 static bool is_scalar(enum kind k)
 {
-        return k != K_NAMES && k != K_PATHS && k != K_LANDLOCK && k != K_SYSCALLS &&
-               k != K_CAPS && k != K_CIDRS;
+        return k != K_NAMES && k != K_PATHS && k != K_LANDLOCK && k != K_SYSCALLS && k != K_CAPS &&
+               k != K_CIDRS;
 }
 
 /* Checks one value as written: 0 with *out filled, or -EINVAL after reporting the problem to
@@ -1361,26 +1370,26 @@ static bool valid_policy_name(const char *s)
 static void policy_defaults(struct policy *p)
 {
         *p = (struct policy){
-                .ns_mount = true,
-                .ns_pid = true,
-                .ns_uts = true,
-                .ns_ipc = true,
-                .ns_cgroup = true,
-                .network = NETWORK_HOST,
-                .proc = PROC_READ_ONLY,
-                .hidepid = HIDEPID_INVISIBLE,
-                .private_tmp = true,
-                .tmp_size = LIMIT_UNSET,
-                .memory_max = LIMIT_UNSET,
-                .memory_high = LIMIT_UNSET,
-                .swap_max = LIMIT_UNSET,
-                .pids_max = LIMIT_UNSET,
-                .cpu_max_percent = LIMIT_UNSET,
-                .cpu_weight = LIMIT_UNSET,
-                .seccomp_base = SECCOMP_BASE_DEFAULT,
-                .seccomp_action = SECCOMP_ACTION_ERRNO,
-                .no_new_privs = true,
-                .lsm_required = true,
+            .ns_mount = true,
+            .ns_pid = true,
+            .ns_uts = true,
+            .ns_ipc = true,
+            .ns_cgroup = true,
+            .network = NETWORK_HOST,
+            .proc = PROC_READ_ONLY,
+            .hidepid = HIDEPID_INVISIBLE,
+            .private_tmp = true,
+            .tmp_size = LIMIT_UNSET,
+            .memory_max = LIMIT_UNSET,
+            .memory_high = LIMIT_UNSET,
+            .swap_max = LIMIT_UNSET,
+            .pids_max = LIMIT_UNSET,
+            .cpu_max_percent = LIMIT_UNSET,
+            .cpu_weight = LIMIT_UNSET,
+            .seccomp_base = SECCOMP_BASE_DEFAULT,
+            .seccomp_action = SECCOMP_ACTION_ERRNO,
+            .no_new_privs = true,
+            .lsm_required = true,
         };
 }
 
@@ -1407,11 +1416,11 @@ static void convert_io(struct parse_ctx *ctx, cfg_t *pol, struct policy *p, bool
                 if (!title)
                         continue;
                 *io = (struct io_limit){
-                        .read_bps = LIMIT_UNSET,
-                        .write_bps = LIMIT_UNSET,
-                        .read_iops = LIMIT_UNSET,
-                        .write_iops = LIMIT_UNSET,
-                        .line = section_line(sec),
+                    .read_bps = LIMIT_UNSET,
+                    .write_bps = LIMIT_UNSET,
+                    .read_iops = LIMIT_UNSET,
+                    .write_iops = LIMIT_UNSET,
+                    .line = section_line(sec),
                 };
                 io->target = strdup(title);
                 if (!io->target) {
@@ -1423,8 +1432,9 @@ static void convert_io(struct parse_ctx *ctx, cfg_t *pol, struct policy *p, bool
                 bool any_written = false;
                 for (size_t k = 0; k < ELEMENTSOF(io_keys); k++)
                         any_written |= cfg_size(sec, io_keys[k].name) > 0;
-                if (complete && !any_written && io->read_bps == LIMIT_UNSET && io->write_bps == LIMIT_UNSET &&
-                    io->read_iops == LIMIT_UNSET && io->write_iops == LIMIT_UNSET)
+                if (complete && !any_written && io->read_bps == LIMIT_UNSET &&
+                    io->write_bps == LIMIT_UNSET && io->read_iops == LIMIT_UNSET &&
+                    io->write_iops == LIMIT_UNSET)
                         diag_add(ctx, io->line,
                                  "io \"%s\" sets no limit; add read_bps, write_bps, read_iops "
                                  "or write_iops, or remove the block",
@@ -1537,13 +1547,14 @@ static void undefined_policy(struct parse_ctx *ctx, const struct config *c, cons
         for (size_t i = 0; i < c->n_policies && off < sizeof(list); i++)
                 off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s", i ? ", " : "",
                                         c->policies[i].name);
-        diag_add(ctx, v->line, "%s: policy '%s' is not defined (defined: %s); define it with "
+        diag_add(ctx, v->line,
+                 "%s: policy '%s' is not defined (defined: %s); define it with "
                  "policy %s { ... } or name one of those",
                  key, v->text, off ? list : "none", v->text);
 }
 
-static void convert_match(struct parse_ctx *ctx, cfg_t *sec, struct config *c,
-                          struct match_rule *m, bool complete)
+static void convert_match(struct parse_ctx *ctx, cfg_t *sec, struct config *c, struct match_rule *m,
+                          bool complete)
 {
         m->line = section_line(sec);
         convert_keys(ctx, sec, match_keys, ELEMENTSOF(match_keys), m);
@@ -1703,7 +1714,7 @@ static void convert_config(struct parse_ctx *ctx, cfg_t *root, struct config *c,
 
 #define VALUE_OPT(name) CFG_PTR_LIST_CB(name, 0, CFGF_NONE, value_cb, free)
 /* The hidden option: "" cannot be written in a config; "h" is parsed when the section is made. */
-#define SECTION_HOOK    CFG_PTR_CB("", "h", CFGF_NONE, section_hook, secinfo_free)
+#define SECTION_HOOK CFG_PTR_CB("", "h", CFGF_NONE, section_hook, secinfo_free)
 
 static void fill_opts(cfg_opt_t *opts, const struct key *keys, size_t n)
 {
@@ -1868,8 +1879,7 @@ int config_parse_buffer(const char *name, const char *buf, struct config **ret,
         return 0;
 }
 
-int config_load(const char *path, bool check_owner, struct config **ret,
-                struct config_errors *errs)
+int config_load(const char *path, bool check_owner, struct config **ret, struct config_errors *errs)
 {
         if (ret)
                 *ret = NULL;
@@ -1903,15 +1913,16 @@ int config_load(const char *path, bool check_owner, struct config **ret,
                         snprintf(why, sizeof(why), "writable by %s (mode %04o)",
                                  (st.st_mode & S_IWOTH) ? "others" : "its group",
                                  (unsigned)(st.st_mode & 07777));
-                config_errors_add(errs,
-                         "%s: %s, must be root:root and not group/world-writable; fix: chown "
-                         "root:root %s && chmod 644 %s",
-                         path, why, path, path);
+                config_errors_add(
+                    errs,
+                    "%s: %s, must be root:root and not group/world-writable; fix: chown "
+                    "root:root %s && chmod 644 %s",
+                    path, why, path, path);
                 return -EPERM;
         }
         if (st.st_size > CONFIG_MAX_BYTES) {
                 config_errors_add(errs, "%s: larger than %d bytes; is this the right file?", path,
-                         CONFIG_MAX_BYTES);
+                                  CONFIG_MAX_BYTES);
                 return -EFBIG;
         }
 

@@ -57,9 +57,9 @@ static const struct syscall_group groups[] = {
           "mapping and locking memory, memfd, protection keys, NUMA policy queries "
           "(ps, top)",
           "brk", "mmap", "munmap", "mprotect", "mremap", "madvise", "mincore", "mlock", "mlock2",
-          "munlock", "mlockall", "munlockall", "remap_file_pages", "memfd_create",
-          "membarrier", "pkey_alloc", "pkey_free", "pkey_mprotect", "get_mempolicy",
-          "set_mempolicy", "map_shadow_stack"),
+          "munlock", "mlockall", "munlockall", "remap_file_pages", "memfd_create", "membarrier",
+          "pkey_alloc", "pkey_free", "pkey_mprotect", "get_mempolicy", "set_mempolicy",
+          "map_shadow_stack"),
     GROUP("@process", true,
           "fork, exec, exit, wait, process groups and sessions, scheduling, rlimits, "
           "prctl, threads and futexes; clone without CLONE_NEW* flags, personality for "

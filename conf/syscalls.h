@@ -5,10 +5,10 @@
 #include <stddef.h>
 
 struct syscall_group {
-        const char *name;              /* "@file-system" */
-        const char *doc;               /* one line: what it is for */
-        const char *const *members;    /* NULL-terminated syscall names */
-        bool in_default;               /* part of the default interactive allowlist */
+        const char *name;           /* "@file-system" */
+        const char *doc;            /* one line: what it is for */
+        const char *const *members; /* NULL-terminated syscall names */
+        bool in_default;            /* part of the default interactive allowlist */
 };
 
 const struct syscall_group *syscall_groups(size_t *ret_n);

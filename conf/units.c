@@ -57,13 +57,32 @@ static int parse_scaled(const char *s, uint64_t mult, uint64_t *ret, const char 
 static int unit_multiplier(char c, uint64_t *ret)
 {
         switch (c) {
-        case 'K': case 'k': *ret = 1ULL << 10; return 0;
-        case 'M': case 'm': *ret = 1ULL << 20; return 0;
-        case 'G': case 'g': *ret = 1ULL << 30; return 0;
-        case 'T': case 't': *ret = 1ULL << 40; return 0;
-        case 'P': case 'p': *ret = 1ULL << 50; return 0;
-        case 'E': case 'e': *ret = 1ULL << 60; return 0;
-        default: return -EINVAL;
+        case 'K':
+        case 'k':
+                *ret = 1ULL << 10;
+                return 0;
+        case 'M':
+        case 'm':
+                *ret = 1ULL << 20;
+                return 0;
+        case 'G':
+        case 'g':
+                *ret = 1ULL << 30;
+                return 0;
+        case 'T':
+        case 't':
+                *ret = 1ULL << 40;
+                return 0;
+        case 'P':
+        case 'p':
+                *ret = 1ULL << 50;
+                return 0;
+        case 'E':
+        case 'e':
+                *ret = 1ULL << 60;
+                return 0;
+        default:
+                return -EINVAL;
         }
 }
 
@@ -155,7 +174,7 @@ int parse_duration_ms(const char *s, uint64_t *ret)
                 const char *suffix;
                 uint64_t ms;
         } units[] = {
-                {"ms", 1}, {"s", 1000}, {"m", 60 * 1000}, {"h", 3600 * 1000}, {"", 1000},
+            {"ms", 1}, {"s", 1000}, {"m", 60 * 1000}, {"h", 3600 * 1000}, {"", 1000},
         };
 
         if (!s || !*s)

@@ -310,7 +310,8 @@ int cg_v1_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_
                         memset(h->leaf_path, 0, sizeof(h->leaf_path));
                 else {
                         if (ctx->gc_due)
-                        (void)cg_gc_user_dir(h->user_path, ctx->is_live, ctx->data, NULL, NULL);
+                                (void)cg_gc_user_dir(h->user_path, ctx->is_live, ctx->data, NULL,
+                                                     NULL);
                         r = cg_mkdir(ctx, h->leaf_path, err);
                         if (r == 1)
                                 return error_set(err, EEXIST, "cgroup %s exists already",

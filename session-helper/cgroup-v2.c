@@ -216,7 +216,7 @@ int cg_v2_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_
         if ((r = caps(ctx, h->user_path, enabled, existed, err)) < 0)
                 return r;
         if (ctx->gc_due)
-                        (void)cg_gc_user_dir(h->user_path, ctx->is_live, ctx->data, NULL, NULL);
+                (void)cg_gc_user_dir(h->user_path, ctx->is_live, ctx->data, NULL, NULL);
         r = cg_mkdir(ctx, h->leaf_path, err);
         if (r == 1)
                 return error_set(err, EEXIST, "cgroup %s exists already", h->leaf_path);

@@ -10,8 +10,8 @@
 #include <sys/wait.h>
 
 static const char *const helper_env[] = {
-        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        NULL,
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    NULL,
 };
 
 /* Starts the helper with the socket as HELPER_SOCKET_FD, a clean environment, default signal
@@ -119,9 +119,9 @@ int session_open(const char *helper, const char *config, const struct open_reque
         if (faccessat(AT_FDCWD, helper, X_OK, AT_EACCESS) < 0)
                 return error_set_errno(err, errno, "cannot run the helper %s", helper);
         pid_t pid;
-        int r = getuid() == 0 ? helper_spawn(helper, config, theirs, quiet_helper, &pid, err)
-                              : helper_spawn_as_root(helper, config, theirs, quiet_helper, &pid,
-                                                     err);
+        int r = getuid() == 0
+                    ? helper_spawn(helper, config, theirs, quiet_helper, &pid, err)
+                    : helper_spawn_as_root(helper, config, theirs, quiet_helper, &pid, err);
         if (r < 0)
                 return r;
         closep(&theirs);
@@ -130,8 +130,7 @@ int session_open(const char *helper, const char *config, const struct open_reque
         r = proto_send_request(ours, req);
         if (r < 0) {
                 helper_reap(pid, true);
-                return error_set_errno(err, r, "cannot send the request to the helper %s",
-                                       helper);
+                return error_set_errno(err, r, "cannot send the request to the helper %s", helper);
         }
 
         uint64_t start = now_ns();

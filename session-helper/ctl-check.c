@@ -45,8 +45,8 @@ static size_t check_io(const struct config *c)
                         int r = device_resolve(p->io[j].target, &major, &minor, &err);
                         if (r == -ENOSYS) {
                                 if (!told)
-                                        fprintf(stderr,
-                                                "note: io targets not checked: %s\n", err.msg);
+                                        fprintf(stderr, "note: io targets not checked: %s\n",
+                                                err.msg);
                                 told = true;
                         } else if (r < 0) {
                                 fprintf(stderr, "%s:%d: io \"%s\": %s\n", c->file, p->io[j].line,
@@ -101,10 +101,10 @@ static void check_policies(const struct config *c)
 int cmd_check(int argc, char **argv)
 {
         static const struct option options[] = {
-                {"config", required_argument, NULL, 'c'},
-                {"pam-dir", required_argument, NULL, 'P'},
-                {"help", no_argument, NULL, 'h'},
-                {NULL, 0, NULL, 0},
+            {"config", required_argument, NULL, 'c'},
+            {"pam-dir", required_argument, NULL, 'P'},
+            {"help", no_argument, NULL, 'h'},
+            {NULL, 0, NULL, 0},
         };
         const char *path = DEFAULT_CONFIG_PATH;
         const char *pam_dir = "/etc/pam.d";
@@ -125,8 +125,8 @@ int cmd_check(int argc, char **argv)
                         return 0;
                 default:
                         fprintf(stderr, "isolatectl check: %s '%s'\n",
-                                optopt && strchr("cP", optopt) ?
-                                        "missing argument for" : "unknown option",
+                                optopt && strchr("cP", optopt) ? "missing argument for"
+                                                               : "unknown option",
                                 argv[optind - 1]);
                         check_usage(stderr);
                         return 2;

@@ -45,8 +45,10 @@ static void json_str(FILE *f, const char *s)
                         fputc((int)c, f);
                         p++;
                 } else {
-                        size_t n = (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
-                                   : (c & 0xf8) == 0xf0 ? 4 : 0;
+                        size_t n = (c & 0xe0) == 0xc0   ? 2
+                                   : (c & 0xf0) == 0xe0 ? 3
+                                   : (c & 0xf8) == 0xf0 ? 4
+                                                        : 0;
                         bool ok = n > 0 && c >= 0xc2 && c <= 0xf4;
                         for (size_t i = 1; ok && i < n; i++)
                                 ok = (p[i] & 0xc0) == 0x80;
@@ -107,9 +109,12 @@ static void cap_name(unsigned bit, char *buf, size_t len)
 static const char *outcome_name(enum resolve_outcome o)
 {
         switch (o) {
-        case RESOLVE_IGNORE: return "ignore";
-        case RESOLVE_EXEMPT: return "exempt";
-        case RESOLVE_POLICY: return "policy";
+        case RESOLVE_IGNORE:
+                return "ignore";
+        case RESOLVE_EXEMPT:
+                return "exempt";
+        case RESOLVE_POLICY:
+                return "policy";
         }
         return "?";
 }
@@ -157,15 +162,17 @@ static void print_json(const struct config *c, const struct login_info *who,
                 fputs("{\"name\": ", f);
                 json_str(f, p->name);
                 fprintf(f, ", \"line\": %d", p->line);
-                fprintf(f, ", \"mount_namespace\": %s, \"pid_namespace\": %s, "
-                           "\"uts_namespace\": %s, \"ipc_namespace\": %s, "
-                           "\"cgroup_namespace\": %s, \"network\": \"%s\", \"hostname\": ",
+                fprintf(f,
+                        ", \"mount_namespace\": %s, \"pid_namespace\": %s, "
+                        "\"uts_namespace\": %s, \"ipc_namespace\": %s, "
+                        "\"cgroup_namespace\": %s, \"network\": \"%s\", \"hostname\": ",
                         bool_name(p->ns_mount), bool_name(p->ns_pid), bool_name(p->ns_uts),
                         bool_name(p->ns_ipc), bool_name(p->ns_cgroup),
                         network_mode_name(p->network));
                 json_str(f, p->hostname);
-                fprintf(f, ", \"proc\": \"%s\", \"hidepid\": \"%s\", \"proc_subset_pid\": %s, "
-                           "\"private_tmp\": %s, \"tmp_size\": ",
+                fprintf(f,
+                        ", \"proc\": \"%s\", \"hidepid\": \"%s\", \"proc_subset_pid\": %s, "
+                        "\"private_tmp\": %s, \"tmp_size\": ",
                         proc_mode_name(p->proc), hidepid_name(p->hidepid),
                         bool_name(p->proc_subset_pid), bool_name(p->private_tmp));
                 json_limit(f, p->tmp_size);
@@ -200,8 +207,9 @@ static void print_json(const struct config *c, const struct login_info *who,
                         json_limit(f, io->write_iops);
                         fputc('}', f);
                 }
-                fprintf(f, "], \"caps_required\": %s, \"seccomp\": \"%s\", "
-                           "\"seccomp_action\": \"%s\", \"syscalls_allow\": ",
+                fprintf(f,
+                        "], \"caps_required\": %s, \"seccomp\": \"%s\", "
+                        "\"seccomp_action\": \"%s\", \"syscalls_allow\": ",
                         bool_name(p->caps_required), seccomp_base_name(p->seccomp_base),
                         seccomp_action_name(p->seccomp_action));
                 json_strv(f, &p->syscalls_allow);
@@ -450,21 +458,21 @@ static void print_policy(const struct config *c, const struct policy *p,
         printf(")\n");
         KEY("apparmor_profile");
         printf("%s%s%s\n", p->apparmor_profile ? "\"" : "",
-               p->apparmor_profile ? p->apparmor_profile : "unset", p->apparmor_profile ? "\"" : "");
+               p->apparmor_profile ? p->apparmor_profile : "unset",
+               p->apparmor_profile ? "\"" : "");
         KEY("selinux_context");
         printf("%s%s%s\n", p->selinux_context ? "\"" : "",
                p->selinux_context ? p->selinux_context : "unset", p->selinux_context ? "\"" : "");
         landlock_line("landlock_read_only", &p->landlock_read_only, who->home ? who->home : "~");
-        landlock_line("landlock_read_write", &p->landlock_read_write,
-                      who->home ? who->home : "~");
+        landlock_line("landlock_read_write", &p->landlock_read_write, who->home ? who->home : "~");
         KEY("lsm_required");
         printf("%s\n", bool_name(p->lsm_required));
 
-        const char *missing = (p->apparmor_profile && !aa) ? "AppArmor"
+        const char *missing = (p->apparmor_profile && !aa)  ? "AppArmor"
                               : (p->selinux_context && !se) ? "SELinux"
                               : ((p->landlock_read_only.n || p->landlock_read_write.n) && ll <= 0)
-                                      ? "Landlock"
-                                      : NULL;
+                                  ? "Landlock"
+                                  : NULL;
         if (missing)
                 printf("  note: this kernel has no %s: %s\n", missing,
                        p->lsm_required ? "logins with this policy are refused here (lsm_required)"
@@ -504,12 +512,9 @@ static void print_text(const struct config *c, const struct login_info *who,
 int cmd_explain(int argc, char **argv)
 {
         static const struct option options[] = {
-                {"config", required_argument, NULL, 'c'},
-                {"service", required_argument, NULL, 's'},
-                {"rhost", required_argument, NULL, 'r'},
-                {"json", no_argument, NULL, 'j'},
-                {"help", no_argument, NULL, 'h'},
-                {NULL, 0, NULL, 0},
+            {"config", required_argument, NULL, 'c'}, {"service", required_argument, NULL, 's'},
+            {"rhost", required_argument, NULL, 'r'},  {"json", no_argument, NULL, 'j'},
+            {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
         };
         const char *path = DEFAULT_CONFIG_PATH, *service = "sshd", *rhost = NULL;
         bool json = false;
@@ -570,8 +575,9 @@ int cmd_explain(int argc, char **argv)
                 fprintf(stderr, "%s\n", errs.msgs[i]);
         config_errors_free(&errs);
         if (r < 0) {
-                fprintf(stderr, "isolatectl explain: %s is not valid: every login but root's "
-                                "would be refused\n",
+                fprintf(stderr,
+                        "isolatectl explain: %s is not valid: every login but root's "
+                        "would be refused\n",
                         path);
                 return 1;
         }
@@ -582,8 +588,8 @@ int cmd_explain(int argc, char **argv)
                 if (r == -ENOENT)
                         fprintf(stderr, "isolatectl explain: no such user '%s'\n", user);
                 else
-                        fprintf(stderr, "isolatectl explain: cannot look up user '%s': %s\n",
-                                user, strerror(-r));
+                        fprintf(stderr, "isolatectl explain: cannot look up user '%s': %s\n", user,
+                                strerror(-r));
                 config_free(c);
                 return 1;
         }

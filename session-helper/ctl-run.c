@@ -38,8 +38,8 @@ static void run_usage(FILE *f)
 /* In the child: become the user and run the command, as a login would. */
 static _Noreturn void exec_as_user(const struct passwd *pw, char **cmd)
 {
-        if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setresgid(pw->pw_gid, pw->pw_gid,
-                                                                 pw->pw_gid) < 0 ||
+        if (initgroups(pw->pw_name, pw->pw_gid) < 0 ||
+            setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
             setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0) {
                 fprintf(stderr, "isolatectl: cannot become %s: %m\n", pw->pw_name);
                 _exit(126);
@@ -85,13 +85,13 @@ static int run_child(const struct passwd *pw, char **cmd)
 int cmd_run(int argc, char **argv)
 {
         static const struct option opts[] = {
-                {"config", required_argument, NULL, 'c'},
-                {"service", required_argument, NULL, 's'},
-                {"rhost", required_argument, NULL, 'r'},
-                {"tty", required_argument, NULL, 't'},
-                {"helper", required_argument, NULL, 'H'},
-                {"help", no_argument, NULL, 'h'},
-                {},
+            {"config", required_argument, NULL, 'c'},
+            {"service", required_argument, NULL, 's'},
+            {"rhost", required_argument, NULL, 'r'},
+            {"tty", required_argument, NULL, 't'},
+            {"helper", required_argument, NULL, 'H'},
+            {"help", no_argument, NULL, 'h'},
+            {},
         };
         const char *config = DEFAULT_CONFIG_PATH, *helper = HELPER_PATH;
         struct open_request req = {0};
@@ -207,9 +207,9 @@ int cmd_run(int argc, char **argv)
 int cmd_kill(int argc, char **argv)
 {
         static const struct option opts[] = {
-                {"config", required_argument, NULL, 'c'},
-                {"help", no_argument, NULL, 'h'},
-                {},
+            {"config", required_argument, NULL, 'c'},
+            {"help", no_argument, NULL, 'h'},
+            {},
         };
         const char *config = DEFAULT_CONFIG_PATH;
         int c;

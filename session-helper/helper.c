@@ -45,11 +45,11 @@
 
 ISOLATE_SANITIZER_LOG("isolate-helper")
 
-#define INIT_FD_CALLER  3
-#define INIT_FD_CONTROL 4
-#define INIT_FD_HELPER  5
+#define INIT_FD_CALLER   3
+#define INIT_FD_CONTROL  4
+#define INIT_FD_HELPER   5
 #define INIT_FD_REGISTRY 6
-#define INIT_FD_LEAVES  7
+#define INIT_FD_LEAVES   7
 
 struct session_setup {
         struct config *cfg; /* owned */
@@ -62,7 +62,7 @@ struct session_setup {
         bool cg_made;
         int caller_pidfd;
         int init_exe_fd;
-        int child_sock;   /* helper <-> session child / init */
+        int child_sock; /* helper <-> session child / init */
         int child_sock_peer;
         int control_sock; /* init end; the caller gets the other */
         int control_peer;
@@ -160,11 +160,10 @@ static int init_exe_open(struct isolate_error *err)
         if (fd < 0)
                 return error_set_errno(err, errno, "cannot find the session init %s", path);
         struct stat st;
-        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
-            (st.st_mode & 0022)) {
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 0022)) {
                 close(fd);
-                return error_set(err, EPERM,
-                                 "%s must be a root-owned file not writable by others", path);
+                return error_set(err, EPERM, "%s must be a root-owned file not writable by others",
+                                 path);
         }
         return fd;
 }
@@ -219,8 +218,9 @@ static _Noreturn void session_child(struct session_setup *s)
         }
         for (size_t i = 0; i < n_keep; i++)
                 if (keep[i] < 0) {
-                        r = error_set_errno(&err, errno, "cannot open the session's cgroup "
-                                                         "and registry directories");
+                        r = error_set_errno(&err, errno,
+                                            "cannot open the session's cgroup "
+                                            "and registry directories");
                         goto fail;
                 }
 
@@ -299,17 +299,16 @@ static int session_spawn(struct session_setup *s, struct isolate_error *err)
         s->control_peer = sv[1];
 
         struct clone_args args = {
-                .flags = CLONE_PIDFD | ns_flags_of(s->policy),
-                .pidfd = (uint64_t)(uintptr_t)&s->init_pidfd,
-                .exit_signal = SIGCHLD,
+            .flags = CLONE_PIDFD | ns_flags_of(s->policy),
+            .pidfd = (uint64_t)(uintptr_t)&s->init_pidfd,
+            .exit_signal = SIGCHLD,
         };
         /* cgroup v2: born in the leaf, no migration (CLONE_INTO_CGROUP, Linux 5.7) */
         _cleanup_close_ int leaf_fd = -1;
         if (s->cg.backend == CGROUP_BACKEND_V2 && s->cg.n > 0 && s->cg.h[0].leaf_path[0]) {
                 leaf_fd = open(s->cg.h[0].leaf_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
                 if (leaf_fd < 0)
-                        return error_set_errno(err, errno, "cannot open %s",
-                                               s->cg.h[0].leaf_path);
+                        return error_set_errno(err, errno, "cannot open %s", s->cg.h[0].leaf_path);
                 args.flags |= CLONE_INTO_CGROUP;
                 args.cgroup = (uint64_t)leaf_fd;
         }
@@ -328,8 +327,8 @@ static int session_spawn(struct session_setup *s, struct isolate_error *err)
         enum proto_type type;
         uint32_t code = 0;
         char text[1024];
-        int r = proto_recv_simple(s->child_sock, (int)s->cfg->helper_timeout_ms, &type, &code,
-                                  text, sizeof(text));
+        int r = proto_recv_simple(s->child_sock, (int)s->cfg->helper_timeout_ms, &type, &code, text,
+                                  sizeof(text));
         if (r == -ETIMEDOUT)
                 return error_set(err, ETIMEDOUT, "the session init did not get ready in time");
         if (r < 0)
@@ -406,9 +405,9 @@ static int session_build(struct session_setup *s, struct isolate_error *err)
                 return error_set_errno(err, errno, "pidfd_open of the caller");
 
         size_t wl = strlen(s->reply.warnings);
-        r = cgroup_session_create(s->cfg, p, s->who.uid, s->id, s->req.caller_pid,
-                                  session_is_live, (void *)s->cfg, &s->cg,
-                                  s->reply.warnings + wl, sizeof(s->reply.warnings) - wl, err);
+        r = cgroup_session_create(s->cfg, p, s->who.uid, s->id, s->req.caller_pid, session_is_live,
+                                  (void *)s->cfg, &s->cg, s->reply.warnings + wl,
+                                  sizeof(s->reply.warnings) - wl, err);
         if (r < 0)
                 return error_prefix(err, "cgroup");
         s->cg_made = true;
@@ -455,19 +454,18 @@ static int reply_send(int sock, struct session_setup *s, enum reply_status statu
         return proto_send_reply(sock, &s->reply);
 }
 
-static void decision_log(struct session_setup *s, int prio, const char *outcome,
-                         const char *reason)
+static void decision_log(struct session_setup *s, int prio, const char *outcome, const char *reason)
 {
         struct log_decision d = {
-                .user = s->req.user,
-                .service = s->req.service,
-                .rhost = s->req.rhost,
-                .tty = s->req.tty,
-                .policy = s->policy ? s->policy->name : "",
-                .session_id = s->reply.status == REPLY_OK ? s->id : "",
-                .outcome = outcome,
-                .reason = reason,
-                .duration_us = (now_ns() - s->t_start) / 1000,
+            .user = s->req.user,
+            .service = s->req.service,
+            .rhost = s->req.rhost,
+            .tty = s->req.tty,
+            .policy = s->policy ? s->policy->name : "",
+            .session_id = s->reply.status == REPLY_OK ? s->id : "",
+            .outcome = outcome,
+            .reason = reason,
+            .duration_us = (now_ns() - s->t_start) / 1000,
         };
         log_decision(prio, &d);
 }
@@ -475,22 +473,23 @@ static void decision_log(struct session_setup *s, int prio, const char *outcome,
 static int cmd_open(const char *config_path)
 {
         _cleanup_(session_setup_done) struct session_setup s = {
-                .caller_pidfd = -1,
-                .init_exe_fd = -1,
-                .child_sock = -1,
-                .child_sock_peer = -1,
-                .control_sock = -1,
-                .control_peer = -1,
-                .init_pidfd = -1,
-                .t_start = now_ns(),
+            .caller_pidfd = -1,
+            .init_exe_fd = -1,
+            .child_sock = -1,
+            .child_sock_peer = -1,
+            .control_sock = -1,
+            .control_peer = -1,
+            .init_pidfd = -1,
+            .t_start = now_ns(),
         };
         join_spec_init(&s.reply.join);
         struct isolate_error err = {0};
         const int sock = HELPER_SOCKET_FD;
         struct stat st;
         if (fstat(sock, &st) < 0 || !S_ISSOCK(st.st_mode)) {
-                fprintf(stderr, "isolate-helper: fd %d is not a socket: run by pam_isolate.so "
-                                "or isolatectl only\n",
+                fprintf(stderr,
+                        "isolate-helper: fd %d is not a socket: run by pam_isolate.so "
+                        "or isolatectl only\n",
                         sock);
                 return 2;
         }
@@ -499,8 +498,9 @@ static int cmd_open(const char *config_path)
         int r = proto_recv_request(sock, &s.req);
         if (r < 0) {
                 if (r == -EILSEQ)
-                        error_set(&err, EILSEQ, "bad request from the caller: control "
-                                                "characters in the user, service, rhost or tty");
+                        error_set(&err, EILSEQ,
+                                  "bad request from the caller: control "
+                                  "characters in the user, service, rhost or tty");
                 else
                         error_set_errno(&err, r, "bad request from the caller");
                 reply_send(sock, &s, REPLY_DENY, err.msg);
@@ -540,8 +540,8 @@ static int cmd_open(const char *config_path)
          * too, this makes sure we do not linger */
         alarm((cfg->helper_timeout_ms + 999) / 1000 + 1);
 
-        r = login_info_lookup_ext(s.req.user, s.req.service, s.req.rhost,
-                                  config_uses_groups(cfg), &s.who);
+        r = login_info_lookup_ext(s.req.user, s.req.service, s.req.rhost, config_uses_groups(cfg),
+                                  &s.who);
         if (r < 0) {
                 snprintf(s.reply.message, sizeof(s.reply.message), "%s: %s", s.req.user,
                          r == -ENOENT ? "no such user" : strerror(-r));
@@ -553,10 +553,16 @@ static int cmd_open(const char *config_path)
         r = policy_resolve(cfg, &s.who, &res);
         if (r < 0 || res.outcome != RESOLVE_POLICY) {
                 bool ignore = r >= 0 && res.outcome == RESOLVE_IGNORE;
-                reply_send(sock, &s, r < 0 ? REPLY_DENY : ignore ? REPLY_IGNORE : REPLY_EXEMPT,
+                reply_send(sock, &s,
+                           r < 0    ? REPLY_DENY
+                           : ignore ? REPLY_IGNORE
+                                    : REPLY_EXEMPT,
                            r < 0 ? "cannot resolve the policy" : res.reason);
                 decision_log(&s, r < 0 ? LOG_ERR : LOG_INFO,
-                             r < 0 ? "denied" : ignore ? "ignored" : "exempt", s.reply.message);
+                             r < 0    ? "denied"
+                             : ignore ? "ignored"
+                                      : "exempt",
+                             s.reply.message);
                 return r < 0 ? 1 : 0;
         }
         s.policy = res.policy;
@@ -574,8 +580,8 @@ static int cmd_open(const char *config_path)
                 test_die_at("commit");
                 /* the caller moves itself (join.c): see cgroup_session_enter_files() */
                 size_t n = 0;
-                r = cgroup_session_enter_files(&s.cg, s.reply.join.cgroup_fds,
-                                               JOIN_MAX_CGROUP_FDS, &n, &err);
+                r = cgroup_session_enter_files(&s.cg, s.reply.join.cgroup_fds, JOIN_MAX_CGROUP_FDS,
+                                               &n, &err);
                 s.reply.join.n_cgroup_fds = (uint32_t)n;
         }
         if (r < 0) {
@@ -591,8 +597,7 @@ static int cmd_open(const char *config_path)
                 snprintf(s.reply.message, sizeof(s.reply.message), "%s", err.msg);
                 join_spec_free(&s.reply.join);
                 reply_send(sock, &s, REPLY_DENY, NULL);
-                decision_log(&s, LOG_ERR, s.reply.fail_open ? "fail-open" : "denied",
-                             err.msg);
+                decision_log(&s, LOG_ERR, s.reply.fail_open ? "fail-open" : "denied", err.msg);
                 return 1;
         }
         snprintf(s.reply.session_id, sizeof(s.reply.session_id), "%s", s.id);
@@ -623,11 +628,11 @@ static void process_reset(void)
                 int resource;
                 rlim_t value;
         } limits[] = {
-                {RLIMIT_FSIZE, RLIM_INFINITY}, {RLIMIT_CPU, RLIM_INFINITY},
-                {RLIMIT_AS, RLIM_INFINITY},    {RLIMIT_DATA, RLIM_INFINITY},
-                {RLIMIT_STACK, 8 << 20},       {RLIMIT_NOFILE, 1024},
-                {RLIMIT_NPROC, RLIM_INFINITY}, {RLIMIT_CORE, 0},
-                {RLIMIT_MEMLOCK, 8 << 20},     {RLIMIT_SIGPENDING, RLIM_INFINITY},
+            {RLIMIT_FSIZE, RLIM_INFINITY}, {RLIMIT_CPU, RLIM_INFINITY},
+            {RLIMIT_AS, RLIM_INFINITY},    {RLIMIT_DATA, RLIM_INFINITY},
+            {RLIMIT_STACK, 8 << 20},       {RLIMIT_NOFILE, 1024},
+            {RLIMIT_NPROC, RLIM_INFINITY}, {RLIMIT_CORE, 0},
+            {RLIMIT_MEMLOCK, 8 << 20},     {RLIMIT_SIGPENDING, RLIM_INFINITY},
         };
         for (size_t i = 0; i < ELEMENTSOF(limits); i++) {
                 struct rlimit rl = {limits[i].value, limits[i].value};

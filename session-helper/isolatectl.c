@@ -15,7 +15,8 @@ static void usage(FILE *f)
                 "  check   [-c FILE]                         validate the config (and PAM stacks)\n"
                 "  explain [-c FILE] [--service S] [--rhost ADDR] [--json] USER\n"
                 "                                            which policy a login gets, and why\n"
-                "  run     [-c FILE] [--service S] [--rhost ADDR] [--helper PATH] USER -- CMD [ARG...]\n"
+                "  run     [-c FILE] [--service S] [--rhost ADDR] [--helper PATH] USER -- CMD "
+                "[ARG...]\n"
                 "                                            run CMD as USER in a fresh session\n"
                 "  list    [-c FILE] [--json]                live sessions and their usage\n"
                 "  kill    [-c FILE] SESSION-ID              end a session\n"
@@ -29,8 +30,8 @@ int main(int argc, char **argv)
                 const char *name;
                 int (*fn)(int, char **);
         } commands[] = {
-                {"check", cmd_check}, {"explain", cmd_explain}, {"run", cmd_run},
-                {"list", cmd_list},   {"kill", cmd_kill},       {"gc", cmd_gc},
+            {"check", cmd_check}, {"explain", cmd_explain}, {"run", cmd_run},
+            {"list", cmd_list},   {"kill", cmd_kill},       {"gc", cmd_gc},
         };
         if (argc < 2) {
                 usage(stderr);

@@ -23,8 +23,7 @@ static int lsm_label_write(const struct join_spec *j, struct isolate_error *err)
         if (j->lsm_attr_path[0] == '\0')
                 return 0;
         if (strncmp(j->lsm_attr_path, "/proc/self/attr/", 16) != 0)
-                return error_set(err, EINVAL, "refusing LSM attribute path %s",
-                                 j->lsm_attr_path);
+                return error_set(err, EINVAL, "refusing LSM attribute path %s", j->lsm_attr_path);
         _cleanup_close_ int fd = open(j->lsm_attr_path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return error_set_errno(err, errno, "cannot open %s", j->lsm_attr_path);
@@ -47,9 +46,8 @@ static int bounding_set_drop(uint64_t keep, struct isolate_error *err)
                 if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
                         if (errno == EINVAL)
                                 break; /* past the kernel's last capability */
-                        return error_set_errno(err, errno,
-                                               "cannot drop capability %d from the bounding set",
-                                               cap);
+                        return error_set_errno(
+                            err, errno, "cannot drop capability %d from the bounding set", cap);
                 }
         }
         return 0;

@@ -64,8 +64,8 @@ static int landlock_path_open(const struct landlock_path *lp)
         if (*rest == '\0')
                 return home_fd;
         struct open_how how = {
-                .flags = O_PATH | O_CLOEXEC,
-                .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+            .flags = O_PATH | O_CLOEXEC,
+            .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
         };
         int fd = (int)syscall(SYS_openat2, home_fd, rest, &how, sizeof(how));
         int e = errno;

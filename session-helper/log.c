@@ -58,19 +58,19 @@ static int journal_send(int priority, const char *message, const struct log_deci
         snprintf(facility, sizeof(facility), "%d", LOG_AUTHPRIV >> 3);
         snprintf(duration, sizeof(duration), "%llu", (unsigned long long)d->duration_us);
         const char *fields[][2] = {
-                {"MESSAGE", message},
-                {"PRIORITY", prio},
-                {"SYSLOG_FACILITY", facility},
-                {"SYSLOG_IDENTIFIER", "isolate"},
-                {"ISOLATE_USER", or_dash(d->user)},
-                {"ISOLATE_SERVICE", or_dash(d->service)},
-                {"ISOLATE_RHOST", or_dash(d->rhost)},
-                {"ISOLATE_TTY", or_dash(d->tty)},
-                {"ISOLATE_POLICY", or_dash(d->policy)},
-                {"ISOLATE_SESSION", or_dash(d->session_id)},
-                {"ISOLATE_OUTCOME", d->outcome},
-                {"ISOLATE_REASON", or_dash(d->reason)},
-                {"ISOLATE_DURATION_US", duration},
+            {"MESSAGE", message},
+            {"PRIORITY", prio},
+            {"SYSLOG_FACILITY", facility},
+            {"SYSLOG_IDENTIFIER", "isolate"},
+            {"ISOLATE_USER", or_dash(d->user)},
+            {"ISOLATE_SERVICE", or_dash(d->service)},
+            {"ISOLATE_RHOST", or_dash(d->rhost)},
+            {"ISOLATE_TTY", or_dash(d->tty)},
+            {"ISOLATE_POLICY", or_dash(d->policy)},
+            {"ISOLATE_SESSION", or_dash(d->session_id)},
+            {"ISOLATE_OUTCOME", d->outcome},
+            {"ISOLATE_REASON", or_dash(d->reason)},
+            {"ISOLATE_DURATION_US", duration},
         };
         for (size_t i = 0; i < ELEMENTSOF(fields); i++)
                 if (field_add(buf, sizeof(buf), &pos, fields[i][0], fields[i][1]) < 0)

@@ -16,23 +16,35 @@
 /* Files of /proc that show the host or the kernel: masked with /dev/null (files) or an empty
  * read-only tmpfs (directories). Docker's list, plus keys of other users. */
 static const char *const proc_masked[] = {
-        "/proc/kcore",         "/proc/keys",     "/proc/key-users", "/proc/timer_list",
-        "/proc/timer_stats",   "/proc/sched_debug", "/proc/latency_stats", "/proc/kallsyms",
-        "/proc/sysrq-trigger", "/proc/acpi",     "/proc/scsi",      "/proc/asound",
-        "/proc/kpagecount",    "/proc/kpageflags", "/proc/kpagecgroup", "/proc/vmallocinfo",
-        NULL,
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/key-users",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/latency_stats",
+    "/proc/kallsyms",
+    "/proc/sysrq-trigger",
+    "/proc/acpi",
+    "/proc/scsi",
+    "/proc/asound",
+    "/proc/kpagecount",
+    "/proc/kpageflags",
+    "/proc/kpagecgroup",
+    "/proc/vmallocinfo",
+    NULL,
 };
 
 /* Read-only in Docker's model of a writable /proc. */
 static const char *const proc_read_only_docker[] = {
-        "/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs", NULL,
+    "/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs", NULL,
 };
 
 /* (debugfs, tracefs, securityfs are not mounted on the fresh sysfs at all) */
 static const char *const sys_masked[] = {
-        "/sys/firmware",
-        "/sys/devices/virtual/powercap",
-        NULL,
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+    NULL,
 };
 
 static int mount_errno(struct isolate_error *err, const char *what, const char *path)
@@ -84,15 +96,17 @@ static int holder_cgroup_fd = -1; /* HOLDER/cgroup: under the cgroup mounts */
 static int clone_onto(int fd, const char *target, bool read_only, struct isolate_error *err)
 {
         _cleanup_close_ int tree =
-                open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+            open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
         if (tree < 0)
                 return error_set_errno(err, errno, "cannot clone a mount for %s", target);
         if (read_only) {
                 struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
                                                       MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC};
                 if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0)
-                        return error_set_errno(err, errno, "cannot make the mount for %s "
-                                                           "read-only", target);
+                        return error_set_errno(err, errno,
+                                               "cannot make the mount for %s "
+                                               "read-only",
+                                               target);
         }
         if (move_mount(tree, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
                 return error_set_errno(err, errno, "cannot mount on %s", target);
@@ -105,8 +119,7 @@ static int holder_mkdir(const char *name, mode_t mode, uid_t uid, gid_t gid,
         char path[PATH_MAX];
         snprintf(path, sizeof(path), HOLDER "/%s", name);
         if (mkdir(path, mode) < 0 || chmod(path, mode) < 0 || chown(path, uid, gid) < 0)
-                return error_set_errno(err, errno, "cannot create %s in the session's tmpfs",
-                                       name);
+                return error_set_errno(err, errno, "cannot create %s in the session's tmpfs", name);
         return 0;
 }
 
@@ -138,9 +151,9 @@ static int holder_setup(const struct policy *p, uid_t uid, gid_t gid, struct iso
                 mode_t mode;
                 bool users;
         } dirs[] = {
-                {"tmp", 01777, false},  {"var-tmp", 01777, false}, {"shm", 01777, false},
-                {"lock", 01777, false}, {"user", 0755, false},     {user_dir, 0700, true},
-                {"cgroup", 0755, false}, {"empty", 0555, false},
+            {"tmp", 01777, false},   {"var-tmp", 01777, false}, {"shm", 01777, false},
+            {"lock", 01777, false},  {"user", 0755, false},     {user_dir, 0700, true},
+            {"cgroup", 0755, false}, {"empty", 0555, false},
         };
         for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
                 int r = holder_mkdir(dirs[i].name, dirs[i].mode, dirs[i].users ? uid : 0,
@@ -176,13 +189,11 @@ static int mask_path(const char *path, struct isolate_error *err)
 {
         struct stat st;
         if (lstat(path, &st) < 0)
-                return errno == ENOENT || errno == ENOTDIR ? 0
-                                                           : error_set_errno(err, errno,
-                                                                             "cannot stat %s",
-                                                                             path);
+                return errno == ENOENT || errno == ENOTDIR
+                           ? 0
+                           : error_set_errno(err, errno, "cannot stat %s", path);
         if (S_ISLNK(st.st_mode))
-                return error_set(err, ELOOP, "refusing to mask %s: it is a symbolic link",
-                                 path);
+                return error_set(err, ELOOP, "refusing to mask %s: it is a symbolic link", path);
         if (S_ISDIR(st.st_mode))
                 return clone_onto(holder_empty_fd, path, true, err);
         if (mount("/dev/null", path, NULL, MS_BIND, NULL) < 0)
@@ -304,7 +315,8 @@ static int homes_hide(const char *home, struct isolate_error *err)
         const char *rel = NULL;
         if (home && strncmp(home, "/home/", 6) == 0 && home[6] != '\0') {
                 rel = home + 6;
-                tree = open_tree(AT_FDCWD, home, OPEN_TREE_CLONE | AT_RECURSIVE | OPEN_TREE_CLOEXEC);
+                tree =
+                    open_tree(AT_FDCWD, home, OPEN_TREE_CLONE | AT_RECURSIVE | OPEN_TREE_CLOEXEC);
                 if (tree < 0 && errno != ENOENT)
                         return error_set_errno(err, errno, "cannot take hold of %s", home);
         }
@@ -363,8 +375,8 @@ static int hostname_set(const char *pattern, const char *user, struct isolate_er
         return 0;
 }
 
-int mounts_setup(const struct policy *p, const char *user, uid_t uid, gid_t gid,
-                 const char *home, const struct cgroup_session *cg, struct isolate_error *err)
+int mounts_setup(const struct policy *p, const char *user, uid_t uid, gid_t gid, const char *home,
+                 const struct cgroup_session *cg, struct isolate_error *err)
 {
         int r;
         if (p->ns_uts && p->hostname) {

@@ -11,5 +11,5 @@
  * a fresh read-only /sys with a fresh cgroup tree rooted at the session, private /tmp,
  * /var/tmp, /dev/shm and /run/lock, a private /run/user/UID, a fresh /dev/mqueue, hides
  * other users' homes, and applies the policy's extra read-only and masked paths. */
-int mounts_setup(const struct policy *p, const char *user, uid_t uid, gid_t gid,
-                 const char *home, const struct cgroup_session *cg, struct isolate_error *err);
+int mounts_setup(const struct policy *p, const char *user, uid_t uid, gid_t gid, const char *home,
+                 const struct cgroup_session *cg, struct isolate_error *err);

@@ -462,8 +462,7 @@ int proto_send_reply(int fd, const struct open_reply *rep)
                         size_t pl = strlen(j->landlock[i].path);
                         char tmp[LL_HEAD + JOIN_PATH_MAX];
                         memcpy(tmp, &j->landlock[i].access, sizeof(uint64_t));
-                        memcpy(tmp + sizeof(uint64_t), &j->landlock[i].home_len,
-                               sizeof(uint32_t));
+                        memcpy(tmp + sizeof(uint64_t), &j->landlock[i].home_len, sizeof(uint32_t));
                         memcpy(tmp + LL_HEAD, j->landlock[i].path, pl);
                         enc_field(&e, F_LANDLOCK_PATH, tmp, LL_HEAD + pl);
                 }
@@ -553,7 +552,7 @@ int proto_decode_reply(const void *buf, size_t len, struct open_reply *ret, bool
                                 break;
                         }
                         struct landlock_path *n =
-                                realloc(j->landlock, (j->n_landlock + 1) * sizeof(*n));
+                            realloc(j->landlock, (j->n_landlock + 1) * sizeof(*n));
                         if (!n) {
                                 r = -ENOMEM;
                                 break;

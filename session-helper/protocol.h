@@ -62,18 +62,18 @@ struct landlock_path {
  * label (host /proc), its own move into the session's cgroups, setns, Landlock, bounding
  * set, no_new_privs, seccomp. */
 struct join_spec {
-        int init_pidfd; /* -1 when absent */
-        int control_fd; /* SEQPACKET to the init: MSG_CLOSE */
+        int init_pidfd;                      /* -1 when absent */
+        int control_fd;                      /* SEQPACKET to the init: MSG_CLOSE */
         int cgroup_fds[JOIN_MAX_CGROUP_FDS]; /* write "0" to each: the caller moves itself */
         uint32_t n_cgroup_fds;
         uint32_t ns_flags; /* CLONE_NEW* to setns into, all in one call */
         uint64_t caps_keep;
         bool no_new_privs;
-        char lsm_attr_path[64];   /* "" or /proc/self/attr/apparmor/exec, /proc/self/attr/exec */
-        char lsm_attr_value[512]; /* what to write there */
-        struct sock_filter *bpf;  /* NULL: no seccomp filter; malloc'ed */
-        uint32_t bpf_len;         /* instructions */
-        uint32_t seccomp_flags;   /* SECCOMP_FILTER_FLAG_* (e.g. LOG) */
+        char lsm_attr_path[64];    /* "" or /proc/self/attr/apparmor/exec, /proc/self/attr/exec */
+        char lsm_attr_value[512];  /* what to write there */
+        struct sock_filter *bpf;   /* NULL: no seccomp filter; malloc'ed */
+        uint32_t bpf_len;          /* instructions */
+        uint32_t seccomp_flags;    /* SECCOMP_FILTER_FLAG_* (e.g. LOG) */
         uint64_t landlock_handled; /* 0: no Landlock */
         uint32_t landlock_abi;
         struct landlock_path *landlock; /* malloc'ed array */
@@ -86,7 +86,7 @@ struct open_reply {
         char message[1024]; /* DENY: why; EXEMPT/OK: the reason the policy was chosen */
         char session_id[32];
         char policy[64];
-        char warnings[1024]; /* things logged and gone on with (caps_required = no, ...) */
+        char warnings[1024];        /* things logged and gone on with (caps_required = no, ...) */
         uint32_t helper_timeout_ms; /* from HELLO: the config's helper_timeout */
         struct join_spec join;
 };

@@ -77,7 +77,8 @@ int registry_write(const char *runtime_dir, const struct session_record *r,
         const char *values[] = {r->user, r->service, r->rhost, r->tty, r->policy};
         for (size_t i = 0; i < ELEMENTSOF(values); i++)
                 if (strpbrk(values[i], "\n\r"))
-                        return error_set(err, EINVAL, "refusing a registry value with a line break");
+                        return error_set(err, EINVAL,
+                                         "refusing a registry value with a line break");
         char path[PATH_MAX], tmp[PATH_MAX];
         snprintf(path, sizeof(path), "%s/sessions/%s", runtime_dir, r->id);
         snprintf(tmp, sizeof(tmp), "%s/sessions/.%s.tmp", runtime_dir, r->id);
@@ -87,14 +88,14 @@ int registry_write(const char *runtime_dir, const struct session_record *r,
                 return error_set_errno(err, q, "cannot format the session's cgroups");
 
         _cleanup_close_ int fd =
-                open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+            open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0)
                 return error_set_errno(err, errno, "cannot create %s", tmp);
         _cleanup_free_ char *text = strdup_printf(
-                "id=%s\nuser=%s\nuid=%u\nservice=%s\nrhost=%s\ntty=%s\npolicy=%s\n"
-                "caller_pid=%d\ninit_pid=%d\nstart_time=%llu\n%s",
-                r->id, r->user, (unsigned)r->uid, r->service, r->rhost, r->tty, r->policy,
-                (int)r->caller_pid, (int)r->init_pid, (unsigned long long)r->start_time, cg);
+            "id=%s\nuser=%s\nuid=%u\nservice=%s\nrhost=%s\ntty=%s\npolicy=%s\n"
+            "caller_pid=%d\ninit_pid=%d\nstart_time=%llu\n%s",
+            r->id, r->user, (unsigned)r->uid, r->service, r->rhost, r->tty, r->policy,
+            (int)r->caller_pid, (int)r->init_pid, (unsigned long long)r->start_time, cg);
         if (!text) {
                 unlink(tmp);
                 return error_set(err, ENOMEM, "out of memory");
@@ -200,8 +201,8 @@ int registry_read(const char *runtime_dir, const char *id, struct session_record
         return 0;
 }
 
-int registry_foreach(const char *runtime_dir,
-                     int (*fn)(const struct session_record *r, void *data), void *data)
+int registry_foreach(const char *runtime_dir, int (*fn)(const struct session_record *r, void *data),
+                     void *data)
 {
         char path[PATH_MAX];
         snprintf(path, sizeof(path), "%s/sessions", runtime_dir);

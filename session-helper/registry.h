@@ -18,7 +18,7 @@ struct session_record {
         char tty[64];
         char policy[64];
         pid_t caller_pid;
-        pid_t init_pid; /* in the host's pid namespace */
+        pid_t init_pid;      /* in the host's pid namespace */
         uint64_t start_time; /* unix seconds */
         struct cgroup_session cgroup;
 };
@@ -31,7 +31,7 @@ int registry_write(const char *runtime_dir, const struct session_record *r,
 int registry_remove(const char *runtime_dir, const char *id);
 int registry_read(const char *runtime_dir, const char *id, struct session_record *ret);
 /* Calls fn for each record; stops when fn returns < 0. */
-int registry_foreach(const char *runtime_dir,
-                     int (*fn)(const struct session_record *r, void *data), void *data);
+int registry_foreach(const char *runtime_dir, int (*fn)(const struct session_record *r, void *data),
+                     void *data);
 /* true when the record's init still runs (pid alive and its cmdline is isolate-init). */
 bool registry_session_alive(const struct session_record *r);

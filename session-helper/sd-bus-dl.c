@@ -25,20 +25,20 @@ static int load(void)
                 size_t offset;
         } symbols[] = {
 #define SYM(field, name) {name, offsetof(struct sd_bus_dl, field)}
-                SYM(open_system, "sd_bus_open_system"),
-                SYM(new_bus, "sd_bus_new"),
-                SYM(set_address, "sd_bus_set_address"),
-                SYM(set_bus_client, "sd_bus_set_bus_client"),
-                SYM(start, "sd_bus_start"),
-                SYM(unref, "sd_bus_unref"),
-                SYM(flush_close_unref, "sd_bus_flush_close_unref"),
-                SYM(message_new_method_call, "sd_bus_message_new_method_call"),
-                SYM(message_append, "sd_bus_message_append"),
-                SYM(message_open_container, "sd_bus_message_open_container"),
-                SYM(message_close_container, "sd_bus_message_close_container"),
-                SYM(message_unref, "sd_bus_message_unref"),
-                SYM(call, "sd_bus_call"),
-                SYM(error_free, "sd_bus_error_free"),
+            SYM(open_system, "sd_bus_open_system"),
+            SYM(new_bus, "sd_bus_new"),
+            SYM(set_address, "sd_bus_set_address"),
+            SYM(set_bus_client, "sd_bus_set_bus_client"),
+            SYM(start, "sd_bus_start"),
+            SYM(unref, "sd_bus_unref"),
+            SYM(flush_close_unref, "sd_bus_flush_close_unref"),
+            SYM(message_new_method_call, "sd_bus_message_new_method_call"),
+            SYM(message_append, "sd_bus_message_append"),
+            SYM(message_open_container, "sd_bus_message_open_container"),
+            SYM(message_close_container, "sd_bus_message_close_container"),
+            SYM(message_unref, "sd_bus_message_unref"),
+            SYM(call, "sd_bus_call"),
+            SYM(error_free, "sd_bus_error_free"),
 #undef SYM
         };
         for (size_t i = 0; i < ELEMENTSOF(symbols); i++) {

@@ -17,8 +17,7 @@ struct sd_bus_dl {
         sd_bus *(*unref)(sd_bus *bus);
         sd_bus *(*flush_close_unref)(sd_bus *bus);
         int (*message_new_method_call)(sd_bus *bus, sd_bus_message **m, const char *destination,
-                                       const char *path, const char *interface,
-                                       const char *member);
+                                       const char *path, const char *interface, const char *member);
         int (*message_append)(sd_bus_message *m, const char *types, ...);
         int (*message_open_container)(sd_bus_message *m, char type, const char *contents);
         int (*message_close_container)(sd_bus_message *m);
@@ -32,19 +31,19 @@ struct sd_bus_dl {
 const struct sd_bus_dl *sd_bus_dl_get(struct isolate_error *err);
 
 #ifndef SD_BUS_DL_NO_MACROS
-#define SDB(f) (sd_bus_dl_get(NULL)->f)
-#define sd_bus_open_system               SDB(open_system)
-#define sd_bus_new                       SDB(new_bus)
-#define sd_bus_set_address               SDB(set_address)
-#define sd_bus_set_bus_client            SDB(set_bus_client)
-#define sd_bus_start                     SDB(start)
-#define sd_bus_unref                     SDB(unref)
-#define sd_bus_flush_close_unref         SDB(flush_close_unref)
-#define sd_bus_message_new_method_call   SDB(message_new_method_call)
-#define sd_bus_message_append            SDB(message_append)
-#define sd_bus_message_open_container    SDB(message_open_container)
-#define sd_bus_message_close_container   SDB(message_close_container)
-#define sd_bus_message_unref             SDB(message_unref)
-#define sd_bus_call                      SDB(call)
-#define sd_bus_error_free                SDB(error_free)
+#define SDB(f)                         (sd_bus_dl_get(NULL)->f)
+#define sd_bus_open_system             SDB(open_system)
+#define sd_bus_new                     SDB(new_bus)
+#define sd_bus_set_address             SDB(set_address)
+#define sd_bus_set_bus_client          SDB(set_bus_client)
+#define sd_bus_start                   SDB(start)
+#define sd_bus_unref                   SDB(unref)
+#define sd_bus_flush_close_unref       SDB(flush_close_unref)
+#define sd_bus_message_new_method_call SDB(message_new_method_call)
+#define sd_bus_message_append          SDB(message_append)
+#define sd_bus_message_open_container  SDB(message_open_container)
+#define sd_bus_message_close_container SDB(message_close_container)
+#define sd_bus_message_unref           SDB(message_unref)
+#define sd_bus_call                    SDB(call)
+#define sd_bus_error_free              SDB(error_free)
 #endif

@@ -38,11 +38,11 @@
 
 ISOLATE_SANITIZER_LOG("isolate-init")
 
-#define FD_CALLER  3
-#define FD_CONTROL 4
-#define FD_HELPER  5
+#define FD_CALLER   3
+#define FD_CONTROL  4
+#define FD_HELPER   5
 #define FD_REGISTRY 6
-#define FD_LEAVES  7
+#define FD_LEAVES   7
 
 static void reap_children(void)
 {
@@ -117,14 +117,12 @@ static _Noreturn void cleanup_and_exit(int status)
                         struct timespec ts = {0, 10 * 1000 * 1000};
                         nanosleep(&ts, NULL);
                         if (t == 199)
-                                syslog(LOG_WARNING,
-                                       "session %s: cgroup %s still busy, left for gc",
+                                syslog(LOG_WARNING, "session %s: cgroup %s still busy, left for gc",
                                        session_id, leaf_name);
                 }
         }
         if (unlinkat(FD_REGISTRY, session_id, 0) < 0 && errno != ENOENT)
-                syslog(LOG_WARNING, "session %s: cannot remove its registry entry: %m",
-                       session_id);
+                syslog(LOG_WARNING, "session %s: cannot remove its registry entry: %m", session_id);
         _exit(status);
 }
 
@@ -151,10 +149,10 @@ int main(int argc, char **argv)
                 cleanup_and_exit(1);
 
         struct pollfd p[4] = {
-                {.fd = FD_CALLER, .events = POLLIN},
-                {.fd = FD_CONTROL, .events = POLLIN},
-                {.fd = sfd, .events = POLLIN},
-                {.fd = FD_HELPER, .events = POLLIN},
+            {.fd = FD_CALLER, .events = POLLIN},
+            {.fd = FD_CONTROL, .events = POLLIN},
+            {.fd = sfd, .events = POLLIN},
+            {.fd = FD_HELPER, .events = POLLIN},
         };
         for (;;) {
                 if (poll(p, ELEMENTSOF(p), -1) < 0) {

@@ -21,12 +21,13 @@ struct isolate_error {
 
 /* Sets err (when not NULL) and returns -code. code may be given positive or negative. */
 int error_set(struct isolate_error *err, int code, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* Same, with ": strerror(code)" appended. */
 int error_set_errno(struct isolate_error *err, int code, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* Prefixes an existing message: "prefix: old message". */
-int error_prefix(struct isolate_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int error_prefix(struct isolate_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static inline void freep(void *p)
 {

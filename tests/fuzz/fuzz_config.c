@@ -54,8 +54,12 @@ static void check_resolve(const struct config *c)
                 for (size_t s = 0; s < 4; s++)
                         for (size_t h = 0; h < 6; h++) {
                                 struct login_info who = {
-                                        .user = users[u], .uid = (uid_t)u, .groups = groups,
-                                        .n_groups = u, .service = services[s], .rhost = rhosts[h],
+                                    .user = users[u],
+                                    .uid = (uid_t)u,
+                                    .groups = groups,
+                                    .n_groups = u,
+                                    .service = services[s],
+                                    .rhost = rhosts[h],
                                 };
                                 struct resolution res;
                                 if (policy_resolve(c, &who, &res) < 0)
@@ -90,8 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct config_errors errs = {0};
         int r = config_parse_buffer(NAME, buf, &c, &errs);
         if (r == 0) {
-                if (!c || errs.n != 0 || c->n_policies == 0 ||
-                    c->default_policy >= c->n_policies)
+                if (!c || errs.n != 0 || c->n_policies == 0 || c->default_policy >= c->n_policies)
                         abort();
                 for (size_t i = 0; i < c->n_rules; i++)
                         if (!c->rules[i].exempt && c->rules[i].policy_index >= c->n_policies)

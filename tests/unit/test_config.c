@@ -64,8 +64,7 @@ static void expect_error(const struct config_errors *e, int line, const char *ne
         else
                 snprintf(prefix, sizeof(prefix), NAME ": ");
         for (size_t i = 0; i < e->n; i++)
-                if (strncmp(e->msgs[i], prefix, strlen(prefix)) == 0 &&
-                    strstr(e->msgs[i], needle))
+                if (strncmp(e->msgs[i], prefix, strlen(prefix)) == 0 && strstr(e->msgs[i], needle))
                         return;
         print_errors(e);
         fail_msg("no error \"%s...%s\" among the %zu above", prefix, needle, e->n);
@@ -133,7 +132,8 @@ static const char *write_file(const char *name, const char *text, uid_t uid, mod
         return path;
 }
 
-/* ---- defaults and valid forms ----------------------------------------------------------------- */
+/* ---- defaults and valid forms -----------------------------------------------------------------
+ */
 
 static void test_defaults(void **state)
 {
@@ -188,50 +188,50 @@ static void test_defaults(void **state)
 }
 
 static const char full_config[] =
-        "fail = open\n"                                            /* 1 */
-        "services = {\"sshd\", \"login\"}\n"                       /* 2 */
-        "exempt_users = {\"root\", \"backup\"}\n"                  /* 3 */
-        "exempt_groups = {\"admins\"}\n"                           /* 4 */
-        "cgroup_backend = v1\n"                                    /* 5 */
-        "cgroup_root = \"./isolate-test\"\n"                       /* 6 */
-        "runtime_dir = \"/run/isolate-test\"\n"                    /* 7 */
-        "helper_timeout = 2500ms\n"                                /* 8 */
-        "default_policy = strict\n"                                /* 9 */
-        "policy bastion {\n"                                       /* 10 */
-        "  mount_namespace = true  pid_namespace = true\n"         /* 11 */
-        "  uts_namespace = yes  ipc_namespace = off  cgroup_namespace = no\n"
-        "  network = none\n"                                       /* 13 */
-        "  hostname = \"%u-session\"\n"                            /* 14 */
-        "  proc = docker  hidepid = noaccess  proc_subset_pid = true\n"
-        "  private_tmp = true  tmp_size = 256M\n"                  /* 16 */
-        "  masked_paths = {\"/etc/shadow\", \"/srv/secret\"}\n"    /* 17 */
-        "  read_only_paths = {\"/opt\"}\n"                         /* 18 */
-        "  hide_homes = true\n"                                    /* 19 */
-        "  memory_max = 2G  memory_high = 1536M  swap_max = 0\n"   /* 20 */
-        "  pids_max = 512  cpu_max = 250%  cpu_weight = 100\n"     /* 21 */
-        "  io \"/\" { read_bps = 50M  write_bps = 20M/s  read_iops = 2000  write_iops = max }\n"
-        "  io \"/dev/sda\" {\n"                                    /* 23 */
-        "    write_iops = 100/s\n"                                 /* 24 */
-        "  }\n"                                                    /* 25 */
-        "  caps_required = true\n"                                 /* 26 */
-        "  seccomp = default  seccomp_action = log\n"              /* 27 */
-        "  syscalls_allow = {\"@debug\", \"personality\"}\n"       /* 28 */
-        "  syscalls_deny = {\"ptrace\"}\n"                         /* 29 */
-        "  capabilities = {\"CAP_NET_BIND_SERVICE\", \"kill\", \"Cap_Chown\"}\n"
-        "  no_new_privs = false\n"                                 /* 31 */
-        "  apparmor_profile = \"isolate-user\"\n"                  /* 32 */
-        "  selinux_context = \"user_u:user_r:user_t:s0\"\n"        /* 33 */
-        "  landlock_read_only = {\"/usr\", \"~/ro\"}\n"            /* 34 */
-        "  landlock_read_write = {\"$HOME\", \"/tmp\"}\n"          /* 35 */
-        "  lsm_required = false\n"                                 /* 36 */
-        "}\n"                                                      /* 37 */
-        "policy strict { network = none }\n"                       /* 38 */
-        "match {\n"                                                /* 39 */
-        "  users = {\"alice\"}  groups = {\"ops\"}  services = {\"sshd\"}\n"
-        "  rhosts = {\"10.0.0.0/8\", \"::1\"}\n"                   /* 41 */
-        "  policy = bastion\n"                                     /* 42 */
-        "}\n"                                                      /* 43 */
-        "match { groups = {\"auditors\"} exempt = true }\n";       /* 44 */
+    "fail = open\n"                                    /* 1 */
+    "services = {\"sshd\", \"login\"}\n"               /* 2 */
+    "exempt_users = {\"root\", \"backup\"}\n"          /* 3 */
+    "exempt_groups = {\"admins\"}\n"                   /* 4 */
+    "cgroup_backend = v1\n"                            /* 5 */
+    "cgroup_root = \"./isolate-test\"\n"               /* 6 */
+    "runtime_dir = \"/run/isolate-test\"\n"            /* 7 */
+    "helper_timeout = 2500ms\n"                        /* 8 */
+    "default_policy = strict\n"                        /* 9 */
+    "policy bastion {\n"                               /* 10 */
+    "  mount_namespace = true  pid_namespace = true\n" /* 11 */
+    "  uts_namespace = yes  ipc_namespace = off  cgroup_namespace = no\n"
+    "  network = none\n"            /* 13 */
+    "  hostname = \"%u-session\"\n" /* 14 */
+    "  proc = docker  hidepid = noaccess  proc_subset_pid = true\n"
+    "  private_tmp = true  tmp_size = 256M\n"                /* 16 */
+    "  masked_paths = {\"/etc/shadow\", \"/srv/secret\"}\n"  /* 17 */
+    "  read_only_paths = {\"/opt\"}\n"                       /* 18 */
+    "  hide_homes = true\n"                                  /* 19 */
+    "  memory_max = 2G  memory_high = 1536M  swap_max = 0\n" /* 20 */
+    "  pids_max = 512  cpu_max = 250%  cpu_weight = 100\n"   /* 21 */
+    "  io \"/\" { read_bps = 50M  write_bps = 20M/s  read_iops = 2000  write_iops = max }\n"
+    "  io \"/dev/sda\" {\n"                              /* 23 */
+    "    write_iops = 100/s\n"                           /* 24 */
+    "  }\n"                                              /* 25 */
+    "  caps_required = true\n"                           /* 26 */
+    "  seccomp = default  seccomp_action = log\n"        /* 27 */
+    "  syscalls_allow = {\"@debug\", \"personality\"}\n" /* 28 */
+    "  syscalls_deny = {\"ptrace\"}\n"                   /* 29 */
+    "  capabilities = {\"CAP_NET_BIND_SERVICE\", \"kill\", \"Cap_Chown\"}\n"
+    "  no_new_privs = false\n"                          /* 31 */
+    "  apparmor_profile = \"isolate-user\"\n"           /* 32 */
+    "  selinux_context = \"user_u:user_r:user_t:s0\"\n" /* 33 */
+    "  landlock_read_only = {\"/usr\", \"~/ro\"}\n"     /* 34 */
+    "  landlock_read_write = {\"$HOME\", \"/tmp\"}\n"   /* 35 */
+    "  lsm_required = false\n"                          /* 36 */
+    "}\n"                                               /* 37 */
+    "policy strict { network = none }\n"                /* 38 */
+    "match {\n"                                         /* 39 */
+    "  users = {\"alice\"}  groups = {\"ops\"}  services = {\"sshd\"}\n"
+    "  rhosts = {\"10.0.0.0/8\", \"::1\"}\n"             /* 41 */
+    "  policy = bastion\n"                               /* 42 */
+    "}\n"                                                /* 43 */
+    "match { groups = {\"auditors\"} exempt = true }\n"; /* 44 */
 
 static void test_every_key(void **state)
 {
@@ -383,7 +383,7 @@ static void test_booleans(void **state)
 
 static void test_list_forms(void **state)
 {
-        struct config *c = parse_ok("services = sshd\n"                  /* a single value */
+        struct config *c = parse_ok("services = sshd\n"                   /* a single value */
                                     "exempt_users = {root, \"backup\"}\n" /* unquoted */
                                     "exempt_users += {\"ops\"}\n"         /* appended */
                                     "exempt_groups = {}\n"
@@ -404,10 +404,11 @@ static void test_home_stays_literal(void **state)
         /* libconfuse would put its own process's $HOME in place of "${HOME}"; "$HOME" must
          * reach the policy as written, whatever the environment. */
         setenv("HOME", "/root", 1);
-        struct config *c = parse_ok("policy p {\n"
-                                    "  landlock_read_write = {\"$HOME\", $HOME/bin, '$HOME/x', \"~\"}\n"
-                                    "  apparmor_profile = '${HOME}'\n"
-                                    "}\n");
+        struct config *c =
+            parse_ok("policy p {\n"
+                     "  landlock_read_write = {\"$HOME\", $HOME/bin, '$HOME/x', \"~\"}\n"
+                     "  apparmor_profile = '${HOME}'\n"
+                     "}\n");
         assert_strv(&c->policies[0].landlock_read_write, 4, "$HOME", "$HOME/bin", "$HOME/x", "~");
         assert_string_equal(c->policies[0].apparmor_profile, "${HOME}");
         config_free(c);
@@ -471,22 +472,25 @@ static void test_mount_namespace_off(void **state)
                           "mount_namespace = false is not supported");
 }
 
-/* ---- errors, each with its line ----------------------------------------------------------------- */
+/* ---- errors, each with its line -----------------------------------------------------------------
+ */
 
 static void test_error_unknown_key(void **state)
 {
         expect_only_error("policy p {\n\n  memry_max = 1G\n}\n", 3,
                           "unknown key 'memry_max' in a policy block; did you mean 'memory_max'?");
-        expect_only_error("fail = closed\nmemory_max = 1G\npolicy p { }\n", 2,
-                          "unknown key 'memory_max' at the top level: it belongs inside a policy block");
+        expect_only_error(
+            "fail = closed\nmemory_max = 1G\npolicy p { }\n", 2,
+            "unknown key 'memory_max' at the top level: it belongs inside a policy block");
         expect_only_error("policy p { }\nmatch {\n  user = {\"a\"}\n  policy = p\n}\n", 3,
                           "unknown key 'user' in a match block; did you mean 'users'?");
         expect_only_error("policy p {\n io \"/\" {\n   read_bytes = 1M\n }\n}\n", 3,
                           "unknown key 'read_bytes' in an io block");
         expect_only_error("policy p {\n  flux_capacitor = on\n}\n", 2,
                           "unknown key 'flux_capacitor' in a policy block; see isolate.conf(5)");
-        expect_only_error("policy p {\n  policy q { }\n}\n", 2,
-                          "'policy' cannot appear in a policy block: policy blocks go at the top level");
+        expect_only_error(
+            "policy p {\n  policy q { }\n}\n", 2,
+            "'policy' cannot appear in a policy block: policy blocks go at the top level");
         expect_only_error("policy p {\n  match { policy = p }\n}\n", 2,
                           "a match block cannot appear in a policy block");
         expect_only_error("io \"/\" { read_bps = 1M }\npolicy p { }\n", 1,
@@ -503,10 +507,12 @@ static void test_error_wrong_type(void **state)
                           "fail must be one of closed | open, not 'sometimes'");
         expect_only_error("cgroup_backend = v3\npolicy p { }\n", 1,
                           "cgroup_backend must be one of auto | systemd | v2 | v1");
-        expect_only_error("policy p {\n proc = rw\n}\n", 2, "proc must be one of read-only | docker");
+        expect_only_error("policy p {\n proc = rw\n}\n", 2,
+                          "proc must be one of read-only | docker");
         expect_only_error("policy p {\n hidepid = 2\n}\n", 2,
                           "hidepid must be one of invisible | noaccess | off");
-        expect_only_error("policy p {\n seccomp = strict\n}\n", 2, "seccomp must be one of default | none");
+        expect_only_error("policy p {\n seccomp = strict\n}\n", 2,
+                          "seccomp must be one of default | none");
         expect_only_error("policy p {\n seccomp_action = trap\n}\n", 2,
                           "seccomp_action must be one of errno | kill | log");
         /* a list where one value belongs */
@@ -519,15 +525,17 @@ static void test_error_wrong_type(void **state)
 static void test_error_bad_units(void **state)
 {
         expect_only_error("policy p {\n  memory_max = 2 G\n}\n", 2, "");
-        expect_only_error("policy p {\n  memory_max = 2Q\n}\n", 2,
-                          "memory_max: '2Q' is not a size; write a number of bytes with an optional unit");
+        expect_only_error(
+            "policy p {\n  memory_max = 2Q\n}\n", 2,
+            "memory_max: '2Q' is not a size; write a number of bytes with an optional unit");
         expect_only_error("policy p {\n  memory_max = 99999999999999999999\n}\n", 2,
                           "memory_max: '99999999999999999999' is too large");
         expect_only_error("policy p {\n io \"/\" {\n  read_bps = fast\n }\n}\n", 3,
                           "read_bps: 'fast' is not a rate");
         expect_only_error("policy p {\n  cpu_max = 150\n}\n", 2,
                           "cpu_max: '150' needs a unit: write 150%");
-        expect_only_error("policy p {\n  cpu_max = lots%\n}\n", 2, "cpu_max: 'lots%' is not a percentage");
+        expect_only_error("policy p {\n  cpu_max = lots%\n}\n", 2,
+                          "cpu_max: 'lots%' is not a percentage");
         expect_only_error("helper_timeout = 5 minutes\npolicy p { }\n", 1, "");
         expect_only_error("helper_timeout = 5min\npolicy p { }\n", 1,
                           "helper_timeout: '5min' is not a duration");
@@ -536,15 +544,20 @@ static void test_error_bad_units(void **state)
         expect_only_error("helper_timeout = 11m\npolicy p { }\n", 1,
                           "helper_timeout: 11m is too long (at most 600s)");
         expect_only_error("policy p {\n  tmp_size = 0\n}\n", 2, "tmp_size: 0 would mean no limit");
-        expect_only_error("policy p {\n  tmp_size = max\n}\n", 2, "tmp_size: 'max' is not allowed here");
+        expect_only_error("policy p {\n  tmp_size = max\n}\n", 2,
+                          "tmp_size: 'max' is not allowed here");
         expect_only_error("policy p {\n  memory_max = 0\n}\n", 2,
                           "memory_max: 0 would stop every session");
-        expect_only_error("policy p {\n  pids_max = 0\n}\n", 2, "pids_max: 0 is below the minimum 1");
-        expect_only_error("policy p {\n  cpu_weight = 0\n}\n", 2, "cpu_weight: 0 is below the minimum 1");
+        expect_only_error("policy p {\n  pids_max = 0\n}\n", 2,
+                          "pids_max: 0 is below the minimum 1");
+        expect_only_error("policy p {\n  cpu_weight = 0\n}\n", 2,
+                          "cpu_weight: 0 is below the minimum 1");
         expect_only_error("policy p {\n  cpu_weight = 10001\n}\n", 2,
                           "cpu_weight: 10001 is above the maximum 10000");
-        expect_only_error("policy p {\n  cpu_weight = max\n}\n", 2, "cpu_weight: 'max' is not allowed");
-        expect_only_error("policy p {\n  cpu_max = 0%\n}\n", 2, "cpu_max: 0% is below the minimum 1%");
+        expect_only_error("policy p {\n  cpu_weight = max\n}\n", 2,
+                          "cpu_weight: 'max' is not allowed");
+        expect_only_error("policy p {\n  cpu_max = 0%\n}\n", 2,
+                          "cpu_max: 0% is below the minimum 1%");
         expect_only_error("policy p {\n  cpu_max = 100001%\n}\n", 2, "above the maximum 100000%");
         expect_only_error("policy p {\n io \"/\" {\n  write_bps = 0\n }\n}\n", 3,
                           "write_bps: 0 would stop every session");
@@ -562,14 +575,16 @@ static void test_error_strings(void **state)
         expect_only_error("policy p {\n hostname = \"\"\n}\n", 2, "hostname is empty");
         expect_only_error("policy p {\n selinux_context = \"user_u\"\n}\n", 2,
                           "selinux_context 'user_u' is not USER:ROLE:TYPE[:LEVEL]");
-        expect_only_error("policy p {\n apparmor_profile = \"\"\n}\n", 2, "apparmor_profile is empty");
+        expect_only_error("policy p {\n apparmor_profile = \"\"\n}\n", 2,
+                          "apparmor_profile is empty");
         expect_only_error("policy p {\n masked_paths = {\"/ok\", \"relative\"}\n}\n", 2,
                           "masked_paths: 'relative' must be an absolute path");
         expect_only_error("policy p {\n read_only_paths = {\"/a/../etc\"}\n}\n", 2,
                           "read_only_paths: '/a/../etc' must be an absolute path without '..'");
         expect_only_error("policy p {\n masked_paths = {\"/\"}\n}\n", 2, "masking / would hide");
-        expect_only_error("policy p {\n landlock_read_write = {\"$HOMEDIR\"}\n}\n", 2,
-                          "landlock_read_write: '$HOMEDIR' must be an absolute path, or start with $HOME");
+        expect_only_error(
+            "policy p {\n landlock_read_write = {\"$HOMEDIR\"}\n}\n", 2,
+            "landlock_read_write: '$HOMEDIR' must be an absolute path, or start with $HOME");
         expect_only_error("policy p {\n landlock_read_only = {\"~user\"}\n}\n", 2,
                           "landlock_read_only: '~user'");
         expect_only_error("exempt_users = {\"ali ce\"}\npolicy p { }\n", 1,
@@ -606,23 +621,26 @@ static void test_error_references(void **state)
 
 static void test_error_duplicates(void **state)
 {
-        struct config_errors e = parse_bad("policy a {\n memory_max = 1G\n hide_homes = perhaps\n}\n"
-                                           "policy b { }\n"
-                                           "policy a { }\n");
+        struct config_errors e =
+            parse_bad("policy a {\n memory_max = 1G\n hide_homes = perhaps\n}\n"
+                      "policy b { }\n"
+                      "policy a { }\n");
         expect_error(&e, 6, "policy 'a' is defined twice (first at line 1)");
         /* libconfuse keeps only the later block; the earlier one was still checked */
         expect_error(&e, 3, "hide_homes must be true or false");
         assert_int_equal(e.n, 2);
         config_errors_free(&e);
 
-        expect_only_error("policy a {\n io \"/\" { read_bps = 1M }\n io \"/\" { write_bps = 1M }\n}\n",
-                          3, "io \"/\" appears twice in this policy (first at line 2)");
+        expect_only_error(
+            "policy a {\n io \"/\" { read_bps = 1M }\n io \"/\" { write_bps = 1M }\n}\n", 3,
+            "io \"/\" appears twice in this policy (first at line 2)");
         expect_only_error("policy a {\n memory_max = 1G\n\n memory_max = 2G\n}\n", 4,
                           "memory_max is set twice (also at line 2)");
         expect_only_error("services = {\"sshd\"}\nservices = {\"login\"}\npolicy a { }\n", 2,
                           "services is set twice (also at line 1)");
         /* += adds to a list: not a duplicate */
-        struct config *c = parse_ok("services = {\"sshd\"}\nservices += {\"login\"}\npolicy a { }\n");
+        struct config *c =
+            parse_ok("services = {\"sshd\"}\nservices += {\"login\"}\npolicy a { }\n");
         assert_strv(&c->services, 2, "sshd", "login");
         config_free(c);
         /* the same key in two blocks is fine */
@@ -636,8 +654,9 @@ static void test_error_match_rules(void **state)
                           "this match has neither policy = NAME nor exempt = true");
         expect_only_error("policy a { }\nmatch {\n users = {\"x\"}\n exempt = false\n}\n", 4,
                           "this match has neither policy = NAME nor exempt = true");
-        expect_only_error("policy a { }\nmatch {\n users = {\"x\"}\n policy = a\n exempt = true\n}\n", 2,
-                          "this match has both policy = a and exempt = true");
+        expect_only_error(
+            "policy a { }\nmatch {\n users = {\"x\"}\n policy = a\n exempt = true\n}\n", 2,
+            "this match has both policy = a and exempt = true");
         expect_only_error("policy a { }\nmatch foo { policy = a }\n", 2,
                           "expected '{' after 'match' (a match block has no name)");
 }
@@ -649,8 +668,8 @@ static void test_error_cidr(void **state)
                           "e.g. \"10.0.0.0/8\"");
         expect_only_error("policy a { }\nmatch {\n rhosts = {\"10.0.0.0/33\"}\n policy = a\n}\n", 3,
                           "the prefix is longer than the address");
-        expect_only_error("policy a { }\nmatch {\n rhosts = {\"gw.example.org\"}\n policy = a\n}\n", 3,
-                          "rhosts: 'gw.example.org' is not an IP address or network");
+        expect_only_error("policy a { }\nmatch {\n rhosts = {\"gw.example.org\"}\n policy = a\n}\n",
+                          3, "rhosts: 'gw.example.org' is not an IP address or network");
         expect_only_error("policy a { }\nmatch {\n rhosts = {\"\"}\n policy = a\n}\n", 3,
                           "rhosts: '' is not an IP address");
 }
@@ -658,17 +677,20 @@ static void test_error_cidr(void **state)
 static void test_error_unreachable(void **state)
 {
         /* an earlier rule with no condition takes everything */
-        expect_only_error("policy a { }\nmatch { policy = a }\nmatch {\n users = {\"x\"}\n policy = a\n}\n",
-                          3, "this match can never apply: the match at line 2 already takes every login");
+        expect_only_error(
+            "policy a { }\nmatch { policy = a }\nmatch {\n users = {\"x\"}\n policy = a\n}\n", 3,
+            "this match can never apply: the match at line 2 already takes every login");
         /* superset per condition */
-        expect_only_error("policy a { }\n"
-                          "match { groups = {\"ops\", \"dev\"} policy = a }\n"
-                          "match { users = {\"x\"} groups = {\"ops\"} services = {\"sshd\"} policy = a }\n",
-                          3, "the match at line 2");
+        expect_only_error(
+            "policy a { }\n"
+            "match { groups = {\"ops\", \"dev\"} policy = a }\n"
+            "match { users = {\"x\"} groups = {\"ops\"} services = {\"sshd\"} policy = a }\n",
+            3, "the match at line 2");
         /* networks inside an earlier rule's networks */
         expect_only_error("policy a { }\n"
                           "match { rhosts = {\"10.0.0.0/8\", \"2001:db8::/32\"} policy = a }\n"
-                          "match { rhosts = {\"10.1.0.0/16\", \"2001:db8:1::/48\", \"10.2.3.4\"} exempt = true }\n",
+                          "match { rhosts = {\"10.1.0.0/16\", \"2001:db8:1::/48\", \"10.2.3.4\"} "
+                          "exempt = true }\n",
                           3, "the match at line 2");
         /* a rule without services covers exactly the configured services */
         expect_only_error("services = {\"sshd\"}\npolicy a { }\n"
@@ -682,28 +704,31 @@ static void test_error_unreachable(void **state)
                           "match { users = {\"x\"} groups = {\"g\"} policy = a }\n",
                           4, "the match at line 2");
         /* services that are not confined */
-        expect_only_error("services = {\"sshd\"}\npolicy a { }\nmatch {\n services = {\"cron\"}\n policy = a\n}\n",
+        expect_only_error("services = {\"sshd\"}\npolicy a { }\nmatch {\n services = {\"cron\"}\n "
+                          "policy = a\n}\n",
                           3, "this match can never apply: none of its services is in services");
-        expect_only_error("exempt_users = {\"root\"}\npolicy a { }\nmatch { users = {\"root\"} policy = a }\n",
-                          3, "every user it names is in exempt_users");
-        expect_only_error("exempt_groups = {\"wheel\"}\npolicy a { }\nmatch { groups = {\"wheel\"} policy = a }\n",
+        expect_only_error(
+            "exempt_users = {\"root\"}\npolicy a { }\nmatch { users = {\"root\"} policy = a }\n", 3,
+            "every user it names is in exempt_users");
+        expect_only_error("exempt_groups = {\"wheel\"}\npolicy a { }\nmatch { groups = {\"wheel\"} "
+                          "policy = a }\n",
                           3, "every group it names is in exempt_groups");
 }
 
 static void test_reachable_rules(void **state)
 {
         /* none of these is shadowed */
-        struct config *c = parse_ok(
-                "services = {\"sshd\", \"login\"}\n"
-                "policy a { }\n"
-                "match { users = {\"x\"} services = {\"sshd\"} policy = a }\n"
-                "match { users = {\"x\"} policy = a }\n"            /* login too */
-                "match { users = {\"x\", \"y\"} services = {\"sshd\"} policy = a }\n" /* y */
-                "match { rhosts = {\"10.1.0.0/16\"} policy = a }\n"
-                "match { rhosts = {\"10.0.0.0/8\"} policy = a }\n"   /* wider: reachable */
-                "match { groups = {\"g\"} policy = a }\n"
-                "match { groups = {\"g\", \"h\"} rhosts = {\"::1\"} policy = a }\n" /* h */
-                "match { users = {\"z\"} services = {\"sshd\", \"cron\"} policy = a }\n");
+        struct config *c =
+            parse_ok("services = {\"sshd\", \"login\"}\n"
+                     "policy a { }\n"
+                     "match { users = {\"x\"} services = {\"sshd\"} policy = a }\n"
+                     "match { users = {\"x\"} policy = a }\n" /* login too */
+                     "match { users = {\"x\", \"y\"} services = {\"sshd\"} policy = a }\n" /* y */
+                     "match { rhosts = {\"10.1.0.0/16\"} policy = a }\n"
+                     "match { rhosts = {\"10.0.0.0/8\"} policy = a }\n" /* wider: reachable */
+                     "match { groups = {\"g\"} policy = a }\n"
+                     "match { groups = {\"g\", \"h\"} rhosts = {\"::1\"} policy = a }\n" /* h */
+                     "match { users = {\"z\"} services = {\"sshd\", \"cron\"} policy = a }\n");
         /* the last one only matches sshd of its services; fine */
         assert_int_equal(c->n_rules, 8);
         config_free(c);
@@ -713,9 +738,9 @@ static void test_error_pid_namespace_off(void **state)
 {
         struct config *c = NULL;
         struct config_errors errs = {0};
-        assert_int_equal(config_parse_buffer("t.conf", "policy p {\n  pid_namespace = false\n}\n",
-                                             &c, &errs),
-                         -EINVAL);
+        assert_int_equal(
+            config_parse_buffer("t.conf", "policy p {\n  pid_namespace = false\n}\n", &c, &errs),
+            -EINVAL);
         assert_int_equal(errs.n, 1);
         assert_non_null(strstr(errs.msgs[0], "t.conf:2: pid_namespace = false is not supported"));
         config_errors_free(&errs);
@@ -727,15 +752,18 @@ static void test_error_semantics(void **state)
                           "memory_high is above memory_max, so it would never apply");
         expect_only_error("policy p {\n uts_namespace = false\n hostname = \"x\"\n}\n", 3,
                           "hostname needs uts_namespace = true");
-        struct config_errors m = parse_bad("policy p {\n mount_namespace = false\n hide_homes = true\n"
-                                           " masked_paths = {\"/x\"}\n}\n");
+        struct config_errors m =
+            parse_bad("policy p {\n mount_namespace = false\n hide_homes = true\n"
+                      " masked_paths = {\"/x\"}\n}\n");
         expect_error(&m, 2, "mount_namespace = false is not supported");
-        expect_error(&m, 2, "mount_namespace = false, but masked_paths, hide_homes need a mount namespace");
+        expect_error(
+            &m, 2, "mount_namespace = false, but masked_paths, hide_homes need a mount namespace");
         config_errors_free(&m);
         expect_only_error("policy p {\n private_tmp = false\n tmp_size = 1G\n}\n", 3,
                           "tmp_size has no effect with private_tmp = false");
-        struct config_errors e = parse_bad("policy p {\n seccomp = none\n syscalls_allow = {\"read\"}\n"
-                                           " seccomp_action = kill\n}\n");
+        struct config_errors e =
+            parse_bad("policy p {\n seccomp = none\n syscalls_allow = {\"read\"}\n"
+                      " seccomp_action = kill\n}\n");
         expect_error(&e, 3, "syscalls_allow has no effect with seccomp = none");
         expect_error(&e, 4, "seccomp_action has no effect with seccomp = none");
         config_errors_free(&e);
@@ -794,8 +822,9 @@ static void test_comments_keep_lines(void **state)
 
 static void test_section_lines(void **state)
 {
-        struct config *c = parse_ok("\n\n# comment\npolicy a\n{\n}\n\npolicy b {\n io \"/\"\n {\n read_bps = 1M }\n}\n"
-                                    "match\n{ policy = b }\n");
+        struct config *c = parse_ok(
+            "\n\n# comment\npolicy a\n{\n}\n\npolicy b {\n io \"/\"\n {\n read_bps = 1M }\n}\n"
+            "match\n{ policy = b }\n");
         assert_int_equal(policy_named(c, "a")->line, 5); /* the line of its '{' */
         assert_int_equal(policy_named(c, "b")->line, 8);
         assert_int_equal(policy_named(c, "b")->io[0].line, 10);
@@ -805,17 +834,17 @@ static void test_section_lines(void **state)
 
 static void test_all_errors_reported(void **state)
 {
-        struct config_errors e = parse_bad("fail = sometimes\n"                   /* 1 */
-                                           "policy a {\n"                         /* 2 */
-                                           "  memory_max = lots\n"                /* 3 */
-                                           "  syscalls_allow = {\"nope\"}\n"      /* 4 */
-                                           "  capabilities = {\"CAP_NOPE\"}\n"    /* 5 */
-                                           "}\n"                                  /* 6 */
-                                           "match {\n"                            /* 7 */
-                                           "  rhosts = {\"10.0.0.1/8\"}\n"        /* 8 */
-                                           "  policy = missing\n"                 /* 9 */
-                                           "}\n"                                  /* 10 */
-                                           "default_policy = gone\n");            /* 11 */
+        struct config_errors e = parse_bad("fail = sometimes\n"                /* 1 */
+                                           "policy a {\n"                      /* 2 */
+                                           "  memory_max = lots\n"             /* 3 */
+                                           "  syscalls_allow = {\"nope\"}\n"   /* 4 */
+                                           "  capabilities = {\"CAP_NOPE\"}\n" /* 5 */
+                                           "}\n"                               /* 6 */
+                                           "match {\n"                         /* 7 */
+                                           "  rhosts = {\"10.0.0.1/8\"}\n"     /* 8 */
+                                           "  policy = missing\n"              /* 9 */
+                                           "}\n"                               /* 10 */
+                                           "default_policy = gone\n");         /* 11 */
         assert_int_equal(e.n, 7);
         expect_error(&e, 1, "fail must be");
         expect_error(&e, 3, "memory_max: 'lots'");
@@ -832,7 +861,8 @@ static void test_all_errors_reported(void **state)
         config_errors_free(&e);
 
         /* values before a syntax error are still checked; cross-references are not */
-        e = parse_bad("policy a {\n memory_max = lots\n}\nmatch { policy = nope }\nbogus_key = 1\n");
+        e = parse_bad(
+            "policy a {\n memory_max = lots\n}\nmatch { policy = nope }\nbogus_key = 1\n");
         expect_error(&e, 2, "memory_max: 'lots'");
         expect_error(&e, 5, "unknown key 'bogus_key'");
         assert_int_equal(e.n, 2);
@@ -864,8 +894,11 @@ static void test_parser_writes_nothing(void **state)
         /* flex's default rule echoes what no rule matches (a '\' at the end of a string) to
          * stdout, which in the helper is not a terminal */
         static const char *const texts[] = {
-                "policy p { hostname = \"abc\\", "policy p { hostname = 'abc\\",
-                "policy p { hostname = \"abc\\\n", "policy p { /* \\", "policy p { # \\",
+            "policy p { hostname = \"abc\\",
+            "policy p { hostname = 'abc\\",
+            "policy p { hostname = \"abc\\\n",
+            "policy p { /* \\",
+            "policy p { # \\",
         };
         for (size_t i = 0; i < ELEMENTSOF(texts); i++) {
                 fflush(stdout);
@@ -883,7 +916,8 @@ static void test_parser_writes_nothing(void **state)
         }
 }
 
-/* ---- config_load: the file itself ----------------------------------------------------------------- */
+/* ---- config_load: the file itself
+ * ----------------------------------------------------------------- */
 
 static int load(const char *path, bool check_owner, struct config_errors *e)
 {
@@ -989,12 +1023,14 @@ static void test_load_file_problems(void **state)
         const char *bad = write_file("bad.conf", "policy p {\n hide_homes = 3\n}\n", 0, 0644);
         assert_int_equal(load(bad, true, &e), -EINVAL);
         char expected[PATH_MAX + 64];
-        snprintf(expected, sizeof(expected), "%s:2: hide_homes must be true or false, not '3'", bad);
+        snprintf(expected, sizeof(expected), "%s:2: hide_homes must be true or false, not '3'",
+                 bad);
         assert_string_equal(e.msgs[0], expected);
         config_errors_free(&e);
 }
 
-/* ---- isolatectl check ----------------------------------------------------------------------------- */
+/* ---- isolatectl check
+ * ----------------------------------------------------------------------------- */
 
 struct output {
         int rc;
@@ -1046,8 +1082,10 @@ static void test_check_valid(void **state)
         char pamdir[PATH_MAX];
         snprintf(pamdir, sizeof(pamdir), "%s/pam.d", tmpdir);
         mkdir(pamdir, 0755);
-        const char *path = write_file("ok.conf", "policy a { }\npolicy b { }\n"
-                                      "match { users = {\"x\"} policy = b }\n", 0, 0644);
+        const char *path = write_file("ok.conf",
+                                      "policy a { }\npolicy b { }\n"
+                                      "match { users = {\"x\"} policy = b }\n",
+                                      0, 0644);
         struct output *o = run_cmd(cmd_check, "check", "-c", path, "--pam-dir", pamdir, NULL);
         assert_int_equal(o->rc, 0);
         char expected[PATH_MAX + 64];
@@ -1065,8 +1103,10 @@ static void test_check_valid(void **state)
 
 static void test_check_errors(void **state)
 {
-        const char *path = write_file("bad.conf", "policy a {\n memory_max = 1X\n}\n"
-                                      "match { users = {\"x\"} }\n", 0, 0644);
+        const char *path = write_file("bad.conf",
+                                      "policy a {\n memory_max = 1X\n}\n"
+                                      "match { users = {\"x\"} }\n",
+                                      0, 0644);
         struct output *o = run_cmd(cmd_check, "check", "-c", path, NULL);
         assert_int_equal(o->rc, 1);
         assert_string_equal(o->out, "");
@@ -1091,8 +1131,10 @@ static void test_check_errors(void **state)
 
 static void test_check_io_targets(void **state)
 {
-        const char *path = write_file("io.conf", "policy a {\n\n io \"/nonexistent-device\" {\n"
-                                      "  read_bps = 1M\n }\n}\n", 0, 0644);
+        const char *path = write_file("io.conf",
+                                      "policy a {\n\n io \"/nonexistent-device\" {\n"
+                                      "  read_bps = 1M\n }\n}\n",
+                                      0, 0644);
         struct isolate_error err = {0};
         unsigned major, minor;
         int r = device_resolve("/nonexistent-device", &major, &minor, &err);
@@ -1131,44 +1173,44 @@ static void test_check_usage(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_defaults),
-                cmocka_unit_test(test_every_key),
-                cmocka_unit_test(test_sample_config),
-                cmocka_unit_test(test_default_policy_is_first),
-                cmocka_unit_test(test_booleans),
-                cmocka_unit_test(test_list_forms),
-                cmocka_unit_test(test_home_stays_literal),
-                cmocka_unit_test(test_names_and_quoting),
-                cmocka_unit_test(test_syscall_groups_accepted),
-                cmocka_unit_test(test_limits_max_and_zero),
-                cmocka_unit_test(test_mount_namespace_off),
-                cmocka_unit_test(test_error_unknown_key),
-                cmocka_unit_test(test_error_wrong_type),
-                cmocka_unit_test(test_error_bad_units),
-                cmocka_unit_test(test_error_strings),
-                cmocka_unit_test(test_error_syscalls_and_caps),
-                cmocka_unit_test(test_error_references),
-                cmocka_unit_test(test_error_duplicates),
-                cmocka_unit_test(test_error_match_rules),
-                cmocka_unit_test(test_error_cidr),
-                cmocka_unit_test(test_error_unreachable),
-                cmocka_unit_test(test_reachable_rules),
-                cmocka_unit_test(test_error_semantics),
-                cmocka_unit_test(test_error_pid_namespace_off),
-                cmocka_unit_test(test_error_syntax),
-                cmocka_unit_test(test_comments_keep_lines),
-                cmocka_unit_test(test_section_lines),
-                cmocka_unit_test(test_all_errors_reported),
-                cmocka_unit_test(test_messages_are_sanitized),
-                cmocka_unit_test(test_nothing_leaks_between_parses),
-                cmocka_unit_test(test_parser_writes_nothing),
-                cmocka_unit_test(test_load_ownership),
-                cmocka_unit_test(test_load_symlinks),
-                cmocka_unit_test(test_load_file_problems),
-                cmocka_unit_test(test_check_valid),
-                cmocka_unit_test(test_check_errors),
-                cmocka_unit_test(test_check_io_targets),
-                cmocka_unit_test(test_check_usage),
+            cmocka_unit_test(test_defaults),
+            cmocka_unit_test(test_every_key),
+            cmocka_unit_test(test_sample_config),
+            cmocka_unit_test(test_default_policy_is_first),
+            cmocka_unit_test(test_booleans),
+            cmocka_unit_test(test_list_forms),
+            cmocka_unit_test(test_home_stays_literal),
+            cmocka_unit_test(test_names_and_quoting),
+            cmocka_unit_test(test_syscall_groups_accepted),
+            cmocka_unit_test(test_limits_max_and_zero),
+            cmocka_unit_test(test_mount_namespace_off),
+            cmocka_unit_test(test_error_unknown_key),
+            cmocka_unit_test(test_error_wrong_type),
+            cmocka_unit_test(test_error_bad_units),
+            cmocka_unit_test(test_error_strings),
+            cmocka_unit_test(test_error_syscalls_and_caps),
+            cmocka_unit_test(test_error_references),
+            cmocka_unit_test(test_error_duplicates),
+            cmocka_unit_test(test_error_match_rules),
+            cmocka_unit_test(test_error_cidr),
+            cmocka_unit_test(test_error_unreachable),
+            cmocka_unit_test(test_reachable_rules),
+            cmocka_unit_test(test_error_semantics),
+            cmocka_unit_test(test_error_pid_namespace_off),
+            cmocka_unit_test(test_error_syntax),
+            cmocka_unit_test(test_comments_keep_lines),
+            cmocka_unit_test(test_section_lines),
+            cmocka_unit_test(test_all_errors_reported),
+            cmocka_unit_test(test_messages_are_sanitized),
+            cmocka_unit_test(test_nothing_leaks_between_parses),
+            cmocka_unit_test(test_parser_writes_nothing),
+            cmocka_unit_test(test_load_ownership),
+            cmocka_unit_test(test_load_symlinks),
+            cmocka_unit_test(test_load_file_problems),
+            cmocka_unit_test(test_check_valid),
+            cmocka_unit_test(test_check_errors),
+            cmocka_unit_test(test_check_io_targets),
+            cmocka_unit_test(test_check_usage),
         };
         return cmocka_run_group_tests_name("config", tests, make_tmpdir, remove_tmpdir);
 }

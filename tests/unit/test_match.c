@@ -39,34 +39,38 @@ static char *groups_admin[] = {"staff", "admins"};
 static struct resolution resolve(const struct config *c, const char *user, char **groups,
                                  size_t n_groups, const char *service, const char *rhost)
 {
-        struct login_info who = {.user = user, .uid = 1000, .groups = groups,
-                                 .n_groups = n_groups, .service = service, .rhost = rhost};
+        struct login_info who = {.user = user,
+                                 .uid = 1000,
+                                 .groups = groups,
+                                 .n_groups = n_groups,
+                                 .service = service,
+                                 .rhost = rhost};
         struct resolution res;
         assert_int_equal(policy_resolve(c, &who, &res), 0);
         return res;
 }
 
 static const char rules_config[] =
-        "services = {\"sshd\", \"login\", \"su\"}\n"                          /* 1 */
-        "exempt_users = {\"root\"}\n"                                         /* 2 */
-        "exempt_groups = {\"admins\"}\n"                                      /* 3 */
-        "default_policy = bastion\n"                                          /* 4 */
-        "policy bastion { }\n"                                                /* 5 */
-        "policy strict { network = none }\n"                                  /* 6 */
-        "policy lab { }\n"                                                    /* 7 */
-        "match {\n"                                                           /* 8 */
-        "  users = {\"alice\"}\n"                                             /* 9 */
-        "  services = {\"sshd\"}\n"                                           /* 10 */
-        "  rhosts = {\"10.0.0.0/8\", \"2001:db8::/32\"}\n"                    /* 11 */
-        "  policy = lab\n"                                                    /* 12 */
-        "}\n"                                                                 /* 13 */
-        "match {\n"                                                           /* 14 */
-        "  groups = {\"ops\"}\n"                                              /* 15 */
-        "  services = {\"sshd\", \"su\"}\n"                                   /* 16 */
-        "  policy = strict\n"                                                 /* 17 */
-        "}\n"                                                                 /* 18 */
-        "match { users = {\"backup\"} services = {\"login\"} exempt = true }\n" /* 19 */
-        "match { rhosts = {\"192.0.2.0/24\"} policy = strict }\n";            /* 20 */
+    "services = {\"sshd\", \"login\", \"su\"}\n"                            /* 1 */
+    "exempt_users = {\"root\"}\n"                                           /* 2 */
+    "exempt_groups = {\"admins\"}\n"                                        /* 3 */
+    "default_policy = bastion\n"                                            /* 4 */
+    "policy bastion { }\n"                                                  /* 5 */
+    "policy strict { network = none }\n"                                    /* 6 */
+    "policy lab { }\n"                                                      /* 7 */
+    "match {\n"                                                             /* 8 */
+    "  users = {\"alice\"}\n"                                               /* 9 */
+    "  services = {\"sshd\"}\n"                                             /* 10 */
+    "  rhosts = {\"10.0.0.0/8\", \"2001:db8::/32\"}\n"                      /* 11 */
+    "  policy = lab\n"                                                      /* 12 */
+    "}\n"                                                                   /* 13 */
+    "match {\n"                                                             /* 14 */
+    "  groups = {\"ops\"}\n"                                                /* 15 */
+    "  services = {\"sshd\", \"su\"}\n"                                     /* 16 */
+    "  policy = strict\n"                                                   /* 17 */
+    "}\n"                                                                   /* 18 */
+    "match { users = {\"backup\"} services = {\"login\"} exempt = true }\n" /* 19 */
+    "match { rhosts = {\"192.0.2.0/24\"} policy = strict }\n";              /* 20 */
 
 static void test_resolve_ignore_and_exempt(void **state)
 {
@@ -89,8 +93,8 @@ static void test_resolve_ignore_and_exempt(void **state)
         r = resolve(c, "backup", groups_none, 1, "login", NULL);
         assert_int_equal(r.outcome, RESOLVE_EXEMPT);
         assert_ptr_equal(r.rule, &c->rules[2]);
-        assert_string_equal(r.reason,
-                            "rule at " NAME ":19 matched (exempt = true): user backup, service login");
+        assert_string_equal(r.reason, "rule at " NAME
+                                      ":19 matched (exempt = true): user backup, service login");
         /* the same user over ssh is not exempt */
         r = resolve(c, "backup", groups_none, 1, "sshd", NULL);
         assert_int_equal(r.outcome, RESOLVE_POLICY);
@@ -187,8 +191,11 @@ static void test_resolve_bad_input(void **state)
 static struct match_rule rule(char **users, size_t nu, char **groups, size_t ng, char **services,
                               size_t ns, struct cidr *nets, size_t nn)
 {
-        return (struct match_rule){.users = {users, nu}, .groups = {groups, ng},
-                                   .services = {services, ns}, .rhosts = nets, .n_rhosts = nn};
+        return (struct match_rule){.users = {users, nu},
+                                   .groups = {groups, ng},
+                                   .services = {services, ns},
+                                   .rhosts = nets,
+                                   .n_rhosts = nn};
 }
 
 static void test_covers(void **state)
@@ -232,7 +239,8 @@ static void test_covers(void **state)
         assert_true(match_rule_covers(&any, &r8, &services));
 }
 
-/* ---- login_info_lookup, with a real user ------------------------------------------------------ */
+/* ---- login_info_lookup, with a real user ------------------------------------------------------
+ */
 
 static char user_name[32], group_name[32], group2_name[32];
 
@@ -422,7 +430,7 @@ static void test_explain_text(void **state)
         snprintf(host, sizeof(host), "hostname             = \"%%u-box\" (%s-box)", user_name);
         assert_non_null(strstr(o->out, host));
         assert_non_null(strstr(o->out, "io \"/\" { read_bps = 50M/s  write_bps = unset  "
-                                        "read_iops = unset  write_iops = 300 }"));
+                                       "read_iops = unset  write_iops = 300 }"));
         assert_non_null(strstr(o->out, "capabilities         = {\"CAP_NET_BIND_SERVICE\"}"));
         char ll[160];
         snprintf(ll, sizeof(ll), "(for this user: /nonexistent/%s /tmp)", user_name);
@@ -451,8 +459,8 @@ static void test_explain_text(void **state)
 static void test_explain_json(void **state)
 {
         explain_config();
-        struct output *o = run_cmd(cmd_explain, "explain", "-c", conf_path, "--json",
-                                   "--service", "su", user_name, NULL);
+        struct output *o = run_cmd(cmd_explain, "explain", "-c", conf_path, "--json", "--service",
+                                   "su", user_name, NULL);
         assert_int_equal(o->rc, 0);
         /* one object, on one line */
         assert_int_equal(o->out[0], '{');
@@ -465,8 +473,9 @@ static void test_explain_json(void **state)
         assert_non_null(strstr(o->out, "\"memory_max\": 2147483648"));
         assert_non_null(strstr(o->out, "\"pids_max\": null"));
         assert_non_null(strstr(o->out, "\"cpu_max\": 150"));
-        assert_non_null(strstr(o->out, "\"io\": [{\"target\": \"/\", \"line\": 7, \"read_bps\": 52428800, "
-                                        "\"write_bps\": null, \"read_iops\": null, \"write_iops\": 300}]"));
+        assert_non_null(strstr(o->out,
+                               "\"io\": [{\"target\": \"/\", \"line\": 7, \"read_bps\": 52428800, "
+                               "\"write_bps\": null, \"read_iops\": null, \"write_iops\": 300}]"));
         assert_non_null(strstr(o->out, "\"capabilities\": [\"CAP_NET_BIND_SERVICE\"]"));
         /* escaped */
         assert_non_null(strstr(o->out, "\"apparmor_profile\": \"quote\\\"d\""));
@@ -527,17 +536,17 @@ static void test_explain_errors(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_resolve_ignore_and_exempt),
-                cmocka_unit_test(test_resolve_first_match_wins),
-                cmocka_unit_test(test_resolve_rhosts),
-                cmocka_unit_test(test_resolve_catch_all_and_default),
-                cmocka_unit_test(test_resolve_bad_input),
-                cmocka_unit_test(test_covers),
-                cmocka_unit_test(test_lookup_user),
-                cmocka_unit_test(test_lookup_root_and_missing),
-                cmocka_unit_test(test_explain_text),
-                cmocka_unit_test(test_explain_json),
-                cmocka_unit_test(test_explain_errors),
+            cmocka_unit_test(test_resolve_ignore_and_exempt),
+            cmocka_unit_test(test_resolve_first_match_wins),
+            cmocka_unit_test(test_resolve_rhosts),
+            cmocka_unit_test(test_resolve_catch_all_and_default),
+            cmocka_unit_test(test_resolve_bad_input),
+            cmocka_unit_test(test_covers),
+            cmocka_unit_test(test_lookup_user),
+            cmocka_unit_test(test_lookup_root_and_missing),
+            cmocka_unit_test(test_explain_text),
+            cmocka_unit_test(test_explain_json),
+            cmocka_unit_test(test_explain_errors),
         };
         return cmocka_run_group_tests_name("match", tests, make_user, remove_user);
 }

@@ -252,16 +252,16 @@ static void test_simple_messages(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_request_round_trip),
-                cmocka_unit_test(test_request_truncated_everywhere),
-                cmocka_unit_test(test_request_missing_fields),
-                cmocka_unit_test(test_wrong_version_refused),
-                cmocka_unit_test(test_request_control_characters_refused),
-                cmocka_unit_test(test_reply_with_fds),
-                cmocka_unit_test(test_reply_ok_without_fds_refused),
-                cmocka_unit_test(test_hello_and_eof),
-                cmocka_unit_test(test_timeout),
-                cmocka_unit_test(test_simple_messages),
+            cmocka_unit_test(test_request_round_trip),
+            cmocka_unit_test(test_request_truncated_everywhere),
+            cmocka_unit_test(test_request_missing_fields),
+            cmocka_unit_test(test_wrong_version_refused),
+            cmocka_unit_test(test_request_control_characters_refused),
+            cmocka_unit_test(test_reply_with_fds),
+            cmocka_unit_test(test_reply_ok_without_fds_refused),
+            cmocka_unit_test(test_hello_and_eof),
+            cmocka_unit_test(test_timeout),
+            cmocka_unit_test(test_simple_messages),
         };
         return cmocka_run_group_tests_name("protocol", tests, NULL, NULL);
 }

@@ -282,10 +282,16 @@ static void test_format_size(void **state)
                 uint64_t v;
                 const char *s;
         } cases[] = {
-                {0, "0"},           {1023, "1023"},          {1024, "1K"},
-                {1536, "1536"},     {1536ULL << 20, "1536M"}, {2ULL << 30, "2G"},
-                {1ULL << 40, "1T"}, {3ULL << 60, "3E"},       {LIMIT_MAX, "max"},
-                {LIMIT_UNSET, "unset"},
+            {0, "0"},
+            {1023, "1023"},
+            {1024, "1K"},
+            {1536, "1536"},
+            {1536ULL << 20, "1536M"},
+            {2ULL << 30, "2G"},
+            {1ULL << 40, "1T"},
+            {3ULL << 60, "3E"},
+            {LIMIT_MAX, "max"},
+            {LIMIT_UNSET, "unset"},
         };
         char buf[32];
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -303,12 +309,12 @@ static void test_format_size(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_size_units),   cmocka_unit_test(test_size_fractions),
-                cmocka_unit_test(test_size_junk),    cmocka_unit_test(test_size_overflow),
-                cmocka_unit_test(test_rate),         cmocka_unit_test(test_percent),
-                cmocka_unit_test(test_duration),     cmocka_unit_test(test_cidr_v4),
-                cmocka_unit_test(test_cidr_v6),      cmocka_unit_test(test_cidr_errors),
-                cmocka_unit_test(test_ip_address),   cmocka_unit_test(test_format_size),
+            cmocka_unit_test(test_size_units), cmocka_unit_test(test_size_fractions),
+            cmocka_unit_test(test_size_junk),  cmocka_unit_test(test_size_overflow),
+            cmocka_unit_test(test_rate),       cmocka_unit_test(test_percent),
+            cmocka_unit_test(test_duration),   cmocka_unit_test(test_cidr_v4),
+            cmocka_unit_test(test_cidr_v6),    cmocka_unit_test(test_cidr_errors),
+            cmocka_unit_test(test_ip_address), cmocka_unit_test(test_format_size),
         };
         return cmocka_run_group_tests_name("units", tests, NULL, NULL);
 }
