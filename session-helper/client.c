@@ -130,6 +130,11 @@ int session_open(const char *helper, const char *config, const struct open_reque
         r = proto_send_request(ours, req);
         if (r < 0) {
                 helper_reap(pid, true);
+                if (r == -EPIPE || r == -ECONNRESET) /* it is gone already */
+                        return error_set(err, ECONNRESET,
+                                         "the helper %s exited without an answer (crashed, "
+                                         "killed, or not an isolate helper)",
+                                         helper);
                 return error_set_errno(err, r, "cannot send the request to the helper %s", helper);
         }
 
