@@ -25,23 +25,9 @@
 
 #include <cmocka.h>
 
+#include "cgroup_fixture.h"
+
 #include "../../session-helper/cgroup.h"
-
-static void put(const char *path, const char *text)
-{
-        FILE *fp = fopen(path, "we");
-        assert_non_null(fp);
-        assert_true(fputs(text, fp) >= 0);
-        assert_int_equal(fclose(fp), 0);
-}
-
-static void policy_unset(struct policy *p)
-{
-        memset(p, 0, sizeof(*p));
-        p->name = "test";
-        p->memory_max = p->memory_high = p->swap_max = LIMIT_UNSET;
-        p->pids_max = p->cpu_max_percent = p->cpu_weight = LIMIT_UNSET;
-}
 
 /* ---- driver ------------------------------------------------------------------------------ */
 

@@ -22,6 +22,8 @@
 
 #include <cmocka.h>
 
+#include "cgroup_fixture.h"
+
 #include "../../session-helper/cgroup.h"
 
 struct fixture {
@@ -38,47 +40,6 @@ struct fixture {
         struct isolate_error err;
         struct cgroup_session s;
 };
-
-static void put(const char *path, const char *text)
-{
-        FILE *fp = fopen(path, "we");
-        assert_non_null(fp);
-        assert_true(fputs(text, fp) >= 0);
-        assert_int_equal(fclose(fp), 0);
-}
-
-static void putf(const char *dir, const char *name, const char *text)
-{
-        char path[PATH_MAX];
-        snprintf(path, sizeof(path), "%s/%s", dir, name);
-        put(path, text);
-}
-
-static char *get(const char *dir, const char *name)
-{
-        static char buf[4096];
-        char path[PATH_MAX];
-        snprintf(path, sizeof(path), "%s/%s", dir, name);
-        FILE *fp = fopen(path, "re");
-        if (!fp)
-                return NULL;
-        size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
-        buf[n] = '\0';
-        fclose(fp);
-        return buf;
-}
-
-static bool exists(const char *path)
-{
-        return access(path, F_OK) == 0;
-}
-
-static void mkdirs(const char *path)
-{
-        char cmd[PATH_MAX + 32];
-        snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", path);
-        assert_int_equal(system(cmd), 0);
-}
 
 static void fake_kernel_populate(struct fixture *f, const char *dir, const char *rel)
 {
@@ -134,14 +95,6 @@ static void assert_trace(struct fixture *f, const char *const *want, size_t n)
                         print_message("trace[%zu] = %s\n", i, f->trace[i]);
                 assert_int_equal(f->n_trace, n);
         }
-}
-
-static void policy_unset(struct policy *p)
-{
-        memset(p, 0, sizeof(*p));
-        p->name = "test";
-        p->memory_max = p->memory_high = p->swap_max = LIMIT_UNSET;
-        p->pids_max = p->cpu_max_percent = p->cpu_weight = LIMIT_UNSET;
 }
 
 static const char mountinfo_host[] =
