@@ -8,7 +8,7 @@ import tempfile
 import time
 import unittest
 
-from harness import HELPER, SandboxTestCase
+from harness import HELPER, ISOLATECTL, SandboxTestCase
 
 EXIT_REFUSED = 125
 
@@ -161,6 +161,37 @@ class TestView(SandboxTestCase):
         r = self.run_in("id -u; id -g; echo $HOME; pwd")
         self.assertEqual(r.stdout.split(), [str(self.u1.uid), str(self.u1.gid), self.u1.home,
                                             self.u1.home])
+
+
+class TestKill(SandboxTestCase):
+    def test_isolatectl_kill_ends_the_session(self):
+        cfg = self.sb.config()
+        proc = self.sb.start(self.u1, "setsid sleep 300 & sleep 300", cfg)
+        deadline = time.monotonic() + 10
+        while not self.sb.registry_entries() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        ids = self.sb.registry_entries()
+        self.assertEqual(len(ids), 1)
+        time.sleep(0.2)
+        t0 = time.monotonic()
+        r = subprocess.run([ISOLATECTL, "kill", "-c", cfg, ids[0]], capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(ids[0], r.stdout)
+        proc.communicate(timeout=10)
+        self.assertLess(time.monotonic() - t0, 2.0)
+        self.assertEqual(proc.returncode, 128 + 9, "the session's command was not killed")
+        self.assertEqual(subprocess.run(["pgrep", "-u", self.u1.name], capture_output=True,
+                                        text=True).stdout.split(), [])
+        self.assertClean()
+        # an unknown or finished session: a one-line error, exit 1
+        r = subprocess.run([ISOLATECTL, "kill", "-c", cfg, ids[0]], capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(ids[0], r.stderr)
+        r = subprocess.run([ISOLATECTL, "kill", "-c", cfg, "not-an-id"], capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(r.returncode, 1)
 
 
 class TestViewOptions(SandboxTestCase):
