@@ -347,3 +347,20 @@ bool config_uses_groups(const struct config *c)
                         return true;
         return false;
 }
+
+size_t hostname_expand(const char *pattern, const char *user, char *buf, size_t len)
+{
+        size_t n = 0;
+        if (len == 0)
+                return 0;
+        for (const char *s = pattern; *s && n < len - 1; s++) {
+                if (s[0] == '%' && s[1] == 'u') {
+                        for (const char *u = user; *u && n < len - 1; u++)
+                                buf[n++] = *u;
+                        s++;
+                } else
+                        buf[n++] = *s;
+        }
+        buf[n] = '\0';
+        return n;
+}

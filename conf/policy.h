@@ -203,6 +203,9 @@ void login_info_free(struct login_info *who);
  * LDAP/sssd hosts, and most configs never match on groups: see config_uses_groups). */
 int login_info_lookup_ext(const char *user, const char *service, const char *rhost,
                           bool with_groups, struct login_info *ret);
+/* The policy's hostname with "%u" replaced by the user name, cut to fit len (the kernel
+ * takes at most HOST_NAME_MAX bytes). Returns the length written. */
+size_t hostname_expand(const char *pattern, const char *user, char *buf, size_t len);
 /* Whether any exemption or rule looks at the user's groups. */
 bool config_uses_groups(const struct config *c);
 

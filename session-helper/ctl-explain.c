@@ -2,6 +2,7 @@
  * the policy a login would get, why, and every setting of it, as the helper resolves it. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -345,16 +346,9 @@ static void print_policy(const struct config *c, const struct policy *p,
         if (!p->hostname) {
                 printf("unset (the host's name)\n");
         } else {
-                printf("\"%s\" (", p->hostname);
-                for (const char *s = p->hostname; *s; s++) {
-                        if (s[0] == '%' && s[1] == 'u') {
-                                fputs(who->user, stdout);
-                                s++;
-                        } else {
-                                putchar(*s);
-                        }
-                }
-                printf(")\n");
+                char name[HOST_NAME_MAX + 1];
+                hostname_expand(p->hostname, who->user, name, sizeof(name));
+                printf("\"%s\" (%s)\n", p->hostname, name);
         }
 
         printf(" the view inside\n");

@@ -1032,50 +1032,7 @@ static void test_load_file_problems(void **state)
 /* ---- isolatectl check
  * ----------------------------------------------------------------------------- */
 
-struct output {
-        int rc;
-        char out[16384], err[16384];
-};
-
-static void read_all(FILE *f, char *buf, size_t len)
-{
-        rewind(f);
-        size_t n = fread(buf, 1, len - 1, f);
-        buf[n] = '\0';
-        fclose(f);
-}
-
-static struct output *run_cmd(int (*fn)(int, char **), ...)
-{
-        static struct output o;
-        char *argv[16];
-        int argc = 0;
-        va_list ap;
-        va_start(ap, fn);
-        for (const char *a; argc < 15 && (a = va_arg(ap, const char *));)
-                argv[argc++] = (char *)a;
-        va_end(ap);
-        argv[argc] = NULL;
-
-        fflush(stdout);
-        fflush(stderr);
-        FILE *fo = tmpfile(), *fe = tmpfile();
-        assert_non_null(fo);
-        assert_non_null(fe);
-        int so = dup(1), se = dup(2);
-        dup2(fileno(fo), 1);
-        dup2(fileno(fe), 2);
-        o.rc = fn(argc, argv);
-        fflush(stdout);
-        fflush(stderr);
-        dup2(so, 1);
-        dup2(se, 2);
-        close(so);
-        close(se);
-        read_all(fo, o.out, sizeof(o.out));
-        read_all(fe, o.err, sizeof(o.err));
-        return &o;
-}
+#include "ctl_capture.h"
 
 static void test_check_valid(void **state)
 {

@@ -328,48 +328,7 @@ static void test_lookup_root_and_missing(void **state)
 
 /* ---- isolatectl explain --------------------------------------------------------------------- */
 
-struct output {
-        int rc;
-        char out[65536], err[16384];
-};
-
-static void read_all(FILE *f, char *buf, size_t len)
-{
-        rewind(f);
-        size_t n = fread(buf, 1, len - 1, f);
-        buf[n] = '\0';
-        fclose(f);
-}
-
-static struct output *run_cmd(int (*fn)(int, char **), ...)
-{
-        static struct output o;
-        char *argv[16];
-        int argc = 0;
-        va_list ap;
-        va_start(ap, fn);
-        for (const char *a; argc < 15 && (a = va_arg(ap, const char *));)
-                argv[argc++] = (char *)a;
-        va_end(ap);
-        argv[argc] = NULL;
-
-        fflush(stdout);
-        fflush(stderr);
-        FILE *fo = tmpfile(), *fe = tmpfile();
-        int so = dup(1), se = dup(2);
-        dup2(fileno(fo), 1);
-        dup2(fileno(fe), 2);
-        o.rc = fn(argc, argv);
-        fflush(stdout);
-        fflush(stderr);
-        dup2(so, 1);
-        dup2(se, 2);
-        close(so);
-        close(se);
-        read_all(fo, o.out, sizeof(o.out));
-        read_all(fe, o.err, sizeof(o.err));
-        return &o;
-}
+#include "ctl_capture.h"
 
 static char conf_path[PATH_MAX];
 
@@ -533,6 +492,20 @@ static void test_explain_errors(void **state)
         unlink(conf_path);
 }
 
+static void test_hostname_expand(void **state)
+{
+        char buf[16];
+        assert_int_equal(hostname_expand("%u-session", "alice", buf, sizeof(buf)), 13);
+        assert_string_equal(buf, "alice-session");
+        assert_int_equal(hostname_expand("a%ub%u", "xy", buf, sizeof(buf)), 6);
+        assert_string_equal(buf, "axybxy");
+        /* cut to fit, NUL-terminated; a lone % stays */
+        assert_int_equal(hostname_expand("%u%u%u", "abcdefg", buf, sizeof(buf)), 15);
+        assert_string_equal(buf, "abcdefgabcdefga");
+        assert_int_equal(hostname_expand("50%", "u", buf, sizeof(buf)), 3);
+        assert_string_equal(buf, "50%");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -547,6 +520,7 @@ int main(void)
             cmocka_unit_test(test_explain_text),
             cmocka_unit_test(test_explain_json),
             cmocka_unit_test(test_explain_errors),
+            cmocka_unit_test(test_hostname_expand),
         };
         return cmocka_run_group_tests_name("match", tests, make_user, remove_user);
 }
