@@ -99,17 +99,14 @@ static int clone_onto(int fd, const char *target, bool read_only, struct isolate
             open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
         if (tree < 0)
                 return error_set_errno(err, errno, "cannot clone a mount for %s", target);
-        if (read_only) {
-                struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
-                                                      MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC};
-                if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0)
-                        return error_set_errno(err, errno,
-                                               "cannot make the mount for %s "
-                                               "read-only",
-                                               target);
-        }
         if (move_mount(tree, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
                 return error_set_errno(err, errno, "cannot mount on %s", target);
+        /* a remount rather than mount_setattr on the detached tree: Linux 5.8 has no
+         * mount_setattr; nothing of the user runs yet while it is writable */
+        if (read_only &&
+            mount(NULL, target, NULL,
+                  MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+                return error_set_errno(err, errno, "cannot make the mount on %s read-only", target);
         return 0;
 }
 
@@ -360,16 +357,7 @@ static int loopback_up(struct isolate_error *err)
 static int hostname_set(const char *pattern, const char *user, struct isolate_error *err)
 {
         char name[HOST_NAME_MAX + 1];
-        size_t n = 0;
-        for (const char *s = pattern; *s && n < sizeof(name) - 1; s++) {
-                if (s[0] == '%' && s[1] == 'u') {
-                        for (const char *u = user; *u && n < sizeof(name) - 1; u++)
-                                name[n++] = *u;
-                        s++;
-                } else
-                        name[n++] = *s;
-        }
-        name[n] = '\0';
+        size_t n = hostname_expand(pattern, user, name, sizeof(name));
         if (sethostname(name, n) < 0)
                 return error_set_errno(err, errno, "cannot set the hostname to '%s'", name);
         return 0;
