@@ -103,15 +103,16 @@ static int kernel_check(struct isolate_error *err)
         struct utsname u;
         unsigned major = 0, minor = 0;
         if (uname(&u) == 0 && sscanf(u.release, "%u.%u", &major, &minor) == 2 &&
-            (major > 5 || (major == 5 && minor >= 8)))
+            (major > 5 || (major == 5 && minor >= 11)))
                 return 0;
+        /* 5.8: setns with a pidfd; 5.11: close_range(CLOSE_RANGE_CLOEXEC), which keeps every
+         * fd of the helper out of the session */
         return error_set(err, ENOSYS,
-                         "isolate needs Linux 5.8 or newer (setns with a pidfd); this kernel is "
-                         "%s",
+                         "isolate needs Linux 5.11 or newer (setns with a pidfd, "
+                         "close_range); this kernel is %s",
                          u.release);
 }
 
-/* The caller we were told about must be our parent and the socket's creator, and root. */
 /* The real uid of a process (the first field of Uid: in /proc/PID/status); -1 if unknown. */
 static long caller_real_uid(pid_t pid)
 {
@@ -126,6 +127,7 @@ static long caller_real_uid(pid_t pid)
         return (long)uid;
 }
 
+/* The caller we were told about must be our parent and the socket's creator, and root. */
 static int caller_check(int sock, const struct open_request *req, struct isolate_error *err)
 {
         struct ucred cred;
