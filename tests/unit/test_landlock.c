@@ -16,6 +16,7 @@
 
 #include "../../session-helper/landlock.h"
 #include "../../session-helper/lsm.h"
+#include "test_fork.h"
 
 static char root[64];
 
@@ -124,7 +125,7 @@ static int apply_in_child(const struct policy *p, int *res)
 
         int pfd[2];
         assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
-        pid_t pid = fork();
+        pid_t pid = test_fork();
         assert_true(pid >= 0);
         if (pid == 0) {
                 close(pfd[0]);
@@ -251,7 +252,8 @@ static void test_path_gone_at_apply(void **state)
         snprintf(j.landlock[0].path, sizeof(j.landlock[0].path), "%s/vanished", root);
         j.landlock[1].access = LANDLOCK_ACCESS_FS_WRITE_FILE;
         snprintf(j.landlock[1].path, sizeof(j.landlock[1].path), "/dev");
-        pid_t pid = fork();
+        pid_t pid = test_fork();
+        assert_true(pid >= 0);
         if (pid == 0) {
                 struct isolate_error err = {0};
                 if (landlock_apply(&j, &err) < 0)
