@@ -263,40 +263,44 @@ static void decision_log(pam_handle_t *pamh, int prio, const struct open_request
 }
 
 /* The setup failed before anything irreversible happened to us: deny, or let the login
- * through unconfined when the fail mode says open. */
+ * through unconfined when the fail mode says open. fail_open is the helper's word for this
+ * failure (a fault of the host) when it sent one; mode_known says it sent HELLO. */
 static int setup_failed(pam_handle_t *pamh, const struct module_args *args,
                         const struct open_request *req, const struct open_reply *rep,
                         bool mode_known, bool fail_open, bool config_known_bad, uint64_t t0,
                         const char *what)
 {
         char reason[1200];
+        enum unknown_mode_verdict v = VERDICT_DENY;
         if (mode_known) {
                 snprintf(reason, sizeof(reason), "%s", what);
         } else {
-                enum unknown_mode_verdict v =
-                    unknown_mode_verdict(args, req->user, config_known_bad);
-                if (v == VERDICT_ROOT) {
-                        snprintf(reason, sizeof(reason),
-                                 "%s; root is let in unconfined so that isolate can be repaired",
-                                 what);
-                        decision_log(pamh, LOG_CRIT, req, rep, "fail-open-root", t0, reason);
-                        return PAM_SUCCESS;
-                }
+                v = unknown_mode_verdict(args, req->user, config_known_bad);
                 fail_open = v == VERDICT_OPEN;
                 snprintf(reason, sizeof(reason), "%s%s", what,
                          fail_open ? " (fail = open in the config)" : "");
         }
         /* su runs PAM with the invoking user's real uid, limits and signals: that user can
          * make the setup fail on purpose (a low RLIMIT_NOFILE, a signal to the helper), so
-         * fail = open would hand them an unconfined shell. It applies where the caller is
+         * neither fail = open nor the root rescue below may hand them an unconfined shell,
+         * whoever the target user is. Checked first: they apply only where the caller is
          * root through and through (sshd, login). */
-        if (fail_open && getuid() != 0) {
+        if ((fail_open || v == VERDICT_ROOT) && getuid() != 0) {
                 size_t n = strlen(reason);
                 snprintf(reason + n, sizeof(reason) - n,
-                         "; fail = open does not apply: the caller runs with the invoking "
-                         "user's real uid %u, who could have caused the failure",
+                         "; %s does not apply: the caller runs with the invoking user's real "
+                         "uid %u, who could have caused the failure",
+                         v == VERDICT_ROOT ? "letting root in unconfined" : "fail = open",
                          (unsigned)getuid());
-                fail_open = false;
+                decision_log(pamh, LOG_ERR, req, rep, "denied", t0, reason);
+                return PAM_SESSION_ERR;
+        }
+        if (v == VERDICT_ROOT) {
+                size_t n = strlen(reason);
+                snprintf(reason + n, sizeof(reason) - n,
+                         "; root is let in unconfined so that isolate can be repaired");
+                decision_log(pamh, LOG_CRIT, req, rep, "fail-open-root", t0, reason);
+                return PAM_SUCCESS;
         }
         if (fail_open) {
                 decision_log(pamh, LOG_WARNING, req, rep, "fail-open", t0, reason);
@@ -356,8 +360,15 @@ PUBLIC int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const ch
         r = session_open(args.helper, args.config, &req, DEFAULT_HELPER_TIMEOUT_MS, !args.debug,
                          rep, &hello, &err);
         if (r < 0) {
-                int ret = setup_failed(pamh, &args, &req, rep, hello, hello && rep->fail_open,
-                                       false, t0, err.msg);
+                /* After HELLO the helper died or hung mid-setup: the cause is unknown (a
+                 * $HOME that hangs, a full memory cap), so fail = open does not apply. */
+                char what[1200];
+                snprintf(what, sizeof(what), "%s%s", err.msg,
+                         hello && rep->fail_open
+                             ? " (fail = open does not apply: the helper stopped after "
+                               "loading the config, so the cause is unknown)"
+                             : "");
+                int ret = setup_failed(pamh, &args, &req, rep, hello, false, false, t0, what);
                 join_spec_free(&rep->join);
                 return ret;
         }

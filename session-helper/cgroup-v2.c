@@ -150,10 +150,12 @@ int cg_v2_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_
 {
         ret->backend = CGROUP_BACKEND_V2;
         const struct cg_mount *m = cg_mount_v2(ctx->mounts, ctx->n_mounts);
-        if (!m)
-                return error_set(err, EOPNOTSUPP,
-                                 "cgroup v2: no cgroup2 file system is mounted (set "
-                                 "cgroup_backend = v1, or mount one at /sys/fs/cgroup)");
+        if (!m) {
+                error_set(err, EOPNOTSUPP,
+                          "cgroup v2: no cgroup2 file system is mounted (set "
+                          "cgroup_backend = v1, or mount one at /sys/fs/cgroup)");
+                return error_host_fault(err);
+        }
         struct cgroup_hierarchy *h = &ret->h[0];
         char root[PATH_MAX];
         int r = cg_root_make(ctx, m, root, sizeof(root), err);

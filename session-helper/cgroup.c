@@ -557,11 +557,14 @@ int cg_missing(struct cg_ctx *ctx, struct isolate_error *err, int code, const ch
         va_start(ap, fmt);
         vsnprintf(what, sizeof(what), fmt, ap);
         va_end(ap);
-        if (ctx->p->caps_required)
-                return error_set(err, code,
-                                 "%s; policy '%s' requires its caps (caps_required): %s, or set "
-                                 "caps_required = false to log this and go on",
-                                 what, ctx->p->name ? ctx->p->name : "?", fix);
+        /* the host lacks a controller or a backend: no user can cause that (fail = open) */
+        if (ctx->p->caps_required) {
+                error_set(err, code,
+                          "%s; policy '%s' requires its caps (caps_required): %s, or set "
+                          "caps_required = false to log this and go on",
+                          what, ctx->p->name ? ctx->p->name : "?", fix);
+                return error_host_fault(err);
+        }
         cg_warn(ctx, "%s; not applied (%s)", what, fix);
         return 0;
 }

@@ -32,16 +32,28 @@ static int helper_spawn(const char *helper, const char *config, int sock, bool q
         sigset_t empty, all;
         sigemptyset(&empty);
         sigfillset(&all);
-        posix_spawnattr_setsigmask(&attr, &empty);
-        posix_spawnattr_setsigdefault(&attr, &all);
-        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-
-        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-        if (quiet)
-                posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-        posix_spawn_file_actions_adddup2(&fa, sock, HELPER_SOCKET_FD);
-        posix_spawn_file_actions_addclosefrom_np(&fa, HELPER_SOCKET_FD + 1);
+        /* each call checked: an unchecked addclosefrom_np that failed would hand every fd of
+         * the caller (sshd's) to the root helper */
+        r = posix_spawnattr_setsigmask(&attr, &empty);
+        if (!r)
+                r = posix_spawnattr_setsigdefault(&attr, &all);
+        if (!r)
+                r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+        if (!r)
+                r = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+        if (!r)
+                r = posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+        if (!r && quiet)
+                r = posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+        if (!r)
+                r = posix_spawn_file_actions_adddup2(&fa, sock, HELPER_SOCKET_FD);
+        if (!r)
+                r = posix_spawn_file_actions_addclosefrom_np(&fa, HELPER_SOCKET_FD + 1);
+        if (r) {
+                posix_spawn_file_actions_destroy(&fa);
+                posix_spawnattr_destroy(&attr);
+                return error_set_errno(err, r, "cannot prepare to run the helper %s", helper);
+        }
 
         char *argv[] = {(char *)helper, (char *)"open", (char *)"--config", (char *)config, NULL};
         pid_t pid;
@@ -87,7 +99,8 @@ static int helper_spawn_as_root(const char *helper, const char *config, int sock
                 if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 ||
                     (quiet && dup2(null, 2) < 0) || dup2(sock, HELPER_SOCKET_FD) < 0)
                         _exit(127);
-                close_range(HELPER_SOCKET_FD + 1, ~0U, 0);
+                if (close_range(HELPER_SOCKET_FD + 1, ~0U, 0) < 0)
+                        _exit(127);
                 execve(helper, argv, (char **)helper_env);
                 _exit(127);
         }

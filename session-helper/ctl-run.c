@@ -4,6 +4,7 @@
  * Exit status of run: the command's (128+N when killed by signal N); 125 when the session
  * was refused or could not be set up; 126/127 when the command cannot be run. */
 #include <getopt.h>
+#include <limits.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -121,6 +122,20 @@ int cmd_run(int argc, char **argv)
                         run_usage(stderr);
                         return 2;
                 }
+        }
+        /* the helper starts in / (it resets the invoker's cwd): hand it an absolute path, so
+         * that `-c conf/isolate.conf` in a checkout means what it says, as for check */
+        char config_abs[PATH_MAX];
+        if (config[0] != '/') {
+                char cwd[PATH_MAX];
+                if (!getcwd(cwd, sizeof(cwd)) ||
+                    (size_t)snprintf(config_abs, sizeof(config_abs), "%s/%s", cwd, config) >=
+                        sizeof(config_abs)) {
+                        fprintf(stderr, "isolatectl run: cannot make %s an absolute path\n",
+                                config);
+                        return 2;
+                }
+                config = config_abs;
         }
         if (optind >= argc) {
                 run_usage(stderr);

@@ -13,8 +13,9 @@
  *
  * Anything that fails before the commit is undone here (init killed, leaf and registry
  * entry removed). If this process dies instead, the init sees the socket close before the
- * commit and removes everything itself. Test hook: ISOLATE_TEST_DIE_AT=config|init|
- * registry|commit makes it kill itself after that step. */
+ * commit and removes everything itself. Test hooks: ISOLATE_TEST_DIE_AT=config|init|
+ * registry|commit makes it kill itself after that step, ISOLATE_TEST_HANG_AT=... hang there
+ * (the caller starts the helper with a clean environment: only a wrapper can set them). */
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <poll.h>
@@ -96,6 +97,9 @@ static void test_die_at(const char *stage)
         const char *at = getenv("ISOLATE_TEST_DIE_AT");
         if (at && STREQ(at, stage))
                 raise(SIGKILL);
+        at = getenv("ISOLATE_TEST_HANG_AT");
+        while (at && STREQ(at, stage))
+                pause(); /* until the alarm ends us */
 }
 
 static int kernel_check(struct isolate_error *err)
@@ -389,18 +393,22 @@ static int session_build(struct session_setup *s, struct isolate_error *err)
 
         /* pure work first: nothing to undo if it fails */
         r = seccomp_program_get(s->cfg, p, &j->bpf, &j->bpf_len, &j->seccomp_flags, err);
-        if (r < 0)
-                return error_prefix(err, "seccomp");
+        if (r < 0) {
+                error_prefix(err, "seccomp");
+                return error_host_fault(err); /* the config and libseccomp alone decide it */
+        }
         r = lsm_plan(p, s->home, j, s->reply.warnings, sizeof(s->reply.warnings), err);
+        if (r == -EOPNOTSUPP)
+                return error_host_fault(err); /* an LSM or profile the host lacks */
         if (r < 0)
-                return r;
+                return r; /* paths under $HOME: the user's doing, maybe */
         j->ns_flags = ns_flags_of(p) | (p->ns_cgroup ? CLONE_NEWCGROUP : 0);
         j->caps_keep = p->caps_keep;
         j->no_new_privs = p->no_new_privs;
 
         r = init_exe_open(err);
         if (r < 0)
-                return r;
+                return error_host_fault(err); /* a broken install */
         s->init_exe_fd = r;
         s->caller_pidfd = (int)syscall(SYS_pidfd_open, s->req.caller_pid, 0);
         if (s->caller_pidfd < 0)
@@ -436,6 +444,11 @@ static int session_build(struct session_setup *s, struct isolate_error *err)
         snprintf(rec->policy, sizeof(rec->policy), "%s", p->name);
         rec->caller_pid = s->req.caller_pid;
         rec->init_pid = s->init_pid;
+        r = proc_start_time(s->init_pid, &rec->init_start);
+        if (r < 0) {
+                free(rec);
+                return error_set_errno(err, r, "cannot read the start time of the session init");
+        }
         rec->start_time = (uint64_t)time(NULL);
         rec->cgroup = s->cg;
         r = registry_write(s->cfg->runtime_dir, rec, err);
@@ -497,6 +510,9 @@ static int cmd_open(const char *config_path)
         }
         fcntl(sock, F_SETFD, FD_CLOEXEC);
 
+        /* a caller that never writes must not hold us: the default timeout until the config
+         * says otherwise (re-armed below) */
+        alarm((DEFAULT_HELPER_TIMEOUT_MS + 999) / 1000 + 1);
         int r = proto_recv_request(sock, &s.req);
         if (r < 0) {
                 if (r == -EILSEQ)
@@ -520,7 +536,13 @@ static int cmd_open(const char *config_path)
 
         struct config *cfg = NULL;
         struct config_errors errs = {0};
-        r = config_load(config_path, true, &cfg, &errs);
+        if (config_path[0] != '/') {
+                /* we run in / (process_reset): a relative path would name another file */
+                r = -EINVAL;
+                config_errors_add(&errs, "%s: the config path must be absolute", config_path);
+        } else {
+                r = config_load(config_path, true, &cfg, &errs);
+        }
         if (r < 0) {
                 /* an invalid config never fails open: s.reply.fail_open stays 0 */
                 char msg[1024];
@@ -534,9 +556,11 @@ static int cmd_open(const char *config_path)
         }
         s.cfg = cfg;
         /* su runs PAM with the invoking user's real uid: that user could make the setup
-         * fail on purpose, so fail = open is for callers that are root through and through */
-        s.reply.fail_open = cfg->fail == FAIL_OPEN && caller_real_uid(s.req.caller_pid) == 0;
-        proto_send_hello(sock, s.reply.fail_open, cfg->helper_timeout_ms);
+         * fail on purpose, so fail = open is for callers that are root through and through.
+         * HELLO only says what the config asks for; whether a failure fails open is decided
+         * per failure below, in the final reply (host faults only). */
+        const bool config_open = cfg->fail == FAIL_OPEN && caller_real_uid(s.req.caller_pid) == 0;
+        proto_send_hello(sock, config_open, cfg->helper_timeout_ms);
         test_die_at("config");
         /* a stuck step (NFS home, D-Bus) must not hold a login forever: the caller times out
          * too, this makes sure we do not linger */
@@ -588,12 +612,16 @@ static int cmd_open(const char *config_path)
         }
         if (r < 0) {
                 session_abandon(&s);
-                if (r == -EAGAIN && s.reply.fail_open) {
-                        /* the user's own task cap (or a fork bomb of theirs): a failure the
-                         * user can cause must not open the door */
-                        s.reply.fail_open = 0;
-                        error_prefix(&err, "out of tasks (fail = open does not apply to what "
-                                           "the user can cause)");
+                /* fail = open is for faults of the host that the code named as such; a full
+                 * memory cap, a cap that cannot be lowered under the user's usage, a task cap
+                 * run out, a $HOME the user bent: the user can cause those, and an
+                 * unconfined login must not be theirs to trigger. When unsure: closed. */
+                s.reply.fail_open = config_open && err.host_fault;
+                if (config_open && !err.host_fault) {
+                        size_t n = strlen(err.msg);
+                        snprintf(err.msg + n, sizeof(err.msg) - n, "%s",
+                                 " (fail = open does not apply: not a fault of the host, the "
+                                 "user's own state could have caused it)");
                 }
                 s.reply.status = REPLY_DENY;
                 snprintf(s.reply.message, sizeof(s.reply.message), "%s", err.msg);

@@ -5,11 +5,13 @@
  * the caller moves itself into the session's cgroups (through files the helper opened: a
  * process moving itself on cgroup v1 skips the kernel's RCU grace period); then
  * every namespace in one setns(2) with the init's pidfd (all or nothing); then Landlock
- * (paths opened in the session's mount namespace); then the bounding set, no_new_privs and
+ * (paths opened in the session's mount namespace); then the bounding, inheritable and ambient
+ * capability sets, no_new_privs and
  * last the seccomp filter, which may deny the calls before it. */
 #include "join.h"
 
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <string.h>
@@ -53,6 +55,24 @@ static int bounding_set_drop(uint64_t keep, struct isolate_error *err)
         return 0;
 }
 
+/* The inheritable set keeps only what the policy keeps, the ambient set is emptied: a
+ * caller started with either (setpriv --inh-caps, a service's AmbientCapabilities) must
+ * not pass them on to the session's programs, through file capabilities or across exec. */
+static int inheritable_ambient_drop(uint64_t keep, struct isolate_error *err)
+{
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+                return error_set_errno(err, errno, "cannot clear the ambient capability set");
+        struct __user_cap_header_struct head = {.version = _LINUX_CAPABILITY_VERSION_3};
+        struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+        if (syscall(SYS_capget, &head, data) < 0)
+                return error_set_errno(err, errno, "capget");
+        data[0].inheritable &= (uint32_t)keep;
+        data[1].inheritable &= (uint32_t)(keep >> 32);
+        if (syscall(SYS_capset, &head, data) < 0)
+                return error_set_errno(err, errno, "cannot clear the inheritable capability set");
+        return 0;
+}
+
 /* Writes "0" (the writer itself) to each file; closes them: nothing of the host's cgroupfs
  * stays open in a process that forks into the session. */
 static int cgroup_self_enter(struct join_spec *j, struct isolate_error *err)
@@ -84,6 +104,9 @@ int session_join(struct join_spec *j, struct isolate_error *err)
         if (r < 0)
                 return r;
         r = bounding_set_drop(j->caps_keep, err);
+        if (r < 0)
+                return r;
+        r = inheritable_ambient_drop(j->caps_keep, err);
         if (r < 0)
                 return r;
         if (j->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)

@@ -429,6 +429,10 @@ int proto_send_reply(int fd, const struct open_reply *rep)
 {
         struct encoder e;
         const struct join_spec *j = &rep->join;
+        /* checked before the encoder allocates: an early return leaks nothing */
+        if (rep->status == REPLY_OK &&
+            (j->init_pidfd < 0 || j->control_fd < 0 || j->n_cgroup_fds > JOIN_MAX_CGROUP_FDS))
+                return -EINVAL;
         enc_init(&e, MSG_OPEN_REPLY);
         enc_u32(&e, F_STATUS, rep->status);
         enc_u32(&e, F_FAIL_OPEN, rep->fail_open);
@@ -439,12 +443,8 @@ int proto_send_reply(int fd, const struct open_reply *rep)
         int fds[MAX_FDS];
         size_t n_fds = 0;
         if (rep->status == REPLY_OK) {
-                if (j->init_pidfd < 0 || j->control_fd < 0)
-                        return -EINVAL;
                 fds[n_fds++] = j->init_pidfd;
                 fds[n_fds++] = j->control_fd;
-                if (j->n_cgroup_fds > JOIN_MAX_CGROUP_FDS)
-                        return -EINVAL;
                 for (uint32_t i = 0; i < j->n_cgroup_fds; i++)
                         fds[n_fds++] = j->cgroup_fds[i];
                 enc_u32(&e, F_HAS_FDS, (uint32_t)n_fds);
@@ -621,6 +621,7 @@ int proto_recv_reply(int fd, int timeout_ms, struct open_reply *ret, bool *ret_h
                 *ret_hello_seen = true;
                 ret->fail_open = tmp.fail_open;
                 ret->helper_timeout_ms = tmp.helper_timeout_ms;
+                join_spec_free(&tmp.join); /* a HELLO may carry join fields too: unused */
                 return MSG_HELLO;
         }
         if (!hello && tmp.status == REPLY_OK) {

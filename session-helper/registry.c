@@ -93,9 +93,10 @@ int registry_write(const char *runtime_dir, const struct session_record *r,
                 return error_set_errno(err, errno, "cannot create %s", tmp);
         _cleanup_free_ char *text = strdup_printf(
             "id=%s\nuser=%s\nuid=%u\nservice=%s\nrhost=%s\ntty=%s\npolicy=%s\n"
-            "caller_pid=%d\ninit_pid=%d\nstart_time=%llu\n%s",
+            "caller_pid=%d\ninit_pid=%d\ninit_start=%llu\nstart_time=%llu\n%s",
             r->id, r->user, (unsigned)r->uid, r->service, r->rhost, r->tty, r->policy,
-            (int)r->caller_pid, (int)r->init_pid, (unsigned long long)r->start_time, cg);
+            (int)r->caller_pid, (int)r->init_pid, (unsigned long long)r->init_start,
+            (unsigned long long)r->start_time, cg);
         if (!text) {
                 unlink(tmp);
                 return error_set(err, ENOMEM, "out of memory");
@@ -185,6 +186,8 @@ int registry_read(const char *runtime_dir, const char *id, struct session_record
                         ret->init_pid = (pid_t)u;
                 else if (STREQ(k, "start_time") && safe_atou64(v, &u) == 0)
                         ret->start_time = u;
+                else if (STREQ(k, "init_start") && safe_atou64(v, &u) == 0)
+                        ret->init_start = u;
                 else {
                         /* everything else belongs to the cgroup part */
                         int w = snprintf(cg + cg_len, max - cg_len, "%s=%s\n", k, v);
@@ -231,6 +234,12 @@ int registry_foreach(const char *runtime_dir, int (*fn)(const struct session_rec
 
 bool registry_session_alive(const struct session_record *r)
 {
+        /* argv is the process's to write: a user's process that got the init's pid after
+         * the init died could claim to be it; its start time it cannot choose */
+        if (r->init_start) {
+                uint64_t start;
+                return proc_start_time(r->init_pid, &start) == 0 && start == r->init_start;
+        }
         char path[64], cmdline[256];
         snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)r->init_pid);
         ssize_t n = read_file_at(AT_FDCWD, path, cmdline, sizeof(cmdline));

@@ -20,6 +20,9 @@ struct session_record {
         pid_t caller_pid;
         pid_t init_pid;      /* in the host's pid namespace */
         uint64_t start_time; /* unix seconds */
+        uint64_t init_start; /* the init's start time in clock ticks after boot: with
+                                init_pid it names the init (a pid can be reused); 0 in
+                                records written before it existed */
         struct cgroup_session cgroup;
 };
 
@@ -33,5 +36,6 @@ int registry_read(const char *runtime_dir, const char *id, struct session_record
 /* Calls fn for each record; stops when fn returns < 0. */
 int registry_foreach(const char *runtime_dir, int (*fn)(const struct session_record *r, void *data),
                      void *data);
-/* true when the record's init still runs (pid alive and its cmdline is isolate-init). */
+/* true when the record's init still runs: the process at init_pid started when the init did
+ * (records without init_start: its cmdline is isolate-init ID). */
 bool registry_session_alive(const struct session_record *r);

@@ -17,6 +17,7 @@ static int error_vset(struct isolate_error *err, int code, bool with_errno, cons
         if (!err)
                 return -code;
         err->code = code;
+        err->host_fault = false;
         int n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
         if (with_errno && n >= 0 && (size_t)n < sizeof(err->msg))
                 snprintf(err->msg + n, sizeof(err->msg) - (size_t)n, ": %s", strerror(code));
@@ -39,6 +40,14 @@ int error_set_errno(struct isolate_error *err, int code, const char *fmt, ...)
         int r = error_vset(err, code, true, fmt, ap);
         va_end(ap);
         return r;
+}
+
+int error_host_fault(struct isolate_error *err)
+{
+        if (!err)
+                return -EIO;
+        err->host_fault = true;
+        return -(err->code ? err->code : EIO);
 }
 
 int error_prefix(struct isolate_error *err, const char *fmt, ...)
@@ -177,5 +186,33 @@ int random_hex(char *buf, size_t n)
                 buf[2 * i + 1] = digits[raw[i] & 15];
         }
         buf[n] = '\0';
+        return 0;
+}
+
+int proc_start_time(pid_t pid, uint64_t *ret)
+{
+        char path[64], buf[1024];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        ssize_t n = read_file_at(AT_FDCWD, path, buf, sizeof(buf));
+        if (n <= 0)
+                return n < 0 ? (int)n : -ENOENT;
+        /* the command name may hold spaces and parentheses: fields start after the last ')' */
+        const char *p = strrchr(buf, ')');
+        if (!p)
+                return -EBADMSG;
+        p++;
+        if (p[0] != ' ' || p[1] == 'Z' || p[1] == 'X')
+                return -ESRCH; /* exited, not yet reaped */
+        for (int field = 3; field < 22; field++) {
+                p = strchr(p + 1, ' ');
+                if (!p)
+                        return -EBADMSG;
+        }
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(p + 1, &end, 10);
+        if (errno || end == p + 1)
+                return -EBADMSG;
+        *ret = v;
         return 0;
 }

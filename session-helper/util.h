@@ -15,8 +15,12 @@
 
 /* Errors travel up as a negative errno plus a message object, last argument (crun style). */
 struct isolate_error {
-        int code;       /* positive errno, 0 when no error */
-        char msg[1024]; /* one line, for an admin: what failed and what to do */
+        int code;        /* positive errno, 0 when no error */
+        char msg[1024];  /* one line, for an admin: what failed and what to do */
+        bool host_fault; /* a fault of the host or the install that no user can cause (a
+                            missing controller or session init, an LSM the kernel lacks):
+                            the only failures `fail = open` may apply to. Cleared by
+                            error_set(); set by error_host_fault(). */
 };
 
 /* Sets err (when not NULL) and returns -code. code may be given positive or negative. */
@@ -25,6 +29,8 @@ int error_set(struct isolate_error *err, int code, const char *fmt, ...)
 /* Same, with ": strerror(code)" appended. */
 int error_set_errno(struct isolate_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Marks the error just set as a fault of the host (see host_fault); returns -code. */
+int error_host_fault(struct isolate_error *err);
 /* Prefixes an existing message: "prefix: old message". */
 int error_prefix(struct isolate_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -74,6 +80,10 @@ int safe_atoi(const char *s, int *ret);
 /* Reads at most max bytes of a small file (proc, sysfs, cgroupfs) into a NUL-terminated
  * buffer; trailing newline kept. Returns length or -errno. */
 ssize_t read_file_at(int dirfd, const char *path, char *buf, size_t max);
+/* A process's start time in clock ticks after boot (/proc/PID/stat, field 22): with the pid
+ * it names one process, where a pid alone may have been reused. 0, -ESRCH for a process that
+ * has exited (a zombie), or -errno. */
+int proc_start_time(pid_t pid, uint64_t *ret);
 /* Writes the whole string to an existing file (cgroupfs, procfs) in one write(2). */
 int write_file_at(int dirfd, const char *path, const char *value);
 
