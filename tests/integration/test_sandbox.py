@@ -8,7 +8,8 @@ import tempfile
 import time
 import unittest
 
-from harness import HELPER, ISOLATECTL, SandboxTestCase
+import cgroup_layout
+from harness import HELPER, ISOLATECTL, SandboxTestCase, own_cgroups
 
 EXIT_REFUSED = 125
 
@@ -89,23 +90,41 @@ class TestView(SandboxTestCase):
                                             "/proc/timer_list:0"])
 
     def test_cgroup_tree_rooted_at_session(self):
-        r = self.run_in("cat /proc/self/cgroup; echo ---; ls /sys/fs/cgroup; echo ---; "
-                        "cat /sys/fs/cgroup/pids/cgroup.procs; echo ---; "
-                        "ls /sys/fs/cgroup/memory | grep -c process_api; echo self=$$")
+        """Every cgroup hierarchy the session sees is rooted at its own cgroup, whatever the
+        host's layout: the session's processes only, and none of the host's tree above it
+        (the cgroup the tests run in, the sandbox's cgroup root, the user's cgroup)."""
+        above = {self.sb.cgroup_name, f"user-{self.u1.uid}"}
+        above |= {part for path in own_cgroups().values() for part in path.split("/") if part}
+        r = self.run_in("cat /proc/self/cgroup; echo ---; "
+                        "for f in /sys/fs/cgroup/cgroup.procs /sys/fs/cgroup/*/cgroup.procs; do "
+                        "[ -e \"$f\" ] && echo \"$f\" $(cat \"$f\"); done; echo ---; "
+                        "find /sys/fs/cgroup -type d; echo ---; "
+                        "cat /sys/fs/cgroup/cgroup.controllers 2>/dev/null; echo self=$$")
         self.assertEqual(r.returncode, 0, r.stderr)
-        own, mounts, procs, rest = r.stdout.split("---\n")
-        host_dirs = rest.splitlines()[0]
+        own, procs, dirs, controllers = r.stdout.split("---\n")
         for line in own.splitlines():
-            _, ctrl, path = line.split(":", 2)
-            if ctrl in ("memory", "pids", "blkio", "cpu"):
-                self.assertEqual(path, "/", line)
-        self.assertIn("memory", mounts.split())
-        self.assertIn("pids", mounts.split())
+            self.assertEqual(line.split(":", 2)[2], "/", line)
         self_pid = int(r.stdout.rsplit("self=", 1)[1])
-        pids = [int(p) for p in procs.split()]
-        self.assertIn(self_pid, pids)
-        self.assertTrue(all(p < 20 for p in pids), pids)
-        self.assertEqual(host_dirs.strip(), "0", "the host's cgroup tree shows through")
+        listed = {}
+        for line in procs.splitlines():
+            path, *pids = line.split()
+            listed[path] = [int(p) for p in pids]
+        if cgroup_layout.unified():
+            self.assertEqual(list(listed), ["/sys/fs/cgroup/cgroup.procs"])
+            self.assertIn("memory", controllers.split())
+            self.assertIn("pids", controllers.split())
+        else:
+            for ctl in ("memory", "pids"):
+                name = os.path.basename(cgroup_layout.hierarchy(ctl))
+                self.assertIn(f"/sys/fs/cgroup/{name}/cgroup.procs", listed, ctl)
+        for path, pids in listed.items():
+            self.assertIn(self_pid, pids, path)
+            self.assertTrue(all(p < 20 for p in pids), f"{path}: {pids}")
+        # the names looked for do exist on the host, above the session's cgroup
+        self.assertTrue(any(os.path.isdir(os.path.join(d, f"user-{self.u1.uid}"))
+                            for d in self.sb.cgroup_dirs()), "no user cgroup on the host")
+        shown = {os.path.basename(d) for d in dirs.split()} & above
+        self.assertEqual(shown, set(), "the host's cgroup tree shows through")
 
     def test_private_tmp(self):
         marker = f"isolate-marker-{os.getpid()}"
