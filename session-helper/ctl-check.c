@@ -93,9 +93,10 @@ static void check_policies(const struct config *c)
         }
         if (c->fail == FAIL_OPEN)
                 fprintf(stderr,
-                        "warning: %s: fail = open: a user who can make a setup fail (a full "
-                        "disk under %s, their own task cap reached) logs in unconfined\n",
-                        c->file, c->runtime_dir);
+                        "warning: %s: fail = open: a broken host (helper or isolate-init "
+                        "missing, a cgroup controller or LSM the kernel lacks) lets logins "
+                        "through unconfined; failures a user could cause still refuse\n",
+                        c->file);
 }
 
 int cmd_check(int argc, char **argv)
