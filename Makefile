@@ -49,7 +49,7 @@ CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
 # libc-only files that the PAM module links too (the client side of the protocol, the join).
 CLIENT_SRCS := session-helper/util.c session-helper/protocol.c session-helper/join.c \
-               session-helper/landlock.c session-helper/client.c
+               session-helper/landlock.c session-helper/client.c session-helper/path.c
 PROGRAM_MAINS := session-helper/helper.c session-helper/isolatectl.c session-helper/session-init.c
 CONF_SRCS   := $(sort $(wildcard conf/*.c))
 LIB_SRCS    := $(filter-out $(CLIENT_SRCS) $(PROGRAM_MAINS),$(sort $(wildcard session-helper/*.c)))

@@ -7,12 +7,12 @@
  * wtmp, btmp, lastlog). */
 #include "landlock.h"
 
-#include <linux/openat2.h>
-
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+
+#include "path.h"
 
 /* Our own copies of the argument structs: the uapi one for the ruleset grows with new ABIs
  * (handled_access_net, scoped), and the kernel accepts this shorter form on every ABI. */
@@ -47,32 +47,17 @@ int landlock_abi_version(void)
         return abi < 0 ? 0 : (int)abi;
 }
 
-/* An admin's path is opened as written. Below the user's home, the user controls the names:
- * the part under the home is resolved beneath it, refusing symlinks and "..", so that a
- * link in the home cannot widen the rule (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS). */
+/* Opened as path_open() resolves it: below the user's home, and below any directory users
+ * can write, no symlink is followed, so that a link there cannot widen the rule (the helper
+ * planned it the same way, in lsm.c). -1 with errno set on failure. */
 static int landlock_path_open(const struct landlock_path *lp)
 {
-        if (lp->home_len == 0)
-                return open(lp->path, O_PATH | O_CLOEXEC);
-        char home[JOIN_PATH_MAX];
-        snprintf(home, sizeof(home), "%.*s", (int)lp->home_len, lp->path);
-        int home_fd = open(home, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (home_fd < 0)
+        int fd = -1;
+        int r = path_open(lp->path, lp->home_len, 0, &fd);
+        if (r < 0) {
+                errno = -r;
                 return -1;
-        const char *rest = lp->path + lp->home_len;
-        rest += strspn(rest, "/");
-        if (*rest == '\0')
-                return home_fd;
-        struct open_how how = {
-            .flags = O_PATH | O_CLOEXEC,
-            .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-        };
-        int fd = (int)syscall(SYS_openat2, home_fd, rest, &how, sizeof(how));
-        int e = errno;
-        close(home_fd);
-        if (fd < 0 && e == ELOOP)
-                e = EPERM; /* say it plainly: a symlink where the policy names a directory */
-        errno = e;
+        }
         return fd;
 }
 
@@ -96,8 +81,13 @@ int landlock_apply(const struct join_spec *j, struct isolate_error *err)
                 const struct landlock_path *lp = &j->landlock[i];
                 _cleanup_close_ int fd = landlock_path_open(lp);
                 if (fd < 0) {
-                        if (errno == ENOENT)
+                        if (errno == ENOENT || errno == ENOTDIR)
                                 continue; /* lsm_plan warned when it was missing there too */
+                        if (errno == ELOOP || errno == EXDEV)
+                                return error_set(err, EPERM,
+                                                 "Landlock path %s: refusing a symbolic link "
+                                                 "the user could have made",
+                                                 lp->path);
                         return error_set_errno(err, errno, "cannot open Landlock path %s",
                                                lp->path);
                 }

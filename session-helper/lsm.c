@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "landlock.h"
+#include "path.h"
 
 static char sys_root[256] = "/sys";
 static char proc_root[256] = "/proc";
@@ -194,9 +195,9 @@ static const char *const caller_paths[] = {
     "/dev", "/run/utmp", "/var/run/utmp", "/var/log/wtmp", "/var/log/btmp", "/var/log/lastlog",
 };
 
-/* "$HOME", "$HOME/x", "~", "~/x" -> home + rest; other paths as they are. */
-/* "$HOME/x" -> "/home/u/x"; *ret_home_len is the length of the home part (0 when the path
- * does not start at the home): what lies below the home is the user's, and landlock.c opens
+/* "$HOME", "$HOME/x", "~", "~/x" -> home + rest; other paths as they are.
+ * "$HOME/x" -> "/home/u/x"; *ret_home_len is the length of the home part (0 when the path
+ * does not start at the home): what lies below the home is the user's, and path_open() opens
  * it beneath the home without following symlinks (a user could point ~/work at /). */
 static int expand_home(const char *path, const char *home, char *out, size_t len,
                        uint32_t *ret_home_len)
@@ -244,13 +245,29 @@ static int add_landlock_path(const struct policy *p, struct join_spec *j, const 
         if (path[0] != '/')
                 return error_set(err, EINVAL, "policy %s: Landlock path %s is not absolute",
                                  p->name, spec);
-        struct stat st;
-        if (stat(path, &st) < 0) {
+        /* resolved as the caller will (landlock.c): a symlink a user could have made is
+         * refused here already, whether it leads anywhere or not, so that what the helper (root)
+         * can see there never shows in what the user gets */
+        _cleanup_close_ int fd = -1;
+        r = path_open(path, home_len, 0, &fd);
+        if (r == -ENOENT || r == -ENOTDIR) {
                 if (!quiet_if_missing)
                         warn(warnings, warnings_len,
                              "policy %s: Landlock path %s does not exist; skipped", p->name, path);
                 return 0;
         }
+        if (r == -ELOOP || r == -EXDEV)
+                return error_set(err, EPERM,
+                                 "policy %s: Landlock path %s: refusing a symbolic link the user "
+                                 "could have made",
+                                 p->name, path);
+        if (r < 0)
+                return error_set_errno(err, -r, "policy %s: cannot open Landlock path %s", p->name,
+                                       path);
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return error_set_errno(err, errno, "policy %s: cannot stat Landlock path %s",
+                                       p->name, path);
         if (!S_ISDIR(st.st_mode))
                 access &= LANDLOCK_FS_FILE_ACCESS;
         if (access == 0)

@@ -3,6 +3,8 @@
  * See DESIGN.md, "The view inside". */
 #include "mounts.h"
 
+#include <linux/openat2.h>
+
 #include <fcntl.h>
 #include <limits.h>
 #include <net/if.h>
@@ -12,6 +14,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+
+#include "path.h"
 
 /* Files of /proc that show the host or the kernel: masked with /dev/null (files) or an empty
  * read-only tmpfs (directories). Docker's list, plus keys of other users. */
@@ -52,30 +56,249 @@ static int mount_errno(struct isolate_error *err, const char *what, const char *
         return error_set_errno(err, errno, "cannot mount %s on %s", what, path);
 }
 
-/* Makes the mount at path and every mount below it read-only. */
-static int read_only_recursive(const char *path, struct isolate_error *err)
+/* path_open()'s failure, said for an admin. */
+static int path_error(struct isolate_error *err, int r, const char *path)
 {
-        struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
-        if (mount_setattr(AT_FDCWD, path, AT_RECURSIVE | AT_SYMLINK_NOFOLLOW, &attr,
-                          sizeof(attr)) == 0)
-                return 0;
-        if (errno != ENOSYS)
-                return error_set_errno(err, errno, "cannot make %s read-only", path);
-        /* Before Linux 5.12: remount each mount at or below path. */
+        if (r == -ELOOP)
+                return error_set(err, ELOOP,
+                                 "refusing %s: a symbolic link on the way lies in a directory "
+                                 "users other than root can write (or more than 40 links)",
+                                 path);
+        return error_set_errno(err, -r, "cannot open %s", path);
+}
+
+/* Test hook: ISOLATE_TEST_NO_MOUNT_SETATTR in the helper's environment takes the path of
+ * Linux 5.11, which has no mount_setattr (5.12), on any kernel. The helper's environment is
+ * the one its caller (root) gave it: the PAM module and isolatectl give it a fixed one. */
+static bool no_mount_setattr;
+
+static uint64_t mount_attr_of(unsigned long ms)
+{
+        return ((ms & MS_RDONLY) ? MOUNT_ATTR_RDONLY : 0) |
+               ((ms & MS_NOSUID) ? MOUNT_ATTR_NOSUID : 0) |
+               ((ms & MS_NODEV) ? MOUNT_ATTR_NODEV : 0) |
+               ((ms & MS_NOEXEC) ? MOUNT_ATTR_NOEXEC : 0);
+}
+
+/* /proc/self/fd/N: the name by which mount(2) reaches the very mount fd refers to. Only for
+ * kernels without mount_setattr; /proc is the session's own by then (proc_setup comes
+ * first), where this process is visible. */
+static void fd_name(int fd, char *buf, size_t len)
+{
+        snprintf(buf, len, "/proc/self/fd/%d", fd);
+}
+
+/* The mount id of what fd refers to (/proc/self/fdinfo: asks nothing of the filesystem,
+ * unlike statx, which a FUSE mount of another user answers with EACCES). */
+static int fd_mount_id(int fd)
+{
+        char path[64], buf[512];
+        snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+        if (read_file_at(AT_FDCWD, path, buf, sizeof(buf)) < 0)
+                return -errno;
+        const char *s = strstr(buf, "mnt_id:");
+        int id;
+        if (!s || sscanf(s + 7, "%d", &id) != 1)
+                return -EIO;
+        return id;
+}
+
+struct mountinfo_entry {
+        int id, parent;
+        unsigned long flags; /* MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC of this mount */
+        bool in_tree, covered;
+        char *point; /* unescaped */
+};
+
+static void mountinfo_free(struct mountinfo_entry *v, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                free(v[i].point);
+        free(v);
+}
+
+/* Every mount of this namespace: id, parent, mount point, per-mount flags. */
+static int mountinfo_read(struct mountinfo_entry **ret, size_t *ret_n)
+{
         _cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
         if (!f)
-                return error_set_errno(err, errno, "cannot read /proc/self/mountinfo");
-        char line[4096], mnt[PATH_MAX];
-        size_t plen = strlen(path);
-        while (fgets(line, sizeof(line), f)) {
-                if (sscanf(line, "%*d %*d %*s %*s %4095s", mnt) != 1)
+                return -errno;
+        _cleanup_free_ char *line = NULL;
+        size_t cap = 0, n = 0, alloc = 0;
+        struct mountinfo_entry *v = NULL;
+        while (getline(&line, &cap, f) > 0) {
+                int id, parent, point_end = 0, opts_start = 0, opts_end = 0;
+                if (sscanf(line, "%d %d %*s %*s %*s%n %n%*s%n", &id, &parent, &point_end,
+                           &opts_start, &opts_end) < 2 ||
+                    opts_end == 0)
                         continue;
-                if (strncmp(mnt, path, plen) != 0 || (mnt[plen] != '\0' && mnt[plen] != '/'))
-                        continue;
-                if (mount(NULL, mnt, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0 &&
-                    errno != EACCES)
-                        return error_set_errno(err, errno, "cannot remount %s read-only", mnt);
+                char *point_start = line + point_end;
+                while (point_start > line && point_start[-1] != ' ')
+                        point_start--;
+                line[point_end] = '\0';
+                line[opts_end] = '\0';
+                if (n == alloc) {
+                        alloc = alloc ? 2 * alloc : 64;
+                        struct mountinfo_entry *nv = realloc(v, alloc * sizeof(*v));
+                        if (!nv) {
+                                mountinfo_free(v, n);
+                                return -ENOMEM;
+                        }
+                        v = nv;
+                }
+                struct mountinfo_entry *e = &v[n];
+                *e = (struct mountinfo_entry){.id = id, .parent = parent};
+                for (char *o = line + opts_start, *save = NULL, *t; (t = strtok_r(o, ",", &save));
+                     o = NULL)
+                        e->flags |= STREQ(t, "ro")       ? MS_RDONLY
+                                    : STREQ(t, "nosuid") ? MS_NOSUID
+                                    : STREQ(t, "nodev")  ? MS_NODEV
+                                    : STREQ(t, "noexec") ? MS_NOEXEC
+                                                         : 0;
+                e->point = strdup(point_start);
+                if (!e->point) {
+                        mountinfo_free(v, n);
+                        return -ENOMEM;
+                }
+                mountinfo_unescape(e->point);
+                n++;
         }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+/* Marks the mounts of the tree whose top is mount `top` (by parent ids: names can change), and
+ * those covered by a mount on the same point, which nothing can reach. Returns how many mounts
+ * of the tree are reachable and still writable. */
+static size_t mountinfo_mark_tree(struct mountinfo_entry *v, size_t n, int top)
+{
+        for (bool more = true; more;) {
+                more = false;
+                for (size_t i = 0; i < n; i++) {
+                        if (v[i].in_tree)
+                                continue;
+                        bool in = v[i].id == top;
+                        for (size_t j = 0; j < n && !in; j++)
+                                in = v[j].in_tree && v[j].id == v[i].parent;
+                        if (in)
+                                v[i].in_tree = more = true;
+                }
+        }
+        size_t writable = 0;
+        for (size_t i = 0; i < n; i++) {
+                for (size_t j = 0; j < n && v[i].in_tree; j++)
+                        if (v[j].parent == v[i].id && v[j].id != v[i].id &&
+                            STREQ(v[j].point, v[i].point))
+                                v[i].covered = true;
+                if (v[i].in_tree && !v[i].covered && !(v[i].flags & MS_RDONLY))
+                        writable++;
+        }
+        return writable;
+}
+
+/* Linux 5.11 (no mount_setattr): each mount of the tree at fd remounted read-only, keeping
+ * its nosuid, nodev and noexec. The names in mountinfo only reach the mounts: each is opened
+ * from / without following any symlink (those names have none) and must be the mount listed.
+ * A mount gone since (ENOENT and the like, or another mount there now) is looked for again in
+ * a fresh mountinfo, up to three times; any other failure fails the session, and so does a
+ * mount still writable at the end. */
+static int read_only_recursive(int tree, const char *path, struct isolate_error *err)
+{
+        int top = fd_mount_id(tree);
+        if (top < 0)
+                return error_set_errno(err, -top, "cannot find the mount on %s", path);
+        for (int pass = 0;; pass++) {
+                struct mountinfo_entry *v = NULL;
+                size_t n = 0;
+                int r = mountinfo_read(&v, &n);
+                if (r < 0)
+                        return error_set_errno(err, -r, "cannot read /proc/self/mountinfo");
+                size_t writable = mountinfo_mark_tree(v, n, top);
+                if (writable == 0) {
+                        mountinfo_free(v, n);
+                        return 0;
+                }
+                if (pass == 3) {
+                        for (size_t i = 0; i < n; i++)
+                                if (v[i].in_tree && !v[i].covered && !(v[i].flags & MS_RDONLY))
+                                        r = error_set(err, EBUSY,
+                                                      "cannot make %s read-only: the mount on "
+                                                      "%s changed while it was remounted",
+                                                      path, v[i].point);
+                        mountinfo_free(v, n);
+                        return r;
+                }
+                for (size_t i = 0; i < n && r == 0; i++) {
+                        struct mountinfo_entry *e = &v[i];
+                        if (!e->in_tree || e->covered || (e->flags & MS_RDONLY))
+                                continue;
+                        _cleanup_close_ int fd = -1;
+                        struct open_how how = {
+                            .flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
+                            .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+                        };
+                        fd = (int)syscall(SYS_openat2, AT_FDCWD, e->point, &how, sizeof(how));
+                        if (fd < 0 && (errno == ENOENT || errno == ENOTDIR || errno == ELOOP))
+                                continue; /* gone or moved: the next pass sees */
+                        if (fd < 0) {
+                                r = error_set_errno(err, errno, "cannot open the mount on %s",
+                                                    e->point);
+                                break;
+                        }
+                        if (fd_mount_id(fd) != e->id)
+                                continue;
+                        char name[64];
+                        fd_name(fd, name, sizeof(name));
+                        if (mount(NULL, name, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | e->flags,
+                                  NULL) < 0)
+                                r = error_set_errno(err, errno, "cannot remount %s read-only",
+                                                    e->point);
+                }
+                mountinfo_free(v, n);
+                if (r < 0)
+                        return r;
+        }
+}
+
+/* Attaches the detached tree (open_tree) onto what target refers to, read-only with the
+ * flags ro_flags (MS_RDONLY | MS_NOSUID...; 0: as it is), through every mount of the tree
+ * when recursive, and private when asked. With mount_setattr (Linux 5.12) the tree is made
+ * read-only before it is attached, so nothing is ever writable at the target; without it,
+ * after (nothing of the user runs in this namespace yet). */
+static int tree_attach(int tree, int target, const char *path, unsigned long ro_flags,
+                       bool recursive, bool private, struct isolate_error *err)
+{
+        bool later = false;
+        if (ro_flags || private) {
+                struct mount_attr attr = {
+                    .attr_set = mount_attr_of(ro_flags),
+                    .propagation = private ? MS_PRIVATE : 0,
+                };
+                if (no_mount_setattr)
+                        later = true;
+                else if (mount_setattr(tree, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0),
+                                       &attr, sizeof(attr)) < 0) {
+                        if (errno != ENOSYS)
+                                return error_set_errno(err, errno, "cannot make %s read-only",
+                                                       path);
+                        later = true;
+                }
+        }
+        if (move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+                return error_set_errno(err, errno, "cannot mount on %s", path);
+        if (!later)
+                return 0;
+        char name[64];
+        fd_name(tree, name, sizeof(name));
+        if (private && mount(NULL, name, NULL, MS_PRIVATE | (recursive ? MS_REC : 0), NULL) < 0)
+                return error_set_errno(err, errno, "cannot make %s private", path);
+        if (!ro_flags)
+                return 0;
+        if (recursive)
+                return read_only_recursive(tree, path, err);
+        if (mount(NULL, name, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | ro_flags, NULL) < 0)
+                return error_set_errno(err, errno, "cannot make the mount on %s read-only", path);
         return 0;
 }
 
@@ -92,23 +315,29 @@ static int read_only_recursive(const char *path, struct isolate_error *err)
 static int holder_empty_fd = -1;  /* HOLDER/empty: read-only masks */
 static int holder_cgroup_fd = -1; /* HOLDER/cgroup: under the cgroup mounts */
 
-/* A clone of the directory fd refers to, read-only if asked, attached at target. */
-static int clone_onto(int fd, const char *target, bool read_only, struct isolate_error *err)
+/* A clone of the mount at fd (not what is mounted below it), read-only with ro_flags
+ * if not 0, attached on what target refers to (path: its name, for messages). */
+static int clone_onto_fd(int fd, int target, const char *path, unsigned long ro_flags,
+                         struct isolate_error *err)
 {
         _cleanup_close_ int tree =
             open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
         if (tree < 0)
-                return error_set_errno(err, errno, "cannot clone a mount for %s", target);
-        if (move_mount(tree, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
-                return error_set_errno(err, errno, "cannot mount on %s", target);
-        /* a remount rather than mount_setattr on the detached tree: Linux 5.8 has no
-         * mount_setattr; nothing of the user runs yet while it is writable */
-        if (read_only &&
-            mount(NULL, target, NULL,
-                  MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-                return error_set_errno(err, errno, "cannot make the mount on %s read-only", target);
-        return 0;
+                return error_set_errno(err, errno, "cannot clone a mount for %s", path);
+        return tree_attach(tree, target, path, ro_flags, false, false, err);
 }
+
+/* The same onto a directory named by path (resolved by path_open()). */
+static int clone_onto(int fd, const char *path, unsigned long ro_flags, struct isolate_error *err)
+{
+        _cleanup_close_ int target = -1;
+        int r = path_open(path, 0, 0, &target);
+        if (r < 0)
+                return path_error(err, r, path);
+        return clone_onto_fd(fd, target, path, ro_flags, err);
+}
+
+#define MASK_DIR_FLAGS (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
 static int holder_mkdir(const char *name, mode_t mode, uid_t uid, gid_t gid,
                         struct isolate_error *err)
@@ -123,14 +352,23 @@ static int holder_mkdir(const char *name, mode_t mode, uid_t uid, gid_t gid,
 /* Binds HOLDER/name over target when target is a directory. */
 static int holder_bind(const char *name, const char *target, struct isolate_error *err)
 {
+        _cleanup_close_ int target_fd = -1;
+        int r = path_open(target, 0, 0, &target_fd);
+        if (r == -ENOENT || r == -ENOTDIR)
+                return 0;
+        if (r < 0)
+                return path_error(err, r, target);
         struct stat st;
-        if (stat(target, &st) < 0 || !S_ISDIR(st.st_mode))
+        if (fstat(target_fd, &st) < 0)
+                return error_set_errno(err, errno, "cannot stat %s", target);
+        if (!S_ISDIR(st.st_mode))
                 return 0;
         char path[PATH_MAX];
         snprintf(path, sizeof(path), HOLDER "/%s", name);
-        if (mount(path, target, NULL, MS_BIND, NULL) < 0)
-                return mount_errno(err, "the session's own directory", target);
-        return 0;
+        _cleanup_close_ int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return error_set_errno(err, errno, "cannot open %s in the session's tmpfs", name);
+        return clone_onto_fd(fd, target_fd, target, 0, err);
 }
 
 static int holder_setup(const struct policy *p, uid_t uid, gid_t gid, struct isolate_error *err)
@@ -181,39 +419,48 @@ static int holder_setup(const struct policy *p, uid_t uid, gid_t gid, struct iso
 }
 
 /* Hides path: /dev/null over a file, the session's empty read-only directory over a
- * directory. A path that does not exist needs no mask. */
+ * directory. A path that does not exist needs no mask; a symlink is refused (the admin named
+ * the link, not where it leads). */
 static int mask_path(const char *path, struct isolate_error *err)
 {
+        _cleanup_close_ int fd = -1;
+        int r = path_open(path, 0, PATH_OPEN_NOFOLLOW, &fd);
+        if (r == -ENOENT || r == -ENOTDIR)
+                return 0;
+        if (r < 0)
+                return path_error(err, r, path);
         struct stat st;
-        if (lstat(path, &st) < 0)
-                return errno == ENOENT || errno == ENOTDIR
-                           ? 0
-                           : error_set_errno(err, errno, "cannot stat %s", path);
+        if (fstat(fd, &st) < 0)
+                return error_set_errno(err, errno, "cannot stat %s", path);
         if (S_ISLNK(st.st_mode))
                 return error_set(err, ELOOP, "refusing to mask %s: it is a symbolic link", path);
         if (S_ISDIR(st.st_mode))
-                return clone_onto(holder_empty_fd, path, true, err);
-        if (mount("/dev/null", path, NULL, MS_BIND, NULL) < 0)
-                return mount_errno(err, "/dev/null", path);
+                return clone_onto_fd(holder_empty_fd, fd, path, MASK_DIR_FLAGS, err);
+        _cleanup_close_ int null = open("/dev/null", O_PATH | O_CLOEXEC);
+        if (null < 0)
+                return error_set_errno(err, errno, "cannot open /dev/null");
         /* not MS_NODEV: the mask is /dev/null itself, a device */
-        if (mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC,
-                  NULL) < 0)
-                return error_set_errno(err, errno, "cannot make the mask on %s read-only", path);
-        return 0;
+        return clone_onto_fd(null, fd, path, MS_RDONLY | MS_NOSUID | MS_NOEXEC, err);
 }
 
 /* A read-only bind of path over itself, private: / is a slave of the host, and a mount the
- * host makes below path later would otherwise propagate in with its own, writable, flags. */
+ * host makes below path later would otherwise propagate in with its own, writable, flags.
+ * The bind goes on the very directory the name led to (a name in a directory users can
+ * write may be changed later, the mount stays where it was put): so a symlink a user could
+ * have made on the way is refused, not followed. */
 static int bind_read_only(const char *path, struct isolate_error *err)
 {
-        struct stat st;
-        if (lstat(path, &st) < 0)
-                return errno == ENOENT ? 0 : error_set_errno(err, errno, "cannot stat %s", path);
-        if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0)
-                return mount_errno(err, "a bind of itself", path);
-        if (mount(NULL, path, NULL, MS_PRIVATE | MS_REC, NULL) < 0)
-                return error_set_errno(err, errno, "cannot make %s private", path);
-        return read_only_recursive(path, err);
+        _cleanup_close_ int fd = -1;
+        int r = path_open(path, 0, 0, &fd);
+        if (r == -ENOENT || r == -ENOTDIR)
+                return 0;
+        if (r < 0)
+                return path_error(err, r, path);
+        _cleanup_close_ int tree =
+            open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+        if (tree < 0)
+                return error_set_errno(err, errno, "cannot clone the mounts at %s", path);
+        return tree_attach(tree, fd, path, MS_RDONLY, true, true, err);
 }
 
 static int proc_setup(const struct policy *p, struct isolate_error *err)
@@ -255,7 +502,7 @@ static int cgroup_mounts(const struct cgroup_session *cg, struct isolate_error *
                         return mount_errno(err, "cgroup2", "/sys/fs/cgroup");
                 return 0;
         }
-        int r = clone_onto(holder_cgroup_fd, "/sys/fs/cgroup", false, err);
+        int r = clone_onto(holder_cgroup_fd, "/sys/fs/cgroup", 0, err);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < cg->n; i++) {
@@ -285,7 +532,8 @@ static int sys_setup(const struct policy *p, const struct cgroup_session *cg,
         /* With the host's net namespace the kernel hands back the host's sysfs superblock,
          * and refuses to stack a superblock on itself (EBUSY): an empty tmpfs goes between.
          * Read-only goes on this mount, not on the shared superblock. */
-        if (p->network == NETWORK_HOST && (r = clone_onto(holder_empty_fd, "/sys", true, err)) < 0)
+        if (p->network == NETWORK_HOST &&
+            (r = clone_onto(holder_empty_fd, "/sys", MASK_DIR_FLAGS, err)) < 0)
                 return r;
         if (mount("sysfs", "/sys", "sysfs", flags, NULL) < 0)
                 return mount_errno(err, "a fresh sysfs", "/sys");
@@ -312,10 +560,17 @@ static int homes_hide(const char *home, struct isolate_error *err)
         const char *rel = NULL;
         if (home && strncmp(home, "/home/", 6) == 0 && home[6] != '\0') {
                 rel = home + 6;
-                tree =
-                    open_tree(AT_FDCWD, home, OPEN_TREE_CLONE | AT_RECURSIVE | OPEN_TREE_CLOEXEC);
-                if (tree < 0 && errno != ENOENT)
-                        return error_set_errno(err, errno, "cannot take hold of %s", home);
+                _cleanup_close_ int fd = -1;
+                int r = path_open(home, 0, 0, &fd);
+                if (r < 0 && r != -ENOENT && r != -ENOTDIR)
+                        return path_error(err, r, home);
+                if (r == 0) {
+                        tree = open_tree(fd, "",
+                                         OPEN_TREE_CLONE | AT_RECURSIVE | OPEN_TREE_CLOEXEC |
+                                             AT_EMPTY_PATH);
+                        if (tree < 0)
+                                return error_set_errno(err, errno, "cannot take hold of %s", home);
+                }
         }
         if (mount("tmpfs", "/home", "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755") < 0)
                 return mount_errno(err, "a tmpfs", "/home");
@@ -379,6 +634,7 @@ int mounts_setup(const struct policy *p, const char *user, uid_t uid, gid_t gid,
         }
         if (!p->ns_mount)
                 return 0;
+        no_mount_setattr = getenv("ISOLATE_TEST_NO_MOUNT_SETATTR") != NULL;
         /* host mounts still propagate in; nothing propagates out */
         if (mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0)
                 return error_set_errno(err, errno, "cannot make / a slave mount");
