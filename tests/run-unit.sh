@@ -1,8 +1,5 @@
 #!/bin/sh
-# Runs every cmocka unit test binary given; each prints its own summary. Fails if any fails.
-rc=0
-for t in "$@"; do
-	echo "== $t"
-	"$t" || rc=1
-done
-exit $rc
+# Runs every cmocka unit test binary given (TAP output), one record per test for the summary
+# of make check (tests/results.py): a failed or skipped test, a test that never reported and
+# a binary that crashed or exited non-zero are all counted. Fails if any test failed.
+exec /usr/bin/python3 "$(dirname "$0")/results.py" unit "$@"

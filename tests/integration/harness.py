@@ -54,8 +54,16 @@ policy test {
 
 
 def require_root():
+    """Not root is a wrong invocation, not a host that cannot run the tests: a failure."""
     if os.geteuid() != 0:
-        raise unittest.SkipTest("integration tests run as root")
+        raise AssertionError("integration tests run as root (sudo make check)")
+
+
+def require_built(*paths):
+    """make builds everything the tests use before it runs them: a missing file fails."""
+    missing = [p for p in paths if not os.path.exists(p)]
+    if missing:
+        raise AssertionError(f"not built: {', '.join(missing)} (make integration builds them)")
 
 
 def own_cgroups():

@@ -72,8 +72,7 @@ class SystemdBackend(dbusmock.DBusTestCase):
     @classmethod
     def setUpClass(cls):
         harness.require_root()
-        if not os.access(DRIVER, os.X_OK):
-            raise unittest.SkipTest(f"{DRIVER} is not built (make {DRIVER})")
+        harness.require_built(DRIVER)
         cls.start_system_bus()
         cls.dbus_con = cls.get_dbus(system_bus=True)
 

@@ -18,7 +18,7 @@ import time
 import unittest
 
 from harness import (BASE_POLICY, BUILD, HELPER, INIT, ISOLATECTL, PAM_MODULE, Sandbox,
-                     require_root)
+                     require_built, require_root)
 from sshd import PrivateEnv, SshServer, free_port, sanitizer_env
 
 HOST_PIDNS = os.readlink("/proc/self/ns/pid")
@@ -81,9 +81,7 @@ class SshdCase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         require_root()
-        for f in (PAM_MODULE, HELPER, INIT):
-            if not os.path.exists(f):
-                raise unittest.SkipTest(f"{f} is not built")
+        require_built(PAM_MODULE, HELPER, INIT)
         cls.sb = Sandbox()
         cls.addClassCleanup(cls.sb.close)
         cls.p1, cls.p2, cls.p3, cls.px = (cls.sb.user(n) for n in cls.USERS)

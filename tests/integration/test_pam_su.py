@@ -7,14 +7,22 @@ import re
 import time
 import unittest
 
-from harness import BASE_POLICY, BUILD, HELPER, INIT, PAM_MODULE, Sandbox, require_root
+from harness import (BASE_POLICY, BUILD, HELPER, INIT, PAM_MODULE, ROOT, Sandbox, require_built,
+                     require_root)
 from sshd import PrivateEnv, sanitizer_env
 from test_pam_sshd import HOST_PIDNS, PROBE, processes_of, probe
 
+# The release build (make all), which make integration builds also under SANITIZE=1: a setuid
+# su started by a user ignores LD_PRELOAD, so an ASan-built module cannot load into it.
+RELEASE = os.path.join(ROOT, "build")
+RELEASE_MODULE = os.path.join(RELEASE, "pam_isolate.so")
+RELEASE_HELPER = os.path.join(RELEASE, "isolate-helper")
+RELEASE_INIT = os.path.join(RELEASE, "isolate-init")
 
-def session_lines(config, helper=HELPER, after=""):
+
+def session_lines(config, helper=HELPER, after="", module=PAM_MODULE):
     return ("session required pam_unix.so\n"
-            f"session required {PAM_MODULE} config={config} helper={helper}\n"
+            f"session required {module} config={config} helper={helper}\n"
             f"{after}")
 
 
@@ -30,9 +38,7 @@ class TestSuAndPamtester(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         require_root()
-        for f in (PAM_MODULE, HELPER, INIT):
-            if not os.path.exists(f):
-                raise unittest.SkipTest(f"{f} is not built")
+        require_built(PAM_MODULE, HELPER, INIT)
         cls.sb = Sandbox()
         cls.addClassCleanup(cls.sb.close)
         cls.u1, cls.u2 = (cls.sb.user(n) for n in cls.USERS)
@@ -143,10 +149,9 @@ class TestSuAndPamtester(unittest.TestCase):
     def test_user_cannot_fail_su_open_on_purpose(self):
         """fail = open, and a user running su with a tiny descriptor limit makes the setup
         fail on purpose: su runs PAM with that user's real uid, so fail = open must not
-        apply and no unconfined shell comes out (found by an attacker review)."""
-        if sanitizer_env(BUILD, self.env.workdir):
-            self.skipTest("a setuid su started by a user ignores LD_PRELOAD, so the "
-                          "ASan-built module cannot load into it; the release build runs this")
+        apply and no unconfined shell comes out (found by an attacker review). It runs the
+        release build (RELEASE): under SANITIZE=1 too, it must not skip."""
+        require_built(RELEASE_MODULE, RELEASE_HELPER, RELEASE_INIT)
         with open(self.cfg) as f:
             text = f.read().replace("fail = closed", "fail = open")
         path = os.path.join(self.sb.dir, "open-su.conf")
@@ -155,13 +160,14 @@ class TestSuAndPamtester(unittest.TestCase):
         os.chmod(path, 0o644)
         # test-only auth: the invoking user may su without a password
         self.env.write_pam("su", "auth sufficient pam_permit.so\n"
-                                 "account required pam_permit.so\n" + session_lines(path))
+                                 "account required pam_permit.so\n" +
+                           session_lines(path, helper=RELEASE_HELPER, module=RELEASE_MODULE))
         outputs = []
-        for nofile in range(5, 25):  # ASan builds need more fds before PAM even runs
-            r = self.run_in_env(["setpriv", f"--reuid={self.u2.uid}", f"--regid={self.u2.gid}",
-                                 "--init-groups", "--", "sh", "-c",
-                                 f"ulimit -n {nofile}; exec su {self.u1.name} -c "
-                                 "'grep ^Seccomp: /proc/self/status'"])
+        for nofile in range(5, 25):
+            r = self.env.run(["setpriv", f"--reuid={self.u2.uid}", f"--regid={self.u2.gid}",
+                              "--init-groups", "--", "sh", "-c",
+                              f"ulimit -n {nofile}; exec su {self.u1.name} -c "
+                              "'grep ^Seccomp: /proc/self/status'"])
             outputs.append((nofile, r.returncode, r.stdout, r.stderr))
         unconfined = [o for o in outputs if re.search(r"Seccomp:\s+0", o[2])]
         self.assertEqual(unconfined, [], "an unconfined shell came out of a forced failure")

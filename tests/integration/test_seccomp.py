@@ -17,7 +17,7 @@ import time
 import unittest
 
 from harness import BASE_POLICY, BUILD, HELPER, INIT, ISOLATECTL, PAM_MODULE, PROBE, Sandbox, \
-    SandboxTestCase, require_root
+    SandboxTestCase, require_built, require_root
 from sshd import PrivateEnv, SshServer, sanitizer_env
 
 KILLED = 128 + signal.SIGSYS
@@ -287,17 +287,21 @@ class TestSyscallPolicy(SandboxTestCase):
         self.assertClean()
 
     def setuid_copy(self):
-        """A setuid-root copy of the probe in the user's home (a suid-capable filesystem),
-        after checking outside the sandbox that it does run with euid 0 there."""
+        """A setuid-root copy of the probe in the user's home, after checking outside the
+        sandbox that it does run with euid 0 there (a failure if not: only a nosuid home,
+        where no setuid program can run at all, is a host that cannot run the test)."""
         path = os.path.join(self.u1.home, "suid-probe")
+        if os.statvfs(self.u1.home).f_flag & os.ST_NOSUID:
+            self.skipTest(f"the test users' homes ({self.u1.home}) are on a nosuid mount: "
+                          "no setuid program runs from there, with or without the sandbox")
         shutil.copy(PROBE, path)
         os.chown(path, 0, 0)
         os.chmod(path, 0o4755)
         self.addCleanup(os.unlink, path)
         outside = subprocess.run(["runuser", "-u", self.u1.name, "--", path, "euid"],
                                  capture_output=True, text=True)
-        if f"uid={self.u1.uid} euid=0" not in outside.stdout:
-            self.skipTest(f"setuid does not work here outside the sandbox: {outside.stdout}")
+        self.assertIn(f"uid={self.u1.uid} euid=0", outside.stdout,
+                      f"outside the sandbox the setuid copy did not run as root: {outside}")
         return path
 
     def test_setuid_gains_nothing(self):
@@ -470,9 +474,7 @@ class TestSshdUnderThePolicy(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         require_root()
-        for f in (PAM_MODULE, HELPER, INIT):
-            if not os.path.exists(f):
-                raise unittest.SkipTest(f"{f} is not built")
+        require_built(PAM_MODULE, HELPER, INIT)
         cls.sb = Sandbox()
         cls.addClassCleanup(cls.sb.close)
         cls.logged = cls.sb.user("isolate-sc5")

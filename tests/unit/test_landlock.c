@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "skip_because.h"
+
 #include "../../session-helper/landlock.h"
 #include "../../session-helper/lsm.h"
 #include "test_fork.h"
@@ -162,7 +164,7 @@ static struct policy policy_new(void)
 static void test_read_write_home_only(void **state)
 {
         if (landlock_abi_version() < 1)
-                skip();
+                skip_because("this kernel has no Landlock (landlock_create_ruleset: %m)");
         struct policy p = policy_new();
         char *rw[] = {"$HOME", NULL};
         p.landlock_read_write = (struct strv){rw, 1};
@@ -186,7 +188,7 @@ static void test_read_write_home_only(void **state)
 static void test_read_only_paths(void **state)
 {
         if (landlock_abi_version() < 1)
-                skip();
+                skip_because("this kernel has no Landlock (landlock_create_ruleset: %m)");
         char ro[128];
         path_of(ro, sizeof(ro), "ro");
         struct policy p = policy_new();
@@ -207,7 +209,7 @@ static void test_read_only_paths(void **state)
 static void test_file_rule(void **state)
 {
         if (landlock_abi_version() < 1)
-                skip();
+                skip_because("this kernel has no Landlock (landlock_create_ruleset: %m)");
         char file[128];
         path_of(file, sizeof(file), "other/existing");
         struct policy p = policy_new();
@@ -224,7 +226,7 @@ static void test_older_abi_plan(void **state)
 {
         /* a plan made for ABI 1 still applies on this kernel and still confines */
         if (landlock_abi_version() < 1)
-                skip();
+                skip_because("this kernel has no Landlock (landlock_create_ruleset: %m)");
         lsm_set_landlock_abi(1);
         struct policy p = policy_new();
         char *rw[] = {"$HOME", NULL};
@@ -243,7 +245,7 @@ static void test_path_gone_at_apply(void **state)
 {
         /* a path that is missing in the session's view is skipped, not fatal */
         if (landlock_abi_version() < 1)
-                skip();
+                skip_because("this kernel has no Landlock (landlock_create_ruleset: %m)");
         struct join_spec j;
         join_spec_init(&j);
         j.landlock_handled = LANDLOCK_ACCESS_FS_WRITE_FILE;

@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "skip_because.h"
+
 #include "../../session-helper/landlock.h"
 #include "../../session-helper/lsm.h"
 
@@ -322,7 +324,7 @@ static const struct landlock_path *find_path(const struct join_spec *j, const ch
 static void test_landlock_plan_write_only(void **state)
 {
         if (landlock_abi_version() < 1)
-                skip();
+                skip_because("this kernel has no Landlock (landlock_create_ruleset: %m)");
         char home[160], missing[160];
         snprintf(home, sizeof(home), "%s/home", root);
         snprintf(missing, sizeof(missing), "%s/nope", root);
@@ -369,7 +371,7 @@ static void test_landlock_plan_write_only(void **state)
 static void test_landlock_plan_read_only(void **state)
 {
         if (landlock_abi_version() < 1)
-                skip();
+                skip_because("this kernel has no Landlock (landlock_create_ruleset: %m)");
         struct policy p = policy_new();
         char *ro[] = {"/usr", "/etc", NULL};
         char *rw[] = {"/tmp", NULL};
@@ -449,7 +451,7 @@ static void test_landlock_no_rules(void **state)
 static void test_landlock_bad_paths(void **state)
 {
         if (landlock_abi_version() < 1)
-                skip();
+                skip_because("this kernel has no Landlock (landlock_create_ruleset: %m)");
         struct policy p = policy_new();
         char *rel[] = {"relative/dir", NULL};
         p.landlock_read_write = (struct strv){rel, 1};

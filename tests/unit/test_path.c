@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "skip_because.h"
+
 #include "../../session-helper/path.h"
 #include "test_fork.h"
 
@@ -282,12 +284,13 @@ static int root_checks(void)
 static void test_roots_own_symlinks_followed(void **state)
 {
         if (geteuid() != 0) {
-                skip();
+                skip_because("runs as root only (make check runs as root)");
                 return;
         }
         struct stat st;
         if (stat("/mnt", &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022)) {
-                skip();
+                skip_because("this host has no /mnt that is a root-owned directory, not "
+                             "writable by group or others");
                 return;
         }
         pid_t pid = test_fork();

@@ -1,0 +1,307 @@
+#!/usr/bin/python3
+"""Test results of `make check`: every stage (unit, integration, vmtest) writes one record per
+test into $TEST_RESULTS/STAGE, and `summary` turns them into the one line `make check` ends
+with, `N passed, N failed, N skipped`, with every skip and its reason listed above it.
+
+A record is one line, `STATUS<TAB>NAME<TAB>DETAIL`, STATUS pass, fail or skip; a stage's last
+line is `end` once its runner got to the end. A stage without `end` (its build failed, its
+runner died) counts as a failure, and so does a make that failed with no failed test recorded.
+
+  results.py unit BINARY...          runs cmocka test binaries (TAP output), records them
+  results.py vmtest RESULTS CHECKS   the guest test's "ok ID - ..." lines against the fixed
+                                     list of expected checks (a missing one is a failure)
+  results.py summary DIR STAGE...    the summary of DIR's stages; exit status 1 on any failure
+
+Without $TEST_RESULTS (`make unit` alone), `unit` writes to a directory of its own and ends with
+the summary of its stage; tests/integration/run.py does the same."""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+
+STATUSES = ("pass", "fail", "skip")
+
+
+class Recorder:
+    """Appends a stage's records to DIR/STAGE; DIR is $TEST_RESULTS, or a temporary directory
+    that finish() summarizes and removes."""
+
+    def __init__(self, stage):
+        # tests/check.sh names the stage it runs (make fuzz-replay runs tests/run-unit.sh too)
+        stage = self.stage = os.environ.get("TEST_STAGE") or stage
+        self.own_dir = None
+        d = os.environ.get("TEST_RESULTS")
+        if not d:
+            d = self.own_dir = tempfile.mkdtemp(prefix=f"isolate-{stage}-results.")
+        self.path = os.path.join(d, stage)
+        self.counts = dict.fromkeys(STATUSES, 0)
+        self.f = open(self.path, "a", buffering=1)
+
+    def add(self, status, name, detail=""):
+        assert status in STATUSES, status
+        self.counts[status] += 1
+        clean = " ".join(str(detail).split())
+        self.f.write(f"{status}\t{' '.join(name.split())}\t{clean}\n")
+
+    def finish(self):
+        """Marks the stage complete; returns the exit status the stage's runner should have."""
+        self.f.write("end\n")
+        self.f.close()
+        c = self.counts
+        if self.own_dir is None:
+            print(f"{self.stage}: {c['pass']} passed, {c['fail']} failed, {c['skip']} skipped",
+                  flush=True)
+            return 1 if c["fail"] else 0
+        try:
+            return summary(self.own_dir, [self.stage])
+        finally:
+            shutil.rmtree(self.own_dir, True)
+
+
+# ---- unit: cmocka binaries, TAP -----------------------------------------------------------
+
+UNIT_TIMEOUT = int(os.environ.get("UNIT_TIMEOUT", "600"))
+SKIP_REASON = re.compile(r"^skip-reason: (\S+): (.*)$")  # tests/unit/skip_because.h
+TAP_PLAN = re.compile(r"^1\.\.(\d+)\s*$")
+TAP_SKIP = re.compile(r"^(?:not )?ok (\d+) # SKIP:?\s*(.*)$")  # cmocka 1.1.5: "not ok N # SKIP"
+TAP_RESULT = re.compile(r"^(not )?ok (\d+)(?: - (.*))?$")
+TAP_GROUP = re.compile(r"^# (not )?ok - ")  # the group's own line, after its tests
+
+
+def run_unit_binary(path, rec):
+    """Runs one cmocka binary with TAP output, echoing it; records each test. Every numbered
+    test of the plan must report exactly once, and the binary must exit 0 when all passed."""
+    binary = os.path.basename(path)
+    print(f"== {path}", flush=True)
+    env = dict(os.environ, CMOCKA_MESSAGE_OUTPUT="TAP")
+    try:
+        p = subprocess.Popen([path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                             text=True, errors="replace", start_new_session=True)
+    except OSError as e:
+        rec.add("fail", binary, f"cannot run {path}: {e}")
+        return
+    timed_out = []
+
+    def kill():
+        timed_out.append(True)
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    timer = threading.Timer(UNIT_TIMEOUT, kill)
+    timer.start()
+    plan = None
+    results = {}       # number -> (status, name, detail)
+    twice = []
+    reasons = {}       # test name -> reason printed by skip_because()
+    last_fail = None   # the number whose "# ..." detail lines follow
+    for line in p.stdout:
+        sys.stdout.write(line)
+        line = line.rstrip("\n")
+        m = SKIP_REASON.match(line)
+        if m:
+            reasons[m.group(1)] = m.group(2)
+            continue
+        m = TAP_PLAN.match(line)
+        if m and plan is None:
+            plan = int(m.group(1))
+            continue
+        m = TAP_SKIP.match(line)
+        if m:
+            outcome = (int(m.group(1)), "skip", m.group(2).strip(), "")
+        else:
+            m = TAP_RESULT.match(line)
+            if m:
+                outcome = (int(m.group(2)), "fail" if m.group(1) else "pass",
+                           (m.group(3) or "").strip(), "")
+            elif (line.startswith("# ") and last_fail is not None
+                  and not TAP_GROUP.match(line)):
+                status, name, detail = results[last_fail]
+                if len(detail) < 300:
+                    results[last_fail] = (status, name, (detail + " " + line[2:]).strip())
+                continue
+            else:
+                last_fail = None
+                continue
+        n, status, name, detail = outcome
+        last_fail = n if status == "fail" else None
+        if n in results:
+            twice.append((n, name))
+        results[n] = (status, name, detail)
+    p.wait()
+    timer.cancel()
+    rc = p.returncode
+    how = "was killed after %d s" % UNIT_TIMEOUT if timed_out else (
+        f"exited {rc}" if rc >= 0 else f"was killed by signal {-rc}")
+    failed = 0
+    for n in sorted(results):
+        status, name, detail = results[n]
+        full = f"{binary}.{name or f'#{n}'}"
+        if status == "skip":
+            if name in reasons:
+                rec.add("skip", full, reasons[name])
+            else:
+                failed += 1
+                rec.add("fail", full, "skipped without a reason (use skip_because() from "
+                                      "tests/unit/skip_because.h)")
+        else:
+            failed += status == "fail"
+            rec.add(status, full, detail)
+    for n, name in twice:
+        failed += 1
+        rec.add("fail", f"{binary}.{name or f'#{n}'}",
+                "reported more than once (a forked test child went on running the suite?)")
+    if plan is None:
+        failed += 1
+        rec.add("fail", binary, f"printed no TAP plan and {how}")
+    else:
+        for n in range(1, plan + 1):
+            if n not in results:
+                failed += 1
+                rec.add("fail", f"{binary}.#{n}", f"test {n} of {plan} reported no result; "
+                                                  f"the binary {how}")
+    if (rc != 0 or timed_out) and not failed:
+        rec.add("fail", binary, f"all its tests passed but the binary {how}")
+
+
+def cmd_unit(binaries):
+    rec = Recorder("unit")
+    for b in binaries:
+        run_unit_binary(b, rec)
+    return rec.finish()
+
+
+# ---- vmtest: the guest's checks against the fixed list -------------------------------------
+
+GUEST_LINE = re.compile(r"^(ok|not ok|skip) (\S+) - (.*)$")
+
+
+def read_checks(path):
+    """The fixed list of the guest test's checks: one ID per line (text after it and lines
+    starting with # are comments)."""
+    ids = []
+    with open(path) as f:
+        for line in f:
+            line = line.split("#", 1)[0].strip()
+            if line:
+                ids.append(line.split()[0])
+    return ids
+
+
+def cmd_vmtest(results_path, checks_path):
+    rec = Recorder("vmtest")
+    expected = read_checks(checks_path)
+    dup = sorted({i for i in expected if expected.count(i) > 1})
+    seen = {}
+    extra = []
+    with open(results_path, errors="replace") as f:
+        for line in f:
+            m = GUEST_LINE.match(line.rstrip("\n"))
+            if not m:
+                continue
+            status = {"ok": "pass", "not ok": "fail", "skip": "skip"}[m.group(1)]
+            cid, text = m.group(2), m.group(3)
+            if cid in seen or cid not in expected:
+                extra.append((status, cid, text))
+            else:
+                seen[cid] = (status, text)
+    for cid in expected:
+        if cid in seen:
+            status, text = seen[cid]
+            rec.add(status, cid, text)
+        else:
+            rec.add("fail", cid, "no result: its step did not report it (the step "
+                                         "failed or stopped early)")
+    for status, cid, text in extra:
+        if cid in expected:
+            why = "reported more than once"
+        else:
+            why = f"not in {os.path.basename(checks_path)}"
+        # a step's own failure (e.g. ssh exited non-zero) is a failure whatever its id
+        rec.add("fail", cid, f"{why}: {'not ok' if status == 'fail' else 'ok'} - {text}")
+    for cid in dup:
+        rec.add("fail", cid, f"listed twice in {os.path.basename(checks_path)}")
+    return rec.finish()
+
+
+# ---- summary --------------------------------------------------------------------------------
+
+def read_stage(d, stage):
+    """(records, complete, make's exit status or None) of one stage. A stage that keeps no
+    records (no file at all) is one test: make's exit status says whether it passed."""
+    records, complete, rc = [], False, None
+    try:
+        with open(os.path.join(d, stage + ".rc")) as f:
+            rc = int(f.read().strip() or "0")
+    except (FileNotFoundError, ValueError):
+        pass
+    try:
+        with open(os.path.join(d, stage), errors="replace") as f:
+            for line in f:
+                line = line.rstrip("\n")
+                if line == "end":
+                    complete = True
+                    continue
+                parts = line.split("\t", 2)
+                if len(parts) == 3 and parts[0] in STATUSES:
+                    records.append(tuple(parts))
+    except FileNotFoundError:
+        if rc == 0:
+            return [("pass", stage, f"make {stage} exited 0")], True, rc
+    return records, complete, rc
+
+
+def summary(d, stages):
+    per_stage = []
+    skips, fails = [], []
+    for stage in stages:
+        records, complete, rc = read_stage(d, stage)
+        if not complete:
+            why = f"make {stage} exited {rc}" if rc else "its runner died"
+            records.append(("fail", stage, f"the stage did not run to its end ({why}; a failed "
+                                           "build stops it: see the output above)"))
+        elif rc and not any(r[0] == "fail" for r in records):
+            records.append(("fail", stage, f"make {stage} exited {rc} with no failed test "
+                                           "recorded (see the output above)"))
+        c = dict.fromkeys(STATUSES, 0)
+        for status, name, detail in records:
+            c[status] += 1
+            if status == "skip":
+                skips.append(f"{stage}: {name}: {detail or '(no reason given)'}")
+            elif status == "fail":
+                fails.append(f"{stage}: {name}" + (f": {detail}" if detail else ""))
+        per_stage.append((stage, c))
+    total = {s: sum(c[s] for _, c in per_stage) for s in STATUSES}
+    print("==== summary ====")
+    print(f"skipped ({len(skips)}):" if skips else "skipped: none")
+    for s in skips:
+        print(f"  {s}")
+    if fails:
+        print(f"failed ({len(fails)}):")
+        for s in fails:
+            print(f"  {s[:400]}")
+    for stage, c in per_stage:
+        print(f"  {stage}: {c['pass']} passed, {c['fail']} failed, {c['skip']} skipped")
+    print(f"{total['pass']} passed, {total['fail']} failed, {total['skip']} skipped", flush=True)
+    return 1 if total["fail"] else 0
+
+
+def main(argv):
+    if len(argv) >= 2 and argv[1] == "unit":
+        return cmd_unit(argv[2:])
+    if len(argv) == 4 and argv[1] == "vmtest":
+        return cmd_vmtest(argv[2], argv[3])
+    if len(argv) >= 3 and argv[1] == "summary":
+        return summary(argv[2], argv[3:])
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
