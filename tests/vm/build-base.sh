@@ -18,11 +18,15 @@ tree=$tmp/tree
 [ "$(id -u)" = 0 ] || { echo "build-base.sh: must run as root" >&2; exit 1; }
 [ ! -e "$out" ] || { echo "build-base.sh: $out exists" >&2; exit 1; }
 
-cleanup() {
-	# debootstrap leaves /proc and /sys mounted in the tree when it fails half way
+# debootstrap leaves /proc and /sys mounted in the tree when it fails half way, and on some
+# hosts (seen on Linux 6.18) /proc even when it succeeds
+umount_tree() {
 	for m in proc sys dev/pts dev; do
 		mountpoint -q "$tree/$m" 2>/dev/null && umount -l "$tree/$m" || true
 	done
+}
+cleanup() {
+	umount_tree
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -157,6 +161,8 @@ cp "$kernel" "$tmp/vmlinuz"
 cp "$initrd" "$tmp/initrd.img"
 
 # Sparse: the file takes what the tree takes; the guest writes into a qcow2 overlay.
+# Nothing may be mounted in the tree: mkfs.ext4 -d would copy /proc's files.
+umount_tree
 truncate -s 4G "$tmp/disk.raw"
 mkfs.ext4 -q -F -L vmroot -d "$tree" "$tmp/disk.raw"
 

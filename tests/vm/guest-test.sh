@@ -3,7 +3,9 @@
 # run.sh calls one subcommand per step over ssh: as root (over one master connection) to
 # set up a phase and to look at the system from outside the session, and as the test user
 # (a real login through sshd -> pam_systemd -> pam_isolate) to look from inside.
-# Every check prints "ok - WHAT" or "not ok - WHAT: why"; other lines are information.
+# Every check prints "ok ID - WHAT" or "not ok ID - WHAT: why"; other lines are information.
+# ID names the check in tests/vm/checks.txt, the fixed list of every check the run must
+# report: one that does not report is a failure, and so is one whose value is empty (with).
 # Every wait has a hard timeout. TCG is slow: few processes per check.
 set -u
 
@@ -22,17 +24,30 @@ READ_BPS=1048576
 WRITE_BPS=2097152
 PROFILE=isolate-vmtest
 
-ok() { echo "ok - $*"; }
-notok() { echo "not ok - $*"; }
-# eq WHAT EXPECTED ACTUAL
+# ok ID WHAT, notok ID WHAT
+ok() { echo "ok $1 - $2"; }
+notok() { echo "not ok $1 - $2"; }
+# eq ID WHAT EXPECTED ACTUAL
 eq() {
-	if [ "$2" = "$3" ]; then ok "$1"; else notok "$1: expected '$2', got '$3'"; fi
+	if [ "$3" = "$4" ]; then ok "$1" "$2"; else notok "$1" "$2: expected '$3', got '$4'"; fi
 }
-# check WHAT CMD...: ok when CMD succeeds
+# check ID WHAT CMD...: ok when CMD succeeds
 check() {
-	what=$1
+	id=$1 what=$2
+	shift 2
+	if "$@"; then ok "$id" "$what"; else notok "$id" "$what"; fi
+}
+# with VALUE CHECK ID WHAT ...: runs the check (check, eq, with ...) when VALUE is set; when
+# it is empty that check fails: a check never vanishes for want of a value
+with() {
+	with_v=$1
 	shift
-	if "$@"; then ok "$what"; else notok "$what"; fi
+	if [ -n "$with_v" ]; then
+		"$@"
+		return
+	fi
+	while [ "$1" = with ]; do shift 2; done
+	notok "$2" "$3: a value it needs is empty"
 }
 # wait_for SECONDS CMD...: polls CMD every half second until it succeeds or time is up
 wait_for() {
@@ -46,6 +61,11 @@ wait_for() {
 }
 gone() { [ ! -e "$1" ]; }
 dead() { ! kill -0 "$1" 2>/dev/null; }
+# own_pidns PID: PID is in a pid namespace other than PID 1's
+own_pidns() {
+	own_ns=$(readlink "/proc/$1/ns/pid")
+	[ -n "$own_ns" ] && [ "$own_ns" != "$(readlink /proc/1/ns/pid)" ]
+}
 first_line() { head -n 1 "$1" 2>/dev/null; }
 vda_dev() { cat /sys/block/vda/dev; }
 label_of() { tr -d '\0' <"/proc/$1/attr/current" 2>/dev/null; }
@@ -69,30 +89,28 @@ show_strays() {
 	done
 }
 
-# io.max of a cgroup holds the vmtest caps on the guest's disk (the whole disk, vda)
-check_io_max() {
+# check_cgroup_caps DIR ID WHAT: the cgroup files of a user's cgroup hold the policy's caps;
+# io.max the caps on the guest's disk (the whole disk, vda). Checks ID.memory.max,
+# ID.memory.swap.max, ID.pids.max, ID.io.max.
+check_cgroup_caps() {
+	eq "$2.memory.max" "$3: memory.max" "$MEMORY_MAX" "$(first_line "$1/memory.max")"
+	eq "$2.memory.swap.max" "$3: memory.swap.max" 0 "$(first_line "$1/memory.swap.max")"
+	eq "$2.pids.max" "$3: pids.max" "$PIDS_MAX" "$(first_line "$1/pids.max")"
 	want="$(vda_dev) rbps=$READ_BPS wbps=$WRITE_BPS riops=max wiops=max"
 	got=$(grep "^$(vda_dev) " "$1/io.max" 2>/dev/null)
-	eq "$2: io.max" "$want" "$got"
-}
-
-# the cgroup files of a user's cgroup hold the policy's caps
-check_cgroup_caps() {
-	eq "$2: memory.max" "$MEMORY_MAX" "$(first_line "$1/memory.max")"
-	eq "$2: memory.swap.max" 0 "$(first_line "$1/memory.swap.max")"
-	eq "$2: pids.max" "$PIDS_MAX" "$(first_line "$1/pids.max")"
-	check_io_max "$1" "$2"
+	eq "$2.io.max" "$3: io.max" "$want" "$got"
 }
 
 # ---- phases run as root --------------------------------------------------------------------
 
 # pre: what the boot (base image + layer) must have given
 cmd_pre() {
-	eq "guest: systemd is PID 1" systemd "$(cat /proc/1/comm)"
-	eq "guest: cgroup v2 only" cgroup2fs "$(stat -fc %T $CG)"
-	check "guest: AppArmor profile $PROFILE loaded in enforce mode" \
+	eq pre.pid1 "guest: systemd is PID 1" systemd "$(cat /proc/1/comm)"
+	eq pre.cgroup2 "guest: cgroup v2 only" cgroup2fs "$(stat -fc %T $CG)"
+	check pre.apparmor "guest: AppArmor profile $PROFILE loaded in enforce mode" \
 		grep -qx "$PROFILE (enforce)" /sys/kernel/security/apparmor/profiles
-	check "layer: vmtest-layer.service (isolate installed, sshd's PAM stack written) succeeded" \
+	check pre.layer \
+		"layer: vmtest-layer.service (isolate installed, sshd's PAM stack written) succeeded" \
 		systemctl is-active --quiet vmtest-layer.service
 	echo "# isolatectl: $(isolatectl --version 2>&1)"
 	# for the test user's logins to compare their pid namespace with
@@ -106,15 +124,18 @@ cmd_pre() {
 	pam-auth-update --enable isolate
 	order=$(grep -v '^#' /etc/pam.d/common-session | grep -o 'pam_systemd.so\|pam_isolate.so' |
 		paste -sd' ')
-	eq "PAM: pam-auth-update --enable isolate puts pam_isolate.so after pam_systemd.so" \
+	eq pre.pam-auth-update-order \
+		"PAM: pam-auth-update --enable isolate puts pam_isolate.so after pam_systemd.so" \
 		"pam_systemd.so pam_isolate.so" "$order"
 	out=$(isolatectl check 2>&1)
 	rc=$?
 	echo "$out" | sed -e 's/^/# isolatectl check after pam-auth-update: /'
 	if [ "$rc" = 0 ] && ! echo "$out" | grep -qi 'warning\|error'; then
-		ok "PAM: isolatectl check accepts the stack pam-auth-update --enable isolate made"
+		ok pre.pam-auth-update-check \
+			"PAM: isolatectl check accepts the stack pam-auth-update --enable isolate made"
 	else
-		notok "PAM: isolatectl check warns about the stack pam-auth-update --enable isolate made"
+		notok pre.pam-auth-update-check \
+			"PAM: isolatectl check (exit $rc) warns about the stack pam-auth-update --enable isolate made"
 	fi
 }
 
@@ -122,12 +143,13 @@ cmd_pre() {
 # (as the README says and layer-setup.sh first wrote it): the stack of the rest of the test
 cmd_pam_last() {
 	DEBIAN_FRONTEND=noninteractive pam-auth-update --disable isolate
-	check "PAM: pam-auth-update --disable isolate restores common-session" \
+	check pam-last.restored "PAM: pam-auth-update --disable isolate restores common-session" \
 		cmp -s /etc/pam.d/common-session "$STATE/common-session.orig"
 	echo "session required pam_isolate.so" >>/etc/pam.d/sshd
 	last=$(grep -v '^#' /etc/pam.d/sshd | awk '$1 == "session" {
 		for (i = 2; i <= NF; i++) if ($i ~ /\.so$/) { m = $i; break } } END { print m }')
-	eq "PAM: pam_isolate.so is the last session module of /etc/pam.d/sshd" pam_isolate.so "$last"
+	eq pam-last.last "PAM: pam_isolate.so is the last session module of /etc/pam.d/sshd" \
+		pam_isolate.so "$last"
 }
 
 # use NAME: /etc/isolate.conf := conf/NAME.conf; isolatectl check must accept config + stack
@@ -137,7 +159,7 @@ cmd_use() {
 		# a cgroup tree of isolate's own: a unit that delegates its subtree (cg-delegate.sh)
 		systemctl is-active --quiet "$V2_UNIT" ||
 			systemd-run --quiet --unit="$V2_UNIT" -p Delegate=yes "$DIR/cg-delegate.sh"
-		check "v2: delegated cgroup $(dirname $V2_ROOT) offers memory, io, pids" \
+		check use.v2.delegated "v2: delegated cgroup $(dirname $V2_ROOT) offers memory, io, pids" \
 			wait_for 20 sh -c "grep -qw memory $(dirname $V2_ROOT)/cgroup.subtree_control &&
 				grep -qw io $(dirname $V2_ROOT)/cgroup.subtree_control &&
 				grep -qw pids $(dirname $V2_ROOT)/cgroup.subtree_control"
@@ -146,9 +168,9 @@ cmd_use() {
 	rc=$?
 	echo "$out" | sed -e 's/^/# isolatectl check: /'
 	if [ "$rc" = 0 ] && ! echo "$out" | grep -qi 'warning\|error'; then
-		ok "$1: isolatectl check accepts the config and the PAM stack"
+		ok "use.$1.check" "$1: isolatectl check accepts the config and the PAM stack"
 	else
-		notok "$1: isolatectl check (exit $rc) complains"
+		notok "use.$1.check" "$1: isolatectl check (exit $rc) complains"
 	fi
 	journalctl --show-cursor -n 0 -q 2>/dev/null | sed -n 's/^-- cursor: //p' >"$STATE/cursor-$1" ||
 		true
@@ -157,24 +179,29 @@ cmd_use() {
 # live-systemd: the test user's session (user-session systemd) is at its checkpoint
 cmd_live_systemd() {
 	s=$(loginctl list-sessions --no-legend | awk -v u="$TEST_USER" '$3 == u { print $1 }')
-	if [ -z "$s" ] || [ "$(echo "$s" | wc -l)" != 1 ]; then
-		notok "systemd: logind lists one session of $TEST_USER (got '$s')"
-		return
+	if [ -n "$s" ] && [ "$(echo "$s" | wc -l)" = 1 ]; then
+		ok systemd.logind "systemd: logind lists session $s of $TEST_USER"
+	else
+		notok systemd.logind "systemd: logind lists one session of $TEST_USER (got '$s')"
+		s=""
 	fi
-	ok "systemd: logind lists session $s of $TEST_USER"
-	leader=$(loginctl show-session "$s" -p Leader --value)
-	scope=$(loginctl show-session "$s" -p Scope --value)
+	leader="" scope=""
+	if [ -n "$s" ]; then
+		leader=$(loginctl show-session "$s" -p Leader --value)
+		scope=$(loginctl show-session "$s" -p Scope --value)
+	fi
 	save systemd.session "$s"
 	save systemd.scope "$scope"
 	save systemd.leader "$leader"
-	eq "systemd: session $s is active" active "$(loginctl show-session "$s" -p State --value)"
+	with "$s" eq systemd.active "systemd: session $s is active" active \
+		"$(loginctl show-session "$s" -p State --value)"
 
 	# caps on user-UID.slice, as systemd reports them and as the cgroup files hold them
-	eq "systemd: MemoryMax of user-$TEST_UID.slice" "$MEMORY_MAX" \
+	eq systemd.MemoryMax "systemd: MemoryMax of user-$TEST_UID.slice" "$MEMORY_MAX" \
 		"$(systemctl show "user-$TEST_UID.slice" -p MemoryMax --value)"
-	eq "systemd: MemorySwapMax of user-$TEST_UID.slice" 0 \
+	eq systemd.MemorySwapMax "systemd: MemorySwapMax of user-$TEST_UID.slice" 0 \
 		"$(systemctl show "user-$TEST_UID.slice" -p MemorySwapMax --value)"
-	eq "systemd: TasksMax of user-$TEST_UID.slice" "$PIDS_MAX" \
+	eq systemd.TasksMax "systemd: TasksMax of user-$TEST_UID.slice" "$PIDS_MAX" \
 		"$(systemctl show "user-$TEST_UID.slice" -p TasksMax --value)"
 	for prop in IOReadBandwidthMax:$READ_BPS IOWriteBandwidthMax:$WRITE_BPS; do
 		name=${prop%%:*} want=${prop##*:}
@@ -183,41 +210,42 @@ cmd_live_systemd() {
 		# "DEVICE BYTES": DEVICE any node of the whole disk vda
 		dev=${v% *} bytes=${v##* }
 		majmin=$(stat -Lc '%t %T' "$dev" 2>/dev/null | { read -r a b && printf '%d:%d' "0x$a" "0x$b"; })
-		eq "systemd: $name of user-$TEST_UID.slice (disk vda)" "$(vda_dev) $want" "$majmin $bytes"
+		eq "systemd.$name" "systemd: $name of user-$TEST_UID.slice (disk vda)" \
+			"$(vda_dev) $want" "$majmin $bytes"
 	done
-	check_cgroup_caps "$SLICE" "systemd: $SLICE"
+	check_cgroup_caps "$SLICE" systemd.slice "systemd: $SLICE"
 
 	# the session stays in its scope: the sshd monitor, and the shell's leftover
-	eq "systemd: the sshd monitor (pid $leader) stays in $scope" \
+	with "$leader" with "$scope" eq systemd.monitor-in-scope \
+		"systemd: the sshd monitor (pid $leader) stays in $scope" \
 		"0::/user.slice/user-$TEST_UID.slice/$scope" "$(cat "/proc/$leader/cgroup" 2>/dev/null)"
 	p=$(sleep_pid 1001)
 	save systemd.sleep "$p"
-	if [ -z "$p" ]; then
-		notok "systemd: the session's background 'sleep 1001' runs"
-	else
-		eq "systemd: the session's processes (sleep 1001, pid $p) are in $scope" \
-			"0::/user.slice/user-$TEST_UID.slice/$scope" "$(cat "/proc/$p/cgroup")"
-		check "systemd: loginctl session-status $s lists the session's processes" \
-			sh -c "loginctl session-status $s --no-pager -l 2>/dev/null | grep -q '[^0-9]$p '"
-		if [ "$(readlink "/proc/$p/ns/pid")" != "$(readlink /proc/1/ns/pid)" ]; then
-			ok "systemd: the session's processes are in a pid namespace of their own"
-		else
-			notok "systemd: the session's processes are in the host's pid namespace"
-		fi
-		eq "AppArmor: the session's processes run under $PROFILE" "$PROFILE (enforce)" \
-			"$(label_of "$p")"
-	fi
-	eq "AppArmor: the sshd monitor (pid $leader) is not confined by it" unconfined \
+	[ -n "$p" ] || echo "# the session's background 'sleep 1001' does not run"
+	with "$p" with "$scope" eq systemd.sleep-in-scope \
+		"systemd: the session's processes (sleep 1001, pid $p) are in $scope" \
+		"0::/user.slice/user-$TEST_UID.slice/$scope" "$(cat "/proc/$p/cgroup" 2>/dev/null)"
+	with "$p" with "$s" check systemd.session-status \
+		"systemd: loginctl session-status $s lists the session's processes" \
+		sh -c "loginctl session-status $s --no-pager -l 2>/dev/null | grep -q '[^0-9]$p '"
+	with "$p" check systemd.sleep-pidns \
+		"systemd: the session's processes are in a pid namespace of their own" \
+		own_pidns "$p"
+	with "$p" eq systemd.sleep-label "AppArmor: the session's processes run under $PROFILE" \
+		"$PROFILE (enforce)" "$(label_of "$p")"
+	with "$leader" eq systemd.monitor-label \
+		"AppArmor: the sshd monitor (pid $leader) is not confined by it" unconfined \
 		"$(label_of "$leader")"
-	check "AppArmor: the kernel logged the denied read of /etc/hostname by $PROFILE" \
+	check systemd.apparmor-logged \
+		"AppArmor: the kernel logged the denied read of /etc/hostname by $PROFILE" \
 		sh -c "dmesg | grep 'apparmor=\"DENIED\"' | grep 'profile=\"$PROFILE\"' |
 			grep -q 'name=\"/etc/hostname\"'"
 	# the memory hog the session ran was killed by the OOM killer of the user's slice
 	kills=$(awk '$1 == "oom_kill" { print $2 }' "$SLICE/memory.events" 2>/dev/null)
 	if [ "${kills:-0}" -ge 1 ]; then
-		ok "systemd: memory.events of user-$TEST_UID.slice counts the OOM kill ($kills)"
+		ok systemd.oom-counted "systemd: memory.events of user-$TEST_UID.slice counts the OOM kill ($kills)"
 	else
-		notok "systemd: no OOM kill in $SLICE/memory.events (oom_kill '${kills:-}')"
+		notok systemd.oom-counted "systemd: no OOM kill in $SLICE/memory.events (oom_kill '${kills:-}')"
 	fi
 }
 
@@ -225,19 +253,20 @@ cmd_live_systemd() {
 cmd_after_systemd() {
 	s=$(load systemd.session) scope=$(load systemd.scope) leader=$(load systemd.leader)
 	p=$(load systemd.sleep)
-	[ -n "$s" ] || { notok "systemd: no session recorded by live-systemd"; return; }
-	check "systemd logout: logind shows session $s closed (gone)" \
+	[ -n "$s" ] || echo "# no session recorded by live-systemd"
+	with "$s" check systemd-logout.session "systemd logout: logind shows session $s closed (gone)" \
 		wait_for 30 sh -c "! loginctl show-session $s >/dev/null 2>&1"
-	check "systemd logout: $scope is gone" \
+	with "$scope" check systemd-logout.scope "systemd logout: $scope is gone" \
 		wait_for 30 sh -c "[ ! -d $SLICE/$scope ] &&
 			[ \"\$(systemctl show $scope -p ActiveState --value)\" != active ]"
-	[ -n "$p" ] && check "systemd logout: the session's 'nohup sleep 1001 &' was killed" \
-		wait_for 20 dead "$p"
-	check "systemd logout: the sshd monitor exited" wait_for 20 dead "$leader"
+	with "$p" check systemd-logout.sleep \
+		"systemd logout: the session's 'nohup sleep 1001 &' was killed" wait_for 20 dead "$p"
+	with "$leader" check systemd-logout.monitor "systemd logout: the sshd monitor exited" \
+		wait_for 20 dead "$leader"
 	if wait_for 20 no_strays; then
-		ok "systemd logout: no process of $TEST_USER is left (but its user manager)"
+		ok systemd-logout.strays "systemd logout: no process of $TEST_USER is left (but its user manager)"
 	else
-		notok "systemd logout: processes of $TEST_USER left"
+		notok systemd-logout.strays "systemd logout: processes of $TEST_USER left"
 		show_strays
 	fi
 }
@@ -245,52 +274,59 @@ cmd_after_systemd() {
 # live-v2: the session (user-session v2) is at its checkpoint, on isolate's own cgroup tree
 cmd_live_v2() {
 	u=$V2_ROOT/user-$TEST_UID
-	check_cgroup_caps "$u" "v2: $u"
+	check_cgroup_caps "$u" v2.user "v2: $u"
 	leaves=$(ls -d "$u"/session-* 2>/dev/null)
-	if [ -z "$leaves" ] || [ "$(echo "$leaves" | wc -l)" != 1 ]; then
-		notok "v2: one session leaf under $u (got '$leaves')"
-		return
+	if [ -n "$leaves" ] && [ "$(echo "$leaves" | wc -l)" = 1 ]; then
+		ok v2.leaf "v2: the session's leaf $leaves exists"
+	else
+		notok v2.leaf "v2: one session leaf under $u (got '$leaves')"
+		leaves=""
 	fi
-	ok "v2: the session's leaf $leaves exists"
 	save v2.leaf "$leaves"
 	p=$(sleep_pid 1002)
 	save v2.sleep "$p"
-	eq "v2: the session's processes (sleep 1002, pid $p) are in the leaf" \
+	[ -n "$p" ] || echo "# the session's background 'sleep 1002' does not run"
+	with "$leaves" with "$p" eq v2.sleep-in-leaf \
+		"v2: the session's processes (sleep 1002, pid $p) are in the leaf" \
 		"0::${leaves#$CG}" "$(cat "/proc/$p/cgroup" 2>/dev/null)"
 	s=$(loginctl list-sessions --no-legend | awk -v u="$TEST_USER" '$3 == u { print $1 }')
-	leader=$(loginctl show-session "$s" -p Leader --value 2>/dev/null)
+	leader=""
+	[ -z "$s" ] || leader=$(loginctl show-session "$s" -p Leader --value 2>/dev/null)
 	save v2.leader "$leader"
-	check "v2: the sshd monitor (pid $leader) is in the leaf" \
+	with "$leaves" with "$leader" check v2.monitor-in-leaf \
+		"v2: the sshd monitor (pid $leader) is in the leaf" \
 		grep -qx "$leader" "$leaves/cgroup.procs"
 }
 
 # after-v2: the test user logged out of the v2 session
 cmd_after_v2() {
 	leaf=$(load v2.leaf) p=$(load v2.sleep) leader=$(load v2.leader)
-	[ -n "$leaf" ] || { notok "v2: no leaf recorded by live-v2"; return; }
-	check "v2 logout: the session's leaf is removed" wait_for 30 gone "$leaf"
-	[ -n "$p" ] && check "v2 logout: the session's 'nohup sleep 1002 &' was killed" \
+	[ -n "$leaf" ] || echo "# no leaf recorded by live-v2"
+	with "$leaf" check v2-logout.leaf "v2 logout: the session's leaf is removed" \
+		wait_for 30 gone "$leaf"
+	with "$p" check v2-logout.sleep "v2 logout: the session's 'nohup sleep 1002 &' was killed" \
 		wait_for 20 dead "$p"
-	[ -n "$leader" ] && check "v2 logout: the sshd monitor exited" wait_for 20 dead "$leader"
+	with "$leader" check v2-logout.monitor "v2 logout: the sshd monitor exited" \
+		wait_for 20 dead "$leader"
 	if wait_for 20 no_strays; then
-		ok "v2 logout: no process of $TEST_USER is left (but its user manager)"
+		ok v2-logout.strays "v2 logout: no process of $TEST_USER is left (but its user manager)"
 	else
-		notok "v2 logout: processes of $TEST_USER left"
+		notok v2-logout.strays "v2 logout: processes of $TEST_USER left"
 		show_strays
 	fi
-	eq "v2 logout: no session init left in $V2_ROOT/supervisor" "" \
+	eq v2-logout.inits "v2 logout: no session init left in $V2_ROOT/supervisor" "" \
 		"$(cat "$V2_ROOT/supervisor/cgroup.procs" 2>/dev/null)"
 }
 
 # after-refused: the login refused for lsm_required left nothing behind
 cmd_after_refused() {
 	if wait_for 20 no_strays; then
-		ok "refused login: no process of $TEST_USER is left"
+		ok refused.strays "refused login: no process of $TEST_USER is left"
 	else
-		notok "refused login: processes of $TEST_USER left"
+		notok refused.strays "refused login: processes of $TEST_USER left"
 		show_strays
 	fi
-	check "refused login: logind has no session of $TEST_USER" wait_for 20 sh -c \
+	check refused.logind "refused login: logind has no session of $TEST_USER" wait_for 20 sh -c \
 		"! loginctl list-sessions --no-legend | awk '\$3 == \"$TEST_USER\"' | grep -q ."
 }
 
@@ -305,25 +341,25 @@ cmd_journal() {
 		grep 'ISOLATE_RHOST=10.0.2.2' | grep 'ISOLATE_POLICY=vmtest ' |
 		grep 'ISOLATE_SESSION=[^- ]' | grep -c 'ISOLATE_DURATION_[MU]S=[0-9]')
 	if [ "$accepted" -ge 2 ]; then
-		ok "journal: both accepted logins logged with USER, SERVICE, RHOST, POLICY, SESSION, OUTCOME=confined, DURATION"
+		ok journal.accepted "journal: both accepted logins logged with USER, SERVICE, RHOST, POLICY, SESSION, OUTCOME=confined, DURATION"
 	else
-		notok "journal: $accepted of 2 accepted logins logged with all ISOLATE_* fields ($confined with OUTCOME=confined)"
+		notok journal.accepted "journal: $accepted of 2 accepted logins logged with all ISOLATE_* fields ($confined with OUTCOME=confined)"
 	fi
 	exempt=$(journalctl --no-pager -q -o export ISOLATE_USER=vmexempt 2>/dev/null |
 		grep -c '^ISOLATE_OUTCOME=exempt$')
 	if [ "$exempt" -ge 1 ]; then
-		ok "journal: the exempt user's login logged with ISOLATE_OUTCOME=exempt"
+		ok journal.exempt "journal: the exempt user's login logged with ISOLATE_OUTCOME=exempt"
 	else
-		notok "journal: no ISOLATE_OUTCOME=exempt entry for the exempt user's login"
+		notok journal.exempt "journal: no ISOLATE_OUTCOME=exempt entry for the exempt user's login"
 	fi
 	# refused because of the profile, not for any other reason
 	refused=$(echo "$entries" | grep 'ISOLATE_OUTCOME=denied' | grep 'ISOLATE_SERVICE=sshd' |
 		grep 'ISOLATE_RHOST=10.0.2.2' | grep 'ISOLATE_POLICY=vmtest-missing' |
 		grep -c 'ISOLATE_REASON=.*isolate-vmtest-not-loaded')
 	if [ "$refused" -ge 1 ]; then
-		ok "journal: the refused login logged with OUTCOME=denied, its policy, the missing profile as reason"
+		ok journal.refused "journal: the refused login logged with OUTCOME=denied, its policy, the missing profile as reason"
 	else
-		notok "journal: no ISOLATE_OUTCOME=denied entry naming the missing profile for the refused login"
+		notok journal.refused "journal: no ISOLATE_OUTCOME=denied entry naming the missing profile for the refused login"
 		echo "# sshd's log of it:"
 		journalctl --no-pager -q -t sshd -n 15 2>/dev/null | sed -e 's/^/#   /'
 	fi
@@ -339,21 +375,22 @@ cmd_user_session() {
 	systemd)
 		nohup sleep 1001 </dev/null >/dev/null 2>&1 &
 		cmd_user_sandboxed systemd
-		eq "AppArmor: the shell's label is $PROFILE" "$PROFILE (enforce)" \
+		eq systemd.shell-label "AppArmor: the shell's label is $PROFILE" "$PROFILE (enforce)" \
 			"$(tr -d '\0' </proc/self/attr/current)"
 		if cat /etc/hostname >/dev/null 2>&1; then
-			notok "AppArmor: the session can read /etc/hostname"
+			notok systemd.hostname-denied "AppArmor: the session can read /etc/hostname"
 		else
-			ok "AppArmor: reading /etc/hostname is denied in the session"
+			ok systemd.hostname-denied "AppArmor: reading /etc/hostname is denied in the session"
 		fi
 		# 100M at a 64M cap with no swap: dd's buffer is touched by the read, the OOM
 		# killer of the user's cgroup kills it (SIGKILL: 128 + 9)
 		dd if=/dev/zero of=/dev/null bs=100M count=1 2>/dev/null
-		eq "systemd: a 100M memory hog in the session is OOM-killed at MemoryMax=64M" 137 "$?"
+		eq systemd.oom-killed "systemd: a 100M memory hog in the session is OOM-killed at MemoryMax=64M" \
+			137 "$?"
 		;;
 	v2)
 		nohup sleep 1002 </dev/null >/dev/null 2>&1 &
-		eq "v2: the session sees its leaf as / (cgroup namespace)" "0::/" \
+		eq v2.cgroupns "v2: the session sees its leaf as / (cgroup namespace)" "0::/" \
 			"$(cat /proc/self/cgroup)"
 		;;
 	esac
@@ -361,25 +398,29 @@ cmd_user_session() {
 	read -r _ || true
 }
 
-# user-sandboxed WHAT: the login is in a sandbox (own pid 1, seccomp filter)
+# user-sandboxed WHAT: the login is in a sandbox (own pid 1, seccomp filter); checks
+# WHAT.pidns and WHAT.seccomp
 cmd_user_sandboxed() {
 	mine=$(readlink /proc/self/ns/pid)
 	host=$(cat "$DIR/host-pidns")
 	if [ -n "$mine" ] && [ -n "$host" ] && [ "$mine" != "$host" ]; then
-		ok "$1: the login has a pid namespace of its own ($mine, the host's is $host)"
+		ok "$1.pidns" "$1: the login has a pid namespace of its own ($mine, the host's is $host)"
 	else
-		notok "$1: the login's pid namespace '$mine' is the host's '$host'"
+		notok "$1.pidns" "$1: the login's pid namespace '$mine' is the host's '$host'"
 	fi
-	eq "$1: the login runs under a seccomp filter" 2 \
+	eq "$1.seccomp" "$1: the login runs under a seccomp filter" 2 \
 		"$(awk '$1 == "Seccomp:" { print $2 }' /proc/self/status)"
 }
 
 # user-exempt: a login of an exempt user (exempt_users) is not sandboxed
 cmd_user_exempt() {
-	eq "exempt user: the login is in the host's pid namespace" "$(cat "$DIR/host-pidns")" \
-		"$(readlink /proc/self/ns/pid)"
-	eq "exempt user: no seccomp filter" 0 "$(awk '$1 == "Seccomp:" { print $2 }' /proc/self/status)"
-	eq "exempt user: no AppArmor profile" unconfined "$(tr -d '\0' </proc/self/attr/current)"
+	host=$(cat "$DIR/host-pidns")
+	with "$host" eq exempt.pidns "exempt user: the login is in the host's pid namespace" \
+		"$host" "$(readlink /proc/self/ns/pid)"
+	eq exempt.seccomp "exempt user: no seccomp filter" 0 \
+		"$(awk '$1 == "Seccomp:" { print $2 }' /proc/self/status)"
+	eq exempt.apparmor "exempt user: no AppArmor profile" unconfined \
+		"$(tr -d '\0' </proc/self/attr/current)"
 }
 
 case ${1:-} in

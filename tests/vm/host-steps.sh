@@ -2,14 +2,29 @@
 # (uses run.sh's vroot, ssh_opts, port, run, record, bg_pids, SESSION_TIMEOUT).
 # Root commands run over the master connection; the test user's logins are real logins
 # from this host (rhost 10.0.2.2 in the guest) through sshd -> pam_systemd -> pam_isolate.
+# Every check has an ID listed in checks.txt; one that does not report is a failure.
 
 G=/opt/isolate-vmtest/guest-test.sh
 
-# guest ARGS...: a guest-test.sh step as root; its output recorded
+# result ID WHAT STATUS: a check of the host side; ok when STATUS is 0
+result() {
+	if [ "$3" = 0 ]; then
+		echo "ok $1 - $2" | record
+	else
+		echo "not ok $1 - $2 (exit $3)" | record
+	fi
+}
+
+# guest ARGS...: a guest-test.sh step as root; its output recorded, and its exit status as
+# the check step.ARGS (joined by -): ssh or the step itself failing is a failure
 guest() {
-	local t
+	local t rc id
 	t=$(now)
-	vroot "$G" "$@" 2>&1 | record
+	id=$(IFS=-; echo "step.$*")
+	vroot "$G" "$@" >"$run/step.out" 2>&1
+	rc=$?
+	record <"$run/step.out"
+	result "$id" "guest-test.sh $* as root exits 0" "$rc"
 	say "step $*: $(elapsed "$t")s"
 }
 
@@ -33,11 +48,13 @@ user_session() {
 		sleep 0.5
 	done
 	if [ "$ready" = 1 ]; then
-		echo "ok - $mode: the test user logs in over ssh and the session runs" | record
+		echo "ok $mode.login - $mode: the test user logs in over ssh and the session runs" |
+			record
 		say "step login $mode to checkpoint: $(elapsed "$t")s"
 		guest "$live"
 	else
-		echo "not ok - $mode: the test user's ssh login did not reach its checkpoint" | record
+		echo "not ok $mode.login - $mode: the test user's ssh login did not reach its checkpoint" |
+			record
 	fi
 	exec 8>&-
 	# logout: the session's `read` sees EOF, the shell exits, sshd closes the session
@@ -46,32 +63,28 @@ user_session() {
 		sleep 0.5
 	done
 	if kill -0 "$spid" 2>/dev/null; then
-		echo "not ok - $mode: ssh did not end within 60 s of logout" | record
+		echo "not ok $mode.logout - $mode: ssh did not end within 60 s of logout" | record
 		kill -TERM "$spid" 2>/dev/null
+	else
+		echo "ok $mode.logout - $mode: ssh ends at logout" | record
 	fi
 	wait "$spid"
 	rc=$?
 	say "step session $mode, login to logout: $(elapsed "$t")s"
 	grep -v '^SESSION-READY' "$out" | record
-	if [ "$ready" = 1 ]; then
-		if [ "$rc" = 0 ]; then
-			echo "ok - $mode: the session's ssh exits 0 at logout" | record
-		else
-			echo "not ok - $mode: the session's ssh exited $rc" | record
-		fi
-	fi
+	result "$mode.ssh-exit" "$mode: the session's ssh exits 0 at logout" "$rc"
 }
 
-# ulogin USER WHAT ARGS...: one login of USER running guest-test.sh ARGS; its checks
-# recorded, a failed ssh recorded as a failure of WHAT
+# ulogin USER ID WHAT ARGS...: one login of USER running guest-test.sh ARGS; its checks
+# recorded, and the login's exit status as the check ID.login
 ulogin() {
-	local user=$1 what=$2 out rc t
-	shift 2
+	local user=$1 id=$2 what=$3 out rc t
+	shift 3
 	t=$(now)
 	out=$(timeout "$SSH_TIMEOUT" ssh "${ssh_opts[@]}" "$user@127.0.0.1" "$G $*" 2>&1)
 	rc=$?
 	echo "$out" | grep -E '^(ok|not ok|#) ' | record
-	[ "$rc" = 0 ] || echo "not ok - $what: the ssh login failed (exit $rc)" | record
+	result "$id.login" "$what: the ssh login of $user exits 0" "$rc"
 	say "step login $user, $*: $(elapsed "$t")s"
 }
 
@@ -79,12 +92,12 @@ run_vm_tests() {
 	guest pre
 	# one login through pam-auth-update's stack (pam_motd, pam_mail, pam_limits, pam_env
 	# after pam_isolate), then the README's stack for the rest
-	ulogin vmuser "pam-auth-update stack" user-sandboxed pam-auth-update
+	ulogin vmuser pam-auth-update "pam-auth-update stack" user-sandboxed pam-auth-update
 	guest pam-last
 	guest use systemd
 	user_session systemd live-systemd
 	guest after-systemd
-	ulogin vmexempt "exempt user" user-exempt
+	ulogin vmexempt exempt "exempt user" user-exempt
 
 	guest use v2
 	user_session v2 live-v2
@@ -96,9 +109,10 @@ run_vm_tests() {
 	rc=$?
 	echo "$out" | sed -e 's/^/# refused login: /' | record
 	if [ "$rc" != 0 ] && ! echo "$out" | grep -q LOGGED-IN; then
-		echo "ok - lsm_required: the login is refused when the profile is not loaded (ssh exit $rc)" | record
+		echo "ok refused.login - lsm_required: the login is refused when the profile is not loaded (ssh exit $rc)" |
+			record
 	else
-		echo "not ok - lsm_required: the login went through (ssh exit $rc)" | record
+		echo "not ok refused.login - lsm_required: the login went through (ssh exit $rc)" | record
 	fi
 	guest after-refused
 	guest journal
