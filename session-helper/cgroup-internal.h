@@ -102,6 +102,11 @@ void cg_limit_str(uint64_t v, const char *max_word, char *buf, size_t len);
 int cg_v1_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_error *err);
 int cg_v2_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_error *err);
 int cg_systemd_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_error *err);
+/* What cg_v1_create / cg_v2_create would fill ret with (the same paths), making nothing. */
+int cg_v1_plan(const struct cg_mount *mounts, size_t n_mounts, const char *cfg_root, uid_t uid,
+               const char *session_id, struct cgroup_session *ret, struct isolate_error *err);
+int cg_v2_plan(const struct cg_mount *mounts, size_t n_mounts, const char *cfg_root, uid_t uid,
+               const char *session_id, struct cgroup_session *ret, struct isolate_error *err);
 /* Usage of one hierarchy's directory, added into ret. */
 void cg_v1_usage(const struct cgroup_hierarchy *h, const char *dir, struct cgroup_usage *ret);
 void cg_v2_usage(const char *dir, struct cgroup_usage *ret);

@@ -235,36 +235,86 @@ static const char *basename_of(const char *path)
         return b ? b + 1 : path;
 }
 
-int cg_v1_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_error *err)
+/* The hierarchies a session is placed in: each one holding a controller of v1_controllers,
+ * once, in that order. */
+static size_t v1_hierarchies(const struct cg_mount *mounts, size_t n_mounts,
+                             const struct cg_mount **ret)
+{
+        size_t nh = 0;
+        for (size_t i = 0; i < ELEMENTSOF(v1_controllers); i++) {
+                const struct cg_mount *m = cg_mount_v1(mounts, n_mounts, v1_controllers[i]);
+                bool dup = !m;
+                for (size_t k = 0; k < nh; k++)
+                        dup |= ret[k] == m;
+                if (!dup)
+                        ret[nh++] = m;
+        }
+        return nh;
+}
+
+/* The session's paths in hierarchy m, whose <root> is root, and how the init mounts it. */
+static int v1_paths(const struct cg_mount *m, const char *root, uid_t uid, const char *session_id,
+                    struct cgroup_hierarchy *h, struct isolate_error *err)
+{
+        int w = snprintf(h->user_path, sizeof(h->user_path), "%s/" CG_USER_PREFIX "%u", root,
+                         (unsigned)uid);
+        int w2 = snprintf(h->leaf_path, sizeof(h->leaf_path),
+                          "%s/" CG_USER_PREFIX "%u/" CG_LEAF_PREFIX "%s", root, (unsigned)uid,
+                          session_id);
+        int w3 =
+            snprintf(h->supervisor_path, sizeof(h->supervisor_path), "%s/" CG_SUPERVISOR, root);
+        if (w < 0 || (size_t)w >= sizeof(h->user_path) || w2 < 0 ||
+            (size_t)w2 >= sizeof(h->leaf_path) || w3 < 0 ||
+            (size_t)w3 >= sizeof(h->supervisor_path))
+                return error_set(err, ENAMETOOLONG, "cgroup path too long under %s", root);
+        if (flat_throttle(m))
+                memset(h->leaf_path, 0, sizeof(h->leaf_path));
+        snprintf(h->controllers, sizeof(h->controllers), "%s", m->controllers);
+        snprintf(h->mount_type, sizeof(h->mount_type), "cgroup");
+        snprintf(h->mount_options, sizeof(h->mount_options), "%s", m->options);
+        snprintf(h->mount_name, sizeof(h->mount_name), "%s", basename_of(m->point));
+        return 0;
+}
+
+int cg_v1_plan(const struct cg_mount *mounts, size_t n_mounts, const char *cfg_root, uid_t uid,
+               const char *session_id, struct cgroup_session *ret, struct isolate_error *err)
 {
         ret->backend = CGROUP_BACKEND_V1;
         const struct cg_mount *hs[ELEMENTSOF(v1_controllers)];
-        size_t nh = 0;
+        size_t nh = v1_hierarchies(mounts, n_mounts, hs);
+        for (size_t i = 0; i < nh && i < CGROUP_MAX_HIERARCHIES; i++) {
+                char root[PATH_MAX];
+                int r = cg_root_path(cfg_root, hs[i], root, sizeof(root), NULL, err);
+                if (r >= 0)
+                        r = v1_paths(hs[i], root, uid, session_id, &ret->h[ret->n], err);
+                if (r < 0)
+                        return r;
+                ret->n++;
+        }
+        return 0;
+}
+
+int cg_v1_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_error *err)
+{
+        ret->backend = CGROUP_BACKEND_V1;
         int r;
         for (size_t i = 0; i < ELEMENTSOF(v1_controllers); i++) {
                 const char *ctl = v1_controllers[i];
-                const struct cg_mount *m = cg_mount_v1(ctx->mounts, ctx->n_mounts, ctl);
-                if (!m) {
-                        if (!cg_policy_needs(ctx, ctl))
-                                continue;
-                        char fix[256];
-                        snprintf(fix, sizeof(fix),
-                                 "mount it: mkdir -p /sys/fs/cgroup/%s && mount -t cgroup -o %s "
-                                 "cgroup /sys/fs/cgroup/%s",
-                                 ctl, ctl, ctl);
-                        r = cg_missing(ctx, err, EOPNOTSUPP, fix,
-                                       "cgroup v1: no %s hierarchy is mounted (needed for %s)", ctl,
-                                       cg_needed_for(ctl));
-                        if (r < 0)
-                                return r;
+                if (cg_mount_v1(ctx->mounts, ctx->n_mounts, ctl) || !cg_policy_needs(ctx, ctl))
                         continue;
-                }
-                bool dup = false;
-                for (size_t k = 0; k < nh; k++)
-                        dup |= hs[k] == m;
-                if (!dup)
-                        hs[nh++] = m;
+                char fix[256];
+                snprintf(fix, sizeof(fix),
+                         "mount it: mkdir -p /sys/fs/cgroup/%s && mount -t cgroup -o %s "
+                         "cgroup /sys/fs/cgroup/%s",
+                         ctl, ctl, ctl);
+                r = cg_missing(ctx, err, EOPNOTSUPP, fix,
+                               "cgroup v1: no %s hierarchy is mounted (needed for %s)", ctl,
+                               cg_needed_for(ctl));
+                if (r < 0)
+                        return r;
         }
+        const struct cg_mount *hs[ELEMENTSOF(v1_controllers)];
+        size_t nh = v1_hierarchies(ctx->mounts, ctx->n_mounts, hs);
         if (nh > CGROUP_MAX_HIERARCHIES)
                 return error_set(err, E2BIG, "too many cgroup hierarchies");
 
@@ -275,17 +325,9 @@ int cg_v1_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_
                 r = cg_root_make(ctx, m, root, sizeof(root), err);
                 if (r < 0)
                         return r;
-                int w = snprintf(h->user_path, sizeof(h->user_path), "%s/" CG_USER_PREFIX "%u",
-                                 root, (unsigned)ctx->uid);
-                int w2 = snprintf(h->leaf_path, sizeof(h->leaf_path),
-                                  "%s/" CG_USER_PREFIX "%u/" CG_LEAF_PREFIX "%s", root,
-                                  (unsigned)ctx->uid, ctx->session_id);
-                int w3 = snprintf(h->supervisor_path, sizeof(h->supervisor_path),
-                                  "%s/" CG_SUPERVISOR, root);
-                if (w < 0 || (size_t)w >= sizeof(h->user_path) || w2 < 0 ||
-                    (size_t)w2 >= sizeof(h->leaf_path) || w3 < 0 ||
-                    (size_t)w3 >= sizeof(h->supervisor_path))
-                        return error_set(err, ENAMETOOLONG, "cgroup path too long under %s", root);
+                r = v1_paths(m, root, ctx->uid, ctx->session_id, h, err);
+                if (r < 0)
+                        return r;
                 r = cg_mkdir(ctx, h->user_path, err);
                 if (r < 0)
                         return r;
@@ -306,9 +348,7 @@ int cg_v1_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_
                         if (r < 0)
                                 return r;
                 }
-                if (flat_throttle(m))
-                        memset(h->leaf_path, 0, sizeof(h->leaf_path));
-                else {
+                if (*h->leaf_path) {
                         if (ctx->gc_due)
                                 (void)cg_gc_user_dir(h->user_path, ctx->is_live, ctx->data, NULL,
                                                      NULL);
@@ -322,10 +362,6 @@ int cg_v1_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_
                 r = cg_mkdir(ctx, h->supervisor_path, err);
                 if (r < 0)
                         return r;
-                snprintf(h->controllers, sizeof(h->controllers), "%s", m->controllers);
-                snprintf(h->mount_type, sizeof(h->mount_type), "cgroup");
-                snprintf(h->mount_options, sizeof(h->mount_options), "%s", m->options);
-                snprintf(h->mount_name, sizeof(h->mount_name), "%s", basename_of(m->point));
                 ret->n++;
         }
         return 0;

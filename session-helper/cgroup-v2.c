@@ -146,6 +146,43 @@ static int caps(struct cg_ctx *ctx, const char *dir, const bool *enabled, bool e
         return 0;
 }
 
+/* The session's paths under root, and how the init mounts the hierarchy. */
+static int v2_paths(const struct cg_mount *m, const char *root, uid_t uid, const char *session_id,
+                    struct cgroup_hierarchy *h, struct isolate_error *err)
+{
+        int w = snprintf(h->user_path, sizeof(h->user_path), "%s/" CG_USER_PREFIX "%u", root,
+                         (unsigned)uid);
+        int w2 = snprintf(h->leaf_path, sizeof(h->leaf_path),
+                          "%s/" CG_USER_PREFIX "%u/" CG_LEAF_PREFIX "%s", root, (unsigned)uid,
+                          session_id);
+        int w3 =
+            snprintf(h->supervisor_path, sizeof(h->supervisor_path), "%s/" CG_SUPERVISOR, root);
+        if (w < 0 || (size_t)w >= sizeof(h->user_path) || w2 < 0 ||
+            (size_t)w2 >= sizeof(h->leaf_path) || w3 < 0 ||
+            (size_t)w3 >= sizeof(h->supervisor_path))
+                return error_set(err, ENAMETOOLONG, "cgroup path too long under %s", root);
+        snprintf(h->mount_type, sizeof(h->mount_type), "cgroup2");
+        snprintf(h->mount_options, sizeof(h->mount_options), "%s", m->options);
+        return 0;
+}
+
+int cg_v2_plan(const struct cg_mount *mounts, size_t n_mounts, const char *cfg_root, uid_t uid,
+               const char *session_id, struct cgroup_session *ret, struct isolate_error *err)
+{
+        ret->backend = CGROUP_BACKEND_V2;
+        const struct cg_mount *m = cg_mount_v2(mounts, n_mounts);
+        if (!m)
+                return 0; /* cg_v2_create refuses, having made nothing */
+        char root[PATH_MAX];
+        int r = cg_root_path(cfg_root, m, root, sizeof(root), NULL, err);
+        if (r >= 0)
+                r = v2_paths(m, root, uid, session_id, &ret->h[0], err);
+        if (r < 0)
+                return r;
+        ret->n = 1;
+        return 0;
+}
+
 int cg_v2_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_error *err)
 {
         ret->backend = CGROUP_BACKEND_V2;
@@ -193,17 +230,8 @@ int cg_v2_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_
                 if (r < 0)
                         return r;
         }
-        int w = snprintf(h->user_path, sizeof(h->user_path), "%s/" CG_USER_PREFIX "%u", root,
-                         (unsigned)ctx->uid);
-        int w2 = snprintf(h->leaf_path, sizeof(h->leaf_path),
-                          "%s/" CG_USER_PREFIX "%u/" CG_LEAF_PREFIX "%s", root, (unsigned)ctx->uid,
-                          ctx->session_id);
-        int w3 =
-            snprintf(h->supervisor_path, sizeof(h->supervisor_path), "%s/" CG_SUPERVISOR, root);
-        if (w < 0 || (size_t)w >= sizeof(h->user_path) || w2 < 0 ||
-            (size_t)w2 >= sizeof(h->leaf_path) || w3 < 0 ||
-            (size_t)w3 >= sizeof(h->supervisor_path))
-                return error_set(err, ENAMETOOLONG, "cgroup path too long under %s", root);
+        if ((r = v2_paths(m, root, ctx->uid, ctx->session_id, h, err)) < 0)
+                return r;
 
         if (*enable && (r = cg_write(root, "cgroup.subtree_control", enable, err)) < 0)
                 return error_prefix(err,
@@ -226,8 +254,6 @@ int cg_v2_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_
                 return r;
         if ((r = cg_mkdir(ctx, h->supervisor_path, err)) < 0)
                 return r;
-        snprintf(h->mount_type, sizeof(h->mount_type), "cgroup2");
-        snprintf(h->mount_options, sizeof(h->mount_options), "%s", m->options);
         ret->n = 1;
         return 0;
 }

@@ -859,6 +859,45 @@ int cgroup_session_create(const struct config *c, const struct policy *p, uid_t 
         return r;
 }
 
+int cgroup_session_plan(const struct config *c, uid_t uid, const char *session_id,
+                        struct cgroup_session *ret, struct isolate_error *err)
+{
+        memset(ret, 0, sizeof(*ret));
+        if (!session_id_valid(session_id))
+                return error_set(err, EINVAL, "invalid session id '%s'", session_id);
+        enum cgroup_backend_kind backend;
+        int r = cgroup_backend_resolve(c->cgroup_backend, &backend, err);
+        if (r < 0)
+                return r;
+        ret->backend = backend;
+        if (backend == CGROUP_BACKEND_SYSTEMD)
+                return 0;
+        struct cg_mount *m = NULL;
+        size_t n = 0;
+        r = cg_mounts_read(&m, &n, err);
+        if (r >= 0)
+                r = backend == CGROUP_BACKEND_V2
+                        ? cg_v2_plan(m, n, c->cgroup_root, uid, session_id, ret, err)
+                        : cg_v1_plan(m, n, c->cgroup_root, uid, session_id, ret, err);
+        free(m);
+        if (r < 0)
+                memset(ret, 0, sizeof(*ret));
+        return r;
+}
+
+bool cgroup_session_planned(const struct cgroup_session *made, const struct cgroup_session *plan)
+{
+        for (size_t i = 0; i < made->n; i++) {
+                const char *leaf = made->h[i].leaf_path;
+                bool found = !*leaf;
+                for (size_t k = 0; k < plan->n && !found; k++)
+                        found = STREQ(plan->h[k].leaf_path, leaf);
+                if (!found)
+                        return false;
+        }
+        return true;
+}
+
 /* The line of /proc/PID/cgroup for h, as a path from the hierarchy's root. */
 static int prev_cgroup(const char *text, const struct cgroup_hierarchy *h, char *ret, size_t len)
 {

@@ -80,6 +80,17 @@ int cgroup_session_create(const struct config *c, const struct policy *p, uid_t 
                           struct cgroup_session *ret, char *warnings, size_t warnings_len,
                           struct isolate_error *err);
 
+/* The cgroups cgroup_session_create() with the same config, uid and session id would make,
+ * made nothing of: ret gets the same paths (cgroupfs backends; with systemd n is 0, there is
+ * nothing of ours to remove). A process that exists before the cgroups are made keeps it,
+ * so that cgroup_session_remove() on it removes whatever leaves exist if their maker dies
+ * half-way. Reads mountinfo (and /proc/self/cgroup for a "./" root): call it from the
+ * process that will make them. */
+int cgroup_session_plan(const struct config *c, uid_t uid, const char *session_id,
+                        struct cgroup_session *ret, struct isolate_error *err);
+/* Whether every leaf of made is one of plan's. */
+bool cgroup_session_planned(const struct cgroup_session *made, const struct cgroup_session *plan);
+
 /* Moves pid into the leaf (pid 0: the calling process), in every hierarchy (where a
  * hierarchy has no leaf, into user_path). All or nothing: on failure the hierarchies
  * already done are moved back where the process was. No-op with systemd. */

@@ -4,18 +4,21 @@
  *
  * Order (DESIGN.md, "The flow of one login"): check the caller; load the config and tell
  * the caller its fail mode; resolve the policy; compile the seccomp program and plan the
- * LSM part (pure work first, nothing made yet); the user's cgroup and the session leaf;
- * clone the session's first process into fresh namespaces, which builds the view inside
- * and execs isolate-init; registry entry; commit to the init; reply with the init's pidfd,
- * the files through which the caller moves itself into the leaf (a process moving itself
- * on cgroup v1 costs no RCU grace period; moving another does), and everything else the
- * caller applies to itself.
+ * LSM part (pure work first, nothing made yet); plan the cgroups (their paths, nothing
+ * made); clone the session's first process into fresh namespaces, where it waits; the
+ * user's cgroup and the session leaf; "go" to the child, which enters the leaf, builds the
+ * view inside and execs isolate-init; registry entry; commit to the init; reply with the
+ * init's pidfd, the files through which the caller moves itself into the leaf (a process
+ * moving itself on cgroup v1 costs no RCU grace period; moving another does), and
+ * everything else the caller applies to itself.
  *
- * Anything that fails before the commit is undone here (init killed, leaf and registry
- * entry removed). If this process dies instead, the init sees the socket close before the
- * commit and removes everything itself. Test hooks: ISOLATE_TEST_DIE_AT=config|init|
- * registry|commit makes it kill itself after that step, ISOLATE_TEST_HANG_AT=... hang there
- * (the caller starts the helper with a clean environment: only a wrapper can set them). */
+ * From the clone to the commit the child (later the init) owns the cleanup: whenever its
+ * socket to the helper closes first, because the helper gave up or died at any point, it
+ * removes whatever exists of the planned leaves (and the registry entry) and exits; the
+ * helper only kills one that does not end in time. Test hooks: ISOLATE_TEST_DIE_AT=config|
+ * cgroup|ready|init|registry|commit makes it kill itself after that step,
+ * ISOLATE_TEST_HANG_AT=... hang there (the caller starts the helper with a clean
+ * environment: only a wrapper can set them). */
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <poll.h>
@@ -60,6 +63,7 @@ struct session_setup {
         char home[PATH_MAX];
         char id[32];
         struct cgroup_session cg;
+        struct cgroup_session cg_plan; /* what cg will be, known before anything is made */
         bool cg_made;
         int caller_pidfd;
         int init_exe_fd;
@@ -70,6 +74,7 @@ struct session_setup {
         int init_pidfd;
         pid_t init_pid;
         bool registered;
+        bool committed;
         struct open_reply reply;
         uint64_t t_start;
 };
@@ -196,19 +201,72 @@ static int fd_place(int fd, int target)
         return dup2(fd, target) < 0 ? -errno : 0;
 }
 
-/* The session's first process: pid 1 of the new pid namespace. Builds the view inside and
- * execs isolate-init; on failure tells the helper why and exits. */
+/* Waits for the helper's go: the cgroups it made, as a copy of its struct cgroup_session (the
+ * same binary on both ends). false when the helper gave up or died first (the socket closed)
+ * or sent anything else. */
+static bool go_wait(int sock, struct cgroup_session *ret)
+{
+        ssize_t n;
+        do
+                n = recv(sock, ret, sizeof(*ret), MSG_TRUNC);
+        while (n < 0 && errno == EINTR);
+        return n == (ssize_t)sizeof(*ret);
+}
+
+/* After a failure in the session child: out of the leaf, then the leaves removed, so that
+ * none is left if the helper dies before its own cleanup (it removes them too). On v2 the way
+ * out is the supervisor's cgroup.procs opened before the cgroup namespace was made (escape);
+ * on v1 the child is in the leaf only before the view is built, when paths still resolve.
+ * dirs: the leaves' parent directories, NULL while they are not open (the view is not built
+ * then either). */
+static void session_child_undo(const struct session_setup *s, bool in_leaf, int escape,
+                               const int *dirs, size_t n_dirs, const char *leaf_name)
+{
+        struct isolate_error ignored;
+        if (in_leaf) {
+                int r = escape >= 0 ? (write(escape, "0", 1) == 1 ? 0 : -errno)
+                                    : cgroup_session_enter_supervisor(&s->cg, 0, &ignored);
+                if (r < 0)
+                        return; /* still inside: the helper removes them once we are gone */
+        }
+        if (!dirs) {
+                (void)cgroup_session_remove(&s->cg, &ignored);
+                return;
+        }
+        for (size_t i = 0; i < n_dirs; i++)
+                for (int t = 0; t < 100 && dirs[i] >= 0; t++) {
+                        if (unlinkat(dirs[i], leaf_name, AT_REMOVEDIR) == 0 || errno != EBUSY)
+                                break;
+                        usleep(5000); /* the kernel may count a leaving task for a moment */
+                }
+}
+
+/* The session's first process: pid 1 of the new pid namespace. It is cloned before any
+ * cgroup is made and waits for the helper's go: if the helper dies or gives up before that,
+ * it removes whatever part of the planned leaves exists and exits. Then it enters the leaf,
+ * builds the view inside and execs isolate-init; on failure it removes the leaves, tells the
+ * helper why and exits. */
 static _Noreturn void session_child(struct session_setup *s)
 {
         struct isolate_error err = {0};
         int r;
         const struct policy *p = s->policy;
 
+        /* the helper's end: the socket must close when the helper dies */
+        closep(&s->child_sock);
+        s->child_sock = -1;
+        if (!go_wait(s->child_sock_peer, &s->cg)) {
+                (void)cgroup_session_remove(&s->cg_plan, &err);
+                _exit(1);
+        }
+
         /* the init removes the leaves and the registry entry at the end through these: it
          * will not see the host's cgroupfs or /run once the view is built. Detached clones
          * (open_tree), so that making /sys read-only inside does not reach them. */
         int keep[1 + CGROUP_MAX_HIERARCHIES];
         size_t n_keep = 0;
+        bool keep_open = false, in_leaf = false;
+        int escape = -1;
         char sessions[PATH_MAX], leaf_name[64] = "";
         snprintf(sessions, sizeof(sessions), "%s/sessions", s->cfg->runtime_dir);
         keep[n_keep++] = open_tree(AT_FDCWD, sessions, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
@@ -229,23 +287,37 @@ static _Noreturn void session_child(struct session_setup *s)
                                             "and registry directories");
                         goto fail;
                 }
+        keep_open = true;
 
-        /* The cgroup namespace is rooted where its creator is: in the leaf. On v1 the child
-         * moves itself in and back out (cheap through `tasks`); on v2 clone3 put it in the
-         * leaf already, and the helper moves it out (under systemd's nsdelegate a process
-         * may not move itself out of its own cgroup namespace). */
+        /* The cgroup namespace is rooted where its creator is: in the leaf. The child moves
+         * itself in; on v1 also back out (cheap through `tasks`); on v2 the helper moves it
+         * out (under systemd's nsdelegate a process may not move itself out of its own cgroup
+         * namespace through a file it opens inside; one opened before, `escape`, is judged
+         * by the namespace it was opened in (Linux 5.16), and serves a failure's way out). */
         bool v2 = s->cg.backend == CGROUP_BACKEND_V2;
-        r = v2 ? 0 : cgroup_session_enter(&s->cg, 0, &err);
+        if (v2) {
+                char procs[PATH_MAX];
+                snprintf(procs, sizeof(procs), "%s/cgroup.procs", s->cg.h[0].supervisor_path);
+                escape = open(procs, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+                if (escape < 0) {
+                        r = error_set_errno(&err, errno, "cannot open %s", procs);
+                        goto fail;
+                }
+        }
+        r = cgroup_session_enter(&s->cg, 0, &err);
+        in_leaf = r >= 0 && s->cg.backend != CGROUP_BACKEND_SYSTEMD;
         if (r >= 0 && p->ns_cgroup && unshare(CLONE_NEWCGROUP) < 0)
                 r = error_set_errno(&err, errno, "unshare(CLONE_NEWCGROUP)");
-        if (r >= 0 && !v2)
+        if (r >= 0 && !v2) {
                 r = cgroup_session_enter_supervisor(&s->cg, 0, &err);
+                in_leaf = r < 0;
+        }
         if (r >= 0)
                 r = mounts_setup(p, s->req.user, s->who.uid, s->who.gid, s->home, &s->cg, &err);
         if (r < 0)
                 goto fail;
 
-        /* fds 3... for the init: move everything out of the way first */
+        /* fds 3... for the init: move everything out of the way first (above every target) */
         for (size_t i = 0; i < n_keep; i++) {
                 keep[i] = fcntl(keep[i], F_DUPFD_CLOEXEC, 32);
                 if (keep[i] < 0) {
@@ -253,15 +325,19 @@ static _Noreturn void session_child(struct session_setup *s)
                         goto fail;
                 }
         }
-        int caller = fcntl(s->caller_pidfd, F_DUPFD_CLOEXEC, 10);
-        int control = fcntl(s->control_sock, F_DUPFD_CLOEXEC, 10);
-        int helper = fcntl(s->child_sock_peer, F_DUPFD_CLOEXEC, 10);
-        int exe = fcntl(s->init_exe_fd, F_DUPFD_CLOEXEC, 10);
+        int caller = fcntl(s->caller_pidfd, F_DUPFD_CLOEXEC, 32);
+        int control = fcntl(s->control_sock, F_DUPFD_CLOEXEC, 32);
+        int helper = fcntl(s->child_sock_peer, F_DUPFD_CLOEXEC, 32);
+        int exe = fcntl(s->init_exe_fd, F_DUPFD_CLOEXEC, 32);
+        int out = escape >= 0 ? fcntl(escape, F_DUPFD_CLOEXEC, 32) : -1;
         int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (caller < 0 || control < 0 || helper < 0 || exe < 0 || null < 0) {
+        if (caller < 0 || control < 0 || helper < 0 || exe < 0 || null < 0 ||
+            (escape >= 0 && out < 0)) {
                 r = error_set_errno(&err, errno, "fcntl(F_DUPFD_CLOEXEC)");
                 goto fail;
         }
+        escape = out;
+        s->child_sock_peer = helper; /* its old number may be a target below */
         if (fd_place(null, 0) < 0 || fd_place(null, 1) < 0 || fd_place(null, 2) < 0 ||
             fd_place(caller, INIT_FD_CALLER) < 0 || fd_place(control, INIT_FD_CONTROL) < 0 ||
             fd_place(helper, INIT_FD_HELPER) < 0) {
@@ -273,8 +349,15 @@ static _Noreturn void session_child(struct session_setup *s)
                         r = error_set_errno(&err, errno, "dup2");
                         goto fail;
                 }
+        /* v2: after the leaves, the way out of the leaf for an init abandoned before the
+         * helper moved it (session-init.c) */
+        int n_fds = INIT_FD_REGISTRY + (int)n_keep;
+        if (escape >= 0 && fd_place(escape, n_fds++) < 0) {
+                r = error_set_errno(&err, errno, "dup2");
+                goto fail;
+        }
         /* nothing else of the helper reaches the session */
-        if (close_range(INIT_FD_REGISTRY + (unsigned)n_keep, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+        if (close_range((unsigned)n_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
                 r = error_set_errno(&err, errno, "close_range");
                 goto fail;
         }
@@ -286,13 +369,15 @@ static _Noreturn void session_child(struct session_setup *s)
         char *envp[] = {(char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
         syscall(SYS_execveat, exe, "", argv, envp, AT_EMPTY_PATH);
         r = error_set_errno(&err, errno, "cannot exec the session init");
-        s->child_sock_peer = INIT_FD_HELPER;
 fail:
+        session_child_undo(s, in_leaf, escape, keep_open ? keep + 1 : NULL, n_keep - 1, leaf_name);
         proto_send_simple(s->child_sock_peer, MSG_FAILED, (uint32_t)err.code, err.msg);
         _exit(1);
 }
 
-static int session_spawn(struct session_setup *s, struct isolate_error *err)
+/* Clones the session child into fresh namespaces, before any cgroup is made: it waits for
+ * session_go() and cleans up after a helper that dies before that. */
+static int session_clone(struct session_setup *s, struct isolate_error *err)
 {
         int sv[2];
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
@@ -309,15 +394,6 @@ static int session_spawn(struct session_setup *s, struct isolate_error *err)
             .pidfd = (uint64_t)(uintptr_t)&s->init_pidfd,
             .exit_signal = SIGCHLD,
         };
-        /* cgroup v2: born in the leaf, no migration (CLONE_INTO_CGROUP, Linux 5.7) */
-        _cleanup_close_ int leaf_fd = -1;
-        if (s->cg.backend == CGROUP_BACKEND_V2 && s->cg.n > 0 && s->cg.h[0].leaf_path[0]) {
-                leaf_fd = open(s->cg.h[0].leaf_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-                if (leaf_fd < 0)
-                        return error_set_errno(err, errno, "cannot open %s", s->cg.h[0].leaf_path);
-                args.flags |= CLONE_INTO_CGROUP;
-                args.cgroup = (uint64_t)leaf_fd;
-        }
         long pid = syscall(SYS_clone3, &args, sizeof(args));
         if (pid < 0)
                 return error_set_errno(err, errno, "cannot create the session's namespaces");
@@ -329,6 +405,19 @@ static int session_spawn(struct session_setup *s, struct isolate_error *err)
         s->child_sock_peer = -1;
         closep(&s->control_sock);
         s->control_sock = -1;
+        return 0;
+}
+
+/* Hands the session child the cgroups made and waits until it is the session's init. */
+static int session_go(struct session_setup *s, struct isolate_error *err)
+{
+        ssize_t n;
+        do
+                n = send(s->child_sock, &s->cg, sizeof(s->cg), MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        if (n != (ssize_t)sizeof(s->cg))
+                return error_set_errno(err, n < 0 ? errno : EIO,
+                                       "the session init died while starting");
 
         enum proto_type type;
         uint32_t code = 0;
@@ -347,12 +436,29 @@ static int session_spawn(struct session_setup *s, struct isolate_error *err)
         return 0;
 }
 
-/* Undoes everything made so far; used before the commit and if the caller cannot be moved. */
+/* How long an abandoned session child or init gets to clean up after itself (it has removed
+ * the leaves and registry entry within milliseconds) before it is killed and the helper does. */
+#define ABANDON_WAIT_MS 200
+
+/* Undoes everything made so far; used before the commit and if the caller cannot be moved.
+ * Before the commit the child or init removes what was made itself once its socket closes,
+ * so that a helper killed half-way through this leaves nothing either; one that does not
+ * end in time (stuck, say, in a mount under a $HOME that hangs) is killed. */
 static void session_abandon(struct session_setup *s)
 {
         struct isolate_error ignored;
         if (s->init_pidfd >= 0) {
-                syscall(SYS_pidfd_send_signal, s->init_pidfd, SIGKILL, NULL, 0);
+                closep(&s->child_sock);
+                s->child_sock = -1;
+                int n = 0; /* a committed init waits for the caller, not for us: killed */
+                if (!s->committed) {
+                        struct pollfd pfd = {.fd = s->init_pidfd, .events = POLLIN};
+                        do
+                                n = poll(&pfd, 1, ABANDON_WAIT_MS);
+                        while (n < 0 && errno == EINTR);
+                }
+                if (n <= 0)
+                        syscall(SYS_pidfd_send_signal, s->init_pidfd, SIGKILL, NULL, 0);
                 while (waitpid(s->init_pid, NULL, 0) < 0 && errno == EINTR)
                         ;
         }
@@ -414,6 +520,15 @@ static int session_build(struct session_setup *s, struct isolate_error *err)
         if (s->caller_pidfd < 0)
                 return error_set_errno(err, errno, "pidfd_open of the caller");
 
+        /* The session child exists before any cgroup is made, knowing which leaves will be:
+         * if this process dies while making them (a v1 cap write can block while the kernel
+         * reclaims, and the caller kills us at its timeout), the child removes them. */
+        r = cgroup_session_plan(s->cfg, s->who.uid, s->id, &s->cg_plan, err);
+        if (r < 0)
+                return error_prefix(err, "cgroup");
+        r = session_clone(s, err);
+        if (r < 0)
+                return r;
         size_t wl = strlen(s->reply.warnings);
         r = cgroup_session_create(s->cfg, p, s->who.uid, s->id, s->req.caller_pid, session_is_live,
                                   (void *)s->cfg, &s->cg, s->reply.warnings + wl,
@@ -421,10 +536,15 @@ static int session_build(struct session_setup *s, struct isolate_error *err)
         if (r < 0)
                 return error_prefix(err, "cgroup");
         s->cg_made = true;
+        test_die_at("cgroup");
+        if (!cgroup_session_planned(&s->cg, &s->cg_plan))
+                return error_set(err, EPROTO,
+                                 "cgroup: the leaves made are not the ones planned (a bug)");
 
-        r = session_spawn(s, err);
+        r = session_go(s, err);
         if (r < 0)
                 return r;
+        test_die_at("ready"); /* v2: the init is still in the leaf */
         if (s->cg.backend == CGROUP_BACKEND_V2) {
                 r = cgroup_session_enter_supervisor(&s->cg, s->init_pid, err);
                 if (r < 0)
@@ -601,6 +721,7 @@ static int cmd_open(const char *config_path)
                 r = proto_send_simple(s.child_sock, MSG_READY, 0, NULL);
                 if (r < 0)
                         error_set_errno(&err, r, "cannot commit the session init");
+                s.committed = r >= 0;
         }
         if (r >= 0) {
                 test_die_at("commit");

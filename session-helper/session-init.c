@@ -10,6 +10,11 @@
  *         once the caller has been told; EOF before that means the setup was abandoned.
  *   fd 6: the registry's sessions directory (O_PATH)
  *   fd 7...: the directory holding the session's leaf, one per cgroup hierarchy (O_PATH)
+ *   fd 7 + N-LEAVES, cgroup v2 only: the supervisor cgroup's cgroup.procs, opened before the
+ *         session's cgroup namespace was made. Until the commit the helper may not have
+ *         moved us out of the leaf yet; an abandoned init moves itself out through it (the
+ *         kernel judges the move by the namespace the file was opened in, Linux 5.16) so
+ *         that it can remove the leaf.
  *
  * The init lives in the session's mount namespace, where neither the host's cgroupfs nor
  * the registry is visible (/sys/fs/cgroup is the session's own tree, /tmp may be private):
@@ -98,11 +103,15 @@ static unsigned kill_others(void)
 
 static const char *session_id, *leaf_name;
 static int n_leaves;
+static int fd_escape = -1; /* until the commit */
 
 static _Noreturn void cleanup_and_exit(int status)
 {
         kill_others();
         reap_children();
+        if (fd_escape >= 0 && write(fd_escape, "0", 1) < 0)
+                syslog(LOG_WARNING, "session %s: cannot leave cgroup %s: %m", session_id,
+                       leaf_name);
         for (int i = 0; i < n_leaves; i++) {
                 /* the kernel may still count just-exited tasks for a moment */
                 for (int t = 0; t < 200; t++) {
@@ -134,6 +143,8 @@ int main(int argc, char **argv)
         session_id = argv[1];
         leaf_name = argv[2];
         openlog("isolate-init", LOG_PID, LOG_AUTHPRIV);
+        if (fcntl(FD_LEAVES + n_leaves, F_GETFD) >= 0)
+                fd_escape = FD_LEAVES + n_leaves;
 
         sigset_t mask;
         sigfillset(&mask);
@@ -169,6 +180,9 @@ int main(int argc, char **argv)
                                 cleanup_and_exit(1);
                         close(FD_HELPER); /* committed */
                         p[3].fd = -1;
+                        if (fd_escape >= 0)
+                                close(fd_escape); /* the helper has moved us out */
+                        fd_escape = -1;
                 }
                 if (p[1].revents) {
                         enum proto_type type;
