@@ -132,24 +132,40 @@ class TestSharedRuntimeDirs(SandboxTestCase):
 class TestHostMountsUnderSys(SandboxTestCase):
     def test_later_mount_under_sys_is_not_writable_inside(self):
         """A filesystem the host mounts under /sys after the session began must not show up
-        writable inside. Done in a mount namespace of the test's own, with / shared."""
+        writable inside. Done in a mount namespace of the test's own, with / shared.
+
+        A handshake through two fifos orders the steps: the session says it has begun, the
+        host mounts, then tells the session to try. Each wait is bounded; a handshake that
+        times out fails the test."""
         cfg = self.sb.config()
+        fifo_dir = tempfile.mkdtemp(prefix="isolate-test-fifos-")
+        self.addCleanup(shutil.rmtree, fifo_dir, True)
+        to_session, from_session = (os.path.join(fifo_dir, n) for n in ("in", "out"))
+        os.mkfifo(to_session)
+        os.mkfifo(from_session)
+        # the fifos are the session's stdin and stdout (opened read-write: no open blocks)
         script = f"""
 set -e
 mount --make-rshared /
+exec 3<>{from_session} 4<>{to_session}
 {ISOLATECTL} run -c {cfg} --helper {HELPER} {self.u1.name} -- sh -c \
-  'sleep 1; touch /sys/fs/bpf/x 2>/dev/null && echo WROTE || echo denied' &
-sleep 0.3
+  'echo begun; read -r _; touch /sys/fs/bpf/x 2>/dev/null && echo WROTE || echo denied' \
+  <{to_session} >{from_session} 3<&- 4>&- &
+read -t 30 -r line <&3 || {{ echo "handshake: the session never began" >&2; exit 1; }}
+[ "$line" = begun ] || {{ echo "handshake: the session said '$line'" >&2; exit 1; }}
 mount -t tmpfs isolate-test /sys/fs/bpf
 touch /sys/fs/bpf/host-can-write && echo host-wrote
-wait
+echo go >&4
+read -t 30 -r line <&3 || {{ echo "handshake: the session never tried" >&2; exit 1; }}
+echo "session: $line"
+wait $!
 """
-        r = subprocess.run(["unshare", "-m", "--propagation", "unchanged", "sh", "-c", script],
-                           capture_output=True, text=True, timeout=60)
+        r = subprocess.run(["unshare", "-m", "--propagation", "unchanged", "bash", "-c", script],
+                           capture_output=True, text=True, timeout=90)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("host-wrote", r.stdout, "the test's own mount did not work")
-        self.assertNotIn("WROTE", r.stdout, r.stderr)
-        self.assertIn("denied", r.stdout, r.stderr)
+        self.assertNotIn("session: WROTE", r.stdout, r.stderr)
+        self.assertIn("session: denied", r.stdout, r.stderr)
 
 
 class TestHelperProcessState(SandboxTestCase):

@@ -2,6 +2,7 @@
 
 import os
 import re
+import select
 import shutil
 import subprocess
 import tempfile
@@ -16,6 +17,23 @@ EXIT_REFUSED = 125
 
 def host_ns(kind):
     return os.readlink(f"/proc/self/ns/{kind}")
+
+
+def read_line_within(stream, timeout):
+    """One line from a child's pipe, or None if none came within timeout seconds. Reads a
+    byte at a time, so that what follows the line stays for communicate()."""
+    fd = stream.fileno()
+    deadline = time.monotonic() + timeout
+    data = b""
+    while not data.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            return None
+        byte = os.read(fd, 1)
+        if not byte:
+            return None
+        data += byte
+    return data.decode()
 
 
 class TestView(SandboxTestCase):
@@ -128,14 +146,26 @@ class TestView(SandboxTestCase):
 
     def test_private_tmp(self):
         marker = f"isolate-marker-{os.getpid()}"
-        first = self.sb.start(self.u1, f"echo secret > /tmp/{marker}; sleep 2; "
-                                       f"ls /tmp/{marker}", self.cfg)
-        time.sleep(0.5)
-        second = self.run_in(f"ls /tmp/{marker} /var/tmp /dev/shm")
-        out, err = first.communicate(timeout=30)
+        # the first session says when its file is written, then waits until the second
+        # session has looked: the second one runs while the file is there
+        first = self.sb.start(self.u1, f"echo secret > /tmp/{marker} && echo written; "
+                                       f"read -r _; ls /tmp/{marker}", self.cfg,
+                              stdin=subprocess.PIPE)
+        try:
+            ready = read_line_within(first.stdout, 30)
+            if ready != "written\n":
+                first.kill()
+                self.fail(f"the first session never wrote its file ({ready!r}): "
+                          f"{first.communicate()[1]}")
+            second = self.run_in(f"ls /tmp/{marker} /var/tmp /dev/shm")
+            out, err = first.communicate("go\n", timeout=30)
+        finally:
+            if first.poll() is None:
+                first.kill()
+                first.communicate()
         self.assertEqual(first.returncode, 0, err)
-        self.assertIn(marker, out)
-        self.assertIn("No such file", second.stderr)
+        self.assertIn(marker, out, "the first session's file went away")
+        self.assertIn(f"/tmp/{marker}': No such file", second.stderr)
         self.assertFalse(os.path.exists(f"/tmp/{marker}"))
         r = self.run_in("df -B1 --output=size /tmp | tail -1")
         self.assertEqual(int(r.stdout), 64 * 1024 * 1024)

@@ -7,8 +7,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sched.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -128,14 +132,90 @@ static void test_selinux_from_selinuxfs(void **state)
         assert_false(lsm_apparmor_enabled());
 }
 
+/* The kernel's own answer to the question landlock_abi_version() asks: the ABI, or -errno. */
+static long landlock_abi_from_kernel(void)
+{
+        long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+        return abi < 0 ? -errno : abi;
+}
+
+static bool lsm_list_has(const char *list, const char *name)
+{
+        size_t n = strlen(name);
+        for (const char *p = list; *p;) {
+                size_t len = strcspn(p, ",\n");
+                if (len == n && strncmp(p, name, n) == 0)
+                        return true;
+                p += len;
+                p += strspn(p, ",\n");
+        }
+        return false;
+}
+
+/* Whether the kernel's list of active LSMs names landlock: 1 or 0, or -1 when the list cannot
+ * be read. Where securityfs is not mounted, a child mounts it in a mount namespace of its own
+ * (root only): the host's mounts stay as they are. */
+static int landlock_in_lsm_list(void)
+{
+        char list[512];
+        ssize_t n = read_file_at(AT_FDCWD, "/sys/kernel/security/lsm", list, sizeof(list));
+        if (n >= 0)
+                return lsm_list_has(list, "landlock");
+        int pfd[2];
+        assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                char answer = '?';
+                if (unshare(CLONE_NEWNS) == 0 &&
+                    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0 &&
+                    mount("securityfs", "/sys/kernel/security", "securityfs", 0, NULL) == 0 &&
+                    read_file_at(AT_FDCWD, "/sys/kernel/security/lsm", list, sizeof(list)) >= 0)
+                        answer = lsm_list_has(list, "landlock") ? '1' : '0';
+                _exit(write(pfd[1], &answer, 1) == 1 ? 0 : 1);
+        }
+        close(pfd[1]);
+        char answer = '?';
+        assert_int_equal(read(pfd[0], &answer, 1), 1);
+        close(pfd[0]);
+        int st;
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        return answer == '?' ? -1 : answer == '1';
+}
+
 static void test_landlock_abi_real(void **state)
 {
-        /* the real kernel answers; 6.x kernels with Landlock say >= 1 */
-        int abi = lsm_landlock_abi();
-        assert_true(abi >= 0);
-        assert_int_equal(abi, landlock_abi_version());
+        /* what the plan and the join use is what the kernel says, asked directly */
+        long kernel = landlock_abi_from_kernel();
+        if (kernel < 0) {
+                /* not built in (ENOSYS) or not enabled at boot (EOPNOTSUPP): no Landlock */
+                assert_true(kernel == -ENOSYS || kernel == -EOPNOTSUPP);
+                assert_int_equal(landlock_abi_version(), 0);
+                assert_int_equal(lsm_landlock_abi(), 0);
+        } else {
+                assert_true(kernel >= 1);
+                assert_int_equal(landlock_abi_version(), kernel);
+                assert_int_equal(lsm_landlock_abi(), kernel);
+                /* every right planned for this ABI is one this kernel handles */
+                struct {
+                        uint64_t handled_access_fs;
+                } attr = {landlock_fs_access_for_abi((int)kernel)};
+                assert_true(attr.handled_access_fs != 0);
+                int fd = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
+                assert_true(fd >= 0);
+                close(fd);
+        }
+        /* and Landlock is an active LSM exactly when it answers with an ABI */
+        int listed = landlock_in_lsm_list();
+        if (listed >= 0)
+                assert_int_equal(listed, kernel > 0);
+        else
+                printf("note: no /sys/kernel/security/lsm: the LSM list was not compared\n");
+        /* an override wins until it is taken back */
         lsm_set_landlock_abi(2);
         assert_int_equal(lsm_landlock_abi(), 2);
+        lsm_set_landlock_abi(-1);
+        assert_int_equal(lsm_landlock_abi(), kernel > 0 ? kernel : 0);
 }
 
 /* ---- exec labels ------------------------------------------------------------------------- */

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -169,30 +170,144 @@ static void test_reply_with_fds(void **state)
         close(sv[1]);
 }
 
+static void reply_init(struct open_reply *rep)
+{
+        memset(rep, 0, sizeof(*rep));
+        join_spec_init(&rep->join);
+}
+
+/* The bytes of a real OK reply announcing 2 + n_cgroup_fds fds (those sent with it are
+ * dropped when it is captured). */
+static size_t ok_reply_bytes(char *buf, size_t len, uint32_t n_cgroup_fds)
+{
+        int sv[2];
+        pair(sv);
+        int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        assert_true(null >= 0);
+        struct open_reply rep;
+        reply_init(&rep);
+        rep.status = REPLY_OK;
+        strcpy(rep.session_id, "0123456789abcdef");
+        strcpy(rep.policy, "bastion");
+        rep.join.init_pidfd = null;
+        rep.join.control_fd = null;
+        rep.join.n_cgroup_fds = n_cgroup_fds;
+        for (uint32_t i = 0; i < n_cgroup_fds; i++)
+                rep.join.cgroup_fds[i] = null;
+        rep.join.ns_flags = 0x1234;
+        assert_int_equal(proto_send_reply(sv[0], &rep), 0);
+        size_t n = capture(sv[1], buf, len);
+        close(null);
+        close(sv[0]);
+        close(sv[1]);
+        return n;
+}
+
+/* Sends raw bytes as one message with n copies of /dev/null attached. */
+static void send_with_fds(int fd, const char *buf, size_t len, size_t n)
+{
+        int fds[8];
+        assert_true(n <= ELEMENTSOF(fds));
+        for (size_t i = 0; i < n; i++)
+                assert_true((fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0);
+        struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+        union {
+                char buf[CMSG_SPACE(sizeof(fds))];
+                struct cmsghdr align;
+        } control;
+        memset(&control, 0, sizeof(control));
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+        if (n > 0) {
+                mh.msg_control = control.buf;
+                mh.msg_controllen = CMSG_SPACE(sizeof(int) * n);
+                struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+                c->cmsg_level = SOL_SOCKET;
+                c->cmsg_type = SCM_RIGHTS;
+                c->cmsg_len = CMSG_LEN(sizeof(int) * n);
+                memcpy(CMSG_DATA(c), fds, sizeof(int) * n);
+        }
+        assert_int_equal(sendmsg(fd, &mh, 0), (ssize_t)len);
+        for (size_t i = 0; i < n; i++)
+                close(fds[i]); /* the copies in flight stay open until received */
+}
+
+static size_t open_fds(void)
+{
+        DIR *d = opendir("/proc/self/fd");
+        assert_non_null(d);
+        size_t n = 0;
+        while (readdir(d))
+                n++;
+        closedir(d);
+        return n;
+}
+
 static void test_reply_ok_without_fds_refused(void **state)
 {
-        /* an OK reply is only valid with the init's fds attached */
+        /* an OK reply is only valid with the init's fds attached: the bytes of a real one,
+         * received without them, are refused rather than joined with fds never received */
+        char buf[8192];
+        size_t len = ok_reply_bytes(buf, sizeof(buf), 0);
+        struct open_reply got;
+        reply_init(&got);
+        bool hello = true;
+        /* the message itself is well-formed: only the missing fds make it wrong */
+        assert_int_equal(proto_decode_reply(buf, len, &got, &hello), 0);
+        assert_false(hello);
+        assert_int_equal(got.status, REPLY_OK);
+        join_spec_free(&got.join);
+
+        int sv[2];
+        pair(sv);
+        assert_int_equal(send(sv[0], buf, len, 0), (ssize_t)len);
+        reply_init(&got);
+        assert_int_equal(proto_recv_reply(sv[1], 1000, &got, &hello), -EBADMSG);
+        assert_int_equal(got.join.init_pidfd, -1);
+        assert_int_equal(got.join.control_fd, -1);
+
+        /* fewer fds than announced (the init's two, not the one cgroup fd): refused too, and
+         * the two that came are closed, not leaked */
+        len = ok_reply_bytes(buf, sizeof(buf), 1);
+        size_t before = open_fds();
+        send_with_fds(sv[0], buf, len, 2);
+        assert_int_equal(proto_recv_reply(sv[1], 1000, &got, &hello), -EBADMSG);
+        assert_int_equal(got.join.init_pidfd, -1);
+        assert_int_equal(open_fds(), before);
+
+        /* and with every fd it announced, the same bytes are a reply to join */
+        send_with_fds(sv[0], buf, len, 3);
+        assert_int_equal(proto_recv_reply(sv[1], 1000, &got, &hello), MSG_OPEN_REPLY);
+        assert_int_equal(got.status, REPLY_OK);
+        assert_int_equal(got.join.n_cgroup_fds, 1);
+        assert_true(got.join.init_pidfd >= 0 && got.join.control_fd >= 0 &&
+                    got.join.cgroup_fds[0] >= 0);
+        join_spec_free(&got.join);
+        assert_int_equal(open_fds(), before);
+        close(sv[0]);
+        close(sv[1]);
+}
+
+static void test_reply_deny_truncated_everywhere(void **state)
+{
+        /* a DENY reply needs no fds; cut anywhere, it is refused */
         int sv[2];
         pair(sv);
         struct open_reply rep;
-        memset(&rep, 0, sizeof(rep));
-        join_spec_init(&rep.join);
+        reply_init(&rep);
         rep.status = REPLY_DENY;
         strcpy(rep.message, "nope");
         assert_int_equal(proto_send_reply(sv[0], &rep), 0);
         char buf[8192];
         size_t len = capture(sv[1], buf, sizeof(buf));
         struct open_reply got;
-        memset(&got, 0, sizeof(got));
-        join_spec_init(&got.join);
+        reply_init(&got);
         bool hello;
         assert_int_equal(proto_decode_reply(buf, len, &got, &hello), 0);
         assert_int_equal(got.status, REPLY_DENY);
         assert_string_equal(got.message, "nope");
         for (size_t cut = 0; cut < len; cut++) {
                 struct open_reply t;
-                memset(&t, 0, sizeof(t));
-                join_spec_init(&t.join);
+                reply_init(&t);
                 assert_int_equal(proto_decode_reply(buf, cut, &t, &hello), -EBADMSG);
                 join_spec_free(&t.join);
         }
@@ -259,6 +374,7 @@ int main(void)
             cmocka_unit_test(test_request_control_characters_refused),
             cmocka_unit_test(test_reply_with_fds),
             cmocka_unit_test(test_reply_ok_without_fds_refused),
+            cmocka_unit_test(test_reply_deny_truncated_everywhere),
             cmocka_unit_test(test_hello_and_eof),
             cmocka_unit_test(test_timeout),
             cmocka_unit_test(test_simple_messages),
