@@ -60,11 +60,14 @@ MODULE_OBJS := $(MODULE_SRCS:%.c=$(B)/pic/%.o)
 UNIT_SRCS   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 TEST_TOOLS  := $(B)/tests/reaper $(B)/tests/probe
+FUZZ_TARGETS := config protocol
+FUZZ_REPLAY_BINS := $(FUZZ_TARGETS:%=$(B)/tests/fuzz_replay_%)
+FUZZ_REPLAY_OBJS := $(FUZZ_TARGETS:%=$(B)/obj/tests/fuzz/replay-%.o)
 
 PROGRAMS := $(B)/isolate-helper $(B)/isolate-init $(B)/isolatectl $(B)/pam_isolate.so
 
 .PHONY: all deps check check-fast unit integration vmtest demo demo-shell install format fuzz \
-        bench clean release
+        fuzz-replay fuzz-seeds bench clean release
 all: $(PROGRAMS)
 
 $(B)/obj/%.o: %.c
@@ -99,6 +102,24 @@ $(B)/tests/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(SAN) -fPIE -pie $(CFLAGS) $< -o $@
 
+# A fuzz target with a main that runs its committed corpus once (tests/fuzz/replay.c): the
+# build's compiler and sanitizers, no libFuzzer; a cmocka-style test binary.
+$(FUZZ_REPLAY_OBJS): $(B)/obj/tests/fuzz/replay-%.o: tests/fuzz/replay.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(SAN) -fPIE $(CFLAGS) \
+		-DFUZZ_CORPUS='"$(CURDIR)/tests/fuzz/corpus-$*"' -c $< -o $@
+
+$(FUZZ_REPLAY_BINS): $(B)/tests/fuzz_replay_%: tests/fuzz/fuzz_%.c $(B)/obj/tests/fuzz/replay-%.o \
+		$(CORE_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(SAN) -fPIE -pie $(PKG_CFLAGS) -Wno-missing-prototypes $(CFLAGS) \
+		$< $(B)/obj/tests/fuzz/replay-$*.o $(CORE_OBJS) $(PKG_LIBS) -o $@
+
+$(B)/tests/gen_protocol_seeds: tests/fuzz/gen_protocol_seeds.c $(B)/obj/session-helper/protocol.o \
+		$(B)/obj/session-helper/util.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(SAN) -fPIE -pie $(CFLAGS) $^ -o $@
+
 # ---- dependencies: installs what is missing, quietly, once ------------------------------
 deps:
 	@tests/install-deps.sh
@@ -106,6 +127,10 @@ deps:
 # ---- tests -------------------------------------------------------------------------------
 unit: all $(UNIT_BINS)
 	@tests/run-unit.sh $(UNIT_BINS)
+
+# Every corpus file of every fuzz target, once.
+fuzz-replay: $(FUZZ_REPLAY_BINS)
+	@tests/run-unit.sh $(FUZZ_REPLAY_BINS)
 
 # Under SANITIZE=1 the su fd-limit attack (test_pam_su.py) runs the release build: a user's
 # setuid su ignores LD_PRELOAD, so an ASan-built module cannot load into it.
@@ -125,10 +150,10 @@ vmtest: all
 # "N passed, N failed, N skipped" (tests/check.sh). Under SANITIZE=1 the guest runs the
 # release build: an ASan-built pam_isolate.so cannot load into the guest's stock sshd.
 check-fast: deps
-	@MAKE="$(MAKE)" SANITIZE="$(SANITIZE)" tests/check.sh unit integration
+	@MAKE="$(MAKE)" SANITIZE="$(SANITIZE)" tests/check.sh unit fuzz-replay integration
 
 check: deps
-	@MAKE="$(MAKE)" SANITIZE="$(SANITIZE)" tests/check.sh unit integration vmtest
+	@MAKE="$(MAKE)" SANITIZE="$(SANITIZE)" tests/check.sh unit fuzz-replay integration vmtest
 
 # ---- demo ----------------------------------------------------------------------------------
 demo: deps
@@ -144,14 +169,25 @@ bench: deps
 	@BUILD=$(B) tests/bench/run.sh
 
 # ---- fuzzing (clang, libFuzzer) ------------------------------------------------------------
+# Each target runs FUZZ_SECONDS from its committed corpus (tests/fuzz/corpus-TARGET) plus what
+# earlier runs found (tests/fuzz/corpus-run/TARGET, not committed); crashes land in build/fuzz/.
 FUZZ_SECONDS ?= 60
+FUZZ_CC := clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(DEFS)
 fuzz: deps
-	@mkdir -p build/fuzz tests/fuzz/corpus-run
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(DEFS) $(PKG_CFLAGS) \
-		tests/fuzz/fuzz_config.c $(CONF_SRCS) session-helper/util.c $(PKG_LIBS) \
-		-o build/fuzz/fuzz_config
+	@mkdir -p build/fuzz $(FUZZ_TARGETS:%=tests/fuzz/corpus-run/%)
+	$(FUZZ_CC) $(PKG_CFLAGS) tests/fuzz/fuzz_config.c $(CONF_SRCS) session-helper/util.c \
+		$(PKG_LIBS) -o build/fuzz/fuzz_config
+	$(FUZZ_CC) tests/fuzz/fuzz_protocol.c session-helper/protocol.c session-helper/util.c \
+		-o build/fuzz/fuzz_protocol
 	build/fuzz/fuzz_config -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
-		tests/fuzz/corpus-run tests/fuzz/corpus
+		-artifact_prefix=build/fuzz/config- tests/fuzz/corpus-run/config tests/fuzz/corpus-config
+	build/fuzz/fuzz_protocol -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
+		-artifact_prefix=build/fuzz/protocol- tests/fuzz/corpus-run/protocol \
+		tests/fuzz/corpus-protocol
+
+# Rewrites the protocol fuzzer's seeds: every kind of message, as protocol.c encodes it.
+fuzz-seeds: $(B)/tests/gen_protocol_seeds
+	$(B)/tests/gen_protocol_seeds tests/fuzz/corpus-protocol
 
 # ---- install -------------------------------------------------------------------------------
 install: all

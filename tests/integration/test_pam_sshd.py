@@ -604,17 +604,48 @@ class TestFailModes(SshdCase):
         self.denied_line(self.p1, "exited without an answer")
         self.assertClean()
 
-    def test_fail_open_lets_the_login_through_unconfined_with_a_warning(self):
+    def open_config(self, name):
         with open(self.cfg) as f:
             text = f.read().replace("fail = closed", "fail = open")
-        cfg = self.write_config(text, "open.conf")
-        helper = self.script("helper-die-open", f'ISOLATE_TEST_DIE_AT=init exec {HELPER} "$@"\n')
+        return self.write_config(text, name)
+
+    def test_fail_open_lets_the_login_through_unconfined_with_a_warning(self):
+        """A fault of the host after the config is read (here a broken install: no
+        isolate-init beside the helper) is what fail = open is for."""
+        cfg = self.open_config("open.conf")
+        broken = os.path.join(self.sb.dir, "broken-install")
+        os.mkdir(broken, 0o755)
+        helper = os.path.join(broken, "isolate-helper")
+        shutil.copy2(HELPER, helper)
         self.env.write_pam("sshd", sshd_stack(cfg, helper=helper))
         self.assertUnconfined(self.login(self.p1))
         line = self.module_line(self.p1.name, "fail-open")
         self.assertIsNotNone(line, self.env.syslog.dump())
         self.assertTrue(line.startswith(PRI_WARNING), line)
-        self.assertIn("exited without an answer", line)
+        self.assertIn("cannot find the session init", line)
+        self.assertClean()
+
+    def test_fail_open_does_not_apply_when_the_helper_dies_mid_setup(self):
+        """After the config is read, a helper that dies leaves the cause unknown (a user's
+        full memory cap could be it): closed (found by an outside review)."""
+        cfg = self.open_config("open-die.conf")
+        helper = self.script("helper-die-open", f'ISOLATE_TEST_DIE_AT=init exec {HELPER} "$@"\n')
+        self.env.write_pam("sshd", sshd_stack(cfg, helper=helper))
+        self.assertRefused(self.login(self.p1))
+        self.denied_line(self.p1, "exited without an answer", "the cause is unknown")
+        self.assertIsNone(self.module_line(self.p1.name, "fail-open"))
+        self.assertClean()
+
+    def test_fail_open_does_not_apply_when_the_helper_hangs(self):
+        """A step that hangs (a $HOME symlink into a path that never answers) ends in the
+        helper's timeout: the user could have caused it, so closed."""
+        cfg = self.open_config("open-hang.conf")
+        helper = self.script("helper-hang-open",
+                             f'ISOLATE_TEST_HANG_AT=init exec {HELPER} "$@"\n')
+        self.env.write_pam("sshd", sshd_stack(cfg, helper=helper))
+        self.assertRefused(self.login(self.p1))
+        self.denied_line(self.p1, "the cause is unknown")
+        self.assertIsNone(self.module_line(self.p1.name, "fail-open"))
         self.assertClean()
 
     def test_fail_open_with_a_missing_helper(self):

@@ -177,6 +177,43 @@ class TestSuAndPamtester(unittest.TestCase):
         refused = self.env.syslog.wait_for(r"fail = open does not apply", 5, self.mark)
         self.assertIsNotNone(refused, [o[:2] for o in outputs])
 
+    def test_user_cannot_su_to_a_confined_root_unconfined(self):
+        """`ulimit -n 5; su -` to root, where the config confines root (no exempt_users) and
+        says fail = closed: the helper fails before it can say the fail mode, and the rescue
+        rule that lets root in unconfined must not apply, since the caller runs with the
+        invoking user's real uid (found by an outside review). Release build, like above."""
+        require_built(RELEASE_MODULE, RELEASE_HELPER, RELEASE_INIT)
+        with open(self.cfg) as f:
+            text = f.read().replace('exempt_users = {"root"}', "exempt_users = {}")
+        self.assertIn("exempt_users = {}", text)
+        path = os.path.join(self.sb.dir, "root-confined.conf")
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, 0o644)
+        self.env.write_pam("su", "auth sufficient pam_permit.so\n"
+                                 "account required pam_permit.so\n" +
+                           session_lines(path, helper=RELEASE_HELPER, module=RELEASE_MODULE))
+        outputs = []
+        for nofile in range(5, 25):
+            r = self.env.run(["setpriv", f"--reuid={self.u2.uid}", f"--regid={self.u2.gid}",
+                              "--init-groups", "--", "sh", "-c",
+                              f"ulimit -n {nofile}; exec su - root -c "
+                              "'grep ^Seccomp: /proc/self/status'"])
+            outputs.append((nofile, r.returncode, r.stdout, r.stderr))
+        unconfined = [o[:3] for o in outputs if re.search(r"Seccomp:\s+0", o[2])]
+        self.assertEqual(unconfined, [], "an unconfined root shell came out of a forced failure")
+        self.assertIsNone(self.env.syslog.wait_for(r"outcome=fail-open-root\b", 1, self.mark),
+                          self.env.syslog.dump())
+        refused = self.env.syslog.wait_for(r"letting root in unconfined does not apply", 5,
+                                           self.mark)
+        self.assertIsNotNone(refused, [o[:2] for o in outputs])
+        # and without a limit of the user's, root's su is confined as the config says
+        r = self.env.run(["setpriv", f"--reuid={self.u2.uid}", f"--regid={self.u2.gid}",
+                          "--init-groups", "--", "su", "-", "root", "-c",
+                          "grep ^Seccomp: /proc/self/status"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"Seccomp:\s+2")
+
     # ---- pamtester --------------------------------------------------------------------------
 
     def test_pamtester_open_close_cycle(self):
