@@ -84,6 +84,8 @@ bool cg_exists(const char *dir, const char *file);
 /* A cap this host cannot apply: with caps_required an error (-code) naming what and the
  * fix; else one line in the warnings and 0 (go on without it). fmt says what is missing,
  * fix how to get it. */
+int cg_session_paths(const char *root, uid_t uid, const char *session_id,
+                     struct cgroup_hierarchy *h, struct isolate_error *err);
 int cg_missing(struct cg_ctx *ctx, struct isolate_error *err, int code, const char *fix,
                const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void cg_warn(struct cg_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -150,17 +150,9 @@ static int caps(struct cg_ctx *ctx, const char *dir, const bool *enabled, bool e
 static int v2_paths(const struct cg_mount *m, const char *root, uid_t uid, const char *session_id,
                     struct cgroup_hierarchy *h, struct isolate_error *err)
 {
-        int w = snprintf(h->user_path, sizeof(h->user_path), "%s/" CG_USER_PREFIX "%u", root,
-                         (unsigned)uid);
-        int w2 = snprintf(h->leaf_path, sizeof(h->leaf_path),
-                          "%s/" CG_USER_PREFIX "%u/" CG_LEAF_PREFIX "%s", root, (unsigned)uid,
-                          session_id);
-        int w3 =
-            snprintf(h->supervisor_path, sizeof(h->supervisor_path), "%s/" CG_SUPERVISOR, root);
-        if (w < 0 || (size_t)w >= sizeof(h->user_path) || w2 < 0 ||
-            (size_t)w2 >= sizeof(h->leaf_path) || w3 < 0 ||
-            (size_t)w3 >= sizeof(h->supervisor_path))
-                return error_set(err, ENAMETOOLONG, "cgroup path too long under %s", root);
+        int r = cg_session_paths(root, uid, session_id, h, err);
+        if (r < 0)
+                return r;
         snprintf(h->mount_type, sizeof(h->mount_type), "cgroup2");
         snprintf(h->mount_options, sizeof(h->mount_options), "%s", m->options);
         return 0;

@@ -549,6 +549,25 @@ void cg_warn(struct cg_ctx *ctx, const char *fmt, ...)
         warn_append(ctx, line);
 }
 
+/* The user's, the leaf's and the supervisor's paths under a hierarchy's <root>, alike in
+ * every cgroupfs backend. */
+int cg_session_paths(const char *root, uid_t uid, const char *session_id,
+                     struct cgroup_hierarchy *h, struct isolate_error *err)
+{
+        int w = snprintf(h->user_path, sizeof(h->user_path), "%s/" CG_USER_PREFIX "%u", root,
+                         (unsigned)uid);
+        int w2 = snprintf(h->leaf_path, sizeof(h->leaf_path),
+                          "%s/" CG_USER_PREFIX "%u/" CG_LEAF_PREFIX "%s", root, (unsigned)uid,
+                          session_id);
+        int w3 =
+            snprintf(h->supervisor_path, sizeof(h->supervisor_path), "%s/" CG_SUPERVISOR, root);
+        if (w < 0 || (size_t)w >= sizeof(h->user_path) || w2 < 0 ||
+            (size_t)w2 >= sizeof(h->leaf_path) || w3 < 0 ||
+            (size_t)w3 >= sizeof(h->supervisor_path))
+                return error_set(err, ENAMETOOLONG, "cgroup path too long under %s", root);
+        return 0;
+}
+
 int cg_missing(struct cg_ctx *ctx, struct isolate_error *err, int code, const char *fix,
                const char *fmt, ...)
 {

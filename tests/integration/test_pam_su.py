@@ -146,19 +146,15 @@ class TestSuAndPamtester(unittest.TestCase):
         self.assertIsNotNone(line, self.env.syslog.dump())
         self.assertIn("cannot run the helper /nonexistent/helper", line)
 
-    def test_user_cannot_fail_su_open_on_purpose(self):
-        """fail = open, and a user running su with a tiny descriptor limit makes the setup
-        fail on purpose: su runs PAM with that user's real uid, so fail = open must not
-        apply and no unconfined shell comes out (found by an attacker review). It runs the
-        release build (RELEASE): under SANITIZE=1 too, it must not skip."""
+    def su_under_fd_limits(self, config_text, name, su_args):
+        """Writes config_text as a root-owned config, puts the release module in a su stack
+        where the invoking user needs no password (test only), and runs `su SU_ARGS` as u2
+        under each fd limit from 5 to 24. Returns (nofile, rc, stdout, stderr) per limit."""
         require_built(RELEASE_MODULE, RELEASE_HELPER, RELEASE_INIT)
-        with open(self.cfg) as f:
-            text = f.read().replace("fail = closed", "fail = open")
-        path = os.path.join(self.sb.dir, "open-su.conf")
+        path = os.path.join(self.sb.dir, name)
         with open(path, "w") as f:
-            f.write(text)
+            f.write(config_text)
         os.chmod(path, 0o644)
-        # test-only auth: the invoking user may su without a password
         self.env.write_pam("su", "auth sufficient pam_permit.so\n"
                                  "account required pam_permit.so\n" +
                            session_lines(path, helper=RELEASE_HELPER, module=RELEASE_MODULE))
@@ -166,9 +162,19 @@ class TestSuAndPamtester(unittest.TestCase):
         for nofile in range(5, 25):
             r = self.env.run(["setpriv", f"--reuid={self.u2.uid}", f"--regid={self.u2.gid}",
                               "--init-groups", "--", "sh", "-c",
-                              f"ulimit -n {nofile}; exec su {self.u1.name} -c "
+                              f"ulimit -n {nofile}; exec su {su_args} -c "
                               "'grep ^Seccomp: /proc/self/status'"])
             outputs.append((nofile, r.returncode, r.stdout, r.stderr))
+        return outputs
+
+    def test_user_cannot_fail_su_open_on_purpose(self):
+        """fail = open, and a user running su with a tiny descriptor limit makes the setup
+        fail on purpose: su runs PAM with that user's real uid, so fail = open must not
+        apply and no unconfined shell comes out (found by an attacker review). It runs the
+        release build (RELEASE): under SANITIZE=1 too, it must not skip."""
+        with open(self.cfg) as f:
+            text = f.read().replace("fail = closed", "fail = open")
+        outputs = self.su_under_fd_limits(text, "open-su.conf", self.u1.name)
         unconfined = [o for o in outputs if re.search(r"Seccomp:\s+0", o[2])]
         self.assertEqual(unconfined, [], "an unconfined shell came out of a forced failure")
         self.assertIsNone(self.env.syslog.wait_for(r"outcome=fail-open\b", 1, self.mark),
@@ -182,24 +188,10 @@ class TestSuAndPamtester(unittest.TestCase):
         says fail = closed: the helper fails before it can say the fail mode, and the rescue
         rule that lets root in unconfined must not apply, since the caller runs with the
         invoking user's real uid (found by an outside review). Release build, like above."""
-        require_built(RELEASE_MODULE, RELEASE_HELPER, RELEASE_INIT)
         with open(self.cfg) as f:
             text = f.read().replace('exempt_users = {"root"}', "exempt_users = {}")
         self.assertIn("exempt_users = {}", text)
-        path = os.path.join(self.sb.dir, "root-confined.conf")
-        with open(path, "w") as f:
-            f.write(text)
-        os.chmod(path, 0o644)
-        self.env.write_pam("su", "auth sufficient pam_permit.so\n"
-                                 "account required pam_permit.so\n" +
-                           session_lines(path, helper=RELEASE_HELPER, module=RELEASE_MODULE))
-        outputs = []
-        for nofile in range(5, 25):
-            r = self.env.run(["setpriv", f"--reuid={self.u2.uid}", f"--regid={self.u2.gid}",
-                              "--init-groups", "--", "sh", "-c",
-                              f"ulimit -n {nofile}; exec su - root -c "
-                              "'grep ^Seccomp: /proc/self/status'"])
-            outputs.append((nofile, r.returncode, r.stdout, r.stderr))
+        outputs = self.su_under_fd_limits(text, "root-confined.conf", "- root")
         unconfined = [o[:3] for o in outputs if re.search(r"Seccomp:\s+0", o[2])]
         self.assertEqual(unconfined, [], "an unconfined root shell came out of a forced failure")
         self.assertIsNone(self.env.syslog.wait_for(r"outcome=fail-open-root\b", 1, self.mark),
