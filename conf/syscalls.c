@@ -6,8 +6,9 @@
  * nothing outside the session to trace), get_mempolicy/set_mempolicy (ps, top), and the
  * newer calls libc starts to use (fchmodat2, map_shadow_stack, cachestat, futex_*).
  * Left out of Docker's list on purpose: modify_ldt (@cpu-emulation: nothing in shell work
- * uses an LDT on x86_64, and it has a history of kernel bugs) and the never-implemented
- * epoll_ctl_old/epoll_wait_old (@obsolete).
+ * uses an LDT on x86_64, and it has a history of kernel bugs), the never-implemented
+ * epoll_ctl_old/epoll_wait_old (@obsolete), and native AIO (@aio: fs.aio-max-nr is one
+ * count for the whole host, and io_setup(65536) by one user takes all of it).
  *
  * Every name libseccomp knows on x86_64 belongs to exactly one group (a unit test checks
  * it), so an admin can name any call by its group. Conditions that seccomp.c adds to some
@@ -105,8 +106,6 @@ static const struct syscall_group groups[] = {
           "setgroups"),
     GROUP("@system-info", true, "uname, sysinfo, getrandom, getcpu", "uname", "sysinfo",
           "getrandom", "getcpu"),
-    GROUP("@aio", true, "Linux native asynchronous I/O (io_setup, io_submit; not io_uring)",
-          "io_setup", "io_destroy", "io_submit", "io_cancel", "io_getevents", "io_pgetevents"),
     GROUP("@debug", true,
           "debuggers and tracers inside the session: ptrace, process_vm_readv/writev, "
           "kcmp, pidfd_getfd (the pid namespace hides everything outside)",
@@ -128,6 +127,11 @@ static const struct syscall_group groups[] = {
           "request_key", "keyctl"),
     GROUP("@bpf", false, "loading eBPF programs and maps", "bpf"),
     GROUP("@perf", false, "performance counters and tracing (perf_event_open)", "perf_event_open"),
+    GROUP("@aio", false,
+          "Linux native asynchronous I/O as libaio uses it: io_setup, io_submit (not io_uring); "
+          "not in the default, since its contexts come out of fs.aio-max-nr, one count for "
+          "the whole host that no cgroup caps",
+          "io_setup", "io_destroy", "io_submit", "io_cancel", "io_getevents", "io_pgetevents"),
     GROUP("@io-uring", false, "io_uring (a large kernel attack surface)", "io_uring_setup",
           "io_uring_enter", "io_uring_register"),
     GROUP("@userfaultfd", false,

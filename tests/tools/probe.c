@@ -210,6 +210,40 @@ static long probe_ptrace(void)
         return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 }
 
+/* ---- exhaustion of what the host shares (issue 12): each holds what it got until stdin
+ * ends, so that the test can look at the host meanwhile ---- */
+
+static void hold_until_stdin_ends(void)
+{
+        char c[256];
+        while (read(0, c, sizeof(c)) > 0)
+                ;
+}
+
+static bool count_arg(const char *arg, unsigned long dflt, unsigned long *ret)
+{
+        char *end;
+        *ret = arg ? strtoul(arg, &end, 10) : dflt;
+        if (arg && (*end || *ret == 0)) {
+                errno = EINVAL;
+                return false;
+        }
+        return true;
+}
+
+/* io_setup(ARG) and hold the context */
+static long probe_io_setup(const char *arg)
+{
+        unsigned long nr, ctx = 0;
+        if (!count_arg(arg, 1, &nr))
+                return -1;
+        if (syscall(SYS_io_setup, nr, &ctx) < 0)
+                return -1;
+        printf("probe %s: holding an AIO context of %lu events until stdin ends\n", name, nr);
+        hold_until_stdin_ends();
+        return syscall(SYS_io_destroy, ctx);
+}
+
 struct probe_cmd {
         const char *name;
         const char *doc;
@@ -248,6 +282,7 @@ static const struct probe_cmd cmds[] = {
     {"euid", "prints uid and euid"},
     {"status", "prints Seccomp, NoNewPrivs and capability lines of /proc/self/status"},
     {"getpid-loop", "ARG getpid calls, time per call"},
+    {"io_setup", "io_setup(ARG events, default 1); holds the context until stdin ends"},
 };
 
 static long run(const char *cmd, const char *arg)
@@ -321,6 +356,8 @@ static long run(const char *cmd, const char *arg)
                 return probe_status();
         if (!strcmp(cmd, "getpid-loop"))
                 return probe_getpid_loop(arg);
+        if (!strcmp(cmd, "io_setup"))
+                return probe_io_setup(arg);
         abort(); /* main checked the name against cmds */
 }
 

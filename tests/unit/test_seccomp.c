@@ -2,6 +2,8 @@
  * outcomes of real calls), the actions, allow/deny, and the cache. Runs as root. */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <linux/keyctl.h>
 #include <linux/seccomp.h>
 #include <sched.h>
@@ -34,6 +36,7 @@
 
 /* ---- helpers ------------------------------------------------------------------------- */
 
+static bool strv_has(const struct strv *s, const char *str);
 static bool strv_has_sub(const struct strv *s, const char *sub);
 
 static struct policy policy_new(void)
@@ -345,6 +348,12 @@ static long call_io_uring(void)
 {
         return syscall(SYS_io_uring_setup, 1, NULL);
 }
+/* One AIO context; the child exits right after, which frees it. */
+static long call_io_setup(void)
+{
+        unsigned long ctx = 0;
+        return syscall(SYS_io_setup, 1, &ctx);
+}
 static long call_kexec(void)
 {
         return syscall(SYS_kexec_load, 0, 0, NULL, 0);
@@ -476,6 +485,13 @@ static void test_default_membership(void **state)
                                     "io_uring_setup",
                                     "io_uring_enter",
                                     "io_uring_register",
+                                    /* fs.aio-max-nr is one count for the whole host */
+                                    "io_setup",
+                                    "io_submit",
+                                    "io_getevents",
+                                    "io_pgetevents",
+                                    "io_cancel",
+                                    "io_destroy",
                                     "reboot",
                                     "swapon",
                                     "iopl",
@@ -593,6 +609,7 @@ static void test_default_denies(void **state)
         assert_fails(run_filtered(prog.bpf, prog.len, call_perf), EPERM);
         assert_fails(run_filtered(prog.bpf, prog.len, call_userfaultfd), EPERM);
         assert_fails(run_filtered(prog.bpf, prog.len, call_io_uring), EPERM);
+        assert_fails(run_filtered(prog.bpf, prog.len, call_io_setup), EPERM);
         assert_fails(run_filtered(prog.bpf, prog.len, call_kexec), EPERM);
         assert_fails(run_filtered(prog.bpf, prog.len, call_init_module), EPERM);
         assert_fails(run_filtered(prog.bpf, prog.len, call_modify_ldt), EPERM);
@@ -683,6 +700,7 @@ static void test_unfiltered_baseline(void **state)
         assert_true(o.ret >= 0 || o.err != EPERM);
         assert_succeeds(run_filtered(allow_all, 1, call_syslog_size));
         assert_succeeds(run_filtered(allow_all, 1, call_unshare_uts));
+        assert_succeeds(run_filtered(allow_all, 1, call_io_setup));
 }
 
 /* ---- actions ------------------------------------------------------------------------------ */
@@ -748,6 +766,43 @@ static void test_allow_group_deny_wins(void **state)
         assert_fails(run_filtered(prog.bpf, prog.len, call_keyctl), EPERM);
         assert_succeeds(run_filtered(prog.bpf, prog.len, call_syslog_size));
         free(prog.bpf);
+}
+
+static void test_allow_aio(void **state)
+{
+        /* a policy whose users need libaio names the group */
+        struct policy p = policy_new();
+        char *allow[] = {"@aio", NULL};
+        p.syscalls_allow = strv_of(allow);
+        struct program prog = build(&p);
+        assert_succeeds(run_filtered(prog.bpf, prog.len, call_io_setup));
+        free(prog.bpf);
+}
+
+/* The shipped sample's policies keep native AIO out: none of them adds it back. */
+static void test_sample_policies_deny_aio(void **state)
+{
+        char path[PATH_MAX] = "conf/isolate.conf";
+        if (access(path, R_OK) != 0) {
+                char src[PATH_MAX];
+                snprintf(src, sizeof(src), "%s", __FILE__);
+                snprintf(path, sizeof(path), "%s/../../conf/isolate.conf", dirname(src));
+        }
+        struct config *c = NULL;
+        struct config_errors e = {0};
+        assert_int_equal(config_load(path, false, &c, &e), 0);
+        assert_true(c->n_policies >= 2);
+        for (size_t i = 0; i < c->n_policies; i++) {
+                struct strv allowed = {0}, rules = {0};
+                struct isolate_error err = {0};
+                assert_int_equal(seccomp_effective(&c->policies[i], &allowed, &rules, &err), 0);
+                assert_true(strv_has(&allowed, "read"));
+                if (strv_has(&allowed, "io_setup") || strv_has(&allowed, "io_submit"))
+                        fail_msg("%s: policy %s allows native AIO", path, c->policies[i].name);
+                seccomp_strv_free(&allowed);
+                seccomp_strv_free(&rules);
+        }
+        config_free(c);
 }
 
 static void test_allow_namespaces(void **state)
@@ -1181,6 +1236,8 @@ int main(void)
             cmocka_unit_test(test_log_action),
             cmocka_unit_test(test_deny_group_and_name),
             cmocka_unit_test(test_allow_group_deny_wins),
+            cmocka_unit_test(test_allow_aio),
+            cmocka_unit_test(test_sample_policies_deny_aio),
             cmocka_unit_test(test_allow_namespaces),
             cmocka_unit_test(test_base_none),
             cmocka_unit_test(test_unknown_name_rejected),
