@@ -21,6 +21,9 @@
 #define DEFAULT_RUNTIME_DIR       "/run/isolate"
 #define DEFAULT_CGROUP_ROOT       "isolate"
 #define DEFAULT_HELPER_TIMEOUT_MS 10000
+#define DEFAULT_PTY_MAX           32 /* per session: a pty for ssh -t, tmux panes, script */
+#define DEFAULT_MAX_SESSIONS      32 /* per user, over all the user's policies */
+#define NOFILE_FLOOR              1024 /* a derived nofile never goes below this */
 
 enum fail_mode { FAIL_CLOSED, FAIL_OPEN };
 
@@ -80,6 +83,7 @@ struct policy {
         struct strv masked_paths;
         struct strv read_only_paths;
         bool hide_homes; /* other users' homes under /home invisible */
+        uint64_t pty_max; /* ptys of the session's own devpts; LIMIT_MAX: the kernel's bound */
 
         /* resource caps, per user (across that user's sessions) */
         uint64_t memory_max, memory_high, swap_max; /* bytes */
@@ -89,6 +93,11 @@ struct policy {
         struct io_limit *io;
         size_t n_io;
         bool caps_required; /* true: refuse a login when a controller is missing */
+
+        /* kernel tables no cgroup caps */
+        uint64_t nofile;       /* RLIMIT_NOFILE, soft and hard, set at the join; LIMIT_UNSET:
+                                  derived from fs.file-max and pids_max (policy_nofile()) */
+        uint64_t max_sessions; /* live sessions per user; LIMIT_MAX: no bound */
 
         /* syscalls and privilege */
         enum seccomp_base seccomp_base;

@@ -417,6 +417,8 @@ static const struct key policy_keys[] = {
     {"masked_paths", K_PATHS, POL(masked_paths), KF_NEEDS_MOUNT, NULL, NULL, 0, 0},
     {"read_only_paths", K_PATHS, POL(read_only_paths), KF_NEEDS_MOUNT, NULL, NULL, 0, 0},
     {"hide_homes", K_BOOL, POL(hide_homes), KF_NEEDS_MOUNT, NULL, NULL, 0, 0},
+    /* devpts takes at most 1 << 20 */
+    {"pty_max", K_COUNT, POL(pty_max), KF_NEEDS_MOUNT, NULL, NULL, 1, 1u << 20},
     {"memory_max", K_SIZE, POL(memory_max), KF_NOT_ZERO, NULL, NULL, 0, 0},
     {"memory_high", K_SIZE, POL(memory_high), KF_NOT_ZERO, NULL, NULL, 0, 0},
     {"swap_max", K_SIZE, POL(swap_max), 0, NULL, NULL, 0, 0},
@@ -425,6 +427,9 @@ static const struct key policy_keys[] = {
     {"cpu_max", K_PERCENT, POL(cpu_max_percent), 0, NULL, NULL, 1, 100000},
     {"cpu_weight", K_COUNT, POL(cpu_weight), KF_NO_MAX, NULL, NULL, 1, 10000},
     {"caps_required", K_BOOL, POL(caps_required), 0, NULL, NULL, 0, 0},
+    /* fewer than 64 files break the shell itself */
+    {"nofile", K_COUNT, POL(nofile), 0, NULL, NULL, 64, 1u << 30},
+    {"max_sessions", K_COUNT, POL(max_sessions), 0, NULL, NULL, 1, 0},
     {"seccomp", K_ENUM, POL(seccomp_base), 0, seccomp_base_names, NULL, 0, 0},
     {"syscalls_allow", K_SYSCALLS, POL(syscalls_allow), 0, NULL, NULL, 0, 0},
     {"syscalls_deny", K_SYSCALLS, POL(syscalls_deny), 0, NULL, NULL, 0, 0},
@@ -1384,6 +1389,9 @@ static void policy_defaults(struct policy *p)
             .memory_high = LIMIT_UNSET,
             .swap_max = LIMIT_UNSET,
             .pids_max = LIMIT_UNSET,
+            .pty_max = DEFAULT_PTY_MAX,
+            .nofile = LIMIT_UNSET,
+            .max_sessions = DEFAULT_MAX_SESSIONS,
             .cpu_max_percent = LIMIT_UNSET,
             .cpu_weight = LIMIT_UNSET,
             .seccomp_base = SECCOMP_BASE_DEFAULT,

@@ -38,6 +38,7 @@
 
 #include "../conf/policy.h"
 #include "cgroup.h"
+#include "limits.h"
 #include "log.h"
 #include "lsm.h"
 #include "mounts.h"
@@ -73,6 +74,7 @@ struct session_setup {
         int control_peer;
         int init_pidfd;
         pid_t init_pid;
+        int sessions_lock; /* the user's session lock, held until the registry entry exists */
         bool registered;
         bool committed;
         struct open_reply reply;
@@ -87,6 +89,7 @@ static void session_setup_done(struct session_setup *s)
         closep(&s->child_sock);
         closep(&s->child_sock_peer);
         closep(&s->control_sock);
+        closep(&s->sessions_lock);
         if (s->reply.join.init_pidfd != s->init_pidfd)
                 closep(&s->init_pidfd);
         if (s->reply.join.control_fd != s->control_peer)
@@ -313,7 +316,8 @@ static _Noreturn void session_child(struct session_setup *s)
                 in_leaf = r < 0;
         }
         if (r >= 0)
-                r = mounts_setup(p, s->req.user, s->who.uid, s->who.gid, s->home, &s->cg, &err);
+                r = mounts_setup(p, s->req.user, s->who.uid, s->who.gid, s->home,
+                                 s->cfg->runtime_dir, &s->cg, &err);
         if (r < 0)
                 goto fail;
 
@@ -496,6 +500,10 @@ static int session_build(struct session_setup *s, struct isolate_error *err)
         r = registry_prepare(s->cfg->runtime_dir, err);
         if (r < 0)
                 return r;
+        r = limits_sessions_reserve(s->cfg->runtime_dir, p, s->who.uid, s->req.user,
+                                    &s->sessions_lock, err);
+        if (r < 0)
+                return r;
 
         /* pure work first: nothing to undo if it fails */
         r = seccomp_program_get(s->cfg, p, &j->bpf, &j->bpf_len, &j->seccomp_flags, err);
@@ -503,7 +511,7 @@ static int session_build(struct session_setup *s, struct isolate_error *err)
                 error_prefix(err, "seccomp");
                 return error_host_fault(err); /* the config and libseccomp alone decide it */
         }
-        r = lsm_plan(p, s->home, j, s->reply.warnings, sizeof(s->reply.warnings), err);
+        r = lsm_plan(p, s->home, s->cfg->runtime_dir, j, s->reply.warnings, sizeof(s->reply.warnings), err);
         if (r == -EOPNOTSUPP)
                 return error_host_fault(err); /* an LSM or profile the host lacks */
         if (r < 0)
@@ -511,6 +519,7 @@ static int session_build(struct session_setup *s, struct isolate_error *err)
         j->ns_flags = ns_flags_of(p) | (p->ns_cgroup ? CLONE_NEWCGROUP : 0);
         j->caps_keep = p->caps_keep;
         j->no_new_privs = p->no_new_privs;
+        j->nofile = limits_nofile(p, NULL, 0);
 
         r = init_exe_open(err);
         if (r < 0)
@@ -576,6 +585,8 @@ static int session_build(struct session_setup *s, struct isolate_error *err)
         if (r < 0)
                 return r;
         s->registered = true;
+        closep(&s->sessions_lock); /* counted from here on */
+        s->sessions_lock = -1;
         test_die_at("registry");
         return 0;
 }
@@ -615,6 +626,7 @@ static int cmd_open(const char *config_path)
             .control_sock = -1,
             .control_peer = -1,
             .init_pidfd = -1,
+            .sessions_lock = -1,
             .t_start = now_ns(),
         };
         join_spec_init(&s.reply.join);

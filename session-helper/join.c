@@ -16,6 +16,7 @@
 #include <sched.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 
 #include "landlock.h"
@@ -88,9 +89,32 @@ static int cgroup_self_enter(struct join_spec *j, struct isolate_error *err)
         return r;
 }
 
+/* Lowers RLIMIT_NOFILE, soft and hard, to at most n: pids_max processes of n files each is
+ * what the user can hold of the host's file table (fs.file-max), which no cgroup caps. */
+static int nofile_lower(uint64_t n, struct isolate_error *err)
+{
+        if (n == 0)
+                return 0;
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return error_set_errno(err, errno, "getrlimit(RLIMIT_NOFILE)");
+        if (rl.rlim_max > n)
+                rl.rlim_max = n;
+        if (rl.rlim_cur > rl.rlim_max)
+                rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return error_set_errno(err, errno, "cannot lower RLIMIT_NOFILE to %llu",
+                                       (unsigned long long)n);
+        return 0;
+}
+
 int session_join(struct join_spec *j, struct isolate_error *err)
 {
-        int r = lsm_label_write(j, err);
+        /* first: it fails alone, before anything is half done */
+        int r = nofile_lower(j->nofile, err);
+        if (r < 0)
+                return r;
+        r = lsm_label_write(j, err);
         if (r < 0)
                 return r;
         r = cgroup_self_enter(j, err);

@@ -190,10 +190,19 @@ static int plan_label(const struct policy *p, struct join_spec *j, char *warning
         return 0;
 }
 
-/* What the caller writes after the join, whatever the policy says (see lsm.h). */
+/* What the caller writes after the join, whatever the policy says (see lsm.h): the devices
+ * every program opens, the session's own ptys, its own utmp. Never all of /dev: that would
+ * hand the user /dev/shm and every writable device node too. */
 static const char *const caller_paths[] = {
-    "/dev", "/run/utmp", "/var/run/utmp", "/var/log/wtmp", "/var/log/btmp", "/var/log/lastlog",
+    "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom",
+    "/dev/tty",  "/dev/ptmx", "/dev/pts",  "/run/utmp",   "/var/run/utmp",
 };
+
+/* The login records the caller appends to. With a mount namespace they are reached inside
+ * through <runtime_dir>, a directory only root can enter (mounts.c, records_setup()), and
+ * the rule goes there; without, they are where the host has them. */
+static const char *const records_paths[] = {"/var/log/wtmp", "/var/log/btmp", "/var/log/lastlog"};
+#define CALLER_RULES_MAX (ELEMENTSOF(caller_paths) + ELEMENTSOF(records_paths))
 
 /* "$HOME", "$HOME/x", "~", "~/x" -> home + rest; other paths as they are.
  * "$HOME/x" -> "/home/u/x"; *ret_home_len is the length of the home part (0 when the path
@@ -276,7 +285,7 @@ static int add_landlock_path(const struct policy *p, struct join_spec *j, const 
                 return error_set(err, E2BIG,
                                  "policy %s: more than %d Landlock paths (with the %zu "
                                  "the session always needs)",
-                                 p->name, JOIN_MAX_LANDLOCK_PATHS, ELEMENTSOF(caller_paths));
+                                 p->name, JOIN_MAX_LANDLOCK_PATHS, CALLER_RULES_MAX);
         struct landlock_path *lp = &j->landlock[j->n_landlock++];
         lp->access = access;
         lp->home_len = home_len;
@@ -284,8 +293,9 @@ static int add_landlock_path(const struct policy *p, struct join_spec *j, const 
         return 0;
 }
 
-static int plan_landlock(const struct policy *p, const char *home, struct join_spec *j,
-                         char *warnings, size_t warnings_len, struct isolate_error *err)
+static int plan_landlock(const struct policy *p, const char *home, const char *runtime_dir,
+                         struct join_spec *j, char *warnings, size_t warnings_len,
+                         struct isolate_error *err)
 {
         const struct strv *ro = &p->landlock_read_only, *rw = &p->landlock_read_write;
         if (ro->n == 0 && rw->n == 0)
@@ -298,7 +308,7 @@ static int plan_landlock(const struct policy *p, const char *home, struct join_s
         uint64_t all = landlock_fs_access_for_abi(abi);
         uint64_t handled = ro->n > 0 ? all : all & ~LANDLOCK_FS_READ_EXEC;
 
-        size_t max = ro->n + rw->n + ELEMENTSOF(caller_paths);
+        size_t max = ro->n + rw->n + CALLER_RULES_MAX;
         if (max > JOIN_MAX_LANDLOCK_PATHS)
                 max = JOIN_MAX_LANDLOCK_PATHS;
         struct landlock_path *arr = calloc(max, sizeof(*arr));
@@ -318,6 +328,14 @@ static int plan_landlock(const struct policy *p, const char *home, struct join_s
         for (size_t i = 0; i < ELEMENTSOF(caller_paths) && r == 0; i++)
                 r = add_landlock_path(p, j, caller_paths[i], home, handled, true, warnings,
                                       warnings_len, err);
+        if (p->ns_mount && runtime_dir)
+                r = r < 0 ? r
+                          : add_landlock_path(p, j, runtime_dir, home, handled, true, warnings,
+                                              warnings_len, err);
+        else
+                for (size_t i = 0; i < ELEMENTSOF(records_paths) && r == 0; i++)
+                        r = add_landlock_path(p, j, records_paths[i], home, handled, true,
+                                              warnings, warnings_len, err);
         if (r < 0) {
                 free(j->landlock);
                 j->landlock = NULL;
@@ -329,8 +347,8 @@ static int plan_landlock(const struct policy *p, const char *home, struct join_s
         return 0;
 }
 
-int lsm_plan(const struct policy *p, const char *home, struct join_spec *j, char *warnings,
-             size_t warnings_len, struct isolate_error *err)
+int lsm_plan(const struct policy *p, const char *home, const char *runtime_dir,
+             struct join_spec *j, char *warnings, size_t warnings_len, struct isolate_error *err)
 {
         j->lsm_attr_path[0] = '\0';
         j->lsm_attr_value[0] = '\0';
@@ -339,5 +357,5 @@ int lsm_plan(const struct policy *p, const char *home, struct join_spec *j, char
         int r = plan_label(p, j, warnings, warnings_len, err);
         if (r < 0)
                 return r;
-        return plan_landlock(p, home, j, warnings, warnings_len, err);
+        return plan_landlock(p, home, runtime_dir, j, warnings, warnings_len, err);
 }

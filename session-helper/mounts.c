@@ -594,6 +594,212 @@ static int homes_hide(const char *home, struct isolate_error *err)
         return 0;
 }
 
+/* The group of the session's ptys: the host's tty group, read off /dev/tty (root:tty on every
+ * distribution; no NSS lookup in this process). */
+static gid_t tty_gid(void)
+{
+        struct stat st;
+        return stat("/dev/tty", &st) == 0 && st.st_gid != 0 ? st.st_gid : 5;
+}
+
+/* The session's own ptys: a devpts instance of its own (newinstance) on /dev/pts, holding at
+ * most pty_max, and /dev/ptmx bound to its ptmx. The host's ptys are out of sight, and a user
+ * who opens ptys until it fails fills this instance, not the host's: kernel.pty.max counts
+ * every instance, but kernel.pty.reserve keeps that many for the host's own (root's logins,
+ * unconfined users). The sshd monitor allocates the login's pty here too, after the join,
+ * so inside the session the names are pts/0, pts/1, ... of this instance (see
+ * records_setup() for what that means for utmp). */
+static int devpts_setup(const struct policy *p, struct isolate_error *err)
+{
+        _cleanup_close_ int pts = -1;
+        int r = path_open("/dev/pts", 0, 0, &pts);
+        if (r == -ENOENT || r == -ENOTDIR)
+                return 0; /* no ptys on this host at all */
+        if (r < 0)
+                return path_error(err, r, "/dev/pts");
+        char opts[128], name[64];
+        int n = snprintf(opts, sizeof(opts), "newinstance,ptmxmode=0666,mode=0620,gid=%u",
+                         (unsigned)tty_gid());
+        if (p->pty_max != LIMIT_MAX && p->pty_max != LIMIT_UNSET)
+                snprintf(opts + n, sizeof(opts) - n, ",max=%llu", (unsigned long long)p->pty_max);
+        fd_name(pts, name, sizeof(name));
+        /* not MS_NODEV: the ptys are device nodes */
+        if (mount("devpts", name, "devpts", MS_NOSUID | MS_NOEXEC, opts) < 0)
+                return mount_errno(err, "a devpts of the session's own", "/dev/pts");
+
+        _cleanup_close_ int ptmx = -1;
+        r = path_open("/dev/ptmx", 0, PATH_OPEN_NOFOLLOW, &ptmx);
+        if (r == -ENOENT || r == -ENOTDIR)
+                return 0;
+        if (r < 0)
+                return path_error(err, r, "/dev/ptmx");
+        struct stat st;
+        if (fstat(ptmx, &st) < 0)
+                return error_set_errno(err, errno, "cannot stat /dev/ptmx");
+        if (S_ISLNK(st.st_mode))
+                return 0; /* -> pts/ptmx: the new instance's already */
+        _cleanup_close_ int tree =
+            open_tree(AT_FDCWD, "/dev/pts/ptmx", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        if (tree < 0)
+                return error_set_errno(err, errno, "cannot take hold of /dev/pts/ptmx");
+        return tree_attach(tree, ptmx, "/dev/ptmx", 0, false, false, err);
+}
+
+/* Binds the file at src over the file at target (both opened with path_open()). */
+static int bind_file(int src, int target, const char *path, struct isolate_error *err)
+{
+        return clone_onto_fd(src, target, path, 0, err);
+}
+
+/* Whether the directory at fd and every directory above it is root's and writable by root
+ * only: then nobody else can put a name on the way (the chain a link that root follows must
+ * have). 1 yes, 0 no, or -errno. */
+static int root_only_chain(int fd)
+{
+        _cleanup_close_ int cur = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (cur < 0)
+                return -errno;
+        for (int depth = 0; depth < 256; depth++) {
+                struct stat st, up;
+                if (fstat(cur, &st) < 0)
+                        return -errno;
+                if (!S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & 0022))
+                        return 0;
+                int parent = openat(cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (parent < 0)
+                        return -errno;
+                if (fstat(parent, &up) < 0) {
+                        close(parent);
+                        return -errno;
+                }
+                close(cur);
+                cur = parent;
+                if (up.st_dev == st.st_dev && up.st_ino == st.st_ino)
+                        return 1; /* "/" is its own parent */
+        }
+        return -ELOOP;
+}
+
+/* What the sshd monitor writes after the join, out of the user's reach (a read lock on
+ * wtmp, which is 0664, made every other login wait 10 s in glibc and lost its logout
+ * record). The monitor is root and shares this view with the user's programs, so the view
+ * must tell them apart by what root may and users may not: a directory only root can enter.
+ * - wtmp, btmp, lastlog: each real file is bound under <runtime_dir> (covered here by a
+ *   0700 root directory of the session's tmpfs), and the name in /var/log becomes a symbolic
+ *   link there. Root follows it to the host's own file: the records are the host's, and
+ *   last(1) and lastlog(8) outside show the session. Users get EACCES: last and lastlog do
+ *   not work inside.
+ * - utmp: the session's own, empty at the start. Its ptys are pts/N of its own devpts, and
+ *   every session has a pts/0: in the host's utmp, whose entries are keyed by the line
+ *   name, one session's record would replace another's, and its logout would erase the
+ *   other's. So who(1) and w(1) outside no longer list confined logins (isolatectl list
+ *   does), and inside they list the session's own. */
+static int records_setup(const char *runtime_dir, struct isolate_error *err)
+{
+        static const char *const names[] = {"wtmp", "btmp", "lastlog"};
+        int r = holder_mkdir("records", 0700, 0, 0, err);
+        if (r < 0 || (r = holder_mkdir("links", 0755, 0, 0, err)) < 0)
+                return r;
+        bool any = false;
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                char real[64], slot[PATH_MAX], link[PATH_MAX], to[PATH_MAX];
+                snprintf(real, sizeof(real), "/var/log/%s", names[i]);
+                _cleanup_close_ int src = -1;
+                r = path_open(real, 0, PATH_OPEN_NOFOLLOW, &src);
+                if (r == -ENOENT || r == -ENOTDIR)
+                        continue;
+                if (r < 0)
+                        return path_error(err, r, real);
+                struct stat st;
+                if (fstat(src, &st) < 0)
+                        return error_set_errno(err, errno, "cannot stat %s", real);
+                if (!S_ISREG(st.st_mode))
+                        continue; /* a link or something else: not what glibc writes */
+                snprintf(slot, sizeof(slot), HOLDER "/records/%s", names[i]);
+                snprintf(link, sizeof(link), HOLDER "/links/%s", names[i]);
+                snprintf(to, sizeof(to), "%s/%s", runtime_dir, names[i]);
+                _cleanup_close_ int slot_fd =
+                    open(slot, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+                if (slot_fd < 0 || symlink(to, link) < 0)
+                        return error_set_errno(err, errno, "cannot prepare %s in the session's tmpfs",
+                                               names[i]);
+                r = bind_file(src, slot_fd, slot, err);
+                if (r < 0)
+                        return r;
+                any = true;
+        }
+        if (!any)
+                return 0;
+        _cleanup_close_ int dir = -1;
+        r = path_open(runtime_dir, 0, 0, &dir);
+        if (r == -ENOENT)
+                return error_set(err, ENOENT,
+                                 "runtime_dir %s is not there inside the session (below a private "
+                                 "/tmp?): the records need it; set runtime_dir below /run",
+                                 runtime_dir);
+        if (r < 0)
+                return path_error(err, r, runtime_dir);
+        r = root_only_chain(dir);
+        if (r < 0)
+                return error_set_errno(err, -r, "cannot check the directories above %s",
+                                       runtime_dir);
+        if (r == 0)
+                return error_set(err, EPERM,
+                                 "runtime_dir %s: it or a directory above it is not root's alone "
+                                 "inside the session, and root follows a link there to write the "
+                                 "login records; set runtime_dir below /run",
+                                 runtime_dir);
+        _cleanup_close_ int records =
+            open_tree(AT_FDCWD, HOLDER "/records", OPEN_TREE_CLONE | AT_RECURSIVE | OPEN_TREE_CLOEXEC);
+        if (records < 0)
+                return error_set_errno(err, errno, "cannot take hold of the session's records");
+        r = tree_attach(records, dir, runtime_dir, 0, true, false, err);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                char real[64], link[PATH_MAX];
+                snprintf(real, sizeof(real), "/var/log/%s", names[i]);
+                snprintf(link, sizeof(link), HOLDER "/links/%s", names[i]);
+                _cleanup_close_ int lnk =
+                    open_tree(AT_FDCWD, link,
+                              OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
+                if (lnk < 0 && errno == ENOENT)
+                        continue;
+                if (lnk < 0)
+                        return error_set_errno(err, errno, "cannot take hold of the link for %s",
+                                               real);
+                _cleanup_close_ int target = -1;
+                r = path_open(real, 0, PATH_OPEN_NOFOLLOW, &target);
+                if (r < 0)
+                        return path_error(err, r, real);
+                r = tree_attach(lnk, target, real, 0, false, false, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* The session's own utmp (see records_setup()), where the host has one. */
+static int utmp_setup(struct isolate_error *err)
+{
+        _cleanup_close_ int target = -1;
+        int r = path_open("/run/utmp", 0, PATH_OPEN_NOFOLLOW, &target);
+        if (r == -ENOENT || r == -ENOTDIR)
+                return 0;
+        if (r < 0)
+                return path_error(err, r, "/run/utmp");
+        struct stat st;
+        if (fstat(target, &st) < 0)
+                return error_set_errno(err, errno, "cannot stat /run/utmp");
+        if (!S_ISREG(st.st_mode))
+                return 0;
+        _cleanup_close_ int fd = open(HOLDER "/utmp", O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+                                      0664);
+        if (fd < 0 || fchown(fd, 0, st.st_gid) < 0 || fchmod(fd, st.st_mode & 07777) < 0)
+                return error_set_errno(err, errno, "cannot create the session's utmp");
+        return bind_file(fd, target, "/run/utmp", err);
+}
+
 static int loopback_up(struct isolate_error *err)
 {
         _cleanup_close_ int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -619,7 +825,8 @@ static int hostname_set(const char *pattern, const char *user, struct isolate_er
 }
 
 int mounts_setup(const struct policy *p, const char *user, uid_t uid, gid_t gid, const char *home,
-                 const struct cgroup_session *cg, struct isolate_error *err)
+                 const char *runtime_dir, const struct cgroup_session *cg,
+                 struct isolate_error *err)
 {
         int r;
         if (p->ns_uts && p->hostname) {
@@ -641,6 +848,15 @@ int mounts_setup(const struct policy *p, const char *user, uid_t uid, gid_t gid,
         r = holder_setup(p, uid, gid, err);
         if (r < 0)
                 return r;
+        r = devpts_setup(p, err);
+        if (r < 0)
+                return r;
+        r = utmp_setup(err);
+        if (r < 0)
+                return error_prefix(err, "utmp");
+        r = records_setup(runtime_dir, err);
+        if (r < 0)
+                return error_prefix(err, "login records");
         r = proc_setup(p, err);
         if (r < 0)
                 return error_prefix(err, "/proc");

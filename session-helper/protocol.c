@@ -47,6 +47,7 @@ enum field_tag {
         F_VALUE,
         F_TEXT,
         F_HAS_FDS, /* u32: how many fds ride along (0 or 2) */
+        F_NOFILE,  /* new tags go last: the numbers of the others stay */
         F_TAG_MAX,
 };
 
@@ -451,6 +452,7 @@ int proto_send_reply(int fd, const struct open_reply *rep)
                 enc_u32(&e, F_NS_FLAGS, j->ns_flags);
                 enc_u64(&e, F_CAPS_KEEP, j->caps_keep);
                 enc_u32(&e, F_NO_NEW_PRIVS, j->no_new_privs);
+                enc_u64(&e, F_NOFILE, j->nofile);
                 enc_str(&e, F_LSM_PATH, j->lsm_attr_path);
                 enc_str(&e, F_LSM_VALUE, j->lsm_attr_value);
                 if (j->bpf)
@@ -515,6 +517,9 @@ int proto_decode_reply(const void *buf, size_t len, struct open_reply *ret, bool
                 case F_NO_NEW_PRIVS:
                         r = dec_u32(v, l, &u32);
                         j->no_new_privs = u32 != 0;
+                        break;
+                case F_NOFILE:
+                        r = dec_u64(v, l, &j->nofile);
                         break;
                 case F_LSM_PATH:
                         r = dec_str(v, l, j->lsm_attr_path, sizeof(j->lsm_attr_path));

@@ -69,6 +69,7 @@ struct join_spec {
         uint32_t ns_flags; /* CLONE_NEW* to setns into, all in one call */
         uint64_t caps_keep;
         bool no_new_privs;
+        uint64_t nofile; /* RLIMIT_NOFILE, soft and hard, never raised; 0: left alone */
         char lsm_attr_path[64];    /* "" or /proc/self/attr/apparmor/exec, /proc/self/attr/exec */
         char lsm_attr_value[512];  /* what to write there */
         struct sock_filter *bpf;   /* NULL: no seccomp filter; malloc'ed */

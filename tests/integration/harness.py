@@ -141,8 +141,13 @@ class Sandbox:
         require_root()
         self.dir = tempfile.mkdtemp(prefix="isolate-test-")
         os.chmod(self.dir, 0o755)
-        self.runtime_dir = os.path.join(self.dir, "run")
         self.cgroup_name = "isolate-test-" + secrets.token_hex(4)
+        # below /run, as the shipped /run/isolate: inside a session /tmp is private, and the
+        # login records are reached through the runtime dir by root only (mounts.c)
+        self.runtime_dir = "/run/" + self.cgroup_name
+        # made now, so that a PrivateEnv (sshd.py) made later binds it back into its /run:
+        # the registry the helper writes in there is the one the test reads
+        os.mkdir(self.runtime_dir, 0o700)
         self.cgroup_root = "./" + self.cgroup_name
         self.users = []
         self._cg_parents = own_cgroups()
@@ -261,6 +266,7 @@ class Sandbox:
             u.close()
         for path in self.cgroup_dirs():
             remove_cgroup_tree(path)
+        shutil.rmtree(self.runtime_dir, ignore_errors=True)
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self):

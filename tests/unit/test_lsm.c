@@ -86,7 +86,7 @@ static void plan_run(struct plan *pl, const struct policy *p, const char *home)
 {
         memset(pl, 0, sizeof(*pl));
         join_spec_init(&pl->j);
-        pl->r = lsm_plan(p, home, &pl->j, pl->warnings, sizeof(pl->warnings), &pl->err);
+        pl->r = lsm_plan(p, home, NULL, &pl->j, pl->warnings, sizeof(pl->warnings), &pl->err);
 }
 
 /* ---- detection -------------------------------------------------------------------------- */
@@ -356,7 +356,7 @@ static void test_warnings_appended(void **state)
         join_spec_init(&j);
         char warnings[512] = "cgroup: io controller missing";
         struct isolate_error err = {0};
-        assert_int_equal(lsm_plan(&p, "/root", &j, warnings, sizeof(warnings), &err), 0);
+        assert_int_equal(lsm_plan(&p, "/root", NULL, &j, warnings, sizeof(warnings), &err), 0);
         assert_non_null(strstr(warnings,
                                "cgroup: io controller missing\npolicy strict names SELinux "
                                "context user_u:user_r:user_t:s0 but SELinux is not enabled"));
@@ -438,9 +438,15 @@ static void test_landlock_plan_write_only(void **state)
         assert_non_null(strstr(pl.warnings, missing));
         assert_non_null(strstr(pl.warnings, "does not exist"));
         /* what the caller needs after the join, always; missing ones quietly left out */
-        lp = find_path(&pl.j, "/dev");
+        lp = find_path(&pl.j, "/dev/pts");
         assert_non_null(lp);
         assert_int_equal(lp->access, pl.j.landlock_handled);
+        assert_non_null(find_path(&pl.j, "/dev/ptmx"));
+        assert_non_null(find_path(&pl.j, "/dev/null"));
+        /* never the whole of /dev: /dev/shm and writable device nodes stay the user's to list
+         * (issue 12, row 9) */
+        assert_null(find_path(&pl.j, "/dev"));
+        assert_null(find_path(&pl.j, "/dev/shm"));
         if (access("/var/log/wtmp", F_OK) == 0)
                 assert_non_null(find_path(&pl.j, "/var/log/wtmp"));
         if (access("/var/log/btmp", F_OK) != 0)
@@ -465,8 +471,38 @@ static void test_landlock_plan_read_only(void **state)
         assert_int_equal(find_path(&pl.j, "/usr")->access, LANDLOCK_FS_READ_EXEC);
         assert_int_equal(find_path(&pl.j, "/etc")->access, LANDLOCK_FS_READ_EXEC);
         assert_int_equal(find_path(&pl.j, "/tmp")->access, all);
-        assert_int_equal(find_path(&pl.j, "/dev")->access, all);
+        assert_int_equal(find_path(&pl.j, "/dev/pts")->access, all);
+        assert_null(find_path(&pl.j, "/dev"));
         join_spec_free(&pl.j);
+}
+
+/* With a mount namespace the login records are reached through the runtime dir (mounts.c):
+ * the rule goes there, not on /var/log/wtmp, which is a link inside. */
+static void test_landlock_plan_records_through_runtime_dir(void **state)
+{
+        if (landlock_abi_version() < 1)
+                skip_because("this kernel has no Landlock (landlock_create_ruleset: %m)");
+        struct policy p = policy_new();
+        char *rw[] = {"/tmp", NULL};
+        p.landlock_read_write = (struct strv){rw, 1};
+        p.ns_mount = true;
+        struct join_spec j;
+        join_spec_init(&j);
+        char warnings[1024] = "";
+        struct isolate_error err = {0};
+        assert_int_equal(lsm_plan(&p, "/root", root, &j, warnings, sizeof(warnings), &err), 0);
+        assert_non_null(find_path(&j, root));
+        assert_null(find_path(&j, "/var/log/wtmp"));
+        assert_null(find_path(&j, "/var/log/lastlog"));
+        join_spec_free(&j);
+        /* without one, where the host has them */
+        p.ns_mount = false;
+        join_spec_init(&j);
+        assert_int_equal(lsm_plan(&p, "/root", root, &j, warnings, sizeof(warnings), &err), 0);
+        assert_null(find_path(&j, root));
+        if (access("/var/log/wtmp", F_OK) == 0)
+                assert_non_null(find_path(&j, "/var/log/wtmp"));
+        join_spec_free(&j);
 }
 
 static void test_landlock_abi_masking(void **state)
@@ -588,6 +624,8 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_label_too_long, setup, teardown),
             cmocka_unit_test_setup_teardown(test_landlock_plan_write_only, setup, teardown),
             cmocka_unit_test_setup_teardown(test_landlock_plan_read_only, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_landlock_plan_records_through_runtime_dir, setup,
+                                            teardown),
             cmocka_unit_test_setup_teardown(test_landlock_abi_masking, setup, teardown),
             cmocka_unit_test_setup_teardown(test_landlock_missing_kernel, setup, teardown),
             cmocka_unit_test_setup_teardown(test_landlock_no_rules, setup, teardown),

@@ -1,0 +1,110 @@
+/* limits.c: the file table and the session count, bounded per user (see limits.h). */
+#include "limits.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include "registry.h"
+
+uint64_t limits_nofile(const struct policy *p, char *why, size_t why_len)
+{
+        char dummy[8];
+        if (!why) {
+                why = dummy;
+                why_len = sizeof(dummy);
+        }
+        if (p->nofile == LIMIT_MAX) {
+                snprintf(why, why_len, "nofile = max: what the caller has (pam_limits)");
+                return 0;
+        }
+        if (p->nofile != LIMIT_UNSET) {
+                snprintf(why, why_len, "set by the policy");
+                return p->nofile;
+        }
+        if (p->pids_max == LIMIT_UNSET || p->pids_max == LIMIT_MAX) {
+                snprintf(why, why_len,
+                         "derived: %llu, the floor (pids_max is not set, so no share of "
+                         "fs.file-max can be computed)",
+                         (unsigned long long)NOFILE_FLOOR);
+                return NOFILE_FLOOR;
+        }
+        char buf[32];
+        uint64_t file_max = 0;
+        if (read_file_at(AT_FDCWD, "/proc/sys/fs/file-max", buf, sizeof(buf)) < 0 ||
+            (buf[strcspn(buf, "\n")] = '\0', safe_atou64(buf, &file_max)) < 0 || file_max == 0) {
+                snprintf(why, why_len, "derived: %llu, the floor (fs.file-max is unreadable)",
+                         (unsigned long long)NOFILE_FLOOR);
+                return NOFILE_FLOOR;
+        }
+        uint64_t n = file_max / 4 / p->pids_max;
+        if (n > (1u << 30))
+                n = 1u << 30; /* the kernel's own ceiling (fs.nr_open) is 1 << 30 */
+        if (n < NOFILE_FLOOR) {
+                snprintf(why, why_len,
+                         "derived: %llu, the floor; a quarter of fs.file-max (%llu) over "
+                         "pids_max (%llu) is only %llu",
+                         (unsigned long long)NOFILE_FLOOR, (unsigned long long)file_max,
+                         (unsigned long long)p->pids_max, (unsigned long long)n);
+                return NOFILE_FLOOR;
+        }
+        snprintf(why, why_len, "derived: a quarter of fs.file-max (%llu) over pids_max (%llu)",
+                 (unsigned long long)file_max, (unsigned long long)p->pids_max);
+        return n;
+}
+
+struct session_count {
+        uid_t uid;
+        uint64_t n;
+};
+
+static int count_user_session(const struct session_record *r, void *data)
+{
+        struct session_count *c = data;
+        if (r->uid == c->uid && registry_session_alive(r))
+                c->n++;
+        return 0;
+}
+
+int limits_sessions_reserve(const char *runtime_dir, const struct policy *p, uid_t uid,
+                            const char *user, int *ret_lock_fd, struct isolate_error *err)
+{
+        *ret_lock_fd = -1;
+        if (p->max_sessions == LIMIT_MAX || p->max_sessions == LIMIT_UNSET)
+                return 0;
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/locks", runtime_dir);
+        struct stat st;
+        if (mkdir(path, 0700) < 0 && errno != EEXIST)
+                return error_set_errno(err, errno, "cannot create %s", path);
+        if (lstat(path, &st) < 0)
+                return error_set_errno(err, errno, "cannot stat %s", path);
+        if (!S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & 0022))
+                return error_set(err, EPERM,
+                                 "%s must be a directory owned by root and not writable by group "
+                                 "or others (fix: rm -rf %s; the helper makes it again)",
+                                 path, path);
+        snprintf(path, sizeof(path), "%s/locks/%u", runtime_dir, (unsigned)uid);
+        _cleanup_close_ int fd =
+            open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+        if (fd < 0)
+                return error_set_errno(err, errno, "cannot open %s", path);
+        /* the helper's timeout (SIGALRM) ends a wait behind a helper that hangs */
+        if (flock(fd, LOCK_EX) < 0)
+                return error_set_errno(err, errno, "cannot lock %s", path);
+        struct session_count c = {.uid = uid};
+        int r = registry_foreach(runtime_dir, count_user_session, &c);
+        if (r < 0)
+                return error_set_errno(err, r, "cannot read %s/sessions", runtime_dir);
+        if (c.n >= p->max_sessions)
+                return error_set(err, EUSERS,
+                                 "user %s already has %llu live sessions, and policy %s allows "
+                                 "%llu (max_sessions); end one (isolatectl list, isolatectl "
+                                 "kill) or raise max_sessions",
+                                 user, (unsigned long long)c.n, p->name,
+                                 (unsigned long long)p->max_sessions);
+        *ret_lock_fd = TAKE_FD(fd);
+        return 0;
+}

@@ -1,0 +1,22 @@
+/* limits.h: what no cgroup caps, bounded per user: the file table (RLIMIT_NOFILE at the join)
+ * and the number of live sessions. The pty bound is the session's own devpts (mounts.c). */
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../conf/policy.h"
+#include "util.h"
+
+/* The RLIMIT_NOFILE a session of p gets (0: leave the caller's as it is), and in why (may be
+ * NULL) how it was chosen, for explain. Unset in the policy: fs.file-max / (4 * pids_max),
+ * at least NOFILE_FLOOR, so that one user's processes hold at most a quarter of the host's
+ * file table (every process can fill its own table: the kernel counts per process). */
+uint64_t limits_nofile(const struct policy *p, char *why, size_t why_len);
+
+/* Takes the user's session lock (<runtime_dir>/locks/UID, held until *ret_lock_fd is closed: registry_write() runs
+ * under it, so two logins cannot both see room for one) and counts the user's live
+ * sessions in the registry. With max_sessions reached, fails with EUSERS and a message that
+ * says how to get a session back. */
+int limits_sessions_reserve(const char *runtime_dir, const struct policy *p, uid_t uid,
+                            const char *user, int *ret_lock_fd, struct isolate_error *err);
