@@ -10,6 +10,7 @@
 
 #include "../conf/policy.h"
 #include "ctl.h"
+#include "limits.h"
 #include "lsm.h"
 #include "seccomp.h"
 
@@ -189,6 +190,16 @@ static void print_json(const struct config *c, const struct login_info *who,
                 json_limit(f, p->swap_max);
                 fputs(", \"pids_max\": ", f);
                 json_limit(f, p->pids_max);
+                fputs(", \"pty_max\": ", f);
+                json_limit(f, p->pty_max);
+                fputs(", \"max_sessions\": ", f);
+                json_limit(f, p->max_sessions);
+                fputs(", \"nofile\": ", f);
+                json_limit(f, p->nofile);
+                char why[256];
+                uint64_t nofile = limits_nofile(p, why, sizeof(why));
+                fprintf(f, ", \"nofile_effective\": %" PRIu64 ", \"nofile_why\": ", nofile);
+                json_str(f, why);
                 fputs(", \"cpu_max\": ", f);
                 json_limit(f, p->cpu_max_percent);
                 fputs(", \"cpu_weight\": ", f);
@@ -370,6 +381,8 @@ static void print_policy(const struct config *c, const struct policy *p,
         putchar('\n');
         KEY("hide_homes");
         printf("%s\n", bool_name(p->hide_homes));
+        KEY("pty_max");
+        printf("%s per session (its own devpts)\n", limit_text(p->pty_max, false, buf, sizeof(buf)));
 
         printf(" resources (per user, across all of the user's sessions)\n");
         KEY("memory_max");
@@ -403,6 +416,21 @@ static void print_policy(const struct config *c, const struct policy *p,
         }
         KEY("caps_required");
         printf("%s\n", bool_name(p->caps_required));
+
+        printf(" kernel tables no cgroup caps\n");
+        KEY("max_sessions");
+        printf("%s live sessions per user\n", limit_text(p->max_sessions, false, buf, sizeof(buf)));
+        KEY("nofile");
+        char why[256];
+        uint64_t nofile = limits_nofile(p, why, sizeof(why));
+        if (nofile == 0)
+                printf("max (%s)\n", why);
+        else if (p->pids_max != LIMIT_UNSET && p->pids_max != LIMIT_MAX)
+                printf("%" PRIu64 " per process, %s; with pids_max, at most %" PRIu64
+                       " open files for the user\n",
+                       nofile, why, nofile * p->pids_max);
+        else
+                printf("%" PRIu64 " per process, %s\n", nofile, why);
 
         printf(" syscalls\n");
         KEY("seccomp");

@@ -169,6 +169,10 @@ static void test_defaults(void **state)
         assert_int_equal(p->memory_high, LIMIT_UNSET);
         assert_int_equal(p->swap_max, LIMIT_UNSET);
         assert_int_equal(p->pids_max, LIMIT_UNSET);
+        /* the kernel tables no cgroup caps are bounded by default (issue 12) */
+        assert_int_equal(p->pty_max, DEFAULT_PTY_MAX);
+        assert_int_equal(p->max_sessions, DEFAULT_MAX_SESSIONS);
+        assert_int_equal(p->nofile, LIMIT_UNSET);
         assert_int_equal(p->cpu_max_percent, LIMIT_UNSET);
         assert_int_equal(p->cpu_weight, LIMIT_UNSET);
         assert_int_equal(p->n_io, 0);
@@ -497,6 +501,21 @@ static void test_error_unknown_key(void **state)
                           "an io block cannot appear at the top level");
 }
 
+/* pty_max, nofile, max_sessions: numbers, and "max" for no bound of isolate's (issue 12) */
+static void test_kernel_table_keys(void **state)
+{
+        struct config *c =
+            parse_ok("policy p {\n  pty_max = 8\n  nofile = 4096\n  max_sessions = 3\n}\n"
+                     "policy q {\n  pty_max = max\n  nofile = max\n  max_sessions = max\n}\n");
+        assert_int_equal(c->policies[0].pty_max, 8);
+        assert_int_equal(c->policies[0].nofile, 4096);
+        assert_int_equal(c->policies[0].max_sessions, 3);
+        assert_int_equal(c->policies[1].pty_max, LIMIT_MAX);
+        assert_int_equal(c->policies[1].nofile, LIMIT_MAX);
+        assert_int_equal(c->policies[1].max_sessions, LIMIT_MAX);
+        config_free(c);
+}
+
 static void test_error_wrong_type(void **state)
 {
         expect_only_error("policy p {\n  hide_homes = maybe\n}\n", 2,
@@ -552,6 +571,13 @@ static void test_error_bad_units(void **state)
                           "pids_max: 0 is below the minimum 1");
         expect_only_error("policy p {\n  cpu_weight = 0\n}\n", 2,
                           "cpu_weight: 0 is below the minimum 1");
+        expect_only_error("policy p {\n  pty_max = 0\n}\n", 2, "pty_max: 0 is below the minimum 1");
+        expect_only_error("policy p {\n  pty_max = 2000000\n}\n", 2,
+                          "pty_max: 2000000 is above the maximum 1048576");
+        expect_only_error("policy p {\n  nofile = 10\n}\n", 2, "nofile: 10 is below the minimum 64");
+        expect_only_error("policy p {\n  max_sessions = 0\n}\n", 2,
+                          "max_sessions: 0 is below the minimum 1");
+
         expect_only_error("policy p {\n  cpu_weight = 10001\n}\n", 2,
                           "cpu_weight: 10001 is above the maximum 10000");
         expect_only_error("policy p {\n  cpu_weight = max\n}\n", 2,
@@ -570,6 +596,11 @@ static void test_error_strings(void **state)
         expect_only_error("cgroup_root = \"a b\"\npolicy p { }\n", 1, "cgroup_root 'a b'");
         expect_only_error("runtime_dir = \"run/isolate\"\npolicy p { }\n", 1,
                           "runtime_dir 'run/isolate' must be an absolute directory");
+        /* a directory sessions have of their own (issue 12: the login records go through it) */
+        expect_only_error("runtime_dir = \"/tmp/isolate\"\npolicy p { }\n", 1,
+                          "runtime_dir '/tmp/isolate' lies in /tmp, which a session has of its own");
+        expect_only_error("runtime_dir = \"/run/user\"\npolicy p { }\n", 1,
+                          "lies in /run/user");
         expect_only_error("policy p {\n hostname = \"a/b\"\n}\n", 2, "hostname 'a/b': use letters");
         expect_only_error("policy p {\n hostname = \"%s\"\n}\n", 2, "only %u (the user name)");
         expect_only_error("policy p {\n hostname = \"\"\n}\n", 2, "hostname is empty");
@@ -1142,6 +1173,7 @@ int main(void)
             cmocka_unit_test(test_limits_max_and_zero),
             cmocka_unit_test(test_mount_namespace_off),
             cmocka_unit_test(test_error_unknown_key),
+            cmocka_unit_test(test_kernel_table_keys),
             cmocka_unit_test(test_error_wrong_type),
             cmocka_unit_test(test_error_bad_units),
             cmocka_unit_test(test_error_strings),

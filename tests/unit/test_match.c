@@ -343,6 +343,20 @@ static void write_conf(const char *text, uid_t uid)
         close(fd);
 }
 
+/* What limits_nofile() derives for pids_max, computed here from fs.file-max. */
+static uint64_t expected_nofile(uint64_t pids_max)
+{
+        FILE *f = fopen("/proc/sys/fs/file-max", "re");
+        assert_non_null(f);
+        unsigned long long file_max = 0;
+        assert_int_equal(fscanf(f, "%llu", &file_max), 1);
+        fclose(f);
+        uint64_t n = file_max / 4 / pids_max;
+        if (n > (1u << 30))
+                n = 1u << 30;
+        return n < 1024 ? 1024 : n;
+}
+
 static void explain_config(void)
 {
         char text[2048];
@@ -356,7 +370,7 @@ static void explain_config(void)
                  "  apparmor_profile = 'quote\"d'\n"
                  "  landlock_read_write = {\"$HOME\", \"/tmp\"}\n"
                  "}\n"
-                 "policy strict { network = none }\n"
+                 "policy strict { network = none  pids_max = 100  pty_max = 8  max_sessions = 4 }\n"
                  "match {\n  groups = {\"%s\"}\n  services = {\"sshd\"}\n  policy = strict\n}\n",
                  group_name);
         write_conf(text, 0);
@@ -374,6 +388,14 @@ static void test_explain_text(void **state)
         assert_non_null(strstr(o->out, why));
         assert_non_null(strstr(o->out, "network              = none"));
         assert_non_null(strstr(o->out, "memory_max           = unset"));
+        /* the kernel tables no cgroup caps (issue 12) */
+        assert_non_null(strstr(o->out, "pty_max              = 8 per session (its own devpts)"));
+        assert_non_null(strstr(o->out, "max_sessions         = 4 live sessions per user"));
+        char nofile[200];
+        snprintf(nofile, sizeof(nofile), "nofile               = %llu per process, ",
+                 (unsigned long long)expected_nofile(100));
+        assert_non_null(strstr(o->out, nofile));
+        assert_non_null(strstr(o->out, "open files for the user"));
 
         o = run_cmd(cmd_explain, "explain", "-c", conf_path, "--service", "login", "--rhost",
                     "192.0.2.1", user_name, NULL);
@@ -446,6 +468,11 @@ static void test_explain_json(void **state)
         snprintf(rule, sizeof(rule), "\"rule\": {\"file\": \"%s\", \"line\": 13}", conf_path);
         assert_non_null(strstr(o->out, rule));
         assert_non_null(strstr(o->out, "\"network\": \"none\""));
+        assert_non_null(strstr(o->out, "\"pty_max\": 8, \"max_sessions\": 4, \"nofile\": null"));
+        char nofile[100];
+        snprintf(nofile, sizeof(nofile), "\"nofile_effective\": %llu,",
+                 (unsigned long long)expected_nofile(100));
+        assert_non_null(strstr(o->out, nofile));
 
         o = run_cmd(cmd_explain, "explain", "-c", conf_path, "--json", "root", NULL);
         assert_non_null(strstr(o->out, "\"outcome\": \"exempt\""));
