@@ -8,6 +8,14 @@
  * - memory_high: memory.soft_limit_in_bytes, the nearest v1 has. It is weaker than v2's
  *   memory.high: no throttling, only reclaim pushes the group back towards it when the
  *   host runs short of memory.
+ * - TCP buffers: v2 charges them to memory.max; v1 charges them to nothing unless
+ *   memory.kmem.tcp.limit_in_bytes was written on the cgroup the socket is made in, and
+ *   then to a counter of their own beside memory.limit_in_bytes (without it, 1500 unread
+ *   loopback connections queued 2249 MiB under a 128M memory_max). So memory_max is also
+ *   the user's TCP limit, and each session leaf gets an unlimited one, which turns the
+ *   accounting on there: the charges go up the tree to the user's limit. The kernel still
+ *   grants each connection its first buffer over the limit (about 75 KiB per connection
+ *   on 6.18), so the count of connections bounds what is left over.
  * - io limits: blkio.throttle.*_device, one "MAJ:MIN value" line each; "max" is written as
  *   0, which removes the rule. v1's blkio throttling is flat, not hierarchical (a limit only
  *   holds the processes of the very cgroup it is set on; measured on this host's 6.18), so
@@ -23,6 +31,8 @@
 #include <string.h>
 
 #define V1_CPU_PERIOD_US 100000ULL
+
+#define V1_TCP_LIMIT "memory.kmem.tcp.limit_in_bytes"
 
 /* The controllers a session is placed in, in the order their hierarchies are made. */
 static const char *const v1_controllers[] = {"memory", "blkio", "pids", "cpu"};
@@ -114,7 +124,22 @@ static int memory_caps(struct cg_ctx *ctx, const char *dir, bool existed, struct
                 if (r < 0)
                         return r;
         }
+        /* socket buffers: see the top of this file */
+        if (*mem_s && (r = set(ctx, dir, V1_TCP_LIMIT, mem_s, "memory_max on TCP buffers",
+                               p->memory_max == LIMIT_UNSET, err)) < 0)
+                return r;
         return 0;
+}
+
+/* A session leaf in the memory hierarchy, made before the caller enters it: v1 charges
+ * the buffers of a socket only where the tcp limit was written (any value), so the leaf
+ * gets "-1", and its charges count against the user's limit above it. */
+static int leaf_tcp_accounting(struct cg_ctx *ctx, const char *leaf, struct isolate_error *err)
+{
+        uint64_t mem = ctx->p->memory_max;
+        if (mem == LIMIT_UNSET || mem == LIMIT_MAX || !cg_exists(leaf, V1_TCP_LIMIT))
+                return 0; /* a missing file was reported for the user's cgroup */
+        return cg_write(leaf, V1_TCP_LIMIT, "-1", err);
 }
 
 static const char *const blkio_files[] = {
@@ -349,6 +374,9 @@ int cg_v1_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_
                                 return error_set(err, EEXIST, "cgroup %s exists already",
                                                  h->leaf_path);
                         if (r < 0)
+                                return r;
+                        if (cg_mount_v1(ctx->mounts, ctx->n_mounts, "memory") == m &&
+                            (r = leaf_tcp_accounting(ctx, h->leaf_path, err)) < 0)
                                 return r;
                 }
                 r = cg_mkdir(ctx, h->supervisor_path, err);

@@ -8,13 +8,17 @@ end also when a test fails; every session is bounded in time and count."""
 import os
 import re
 import select
+import socket
 import subprocess
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cgroup_layout  # noqa: E402
 from harness import BASE_POLICY, HELPER, ISOLATECTL, PROBE, SandboxTestCase  # noqa: E402
+
+MiB = 1 << 20
 
 
 class HeldSession:
@@ -147,6 +151,114 @@ class TestAioOutOfTheDefault(SandboxTestCase):
         self.assertEqual(rc, 0, out)
         self.assertIn("probe io_setup: ok", out)
         self.assertLess(read_int(AIO_NR) - before, 256, "the context outlived the session")
+        self.assertClean()
+
+
+# ---- row 4: TCP buffers on cgroup v1 ---------------------------------------------------------
+
+TCP_MEMORY_MAX = 128 * MiB
+TCP_POLICIES = BASE_POLICY + """
+policy tcp {
+  network = host
+  memory_max = 128M
+  caps_required = true
+}
+"""
+# What the kernel grants each connection over a memcg's TCP limit: its first buffer on the
+# sending and on the receiving side (sk_forced_mem_schedule); about 75 KiB on 6.18.
+PER_CONNECTION = 128 * 1024
+# The probe stops once it has queued this much: three times the cap, far above what the cap
+# allows, and far below the host's tcp_mem, which the test must not reach.
+TCP_FILL_MIB = 3 * TCP_MEMORY_MAX // MiB
+
+
+def sockstat_tcp_pages():
+    """The TCP memory of the whole host, in pages (/proc/net/sockstat "TCP: ... mem N")."""
+    with open("/proc/net/sockstat") as f:
+        m = re.search(r"^TCP:.* mem (\d+)", f.read(), re.M)
+    return int(m.group(1))
+
+
+def loopback_round_trip(size=MiB):
+    """Root outside: a loopback TCP connection that sends size bytes and reads them back."""
+    with socket.socket() as lst:
+        lst.bind(("127.0.0.1", 0))
+        lst.listen(1)
+        with socket.create_connection(lst.getsockname(), timeout=10) as c:
+            a, _ = lst.accept()
+            with a:
+                a.settimeout(10)
+                c.sendall(b"x" * size)
+                got = 0
+                while got < size:
+                    chunk = a.recv(65536)
+                    if not chunk:
+                        break
+                    got += len(chunk)
+    return got
+
+
+@unittest.skipIf(cgroup_layout.unified(), "cgroup v2 charges socket buffers to memory.max "
+                 "itself; the TCP limit is v1's (tests/vm checks v2)")
+class TestTcpBuffersUnderMemoryMax(SandboxTestCase):
+    """On cgroup v1 TCP socket buffers are charged to nothing unless the memory cgroup has
+    memory.kmem.tcp.limit_in_bytes: 1500 unread loopback connections queued 2249 MiB under a
+    128M memory_max, in the host's tcp_mem. The user's cgroup now has memory_max there too;
+    what the kernel still grants each connection over it (its first buffer each side) is
+    bounded by the count of connections."""
+
+    USERS = ("isolate-tcp1", "isolate-tcp2")
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        try:
+            cls.cfg = cls.sb.config(policies=TCP_POLICIES, default_policy="tcp", name="tcp.conf")
+        except Exception:
+            cls.sb.close()
+            raise
+
+    def memory_cgroup(self, user):
+        mnt = cgroup_layout.hierarchy("memory")
+        self.assertIsNotNone(mnt, "this host has no memory controller mounted")
+        for root in self.sb.cgroup_dirs():
+            if root.startswith(mnt + "/"):
+                return os.path.join(root, f"user-{user.uid}")
+        self.fail(f"none of our cgroup roots is in the memory hierarchy {mnt}")
+
+    def test_unread_connections_stay_within_the_cap(self):
+        before = sockstat_tcp_pages()
+        user_cg = self.memory_cgroup(self.u1)
+        with HeldSession(self.sb, self.u1, f"{PROBE} tcp-fill {TCP_FILL_MIB}", self.cfg) as s:
+            m = s.wait_for(r"^probe tcp-fill: (\d+) connections, (\d+) bytes queued in "
+                           r"\d+ processes, stopped: (.*)$", timeout=120)
+            n, queued, why = int(m.group(1)), int(m.group(2)), m.group(3)
+            during = sockstat_tcp_pages()
+            limit = read_int(os.path.join(user_cg, "memory.kmem.tcp.limit_in_bytes"))
+            peak = read_int(os.path.join(user_cg, "memory.kmem.tcp.max_usage_in_bytes"))
+            # root, and a second user in a session of the same policy, still talk TCP
+            self.assertEqual(loopback_round_trip(), MiB, "root's loopback connection")
+            r = self.sb.run(self.u2, f"{PROBE} tcp-fill 1", self.cfg, input="")
+            self.assertIn("stopped: 1 MiB queued", r.stdout, r.stdout + r.stderr)
+            rc, out = s.end()
+        print(f"\n# tcp-fill: {n} connections, {queued / MiB:.0f} MiB queued ({why}); "
+              f"the user's TCP peak {peak / MiB:.0f} MiB under a limit of {limit / MiB:.0f} MiB; "
+              f"host TCP memory {before} -> {during} pages", file=sys.stderr)
+        self.assertEqual(rc, 0, out)
+        allowed = TCP_MEMORY_MAX + n * PER_CONNECTION
+        self.assertLessEqual(queued, allowed,
+                             f"{queued / MiB:.0f} MiB queued in {n} unread connections "
+                             f"under memory_max = 128M ({why})")
+        self.assertLessEqual((during - before) * 4096, allowed + 16 * MiB,
+                             f"the host's TCP memory grew from {before} to {during} pages")
+        self.assertEqual(limit, TCP_MEMORY_MAX, f"{user_cg}: memory.kmem.tcp.limit_in_bytes")
+        self.assertLessEqual(peak, allowed, "the user's TCP memory went over its limit")
+        # and once the session is gone, so is its TCP memory
+        deadline = time.monotonic() + 20
+        while sockstat_tcp_pages() > before + 16 * MiB // 4096 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        self.assertLessEqual(sockstat_tcp_pages(), before + 16 * MiB // 4096,
+                             "the session's TCP memory outlived it")
         self.assertClean()
 
 

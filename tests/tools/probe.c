@@ -11,7 +11,10 @@
 #include <linux/bpf.h>
 #include <linux/keyctl.h>
 #include <linux/perf_event.h>
+#include <arpa/inet.h>
 #include <linux/sched.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -22,6 +25,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/personality.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -213,11 +217,28 @@ static long probe_ptrace(void)
 /* ---- exhaustion of what the host shares (issue 12): each holds what it got until stdin
  * ends, so that the test can look at the host meanwhile ---- */
 
+static double now_s(void)
+{
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
 static void hold_until_stdin_ends(void)
 {
         char c[256];
         while (read(0, c, sizeof(c)) > 0)
                 ;
+}
+
+/* The soft descriptor limit raised to the hard one: many sockets. */
+static void nofile_to_hard(void)
+{
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                (void)setrlimit(RLIMIT_NOFILE, &rl);
+        }
 }
 
 static bool count_arg(const char *arg, unsigned long dflt, unsigned long *ret)
@@ -242,6 +263,121 @@ static long probe_io_setup(const char *arg)
         printf("probe %s: holding an AIO context of %lu events until stdin ends\n", name, nr);
         hold_until_stdin_ends();
         return syscall(SYS_io_destroy, ctx);
+}
+
+/* Waits up to 2 s for fd to be ready for events. */
+static bool ready(int fd, short events)
+{
+        struct pollfd p = {.fd = fd, .events = events};
+        return poll(&p, 1, 2000) == 1 && (p.revents & events);
+}
+
+/* Out of descriptors (EMFILE): a child goes on with a fresh table but the listener (the
+ * lowest fd, l) and the counts so far; the parent holds its sockets until the child ends,
+ * and exits as it does. Returns in the child only. */
+static void continue_in_child(int l)
+{
+        fflush(stdout);
+        pid_t pid = fork();
+        if (pid < 0)
+                return;
+        if (pid == 0) {
+                close_range((unsigned)l + 1, ~0U, 0);
+                return;
+        }
+        int st;
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+                ;
+        _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 1);
+}
+
+/* Loopback TCP connections to a listener of the probe's own, written to and never read:
+ * each is filled until send says EAGAIN, then the next is opened (in a child process when
+ * the descriptors run out). Stops when ARG MiB (default 512) are queued, at 1500
+ * connections, after 60 s, or when 50 fresh connections in a row take nothing. Prints what
+ * it queued, holds every socket until stdin ends. */
+static long probe_tcp_fill(const char *arg)
+{
+        enum { MAX_CONNECTIONS = 1500, MAX_SECONDS = 60, REFUSED_IN_A_ROW = 50 };
+        unsigned long budget_mib;
+        if (!count_arg(arg, 512, &budget_mib))
+                return -1;
+        nofile_to_hard();
+        struct rlimit rl;
+        rlim_t nofile = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 1024;
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t sl = sizeof(sa);
+        int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(l, 64) < 0 ||
+            getsockname(l, (struct sockaddr *)&sa, &sl) < 0)
+                return -1;
+        static char buf[65536];
+        memset(buf, 'x', sizeof(buf));
+        unsigned long long queued = 0, budget = (unsigned long long)budget_mib << 20;
+        unsigned n = 0, refused = 0, forks = 0;
+        char why[128] = "1500 connections";
+        double deadline = now_s() + MAX_SECONDS;
+        while (n < MAX_CONNECTIONS) {
+                if (now_s() > deadline) {
+                        snprintf(why, sizeof(why), "%d s", MAX_SECONDS);
+                        break;
+                }
+                int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+                /* the accepted end needs a descriptor too (the table is filled lowest first) */
+                if (c >= 0 && (rlim_t)c + 1 >= nofile) {
+                        close(c);
+                        c = -1;
+                        errno = EMFILE;
+                }
+                if (c < 0 && errno == EMFILE && forks < 16) {
+                        forks++;
+                        continue_in_child(l);
+                        continue;
+                }
+                if (c < 0) {
+                        snprintf(why, sizeof(why), "socket: %s", strerrorname_np(errno));
+                        break;
+                }
+                if (connect(c, (struct sockaddr *)&sa, sizeof(sa)) < 0 &&
+                    (errno != EINPROGRESS || !ready(c, POLLOUT))) {
+                        snprintf(why, sizeof(why), "connect: %s",
+                                 errno == EINPROGRESS ? "no answer in 2 s" : strerrorname_np(errno));
+                        break;
+                }
+                int a = -1;
+                errno = 0;
+                if (ready(l, POLLIN))
+                        a = accept4(l, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+                if (a < 0) {
+                        snprintf(why, sizeof(why), "accept: %s",
+                                 errno ? strerrorname_np(errno) : "no connection in 2 s");
+                        break;
+                }
+                n++;
+                unsigned long long before = queued;
+                ssize_t w;
+                while (queued < budget &&
+                       (w = send(c, buf, sizeof(buf), MSG_DONTWAIT | MSG_NOSIGNAL)) > 0)
+                        queued += (unsigned long long)w;
+                if (queued >= budget) {
+                        snprintf(why, sizeof(why), "%lu MiB queued", budget_mib);
+                        break;
+                }
+                if (errno != EAGAIN) {
+                        snprintf(why, sizeof(why), "send: %s", strerrorname_np(errno));
+                        break;
+                }
+                refused = queued == before ? refused + 1 : 0;
+                if (refused == REFUSED_IN_A_ROW) {
+                        snprintf(why, sizeof(why), "EAGAIN at once on %d fresh connections",
+                                 REFUSED_IN_A_ROW);
+                        break;
+                }
+        }
+        printf("probe %s: %u connections, %llu bytes queued in %u processes, stopped: %s\n",
+               name, n, queued, forks + 1, why);
+        hold_until_stdin_ends();
+        return 0;
 }
 
 struct probe_cmd {
@@ -283,6 +419,7 @@ static const struct probe_cmd cmds[] = {
     {"status", "prints Seccomp, NoNewPrivs and capability lines of /proc/self/status"},
     {"getpid-loop", "ARG getpid calls, time per call"},
     {"io_setup", "io_setup(ARG events, default 1); holds the context until stdin ends"},
+    {"tcp-fill", "loopback TCP connections written to and never read, up to ARG MiB; holds"},
 };
 
 static long run(const char *cmd, const char *arg)
@@ -358,6 +495,8 @@ static long run(const char *cmd, const char *arg)
                 return probe_getpid_loop(arg);
         if (!strcmp(cmd, "io_setup"))
                 return probe_io_setup(arg);
+        if (!strcmp(cmd, "tcp-fill"))
+                return probe_tcp_fill(arg);
         abort(); /* main checked the name against cmds */
 }
 

@@ -31,7 +31,8 @@ struct fixture {
         char cg[128];
         char trace[128][512];
         size_t n_trace;
-        bool no_memsw; /* the kernel runs without swap accounting */
+        bool no_memsw;   /* the kernel runs without swap accounting */
+        bool no_kmem_tcp; /* a kernel without memory.kmem.tcp.* */
         char io_node[128];
         struct config c;
         struct policy p;
@@ -51,6 +52,8 @@ static void fake_kernel_populate(struct fixture *f, const char *dir, const char 
                 if (!f->no_memsw)
                         putf(dir, "memory.memsw.limit_in_bytes", "9223372036854771712\n");
                 putf(dir, "memory.soft_limit_in_bytes", "9223372036854771712\n");
+                if (!f->no_kmem_tcp)
+                        putf(dir, "memory.kmem.tcp.limit_in_bytes", "9223372036854771712\n");
                 putf(dir, "memory.usage_in_bytes", "0\n");
                 putf(dir, "memory.max_usage_in_bytes", "0\n");
         } else if (strncmp(rel, "blkio/", 6) == 0) {
@@ -251,7 +254,11 @@ static void test_first_login_each_hierarchy_in_order(void **state)
             "write " MEMU "/memory.limit_in_bytes 1073741824",
             "write " MEMU "/memory.memsw.limit_in_bytes 1342177280",
             "write " MEMU "/memory.soft_limit_in_bytes 805306368",
+            /* TCP buffers, which v1 charges to a counter of their own */
+            "write " MEMU "/memory.kmem.tcp.limit_in_bytes 1073741824",
             "mkdir " MEMU "/session-abc",
+            /* accounting on in the leaf, so that its sockets are charged up to the user */
+            "write " MEMU "/session-abc/memory.kmem.tcp.limit_in_bytes -1",
             "mkdir " MEM "/supervisor",
             "mkdir blkio/isolate-t",
             "mkdir blkio/isolate-t/user-1000",
@@ -358,6 +365,7 @@ static void test_policy_edit_applies_at_next_login(void **state)
             "write " MEMU "/memory.memsw.limit_in_bytes -1",
             "write " MEMU "/memory.limit_in_bytes -1",
             "write " MEMU "/memory.soft_limit_in_bytes -1",
+            "write " MEMU "/memory.kmem.tcp.limit_in_bytes -1",
             "mkdir " MEMU "/session-s2",
             "write blkio/isolate-t/user-1000/blkio.throttle.write_bps_device 8:0 0",
             "write blkio/isolate-t/user-1000/blkio.throttle.read_iops_device 8:0 0",
@@ -390,7 +398,53 @@ static void test_no_swap_accounting(void **state)
         assert_non_null(strstr(f->warnings, "swapaccount=1"));
         assert_string_equal(f->trace[1], "mkdir " MEMU);
         assert_string_equal(f->trace[2], "write " MEMU "/memory.limit_in_bytes 1073741824");
+        assert_string_equal(f->trace[3], "write " MEMU "/memory.kmem.tcp.limit_in_bytes 1073741824");
+        assert_string_equal(f->trace[4], "mkdir " MEMU "/session-s1");
+}
+
+/* A kernel without memory.kmem.tcp.*: TCP buffers cannot be capped, like a missing
+ * controller (caps_required decides); the rest of memory_max still applies. */
+static void test_no_tcp_accounting(void **state)
+{
+        struct fixture *f = *state;
+        f->no_kmem_tcp = true;
+        f->p.memory_max = 128ULL << 20;
+        f->p.caps_required = true;
+        assert_int_equal(create(f, "s1"), -EOPNOTSUPP);
+        assert_non_null(strstr(f->err.msg, "memory.kmem.tcp.limit_in_bytes does not exist"));
+        assert_non_null(strstr(f->err.msg, "memory_max on TCP buffers"));
+        assert_false(exists(cgpath(f, MEM)));
+        f->p.caps_required = false;
+        f->n_trace = 0;
+        assert_int_equal(create(f, "s1"), 0);
+        assert_non_null(strstr(f->warnings, "memory.kmem.tcp.limit_in_bytes does not exist"));
+        assert_true(f->n_trace > 4);
+        assert_string_equal(f->trace[2], "write " MEMU "/memory.limit_in_bytes 134217728");
         assert_string_equal(f->trace[3], "mkdir " MEMU "/session-s1");
+        assert_string_equal(f->trace[4], "mkdir " MEM "/supervisor");
+}
+
+/* Without memory_max nothing turns TCP accounting on; a policy that lifts the cap lifts the
+ * TCP limit of a user cgroup an earlier login made. */
+static void test_tcp_limit_follows_memory_max(void **state)
+{
+        struct fixture *f = *state;
+        f->p.pids_max = 10;
+        assert_int_equal(create(f, "s1"), 0);
+        for (size_t i = 0; i < f->n_trace; i++)
+                assert_null(strstr(f->trace[i], "kmem.tcp"));
+        f->p.memory_max = 256ULL << 20;
+        f->n_trace = 0;
+        assert_int_equal(create(f, "s2"), 0);
+        assert_string_equal(get(cgpath(f, MEMU), "memory.kmem.tcp.limit_in_bytes"), "268435456");
+        assert_string_equal(get(cgpath(f, MEMU "/session-s2"), "memory.kmem.tcp.limit_in_bytes"),
+                            "-1");
+        f->p.memory_max = LIMIT_MAX;
+        assert_int_equal(create(f, "s3"), 0);
+        assert_string_equal(get(cgpath(f, MEMU), "memory.kmem.tcp.limit_in_bytes"), "-1");
+        /* no limit: the new leaf is left as the kernel made it */
+        assert_string_equal(get(cgpath(f, MEMU "/session-s3"), "memory.kmem.tcp.limit_in_bytes"),
+                            "9223372036854771712\n");
 }
 
 static void test_swap_without_memory_max(void **state)
@@ -652,6 +706,8 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_no_swap_accounting, setup, teardown),
             cmocka_unit_test_setup_teardown(test_swap_without_memory_max, setup, teardown),
             cmocka_unit_test_setup_teardown(test_missing_hierarchy, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_no_tcp_accounting, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_tcp_limit_follows_memory_max, setup, teardown),
             cmocka_unit_test_setup_teardown(test_mountinfo_details, setup, teardown),
             cmocka_unit_test_setup_teardown(test_failure_removes_what_it_made, setup, teardown),
             cmocka_unit_test_setup_teardown(test_enter_all_or_nothing, setup, teardown),
