@@ -7,8 +7,10 @@
  * helper would refuse this config". */
 #include <errno.h>
 #include <getopt.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/statfs.h>
 
 #include "../conf/pamstack.h"
 #include "../conf/policy.h"
@@ -70,6 +72,55 @@ static void check_pam(const struct config *c, const char *pam_dir)
                 for (size_t j = 0; j < problems.n; j++)
                         fprintf(stderr, "warning: %s\n", problems.msgs[j]);
                 config_errors_free(&problems);
+        }
+}
+
+/* Whether I/O caps would be blkio's on this host: the v1 backend, or systemd on a host
+ * whose /sys/fs/cgroup is not cgroup2 (legacy or hybrid: systemd sets them in blkio). */
+static bool io_caps_on_v1(const struct config *c)
+{
+        enum cgroup_backend_kind backend;
+        struct isolate_error err = {0};
+        if (cgroup_backend_resolve(c->cgroup_backend, &backend, &err) < 0)
+                return false;
+        if (backend == CGROUP_BACKEND_SYSTEMD) {
+                struct statfs sfs;
+                return statfs("/sys/fs/cgroup", &sfs) == 0 && sfs.f_type != CGROUP2_SUPER_MAGIC;
+        }
+        return backend == CGROUP_BACKEND_V1;
+}
+
+static bool rate_set(uint64_t v)
+{
+        return v != LIMIT_UNSET && v != LIMIT_MAX;
+}
+
+/* v1's blkio throttles a write where it is issued: O_DIRECT and synchronous writes are
+ * throttled in the writer, but buffered writes go to the page cache at memory speed and
+ * reach the disk later from the kernel's writeback threads, which v1 cannot charge to the
+ * cgroup that dirtied the pages (v2 with io and memory does). */
+static void check_write_caps_on_v1(const struct config *c)
+{
+        if (!io_caps_on_v1(c))
+                return;
+        for (size_t i = 0; i < c->n_policies; i++) {
+                const struct policy *p = &c->policies[i];
+                for (size_t j = 0; j < p->n_io; j++) {
+                        const struct io_limit *io = &p->io[j];
+                        bool bps = rate_set(io->write_bps), iops = rate_set(io->write_iops);
+                        if (!bps && !iops)
+                                continue;
+                        fprintf(stderr,
+                                "warning: %s:%d: policy %s: io \"%s\": %s on cgroup v1 throttles "
+                                "only direct and synchronous writes; buffered writes reach the "
+                                "disk later through the kernel's writeback, which v1 cannot "
+                                "charge to the user, and go at the disk's full speed (cgroup v2 "
+                                "with the io and memory controllers throttles them)\n",
+                                c->file, io->line, p->name, io->target,
+                                bps && iops ? "write_bps and write_iops"
+                                : bps       ? "write_bps"
+                                            : "write_iops");
+                }
         }
 }
 
@@ -157,6 +208,7 @@ int cmd_check(int argc, char **argv)
 
         size_t problems = check_io(c);
         check_policies(c);
+        check_write_caps_on_v1(c);
         check_pam(c, pam_dir);
         if (problems == 0)
                 printf("%s: OK, %zu %s, %zu match %s\n", path, c->n_policies,

@@ -72,6 +72,19 @@ label_of() { tr -d '\0' <"/proc/$1/attr/current" 2>/dev/null; }
 # the pid of the session's left-behind "sleep N" (run as the test user)
 sleep_pid() { pgrep -u "$TEST_UID" -x -f "sleep $1" | head -n 1; }
 save() { mkdir -p -m 0700 "$STATE" && echo "$2" >"$STATE/$1"; }
+# buffered_write FILE: the seconds a buffered write of BUFFERED_MIB to FILE and a sync take
+# (the sync waits for the kernel's writeback, which issues the writes); FILE is removed
+BUFFERED_MIB=32
+buffered_write() {
+	t0=$(date +%s.%N)
+	dd if=/dev/zero of="$1" bs=1M count=$BUFFERED_MIB 2>/dev/null && sync
+	t1=$(date +%s.%N)
+	rm -f "$1"
+	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }'
+}
+# at least half of what write_bps allows for BUFFERED_MIB: the cap bites
+BUFFERED_MIN_S=$((BUFFERED_MIB * 1048576 / WRITE_BPS / 2))
+slower_than() { awk -v t="$1" -v m="$2" 'BEGIN { exit !(t >= m) }'; }
 load() { cat "$STATE/$1" 2>/dev/null; }
 
 # processes of the test user outside its systemd user manager (which lives on for
@@ -296,6 +309,14 @@ cmd_live_v2() {
 	with "$leaves" with "$leader" check v2.monitor-in-leaf \
 		"v2: the sshd monitor (pid $leader) is in the leaf" \
 		grep -qx "$leader" "$leaves/cgroup.procs"
+	# the session's throttled write (v2.buffered-write) means something only if the same
+	# write outside any cap is faster than the bound it was held to
+	t=$(buffered_write /root/isolate-buffered)
+	if ! slower_than "$t" "$BUFFERED_MIN_S"; then
+		ok v2.buffered-write-baseline "v2: root's buffered $BUFFERED_MIB MiB write + sync, uncapped, takes ${t}s (< ${BUFFERED_MIN_S}s)"
+	else
+		notok v2.buffered-write-baseline "v2: root's uncapped buffered $BUFFERED_MIB MiB write + sync takes ${t}s, not under ${BUFFERED_MIN_S}s: the capped one proves nothing"
+	fi
 }
 
 # after-v2: the test user logged out of the v2 session
@@ -392,6 +413,15 @@ cmd_user_session() {
 		nohup sleep 1002 </dev/null >/dev/null 2>&1 &
 		eq v2.cgroupns "v2: the session sees its leaf as / (cgroup namespace)" "0::/" \
 			"$(cat /proc/self/cgroup)"
+		# buffered writes go to the disk through writeback, which v2 (io + memory)
+		# charges to the user's cgroup: write_bps holds them (v1 cannot, see
+		# isolatectl check)
+		t=$(buffered_write "$HOME/isolate-buffered")
+		if slower_than "$t" "$BUFFERED_MIN_S"; then
+			ok v2.buffered-write "v2: a buffered $BUFFERED_MIB MiB write + sync under write_bps = 2M takes ${t}s (>= ${BUFFERED_MIN_S}s)"
+		else
+			notok v2.buffered-write "v2: a buffered $BUFFERED_MIB MiB write + sync under write_bps = 2M takes ${t}s, under ${BUFFERED_MIN_S}s: not throttled"
+		fi
 		;;
 	esac
 	echo SESSION-READY
