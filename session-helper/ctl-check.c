@@ -141,6 +141,15 @@ static void check_policies(const struct config *c)
                                 "warning: %s:%d: policy %s: seccomp = none: users can create "
                                 "user namespaces and reach io_uring, bpf and the keyring\n",
                                 c->file, p->line, p->name);
+                /* no kernel handle caps bound ports per cgroup short of a BPF program */
+                if (p->network == NETWORK_HOST)
+                        fprintf(stderr,
+                                "note: %s:%d: policy %s: network = host: its sessions share the "
+                                "host's ephemeral ports, and a user who binds them all makes "
+                                "every outbound connect on the host fail (EADDRNOTAVAIL) until "
+                                "the session ends; network = none gives a session ports of its "
+                                "own\n",
+                                c->file, p->line, p->name);
         }
         if (c->fail == FAIL_OPEN)
                 fprintf(stderr,

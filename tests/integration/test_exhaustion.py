@@ -351,5 +351,92 @@ class TestCheckSaysWriteCapsMissBufferedWritesOnV1(unittest.TestCase):
         self.assertNotIn(V1_WRITES, r.stderr)
 
 
+# ---- row 8: ephemeral ports under network = host ---------------------------------------------
+
+PORT_POLICIES = BASE_POLICY + """
+policy own {
+  network = none
+}
+"""
+BIND_COUNT = 2000
+SHARED_PORTS = "network = host: its sessions share the host's ephemeral ports"
+
+
+def host_tcp_sockets(uid):
+    """The TCP sockets of uid in the host's tables (this process's network namespace)."""
+    n = 0
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(path) as f:
+            next(f)
+            n += sum(1 for line in f if int(line.split()[7]) == uid)
+    return n
+
+
+def host_tcp_inuse():
+    with open("/proc/net/sockstat") as f:
+        return int(re.search(r"^TCP: inuse (\d+)", f.read(), re.M).group(1))
+
+
+class TestEphemeralPortsOfNetworkHost(SandboxTestCase):
+    """With network = host a user bound every ephemeral port (27k) and every outbound
+    connect on the host failed with EADDRNOTAVAIL; no cgroup caps bound ports. A documented
+    limit: check notes every network = host policy, and network = none keeps a session's
+    ports off the host's."""
+
+    USERS = ("isolate-port1", "isolate-port2")
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        try:
+            cls.cfg = cls.sb.config(policies=PORT_POLICIES, name="ports.conf")
+            cls.cfg_own = cls.sb.config(policies=PORT_POLICIES, default_policy="own",
+                                        name="own.conf")
+            cls.pam_dir = os.path.join(cls.sb.dir, "pam.d")
+            os.mkdir(cls.pam_dir)
+        except Exception:
+            cls.sb.close()
+            raise
+
+    def test_check_notes_each_network_host_policy(self):
+        r = isolatectl_check(self.cfg, self.pam_dir)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        said = [l for l in r.stderr.splitlines() if SHARED_PORTS in l]
+        self.assertEqual(said, [f"note: {self.cfg}:{line_of(self.cfg, 'policy test', '')}: "
+                                "policy test: network = host: its sessions share the host's "
+                                "ephemeral ports, and a user who binds them all makes every "
+                                "outbound connect on the host fail (EADDRNOTAVAIL) until the "
+                                "session ends; network = none gives a session ports of its own"])
+
+    def bind_many(self, config):
+        """(ports the session bound, the user's sockets in the host's tables, the change of
+        the host's TCP sockets in use) while the session holds BIND_COUNT bound sockets;
+        root's loopback TCP is checked meanwhile."""
+        before = host_tcp_inuse()
+        with HeldSession(self.sb, self.u1, f"{PROBE} bind-many {BIND_COUNT}", config) as s:
+            m = s.wait_for(r"^probe bind-many: (\d+) sockets bound.*processes$", timeout=60)
+            seen, grown = host_tcp_sockets(self.u1.uid), host_tcp_inuse() - before
+            self.assertEqual(loopback_round_trip(), MiB, "root's loopback connection")
+            with socket.socket() as root_sock:
+                root_sock.bind(("127.0.0.1", 0))  # an ephemeral port for root
+            rc, out = s.end()
+        self.assertEqual(rc, 0, out)
+        self.assertClean()
+        return int(m.group(1)), seen, grown
+
+    def test_network_none_keeps_the_ports_off_the_host(self):
+        bound, seen, grown = self.bind_many(self.cfg_own)
+        self.assertEqual(bound, BIND_COUNT)
+        self.assertEqual(seen, 0, "the user's sockets are in the host's TCP table")
+        self.assertLess(grown, 100, "the host's TCP sockets in use grew with the session's")
+
+    def test_network_host_shares_them(self):
+        # what the test above would see if the session's ports were the host's
+        bound, seen, grown = self.bind_many(self.cfg)
+        self.assertEqual(bound, BIND_COUNT)
+        self.assertGreaterEqual(seen, BIND_COUNT)
+        self.assertGreaterEqual(grown, BIND_COUNT - 100)
+
+
 if __name__ == "__main__":
     unittest.main()

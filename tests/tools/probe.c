@@ -272,17 +272,17 @@ static bool ready(int fd, short events)
         return poll(&p, 1, 2000) == 1 && (p.revents & events);
 }
 
-/* Out of descriptors (EMFILE): a child goes on with a fresh table but the listener (the
- * lowest fd, l) and the counts so far; the parent holds its sockets until the child ends,
- * and exits as it does. Returns in the child only. */
-static void continue_in_child(int l)
+/* Out of descriptors (EMFILE): a child goes on with the counts so far and a fresh table
+ * but descriptors 0..keep (stdio, a listener); the parent holds its sockets until the child
+ * ends, and exits as it does. Returns in the child only. */
+static void continue_in_child(int keep)
 {
         fflush(stdout);
         pid_t pid = fork();
         if (pid < 0)
                 return;
         if (pid == 0) {
-                close_range((unsigned)l + 1, ~0U, 0);
+                close_range((unsigned)keep + 1, ~0U, 0);
                 return;
         }
         int st;
@@ -380,6 +380,39 @@ static long probe_tcp_fill(const char *arg)
         return 0;
 }
 
+/* ARG (default 2000) TCP sockets bound to 127.0.0.1 port 0 (an ephemeral port each) and
+ * listening, so that the host's socket tables show them; within 30 s, in more processes
+ * when the descriptors run out. */
+static long probe_bind_many(const char *arg)
+{
+        unsigned long want, n = 0, forks = 0;
+        if (!count_arg(arg, 2000, &want))
+                return -1;
+        nofile_to_hard();
+        double deadline = now_s() + 30;
+        int saved = 0;
+        while (n < want && now_s() < deadline) {
+                struct sockaddr_in sa = {.sin_family = AF_INET,
+                                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+                int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                if (s < 0 && errno == EMFILE && forks < 64) {
+                        forks++;
+                        continue_in_child(2);
+                        continue;
+                }
+                if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(s, 1) < 0) {
+                        saved = errno;
+                        break;
+                }
+                n++;
+        }
+        printf("probe %s: %lu sockets bound to 127.0.0.1 and listening, in %lu processes\n", name,
+               n, forks + 1);
+        hold_until_stdin_ends();
+        errno = saved ? saved : ETIMEDOUT;
+        return n == want ? 0 : -1;
+}
+
 struct probe_cmd {
         const char *name;
         const char *doc;
@@ -420,6 +453,7 @@ static const struct probe_cmd cmds[] = {
     {"getpid-loop", "ARG getpid calls, time per call"},
     {"io_setup", "io_setup(ARG events, default 1); holds the context until stdin ends"},
     {"tcp-fill", "loopback TCP connections written to and never read, up to ARG MiB; holds"},
+    {"bind-many", "ARG (2000) TCP sockets bound to 127.0.0.1:0 and listening; holds"},
 };
 
 static long run(const char *cmd, const char *arg)
@@ -497,6 +531,8 @@ static long run(const char *cmd, const char *arg)
                 return probe_io_setup(arg);
         if (!strcmp(cmd, "tcp-fill"))
                 return probe_tcp_fill(arg);
+        if (!strcmp(cmd, "bind-many"))
+                return probe_bind_many(arg);
         abort(); /* main checked the name against cmds */
 }
 
