@@ -86,7 +86,7 @@ $(B)/isolatectl: $(B)/obj/session-helper/isolatectl.o $(CORE_OBJS)
 
 # The session init stays tiny: libc only, static, so that an idle session costs little.
 $(B)/isolate-init: $(B)/obj/session-helper/session-init.o $(B)/obj/session-helper/util.o \
-		$(B)/obj/session-helper/protocol.o
+		$(B)/obj/session-helper/protocol.o $(B)/obj/session-helper/records.o
 	$(CC) $(SAN) $(INIT_STATIC) $(LDHARDEN) $(LDFLAGS) $^ -o $@
 
 $(B)/pam_isolate.so: $(MODULE_OBJS) pam_module/pam_isolate.map

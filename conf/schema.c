@@ -379,20 +379,6 @@ static int check_runtime_dir(const char *s, char *msg, size_t len)
                          s);
                 return -EINVAL;
         }
-        /* inside a session these are the session's own, writable by the user, and root
-         * follows a link into runtime_dir there to write the login records (mounts.c) */
-        static const char *const private_dirs[] = {"/tmp", "/var/tmp", "/dev/shm", "/run/lock",
-                                                   "/run/user", "/home"};
-        for (size_t i = 0; i < ELEMENTSOF(private_dirs); i++) {
-                size_t n = strlen(private_dirs[i]);
-                if (strncmp(s, private_dirs[i], n) == 0 && (s[n] == '\0' || s[n] == '/')) {
-                        snprintf(msg, len,
-                                 "runtime_dir '%s' lies in %s, which a session has of its own and "
-                                 "its user can write; put it below /run (e.g. \"/run/isolate\")",
-                                 s, private_dirs[i]);
-                        return -EINVAL;
-                }
-        }
         return 0;
 }
 

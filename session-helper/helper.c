@@ -55,6 +55,9 @@ ISOLATE_SANITIZER_LOG("isolate-helper")
 #define INIT_FD_HELPER   5
 #define INIT_FD_REGISTRY 6
 #define INIT_FD_LEAVES   7
+#define INIT_FD_RECORDS  24 /* 24, 25, 26: the records, the host's /var/log and utmp */
+_Static_assert(INIT_FD_REGISTRY + 1 + CGROUP_MAX_HIERARCHIES + 1 <= INIT_FD_RECORDS,
+               "the init's record fds are above its registry, leaves and escape fds");
 
 struct session_setup {
         struct config *cfg; /* owned */
@@ -270,6 +273,7 @@ static _Noreturn void session_child(struct session_setup *s)
         size_t n_keep = 0;
         bool keep_open = false, in_leaf = false;
         int escape = -1;
+        struct mount_records records = {-1, -1, -1};
         char sessions[PATH_MAX], leaf_name[64] = "";
         snprintf(sessions, sizeof(sessions), "%s/sessions", s->cfg->runtime_dir);
         keep[n_keep++] = open_tree(AT_FDCWD, sessions, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
@@ -316,8 +320,8 @@ static _Noreturn void session_child(struct session_setup *s)
                 in_leaf = r < 0;
         }
         if (r >= 0)
-                r = mounts_setup(p, s->req.user, s->who.uid, s->who.gid, s->home,
-                                 s->cfg->runtime_dir, &s->cg, &err);
+                r = mounts_setup(p, s->req.user, s->who.uid, s->who.gid, s->home, &s->cg,
+                                 &records, &err);
         if (r < 0)
                 goto fail;
 
@@ -341,6 +345,12 @@ static _Noreturn void session_child(struct session_setup *s)
                 goto fail;
         }
         escape = out;
+        int rec_fds[3] = {records.records, records.host_log, records.host_utmp};
+        for (size_t i = 0; i < ELEMENTSOF(rec_fds); i++)
+                if (rec_fds[i] >= 0 && (rec_fds[i] = fcntl(rec_fds[i], F_DUPFD_CLOEXEC, 32)) < 0) {
+                        r = error_set_errno(&err, errno, "fcntl(F_DUPFD_CLOEXEC)");
+                        goto fail;
+                }
         s->child_sock_peer = helper; /* its old number may be a target below */
         if (fd_place(null, 0) < 0 || fd_place(null, 1) < 0 || fd_place(null, 2) < 0 ||
             fd_place(caller, INIT_FD_CALLER) < 0 || fd_place(control, INIT_FD_CONTROL) < 0 ||
@@ -360,16 +370,23 @@ static _Noreturn void session_child(struct session_setup *s)
                 r = error_set_errno(&err, errno, "dup2");
                 goto fail;
         }
+        for (size_t i = 0; i < ELEMENTSOF(rec_fds); i++)
+                if (rec_fds[i] >= 0 && fd_place(rec_fds[i], INIT_FD_RECORDS + (int)i) < 0) {
+                        r = error_set_errno(&err, errno, "dup2");
+                        goto fail;
+                }
         /* nothing else of the helper reaches the session */
-        if (close_range((unsigned)n_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+        if (close_range((unsigned)n_fds, INIT_FD_RECORDS - 1, CLOSE_RANGE_CLOEXEC) < 0 ||
+            close_range(INIT_FD_RECORDS + 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
                 r = error_set_errno(&err, errno, "close_range");
                 goto fail;
         }
 
-        char n_leaves[16];
+        char n_leaves[16], uid[16];
         snprintf(n_leaves, sizeof(n_leaves), "%zu", n_keep - 1);
+        snprintf(uid, sizeof(uid), "%u", (unsigned)s->who.uid);
         char *argv[] = {(char *)"isolate-init", s->id, leaf_name[0] ? leaf_name : (char *)"-",
-                        n_leaves, NULL};
+                        n_leaves, uid, NULL};
         char *envp[] = {(char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
         syscall(SYS_execveat, exe, "", argv, envp, AT_EMPTY_PATH);
         r = error_set_errno(&err, errno, "cannot exec the session init");
@@ -511,7 +528,7 @@ static int session_build(struct session_setup *s, struct isolate_error *err)
                 error_prefix(err, "seccomp");
                 return error_host_fault(err); /* the config and libseccomp alone decide it */
         }
-        r = lsm_plan(p, s->home, s->cfg->runtime_dir, j, s->reply.warnings, sizeof(s->reply.warnings), err);
+        r = lsm_plan(p, s->home, j, s->reply.warnings, sizeof(s->reply.warnings), err);
         if (r == -EOPNOTSUPP)
                 return error_host_fault(err); /* an LSM or profile the host lacks */
         if (r < 0)

@@ -198,10 +198,9 @@ static const char *const caller_paths[] = {
     "/dev/tty",  "/dev/ptmx", "/dev/pts",  "/run/utmp",   "/var/run/utmp",
 };
 
-/* The login records the caller appends to. With a mount namespace they are reached inside
- * through <runtime_dir>, a directory only root can enter (mounts.c, records_setup()), and
- * the rule goes there; without, they are where the host has them. */
-static const char *const records_paths[] = {"/var/log/wtmp", "/var/log/btmp", "/var/log/lastlog"};
+/* The login records the caller writes: the session's own, on the host's names (mounts.c,
+ * records_view()). */
+static const char *const records_paths[] = {"/var/log/wtmp", "/var/log/lastlog"};
 #define CALLER_RULES_MAX (ELEMENTSOF(caller_paths) + ELEMENTSOF(records_paths))
 
 /* "$HOME", "$HOME/x", "~", "~/x" -> home + rest; other paths as they are.
@@ -293,9 +292,8 @@ static int add_landlock_path(const struct policy *p, struct join_spec *j, const 
         return 0;
 }
 
-static int plan_landlock(const struct policy *p, const char *home, const char *runtime_dir,
-                         struct join_spec *j, char *warnings, size_t warnings_len,
-                         struct isolate_error *err)
+static int plan_landlock(const struct policy *p, const char *home, struct join_spec *j,
+                         char *warnings, size_t warnings_len, struct isolate_error *err)
 {
         const struct strv *ro = &p->landlock_read_only, *rw = &p->landlock_read_write;
         if (ro->n == 0 && rw->n == 0)
@@ -328,14 +326,9 @@ static int plan_landlock(const struct policy *p, const char *home, const char *r
         for (size_t i = 0; i < ELEMENTSOF(caller_paths) && r == 0; i++)
                 r = add_landlock_path(p, j, caller_paths[i], home, handled, true, warnings,
                                       warnings_len, err);
-        if (p->ns_mount && runtime_dir)
-                r = r < 0 ? r
-                          : add_landlock_path(p, j, runtime_dir, home, handled, true, warnings,
-                                              warnings_len, err);
-        else
-                for (size_t i = 0; i < ELEMENTSOF(records_paths) && r == 0; i++)
-                        r = add_landlock_path(p, j, records_paths[i], home, handled, true,
-                                              warnings, warnings_len, err);
+        for (size_t i = 0; i < ELEMENTSOF(records_paths) && r == 0; i++)
+                r = add_landlock_path(p, j, records_paths[i], home, handled, true, warnings,
+                                      warnings_len, err);
         if (r < 0) {
                 free(j->landlock);
                 j->landlock = NULL;
@@ -347,8 +340,8 @@ static int plan_landlock(const struct policy *p, const char *home, const char *r
         return 0;
 }
 
-int lsm_plan(const struct policy *p, const char *home, const char *runtime_dir,
-             struct join_spec *j, char *warnings, size_t warnings_len, struct isolate_error *err)
+int lsm_plan(const struct policy *p, const char *home, struct join_spec *j, char *warnings,
+             size_t warnings_len, struct isolate_error *err)
 {
         j->lsm_attr_path[0] = '\0';
         j->lsm_attr_value[0] = '\0';
@@ -357,5 +350,5 @@ int lsm_plan(const struct policy *p, const char *home, const char *runtime_dir,
         int r = plan_label(p, j, warnings, warnings_len, err);
         if (r < 0)
                 return r;
-        return plan_landlock(p, home, runtime_dir, j, warnings, warnings_len, err);
+        return plan_landlock(p, home, j, warnings, warnings_len, err);
 }

@@ -29,14 +29,13 @@ int lsm_landlock_abi(void); /* 0 when Landlock is not available */
  * The ruleset also binds the caller (the sshd monitor, root, which still writes
  * utmp/wtmp/lastlog and opens /dev/ptmx and /dev/pts/N after the join), so any Landlock
  * rule brings read-write rules for /dev/{null,zero,full,random,urandom,tty,ptmx,pts},
- * /run/utmp, /var/run/utmp and the login records: runtime_dir, through which the session
- * reaches them (mounts.c), or /var/log/{wtmp,btmp,lastlog} without a mount namespace (DAC
- * still keeps users out of them; those missing on this host are left out quietly). Not the
- * rest of /dev: /dev/shm (POSIX shared memory) is the user's to list. A configured path
- * that does not exist is skipped with a warning; on a file, rights that only apply to
- * directories are dropped. runtime_dir may be NULL (unit tests): no records rule. */
-int lsm_plan(const struct policy *p, const char *home, const char *runtime_dir,
-             struct join_spec *j, char *warnings, size_t warnings_len, struct isolate_error *err);
+ * /run/utmp, /var/run/utmp, /var/log/wtmp and /var/log/lastlog (the session's own records,
+ * mounts.c; DAC keeps users out of them; those missing on this host are left out quietly).
+ * Not the rest of /dev: /dev/shm (POSIX shared memory) is the user's to list. A configured
+ * path that does not exist is skipped with a warning; on a file, rights that only apply to
+ * directories are dropped. */
+int lsm_plan(const struct policy *p, const char *home, struct join_spec *j, char *warnings,
+             size_t warnings_len, struct isolate_error *err);
 
 /* For unit tests: read sysfs and procfs under other roots (NULL: /sys, /proc), and pretend
  * the kernel's Landlock ABI is abi (-1: ask the kernel). The paths put into a join_spec stay

@@ -5,6 +5,7 @@
 
 #include <linux/openat2.h>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <net/if.h>
@@ -608,7 +609,7 @@ static gid_t tty_gid(void)
  * every instance, but kernel.pty.reserve keeps that many for the host's own (root's logins,
  * unconfined users). The sshd monitor allocates the login's pty here too, after the join,
  * so inside the session the names are pts/0, pts/1, ... of this instance (see
- * records_setup() for what that means for utmp). */
+ * records_view() for what that means for utmp). */
 static int devpts_setup(const struct policy *p, struct isolate_error *err)
 {
         _cleanup_close_ int pts = -1;
@@ -645,159 +646,142 @@ static int devpts_setup(const struct policy *p, struct isolate_error *err)
         return tree_attach(tree, ptmx, "/dev/ptmx", 0, false, false, err);
 }
 
-/* Binds the file at src over the file at target (both opened with path_open()). */
-static int bind_file(int src, int target, const char *path, struct isolate_error *err)
+/* The login records the sshd monitor (root, in this view) writes after the join are the
+ * session's own: files in a 0700 directory of the session's tmpfs, which users cannot open,
+ * so no user lock stalls the monitor (a read lock on the host's wtmp, 0664, made every other
+ * login wait 10 s in glibc and lost its logout record). The init copies each record to the
+ * host's files (session-init.c, records.c), renaming the session's pts/N to a line no other
+ * session has: every session has a pts/0 of its own devpts, and the host's utmp is keyed by
+ * the line. Inside, the session's /var/log is a view: the host's entries bound back, minus
+ * wtmp, btmp and lastlog, which are the session's own files or absent. A view of the
+ * directory, not a mount on the host's file: logrotate renames wtmp, and a mount on the file
+ * would move with it and leave the new wtmp open to users. */
+static int records_view(uid_t uid, struct mount_records *ret, struct isolate_error *err)
 {
-        return clone_onto_fd(src, target, path, 0, err);
-}
-
-/* Whether the directory at fd and every directory above it is root's and writable by root
- * only: then nobody else can put a name on the way (the chain a link that root follows must
- * have). 1 yes, 0 no, or -errno. */
-static int root_only_chain(int fd)
-{
-        _cleanup_close_ int cur = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-        if (cur < 0)
-                return -errno;
-        for (int depth = 0; depth < 256; depth++) {
-                struct stat st, up;
-                if (fstat(cur, &st) < 0)
-                        return -errno;
-                if (!S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & 0022))
-                        return 0;
-                int parent = openat(cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
-                if (parent < 0)
-                        return -errno;
-                if (fstat(parent, &up) < 0) {
-                        close(parent);
-                        return -errno;
-                }
-                close(cur);
-                cur = parent;
-                if (up.st_dev == st.st_dev && up.st_ino == st.st_ino)
-                        return 1; /* "/" is its own parent */
-        }
-        return -ELOOP;
-}
-
-/* What the sshd monitor writes after the join, out of the user's reach (a read lock on
- * wtmp, which is 0664, made every other login wait 10 s in glibc and lost its logout
- * record). The monitor is root and shares this view with the user's programs, so the view
- * must tell them apart by what root may and users may not: a directory only root can enter.
- * - wtmp, btmp, lastlog: each real file is bound under <runtime_dir> (covered here by a
- *   0700 root directory of the session's tmpfs), and the name in /var/log becomes a symbolic
- *   link there. Root follows it to the host's own file: the records are the host's, and
- *   last(1) and lastlog(8) outside show the session. Users get EACCES: last and lastlog do
- *   not work inside.
- * - utmp: the session's own, empty at the start. Its ptys are pts/N of its own devpts, and
- *   every session has a pts/0: in the host's utmp, whose entries are keyed by the line
- *   name, one session's record would replace another's, and its logout would erase the
- *   other's. So who(1) and w(1) outside no longer list confined logins (isolatectl list
- *   does), and inside they list the session's own. */
-static int records_setup(const char *runtime_dir, struct isolate_error *err)
-{
-        static const char *const names[] = {"wtmp", "btmp", "lastlog"};
         int r = holder_mkdir("records", 0700, 0, 0, err);
-        if (r < 0 || (r = holder_mkdir("links", 0755, 0, 0, err)) < 0)
+        if (r < 0)
                 return r;
-        bool any = false;
+        static const char *const names[] = {"utmp", "wtmp", "lastlog"};
         for (size_t i = 0; i < ELEMENTSOF(names); i++) {
-                char real[64], slot[PATH_MAX], link[PATH_MAX], to[PATH_MAX];
-                snprintf(real, sizeof(real), "/var/log/%s", names[i]);
-                _cleanup_close_ int src = -1;
-                r = path_open(real, 0, PATH_OPEN_NOFOLLOW, &src);
-                if (r == -ENOENT || r == -ENOTDIR)
-                        continue;
-                if (r < 0)
-                        return path_error(err, r, real);
-                struct stat st;
-                if (fstat(src, &st) < 0)
-                        return error_set_errno(err, errno, "cannot stat %s", real);
-                if (!S_ISREG(st.st_mode))
-                        continue; /* a link or something else: not what glibc writes */
-                snprintf(slot, sizeof(slot), HOLDER "/records/%s", names[i]);
-                snprintf(link, sizeof(link), HOLDER "/links/%s", names[i]);
-                snprintf(to, sizeof(to), "%s/%s", runtime_dir, names[i]);
-                _cleanup_close_ int slot_fd =
-                    open(slot, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-                if (slot_fd < 0 || symlink(to, link) < 0)
-                        return error_set_errno(err, errno, "cannot prepare %s in the session's tmpfs",
+                char path[PATH_MAX];
+                snprintf(path, sizeof(path), HOLDER "/records/%s", names[i]);
+                _cleanup_close_ int fd =
+                    open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+                if (fd < 0)
+                        return error_set_errno(err, errno, "cannot create the session's %s",
                                                names[i]);
-                r = bind_file(src, slot_fd, slot, err);
-                if (r < 0)
-                        return r;
-                any = true;
         }
-        if (!any)
-                return 0;
-        _cleanup_close_ int dir = -1;
-        r = path_open(runtime_dir, 0, 0, &dir);
-        if (r == -ENOENT)
-                return error_set(err, ENOENT,
-                                 "runtime_dir %s is not there inside the session (below a private "
-                                 "/tmp?): the records need it; set runtime_dir below /run",
-                                 runtime_dir);
-        if (r < 0)
-                return path_error(err, r, runtime_dir);
-        r = root_only_chain(dir);
-        if (r < 0)
-                return error_set_errno(err, -r, "cannot check the directories above %s",
-                                       runtime_dir);
-        if (r == 0)
-                return error_set(err, EPERM,
-                                 "runtime_dir %s: it or a directory above it is not root's alone "
-                                 "inside the session, and root follows a link there to write the "
-                                 "login records; set runtime_dir below /run",
-                                 runtime_dir);
-        _cleanup_close_ int records =
-            open_tree(AT_FDCWD, HOLDER "/records", OPEN_TREE_CLONE | AT_RECURSIVE | OPEN_TREE_CLOEXEC);
-        if (records < 0)
-                return error_set_errno(err, errno, "cannot take hold of the session's records");
-        r = tree_attach(records, dir, runtime_dir, 0, true, false, err);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
-                char real[64], link[PATH_MAX];
-                snprintf(real, sizeof(real), "/var/log/%s", names[i]);
-                snprintf(link, sizeof(link), HOLDER "/links/%s", names[i]);
-                _cleanup_close_ int lnk =
-                    open_tree(AT_FDCWD, link,
-                              OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
-                if (lnk < 0 && errno == ENOENT)
-                        continue;
-                if (lnk < 0)
-                        return error_set_errno(err, errno, "cannot take hold of the link for %s",
-                                               real);
-                _cleanup_close_ int target = -1;
-                r = path_open(real, 0, PATH_OPEN_NOFOLLOW, &target);
-                if (r < 0)
-                        return path_error(err, r, real);
-                r = tree_attach(lnk, target, real, 0, false, false, err);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
+        ret->records = open(HOLDER "/records", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (ret->records < 0)
+                return error_set_errno(err, errno, "cannot open the session's records");
 
-/* The session's own utmp (see records_setup()), where the host has one. */
-static int utmp_setup(struct isolate_error *err)
-{
-        _cleanup_close_ int target = -1;
-        int r = path_open("/run/utmp", 0, PATH_OPEN_NOFOLLOW, &target);
+        /* utmp: the session's own file on the host's name (/run/utmp, where the host has one) */
+        _cleanup_close_ int utmp = -1;
+        r = path_open("/run/utmp", 0, PATH_OPEN_NOFOLLOW, &utmp);
+        if (r < 0 && r != -ENOENT && r != -ENOTDIR)
+                return path_error(err, r, "/run/utmp");
+        struct stat st;
+        if (r == 0 && fstat(utmp, &st) == 0 && S_ISREG(st.st_mode)) {
+                _cleanup_close_ int own = openat(ret->records, "utmp", O_PATH | O_CLOEXEC);
+                if (own < 0)
+                        return error_set_errno(err, errno, "cannot open the session's utmp");
+                /* the host's file itself: any name would now lead to the session's */
+                ret->host_utmp = fcntl(utmp, F_DUPFD_CLOEXEC, 3);
+                if (ret->host_utmp < 0)
+                        return error_set_errno(err, errno, "cannot keep /run/utmp");
+                r = clone_onto_fd(own, utmp, "/run/utmp", 0, err);
+                if (r < 0)
+                        return r;
+        }
+
+        _cleanup_close_ int log = -1;
+        r = path_open("/var/log", 0, 0, &log);
         if (r == -ENOENT || r == -ENOTDIR)
                 return 0;
         if (r < 0)
-                return path_error(err, r, "/run/utmp");
-        struct stat st;
-        if (fstat(target, &st) < 0)
-                return error_set_errno(err, errno, "cannot stat /run/utmp");
-        if (!S_ISREG(st.st_mode))
-                return 0;
-        _cleanup_close_ int fd = open(HOLDER "/utmp", O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-                                      0664);
-        if (fd < 0 || fchown(fd, 0, st.st_gid) < 0 || fchmod(fd, st.st_mode & 07777) < 0)
-                return error_set_errno(err, errno, "cannot create the session's utmp");
-        return bind_file(fd, target, "/run/utmp", err);
+                return path_error(err, r, "/var/log");
+        ret->host_log = fcntl(log, F_DUPFD_CLOEXEC, 3);
+        if (ret->host_log < 0)
+                return error_set_errno(err, errno, "cannot keep /var/log");
+        /* the user's lastlog record as the host has it: sshd prints "Last login" from it */
+        {
+                char path[64];
+                snprintf(path, sizeof(path), "/proc/self/fd/%d/lastlog", log);
+                _cleanup_close_ int host = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+                _cleanup_close_ int own = openat(ret->records, "lastlog", O_WRONLY | O_CLOEXEC);
+                char rec[RECORDS_LASTLOG_SIZE];
+                off_t off = (off_t)uid * RECORDS_LASTLOG_SIZE;
+                if (host >= 0 && own >= 0 && fstat(host, &st) == 0 && S_ISREG(st.st_mode) &&
+                    pread(host, rec, sizeof(rec), off) == (ssize_t)sizeof(rec) &&
+                    pwrite(own, rec, sizeof(rec), off) != (ssize_t)sizeof(rec))
+                        return error_set_errno(err, errno, "cannot copy the user's lastlog record");
+        }
+
+        r = holder_mkdir("log", 0755, 0, 0, err);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int view = open(HOLDER "/log", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_close_ int list = openat(log, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (view < 0 || list < 0)
+                return error_set_errno(err, errno, "cannot open /var/log");
+        DIR *d = fdopendir(list);
+        if (!d)
+                return error_set_errno(err, errno, "cannot read /var/log");
+        list = -1;
+        r = 0;
+        for (struct dirent *de; r == 0 && (de = readdir(d));) {
+                const char *n = de->d_name;
+                if (STREQ(n, ".") || STREQ(n, ".."))
+                        continue;
+                bool record = strncmp(n, "wtmp", 4) == 0 || strncmp(n, "btmp", 4) == 0 ||
+                              STREQ(n, "lastlog");
+                if (record && !STREQ(n, "wtmp") && !STREQ(n, "lastlog"))
+                        continue; /* rotated records and btmp: nobody's business inside */
+                if (fstatat(log, n, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        continue;
+                char dst[PATH_MAX];
+                snprintf(dst, sizeof(dst), HOLDER "/log/%s", n);
+                if (S_ISLNK(st.st_mode) && !record) {
+                        char target[PATH_MAX];
+                        ssize_t len = readlinkat(log, n, target, sizeof(target) - 1);
+                        if (len < 0)
+                                continue;
+                        target[len] = '\0';
+                        if (symlink(target, dst) < 0)
+                                r = error_set_errno(err, errno, "cannot copy /var/log/%s", n);
+                        continue;
+                }
+                if (!record && !S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+                        continue; /* sockets, fifos: not ours to serve */
+                bool dir = S_ISDIR(st.st_mode) && !record;
+                if (dir ? mkdir(dst, 0755) < 0 : mknod(dst, S_IFREG | 0600, 0) < 0) {
+                        r = error_set_errno(err, errno, "cannot make /var/log/%s", n);
+                        break;
+                }
+                _cleanup_close_ int slot = open(dst, O_PATH | O_CLOEXEC | O_NOFOLLOW);
+                _cleanup_close_ int src =
+                    record ? openat(ret->records, n, O_PATH | O_CLOEXEC)
+                           : open_tree(log, n,
+                                       OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE |
+                                           AT_SYMLINK_NOFOLLOW);
+                if (slot < 0 || src < 0) {
+                        r = error_set_errno(err, errno, "cannot take hold of /var/log/%s", n);
+                        break;
+                }
+                if (record)
+                        r = clone_onto_fd(src, slot, dst, 0, err);
+                else if (move_mount(src, "", slot, "",
+                                    MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+                        r = error_set_errno(err, errno, "cannot bind /var/log/%s", n);
+        }
+        closedir(d);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int tree =
+            open_tree(view, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
+        if (tree < 0)
+                return error_set_errno(err, errno, "cannot take hold of the view of /var/log");
+        return tree_attach(tree, log, "/var/log", 0, true, false, err);
 }
 
 static int loopback_up(struct isolate_error *err)
@@ -825,7 +809,7 @@ static int hostname_set(const char *pattern, const char *user, struct isolate_er
 }
 
 int mounts_setup(const struct policy *p, const char *user, uid_t uid, gid_t gid, const char *home,
-                 const char *runtime_dir, const struct cgroup_session *cg,
+                 const struct cgroup_session *cg, struct mount_records *records,
                  struct isolate_error *err)
 {
         int r;
@@ -851,10 +835,7 @@ int mounts_setup(const struct policy *p, const char *user, uid_t uid, gid_t gid,
         r = devpts_setup(p, err);
         if (r < 0)
                 return r;
-        r = utmp_setup(err);
-        if (r < 0)
-                return error_prefix(err, "utmp");
-        r = records_setup(runtime_dir, err);
+        r = records_view(uid, records, err);
         if (r < 0)
                 return error_prefix(err, "login records");
         r = proc_setup(p, err);

@@ -3,7 +3,15 @@
 
 #include "../conf/policy.h"
 #include "cgroup.h"
+#include "records.h"
 #include "util.h"
+
+/* What the init needs to copy the session's login records to the host's (records.h). */
+struct mount_records {
+        int records;  /* the session's records directory (O_PATH) */
+        int host_log; /* the host's /var/log (O_PATH) */
+        int host_utmp; /* the host's utmp file (O_PATH) */
+};
 
 /* Runs in the session's first process: pid 1 of the new pid namespace, inside the new mount,
  * uts, net and cgroup namespaces. Sets the hostname, brings lo up with network = none,
@@ -14,5 +22,5 @@
  * lastlog) reachable by root only, through runtime_dir; hides other users' homes, and
  * applies the policy's extra read-only and masked paths. */
 int mounts_setup(const struct policy *p, const char *user, uid_t uid, gid_t gid, const char *home,
-                 const char *runtime_dir, const struct cgroup_session *cg,
+                 const struct cgroup_session *cg, struct mount_records *records,
                  struct isolate_error *err);

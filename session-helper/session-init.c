@@ -3,7 +3,7 @@
  * The helper's session child builds the sandbox and then execs this small static program,
  * so that an idle session does not keep a copy of the helper's heap and libraries.
  *
- *   isolate-init SESSION-ID LEAF-NAME N-LEAVES
+ *   isolate-init SESSION-ID LEAF-NAME N-LEAVES UID
  *   fd 3: pidfd of the caller (the process that joins the session)
  *   fd 4: control socket to the caller: MSG_CLOSE -> kill every other process, MSG_CLOSED n
  *   fd 5: socket to the helper: we send MSG_READY, it sends MSG_READY back as "commit"
@@ -15,6 +15,9 @@
  *         moved us out of the leaf yet; an abandoned init moves itself out through it (the
  *         kernel judges the move by the namespace the file was opened in, Linux 5.16) so
  *         that it can remove the leaf.
+ *   fds 24, 25, 26 (each where there is one): the session's login records directory, the
+ *         host's /var/log and utmp (O_PATH): the init copies each record the sshd monitor
+ *         writes into the session's own files to the host's (records.h), on inotify's word.
  *
  * The init lives in the session's mount namespace, where neither the host's cgroupfs nor
  * the registry is visible (/sys/fs/cgroup is the session's own tree, /tmp may be private):
@@ -32,6 +35,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -39,6 +43,7 @@
 #include <time.h>
 
 #include "protocol.h"
+#include "records.h"
 #include "sanitizer.h"
 
 ISOLATE_SANITIZER_LOG("isolate-init")
@@ -48,6 +53,7 @@ ISOLATE_SANITIZER_LOG("isolate-init")
 #define FD_HELPER   5
 #define FD_REGISTRY 6
 #define FD_LEAVES   7
+#define FD_RECORDS  24 /* 25: the host's /var/log, 26: the host's utmp */
 
 static void reap_children(void)
 {
@@ -104,11 +110,36 @@ static unsigned kill_others(void)
 static const char *session_id, *leaf_name;
 static int n_leaves;
 static int fd_escape = -1; /* until the commit */
+static struct records records;
+static bool have_records;
+
+/* glibc's utmp functions time their lock wait out with SIGALRM, which the init keeps
+ * blocked otherwise: a lock held on the host's file (by a user outside any session) must
+ * not stall the init for good. */
+static void records_run(bool end)
+{
+        if (!have_records)
+                return;
+        sigset_t alrm;
+        sigemptyset(&alrm);
+        sigaddset(&alrm, SIGALRM);
+        sigprocmask(SIG_UNBLOCK, &alrm, NULL);
+        if (end) {
+                records_end(&records);
+        } else {
+                int r = records_copy(&records);
+                if (r < 0)
+                        syslog(LOG_WARNING, "session %s: cannot copy a login record: %s",
+                               session_id, strerror(-r));
+        }
+        sigprocmask(SIG_BLOCK, &alrm, NULL);
+}
 
 static _Noreturn void cleanup_and_exit(int status)
 {
         kill_others();
         reap_children();
+        records_run(true); /* the monitor's logout records, or ours for a monitor killed */
         if (fd_escape >= 0 && write(fd_escape, "0", 1) < 0)
                 syslog(LOG_WARNING, "session %s: cannot leave cgroup %s: %m", session_id,
                        leaf_name);
@@ -137,8 +168,9 @@ static _Noreturn void cleanup_and_exit(int status)
 
 int main(int argc, char **argv)
 {
-        if (argc != 4 || getpid() != 1 || safe_atoi(argv[3], &n_leaves) < 0 || n_leaves < 0 ||
-            n_leaves > 16)
+        uint64_t uid;
+        if (argc != 5 || getpid() != 1 || safe_atoi(argv[3], &n_leaves) < 0 || n_leaves < 0 ||
+            n_leaves > 16 || safe_atou64(argv[4], &uid) < 0 || uid > UINT32_MAX)
                 return 2;
         session_id = argv[1];
         leaf_name = argv[2];
@@ -156,14 +188,28 @@ int main(int argc, char **argv)
         if (sfd < 0)
                 cleanup_and_exit(1);
 
+        int ifd = -1;
+        if (fcntl(FD_RECORDS, F_GETFD) >= 0) {
+                have_records = true;
+                records_init(&records, FD_RECORDS, fcntl(FD_RECORDS + 1, F_GETFD) >= 0 ? FD_RECORDS + 1 : -1,
+                             fcntl(FD_RECORDS + 2, F_GETFD) >= 0 ? FD_RECORDS + 2 : -1, session_id,
+                             (uid_t)uid);
+                char dir[32];
+                snprintf(dir, sizeof(dir), "/proc/self/fd/%d", FD_RECORDS);
+                ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+                if (ifd < 0 || inotify_add_watch(ifd, dir, IN_MODIFY | IN_CLOSE_WRITE) < 0)
+                        cleanup_and_exit(1);
+        }
+
         if (proto_send_simple(FD_HELPER, MSG_READY, 0, NULL) < 0)
                 cleanup_and_exit(1);
 
-        struct pollfd p[4] = {
+        struct pollfd p[5] = {
             {.fd = FD_CALLER, .events = POLLIN},
             {.fd = FD_CONTROL, .events = POLLIN},
             {.fd = sfd, .events = POLLIN},
             {.fd = FD_HELPER, .events = POLLIN},
+            {.fd = ifd, .events = POLLIN},
         };
         for (;;) {
                 if (poll(p, ELEMENTSOF(p), -1) < 0) {
@@ -173,6 +219,12 @@ int main(int argc, char **argv)
                 }
                 if (p[0].revents) /* the caller is gone: the session is over */
                         cleanup_and_exit(0);
+                if (p[4].revents) {
+                        char buf[4096];
+                        while (read(ifd, buf, sizeof(buf)) > 0)
+                                ;
+                        records_run(false);
+                }
                 if (p[3].revents) {
                         enum proto_type type;
                         int r = proto_recv_simple(FD_HELPER, 0, &type, NULL, NULL, 0);

@@ -120,7 +120,7 @@ static int apply_in_child(const struct policy *p, int *res)
         join_spec_init(&j);
         char warnings[1024] = "";
         struct isolate_error err = {0};
-        int r = lsm_plan(p, home, NULL, &j, warnings, sizeof(warnings), &err);
+        int r = lsm_plan(p, home, &j, warnings, sizeof(warnings), &err);
         if (r < 0)
                 fail_msg("lsm_plan: %s", err.msg);
         assert_true(j.landlock_handled != 0);
