@@ -197,7 +197,7 @@ static void print_json(const struct config *c, const struct login_info *who,
                 fputs(", \"nofile\": ", f);
                 json_limit(f, p->nofile);
                 char why[256];
-                uint64_t nofile = limits_nofile(p, why, sizeof(why));
+                uint64_t nofile = limits_nofile(c, p, why, sizeof(why));
                 fprintf(f, ", \"nofile_effective\": %" PRIu64 ", \"nofile_why\": ", nofile);
                 json_str(f, why);
                 fputs(", \"cpu_max\": ", f);
@@ -422,13 +422,9 @@ static void print_policy(const struct config *c, const struct policy *p,
         printf("%s live sessions per user\n", limit_text(p->max_sessions, false, buf, sizeof(buf)));
         KEY("nofile");
         char why[256];
-        uint64_t nofile = limits_nofile(p, why, sizeof(why));
+        uint64_t nofile = limits_nofile(c, p, why, sizeof(why));
         if (nofile == 0)
                 printf("max (%s)\n", why);
-        else if (p->pids_max != LIMIT_UNSET && p->pids_max != LIMIT_MAX)
-                printf("%" PRIu64 " per process, %s; with pids_max, at most %" PRIu64
-                       " open files for the user\n",
-                       nofile, why, nofile * p->pids_max);
         else
                 printf("%" PRIu64 " per process, %s\n", nofile, why);
 

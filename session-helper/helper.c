@@ -536,7 +536,7 @@ static int session_build(struct session_setup *s, struct isolate_error *err)
         j->ns_flags = ns_flags_of(p) | (p->ns_cgroup ? CLONE_NEWCGROUP : 0);
         j->caps_keep = p->caps_keep;
         j->no_new_privs = p->no_new_privs;
-        j->nofile = limits_nofile(p, NULL, 0);
+        j->nofile = limits_nofile(s->cfg, p, NULL, 0);
 
         r = init_exe_open(err);
         if (r < 0)

@@ -9,7 +9,7 @@
 
 #include "registry.h"
 
-uint64_t limits_nofile(const struct policy *p, char *why, size_t why_len)
+uint64_t limits_nofile(const struct config *c, const struct policy *p, char *why, size_t why_len)
 {
         char dummy[8];
         if (!why) {
@@ -24,13 +24,26 @@ uint64_t limits_nofile(const struct policy *p, char *why, size_t why_len)
                 snprintf(why, why_len, "set by the policy");
                 return p->nofile;
         }
-        if (p->pids_max == LIMIT_UNSET || p->pids_max == LIMIT_MAX) {
-                snprintf(why, why_len,
-                         "derived: %llu, the floor (pids_max is not set, so no share of "
-                         "fs.file-max can be computed)",
-                         (unsigned long long)NOFILE_FLOOR);
-                return NOFILE_FLOOR;
+        /* The user's task cap is the latest login's (caps are per user), so a session of this
+         * policy may run under any policy's pids_max: the share takes the largest. */
+        uint64_t pids = 0;
+        const char *from = p->name;
+        for (size_t i = 0; i < c->n_policies; i++) {
+                uint64_t v = c->policies[i].pids_max;
+                if (v == LIMIT_UNSET || v == LIMIT_MAX) {
+                        snprintf(why, why_len,
+                                 "derived: %llu, the floor (policy %s sets no pids_max, so no share "
+                                 "of fs.file-max can be computed)",
+                                 (unsigned long long)NOFILE_FLOOR, c->policies[i].name);
+                        return NOFILE_FLOOR;
+                }
+                if (v > pids) {
+                        pids = v;
+                        from = c->policies[i].name;
+                }
         }
+        if (pids == 0)
+                return NOFILE_FLOOR; /* no policy: nothing is confined anyway */
         char buf[32];
         uint64_t file_max = 0;
         if (read_file_at(AT_FDCWD, "/proc/sys/fs/file-max", buf, sizeof(buf)) < 0 ||
@@ -39,19 +52,21 @@ uint64_t limits_nofile(const struct policy *p, char *why, size_t why_len)
                          (unsigned long long)NOFILE_FLOOR);
                 return NOFILE_FLOOR;
         }
-        uint64_t n = file_max / 4 / p->pids_max;
+        uint64_t n = file_max / 4 / pids;
         if (n > (1u << 30))
                 n = 1u << 30; /* the kernel's own ceiling (fs.nr_open) is 1 << 30 */
         if (n < NOFILE_FLOOR) {
                 snprintf(why, why_len,
-                         "derived: %llu, the floor; a quarter of fs.file-max (%llu) over "
-                         "pids_max (%llu) is only %llu",
+                         "derived: %llu, the floor; a quarter of fs.file-max (%llu) over the "
+                         "largest pids_max (%llu, policy %s) is only %llu",
                          (unsigned long long)NOFILE_FLOOR, (unsigned long long)file_max,
-                         (unsigned long long)p->pids_max, (unsigned long long)n);
+                         (unsigned long long)pids, from, (unsigned long long)n);
                 return NOFILE_FLOOR;
         }
-        snprintf(why, why_len, "derived: a quarter of fs.file-max (%llu) over pids_max (%llu)",
-                 (unsigned long long)file_max, (unsigned long long)p->pids_max);
+        snprintf(why, why_len,
+                 "derived: a quarter of fs.file-max (%llu) over the largest pids_max (%llu, "
+                 "policy %s)",
+                 (unsigned long long)file_max, (unsigned long long)pids, from);
         return n;
 }
 

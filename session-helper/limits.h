@@ -11,8 +11,11 @@
 /* The RLIMIT_NOFILE a session of p gets (0: leave the caller's as it is), and in why (may be
  * NULL) how it was chosen, for explain. Unset in the policy: fs.file-max / (4 * pids_max),
  * at least NOFILE_FLOOR, so that one user's processes hold at most a quarter of the host's
- * file table (every process can fill its own table: the kernel counts per process). */
-uint64_t limits_nofile(const struct policy *p, char *why, size_t why_len);
+ * file table by their fds (the kernel counts per process). pids_max is the largest of c's
+ * policies: the user's task cap is whichever policy the latest login got. Files kept by
+ * mmap after close are not counted by any rlimit: memory_max bounds those. */
+uint64_t limits_nofile(const struct config *c, const struct policy *p, char *why,
+                       size_t why_len);
 
 /* Takes the user's session lock (<runtime_dir>/locks/UID, held until *ret_lock_fd is closed: registry_write() runs
  * under it, so two logins cannot both see room for one) and counts the user's live

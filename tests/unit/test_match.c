@@ -363,7 +363,7 @@ static void explain_config(void)
         snprintf(text, sizeof(text),
                  "exempt_users = {\"root\"}\n"
                  "policy bastion {\n"
-                 "  memory_max = 2G\n  memory_high = 1536M\n  cpu_max = 150%%\n"
+                 "  memory_max = 2G\n  memory_high = 1536M\n  cpu_max = 150%%  pids_max = 50\n"
                  "  hostname = \"%%u-box\"\n"
                  "  io \"/\" { read_bps = 50M write_iops = 300 }\n"
                  "  capabilities = {\"net_bind_service\"}\n"
@@ -395,7 +395,8 @@ static void test_explain_text(void **state)
         snprintf(nofile, sizeof(nofile), "nofile               = %llu per process, ",
                  (unsigned long long)expected_nofile(100));
         assert_non_null(strstr(o->out, nofile));
-        assert_non_null(strstr(o->out, "open files for the user"));
+        /* the largest pids_max of the config: the user's task cap is the latest login's */
+        assert_non_null(strstr(o->out, "over the largest pids_max (100, policy strict)"));
 
         o = run_cmd(cmd_explain, "explain", "-c", conf_path, "--service", "login", "--rhost",
                     "192.0.2.1", user_name, NULL);
@@ -406,7 +407,7 @@ static void test_explain_text(void **state)
         assert_non_null(strstr(o->out, "memory_max           = 2G"));
         assert_non_null(strstr(o->out, "memory_high          = 1536M"));
         assert_non_null(strstr(o->out, "cpu_max              = 150%"));
-        assert_non_null(strstr(o->out, "pids_max             = unset"));
+        assert_non_null(strstr(o->out, "pids_max             = 50"));
         char host[96];
         snprintf(host, sizeof(host), "hostname             = \"%%u-box\" (%s-box)", user_name);
         assert_non_null(strstr(o->out, host));
@@ -452,7 +453,7 @@ static void test_explain_json(void **state)
         assert_non_null(strstr(o->out, "\"rule\": null"));
         assert_non_null(strstr(o->out, "\"rhost\": null"));
         assert_non_null(strstr(o->out, "\"memory_max\": 2147483648"));
-        assert_non_null(strstr(o->out, "\"pids_max\": null"));
+        assert_non_null(strstr(o->out, "\"pids_max\": 50"));
         assert_non_null(strstr(o->out, "\"cpu_max\": 150"));
         assert_non_null(strstr(o->out,
                                "\"io\": [{\"target\": \"/\", \"line\": 7, \"read_bps\": 52428800, "
