@@ -21,8 +21,8 @@
 #define DEFAULT_RUNTIME_DIR       "/run/isolate"
 #define DEFAULT_CGROUP_ROOT       "isolate"
 #define DEFAULT_HELPER_TIMEOUT_MS 10000
-#define DEFAULT_PTY_MAX           32 /* per session: a pty for ssh -t, tmux panes, script */
-#define DEFAULT_MAX_SESSIONS      32 /* per user, over all the user's policies */
+#define DEFAULT_PTY_MAX           16 /* per session: a pty for ssh -t, tmux panes, script */
+#define DEFAULT_MAX_SESSIONS      16 /* per user, over all the user's policies */
 #define NOFILE_FLOOR              1024 /* a derived nofile never goes below this */
 
 enum fail_mode { FAIL_CLOSED, FAIL_OPEN };

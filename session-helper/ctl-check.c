@@ -6,6 +6,7 @@
  * config is fine, the fix is in /etc/pam.d, and exit status 1 stays reserved for "the
  * helper would refuse this config". */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <linux/magic.h>
 #include <stdio.h>
@@ -124,6 +125,52 @@ static void check_write_caps_on_v1(const struct config *c)
         }
 }
 
+static uint64_t sysctl_u64(const char *path)
+{
+        char buf[32];
+        uint64_t v = 0;
+        if (read_file_at(AT_FDCWD, path, buf, sizeof(buf)) < 0)
+                return 0;
+        buf[strcspn(buf, "\n")] = '\0';
+        return safe_atou64(buf, &v) < 0 ? 0 : v;
+}
+
+/* Host tables that each user's caps leave room to fill (issue 12): said as notes, the fix is
+ * the host's sysctl, not the config. */
+static void check_kernel_tables(const struct config *c)
+{
+        uint64_t file_max = sysctl_u64("/proc/sys/fs/file-max");
+        uint64_t pty_max = sysctl_u64("/proc/sys/kernel/pty/max");
+        uint64_t pty_reserve = sysctl_u64("/proc/sys/kernel/pty/reserve");
+        uint64_t pty_pool = pty_max > pty_reserve ? pty_max - pty_reserve : 0;
+        for (size_t i = 0; i < c->n_policies; i++) {
+                const struct policy *p = &c->policies[i];
+                /* a file mapped and closed stays open without an fd: about 400 bytes of the
+                 * user's memory each, and no rlimit counts it */
+                if (file_max && p->memory_max != LIMIT_UNSET && p->memory_max != LIMIT_MAX &&
+                    p->memory_max / 400 > file_max / 4)
+                        fprintf(stderr,
+                                "note: %s:%d: policy %s: memory_max lets one user keep about %llu "
+                                "files open through mappings (no fd, so nofile does not count "
+                                "them), more than a quarter of fs.file-max (%llu); raise "
+                                "fs.file-max (sysctl fs.file-max=9223372036854775807, as systemd "
+                                "does) so that memory is the bound\n",
+                                c->file, p->line, p->name,
+                                (unsigned long long)(p->memory_max / 400),
+                                (unsigned long long)file_max);
+                uint64_t sessions = p->max_sessions, ptys = p->pty_max;
+                if (pty_pool && sessions != LIMIT_MAX && ptys != LIMIT_MAX &&
+                    sessions * ptys > pty_pool / 4)
+                        fprintf(stderr,
+                                "note: %s:%d: policy %s: max_sessions x pty_max = %llu ptys for "
+                                "one user, more than a quarter of the %llu all sessions share "
+                                "(kernel.pty.max - kernel.pty.reserve); lower them, or raise "
+                                "kernel.pty.max\n",
+                                c->file, p->line, p->name, (unsigned long long)(sessions * ptys),
+                                (unsigned long long)pty_pool);
+        }
+}
+
 /* Choices that are valid but weaken the sandbox in ways an admin may not expect. */
 static void check_policies(const struct config *c)
 {
@@ -151,6 +198,7 @@ static void check_policies(const struct config *c)
                                 "own\n",
                                 c->file, p->line, p->name);
         }
+        check_kernel_tables(c);
         if (c->fail == FAIL_OPEN)
                 fprintf(stderr,
                         "warning: %s: fail = open: a broken host (helper or isolate-init "
