@@ -440,3 +440,63 @@ class TestEphemeralPortsOfNetworkHost(SandboxTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def sysctl(name):
+    with open("/proc/sys/" + name.replace(".", "/")) as f:
+        return int(f.read().split()[0])
+
+
+class TestCheckNotesHostTables(unittest.TestCase):
+    """Issue 12, rows 1 and 2, what the caps leave open: a file mapped and closed stays in
+    the host's file table with no fd (nofile does not count it; only memory_max bounds it, at
+    about 400 bytes each), and every session's devpts draws on one pool, kernel.pty.max less
+    kernel.pty.reserve. `isolatectl check` notes a policy whose caps let one user take more
+    than a quarter of either on this host, and says nothing for one that cannot."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sb = Sandbox()
+        cls.pam_dir = os.path.join(cls.sb.dir, "pam.d")
+        os.mkdir(cls.pam_dir)
+        file_max = sysctl("fs.file-max")
+        pool = sysctl("kernel.pty.max") - sysctl("kernel.pty.reserve")
+        # big: a quarter of the file table in mapped files, and of the pty pool, and more;
+        # small: well under both
+        big_mem = min(file_max // 4 * 400 + (1 << 30), (1 << 62))
+        cls.policies = f"""
+policy big {{
+  memory_max = {big_mem}
+  pids_max = 64
+  pty_max = {max(1, pool // 4)}
+  max_sessions = 2
+}}
+policy small {{
+  memory_max = {max(1 << 20, file_max // 8 * 400 // (1 << 20) << 20)}
+  pids_max = 64
+  pty_max = 1
+  max_sessions = 1
+}}
+"""
+        cls.cfg = cls.sb.config(policies=cls.policies, default_policy="big", name="tables.conf")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sb.close()
+
+    def notes(self, what):
+        r = isolatectl_check(self.cfg, self.pam_dir)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return [l for l in r.stderr.splitlines() if l.startswith("note: ") and what in l]
+
+    def test_mapped_files_beyond_the_file_table(self):
+        said = self.notes("files open through mappings")
+        self.assertEqual(len(said), 1, said)
+        self.assertIn(f"{self.cfg}:{line_of(self.cfg, 'policy big', '')}: policy big:", said[0])
+        self.assertIn("raise fs.file-max", said[0])
+
+    def test_pty_pool(self):
+        said = self.notes("ptys for one user")
+        self.assertEqual(len(said), 1, said)
+        self.assertIn("policy big:", said[0])
+        self.assertIn("kernel.pty.max - kernel.pty.reserve", said[0])
