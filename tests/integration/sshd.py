@@ -4,7 +4,8 @@ What it gives a test:
 - PrivateEnv: a mount namespace of its own (held by a small holder process) in which
   /etc/pam.d is a test stack, /dev/log is a syslog listener of the test's, /run is a
   tmpfs copy of the host's /run (so sshd's /run/sshd and a fresh /run/utmp exist without
-  touching the host), and /var/log/{wtmp,btmp,lastlog} are test files. Nothing on the
+  touching the host), and /var/log/{wtmp,btmp,lastlog} are test files (or /var/log is a
+  test directory of them, var_log_dir=True). Nothing on the
   host's /etc, /dev, /run or /var/log changes. run() executes a command inside it.
 - SyslogListener: a datagram socket that stands in for /dev/log and keeps every line.
 - SshServer: sshd -D -e on 127.0.0.1:<free port> inside a PrivateEnv, host key, a client
@@ -219,11 +220,15 @@ def _holder_main(spec):
     _shadow_dir("/dev", {"log": ("bind", spec["log"])})
     run_extras = {"sshd": ("dir", 0o755), "utmp": ("bind", spec["utmp"])}
     _shadow_dir("/run", run_extras)
-    for name in ("wtmp", "btmp", "lastlog"):
-        target = "/var/log/" + name
-        if not os.path.exists(target):
-            continue
-        _mount(spec[name], target, None, MS_BIND)
+    if spec.get("var_log"):
+        # the whole directory: the test may rename its files (a logrotate) under sshd
+        _mount(spec["var_log"], "/var/log", None, MS_BIND)
+    else:
+        for name in ("wtmp", "btmp", "lastlog"):
+            target = "/var/log/" + name
+            if not os.path.exists(target):
+                continue
+            _mount(spec[name], target, None, MS_BIND)
     for src, dst in spec.get("binds", []):
         _mount(src, dst, None, MS_BIND)
     sys.stdout.write("ready\n")
@@ -233,12 +238,22 @@ def _holder_main(spec):
 
 class PrivateEnv:
     """A mount namespace with a test PAM stack, a /dev/log listener and private login
-    records. pam_files: {service or include name: text}; `other` defaults to pam_deny."""
+    records. pam_files: {service or include name: text}; `other` defaults to pam_deny.
 
-    def __init__(self, pam_files, binds=()):
+    var_log_dir: instead of test files bound over /var/log/{wtmp,btmp,lastlog} (each there
+    only where the host has it), /var/log is a test directory (self.var_log) holding just
+    wtmp, btmp and lastlog; self.wtmp etc. name its files, which the test may rename and
+    re-create as logrotate does (a file with a mount on it could not be renamed)."""
+
+    def __init__(self, pam_files, binds=(), var_log_dir=False):
         self.workdir = make_workdir("env-")
         self.pamd = os.path.join(self.workdir, "pam.d")
         os.mkdir(self.pamd, 0o755)
+        self.var_log = None
+        if var_log_dir:
+            self.var_log = os.path.join(self.workdir, "var-log")
+            os.mkdir(self.var_log, 0o755)
+            os.chmod(self.var_log, 0o755)
         self.holder = None
         self.syslog = None
         files = {"other": "auth required pam_deny.so\naccount required pam_deny.so\n"
@@ -248,13 +263,14 @@ class PrivateEnv:
             for name, text in files.items():
                 self.write_pam(name, text)
             self.utmp = self._record_file("utmp")
-            self.wtmp = self._record_file("wtmp")
-            self.btmp = self._record_file("btmp", 0o660)
-            self.lastlog = self._record_file("lastlog")
+            log = self.var_log or self.workdir
+            self.wtmp = self._record_file("wtmp", directory=log)
+            self.btmp = self._record_file("btmp", 0o660, directory=log)
+            self.lastlog = self._record_file("lastlog", directory=log)
             self.syslog = SyslogListener(os.path.join(self.workdir, "log"))
             spec = {"pamd": self.pamd, "log": self.syslog.path, "utmp": self.utmp,
                     "wtmp": self.wtmp, "btmp": self.btmp, "lastlog": self.lastlog,
-                    "binds": [list(b) for b in binds]}
+                    "var_log": self.var_log, "binds": [list(b) for b in binds]}
             self.holder = subprocess.Popen(
                 ["/usr/bin/python3", os.path.abspath(__file__), "--hold", json.dumps(spec)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -268,8 +284,8 @@ class PrivateEnv:
             self.close()
             raise
 
-    def _record_file(self, name, mode=0o664):
-        path = os.path.join(self.workdir, name)
+    def _record_file(self, name, mode=0o664, directory=None):
+        path = os.path.join(directory or self.workdir, name)
         open(path, "wb").close()
         os.chown(path, 0, 43 if name != "lastlog" else 43)  # group utmp
         os.chmod(path, mode)

@@ -65,6 +65,9 @@ policy logger {
 policy landlocked {
   landlock_read_write = {"$HOME", "/tmp"}
 }
+policy landlocked_shm {
+  landlock_read_write = {"$HOME", "/tmp", "/dev/shm"}
+}
 policy keepcap {
   capabilities = {"CAP_NET_BIND_SERVICE"}
 }
@@ -157,8 +160,8 @@ class TestSyscallPolicy(SandboxTestCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.cfg = {}
-        for name in ["test", "killer", "logger", "landlocked", "keepcap", "setuid_allowed",
-                     "nodebug"]:
+        for name in ["test", "killer", "logger", "landlocked", "landlocked_shm", "keepcap",
+                     "setuid_allowed", "nodebug"]:
             cls.cfg[name] = cls.sb.config(policies=POLICIES, default_policy=name,
                                           name=f"{name}.conf")
 
@@ -359,9 +362,9 @@ class TestSyscallPolicy(SandboxTestCase):
         self.assertIn("write /tmp/ll-tmp ok", r.stdout)
         self.assertIn("write /var/tmp/ll-vartmp denied", r.stdout)
         self.assertIn("write /etc/ll-etc denied", r.stdout)
-        # /dev stays writable for the caller (ptys); that includes the session's private
-        # /dev/shm, which POSIX shared memory and semaphores (python multiprocessing) need
-        self.assertIn("write /dev/shm/ll-shm ok", r.stdout)
+        # the rules for the caller name device nodes (ptys, /dev/null), not /dev: the
+        # session's private /dev/shm is not writable unless listed (issue 12, row 9)
+        self.assertIn("write /dev/shm/ll-shm denied", r.stdout)
         self.assertIn("devnull ok", r.stdout)
         self.assertIn("read etc ok", r.stdout)  # nothing read-only listed: reads stay open
         self.assertIn("Permission denied", r.stderr)
@@ -370,6 +373,18 @@ class TestSyscallPolicy(SandboxTestCase):
         # /var/tmp is the session's own writable tmpfs: only Landlock refused that write
         r = self.run_in("echo x > /var/tmp/ok && echo vartmp ok")
         self.assertIn("vartmp ok", r.stdout, r.stderr)
+        # "/dev/shm" listed (as isolate.conf(5) says for POSIX shared memory): writable,
+        # and shm_open works there; /var/tmp still is not
+        shm = ("from multiprocessing import shared_memory as m\n"
+               "s = m.SharedMemory(create=True, size=4096)\n"
+               "s.close()\ns.unlink()\nprint('shm_open ok')\n")
+        r = self.run_in(script + f"\npython3 -c \"{shm}\"\n", "landlocked_shm")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("write /dev/shm/ll-shm ok", r.stdout)
+        self.assertIn("shm_open ok", r.stdout, r.stderr)
+        self.assertIn(f"write {self.u1.home}/ll-home ok", r.stdout)
+        self.assertIn("write /var/tmp/ll-vartmp denied", r.stdout)
+        os.unlink(os.path.join(self.u1.home, "ll-home"))
         self.assertClean()
 
     # --- real work ---------------------------------------------------------------------------
@@ -574,7 +589,8 @@ class TestSshdUnderThePolicy(unittest.TestCase):
 
     def test_landlock_leaves_the_monitor_its_records(self):
         """With Landlock rw $HOME and /tmp only, a pty login still works and the monitor
-        (bound by the same ruleset) still writes utmp at login and wtmp at logout."""
+        (bound by the same ruleset) still writes utmp at login and wtmp at logout (the
+        session's own files, which the init copies to the host's on pts/N:<session>)."""
         if landlock_abi() < 1:
             self.skipTest("no Landlock in this kernel")
         u = self.landlocked
@@ -596,12 +612,14 @@ class TestSshdUnderThePolicy(unittest.TestCase):
                 break
             time.sleep(0.1)
         self.assertTrue(lines, "no wtmp record of the login")
-        self.assertRegex(lines[0], r"pts/\d+ .* - \d\d:\d\d", "no logout record in wtmp")
+        self.assertRegex(lines[0], r"pts/\d+:[0-9a-f]{6} .* - \d\d:\d\d",
+                         "no logout record in wtmp")
         # utmp: the entry was made at login and marked dead at logout
         who = subprocess.run(["who", self.env.utmp], capture_output=True, text=True)
         self.assertNotIn(u.name, who.stdout)
         dump = subprocess.run(["utmpdump", self.env.utmp], capture_output=True, text=True)
-        self.assertRegex(dump.stdout, r"\[8\] .*\[pts/\d+", "no DEAD_PROCESS entry for the pty")
+        self.assertRegex(dump.stdout, r"\[8\] .*\[pts/\d+:[0-9a-f]{6} *\]",
+                         "no DEAD_PROCESS entry for the pty")
 
 
 if __name__ == "__main__":
