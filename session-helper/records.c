@@ -16,7 +16,10 @@ void records_line(const char *line, size_t line_len, const char *session_id, cha
 {
         size_t n = strnlen(line, line_len);
         memset(out, 0, 32);
-        if (n >= 4 && memcmp(line, "pts/", 4) == 0 && n < 20) {
+        bool pts = n > 4 && n < 20 && memcmp(line, "pts/", 4) == 0;
+        for (size_t i = 4; pts && i < n; i++)
+                pts = line[i] >= '0' && line[i] <= '9'; /* "pts/3", not a renamed one */
+        if (pts) {
                 char buf[64];
                 snprintf(buf, sizeof(buf), "%.*s:%.6s", (int)n, line, session_id);
                 memcpy(out, buf, strnlen(buf, 32));
@@ -47,6 +50,13 @@ void records_init(struct records *r, int dir, int host_log, int host_utmp, const
         r->host_utmp = host_utmp;
         snprintf(r->session_id, sizeof(r->session_id), "%s", session_id);
         r->uid = uid;
+        /* the session's lastlog starts as a copy of the user's host record (mounts.c): that
+         * one is not new */
+        _cleanup_close_ int fd = openat(dir, "lastlog", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd >= 0 &&
+            pread(fd, &r->last, sizeof(r->last), (off_t)uid * (off_t)sizeof(r->last)) !=
+                (ssize_t)sizeof(r->last))
+                memset(&r->last, 0, sizeof(r->last));
 }
 
 /* The record as the host gets it: its line renamed, and the id that goes with that. */

@@ -625,12 +625,9 @@ class TestLoginRecords(LoginCase):
         self.assertNotEqual(rc, 0, out)  # the connection died with its monitor
         self.assertClean()
 
-    # The session's lastlog starts as a copy of the user's host record (mounts.c), but the
-    # init's last copied record (records.c, records_init) starts zeroed: at the end of a
-    # session without a pty login, records_end() copies the seeded record back, its line
-    # renamed once more ("pts/0:a727ca" -> "pts/0:a727ca:54b3aa"). Remove the decorator
-    # once that is fixed.
-    @unittest.expectedFailure
+    # The session's lastlog starts as a copy of the user's host record (mounts.c): that
+    # copy must not come back to the host at the end of a session without a pty login, its
+    # line renamed once more ("pts/0:a727ca" -> "pts/0:a727ca:54b3aa", found in review).
     def test_session_without_pty_leaves_lastlog_alone(self):
         if not os.path.exists("/var/log/lastlog"):
             self.skipTest("the host has no /var/log/lastlog (so the env has none)")

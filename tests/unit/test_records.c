@@ -104,6 +104,9 @@ static void test_line_and_id(void **state)
         assert_string_equal(out, "tty1");
         records_line("", 32, "1f2e3d4c5b6a", out);
         assert_string_equal(out, "");
+        /* renamed once only */
+        records_line("pts/0:1f2e3d", 32, "99aa88bb77cc", out);
+        assert_string_equal(out, "pts/0:1f2e3d");
 }
 
 static void test_copy_login_and_logout(void **state)
@@ -120,6 +123,23 @@ static void test_copy_login_and_logout(void **state)
 
         /* nothing yet */
         assert_int_equal(records_copy(r), 0);
+
+        /* a record the session started with (the host's, copied at login) is not new */
+        struct records *seeded = calloc(1, sizeof(*seeded));
+        assert_non_null(seeded);
+        struct lastlog first = {.ll_time = 1600000000};
+        strcpy(first.ll_line, "pts/7:aaaaaa");
+        append(own_dir, "lastlog", &first, sizeof(first), (off_t)1001 * sizeof(first));
+        records_init(seeded, own, host, host_utmp, "abcdef012345", 1001);
+        records_end(seeded);
+        struct lastlog none;
+        snprintf(utmp_path, sizeof(utmp_path), "%s/lastlog", host_dir);
+        int lfd = open(utmp_path, O_RDONLY | O_CLOEXEC);
+        assert_int_not_equal(pread(lfd, &none, sizeof(none), (off_t)1001 * sizeof(none)),
+                             (ssize_t)sizeof(none));
+        close(lfd);
+        free(seeded);
+
 
         struct utmp in = login_record(USER_PROCESS, "pts/0", "alice", 4242);
         append(own_dir, "utmp", &in, sizeof(in), 0);
