@@ -143,7 +143,8 @@ release:
 integration: all $(TEST_TOOLS) $(B)/tests/test_cgroup_systemd $(RELEASE_FOR_TESTS)
 	@BUILD=$(B) tests/run-integration.sh
 
-vmtest: all
+# the guest runs the probe's tcp-fill (phase v2)
+vmtest: all $(B)/tests/probe
 	@BUILD=$(B) tests/vm/run.sh
 
 # Every stage runs whatever the others did; then one summary, ending with the line

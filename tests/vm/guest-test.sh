@@ -85,6 +85,28 @@ buffered_write() {
 # at least half of what write_bps allows for BUFFERED_MIB: the cap bites
 BUFFERED_MIN_S=$((BUFFERED_MIB * 1048576 / WRITE_BPS / 2))
 slower_than() { awk -v t="$1" -v m="$2" 'BEGIN { exit !(t >= m) }'; }
+# tcp-fill (tests/tools/probe.c) in the v2 session: unread loopback TCP connections, filled
+# until send says EAGAIN, held until logout; it stops at TCP_FILL_MIB queued (three times
+# memory_max: far above what the cap allows, and under the guest's tcp_mem[2], about 180 MiB
+# with 2G), after 60 s or at 1500 connections. Its output goes where root can read it.
+TCP_FILL_MIB=$((3 * MEMORY_MAX / 1048576))
+TCP_OUT=/home/$TEST_USER/isolate-tcp-fill.out
+# what the kernel grants each connection over any limit: its first buffer on both ends (a
+# loopback skb, 64 KiB of payload; about 75 KiB measured on v1, test_exhaustion.py)
+TCP_PER_CONNECTION=131072
+# the host's TCP memory in pages (/proc/net/sockstat "TCP: ... mem N")
+tcp_pages() {
+	awk '$1 == "TCP:" { for (i = 2; i < NF; i++) if ($i == "mem") print $(i + 1) }' \
+		/proc/net/sockstat
+}
+# memory_stat CG KEY: KEY's value in CG/memory.stat
+memory_stat() { awk -v k="$2" '$1 == k { print $2 }' "$1/memory.stat" 2>/dev/null; }
+le() { [ "$1" -le "$2" ]; }
+# tcp_freed CG PAGES: CG's sock under 1 MiB (or CG gone), the host's TCP memory <= PAGES
+tcp_freed() {
+	{ [ ! -d "$1" ] || [ "$(memory_stat "$1" sock)" -lt 1048576 ]; } &&
+		[ "$(tcp_pages)" -le "$2" ]
+}
 load() { cat "$STATE/$1" 2>/dev/null; }
 
 # processes of the test user outside its systemd user manager (which lives on for
@@ -185,6 +207,8 @@ cmd_use() {
 	else
 		notok "use.$1.check" "$1: isolatectl check (exit $rc) complains"
 	fi
+	# the host's TCP memory before the v2 session's tcp-fill (v2-logout.tcp-freed)
+	[ "$1" != v2 ] || save v2.tcp-before "$(tcp_pages)"
 	journalctl --show-cursor -n 0 -q 2>/dev/null | sed -n 's/^-- cursor: //p' >"$STATE/cursor-$1" ||
 		true
 }
@@ -309,6 +333,46 @@ cmd_live_v2() {
 	with "$leaves" with "$leader" check v2.monitor-in-leaf \
 		"v2: the sshd monitor (pid $leader) is in the leaf" \
 		grep -qx "$leader" "$leaves/cgroup.procs"
+	# the session's tcp-fills. small: 16 MiB queued and held, which the user's memory.stat
+	# sock must count (socket memory is charged). big: three times memory_max; it fills the
+	# cgroup to memory_max, where a socket's charge in the sender's context calls the
+	# cgroup's OOM killer: the probe is OOM-killed, or stops by itself with its bytes
+	# queued within memory_max but for the first buffer the kernel grants each connection
+	# on both ends over any limit (TCP_PER_CONNECTION)
+	for g in $(pgrep -u "$TEST_UID" -f tcp-fill-gate); do echo 1000 >"/proc/$g/oom_score_adj"; done
+	sock0=$(memory_stat "$u" sock)
+	touch "$TCP_OUT.small.go"
+	wait_for 30 grep -q '^probe tcp-fill:' "$TCP_OUT.small"
+	small=$(grep -m 1 '^probe tcp-fill:' "$TCP_OUT.small" 2>/dev/null)
+	sleep 3 # memory.stat is flushed every 2 s
+	sock=$(memory_stat "$u" sock)
+	squeued=$(echo "$small" | sed -n 's/.* connections, \([0-9]*\) bytes queued .*/\1/p')
+	echo "# small: $small; sock $sock0 -> $sock"
+	with "$squeued" with "$sock" check v2.tcp-sock \
+		"v2: the user's memory.stat sock rose from $sock0 to $sock with $squeued bytes queued in unread connections held: socket memory is charged" \
+		le $((${sock0:-0} + ${squeued:-0} / 2)) "${sock:-0}"
+	kills0=$(awk '$1 == "oom_kill" { print $2 }' "$u/memory.events" 2>/dev/null)
+	touch "$TCP_OUT.big.go"
+	tcp_big_ended() {
+		grep -q '^probe tcp-fill:' "$TCP_OUT.big" ||
+			[ "$(awk '$1 == "oom_kill" { print $2 }' "$u/memory.events")" -gt "${kills0:-0}" ]
+	}
+	wait_for 90 tcp_big_ended
+	sleep 1
+	kills=$(awk '$1 == "oom_kill" { print $2 }' "$u/memory.events" 2>/dev/null)
+	big=$(grep -m 1 '^probe tcp-fill:' "$TCP_OUT.big" 2>/dev/null)
+	echo "# big: ${big:-no line}; oom_kill $kills0 -> $kills; memory.peak $(first_line "$u/memory.peak");" \
+		"host TCP memory $(load v2.tcp-before) -> $(tcp_pages) pages, tcp_mem $(cat /proc/sys/net/ipv4/tcp_mem)"
+	n=$(echo "$big" | sed -n 's/^probe tcp-fill: \([0-9]*\) connections, .*/\1/p')
+	queued=$(echo "$big" | sed -n 's/.* connections, \([0-9]*\) bytes queued .*/\1/p')
+	allowed=$((MEMORY_MAX + ${n:-0} * TCP_PER_CONNECTION))
+	if [ -n "$queued" ] && [ "$queued" -le "$allowed" ]; then
+		ok v2.tcp-fill "v2: $queued bytes queued in $n unread loopback connections stay within memory_max = 64M + $n x 128 KiB"
+	elif [ -z "$big" ] && [ "${kills:-0}" -gt "${kills0:-0}" ]; then
+		ok v2.tcp-fill "v2: unread loopback connections filling toward $TCP_FILL_MIB MiB are OOM-killed at memory_max = 64M (oom_kill $kills0 -> $kills)"
+	else
+		notok v2.tcp-fill "v2: unread loopback connections under memory_max = 64M: '${big:-no line}', oom_kill $kills0 -> $kills"
+	fi
 	# the session's throttled write (v2.buffered-write) means something only if the same
 	# write outside any cap is faster than the bound it was held to
 	t=$(buffered_write /root/isolate-buffered)
@@ -337,6 +401,14 @@ cmd_after_v2() {
 	fi
 	eq v2-logout.inits "v2 logout: no session init left in $V2_ROOT/supervisor" "" \
 		"$(cat "$V2_ROOT/supervisor/cgroup.procs" 2>/dev/null)"
+	# the tcp-fill's socket memory went with the session: the user's cgroup's sock under
+	# 1 MiB (or the cgroup gone), the host's TCP memory within 16 MiB of before the login
+	u=$V2_ROOT/user-$TEST_UID before=$(load v2.tcp-before)
+	with "$before" check v2-logout.tcp-freed \
+		"v2 logout: the session's socket memory is freed (sock of user-$TEST_UID, host TCP memory back to $before pages + 4096)" \
+		wait_for 30 tcp_freed "$u" $((${before:-0} + 4096))
+	echo "# after logout: sock of user-$TEST_UID $(memory_stat "$u" sock), host TCP memory $(tcp_pages) pages"
+	rm -f "$TCP_OUT"*
 }
 
 # after-refused: the login refused for lsm_required left nothing behind
@@ -422,6 +494,17 @@ cmd_user_session() {
 		else
 			notok v2.buffered-write "v2: a buffered $BUFFERED_MIB MiB write + sync under write_bps = 2M takes ${t}s, under ${BUFFERED_MIN_S}s: not throttled"
 		fi
+		# unread loopback TCP connections, held until logout kills the session. It waits
+		# for live-v2 (TCP_OUT.go): root first gives it oom_score_adj 1000 (the session's
+		# /proc is read-only), so that the cgroup's OOM killer takes it and not the sshd
+		# monitor in the leaf (socket memory counts in no process's OOM score)
+		rm -f "$TCP_OUT"*
+		for f in small:16 big:$TCP_FILL_MIB; do
+			sleep 1003 </dev/null 2>/dev/null | sh -c 'n=0
+				while [ ! -e "$1.go" ] && [ $n -lt 240 ]; do sleep 0.5; n=$((n + 1)); done
+				exec "$2" tcp-fill "$3"' tcp-fill-gate "$TCP_OUT.${f%:*}" "$DIR/probe" "${f#*:}" \
+				>"$TCP_OUT.${f%:*}" 2>&1 &
+		done
 		;;
 	esac
 	echo SESSION-READY

@@ -140,6 +140,9 @@ if [ "$smoke" = 0 ]; then
 	install -m 0755 "$here/guest-test.sh" "$here/layer-setup.sh" "$here/cg-delegate.sh" \
 		"$layer/opt/isolate-vmtest/"
 	install -m 0644 "$here"/conf/*.conf "$layer/opt/isolate-vmtest/"
+	# the test tool the session runs (guest-test.sh: tcp-fill); libc only, like the guest's
+	[ -x "$build_dir/tests/probe" ] || die "$build_dir/tests/probe missing: make $BUILD/tests/probe"
+	install -m 0755 "$build_dir/tests/probe" "$layer/opt/isolate-vmtest/probe"
 	install -m 0644 "$here/apparmor/isolate-vmtest" "$layer/etc/apparmor.d/isolate-vmtest"
 	# the config the guest boots with: the first phase's
 	install -m 0644 "$here/conf/systemd.conf" "$layer/etc/isolate.conf"
