@@ -250,7 +250,8 @@ class TestLogin(SshdCase):
                               text=True).stdout
         logins = [l for l in dump.splitlines() if l.startswith("[7]") and self.p1.name in l]
         self.assertTrue(logins, dump)
-        line = re.search(r"\[(pts/\d+)\s*\]", logins[-1]).group(1)
+        # the session's pts/N, renamed pts/N:<session id> on the host (records.c)
+        line = re.search(r"\[(pts/\d+:[0-9a-f]{6})\s*\]", logins[-1]).group(1)
         after = dump[dump.index(logins[-1]):]
         self.assertRegex(after, rf"\[8\] .*\[{line}\s*\]", dump)
         last = subprocess.run(["last", "-f", self.env.wtmp, "-w"], capture_output=True,

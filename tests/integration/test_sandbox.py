@@ -10,7 +10,7 @@ import time
 import unittest
 
 import cgroup_layout
-from harness import HELPER, ISOLATECTL, SandboxTestCase, own_cgroups
+from harness import BASE_POLICY, HELPER, ISOLATECTL, SandboxTestCase, own_cgroups
 
 EXIT_REFUSED = 125
 
@@ -353,7 +353,9 @@ class TestFailures(SandboxTestCase):
 
 class TestConcurrency(SandboxTestCase):
     def test_fifty_concurrent_sessions(self):
-        cfg = self.sb.config()
+        # 25 sessions per user: above the default max_sessions (16)
+        cfg = self.sb.config(policies=BASE_POLICY.replace("tmp_size = 64M",
+                                                          "tmp_size = 64M\n  max_sessions = 32"))
         # each session reports its pid namespace, then waits until all fifty have: namespace
         # ids are only unique among namespaces alive at the same time
         procs = [self.sb.start(self.u1 if i % 2 else self.u2,
