@@ -146,6 +146,9 @@ static long probe_mount_tmpfs(const char *target)
 static long probe_i386_getpid(void)
 {
         long ret = 20; /* getpid on i386 */
+        /* a kernel that refuses the ABI itself sends SIGSEGV: the test wants the probe to
+         * die of it, not ASan's handler to turn it into exit status 1 (SANITIZE=1) */
+        signal(SIGSEGV, SIG_DFL);
         __asm__ volatile("int $0x80" : "+a"(ret) : : "memory");
         if (ret < 0 && ret > -4096) {
                 errno = (int)-ret;
