@@ -125,14 +125,11 @@ static void check_write_caps_on_v1(const struct config *c)
         }
 }
 
+/* A sysctl's value, 0 when it cannot be read (then the note it serves is not made). */
 static uint64_t sysctl_u64(const char *path)
 {
-        char buf[32];
         uint64_t v = 0;
-        if (read_file_at(AT_FDCWD, path, buf, sizeof(buf)) < 0)
-                return 0;
-        buf[strcspn(buf, "\n")] = '\0';
-        return safe_atou64(buf, &v) < 0 ? 0 : v;
+        return read_u64_at(AT_FDCWD, path, &v) < 0 ? 0 : v;
 }
 
 /* Host tables that each user's caps leave room to fill (issue 12): said as notes, the fix is

@@ -44,10 +44,8 @@ uint64_t limits_nofile(const struct config *c, const struct policy *p, char *why
         }
         if (pids == 0)
                 return NOFILE_FLOOR; /* no policy: nothing is confined anyway */
-        char buf[32];
         uint64_t file_max = 0;
-        if (read_file_at(AT_FDCWD, "/proc/sys/fs/file-max", buf, sizeof(buf)) < 0 ||
-            (buf[strcspn(buf, "\n")] = '\0', safe_atou64(buf, &file_max)) < 0 || file_max == 0) {
+        if (read_u64_at(AT_FDCWD, "/proc/sys/fs/file-max", &file_max) < 0 || file_max == 0) {
                 snprintf(why, why_len, "derived: %llu, the floor (fs.file-max is unreadable)",
                          (unsigned long long)NOFILE_FLOOR);
                 return NOFILE_FLOOR;

@@ -685,13 +685,11 @@ static int records_view(uid_t uid, struct mount_records *ret, struct isolate_err
                 _cleanup_close_ int own = openat(ret->records, "utmp", O_PATH | O_CLOEXEC);
                 if (own < 0)
                         return error_set_errno(err, errno, "cannot open the session's utmp");
-                /* the host's file itself: any name would now lead to the session's */
-                ret->host_utmp = fcntl(utmp, F_DUPFD_CLOEXEC, 3);
-                if (ret->host_utmp < 0)
-                        return error_set_errno(err, errno, "cannot keep /run/utmp");
                 r = clone_onto_fd(own, utmp, "/run/utmp", 0, err);
                 if (r < 0)
                         return r;
+                /* the host's file itself: any name now leads to the session's */
+                ret->host_utmp = TAKE_FD(utmp);
         }
 
         _cleanup_close_ int log = -1;

@@ -18,9 +18,10 @@ struct mount_records {
  * makes / a recursive slave, mounts a fresh read-only /proc with the sensitive files masked,
  * a fresh read-only /sys with a fresh cgroup tree rooted at the session, private /tmp,
  * /var/tmp, /dev/shm and /run/lock, a private /run/user/UID, a fresh /dev/mqueue, a devpts
- * of the session's own (at most pty_max ptys), its own utmp, the login records (wtmp, btmp,
- * lastlog) reachable by root only, through runtime_dir; hides other users' homes, and
- * applies the policy's extra read-only and masked paths. */
+ * of the session's own (at most pty_max ptys), login records of its own (utmp, wtmp,
+ * lastlog: root's only, copied to the host's by the init, records.h) in a view of /var/log;
+ * hides other users' homes, and applies the policy's extra read-only and masked paths.
+ * records gets the fds the init copies the records through (-1 where the host has none). */
 int mounts_setup(const struct policy *p, const char *user, uid_t uid, gid_t gid, const char *home,
                  const struct cgroup_session *cg, struct mount_records *records,
                  struct isolate_error *err);

@@ -117,6 +117,16 @@ ssize_t read_file_at(int dirfd, const char *path, char *buf, size_t max)
         return (ssize_t)len;
 }
 
+int read_u64_at(int dirfd, const char *path, uint64_t *ret)
+{
+        char buf[32];
+        ssize_t n = read_file_at(dirfd, path, buf, sizeof(buf));
+        if (n < 0)
+                return (int)n;
+        buf[strcspn(buf, "\n")] = '\0';
+        return safe_atou64(buf, ret);
+}
+
 int write_file_at(int dirfd, const char *path, const char *value)
 {
         _cleanup_close_ int fd = openat(dirfd, path, O_WRONLY | O_CLOEXEC | O_NOCTTY);

@@ -80,6 +80,9 @@ int safe_atoi(const char *s, int *ret);
 /* Reads at most max bytes of a small file (proc, sysfs, cgroupfs) into a NUL-terminated
  * buffer; trailing newline kept. Returns length or -errno. */
 ssize_t read_file_at(int dirfd, const char *path, char *buf, size_t max);
+/* Reads a file holding one decimal number (a sysctl, a cgroup counter): 0 or -errno
+ * (-EINVAL for anything else in it). */
+int read_u64_at(int dirfd, const char *path, uint64_t *ret);
 /* A process's start time in clock ticks after boot (/proc/PID/stat, field 22): with the pid
  * it names one process, where a pid alone may have been reused. 0, -ESRCH for a process that
  * has exited (a zombie), or -errno. */
