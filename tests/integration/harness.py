@@ -8,7 +8,9 @@ import atexit
 import json
 import os
 import pwd
+import re
 import secrets
+import select
 import shutil
 import subprocess
 import tempfile
@@ -274,6 +276,66 @@ class Sandbox:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class Held:
+    """A login or session in the background (stdin a pipe, stdout and stderr together).
+    wait_for() reads until a line matches; end() sends a line and closes stdin (HOLD returns),
+    then waits. Always ended, killed if need be: use it with `with`."""
+
+    def __init__(self, argv, **kw):
+        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, **kw)
+        self.out, self.eof = "", False
+
+    def _read(self, timeout):
+        if select.select([self.p.stdout], [], [], max(timeout, 0))[0]:
+            data = os.read(self.p.stdout.fileno(), 65536)
+            self.eof = not data
+            self.out += data.decode(errors="replace").replace("\r", "")
+
+    def send(self, text):
+        """Writes a line to the login's stdin (its pty, through ssh -tt)."""
+        self.p.stdin.write(text.encode() + b"\n")
+        self.p.stdin.flush()
+
+    def wait_for(self, pattern, timeout=90):
+        deadline = time.monotonic() + timeout
+        while True:
+            m = re.search(pattern, self.out, re.M)
+            if m:
+                return m
+            if self.eof or time.monotonic() > deadline:
+                raise AssertionError(f"never printed /{pattern}/ "
+                                     f"({'it ended' if self.eof else f'{timeout} s'}):\n"
+                                     f"{self.out[-3000:]}")
+            self._read(deadline - time.monotonic())
+
+    def end(self, timeout=60):
+        """(exit status, whole output)."""
+        if not self.p.stdin.closed:
+            try:
+                self.p.stdin.write(b"\n")
+                self.p.stdin.close()
+            except BrokenPipeError:
+                pass
+        deadline = time.monotonic() + timeout
+        while not self.eof and time.monotonic() < deadline:
+            self._read(deadline - time.monotonic())
+        try:
+            rc = self.p.wait(timeout=max(deadline - time.monotonic(), 1))
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            rc = self.p.wait()
+        self.p.stdout.close()
+        return rc, self.out
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.p.returncode is None:
+            self.end(timeout=20)
 
 
 class SandboxTestCase(unittest.TestCase):

@@ -7,7 +7,6 @@ end also when a test fails; every session is bounded in time and count."""
 
 import os
 import re
-import select
 import socket
 import subprocess
 import sys
@@ -16,65 +15,18 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cgroup_layout  # noqa: E402
-from harness import BASE_POLICY, HELPER, ISOLATECTL, PROBE, Sandbox, SandboxTestCase  # noqa: E402
+from harness import (BASE_POLICY, HELPER, ISOLATECTL, PROBE, Held, Sandbox,  # noqa: E402
+                     SandboxTestCase)
 
 MiB = 1 << 20
 
 
-class HeldSession:
-    """`isolatectl run USER -- CMD` in the background with its stdin a pipe, its stdout and
-    stderr together. wait_for() reads the output until a line matches; end() closes stdin
-    (the probe lets go of what it holds, the command ends) and waits. Always ended: use it
-    with `with`."""
-
-    def __init__(self, sb, user, cmd, config):
-        args = [ISOLATECTL, "run", "-c", config, "--service", "sshd", "--helper", HELPER,
-                user.name, "--", "/bin/sh", "-c", cmd]
-        self.p = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT)
-        self.out = ""
-        self.eof = False
-
-    def _read(self, timeout):
-        r, _, _ = select.select([self.p.stdout], [], [], max(timeout, 0))
-        if r:
-            data = os.read(self.p.stdout.fileno(), 65536)
-            self.eof = not data
-            self.out += data.decode(errors="replace")
-
-    def wait_for(self, pattern, timeout=60):
-        deadline = time.monotonic() + timeout
-        while True:
-            m = re.search(pattern, self.out, re.M)
-            if m:
-                return m
-            if self.eof or time.monotonic() > deadline:
-                raise AssertionError(f"the session never printed /{pattern}/ "
-                                     f"({'it ended' if self.eof else f'{timeout} s'}); "
-                                     f"its output:\n{self.out}")
-            self._read(deadline - time.monotonic())
-
-    def end(self, timeout=60):
-        """Returns (exit status, whole output)."""
-        if self.p.stdin and not self.p.stdin.closed:
-            self.p.stdin.close()
-        deadline = time.monotonic() + timeout
-        while not self.eof and time.monotonic() < deadline:
-            self._read(deadline - time.monotonic())
-        try:
-            rc = self.p.wait(timeout=max(deadline - time.monotonic(), 1))
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            rc = self.p.wait()
-        self.p.stdout.close()
-        return rc, self.out
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if self.p.returncode is None:
-            self.end()
+def HeldSession(sb, user, cmd, config):
+    """`isolatectl run USER -- CMD` held in the background (harness.Held): wait_for() reads the
+    output until a line matches; end() closes stdin (the probe lets go of what it holds, the
+    command ends) and waits. Use it with `with`."""
+    return Held([ISOLATECTL, "run", "-c", config, "--service", "sshd", "--helper", HELPER,
+                 user.name, "--", "/bin/sh", "-c", cmd])
 
 
 def read_int(path):
