@@ -1,10 +1,10 @@
 # isolate: one Makefile at the top. `sudo make demo`, `sudo make check`.
 #
 # Layout of the build:
-#   build/isolate-helper   root helper (open a session)            conf/ + session-helper/
-#   build/isolate-init     session init, static, libc only          session-helper/session-init.c
-#   build/isolatectl       admin CLI                                conf/ + session-helper/
-#   build/pam_isolate.so   PAM module, libpam + libc only           pam_module/ + the libc-only client files
+#   build/isolate-helper   root helper (open a session)         session-helper/ conf/ client/
+#   build/isolate-init     session init, static, libc only      session-helper/session-init.c + client/
+#   build/isolatectl       admin CLI                            isolatectl/ conf/ session-helper/ client/
+#   build/pam_isolate.so   PAM module, libpam + libc only       pam_module/ client/
 
 PREFIX      ?= /usr/local
 DESTDIR     ?=
@@ -15,7 +15,6 @@ LIBEXECDIR  ?= $(PREFIX)/libexec/isolate
 SBINDIR     ?= $(PREFIX)/sbin
 MANDIR      ?= $(PREFIX)/share/man
 HELPER_PATH ?= $(LIBEXECDIR)/isolate-helper
-INIT_PATH   ?= $(LIBEXECDIR)/isolate-init
 
 CC      ?= gcc
 PKGS    := libseccomp libcap libconfuse
@@ -24,7 +23,7 @@ B       := build
 WARN     := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 \
             -Wmissing-prototypes -Wstrict-prototypes -Wno-format-truncation
 HARDEN   := -O2 -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fstack-clash-protection -fcf-protection
-DEFS     := -D_GNU_SOURCE -DHELPER_PATH='"$(HELPER_PATH)"' -DINIT_PATH='"$(INIT_PATH)"' \
+DEFS     := -D_GNU_SOURCE -DHELPER_PATH='"$(HELPER_PATH)"' \
             -DISOLATE_SYSCONFDIR='"$(SYSCONFDIR)"'
 CFLAGS_BASE := $(WARN) $(HARDEN) $(DEFS) -g -MMD -MP
 LDHARDEN := -Wl,-z,relro,-z,now -Wl,--as-needed
@@ -47,14 +46,20 @@ PKG_LIBS   := -Wl,-Bstatic $(shell pkg-config --libs $(PKGS) 2>/dev/null) -Wl,-B
 PAM_LIBS   := $(shell pkg-config --libs pam 2>/dev/null || echo -lpam)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
-# libc-only files that the PAM module links too (the client side of the protocol, the join).
-CLIENT_SRCS := session-helper/util.c session-helper/protocol.c session-helper/join.c \
-               session-helper/landlock.c session-helper/client.c session-helper/path.c
-PROGRAM_MAINS := session-helper/helper.c session-helper/isolatectl.c session-helper/session-init.c
+# What runs where, by folder:
+#   client/          libc only: runs inside the PAM caller (sshd, su) and isolatectl run;
+#                    the helper and the init link the same protocol and utilities
+#   session-helper/  the root helper and the session init: namespaces, mounts, cgroups, ...
+#   isolatectl/      the admin CLI, one file per command
+#   conf/            the config: its keys, parser and policy resolution
+CLIENT_SRCS := $(sort $(wildcard client/*.c))
 CONF_SRCS   := $(sort $(wildcard conf/*.c))
-LIB_SRCS    := $(filter-out $(CLIENT_SRCS) $(PROGRAM_MAINS),$(sort $(wildcard session-helper/*.c)))
-CORE_SRCS   := $(CONF_SRCS) $(LIB_SRCS) $(CLIENT_SRCS)
-CORE_OBJS   := $(CORE_SRCS:%.c=$(B)/obj/%.o)
+PROGRAM_MAINS := session-helper/helper.c session-helper/session-init.c
+LIB_SRCS    := $(filter-out $(PROGRAM_MAINS),$(sort $(wildcard session-helper/*.c)))
+CTL_SRCS    := $(filter-out isolatectl/main.c,$(sort $(wildcard isolatectl/*.c)))
+HELPER_SRCS := $(CONF_SRCS) $(LIB_SRCS) $(CLIENT_SRCS)
+HELPER_OBJS := $(HELPER_SRCS:%.c=$(B)/obj/%.o)
+CORE_OBJS   := $(HELPER_OBJS) $(CTL_SRCS:%.c=$(B)/obj/%.o)
 MODULE_SRCS := $(sort $(wildcard pam_module/*.c)) $(CLIENT_SRCS)
 MODULE_OBJS := $(MODULE_SRCS:%.c=$(B)/pic/%.o)
 UNIT_SRCS   := $(sort $(wildcard tests/unit/test_*.c))
@@ -78,15 +83,15 @@ $(B)/pic/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(SAN) -fPIC -fvisibility=hidden $(CFLAGS) -c $< -o $@
 
-$(B)/isolate-helper: $(B)/obj/session-helper/helper.o $(CORE_OBJS)
+$(B)/isolate-helper: $(B)/obj/session-helper/helper.o $(HELPER_OBJS)
 	$(CC) $(SAN) -pie $(LDHARDEN) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
-$(B)/isolatectl: $(B)/obj/session-helper/isolatectl.o $(CORE_OBJS)
+$(B)/isolatectl: $(B)/obj/isolatectl/main.o $(CORE_OBJS)
 	$(CC) $(SAN) -pie $(LDHARDEN) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
 # The session init stays tiny: libc only, static, so that an idle session costs little.
-$(B)/isolate-init: $(B)/obj/session-helper/session-init.o $(B)/obj/session-helper/util.o \
-		$(B)/obj/session-helper/protocol.o $(B)/obj/session-helper/records.o
+$(B)/isolate-init: $(B)/obj/session-helper/session-init.o $(B)/obj/client/util.o \
+		$(B)/obj/client/protocol.o $(B)/obj/session-helper/records.o
 	$(CC) $(SAN) $(INIT_STATIC) $(LDHARDEN) $(LDFLAGS) $^ -o $@
 
 $(B)/pam_isolate.so: $(MODULE_OBJS) pam_module/pam_isolate.map
@@ -115,8 +120,8 @@ $(FUZZ_REPLAY_BINS): $(B)/tests/fuzz_replay_%: tests/fuzz/fuzz_%.c $(B)/obj/test
 	$(CC) $(CFLAGS_BASE) $(SAN) -fPIE -pie $(PKG_CFLAGS) -Wno-missing-prototypes $(CFLAGS) \
 		$< $(B)/obj/tests/fuzz/replay-$*.o $(CORE_OBJS) $(PKG_LIBS) -o $@
 
-$(B)/tests/gen_protocol_seeds: tests/fuzz/gen_protocol_seeds.c $(B)/obj/session-helper/protocol.o \
-		$(B)/obj/session-helper/util.o
+$(B)/tests/gen_protocol_seeds: tests/fuzz/gen_protocol_seeds.c $(B)/obj/client/protocol.o \
+		$(B)/obj/client/util.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(SAN) -fPIE -pie $(CFLAGS) $^ -o $@
 
@@ -176,9 +181,9 @@ FUZZ_SECONDS ?= 60
 FUZZ_CC := clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(DEFS)
 fuzz: deps
 	@mkdir -p build/fuzz $(FUZZ_TARGETS:%=tests/fuzz/corpus-run/%)
-	$(FUZZ_CC) $(PKG_CFLAGS) tests/fuzz/fuzz_config.c $(CONF_SRCS) session-helper/util.c \
+	$(FUZZ_CC) $(PKG_CFLAGS) tests/fuzz/fuzz_config.c $(CONF_SRCS) client/util.c \
 		$(PKG_LIBS) -o build/fuzz/fuzz_config
-	$(FUZZ_CC) tests/fuzz/fuzz_protocol.c session-helper/protocol.c session-helper/util.c \
+	$(FUZZ_CC) tests/fuzz/fuzz_protocol.c client/protocol.c client/util.c \
 		-o build/fuzz/fuzz_protocol
 	build/fuzz/fuzz_config -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
 		-artifact_prefix=build/fuzz/config- tests/fuzz/corpus-run/config tests/fuzz/corpus-config
@@ -208,7 +213,7 @@ install: all
 	fi
 
 format:
-	clang-format -i $(wildcard conf/*.[ch] session-helper/*.[ch] pam_module/*.[ch] \
+	clang-format -i $(wildcard conf/*.[ch] client/*.[ch] session-helper/*.[ch] isolatectl/*.[ch] pam_module/*.[ch] \
 		tests/unit/*.[ch] tests/tools/*.c tests/fuzz/*.c tests/bench/*.c)
 
 clean:

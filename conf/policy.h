@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "../session-helper/util.h"
+#include "../client/util.h"
 
 #define LIMIT_UNSET UINT64_MAX
 #define LIMIT_MAX   (UINT64_MAX - 1)

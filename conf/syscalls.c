@@ -15,7 +15,7 @@
  * allowed calls (clone, ioctl, socket, personality, clone3) are described there. */
 #include "syscalls.h"
 
-#include "../session-helper/util.h"
+#include "../client/util.h"
 
 #include <errno.h>
 #include <seccomp.h>

@@ -24,7 +24,7 @@
 #include <security/pam_modules.h>
 
 #include "../conf/policy.h"
-#include "../session-helper/join.h"
+#include "../client/join.h"
 
 #define PUBLIC __attribute__((visibility("default")))
 

@@ -15,7 +15,7 @@
 #include <sys/types.h>
 
 #include "../conf/policy.h"
-#include "util.h"
+#include "../client/util.h"
 
 #define CGROUP_MAX_HIERARCHIES 8
 /* Long enough for any layout here (a root nested a few levels deep is ~120 bytes); a

@@ -42,11 +42,11 @@
 #include "log.h"
 #include "lsm.h"
 #include "mounts.h"
-#include "protocol.h"
+#include "../client/protocol.h"
 #include "registry.h"
 #include "seccomp.h"
-#include "util.h"
-#include "sanitizer.h"
+#include "../client/util.h"
+#include "../client/sanitizer.h"
 
 ISOLATE_SANITIZER_LOG("isolate-helper")
 

@@ -6,7 +6,7 @@
 #include <sys/types.h>
 
 #include "../conf/policy.h"
-#include "util.h"
+#include "../client/util.h"
 
 /* The RLIMIT_NOFILE a session of p gets (0: leave the caller's as it is), and in why (may be
  * NULL) how it was chosen, for explain. Unset in the policy: fs.file-max / (4 * pids_max),

@@ -12,7 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "util.h"
+#include "../client/util.h"
 
 static const char *journal_socket = "/run/systemd/journal/socket";
 

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "landlock.h"
-#include "path.h"
+#include "../client/landlock.h"
+#include "../client/path.h"
 
 static char sys_root[256] = "/sys";
 static char proc_root[256] = "/proc";

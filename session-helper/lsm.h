@@ -4,8 +4,8 @@
 #include <stdbool.h>
 
 #include "../conf/policy.h"
-#include "protocol.h"
-#include "util.h"
+#include "../client/protocol.h"
+#include "../client/util.h"
 
 bool lsm_apparmor_enabled(void);
 bool lsm_selinux_enabled(void);

@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
-#include "path.h"
+#include "../client/path.h"
 
 /* Files of /proc that show the host or the kernel: masked with /dev/null (files) or an empty
  * read-only tmpfs (directories). Docker's list, plus keys of other users. */

@@ -4,7 +4,7 @@
 #include "../conf/policy.h"
 #include "cgroup.h"
 #include "records.h"
-#include "util.h"
+#include "../client/util.h"
 
 /* What the init needs to copy the session's login records to the host's (records.h). */
 struct mount_records {

@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "util.h"
+#include "../client/util.h"
 
 void records_line(const char *line, size_t line_len, const char *session_id, char out[32])
 {

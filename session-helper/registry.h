@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include "cgroup.h"
-#include "util.h"
+#include "../client/util.h"
 
 struct session_record {
         char id[32];

@@ -6,7 +6,7 @@
 
 #include <systemd/sd-bus.h>
 
-#include "util.h"
+#include "../client/util.h"
 
 struct sd_bus_dl {
         int (*open_system)(sd_bus **ret);

@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "../conf/policy.h"
-#include "util.h"
+#include "../client/util.h"
 
 /* The policy's program, from the cache under <runtime_dir>/seccomp/ (root-only, checked)
  * or compiled and stored there. *ret is NULL when the policy has no filter. ret_flags:

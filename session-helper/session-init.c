@@ -42,9 +42,9 @@
 #include <syslog.h>
 #include <time.h>
 
-#include "protocol.h"
+#include "../client/protocol.h"
 #include "records.h"
-#include "sanitizer.h"
+#include "../client/sanitizer.h"
 
 ISOLATE_SANITIZER_LOG("isolate-init")
 

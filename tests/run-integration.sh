@@ -16,7 +16,7 @@ if [ -n "${TESTS:-}" ]; then
 else
 	set -- $(cd tests/integration && ls test_*.py | sed 's/\.py$//')
 fi
-# sanitizer builds write their reports here (session-helper/sanitizer.h)
+# sanitizer builds write their reports here (client/sanitizer.h)
 SANDIR=/run/isolate-sanitizer
 rm -rf "$SANDIR" && mkdir -p "$SANDIR"
 own_results=""

@@ -29,13 +29,13 @@ CC=${CC:-gcc}
 CFLAGS="-std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE"
 PKGS="libseccomp libcap libsystemd libconfuse"
 
-# The core objects the helper is made of (the Makefile's CORE_OBJS): every conf/ and
-# session-helper/ source but the three program mains. seccomp_cost calls the helper's own
+# The objects the helper is made of (the Makefile's HELPER_OBJS): every conf/, client/ and
+# session-helper/ source but the two program mains. seccomp_cost calls the helper's own
 # seccomp_program_build() on the default policy.
 objs=""
-for src in conf/*.c session-helper/*.c; do
+for src in conf/*.c client/*.c session-helper/*.c; do
 	case "$src" in
-	session-helper/helper.c | session-helper/isolatectl.c | session-helper/session-init.c)
+	session-helper/helper.c | session-helper/session-init.c)
 		continue ;;
 	esac
 	obj="$BUILD/obj/${src%.c}.o"

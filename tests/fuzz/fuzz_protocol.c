@@ -17,7 +17,7 @@
  * Each input is decoded as it is and, when its header's length field is not the input's
  * size, once more with that field fixed: otherwise almost every mutation would stop at the
  * header check and the fields behind it would go unexplored. */
-#include "../../session-helper/protocol.h"
+#include "../../client/protocol.h"
 
 #include <fcntl.h>
 #include <malloc.h>

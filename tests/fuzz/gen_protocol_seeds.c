@@ -3,7 +3,7 @@
  * the fuzzer starts from every kind of message the helper, callers and init exchange.
  * `make fuzz-seeds` rewrites tests/fuzz/corpus-protocol/ with it; regression seeds (names
  * starting with "crash-") are kept as they are. */
-#include "../../session-helper/protocol.h"
+#include "../../client/protocol.h"
 
 #include <fcntl.h>
 #include <linux/audit.h>

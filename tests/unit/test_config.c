@@ -19,7 +19,7 @@
 #include "../../conf/policy.h"
 #include "../../conf/syscalls.h"
 #include "../../session-helper/cgroup.h"
-#include "../../session-helper/ctl.h"
+#include "../../isolatectl/ctl.h"
 
 #define NAME "test.conf"
 

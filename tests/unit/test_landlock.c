@@ -16,7 +16,7 @@
 
 #include "skip_because.h"
 
-#include "../../session-helper/landlock.h"
+#include "../../client/landlock.h"
 #include "../../session-helper/lsm.h"
 #include "test_fork.h"
 

@@ -9,7 +9,7 @@
 #include <sys/un.h>
 
 #include "../../session-helper/log.h"
-#include "../../session-helper/util.h"
+#include "../../client/util.h"
 
 static void test_journal_fields(void **state)
 {

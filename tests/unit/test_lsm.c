@@ -19,7 +19,7 @@
 
 #include "skip_because.h"
 
-#include "../../session-helper/landlock.h"
+#include "../../client/landlock.h"
 #include "../../session-helper/lsm.h"
 
 static char root[64];

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "../../conf/policy.h"
-#include "../../session-helper/ctl.h"
+#include "../../isolatectl/ctl.h"
 
 #define NAME "/etc/test-isolate.conf"
 

@@ -19,7 +19,7 @@
 
 #include "skip_because.h"
 
-#include "../../session-helper/path.h"
+#include "../../client/path.h"
 #include "test_fork.h"
 
 /* ---- mountinfo_unescape ----------------------------------------------------------------- */

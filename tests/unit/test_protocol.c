@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "../../session-helper/protocol.h"
+#include "../../client/protocol.h"
 
 static void pair(int sv[2])
 {

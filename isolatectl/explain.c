@@ -1,4 +1,4 @@
-/* ctl-explain.c: isolatectl explain [-c FILE] [--service S] [--rhost ADDR] [--json] USER:
+/* explain.c: isolatectl explain [-c FILE] [--service S] [--rhost ADDR] [--json] USER:
  * the policy a login would get, why, and every setting of it, as the helper resolves it. */
 #include <errno.h>
 #include <getopt.h>
@@ -10,9 +10,9 @@
 
 #include "../conf/policy.h"
 #include "ctl.h"
-#include "limits.h"
-#include "lsm.h"
-#include "seccomp.h"
+#include "../session-helper/limits.h"
+#include "../session-helper/lsm.h"
+#include "../session-helper/seccomp.h"
 
 static void explain_usage(FILE *f)
 {

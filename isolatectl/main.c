@@ -1,10 +1,10 @@
-/* isolatectl.c: the admin CLI. Each subcommand lives in its own ctl-*.c. */
+/* main.c: the admin CLI (isolatectl). Each subcommand lives in its own file here. */
 #include <stdio.h>
 #include <string.h>
 
 #include "ctl.h"
-#include "util.h"
-#include "sanitizer.h"
+#include "../client/util.h"
+#include "../client/sanitizer.h"
 
 ISOLATE_SANITIZER_LOG("isolatectl")
 

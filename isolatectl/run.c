@@ -1,4 +1,4 @@
-/* ctl-run.c: `isolatectl run` (a login without ssh: the same helper, the same join as the
+/* run.c: `isolatectl run` (a login without ssh: the same helper, the same join as the
  * PAM module) and `isolatectl kill`.
  *
  * Exit status of run: the command's (128+N when killed by signal N); 125 when the session
@@ -15,8 +15,8 @@
 
 #include "../conf/policy.h"
 #include "ctl.h"
-#include "join.h"
-#include "registry.h"
+#include "../client/join.h"
+#include "../session-helper/registry.h"
 
 #define EXIT_REFUSED 125
 

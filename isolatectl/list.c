@@ -1,4 +1,4 @@
-/* ctl-list.c: `isolatectl list` (live sessions and what they use, from the registry and
+/* list.c: `isolatectl list` (live sessions and what they use, from the registry and
  * each session's cgroup) and `isolatectl gc` (what dead sessions left: registry entries
  * whose init is gone, empty session cgroups). */
 #include <getopt.h>
@@ -7,9 +7,9 @@
 #include <time.h>
 
 #include "../conf/policy.h"
-#include "cgroup.h"
+#include "../session-helper/cgroup.h"
 #include "ctl.h"
-#include "registry.h"
+#include "../session-helper/registry.h"
 
 struct row {
         struct session_record rec;

@@ -1,4 +1,4 @@
-/* ctl-check.c: isolatectl check [-c FILE]: every problem of a config, as FILE:LINE: message.
+/* check.c: isolatectl check [-c FILE]: every problem of a config, as FILE:LINE: message.
  *
  * Besides what config_load() finds, it resolves each io target to its disk (as the helper
  * will at login) and lints the PAM stack of each configured service: a module placed after
@@ -15,7 +15,7 @@
 
 #include "../conf/pamstack.h"
 #include "../conf/policy.h"
-#include "cgroup.h"
+#include "../session-helper/cgroup.h"
 #include "ctl.h"
 
 static void check_usage(FILE *f)
