@@ -24,6 +24,8 @@
 #define DEFAULT_PTY_MAX           16 /* per session: a pty for ssh -t, tmux panes, script */
 #define DEFAULT_MAX_SESSIONS      16 /* per user, over all the user's policies */
 #define NOFILE_FLOOR              1024 /* a derived nofile never goes below this */
+#define CPU_WEIGHT_MIN            1 /* cgroup v2's cpu.weight range; the key takes the same */
+#define CPU_WEIGHT_MAX            10000
 
 enum fail_mode { FAIL_CLOSED, FAIL_OPEN };
 

@@ -425,7 +425,7 @@ static const struct key policy_keys[] = {
     {"pids_max", K_COUNT, POL(pids_max), 0, NULL, NULL, 1, 0},
     /* 1000 CPUs is more than any host; the bound keeps quota arithmetic far from overflow */
     {"cpu_max", K_PERCENT, POL(cpu_max_percent), 0, NULL, NULL, 1, 100000},
-    {"cpu_weight", K_COUNT, POL(cpu_weight), KF_NO_MAX, NULL, NULL, 1, 10000},
+    {"cpu_weight", K_COUNT, POL(cpu_weight), KF_NO_MAX, NULL, NULL, CPU_WEIGHT_MIN, CPU_WEIGHT_MAX},
     {"caps_required", K_BOOL, POL(caps_required), 0, NULL, NULL, 0, 0},
     /* fewer than 64 files break the shell itself */
     {"nofile", K_COUNT, POL(nofile), 0, NULL, NULL, 64, 1u << 30},
