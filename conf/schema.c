@@ -16,6 +16,7 @@
  *    section's '{', which is how a section learns where it starts.
  * A syntax error or an unknown key still ends libconfuse's parse: what was found before it
  * is reported, cross-references are not checked then (they would be wrong). */
+#include "keys.h"
 #include "policy.h"
 #include "syscalls.h"
 
@@ -188,306 +189,16 @@ static int diags_flush(struct parse_ctx *ctx, struct config_errors *errs)
         return r;
 }
 
-/* ---- the schema --------------------------------------------------------------------------- */
+/* ---- the schema: the tables of conf/keys.c ---------------------------------------------- */
 
-enum kind {
-        K_BOOL,
-        K_ENUM,
-        K_STR,
-        K_SIZE,     /* bytes: "512M", "max" */
-        K_RATE,     /* bytes per second: "20M", "20M/s", "max" */
-        K_COUNT,    /* a plain number or "max" ("/s" allowed with KF_PER_SECOND) */
-        K_PERCENT,  /* "200%", "max" */
-        K_DURATION, /* "500ms", "5s", "2m", "10" */
-        K_NAMES,    /* list of user, group, service names */
-        K_PATHS,    /* list of absolute paths */
-        K_LANDLOCK, /* list of absolute paths, "$HOME" or "~" allowed first */
-        K_SYSCALLS, /* list of syscall names and @groups */
-        K_CAPS,     /* list of capability names -> bit mask */
-        K_CIDRS,    /* match only */
-        K_NAME,     /* a policy name (default_policy, match policy): resolved later */
-};
-
-#define KF_NO_MAX      (1u << 0) /* "max" is not accepted */
-#define KF_NOT_ZERO    (1u << 1) /* 0 is not accepted */
-#define KF_PER_SECOND  (1u << 2) /* a trailing "/s" is accepted */
-#define KF_NEEDS_MOUNT (1u << 3) /* needs mount_namespace = true */
-
-struct enum_name {
-        const char *name;
-        int value;
-};
-
-struct key {
-        const char *name;
-        enum kind kind;
-        size_t offset; /* into the struct the section converts to */
-        unsigned flags;
-        const struct enum_name *enums;
-        /* K_STR: 0, or -EINVAL with a message saying what is wrong and what to write */
-        int (*check)(const char *s, char *msg, size_t len);
-        uint64_t min, max; /* K_COUNT, K_PERCENT, K_DURATION range; max 0: no limit */
-};
-
-static const struct enum_name fail_names[] = {
-    {"closed", FAIL_CLOSED}, {"open", FAIL_OPEN}, {NULL, 0}};
-static const struct enum_name backend_names[] = {{"auto", CGROUP_BACKEND_AUTO},
-                                                 {"systemd", CGROUP_BACKEND_SYSTEMD},
-                                                 {"v2", CGROUP_BACKEND_V2},
-                                                 {"v1", CGROUP_BACKEND_V1},
-                                                 {NULL, 0}};
-static const struct enum_name network_names[] = {
-    {"host", NETWORK_HOST}, {"none", NETWORK_NONE}, {NULL, 0}};
-static const struct enum_name proc_names[] = {
-    {"read-only", PROC_READ_ONLY}, {"docker", PROC_DOCKER}, {NULL, 0}};
-static const struct enum_name hidepid_names[] = {{"invisible", HIDEPID_INVISIBLE},
-                                                 {"noaccess", HIDEPID_NOACCESS},
-                                                 {"off", HIDEPID_OFF},
-                                                 {NULL, 0}};
-static const struct enum_name seccomp_base_names[] = {
-    {"default", SECCOMP_BASE_DEFAULT}, {"none", SECCOMP_BASE_NONE}, {NULL, 0}};
-static const struct enum_name seccomp_action_names[] = {{"errno", SECCOMP_ACTION_ERRNO},
-                                                        {"kill", SECCOMP_ACTION_KILL},
-                                                        {"log", SECCOMP_ACTION_LOG},
-                                                        {NULL, 0}};
-
-/* Enum fields are written through an int: make sure that is what they are. */
-_Static_assert(sizeof(enum fail_mode) == sizeof(int), "enum size");
-_Static_assert(sizeof(enum network_mode) == sizeof(int), "enum size");
-
-static bool has_control_char(const char *s)
+static const struct key_section *section_kind_of(cfg_t *sec)
 {
-        for (; *s; s++)
-                if ((unsigned char)*s < 0x20 || *s == 0x7f)
-                        return true;
-        return false;
-}
-
-static int check_hostname(const char *s, char *msg, size_t len)
-{
-        size_t n = 0;
-        for (const char *p = s; *p; p++) {
-                if (p[0] == '%') {
-                        if (p[1] != 'u') {
-                                snprintf(msg, len,
-                                         "hostname: only %%u (the user name) may follow '%%'");
-                                return -EINVAL;
-                        }
-                        p++;
-                        continue;
-                }
-                if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.' && *p != '_') {
-                        snprintf(msg, len,
-                                 "hostname '%s': use letters, digits, '-', '.', '_' and %%u only",
-                                 s);
-                        return -EINVAL;
-                }
-                n++;
-        }
-        if (n == 0 && !strstr(s, "%u")) {
-                snprintf(msg, len, "hostname is empty; remove the key to keep the host's name");
-                return -EINVAL;
-        }
-        if (n > 64) {
-                snprintf(msg, len, "hostname '%s' is longer than 64 characters", s);
-                return -EINVAL;
-        }
-        return 0;
-}
-
-static int check_label(const char *what, const char *s, char *msg, size_t len)
-{
-        if (!*s) {
-                snprintf(msg, len, "%s is empty; remove the key to set none", what);
-                return -EINVAL;
-        }
-        for (const char *p = s; *p; p++)
-                if (isspace((unsigned char)*p) || (unsigned char)*p < 0x20 || *p == 0x7f) {
-                        snprintf(msg, len, "%s '%s' contains white space or a control character",
-                                 what, s);
-                        return -EINVAL;
-                }
-        return 0;
-}
-
-static int check_apparmor(const char *s, char *msg, size_t len)
-{
-        return check_label("apparmor_profile", s, msg, len);
-}
-
-static int check_selinux(const char *s, char *msg, size_t len)
-{
-        int r = check_label("selinux_context", s, msg, len);
-        if (r < 0)
-                return r;
-        const char *c1 = strchr(s, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-        if (!c2 || c1 == s || c2 == c1 + 1 || c2[1] == '\0' || c2[1] == ':') {
-                snprintf(msg, len,
-                         "selinux_context '%s' is not USER:ROLE:TYPE[:LEVEL], e.g. "
-                         "\"user_u:user_r:user_t:s0\"",
-                         s);
-                return -EINVAL;
-        }
-        return 0;
-}
-
-/* Path components: no "..", no empty "//" doubling is harmless, but ".." could escape. */
-static bool has_dotdot(const char *s)
-{
-        for (const char *p = s; (p = strstr(p, "..")); p += 2) {
-                bool start = p == s || p[-1] == '/';
-                bool end = p[2] == '\0' || p[2] == '/';
-                if (start && end)
-                        return true;
-        }
-        return false;
-}
-
-/* The same rule as cgroup.c's: after an optional "./" (below the helper's own cgroup) and
- * leading '/', components of [A-Za-z0-9_.-], none empty, "." or "..". */
-static int check_cgroup_root(const char *s, char *msg, size_t len)
-{
-        const char *rest = strncmp(s, "./", 2) == 0 ? s + 2 : s;
-        rest += strspn(rest, "/");
-        bool ok = *rest != '\0';
-        for (const char *p = rest; ok && *p;) {
-                size_t n = strcspn(p, "/");
-                ok = n > 0 && !(n == 1 && p[0] == '.') && !(n == 2 && p[0] == '.' && p[1] == '.');
-                for (size_t i = 0; ok && i < n; i++)
-                        ok = isalnum((unsigned char)p[i]) || strchr("_.-", p[i]);
-                p += n;
-                if (*p == '/')
-                        p++;
-        }
-        if (!ok) {
-                snprintf(msg, len,
-                         "cgroup_root '%s' must be a relative path of plain names "
-                         "([A-Za-z0-9_.-], no '..'), e.g. \"isolate\", or \"./isolate\" for "
-                         "below the helper's own cgroup",
-                         s);
-                return -EINVAL;
-        }
-        return 0;
-}
-
-static int check_runtime_dir(const char *s, char *msg, size_t len)
-{
-        if (s[0] != '/' || STREQ(s, "/") || has_dotdot(s) || has_control_char(s)) {
-                snprintf(msg, len,
-                         "runtime_dir '%s' must be an absolute directory other than / and "
-                         "without '..' (e.g. \"/run/isolate\")",
-                         s);
-                return -EINVAL;
-        }
-        return 0;
-}
-
-#define ROOT(f) offsetof(struct config, f)
-#define POL(f)  offsetof(struct policy, f)
-#define IO(f)   offsetof(struct io_limit, f)
-#define RULE(f) offsetof(struct match_rule, f)
-
-static const struct key root_keys[] = {
-    {"fail", K_ENUM, ROOT(fail), 0, fail_names, NULL, 0, 0},
-    {"services", K_NAMES, ROOT(services), 0, NULL, NULL, 0, 0},
-    {"exempt_users", K_NAMES, ROOT(exempt_users), 0, NULL, NULL, 0, 0},
-    {"exempt_groups", K_NAMES, ROOT(exempt_groups), 0, NULL, NULL, 0, 0},
-    {"cgroup_backend", K_ENUM, ROOT(cgroup_backend), 0, backend_names, NULL, 0, 0},
-    {"cgroup_root", K_STR, ROOT(cgroup_root), 0, NULL, check_cgroup_root, 0, 0},
-    {"runtime_dir", K_STR, ROOT(runtime_dir), 0, NULL, check_runtime_dir, 0, 0},
-    /* 100 ms .. 10 min: shorter would fail logins on a busy host, longer hangs them */
-    {"helper_timeout", K_DURATION, ROOT(helper_timeout_ms), 0, NULL, NULL, 100, 600000},
-    {"default_policy", K_NAME, 0, 0, NULL, NULL, 0, 0},
-};
-
-static const struct key policy_keys[] = {
-    {"mount_namespace", K_BOOL, POL(ns_mount), 0, NULL, NULL, 0, 0},
-    {"pid_namespace", K_BOOL, POL(ns_pid), 0, NULL, NULL, 0, 0},
-    {"uts_namespace", K_BOOL, POL(ns_uts), 0, NULL, NULL, 0, 0},
-    {"ipc_namespace", K_BOOL, POL(ns_ipc), 0, NULL, NULL, 0, 0},
-    {"cgroup_namespace", K_BOOL, POL(ns_cgroup), 0, NULL, NULL, 0, 0},
-    {"network", K_ENUM, POL(network), 0, network_names, NULL, 0, 0},
-    {"hostname", K_STR, POL(hostname), 0, NULL, check_hostname, 0, 0},
-    {"proc", K_ENUM, POL(proc), KF_NEEDS_MOUNT, proc_names, NULL, 0, 0},
-    {"hidepid", K_ENUM, POL(hidepid), KF_NEEDS_MOUNT, hidepid_names, NULL, 0, 0},
-    {"proc_subset_pid", K_BOOL, POL(proc_subset_pid), KF_NEEDS_MOUNT, NULL, NULL, 0, 0},
-    {"private_tmp", K_BOOL, POL(private_tmp), KF_NEEDS_MOUNT, NULL, NULL, 0, 0},
-    /* tmpfs reads size=0 as "no limit": not what anyone writing 0 means */
-    {"tmp_size", K_SIZE, POL(tmp_size), KF_NO_MAX | KF_NOT_ZERO | KF_NEEDS_MOUNT, NULL, NULL, 0, 0},
-    {"masked_paths", K_PATHS, POL(masked_paths), KF_NEEDS_MOUNT, NULL, NULL, 0, 0},
-    {"read_only_paths", K_PATHS, POL(read_only_paths), KF_NEEDS_MOUNT, NULL, NULL, 0, 0},
-    {"hide_homes", K_BOOL, POL(hide_homes), KF_NEEDS_MOUNT, NULL, NULL, 0, 0},
-    /* devpts takes at most 1 << 20 */
-    {"pty_max", K_COUNT, POL(pty_max), KF_NEEDS_MOUNT, NULL, NULL, 1, 1u << 20},
-    {"memory_max", K_SIZE, POL(memory_max), KF_NOT_ZERO, NULL, NULL, 0, 0},
-    {"memory_high", K_SIZE, POL(memory_high), KF_NOT_ZERO, NULL, NULL, 0, 0},
-    {"swap_max", K_SIZE, POL(swap_max), 0, NULL, NULL, 0, 0},
-    {"pids_max", K_COUNT, POL(pids_max), 0, NULL, NULL, 1, 0},
-    /* 1000 CPUs is more than any host; the bound keeps quota arithmetic far from overflow */
-    {"cpu_max", K_PERCENT, POL(cpu_max_percent), 0, NULL, NULL, 1, 100000},
-    {"cpu_weight", K_COUNT, POL(cpu_weight), KF_NO_MAX, NULL, NULL, CPU_WEIGHT_MIN, CPU_WEIGHT_MAX},
-    {"caps_required", K_BOOL, POL(caps_required), 0, NULL, NULL, 0, 0},
-    /* fewer than 64 files break the shell itself */
-    {"nofile", K_COUNT, POL(nofile), 0, NULL, NULL, 64, 1u << 30},
-    {"max_sessions", K_COUNT, POL(max_sessions), 0, NULL, NULL, 1, 0},
-    {"seccomp", K_ENUM, POL(seccomp_base), 0, seccomp_base_names, NULL, 0, 0},
-    {"syscalls_allow", K_SYSCALLS, POL(syscalls_allow), 0, NULL, NULL, 0, 0},
-    {"syscalls_deny", K_SYSCALLS, POL(syscalls_deny), 0, NULL, NULL, 0, 0},
-    {"seccomp_action", K_ENUM, POL(seccomp_action), 0, seccomp_action_names, NULL, 0, 0},
-    {"capabilities", K_CAPS, POL(caps_keep), 0, NULL, NULL, 0, 0},
-    {"no_new_privs", K_BOOL, POL(no_new_privs), 0, NULL, NULL, 0, 0},
-    {"apparmor_profile", K_STR, POL(apparmor_profile), 0, NULL, check_apparmor, 0, 0},
-    {"selinux_context", K_STR, POL(selinux_context), 0, NULL, check_selinux, 0, 0},
-    {"landlock_read_only", K_LANDLOCK, POL(landlock_read_only), 0, NULL, NULL, 0, 0},
-    {"landlock_read_write", K_LANDLOCK, POL(landlock_read_write), 0, NULL, NULL, 0, 0},
-    {"lsm_required", K_BOOL, POL(lsm_required), 0, NULL, NULL, 0, 0},
-};
-
-static const struct key io_keys[] = {
-    {"read_bps", K_RATE, IO(read_bps), KF_NOT_ZERO, NULL, NULL, 0, 0},
-    {"write_bps", K_RATE, IO(write_bps), KF_NOT_ZERO, NULL, NULL, 0, 0},
-    {"read_iops", K_COUNT, IO(read_iops), KF_PER_SECOND, NULL, NULL, 1, 0},
-    {"write_iops", K_COUNT, IO(write_iops), KF_PER_SECOND, NULL, NULL, 1, 0},
-};
-
-static const struct key match_keys[] = {
-    {"users", K_NAMES, RULE(users), 0, NULL, NULL, 0, 0},
-    {"groups", K_NAMES, RULE(groups), 0, NULL, NULL, 0, 0},
-    {"services", K_NAMES, RULE(services), 0, NULL, NULL, 0, 0},
-    {"rhosts", K_CIDRS, 0, 0, NULL, NULL, 0, 0},
-    {"policy", K_NAME, 0, 0, NULL, NULL, 0, 0},
-    {"exempt", K_BOOL, RULE(exempt), 0, NULL, NULL, 0, 0},
-};
-
-struct section_kind {
-        const char *name;  /* libconfuse's section name; "root" for the top level */
-        const char *where; /* for messages */
-        const struct key *keys;
-        size_t n_keys;
-};
-
-static const struct section_kind sections[] = {
-    {"root", "at the top level", root_keys, ELEMENTSOF(root_keys)},
-    {"policy", "in a policy block", policy_keys, ELEMENTSOF(policy_keys)},
-    {"io", "in an io block", io_keys, ELEMENTSOF(io_keys)},
-    {"match", "in a match block", match_keys, ELEMENTSOF(match_keys)},
-};
-
-static const struct section_kind *section_kind_of(cfg_t *sec)
-{
-        for (size_t i = 0; sec && sec->name && i < ELEMENTSOF(sections); i++)
-                if (STREQ(sections[i].name, sec->name))
-                        return &sections[i];
-        return NULL;
+        return sec ? key_section_named(sec->name) : NULL;
 }
 
 static const struct key *key_of(cfg_t *sec, const char *name)
 {
-        const struct section_kind *sk = section_kind_of(sec);
-        for (size_t i = 0; sk && i < sk->n_keys; i++)
-                if (STREQ(sk->keys[i].name, name))
-                        return &sk->keys[i];
-        return NULL;
+        return key_named(section_kind_of(sec), name);
 }
 
 /* ---- libconfuse callbacks ------------------------------------------------------------------ */
@@ -595,7 +306,7 @@ static int section_hook(cfg_t *sec, cfg_opt_t *opt, const char *value, void *res
                 ctx->cur_policy = si;
         } else if (ctx && STREQ(sec->name, "io") && sec->title && ctx->cur_policy) {
                 struct secinfo *p = ctx->cur_policy;
-                if (sec->title[0] != '/' || has_dotdot(sec->title) || has_control_char(sec->title))
+                if (sec->title[0] != '/' || path_has_dotdot(sec->title) || text_has_control_char(sec->title))
                         diag_add(ctx, si->line,
                                  "io \"%s\": name a device node (\"/dev/sda\") or an absolute "
                                  "path on the disk to throttle (\"/home\")",
@@ -679,7 +390,7 @@ static const char *const section_nice[] = {"at the top level", "inside a policy 
 
 static void unknown_key(struct parse_ctx *ctx, cfg_t *sec, int line, const char *key)
 {
-        const struct section_kind *here = section_kind_of(sec);
+        const struct key_section *here = section_kind_of(sec);
         const char *where = here ? here->where : "here";
         static const char *const section_words[] = {"policy", "io", "match"};
 
@@ -691,11 +402,11 @@ static void unknown_key(struct parse_ctx *ctx, cfg_t *sec, int line, const char 
                 return;
         }
         /* a key of another block? */
-        for (size_t s = 0; s < ELEMENTSOF(sections); s++) {
-                if (&sections[s] == here)
+        for (size_t s = 0; s < n_key_sections; s++) {
+                if (&key_sections[s] == here)
                         continue;
-                for (size_t k = 0; k < sections[s].n_keys; k++)
-                        if (STREQ(sections[s].keys[k].name, key)) {
+                for (size_t k = 0; k < key_sections[s].n_keys; k++)
+                        if (STREQ(key_sections[s].keys[k].name, key)) {
                                 diag_add(ctx, line, "unknown key '%s' %s: it belongs %s", key,
                                          where, section_nice[s]);
                                 return;
@@ -712,14 +423,14 @@ static void unknown_key(struct parse_ctx *ctx, cfg_t *sec, int line, const char 
         for (int pass = 0; pass < 2; pass++) {
                 const char *best = NULL;
                 size_t best_d = SIZE_MAX, best_s = 0;
-                for (size_t s = 0; s < ELEMENTSOF(sections); s++) {
-                        if ((pass == 0) != (&sections[s] == here))
+                for (size_t s = 0; s < n_key_sections; s++) {
+                        if ((pass == 0) != (&key_sections[s] == here))
                                 continue;
-                        for (size_t k = 0; k < sections[s].n_keys; k++) {
-                                size_t d = edit_distance(key, sections[s].keys[k].name);
+                        for (size_t k = 0; k < key_sections[s].n_keys; k++) {
+                                size_t d = edit_distance(key, key_sections[s].keys[k].name);
                                 if (d < best_d) {
                                         best_d = d;
-                                        best = sections[s].keys[k].name;
+                                        best = key_sections[s].keys[k].name;
                                         best_s = s;
                                 }
                         }
@@ -925,13 +636,13 @@ static const struct optval *value_at(cfg_t *sec, const char *key, unsigned i)
 }
 
 /* Whether the config assigns the key at all ("key = {}" included). */
+/* The one good value of a key that takes one; NULL when absent or not good (reported). */
 static bool key_written(cfg_t *sec, const char *key)
 {
         cfg_opt_t *opt = cfg_getopt(sec, key);
         return opt && (opt->flags & CFGF_MODIFIED);
 }
 
-/* The one good value of a key that takes one; NULL when absent or not good (reported). */
 static const struct optval *scalar_value(cfg_t *sec, const char *key)
 {
         const struct optval *v = value_at(sec, key, 0);
@@ -968,15 +679,6 @@ bool config_strv_contains(const struct strv *v, const char *s)
                 if (STREQ(v->v[i], s))
                         return true;
         return false;
-}
-
-static const char *enum_choices(const struct enum_name *e, char *buf, size_t len)
-{
-        size_t off = 0;
-        buf[0] = '\0';
-        for (; e->name && off < len; e++)
-                off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? " | " : "", e->name);
-        return buf;
 }
 
 static const char *group_names(char *buf, size_t len)
@@ -1019,7 +721,7 @@ static int check_element(struct parse_ctx *ctx, const struct key *k, const struc
                 }
                 return 0;
         case K_PATHS:
-                if (s[0] != '/' || has_dotdot(s) || has_control_char(s)) {
+                if (s[0] != '/' || path_has_dotdot(s) || text_has_control_char(s)) {
                         diag_add(ctx, v->line, "%s: '%s' must be an absolute path without '..'",
                                  k->name, s);
                         return -EINVAL;
@@ -1037,7 +739,7 @@ static int check_element(struct parse_ctx *ctx, const struct key *k, const struc
                         rest = s + 1;
                 bool home = rest != s;
                 if ((home && rest[0] != '\0' && rest[0] != '/') || (!home && s[0] != '/') ||
-                    has_dotdot(s) || has_control_char(s)) {
+                    path_has_dotdot(s) || text_has_control_char(s)) {
                         diag_add(ctx, v->line,
                                  "%s: '%s' must be an absolute path, or start with $HOME or ~ "
                                  "(the user's home), without '..'",
@@ -1259,7 +961,7 @@ static int value_check(struct parse_ctx *ctx, const struct key *k, const struct 
                                 return 0;
                         }
                 diag_add(ctx, v->line, "%s must be one of %s, not '%s'", k->name,
-                         enum_choices(k->enums, msg, sizeof(msg)), v->text);
+                         key_enum_choices(k, msg, sizeof(msg)), v->text);
                 return -EINVAL;
         case K_STR:
                 if (k->check && k->check(v->text, msg, sizeof(msg)) < 0) {
@@ -1305,6 +1007,36 @@ static int value_check(struct parse_ctx *ctx, const struct key *k, const struct 
         return -EINVAL;
 }
 
+/* Stores one checked scalar value of k (as written: v) into field. */
+static void store_scalar(struct parse_ctx *ctx, const struct key *k, char *field, const char *text,
+                         const union parsed *x)
+{
+        switch (k->kind) {
+        case K_BOOL:
+                *(bool *)field = x->b;
+                break;
+        case K_ENUM:
+                *(int *)field = x->e;
+                break;
+        case K_STR: {
+                char *copy = strdup(text);
+                if (!copy) {
+                        ctx->oom = true;
+                        return;
+                }
+                free(*(char **)field);
+                *(char **)field = copy;
+                break;
+        }
+        case K_DURATION:
+                *(uint32_t *)field = (uint32_t)x->u; /* bounded by k->max */
+                break;
+        default:
+                *(uint64_t *)field = x->u;
+                break;
+        }
+}
+
 /* Converts one key of sec into base + k->offset. The values were checked (and problems
  * reported) as they were parsed; here only the good ones are taken. */
 static void convert_key(struct parse_ctx *ctx, cfg_t *sec, const struct key *k, void *base)
@@ -1313,38 +1045,21 @@ static void convert_key(struct parse_ctx *ctx, cfg_t *sec, const struct key *k, 
         unsigned n = cfg_size(sec, k->name);
         union parsed x;
 
-        if (n == 0 || k->kind == K_NAME || k->kind == K_CIDRS)
-                return; /* K_NAME, K_CIDRS: by the caller, they need more than one key */
+        if (k->kind == K_NAME || k->kind == K_CIDRS)
+                return; /* by the caller: they need more than one key */
+        if (!key_written(sec, k->name))
+                return; /* the default stays */
         if (is_scalar(k->kind)) {
                 const struct optval *v = value_at(sec, k->name, 0);
-                if (n != 1 || !v || !v->ok || value_check(NULL, k, v, &x) < 0)
-                        return;
-                switch (k->kind) {
-                case K_BOOL:
-                        *(bool *)field = x.b;
-                        break;
-                case K_ENUM:
-                        *(int *)field = x.e;
-                        break;
-                case K_STR: {
-                        char *copy = strdup(v->text);
-                        if (!copy) {
-                                ctx->oom = true;
-                                return;
-                        }
-                        free(*(char **)field);
-                        *(char **)field = copy;
-                        break;
-                }
-                case K_DURATION:
-                        *(uint32_t *)field = (uint32_t)x.u; /* bounded by k->max */
-                        break;
-                default:
-                        *(uint64_t *)field = x.u;
-                        break;
-                }
+                if (n == 1 && v && v->ok && value_check(NULL, k, v, &x) == 0)
+                        store_scalar(ctx, k, field, v->text, &x);
                 return;
         }
+        /* a list written in the file ({} too) replaces the default */
+        if (k->kind == K_CAPS)
+                *(uint64_t *)field = 0;
+        else
+                config_strv_free((struct strv *)field);
         for (unsigned i = 0; i < n; i++) {
                 const struct optval *v = value_at(sec, k->name, i);
                 if (!v || !v->ok || value_check(NULL, k, v, &x) < 0)
@@ -1354,6 +1069,62 @@ static void convert_key(struct parse_ctx *ctx, cfg_t *sec, const struct key *k, 
                 else if (strv_push((struct strv *)field, v->text) < 0)
                         ctx->oom = true;
         }
+}
+
+/* One value of a default (a whole scalar, or one element of a list), checked as if the
+ * file said it: stored into field, or false when it does not pass. */
+static bool default_value(struct parse_ctx *ctx, const struct key *k, char *field, const char *text,
+                          size_t len)
+{
+        struct optval *v = calloc(1, sizeof(*v) + len + 1);
+        union parsed x;
+        if (!v) {
+                ctx->oom = true;
+                return false;
+        }
+        memcpy(v->text, text, len);
+        bool ok = value_check(NULL, k, v, &x) == 0;
+        if (ok && is_scalar(k->kind))
+                store_scalar(ctx, k, field, v->text, &x);
+        else if (ok && k->kind == K_CAPS)
+                *(uint64_t *)field |= UINT64_C(1) << x.cap;
+        else if (ok && strv_push((struct strv *)field, v->text) < 0)
+                ctx->oom = true;
+        free(v);
+        return ok;
+}
+
+/* The defaults of a section's keys, from the table (keys.c): each .def goes through the same
+ * checks as a value in the file. "unset" is LIMIT_UNSET for a number, else the zero of the
+ * field; a list is written {"a", "b"}. Returns false when a .def does not pass, a bug of
+ * the table that test_keys.c catches. */
+static bool keys_defaults(struct parse_ctx *ctx, const struct key_section *sk, void *base)
+{
+        bool ok = true;
+        for (size_t i = 0; i < sk->n_keys; i++) {
+                const struct key *k = &sk->keys[i];
+                char *field = (char *)base + k->offset;
+                if (!k->def || k->kind == K_NAME || k->kind == K_CIDRS)
+                        continue;
+                if (STREQ(k->def, "unset")) {
+                        if (k->kind == K_SIZE || k->kind == K_RATE || k->kind == K_COUNT ||
+                            k->kind == K_PERCENT)
+                                *(uint64_t *)field = LIMIT_UNSET;
+                        continue;
+                }
+                if (is_scalar(k->kind)) {
+                        ok &= default_value(ctx, k, field, k->def, strlen(k->def));
+                        continue;
+                }
+                /* {"a", "b"}: the words between double quotes */
+                for (const char *q = strchr(k->def, '"'), *end; q; q = strchr(end + 1, '"')) {
+                        end = strchr(q + 1, '"');
+                        if (!end)
+                                return false;
+                        ok &= default_value(ctx, k, field, q + 1, (size_t)(end - q - 1));
+                }
+        }
+        return ok;
 }
 
 static void convert_keys(struct parse_ctx *ctx, cfg_t *sec, const struct key *keys, size_t n,
@@ -1370,35 +1141,6 @@ static bool valid_policy_name(const char *s)
                 if (!isalnum((unsigned char)s[n]) && !strchr("_.-", s[n]))
                         return false;
         return n > 0 && n <= 64;
-}
-
-static void policy_defaults(struct policy *p)
-{
-        *p = (struct policy){
-            .ns_mount = true,
-            .ns_pid = true,
-            .ns_uts = true,
-            .ns_ipc = true,
-            .ns_cgroup = true,
-            .network = NETWORK_HOST,
-            .proc = PROC_READ_ONLY,
-            .hidepid = HIDEPID_INVISIBLE,
-            .private_tmp = true,
-            .tmp_size = LIMIT_UNSET,
-            .memory_max = LIMIT_UNSET,
-            .memory_high = LIMIT_UNSET,
-            .swap_max = LIMIT_UNSET,
-            .pids_max = LIMIT_UNSET,
-            .pty_max = DEFAULT_PTY_MAX,
-            .nofile = LIMIT_UNSET,
-            .max_sessions = DEFAULT_MAX_SESSIONS,
-            .cpu_max_percent = LIMIT_UNSET,
-            .cpu_weight = LIMIT_UNSET,
-            .seccomp_base = SECCOMP_BASE_DEFAULT,
-            .seccomp_action = SECCOMP_ACTION_ERRNO,
-            .no_new_privs = true,
-            .lsm_required = true,
-        };
 }
 
 static int section_line(cfg_t *sec)
@@ -1423,23 +1165,18 @@ static void convert_io(struct parse_ctx *ctx, cfg_t *pol, struct policy *p, bool
                 const char *title = sec ? cfg_title(sec) : NULL;
                 if (!title)
                         continue;
-                *io = (struct io_limit){
-                    .read_bps = LIMIT_UNSET,
-                    .write_bps = LIMIT_UNSET,
-                    .read_iops = LIMIT_UNSET,
-                    .write_iops = LIMIT_UNSET,
-                    .line = section_line(sec),
-                };
+                *io = (struct io_limit){.line = section_line(sec)};
+                keys_defaults(ctx, keys_io, io);
                 io->target = strdup(title);
                 if (!io->target) {
                         ctx->oom = true;
                         return;
                 }
                 p->n_io++;
-                convert_keys(ctx, sec, io_keys, ELEMENTSOF(io_keys), io);
+                convert_keys(ctx, sec, keys_io->keys, keys_io->n_keys, io);
                 bool any_written = false;
-                for (size_t k = 0; k < ELEMENTSOF(io_keys); k++)
-                        any_written |= cfg_size(sec, io_keys[k].name) > 0;
+                for (size_t k = 0; k < keys_io->n_keys; k++)
+                        any_written |= cfg_size(sec, keys_io->keys[k].name) > 0;
                 if (complete && !any_written && io->read_bps == LIMIT_UNSET &&
                     io->write_bps == LIMIT_UNSET && io->read_iops == LIMIT_UNSET &&
                     io->write_iops == LIMIT_UNSET)
@@ -1455,8 +1192,8 @@ static void check_mount_keys(struct parse_ctx *ctx, cfg_t *sec, struct policy *p
 {
         char list[512] = "";
         size_t off = 0;
-        for (size_t i = 0; i < ELEMENTSOF(policy_keys); i++) {
-                const struct key *k = &policy_keys[i];
+        for (size_t i = 0; i < keys_policy->n_keys; i++) {
+                const struct key *k = &keys_policy->keys[i];
                 if (!(k->flags & KF_NEEDS_MOUNT) || cfg_size(sec, k->name) == 0)
                         continue;
                 /* false is what no mount namespace gives anyway */
@@ -1478,14 +1215,15 @@ static void check_mount_keys(struct parse_ctx *ctx, cfg_t *sec, struct policy *p
 
 static void convert_policy(struct parse_ctx *ctx, cfg_t *sec, struct policy *p, bool complete)
 {
-        policy_defaults(p);
+        *p = (struct policy){0};
+        keys_defaults(ctx, keys_policy, p);
         p->line = section_line(sec);
         p->name = strdup(cfg_title(sec) ? cfg_title(sec) : "");
         if (!p->name) {
                 ctx->oom = true;
                 return;
         }
-        convert_keys(ctx, sec, policy_keys, ELEMENTSOF(policy_keys), p);
+        convert_keys(ctx, sec, keys_policy->keys, keys_policy->n_keys, p);
         convert_io(ctx, sec, p, complete);
 
         if (!p->ns_mount)
@@ -1565,7 +1303,7 @@ static void convert_match(struct parse_ctx *ctx, cfg_t *sec, struct config *c, s
                           bool complete)
 {
         m->line = section_line(sec);
-        convert_keys(ctx, sec, match_keys, ELEMENTSOF(match_keys), m);
+        convert_keys(ctx, sec, keys_match->keys, keys_match->n_keys, m);
 
         unsigned n = cfg_size(sec, "rhosts");
         if (n > 0) {
@@ -1656,22 +1394,11 @@ static void check_rules(struct parse_ctx *ctx, const struct config *c)
         }
 }
 
-static const char *const default_services[] = {"sshd", "login", "su", "su-l"};
 
 static void convert_config(struct parse_ctx *ctx, cfg_t *root, struct config *c, bool complete)
 {
-        c->fail = FAIL_CLOSED;
-        c->cgroup_backend = CGROUP_BACKEND_AUTO;
-        c->helper_timeout_ms = DEFAULT_HELPER_TIMEOUT_MS;
-        c->cgroup_root = strdup(DEFAULT_CGROUP_ROOT);
-        c->runtime_dir = strdup(DEFAULT_RUNTIME_DIR);
-        if (!c->cgroup_root || !c->runtime_dir)
-                ctx->oom = true;
-        convert_keys(ctx, root, root_keys, ELEMENTSOF(root_keys), c);
-        if (!key_written(root, "services"))
-                for (size_t i = 0; i < ELEMENTSOF(default_services); i++)
-                        if (strv_push(&c->services, default_services[i]) < 0)
-                                ctx->oom = true;
+        keys_defaults(ctx, keys_root, c);
+        convert_keys(ctx, root, keys_root->keys, keys_root->n_keys, c);
 
         unsigned np = cfg_size(root, "policy");
         if (np > 0) {
@@ -1783,28 +1510,28 @@ void config_errors_free(struct config_errors *errs)
 
 static int parse_text(struct parse_ctx *ctx, const char *buf, size_t len, struct config *c)
 {
-        cfg_opt_t io_opts[ELEMENTSOF(io_keys) + 2];
-        cfg_opt_t match_opts[ELEMENTSOF(match_keys) + 2];
-        cfg_opt_t policy_opts[ELEMENTSOF(policy_keys) + 3];
-        cfg_opt_t root_opts[ELEMENTSOF(root_keys) + 3];
+        cfg_opt_t io_opts[keys_io->n_keys + 2];
+        cfg_opt_t match_opts[keys_match->n_keys + 2];
+        cfg_opt_t policy_opts[keys_policy->n_keys + 3];
+        cfg_opt_t root_opts[keys_root->n_keys + 3];
         size_t n;
 
-        fill_opts(io_opts, io_keys, ELEMENTSOF(io_keys));
-        io_opts[ELEMENTSOF(io_keys)] = (cfg_opt_t)SECTION_HOOK;
-        io_opts[ELEMENTSOF(io_keys) + 1] = (cfg_opt_t)CFG_END();
+        fill_opts(io_opts, keys_io->keys, keys_io->n_keys);
+        io_opts[keys_io->n_keys] = (cfg_opt_t)SECTION_HOOK;
+        io_opts[keys_io->n_keys + 1] = (cfg_opt_t)CFG_END();
 
-        fill_opts(match_opts, match_keys, ELEMENTSOF(match_keys));
-        match_opts[ELEMENTSOF(match_keys)] = (cfg_opt_t)SECTION_HOOK;
-        match_opts[ELEMENTSOF(match_keys) + 1] = (cfg_opt_t)CFG_END();
+        fill_opts(match_opts, keys_match->keys, keys_match->n_keys);
+        match_opts[keys_match->n_keys] = (cfg_opt_t)SECTION_HOOK;
+        match_opts[keys_match->n_keys + 1] = (cfg_opt_t)CFG_END();
 
-        n = ELEMENTSOF(policy_keys);
-        fill_opts(policy_opts, policy_keys, n);
+        n = keys_policy->n_keys;
+        fill_opts(policy_opts, keys_policy->keys, n);
         policy_opts[n] = (cfg_opt_t)CFG_SEC("io", io_opts, CFGF_MULTI | CFGF_TITLE);
         policy_opts[n + 1] = (cfg_opt_t)SECTION_HOOK;
         policy_opts[n + 2] = (cfg_opt_t)CFG_END();
 
-        n = ELEMENTSOF(root_keys);
-        fill_opts(root_opts, root_keys, n);
+        n = keys_root->n_keys;
+        fill_opts(root_opts, keys_root->keys, n);
         root_opts[n] = (cfg_opt_t)CFG_SEC("policy", policy_opts, CFGF_MULTI | CFGF_TITLE);
         root_opts[n + 1] = (cfg_opt_t)CFG_SEC("match", match_opts, CFGF_MULTI);
         root_opts[n + 2] = (cfg_opt_t)CFG_END();
