@@ -1,4 +1,5 @@
-/* names.c: the words the config uses for each enum value (messages, explain, JSON). */
+/* names.c: the words the config uses for each enum value (messages, explain, JSON); the
+ * session registry and `isolatectl list` write a session's backend with the same words. */
 #include "policy.h"
 
 const char *fail_mode_name(enum fail_mode m)

@@ -142,7 +142,7 @@ static void print_json(const struct rows *rows, const struct config *cfg)
                 printf(", \"init_pid\": %d, \"caller_pid\": %d, \"start_time\": %llu, "
                        "\"cgroup_backend\": \"%s\"",
                        (int)r->init_pid, (int)r->caller_pid, (unsigned long long)r->start_time,
-                       cgroup_backend_id(r->cgroup.backend));
+                       cgroup_backend_name(r->cgroup.backend));
                 if (w->have_usage)
                         printf(", \"memory_current\": %llu, \"memory_peak\": %llu, "
                                "\"io_read_bytes\": %llu, \"io_write_bytes\": %llu, "

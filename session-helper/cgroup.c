@@ -1,7 +1,7 @@
 /* cgroup.c: the backend choice and what the three backends share: reading the host's
  * hierarchies from mountinfo, where <root> is in each, traced cgroupfs operations, the
- * missing-controller rule, moving processes, removing leaves, usage, the registry text and
- * the garbage collection of leaves left by sessions that ended badly. */
+ * missing-controller rule, moving processes, removing leaves, usage and the garbage
+ * collection of leaves left by sessions that ended badly. */
 #include "cgroup-internal.h"
 
 #include <dirent.h>
@@ -69,21 +69,6 @@ const char *cg_system_bus_address(void)
 static const char *cgroupfs_root(void)
 {
         return g_cgroupfs_root ? g_cgroupfs_root : SYSFS_CGROUP;
-}
-
-const char *cgroup_backend_id(enum cgroup_backend_kind k)
-{
-        switch (k) {
-        case CGROUP_BACKEND_SYSTEMD:
-                return "systemd";
-        case CGROUP_BACKEND_V2:
-                return "v2";
-        case CGROUP_BACKEND_V1:
-                return "v1";
-        case CGROUP_BACKEND_AUTO:
-                break;
-        }
-        return "auto";
 }
 
 uint64_t cgroup_cpu_weight_to_shares(uint64_t weight)
@@ -1080,147 +1065,6 @@ int cgroup_session_usage(const struct cgroup_session *s, struct cgroup_usage *re
                         cg_v1_usage(h, dir, ret);
         }
         return found ? 0 : -ENOENT;
-}
-
-/* ---- registry text ----------------------------------------------------------------------- */
-
-/* A field: "-" when empty; bytes that would split the line or the fields as %XX. */
-static int field_put(char **p, size_t *left, const char *v, bool last)
-{
-        char tmp[PATH_MAX * 3 + 4];
-        size_t n = 0;
-        if (!*v)
-                tmp[n++] = '-';
-        else if (STREQ(v, "-"))
-                n = (size_t)snprintf(tmp, sizeof(tmp), "%%2D");
-        else
-                for (const unsigned char *c = (const unsigned char *)v; *c && n + 4 < sizeof(tmp);
-                     c++) {
-                        if (*c <= 0x20 || *c == 0x7f || *c == '%')
-                                n += (size_t)snprintf(tmp + n, sizeof(tmp) - n, "%%%02X", *c);
-                        else
-                                tmp[n++] = (char)*c;
-                }
-        tmp[n++] = last ? '\n' : ' ';
-        if (n >= *left)
-                return -ENOBUFS;
-        memcpy(*p, tmp, n);
-        *p += n;
-        *left -= n;
-        **p = '\0';
-        return 0;
-}
-
-int cgroup_session_format(const struct cgroup_session *s, char *buf, size_t len)
-{
-        int n = snprintf(buf, len, "cgroup_backend=%s\n", cgroup_backend_id(s->backend));
-        if (n < 0 || (size_t)n >= len)
-                return -ENOBUFS;
-        char *p = buf + n;
-        size_t left = len - (size_t)n;
-        for (size_t i = 0; i < s->n && i < CGROUP_MAX_HIERARCHIES; i++) {
-                const struct cgroup_hierarchy *h = &s->h[i];
-                if (left <= 7)
-                        return -ENOBUFS;
-                memcpy(p, "cgroup=", 7);
-                p += 7;
-                left -= 7;
-                const char *f[] = {h->controllers,     h->mount_type, h->mount_options,
-                                   h->mount_name,      h->user_path,  h->leaf_path,
-                                   h->supervisor_path, h->scope_path};
-                for (size_t k = 0; k < ELEMENTSOF(f); k++) {
-                        int r = field_put(&p, &left, f[k], k + 1 == ELEMENTSOF(f));
-                        if (r < 0)
-                                return r;
-                }
-        }
-        return (int)(p - buf);
-}
-
-static int hexval(char c)
-{
-        return c >= '0' && c <= '9'   ? c - '0'
-               : c >= 'A' && c <= 'F' ? c - 'A' + 10
-               : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                      : -1;
-}
-
-static int field_get(const char *s, size_t n, char *ret, size_t len)
-{
-        size_t w = 0;
-        if (n == 1 && s[0] == '-') {
-                ret[0] = '\0';
-                return 0;
-        }
-        for (size_t i = 0; i < n; i++) {
-                char c = s[i];
-                if (c == '%') {
-                        if (i + 2 >= n || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0)
-                                return -EBADMSG;
-                        c = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-                        i += 2;
-                }
-                if (w + 1 >= len)
-                        return -EBADMSG;
-                ret[w++] = c;
-        }
-        ret[w] = '\0';
-        return 0;
-}
-
-int cgroup_session_parse(const char *text, struct cgroup_session *ret)
-{
-        memset(ret, 0, sizeof(*ret));
-        bool have_backend = false;
-        for (const char *line = text; *line;) {
-                const char *e = strchrnul(line, '\n');
-                size_t ll = (size_t)(e - line);
-                if (ll > 15 && strncmp(line, "cgroup_backend=", 15) == 0) {
-                        char name[16];
-                        snprintf(name, sizeof(name), "%.*s", (int)(ll - 15), line + 15);
-                        if (STREQ(name, "systemd"))
-                                ret->backend = CGROUP_BACKEND_SYSTEMD;
-                        else if (STREQ(name, "v2"))
-                                ret->backend = CGROUP_BACKEND_V2;
-                        else if (STREQ(name, "v1"))
-                                ret->backend = CGROUP_BACKEND_V1;
-                        else
-                                return -EBADMSG;
-                        have_backend = true;
-                } else if (ll > 7 && strncmp(line, "cgroup=", 7) == 0) {
-                        if (ret->n >= CGROUP_MAX_HIERARCHIES)
-                                return -EBADMSG;
-                        struct cgroup_hierarchy *h = &ret->h[ret->n];
-                        struct {
-                                char *dst;
-                                size_t len;
-                        } f[] = {{h->controllers, sizeof(h->controllers)},
-                                 {h->mount_type, sizeof(h->mount_type)},
-                                 {h->mount_options, sizeof(h->mount_options)},
-                                 {h->mount_name, sizeof(h->mount_name)},
-                                 {h->user_path, sizeof(h->user_path)},
-                                 {h->leaf_path, sizeof(h->leaf_path)},
-                                 {h->supervisor_path, sizeof(h->supervisor_path)},
-                                 {h->scope_path, sizeof(h->scope_path)}};
-                        const char *p = line + 7;
-                        for (size_t k = 0; k < ELEMENTSOF(f); k++) {
-                                const char *fe = memchr(p, ' ', (size_t)(e - p));
-                                if (!fe)
-                                        fe = e;
-                                if (fe == p || (k + 1 < ELEMENTSOF(f)) != (fe < e))
-                                        return -EBADMSG;
-                                int r = field_get(p, (size_t)(fe - p), f[k].dst, f[k].len);
-                                if (r < 0)
-                                        return r;
-                                p = fe + 1;
-                        }
-                        if (!STREQ(h->mount_type, "cgroup") && !STREQ(h->mount_type, "cgroup2"))
-                                return -EBADMSG;
-                        ret->n++;
-                }
-                line = *e ? e + 1 : e;
-        }
-        return have_backend ? 0 : -EBADMSG;
 }
 
 /* ---- isolatectl gc ----------------------------------------------------------------------- */

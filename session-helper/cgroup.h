@@ -113,15 +113,6 @@ int cgroup_session_remove(const struct cgroup_session *s, struct isolate_error *
  * (v2: memory.peak). -ENOENT when none of its cgroups exists any more. */
 int cgroup_session_usage(const struct cgroup_session *s, struct cgroup_usage *ret);
 
-/* Registry round trip: newline-terminated lines, "cgroup_backend=systemd|v2|v1" and one
- * "cgroup=" line per hierarchy with 8 space-separated fields (controllers mount_type
- * mount_options mount_name user_path leaf_path supervisor_path scope_path; "" as "-",
- * bytes <= 0x20, 0x7f, '%' and a lone "-" as %XX). format returns the length or -ENOBUFS.
- * parse ignores lines with other keys (a whole registry file may be given) and returns
- * -EBADMSG for a missing backend line or a malformed cgroup line. */
-int cgroup_session_format(const struct cgroup_session *s, char *buf, size_t len);
-int cgroup_session_parse(const char *text, struct cgroup_session *ret);
-
 /* isolatectl gc: removes empty session leaves under every user-UID whose session is not
  * live (and which are older than CGROUP_GC_MIN_AGE_S). Returns the number of sessions
  * whose leaves were removed, or -errno. No-op with systemd. */
@@ -179,9 +170,6 @@ void cgroup_set_trace(cgroup_trace_fn fn, void *data);
  * its caller in it or written its registry entry. */
 #define CGROUP_GC_MIN_AGE_S 60
 
-/* The name of the backend as written in the registry and in isolatectl list
- * ("systemd", "v2", "v1"). */
-const char *cgroup_backend_id(enum cgroup_backend_kind k);
 /* v1 cpu.shares for a cgroup v2 / systemd CPU weight (1..10000), the way systemd maps it:
  * weight * 1024 / 100, clamped to 2..262144. */
 uint64_t cgroup_cpu_weight_to_shares(uint64_t weight);

@@ -39,3 +39,13 @@ int registry_foreach(const char *runtime_dir, int (*fn)(const struct session_rec
 /* true when the record's init still runs: the process at init_pid started when the init did
  * (records without init_start: its cmdline is isolate-init ID). */
 bool registry_session_alive(const struct session_record *r);
+
+/* The cgroup part of a record, both ways: newline-terminated lines,
+ * "cgroup_backend=systemd|v2|v1" (cgroup_backend_name()) and one "cgroup=" line per
+ * hierarchy with 8 space-separated fields (controllers mount_type mount_options mount_name
+ * user_path leaf_path supervisor_path scope_path; "" as "-", bytes <= 0x20, 0x7f, '%' and a
+ * lone "-" as %XX). format returns the length or -ENOBUFS. parse ignores lines with other
+ * keys (a whole registry file may be given) and returns -EBADMSG for a missing backend line
+ * or a malformed cgroup line. */
+int registry_cgroup_format(const struct cgroup_session *s, char *buf, size_t len);
+int registry_cgroup_parse(const char *text, struct cgroup_session *ret);

@@ -28,6 +28,7 @@
 #include "cgroup_fixture.h"
 
 #include "../../session-helper/cgroup.h"
+#include "../../session-helper/registry.h"
 
 /* ---- driver ------------------------------------------------------------------------------ */
 
@@ -142,7 +143,7 @@ static int drive(int argc, char **argv)
                 return 1;
         }
         static char text[65536];
-        if (cgroup_session_format(&s, text, sizeof(text)) < 0)
+        if (registry_cgroup_format(&s, text, sizeof(text)) < 0)
                 return 3;
         printf("ok\n%s%s", warnings, text);
         return 0;
@@ -265,7 +266,7 @@ static void test_no_caps_no_call_and_the_scope_is_the_session(void **state)
         assert_int_equal(u.memory_current, 4096);
         /* and the registry says so */
         char text[8192];
-        assert_true(cgroup_session_format(&f->s, text, sizeof(text)) > 0);
+        assert_true(registry_cgroup_format(&f->s, text, sizeof(text)) > 0);
         snprintf(want, sizeof(want),
                  "cgroup_backend=systemd\ncgroup=- cgroup2 nsdelegate,memory_recursiveprot - - - "
                  "- %s/user.slice/user-1000.slice/session-3.scope\n",
@@ -306,9 +307,9 @@ static void test_registry_parse_systemd(void **state)
         struct fixture *f = *state;
         assert_int_equal(create(f, 4242), 0);
         char text[8192];
-        assert_true(cgroup_session_format(&f->s, text, sizeof(text)) > 0);
+        assert_true(registry_cgroup_format(&f->s, text, sizeof(text)) > 0);
         struct cgroup_session back;
-        assert_int_equal(cgroup_session_parse(text, &back), 0);
+        assert_int_equal(registry_cgroup_parse(text, &back), 0);
         assert_memory_equal(&back, &f->s, sizeof(back));
 }
 

@@ -25,6 +25,7 @@
 #include "cgroup_fixture.h"
 
 #include "../../session-helper/cgroup.h"
+#include "../../session-helper/registry.h"
 
 struct fixture {
         char dir[64];
@@ -689,9 +690,9 @@ static void test_registry_round_trip_v1(void **state)
         struct fixture *f = *state;
         assert_int_equal(create(f, "s1"), 0);
         char buf[16384];
-        assert_true(cgroup_session_format(&f->s, buf, sizeof(buf)) > 0);
+        assert_true(registry_cgroup_format(&f->s, buf, sizeof(buf)) > 0);
         struct cgroup_session back;
-        assert_int_equal(cgroup_session_parse(buf, &back), 0);
+        assert_int_equal(registry_cgroup_parse(buf, &back), 0);
         assert_memory_equal(&back, &f->s, sizeof(back));
 }
 
