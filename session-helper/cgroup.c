@@ -22,6 +22,7 @@ static char *g_systemd_marker; /* NULL: /run/systemd/system */
 static char *g_bus_address;    /* NULL: the system bus */
 static cgroup_trace_fn g_trace;
 static void *g_trace_data;
+static const struct cgroup_fs_emulation *g_emulation; /* NULL: the real cgroupfs */
 
 static void set_copy(char **slot, const char *v)
 {
@@ -54,6 +55,11 @@ void cgroup_set_trace(cgroup_trace_fn fn, void *data)
 {
         g_trace = fn;
         g_trace_data = data;
+}
+
+void cgroup_set_fs_emulation(const struct cgroup_fs_emulation *e)
+{
+        g_emulation = e;
 }
 
 const char *cg_proc_root(void)
@@ -464,27 +470,10 @@ int cg_write(const char *dir, const char *file, const char *value, struct isolat
         return 0;
 }
 
-/* A fake tree's control files are plain files: emulate the kernel, which removes a cgroup
- * with its files and refuses one that still holds a process. */
-static int fake_rmdir_prepare(const char *path)
-{
-        char buf[64];
-        if (cg_read(path, "cgroup.procs", buf, sizeof(buf)) > 0)
-                return -EBUSY;
-        DIR *d = opendir(path);
-        if (!d)
-                return -errno;
-        for (struct dirent *de; (de = readdir(d));)
-                if (de->d_type == DT_REG)
-                        (void)unlinkat(dirfd(d), de->d_name, 0);
-        closedir(d);
-        return 0;
-}
-
 int cg_rmdir(const char *path)
 {
-        if (g_cgroupfs_root && path_under(path, g_cgroupfs_root)) {
-                int r = fake_rmdir_prepare(path);
+        if (g_emulation && g_emulation->rmdir_prepare) {
+                int r = g_emulation->rmdir_prepare(path);
                 if (r < 0)
                         return r;
         }
@@ -686,17 +675,11 @@ int cgroup_backend_resolve(enum cgroup_backend_kind configured, enum cgroup_back
                 *ret = CGROUP_BACKEND_V2;
                 return 0;
         }
-        /* A fake tree (tests) is no cgroup2 file system: its mountinfo says what it is. */
-        if (g_cgroupfs_root) {
-                struct cg_mount *m = NULL;
-                size_t n = 0;
-                int r = cg_mounts_read(&m, &n, err);
+        if (g_emulation && g_emulation->is_cgroup2) {
+                int r = g_emulation->is_cgroup2(err);
                 if (r < 0)
                         return r;
-                const struct cg_mount *u = cg_mount_v2(m, n);
-                bool top = u && u->at_top;
-                free(m);
-                if (top) {
+                if (r > 0) {
                         *ret = CGROUP_BACKEND_V2;
                         return 0;
                 }

@@ -55,11 +55,20 @@ struct cgroup_usage {
 
 /* Where cgroupfs and mountinfo are: the real ones by default; unit tests point these at a
  * fake tree (NULL restores the default). Both strings are copied. Mount points under
- * /sys/fs/cgroup in that mountinfo are taken as under cgroupfs_root. In a fake tree the
- * kernel's control files are plain files, so removing a cgroup directory there removes
- * them first, and fails with EBUSY while its cgroup.procs is not empty, as the kernel
- * does. */
+ * /sys/fs/cgroup in that mountinfo are taken as under cgroupfs_root. */
 void cgroup_set_fs_root(const char *cgroupfs_root, const char *mountinfo_path);
+
+/* What a fake tree of plain files (tests/unit/fake_cgroupfs.c, the unit tests only) plays
+ * of the kernel; NULL, the default, for the real cgroupfs. */
+struct cgroup_fs_emulation {
+        /* Before every rmdir: 0 to go on, or -errno to fail with. The kernel removes a
+         * cgroup's control files with it and refuses (-EBUSY) one that holds a process. */
+        int (*rmdir_prepare)(const char *path);
+        /* Asked when statfs says the cgroupfs root is no cgroup2 file system (a fake tree
+         * never is): 1 when it stands for one, 0 when not, or -errno with err set. */
+        int (*is_cgroup2)(struct isolate_error *err);
+};
+void cgroup_set_fs_emulation(const struct cgroup_fs_emulation *e);
 
 /* AUTO -> systemd when systemd is PID 1, v2 on a unified-only host, else v1. */
 int cgroup_backend_resolve(enum cgroup_backend_kind configured, enum cgroup_backend_kind *ret,

@@ -26,6 +26,7 @@
 #include <cmocka.h>
 
 #include "cgroup_fixture.h"
+#include "fake_cgroupfs.h"
 
 #include "../../session-helper/cgroup.h"
 #include "../../session-helper/registry.h"
@@ -58,7 +59,7 @@ static int drive(int argc, char **argv)
         char a[PATH_MAX], b[PATH_MAX];
         snprintf(a, sizeof(a), "%s/sys/fs/cgroup", dir);
         snprintf(b, sizeof(b), "%s/mountinfo", dir);
-        cgroup_set_fs_root(a, b);
+        fake_cgroupfs_set(a, b);
         snprintf(a, sizeof(a), "%s/proc", dir);
         cgroup_set_proc_root(a);
         snprintf(a, sizeof(a), "%s/sys", dir);
@@ -135,7 +136,7 @@ static int drive(int argc, char **argv)
                                       sizeof(warnings), &err);
         for (size_t i = 0; i < n_io; i++)
                 free(copies[i]);
-        cgroup_set_fs_root(NULL, NULL);
+        fake_cgroupfs_set(NULL, NULL);
         cgroup_set_proc_root(NULL);
         device_set_sysfs_root(NULL);
         if (r < 0) {
@@ -185,7 +186,7 @@ static int setup(void **state)
         snprintf(path, sizeof(path), "%s/mountinfo", f->dir);
         put(path, "31 22 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime - cgroup2 "
                   "cgroup2 rw,nsdelegate,memory_recursiveprot\n");
-        cgroup_set_fs_root(f->cg, path);
+        fake_cgroupfs_set(f->cg, path);
         snprintf(path, sizeof(path), "%s/proc/4242/cgroup", f->dir);
         put(path, "0::/user.slice/user-1000.slice/session-3.scope\n");
         snprintf(path, sizeof(path), "%s/proc/4343/cgroup", f->dir);
@@ -208,7 +209,7 @@ static int teardown(void **state)
 {
         struct fixture *f = *state;
         cgroup_set_trace(NULL, NULL);
-        cgroup_set_fs_root(NULL, NULL);
+        fake_cgroupfs_set(NULL, NULL);
         cgroup_set_proc_root(NULL);
         cgroup_set_system_bus_address(NULL);
         cgroup_set_systemd_marker(NULL);

@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "cgroup_fixture.h"
+#include "fake_cgroupfs.h"
 
 #include "../../session-helper/cgroup.h"
 #include "../../session-helper/registry.h"
@@ -118,7 +119,7 @@ static void write_mountinfo(struct fixture *f, const char *text)
         char path[PATH_MAX];
         snprintf(path, sizeof(path), "%s/mountinfo", f->dir);
         put(path, text);
-        cgroup_set_fs_root(f->cg, path);
+        fake_cgroupfs_set(f->cg, path);
 }
 
 static int setup(void **state)
@@ -192,7 +193,7 @@ static int teardown(void **state)
 {
         struct fixture *f = *state;
         cgroup_set_trace(NULL, NULL);
-        cgroup_set_fs_root(NULL, NULL);
+        fake_cgroupfs_set(NULL, NULL);
         cgroup_set_proc_root(NULL);
         cgroup_set_systemd_marker(NULL);
         device_set_sysfs_root(NULL);

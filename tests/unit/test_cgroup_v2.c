@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "cgroup_fixture.h"
+#include "fake_cgroupfs.h"
 
 #include "../../session-helper/cgroup.h"
 #include "../../session-helper/registry.h"
@@ -141,7 +142,7 @@ static int setup(void **state)
         put(path, "22 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n"
                   "31 22 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime - cgroup2 "
                   "cgroup2 rw,nsdelegate,memory_recursiveprot\n");
-        cgroup_set_fs_root(f->cg, path);
+        fake_cgroupfs_set(f->cg, path);
         snprintf(path, sizeof(path), "%s/proc/self", f->dir);
         mkdirs(path);
         putf(path, "cgroup", "0::/\n");
@@ -186,7 +187,7 @@ static int teardown(void **state)
 {
         struct fixture *f = *state;
         cgroup_set_trace(NULL, NULL);
-        cgroup_set_fs_root(NULL, NULL);
+        fake_cgroupfs_set(NULL, NULL);
         cgroup_set_proc_root(NULL);
         cgroup_set_systemd_marker(NULL);
         device_set_sysfs_root(NULL);
@@ -665,7 +666,7 @@ static void test_backend_auto(void **state)
         put(path, "31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw,mode=755\n"
                   "32 31 0:29 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
                   "41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n");
-        cgroup_set_fs_root(f->cg, path);
+        fake_cgroupfs_set(f->cg, path);
         assert_int_equal(cgroup_backend_resolve(CGROUP_BACKEND_AUTO, &k, &f->err), 0);
         assert_int_equal(k, CGROUP_BACKEND_V1);
         /* forcing v2 there: the cgroup2 mount is at .../unified */
