@@ -3,9 +3,19 @@
  * returns the process exit status. */
 #pragma once
 
+#include <stdbool.h>
+
+#include "../conf/policy.h"
+
 int cmd_check(int argc, char **argv);   /* check.c */
 int cmd_explain(int argc, char **argv); /* explain.c */
 int cmd_run(int argc, char **argv);     /* run.c */
 int cmd_list(int argc, char **argv);    /* list.c */
-int cmd_gc(int argc, char **argv);      /* list.c */
-int cmd_kill(int argc, char **argv);    /* run.c */
+int cmd_gc(int argc, char **argv);      /* gc.c */
+int cmd_kill(int argc, char **argv);    /* kill.c */
+
+/* list, gc, kill: parses [-c FILE], [--json] when json is not NULL, and one operand when
+ * operand is not NULL, then loads the config into *ret. Returns -1 to go on, else the exit
+ * status (usage or config errors printed). */
+int ctl_load(int argc, char **argv, const char *usage, bool *json, const char **operand,
+             struct config **ret);

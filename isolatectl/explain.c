@@ -8,8 +8,10 @@
 #include <string.h>
 #include <sys/capability.h>
 
+#include "../conf/keys.h"
 #include "../conf/policy.h"
 #include "ctl.h"
+#include "json.h"
 #include "../session-helper/limits.h"
 #include "../session-helper/lsm.h"
 #include "../session-helper/seccomp.h"
@@ -22,70 +24,6 @@ static void explain_usage(FILE *f)
                 "ADDR (default: a local login) gets with FILE (default %s), which\n"
                 "rule decided and why, and every setting of that policy.\n",
                 DEFAULT_CONFIG_PATH);
-}
-
-/* ---- JSON output ---------------------------------------------------------------------------- */
-
-/* A JSON string: escapes, control characters as \u00XX, invalid UTF-8 as U+FFFD. */
-static void json_str(FILE *f, const char *s)
-{
-        if (!s) {
-                fputs("null", f);
-                return;
-        }
-        fputc('"', f);
-        const unsigned char *p = (const unsigned char *)s;
-        while (*p) {
-                unsigned c = *p;
-                if (c == '"' || c == '\\') {
-                        fprintf(f, "\\%c", c);
-                        p++;
-                } else if (c < 0x20 || c == 0x7f) {
-                        fprintf(f, "\\u%04x", c);
-                        p++;
-                } else if (c < 0x80) {
-                        fputc((int)c, f);
-                        p++;
-                } else {
-                        size_t n = (c & 0xe0) == 0xc0   ? 2
-                                   : (c & 0xf0) == 0xe0 ? 3
-                                   : (c & 0xf8) == 0xf0 ? 4
-                                                        : 0;
-                        bool ok = n > 0 && c >= 0xc2 && c <= 0xf4;
-                        for (size_t i = 1; ok && i < n; i++)
-                                ok = (p[i] & 0xc0) == 0x80;
-                        if (!ok) {
-                                fputs("\\ufffd", f);
-                                p++;
-                                continue;
-                        }
-                        fwrite(p, 1, n, f);
-                        p += n;
-                }
-        }
-        fputc('"', f);
-}
-
-static void json_strv(FILE *f, const struct strv *v)
-{
-        fputc('[', f);
-        for (size_t i = 0; i < v->n; i++) {
-                if (i)
-                        fputs(", ", f);
-                json_str(f, v->v[i]);
-        }
-        fputc(']', f);
-}
-
-/* null: not set; "max": no limit; else the number */
-static void json_limit(FILE *f, uint64_t v)
-{
-        if (v == LIMIT_UNSET)
-                fputs("null", f);
-        else if (v == LIMIT_MAX)
-                fputs("\"max\"", f);
-        else
-                fprintf(f, "%" PRIu64, v);
 }
 
 static const char *bool_name(bool b)
@@ -127,6 +65,337 @@ struct effective {
         struct isolate_error err;
 };
 
+/* ---- text helpers ------------------------------------------------------------------------------ */
+
+static void text_strv(const struct strv *v)
+{
+        putchar('{');
+        for (size_t i = 0; i < v->n; i++)
+                printf("%s\"%s\"", i ? ", " : "", v->v[i]);
+        putchar('}');
+}
+
+static const char *limit_text(uint64_t v, bool size, char *buf, size_t len)
+{
+        if (v == LIMIT_UNSET)
+                return "unset";
+        if (v == LIMIT_MAX)
+                return "max";
+        if (size)
+                format_size(v, buf, len);
+        else
+                snprintf(buf, len, "%" PRIu64, v);
+        return buf;
+}
+
+#define KEY(name) printf("  %-20s = ", name)
+
+/* "$HOME" and "~" as the helper expands them for this user */
+static void landlock_text(const struct strv *v, const char *home)
+{
+        text_strv(v);
+        bool any = false;
+        for (size_t i = 0; i < v->n; i++)
+                any |= strncmp(v->v[i], "$HOME", 5) == 0 || v->v[i][0] == '~';
+        if (any) {
+                printf("   (for this user:");
+                for (size_t i = 0; i < v->n; i++) {
+                        const char *s = v->v[i];
+                        if (strncmp(s, "$HOME", 5) == 0)
+                                printf(" %s%s", home, s + 5);
+                        else if (s[0] == '~')
+                                printf(" %s%s", home, s + 1);
+                        else
+                                printf(" %s", s);
+                }
+                putchar(')');
+        }
+}
+
+static void print_wrapped(const struct strv *v, const char *indent)
+{
+        size_t col = 0;
+        for (size_t i = 0; i < v->n; i++) {
+                size_t len = strlen(v->v[i]);
+                if (col == 0) {
+                        col = (size_t)printf("%s", indent);
+                } else if (col + 1 + len > 96) {
+                        col = (size_t)printf("\n%s", indent);
+                } else {
+                        putchar(' ');
+                        col++;
+                }
+                col += (size_t)printf("%s", v->v[i]);
+        }
+        if (col)
+                putchar('\n');
+}
+
+/* ---- one key of a policy: its value by its type (conf/keys.c), or a hook ---------------- */
+
+struct shown {
+        const struct config *c;
+        const struct policy *p;
+        const struct login_info *who;
+        const struct effective *eff;
+};
+
+static const void *field_of(const struct key *k, const struct policy *p)
+{
+        return (const char *)p + k->offset;
+}
+
+/* "CAP_A", "CAP_B" for each bit of mask, through put */
+static bool caps_each(uint64_t mask, void (*put)(const char *name, bool first, void *data),
+                      void *data)
+{
+        bool first = true;
+        for (unsigned bit = 0; bit < 64; bit++) {
+                char name[64];
+                if (!(mask & (UINT64_C(1) << bit)))
+                        continue;
+                cap_name(bit, name, sizeof(name));
+                put(name, first, data);
+                first = false;
+        }
+        return !first;
+}
+
+static void cap_json(const char *name, bool first, void *data)
+{
+        if (!first)
+                fputs(", ", data);
+        json_str(data, name);
+}
+
+static void cap_text(const char *name, bool first, void *data)
+{
+        printf("%s\"%s\"", first ? "" : ", ", name);
+}
+
+static void json_value(FILE *f, const struct key *k, const struct policy *p)
+{
+        const void *v = field_of(k, p);
+        switch (k->kind) {
+        case K_BOOL:
+                fputs(bool_name(*(const bool *)v), f);
+                return;
+        case K_ENUM:
+                json_str(f, key_enum_word(k, *(const int *)v));
+                return;
+        case K_STR:
+                json_str(f, *(char *const *)v);
+                return;
+        case K_SIZE:
+        case K_RATE:
+        case K_COUNT:
+        case K_PERCENT:
+                json_limit(f, *(const uint64_t *)v);
+                return;
+        case K_DURATION:
+                fprintf(f, "%" PRIu32, *(const uint32_t *)v);
+                return;
+        case K_NAMES:
+        case K_PATHS:
+        case K_LANDLOCK:
+        case K_SYSCALLS:
+                json_strv(f, v);
+                return;
+        case K_CAPS:
+                fputc('[', f);
+                caps_each(*(const uint64_t *)v, cap_json, f);
+                fputc(']', f);
+                return;
+        case K_CIDRS:
+        case K_NAME:
+                break;
+        }
+        fputs("null", f);
+}
+
+static void text_value(const struct key *k, const struct policy *p, const struct login_info *who)
+{
+        const void *v = field_of(k, p);
+        char buf[64];
+        switch (k->kind) {
+        case K_BOOL:
+                fputs(bool_name(*(const bool *)v), stdout);
+                break;
+        case K_ENUM:
+                fputs(key_enum_word(k, *(const int *)v), stdout);
+                break;
+        case K_STR: {
+                const char *str = *(char *const *)v;
+                printf(str ? "\"%s\"" : "unset", str);
+                break;
+        }
+        case K_PERCENT: {
+                uint64_t n = *(const uint64_t *)v;
+                if (n == LIMIT_UNSET || n == LIMIT_MAX)
+                        fputs(limit_text(n, false, buf, sizeof(buf)), stdout);
+                else
+                        printf("%" PRIu64 "%%", n);
+                break;
+        }
+        case K_SIZE:
+        case K_RATE:
+        case K_COUNT:
+                fputs(limit_text(*(const uint64_t *)v, k->kind != K_COUNT, buf, sizeof(buf)),
+                      stdout);
+                break;
+        case K_DURATION:
+                printf("%" PRIu32 "ms", *(const uint32_t *)v);
+                break;
+        case K_NAMES:
+        case K_PATHS:
+        case K_SYSCALLS:
+                text_strv(v);
+                break;
+        case K_LANDLOCK:
+                landlock_text(v, who->home ? who->home : "~");
+                break;
+        case K_CAPS:
+                putchar('{');
+                bool any = caps_each(*(const uint64_t *)v, cap_text, NULL);
+                printf("}%s", any ? "" : " (the bounding set is emptied)");
+                break;
+        case K_CIDRS:
+        case K_NAME:
+                break;
+        }
+        if (k->unit)
+                printf(" %s", k->unit);
+        putchar('\n');
+}
+
+/* hostname: what %u makes of it for this user */
+static void hostname_text(const struct shown *sh)
+{
+        if (!sh->p->hostname) {
+                printf("unset (the host's name)\n");
+                return;
+        }
+        char name[HOST_NAME_MAX + 1];
+        hostname_expand(sh->p->hostname, sh->who->user, name, sizeof(name));
+        printf("\"%s\" (%s)\n", sh->p->hostname, name);
+}
+
+/* nofile: the number the join sets, and where it comes from */
+static void nofile_text(const struct shown *sh)
+{
+        char why[256];
+        uint64_t nofile = limits_nofile(sh->c, sh->p, why, sizeof(why));
+        if (nofile == 0)
+                printf("max (%s)\n", why);
+        else
+                printf("%" PRIu64 " per process, %s\n", nofile, why);
+}
+
+static void nofile_json_after(FILE *f, const struct shown *sh)
+{
+        char why[256];
+        uint64_t nofile = limits_nofile(sh->c, sh->p, why, sizeof(why));
+        fprintf(f, ", \"nofile_effective\": %" PRIu64 ", \"nofile_why\": ", nofile);
+        json_str(f, why);
+}
+
+/* The io blocks, after the last per-user number. */
+static void io_text_after(const struct shown *sh)
+{
+        const struct policy *p = sh->p;
+        if (p->n_io == 0)
+                printf("  io                   none\n");
+        for (size_t i = 0; i < p->n_io; i++) {
+                const struct io_limit *io = &p->io[i];
+                char b1[32], b2[32], b3[32], b4[32];
+                printf("  io \"%s\" { read_bps = %s%s  write_bps = %s%s  read_iops = %s  "
+                       "write_iops = %s }\n",
+                       io->target, limit_text(io->read_bps, true, b1, sizeof(b1)),
+                       io->read_bps < LIMIT_MAX ? "/s" : "",
+                       limit_text(io->write_bps, true, b2, sizeof(b2)),
+                       io->write_bps < LIMIT_MAX ? "/s" : "",
+                       limit_text(io->read_iops, false, b3, sizeof(b3)),
+                       limit_text(io->write_iops, false, b4, sizeof(b4)));
+        }
+}
+
+static void io_json_after(FILE *f, const struct shown *sh)
+{
+        const struct policy *p = sh->p;
+        fputs(", \"io\": [", f);
+        for (size_t i = 0; i < p->n_io; i++) {
+                const struct io_limit *io = &p->io[i];
+                fputs(i ? ", {\"target\": " : "{\"target\": ", f);
+                json_str(f, io->target);
+                fprintf(f, ", \"line\": %d", io->line);
+                for (size_t j = 0; j < keys_io->n_keys; j++) {
+                        const struct key *k = &keys_io->keys[j];
+                        fputs(", ", f);
+                        json_str(f, k->name);
+                        fputs(": ", f);
+                        json_limit(f, *(const uint64_t *)((const char *)io + k->offset));
+                }
+                fputc('}', f);
+        }
+        fputc(']', f);
+}
+
+/* The resulting syscall list, after allow and deny. */
+static void syscalls_text_after(const struct shown *sh)
+{
+        const struct effective *eff = sh->eff;
+        if (eff->r < 0) {
+                printf("  syscall list: not available (%s)\n",
+                       eff->err.msg[0] ? eff->err.msg : strerror(-eff->r));
+                return;
+        }
+        printf("  syscall list: %zu allowed\n", eff->allowed.n);
+        print_wrapped(&eff->allowed, "    ");
+        if (eff->rules.n)
+                printf("  conditions\n");
+        for (size_t i = 0; i < eff->rules.n; i++)
+                printf("    %s\n", eff->rules.v[i]);
+}
+
+static void syscalls_json_after(FILE *f, const struct shown *sh)
+{
+        const struct effective *eff = sh->eff;
+        fputs(", \"syscalls_effective\": ", f);
+        if (eff->r < 0) {
+                fputs("null, \"syscalls_effective_error\": ", f);
+                json_str(f, eff->err.msg[0] ? eff->err.msg : strerror(-eff->r));
+                return;
+        }
+        fputs("{\"allowed\": ", f);
+        json_strv(f, &eff->allowed);
+        fputs(", \"rules\": ", f);
+        json_strv(f, &eff->rules);
+        fputc('}', f);
+}
+
+/* What explain says of a key beyond its value; every other key is shown by its type. */
+struct hook {
+        const char *key;
+        void (*text)(const struct shown *sh); /* in place of the value */
+        void (*text_after)(const struct shown *sh);
+        void (*json_after)(FILE *f, const struct shown *sh);
+};
+
+static const struct hook hooks[] = {
+    {"hostname", hostname_text, NULL, NULL},
+    {"nofile", nofile_text, NULL, nofile_json_after},
+    {"cpu_weight", NULL, io_text_after, io_json_after},
+    {"syscalls_deny", NULL, syscalls_text_after, syscalls_json_after},
+};
+
+static const struct hook *hook_of(const struct key *k)
+{
+        for (size_t i = 0; i < ELEMENTSOF(hooks); i++)
+                if (STREQ(hooks[i].key, k->name))
+                        return &hooks[i];
+        return NULL;
+}
+
 static void print_json(const struct config *c, const struct login_info *who,
                        const struct resolution *res, const struct effective *eff)
 {
@@ -164,102 +433,18 @@ static void print_json(const struct config *c, const struct login_info *who,
                 fputs("{\"name\": ", f);
                 json_str(f, p->name);
                 fprintf(f, ", \"line\": %d", p->line);
-                fprintf(f,
-                        ", \"mount_namespace\": %s, \"pid_namespace\": %s, "
-                        "\"uts_namespace\": %s, \"ipc_namespace\": %s, "
-                        "\"cgroup_namespace\": %s, \"network\": \"%s\", \"hostname\": ",
-                        bool_name(p->ns_mount), bool_name(p->ns_pid), bool_name(p->ns_uts),
-                        bool_name(p->ns_ipc), bool_name(p->ns_cgroup),
-                        network_mode_name(p->network));
-                json_str(f, p->hostname);
-                fprintf(f,
-                        ", \"proc\": \"%s\", \"hidepid\": \"%s\", \"proc_subset_pid\": %s, "
-                        "\"private_tmp\": %s, \"tmp_size\": ",
-                        proc_mode_name(p->proc), hidepid_name(p->hidepid),
-                        bool_name(p->proc_subset_pid), bool_name(p->private_tmp));
-                json_limit(f, p->tmp_size);
-                fputs(", \"masked_paths\": ", f);
-                json_strv(f, &p->masked_paths);
-                fputs(", \"read_only_paths\": ", f);
-                json_strv(f, &p->read_only_paths);
-                fprintf(f, ", \"hide_homes\": %s, \"memory_max\": ", bool_name(p->hide_homes));
-                json_limit(f, p->memory_max);
-                fputs(", \"memory_high\": ", f);
-                json_limit(f, p->memory_high);
-                fputs(", \"swap_max\": ", f);
-                json_limit(f, p->swap_max);
-                fputs(", \"pids_max\": ", f);
-                json_limit(f, p->pids_max);
-                fputs(", \"pty_max\": ", f);
-                json_limit(f, p->pty_max);
-                fputs(", \"max_sessions\": ", f);
-                json_limit(f, p->max_sessions);
-                fputs(", \"nofile\": ", f);
-                json_limit(f, p->nofile);
-                char why[256];
-                uint64_t nofile = limits_nofile(c, p, why, sizeof(why));
-                fprintf(f, ", \"nofile_effective\": %" PRIu64 ", \"nofile_why\": ", nofile);
-                json_str(f, why);
-                fputs(", \"cpu_max\": ", f);
-                json_limit(f, p->cpu_max_percent);
-                fputs(", \"cpu_weight\": ", f);
-                json_limit(f, p->cpu_weight);
-                fputs(", \"io\": [", f);
-                for (size_t i = 0; i < p->n_io; i++) {
-                        const struct io_limit *io = &p->io[i];
-                        fputs(i ? ", {\"target\": " : "{\"target\": ", f);
-                        json_str(f, io->target);
-                        fprintf(f, ", \"line\": %d, \"read_bps\": ", io->line);
-                        json_limit(f, io->read_bps);
-                        fputs(", \"write_bps\": ", f);
-                        json_limit(f, io->write_bps);
-                        fputs(", \"read_iops\": ", f);
-                        json_limit(f, io->read_iops);
-                        fputs(", \"write_iops\": ", f);
-                        json_limit(f, io->write_iops);
-                        fputc('}', f);
+                const struct shown sh = {c, p, who, eff};
+                for (size_t i = 0; i < keys_policy->n_keys; i++) {
+                        const struct key *k = &keys_policy->keys[i];
+                        const struct hook *h = hook_of(k);
+                        fputs(", ", f);
+                        json_str(f, k->name);
+                        fputs(": ", f);
+                        json_value(f, k, p);
+                        if (h && h->json_after)
+                                h->json_after(f, &sh);
                 }
-                fprintf(f,
-                        "], \"caps_required\": %s, \"seccomp\": \"%s\", "
-                        "\"seccomp_action\": \"%s\", \"syscalls_allow\": ",
-                        bool_name(p->caps_required), seccomp_base_name(p->seccomp_base),
-                        seccomp_action_name(p->seccomp_action));
-                json_strv(f, &p->syscalls_allow);
-                fputs(", \"syscalls_deny\": ", f);
-                json_strv(f, &p->syscalls_deny);
-                fputs(", \"syscalls_effective\": ", f);
-                if (eff->r < 0) {
-                        fputs("null, \"syscalls_effective_error\": ", f);
-                        json_str(f, eff->err.msg[0] ? eff->err.msg : strerror(-eff->r));
-                } else {
-                        fputs("{\"allowed\": ", f);
-                        json_strv(f, &eff->allowed);
-                        fputs(", \"rules\": ", f);
-                        json_strv(f, &eff->rules);
-                        fputc('}', f);
-                }
-                fputs(", \"capabilities\": [", f);
-                bool first = true;
-                for (unsigned bit = 0; bit < 64; bit++) {
-                        char name[64];
-                        if (!(p->caps_keep & (UINT64_C(1) << bit)))
-                                continue;
-                        cap_name(bit, name, sizeof(name));
-                        if (!first)
-                                fputs(", ", f);
-                        json_str(f, name);
-                        first = false;
-                }
-                fprintf(f, "], \"no_new_privs\": %s, \"apparmor_profile\": ",
-                        bool_name(p->no_new_privs));
-                json_str(f, p->apparmor_profile);
-                fputs(", \"selinux_context\": ", f);
-                json_str(f, p->selinux_context);
-                fputs(", \"landlock_read_only\": ", f);
-                json_strv(f, &p->landlock_read_only);
-                fputs(", \"landlock_read_write\": ", f);
-                json_strv(f, &p->landlock_read_write);
-                fprintf(f, ", \"lsm_required\": %s}", bool_name(p->lsm_required));
+                fputc('}', f);
         }
         fprintf(f, ", \"kernel\": {\"apparmor\": %s, \"selinux\": %s, \"landlock_abi\": %d}}\n",
                 bool_name(lsm_apparmor_enabled()), bool_name(lsm_selinux_enabled()),
@@ -268,233 +453,71 @@ static void print_json(const struct config *c, const struct login_info *who,
 
 /* ---- text output ---------------------------------------------------------------------------- */
 
-static void text_strv(const struct strv *v)
+static void group_title(enum key_group g)
 {
-        putchar('{');
-        for (size_t i = 0; i < v->n; i++)
-                printf("%s\"%s\"", i ? ", " : "", v->v[i]);
-        putchar('}');
+        static const char *const titles[] = {
+            [KG_NAMESPACES] = "namespaces",
+            [KG_VIEW] = "the view inside",
+            [KG_RESOURCES] = "resources (per user, across all of the user's sessions)",
+            [KG_TABLES] = "kernel tables no cgroup caps",
+            [KG_SYSCALLS] = "syscalls",
+            [KG_PRIVILEGE] = "privilege",
+        };
+        if (g == KG_LSM) {
+                int ll = lsm_landlock_abi();
+                printf(" LSM (this kernel: AppArmor %s, SELinux %s, Landlock %s",
+                       lsm_apparmor_enabled() ? "yes" : "no", lsm_selinux_enabled() ? "yes" : "no",
+                       ll > 0 ? "yes" : "no");
+                if (ll > 0)
+                        printf(" (ABI %d)", ll);
+                printf(")\n");
+        } else if (g < ELEMENTSOF(titles) && titles[g]) {
+                printf(" %s\n", titles[g]);
+        }
 }
 
-static const char *limit_text(uint64_t v, bool size, char *buf, size_t len)
+/* An LSM the policy names but this kernel lacks. */
+static void lsm_note(const struct shown *sh)
 {
-        if (v == LIMIT_UNSET)
-                return "unset";
-        if (v == LIMIT_MAX)
-                return "max";
-        if (size)
-                format_size(v, buf, len);
-        else
-                snprintf(buf, len, "%" PRIu64, v);
-        return buf;
-}
-
-#define KEY(name) printf("  %-20s = ", name)
-
-/* "$HOME" and "~" as the helper expands them for this user */
-static void landlock_line(const char *key, const struct strv *v, const char *home)
-{
-        KEY(key);
-        text_strv(v);
-        bool any = false;
-        for (size_t i = 0; i < v->n; i++)
-                any |= strncmp(v->v[i], "$HOME", 5) == 0 || v->v[i][0] == '~';
-        if (any) {
-                printf("   (for this user:");
-                for (size_t i = 0; i < v->n; i++) {
-                        const char *s = v->v[i];
-                        if (strncmp(s, "$HOME", 5) == 0)
-                                printf(" %s%s", home, s + 5);
-                        else if (s[0] == '~')
-                                printf(" %s%s", home, s + 1);
-                        else
-                                printf(" %s", s);
-                }
-                putchar(')');
-        }
-        putchar('\n');
-}
-
-static void print_wrapped(const struct strv *v, const char *indent)
-{
-        size_t col = 0;
-        for (size_t i = 0; i < v->n; i++) {
-                size_t len = strlen(v->v[i]);
-                if (col == 0) {
-                        col = (size_t)printf("%s", indent);
-                } else if (col + 1 + len > 96) {
-                        col = (size_t)printf("\n%s", indent);
-                } else {
-                        putchar(' ');
-                        col++;
-                }
-                col += (size_t)printf("%s", v->v[i]);
-        }
-        if (col)
-                putchar('\n');
-}
-
-static void print_policy(const struct config *c, const struct policy *p,
-                         const struct login_info *who, const struct effective *eff)
-{
-        char buf[64];
-
-        printf("\npolicy %s (%s:%d)\n", p->name, c->file, p->line);
-        printf(" namespaces\n");
-        KEY("mount_namespace");
-        printf("%s\n", bool_name(p->ns_mount));
-        KEY("pid_namespace");
-        printf("%s\n", bool_name(p->ns_pid));
-        KEY("uts_namespace");
-        printf("%s\n", bool_name(p->ns_uts));
-        KEY("ipc_namespace");
-        printf("%s\n", bool_name(p->ns_ipc));
-        KEY("cgroup_namespace");
-        printf("%s\n", bool_name(p->ns_cgroup));
-        KEY("network");
-        printf("%s\n", network_mode_name(p->network));
-        KEY("hostname");
-        if (!p->hostname) {
-                printf("unset (the host's name)\n");
-        } else {
-                char name[HOST_NAME_MAX + 1];
-                hostname_expand(p->hostname, who->user, name, sizeof(name));
-                printf("\"%s\" (%s)\n", p->hostname, name);
-        }
-
-        printf(" the view inside\n");
-        KEY("proc");
-        printf("%s\n", proc_mode_name(p->proc));
-        KEY("hidepid");
-        printf("%s\n", hidepid_name(p->hidepid));
-        KEY("proc_subset_pid");
-        printf("%s\n", bool_name(p->proc_subset_pid));
-        KEY("private_tmp");
-        printf("%s\n", bool_name(p->private_tmp));
-        KEY("tmp_size");
-        printf("%s\n", limit_text(p->tmp_size, true, buf, sizeof(buf)));
-        KEY("masked_paths");
-        text_strv(&p->masked_paths);
-        putchar('\n');
-        KEY("read_only_paths");
-        text_strv(&p->read_only_paths);
-        putchar('\n');
-        KEY("hide_homes");
-        printf("%s\n", bool_name(p->hide_homes));
-        KEY("pty_max");
-        printf("%s per session (its own devpts)\n", limit_text(p->pty_max, false, buf, sizeof(buf)));
-
-        printf(" resources (per user, across all of the user's sessions)\n");
-        KEY("memory_max");
-        printf("%s\n", limit_text(p->memory_max, true, buf, sizeof(buf)));
-        KEY("memory_high");
-        printf("%s\n", limit_text(p->memory_high, true, buf, sizeof(buf)));
-        KEY("swap_max");
-        printf("%s\n", limit_text(p->swap_max, true, buf, sizeof(buf)));
-        KEY("pids_max");
-        printf("%s\n", limit_text(p->pids_max, false, buf, sizeof(buf)));
-        KEY("cpu_max");
-        if (p->cpu_max_percent == LIMIT_UNSET || p->cpu_max_percent == LIMIT_MAX)
-                printf("%s\n", limit_text(p->cpu_max_percent, false, buf, sizeof(buf)));
-        else
-                printf("%" PRIu64 "%%\n", p->cpu_max_percent);
-        KEY("cpu_weight");
-        printf("%s\n", limit_text(p->cpu_weight, false, buf, sizeof(buf)));
-        if (p->n_io == 0)
-                printf("  io                   none\n");
-        for (size_t i = 0; i < p->n_io; i++) {
-                const struct io_limit *io = &p->io[i];
-                char b1[32], b2[32], b3[32], b4[32];
-                printf("  io \"%s\" { read_bps = %s%s  write_bps = %s%s  read_iops = %s  "
-                       "write_iops = %s }\n",
-                       io->target, limit_text(io->read_bps, true, b1, sizeof(b1)),
-                       io->read_bps < LIMIT_MAX ? "/s" : "",
-                       limit_text(io->write_bps, true, b2, sizeof(b2)),
-                       io->write_bps < LIMIT_MAX ? "/s" : "",
-                       limit_text(io->read_iops, false, b3, sizeof(b3)),
-                       limit_text(io->write_iops, false, b4, sizeof(b4)));
-        }
-        KEY("caps_required");
-        printf("%s\n", bool_name(p->caps_required));
-
-        printf(" kernel tables no cgroup caps\n");
-        KEY("max_sessions");
-        printf("%s live sessions per user\n", limit_text(p->max_sessions, false, buf, sizeof(buf)));
-        KEY("nofile");
-        char why[256];
-        uint64_t nofile = limits_nofile(c, p, why, sizeof(why));
-        if (nofile == 0)
-                printf("max (%s)\n", why);
-        else
-                printf("%" PRIu64 " per process, %s\n", nofile, why);
-
-        printf(" syscalls\n");
-        KEY("seccomp");
-        printf("%s\n", seccomp_base_name(p->seccomp_base));
-        KEY("seccomp_action");
-        printf("%s\n", seccomp_action_name(p->seccomp_action));
-        KEY("syscalls_allow");
-        text_strv(&p->syscalls_allow);
-        putchar('\n');
-        KEY("syscalls_deny");
-        text_strv(&p->syscalls_deny);
-        putchar('\n');
-        if (eff->r < 0) {
-                printf("  syscall list: not available (%s)\n",
-                       eff->err.msg[0] ? eff->err.msg : strerror(-eff->r));
-        } else {
-                printf("  syscall list: %zu allowed\n", eff->allowed.n);
-                print_wrapped(&eff->allowed, "    ");
-                if (eff->rules.n)
-                        printf("  conditions\n");
-                for (size_t i = 0; i < eff->rules.n; i++)
-                        printf("    %s\n", eff->rules.v[i]);
-        }
-
-        printf(" privilege\n");
-        KEY("no_new_privs");
-        printf("%s\n", bool_name(p->no_new_privs));
-        KEY("capabilities");
-        putchar('{');
-        bool first = true;
-        for (unsigned bit = 0; bit < 64; bit++) {
-                char name[64];
-                if (!(p->caps_keep & (UINT64_C(1) << bit)))
-                        continue;
-                cap_name(bit, name, sizeof(name));
-                printf("%s\"%s\"", first ? "" : ", ", name);
-                first = false;
-        }
-        printf("}%s\n", first ? " (the bounding set is emptied)" : "");
-
-        bool aa = lsm_apparmor_enabled(), se = lsm_selinux_enabled();
-        int ll = lsm_landlock_abi();
-        printf(" LSM (this kernel: AppArmor %s, SELinux %s, Landlock %s", aa ? "yes" : "no",
-               se ? "yes" : "no", ll > 0 ? "yes" : "no");
-        if (ll > 0)
-                printf(" (ABI %d)", ll);
-        printf(")\n");
-        KEY("apparmor_profile");
-        printf("%s%s%s\n", p->apparmor_profile ? "\"" : "",
-               p->apparmor_profile ? p->apparmor_profile : "unset",
-               p->apparmor_profile ? "\"" : "");
-        KEY("selinux_context");
-        printf("%s%s%s\n", p->selinux_context ? "\"" : "",
-               p->selinux_context ? p->selinux_context : "unset", p->selinux_context ? "\"" : "");
-        landlock_line("landlock_read_only", &p->landlock_read_only, who->home ? who->home : "~");
-        landlock_line("landlock_read_write", &p->landlock_read_write, who->home ? who->home : "~");
-        KEY("lsm_required");
-        printf("%s\n", bool_name(p->lsm_required));
-
-        const char *missing = (p->apparmor_profile && !aa)  ? "AppArmor"
-                              : (p->selinux_context && !se) ? "SELinux"
-                              : ((p->landlock_read_only.n || p->landlock_read_write.n) && ll <= 0)
+        const struct policy *p = sh->p;
+        const char *missing = (p->apparmor_profile && !lsm_apparmor_enabled()) ? "AppArmor"
+                              : (p->selinux_context && !lsm_selinux_enabled()) ? "SELinux"
+                              : ((p->landlock_read_only.n || p->landlock_read_write.n) &&
+                                 lsm_landlock_abi() <= 0)
                                   ? "Landlock"
                                   : NULL;
         if (missing)
                 printf("  note: this kernel has no %s: %s\n", missing,
                        p->lsm_required ? "logins with this policy are refused here (lsm_required)"
                                        : "logged and ignored (lsm_required = false)");
+}
+
+static void print_policy(const struct config *c, const struct policy *p,
+                         const struct login_info *who, const struct effective *eff)
+{
+        const struct shown sh = {c, p, who, eff};
+        enum key_group group = KG_NONE;
+
+        printf("\npolicy %s (%s:%d)\n", p->name, c->file, p->line);
+        for (size_t i = 0; i < keys_policy->n_keys; i++) {
+                const struct key *k = &keys_policy->keys[i];
+                const struct hook *h = hook_of(k);
+                if (k->group != group) {
+                        if (group == KG_LSM)
+                                lsm_note(&sh);
+                        group = k->group;
+                        group_title(group);
+                }
+                KEY(k->name);
+                if (h && h->text)
+                        h->text(&sh);
+                else
+                        text_value(k, p, who);
+                if (h && h->text_after)
+                        h->text_after(&sh);
+        }
+        if (group == KG_LSM)
+                lsm_note(&sh);
 }
 
 static void print_text(const struct config *c, const struct login_info *who,

@@ -1,7 +1,5 @@
-/* list.c: `isolatectl list` (live sessions and what they use, from the registry and
- * each session's cgroup) and `isolatectl gc` (what dead sessions left: registry entries
- * whose init is gone, empty session cgroups). */
-#include <getopt.h>
+/* list.c: `isolatectl list`: live sessions and what they use, from the registry and each
+ * session's cgroup. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -9,6 +7,7 @@
 #include "../conf/policy.h"
 #include "../session-helper/cgroup.h"
 #include "ctl.h"
+#include "json.h"
 #include "../session-helper/registry.h"
 
 struct row {
@@ -21,51 +20,6 @@ struct rows {
         struct row *v;
         size_t n;
 };
-
-/* Parses [-c FILE] [--json] (json may be NULL: not accepted) and loads the config. */
-static int load(int argc, char **argv, const char *usage, bool *json, struct config **ret)
-{
-        static const struct option opts[] = {
-            {"config", required_argument, NULL, 'c'},
-            {"json", no_argument, NULL, 'j'},
-            {"help", no_argument, NULL, 'h'},
-            {},
-        };
-        const char *config = DEFAULT_CONFIG_PATH;
-        int c;
-        while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-                switch (c) {
-                case 'c':
-                        config = optarg;
-                        break;
-                case 'j':
-                        if (!json) {
-                                fprintf(stderr, "%s", usage);
-                                return 2;
-                        }
-                        *json = true;
-                        break;
-                case 'h':
-                        printf("%s", usage);
-                        return 0;
-                default:
-                        fprintf(stderr, "%s", usage);
-                        return 2;
-                }
-        }
-        if (optind < argc) {
-                fprintf(stderr, "%s", usage);
-                return 2;
-        }
-        struct config_errors errs = {0};
-        if (config_load(config, true, ret, &errs) < 0) {
-                for (size_t i = 0; i < errs.n; i++)
-                        fprintf(stderr, "%s\n", errs.msgs[i]);
-                config_errors_free(&errs);
-                return 1;
-        }
-        return -1; /* go on */
-}
 
 static int collect(const struct session_record *r, void *data)
 {
@@ -107,20 +61,6 @@ static void human(uint64_t v, char *buf, size_t len)
         snprintf(buf, len, "%.1f%c", d, units[u]);
 }
 
-static void json_string(FILE *f, const char *s)
-{
-        fputc('"', f);
-        for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-                if (*p == '"' || *p == '\\')
-                        fprintf(f, "\\%c", *p);
-                else if (*p < 0x20 || *p == 0x7f)
-                        fprintf(f, "\\u%04x", *p);
-                else
-                        fputc(*p, f);
-        }
-        fputc('"', f);
-}
-
 static void print_json(const struct rows *rows, const struct config *cfg)
 {
         printf("[");
@@ -128,17 +68,17 @@ static void print_json(const struct rows *rows, const struct config *cfg)
                 const struct row *w = &rows->v[i];
                 const struct session_record *r = &w->rec;
                 printf("%s\n  {\"id\": ", i ? "," : "");
-                json_string(stdout, r->id);
+                json_str(stdout, r->id);
                 printf(", \"user\": ");
-                json_string(stdout, r->user);
+                json_str(stdout, r->user);
                 printf(", \"uid\": %u, \"service\": ", (unsigned)r->uid);
-                json_string(stdout, r->service);
+                json_str(stdout, r->service);
                 printf(", \"rhost\": ");
-                json_string(stdout, r->rhost);
+                json_str(stdout, r->rhost);
                 printf(", \"tty\": ");
-                json_string(stdout, r->tty);
+                json_str(stdout, r->tty);
                 printf(", \"policy\": ");
-                json_string(stdout, r->policy);
+                json_str(stdout, r->policy);
                 printf(", \"init_pid\": %d, \"caller_pid\": %d, \"start_time\": %llu, "
                        "\"cgroup_backend\": \"%s\"",
                        (int)r->init_pid, (int)r->caller_pid, (unsigned long long)r->start_time,
@@ -184,7 +124,8 @@ int cmd_list(int argc, char **argv)
 {
         bool json = false;
         struct config *cfg = NULL;
-        int st = load(argc, argv, "usage: isolatectl list [-c FILE] [--json]\n", &json, &cfg);
+        int st = ctl_load(argc, argv, "usage: isolatectl list [-c FILE] [--json]\n", &json, NULL,
+                          &cfg);
         if (st >= 0)
                 return st;
         struct rows rows = {0};
@@ -205,84 +146,4 @@ int cmd_list(int argc, char **argv)
         free(rows.v);
         config_free(cfg);
         return 0;
-}
-
-/* ---- gc ---------------------------------------------------------------------------------- */
-
-struct gc_state {
-        const struct config *cfg;
-        char (*live)[32];
-        size_t n_live;
-        unsigned removed_entries;
-        unsigned removed_leaves; /* sessions whose leaves went with their entry */
-        int error;
-};
-
-static int gc_entry(const struct session_record *r, void *data)
-{
-        struct gc_state *g = data;
-        if (registry_session_alive(r)) {
-                char(*nv)[32] = realloc(g->live, (g->n_live + 1) * sizeof(*nv));
-                if (!nv)
-                        return -ENOMEM;
-                g->live = nv;
-                snprintf(g->live[g->n_live++], sizeof(*nv), "%s", r->id);
-                return 0;
-        }
-        /* Its init is gone: its leaf should be empty (the init killed everything); if the
-         * caller still sits in it, removing fails and the next gc tries again. */
-        struct isolate_error e = {0};
-        bool had_leaf = false;
-        for (size_t i = 0; i < r->cgroup.n; i++)
-                had_leaf |=
-                    r->cgroup.h[i].leaf_path[0] && access(r->cgroup.h[i].leaf_path, F_OK) == 0;
-        if (cgroup_session_remove(&r->cgroup, &e) < 0)
-                fprintf(stderr, "isolatectl gc: session %s: %s\n", r->id, e.msg);
-        else if (had_leaf)
-                g->removed_leaves++;
-        int q = registry_remove(g->cfg->runtime_dir, r->id);
-        if (q < 0) {
-                fprintf(stderr, "isolatectl gc: cannot remove the registry entry of %s: %s\n",
-                        r->id, strerror(-q));
-                g->error = q;
-        } else
-                g->removed_entries++;
-        return 0;
-}
-
-static bool gc_is_live(const char *session_id, void *data)
-{
-        const struct gc_state *g = data;
-        for (size_t i = 0; i < g->n_live; i++)
-                if (STREQ(g->live[i], session_id))
-                        return true;
-        return false;
-}
-
-int cmd_gc(int argc, char **argv)
-{
-        struct config *cfg = NULL;
-        int st = load(argc, argv, "usage: isolatectl gc [-c FILE]\n", NULL, &cfg);
-        if (st >= 0)
-                return st;
-        struct gc_state g = {.cfg = cfg};
-        int r = registry_foreach(cfg->runtime_dir, gc_entry, &g);
-        if (r < 0) {
-                fprintf(stderr, "isolatectl gc: cannot read %s/sessions: %s\n", cfg->runtime_dir,
-                        strerror(-r));
-                free(g.live);
-                config_free(cfg);
-                return 1;
-        }
-        struct isolate_error err = {0};
-        int removed = cgroup_gc(cfg, gc_is_live, &g, &err);
-        if (removed < 0)
-                fprintf(stderr, "isolatectl gc: %s\n", err.msg);
-        unsigned leaves = g.removed_leaves + (removed < 0 ? 0 : (unsigned)removed);
-        printf("removed %u registry entr%s of dead sessions and the cgroups of %u session%s\n",
-               g.removed_entries, g.removed_entries == 1 ? "y" : "ies", leaves,
-               leaves == 1 ? "" : "s");
-        free(g.live);
-        config_free(cfg);
-        return removed < 0 || g.error < 0 ? 1 : 0;
 }

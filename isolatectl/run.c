@@ -1,5 +1,5 @@
 /* run.c: `isolatectl run` (a login without ssh: the same helper, the same join as the
- * PAM module) and `isolatectl kill`.
+ * PAM module).
  *
  * Exit status of run: the command's (128+N when killed by signal N); 125 when the session
  * was refused or could not be set up; 126/127 when the command cannot be run. */
@@ -216,64 +216,5 @@ int cmd_run(int argc, char **argv)
                 fprintf(stderr, "isolatectl run: closing session %s: %s\n", rep.session_id,
                         err.msg);
         join_spec_free(&rep.join);
-        return status;
-}
-
-int cmd_kill(int argc, char **argv)
-{
-        static const struct option opts[] = {
-            {"config", required_argument, NULL, 'c'},
-            {"help", no_argument, NULL, 'h'},
-            {},
-        };
-        const char *config = DEFAULT_CONFIG_PATH;
-        int c;
-        while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-                if (c == 'c')
-                        config = optarg;
-                else {
-                        fprintf(c == 'h' ? stdout : stderr,
-                                "usage: isolatectl kill [-c FILE] SESSION-ID\n");
-                        return c == 'h' ? 0 : 2;
-                }
-        }
-        if (optind != argc - 1) {
-                fprintf(stderr, "usage: isolatectl kill [-c FILE] SESSION-ID\n");
-                return 2;
-        }
-        const char *id = argv[optind];
-        struct config *cfg = NULL;
-        struct config_errors errs = {0};
-        if (config_load(config, true, &cfg, &errs) < 0) {
-                for (size_t i = 0; i < errs.n; i++)
-                        fprintf(stderr, "%s\n", errs.msgs[i]);
-                config_errors_free(&errs);
-                return 1;
-        }
-        struct session_record *rec = calloc(1, sizeof(*rec));
-        int r = rec ? registry_read(cfg->runtime_dir, id, rec) : -ENOMEM;
-        if (r < 0) {
-                fprintf(stderr, "isolatectl kill: no session %s in %s/sessions: %s\n", id,
-                        cfg->runtime_dir, strerror(-r));
-                free(rec);
-                config_free(cfg);
-                return 1;
-        }
-        int status = 0;
-        /* a pidfd pins the process: the check and the signal concern the same init */
-        int pidfd = (int)syscall(SYS_pidfd_open, rec->init_pid, 0);
-        if (pidfd < 0 || !registry_session_alive(rec)) {
-                fprintf(stderr, "isolatectl kill: session %s is not running (run isolatectl gc)\n",
-                        id);
-                status = 1;
-        } else if (syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, NULL, 0) < 0) {
-                fprintf(stderr, "isolatectl kill: cannot signal the init of %s: %m\n", id);
-                status = 1;
-        } else
-                printf("session %s (user %s): every process killed\n", id, rec->user);
-        if (pidfd >= 0)
-                close(pidfd);
-        free(rec);
-        config_free(cfg);
         return status;
 }

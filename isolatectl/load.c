@@ -1,0 +1,52 @@
+/* load.c: the options that list, gc and kill share, and loading the config. */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "ctl.h"
+
+int ctl_load(int argc, char **argv, const char *usage, bool *json, const char **operand,
+             struct config **ret)
+{
+        static const struct option opts[] = {
+            {"config", required_argument, NULL, 'c'},
+            {"json", no_argument, NULL, 'j'},
+            {"help", no_argument, NULL, 'h'},
+            {},
+        };
+        const char *config = DEFAULT_CONFIG_PATH;
+        int c;
+        while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+                switch (c) {
+                case 'c':
+                        config = optarg;
+                        break;
+                case 'j':
+                        if (!json) {
+                                fprintf(stderr, "%s", usage);
+                                return 2;
+                        }
+                        *json = true;
+                        break;
+                case 'h':
+                        printf("%s", usage);
+                        return 0;
+                default:
+                        fprintf(stderr, "%s", usage);
+                        return 2;
+                }
+        }
+        if (argc - optind != (operand ? 1 : 0)) {
+                fprintf(stderr, "%s", usage);
+                return 2;
+        }
+        if (operand)
+                *operand = argv[optind];
+        struct config_errors errs = {0};
+        if (config_load(config, true, ret, &errs) < 0) {
+                for (size_t i = 0; i < errs.n; i++)
+                        fprintf(stderr, "%s\n", errs.msgs[i]);
+                config_errors_free(&errs);
+                return 1;
+        }
+        return -1; /* go on */
+}
