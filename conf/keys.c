@@ -345,3 +345,15 @@ const char *key_enum_choices(const struct key *k, char *buf, size_t len)
                 off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? " | " : "", e->name);
         return buf;
 }
+
+/* The words of two enums that more than the config uses: the registry and `isolatectl list`
+ * write a session's backend with the config's words. */
+const char *fail_mode_name(enum fail_mode m)
+{
+        return key_enum_word(key_named(keys_root, "fail"), (int)m);
+}
+
+const char *cgroup_backend_name(enum cgroup_backend_kind k)
+{
+        return key_enum_word(key_named(keys_root, "cgroup_backend"), (int)k);
+}

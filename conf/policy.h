@@ -244,11 +244,6 @@ void format_cidr(const struct cidr *net, char *buf, size_t len);
 void config_strv_free(struct strv *v);
 bool config_strv_contains(const struct strv *v, const char *s);
 
-/* The names used in the config, for messages and explain. */
+/* The config's words for these (conf/keys.c). */
 const char *fail_mode_name(enum fail_mode m);
 const char *cgroup_backend_name(enum cgroup_backend_kind k);
-const char *network_mode_name(enum network_mode m);
-const char *proc_mode_name(enum proc_mode m);
-const char *hidepid_name(enum hidepid_mode m);
-const char *seccomp_action_name(enum seccomp_action a);
-const char *seccomp_base_name(enum seccomp_base b);
