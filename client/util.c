@@ -2,6 +2,7 @@
 #include "util.h"
 
 #include <fcntl.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/random.h>
@@ -127,23 +128,6 @@ int read_u64_at(int dirfd, const char *path, uint64_t *ret)
         return safe_atou64(buf, ret);
 }
 
-int write_file_at(int dirfd, const char *path, const char *value)
-{
-        _cleanup_close_ int fd = openat(dirfd, path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return -errno;
-        size_t len = strlen(value);
-        ssize_t n;
-        do
-                n = write(fd, value, len);
-        while (n < 0 && errno == EINTR);
-        if (n < 0)
-                return -errno;
-        if ((size_t)n != len)
-                return -EIO;
-        return 0;
-}
-
 int write_all(int fd, const void *buf, size_t len)
 {
         const char *p = buf;
@@ -225,4 +209,19 @@ int proc_start_time(pid_t pid, uint64_t *ret)
                 return -EBADMSG;
         *ret = v;
         return 0;
+}
+
+void warnings_add(char *buf, size_t len, const char *fmt, ...)
+{
+        if (!buf || len == 0)
+                return;
+        size_t used = strnlen(buf, len);
+        if (used >= len - 1)
+                return;
+        if (used > 0)
+                buf[used++] = '\n';
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(buf + used, len - used, fmt, ap);
+        va_end(ap);
 }

@@ -87,8 +87,6 @@ int read_u64_at(int dirfd, const char *path, uint64_t *ret);
  * it names one process, where a pid alone may have been reused. 0, -ESRCH for a process that
  * has exited (a zombie), or -errno. */
 int proc_start_time(pid_t pid, uint64_t *ret);
-/* Writes the whole string to an existing file (cgroupfs, procfs) in one write(2). */
-int write_file_at(int dirfd, const char *path, const char *value);
 
 /* Writes all of buf, retrying on EINTR and short writes. */
 int write_all(int fd, const void *buf, size_t len);
@@ -98,6 +96,10 @@ uint64_t now_ns(void);
 
 /* strdup that aborts on ENOMEM is not allowed here: returns NULL like strdup. */
 char *strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Adds one line to a buffer of warnings (a NUL-terminated string, lines joined with '\n',
+ * none at the end); what does not fit is cut. buf NULL or len 0: nothing. */
+void warnings_add(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Random hex string of n chars (n even), from getrandom(2). */
 int random_hex(char *buf, size_t n);

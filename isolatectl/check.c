@@ -230,10 +230,7 @@ int cmd_check(int argc, char **argv)
                         check_usage(stdout);
                         return 0;
                 default:
-                        fprintf(stderr, "isolatectl check: %s '%s'\n",
-                                optopt && strchr("cP", optopt) ? "missing argument for"
-                                                               : "unknown option",
-                                argv[optind - 1]);
+                        ctl_bad_option("check", "cP", argv);
                         check_usage(stderr);
                         return 2;
                 }

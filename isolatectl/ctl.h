@@ -19,3 +19,6 @@ int cmd_kill(int argc, char **argv);    /* kill.c */
  * status (usage or config errors printed). */
 int ctl_load(int argc, char **argv, const char *usage, bool *json, const char **operand,
              struct config **ret);
+/* The message for getopt's '?': a missing argument (for an option letter in with_arg) or an
+ * unknown option. */
+void ctl_bad_option(const char *cmd, const char *with_arg, char **argv);

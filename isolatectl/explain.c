@@ -581,10 +581,7 @@ int cmd_explain(int argc, char **argv)
                         explain_usage(stdout);
                         return 0;
                 default:
-                        fprintf(stderr, "isolatectl explain: %s '%s'\n",
-                                optopt && strchr("csr", optopt) ? "missing argument for"
-                                                                : "unknown option",
-                                argv[optind - 1]);
+                        ctl_bad_option("explain", "csr", argv);
                         explain_usage(stderr);
                         return 2;
                 }

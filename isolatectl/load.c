@@ -1,6 +1,8 @@
-/* load.c: the options that list, gc and kill share, and loading the config. */
+/* load.c: what the commands share: their options (list, gc, kill), the config, and the
+ * message for a bad option. */
 #include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "ctl.h"
 
@@ -49,4 +51,11 @@ int ctl_load(int argc, char **argv, const char *usage, bool *json, const char **
                 return 1;
         }
         return -1; /* go on */
+}
+
+void ctl_bad_option(const char *cmd, const char *with_arg, char **argv)
+{
+        fprintf(stderr, "isolatectl %s: %s '%s'\n", cmd,
+                optopt && strchr(with_arg, optopt) ? "missing argument for" : "unknown option",
+                argv[optind - 1]);
 }

@@ -78,23 +78,6 @@ int lsm_landlock_abi(void)
         return landlock_abi_version();
 }
 
-static void warn(char *warnings, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void warn(char *warnings, size_t len, const char *fmt, ...)
-{
-        if (!warnings || len == 0)
-                return;
-        size_t used = strnlen(warnings, len);
-        if (used >= len - 1)
-                return;
-        if (used > 0)
-                warnings[used++] = '\n';
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(warnings + used, len - used, fmt, ap);
-        va_end(ap);
-}
-
 /* A named LSM the kernel lacks: refuse or warn, as lsm_required says. */
 static int lsm_missing(const struct policy *p, char *warnings, size_t warnings_len,
                        struct isolate_error *err, const char *what)
@@ -103,7 +86,7 @@ static int lsm_missing(const struct policy *p, char *warnings, size_t warnings_l
                 return error_set(err, EOPNOTSUPP,
                                  "policy %s names %s; load it or set lsm_required = false", p->name,
                                  what);
-        warn(warnings, warnings_len,
+        warnings_add(warnings, warnings_len,
              "policy %s names %s; going on without it (lsm_required = false)", p->name, what);
         return 0;
 }
@@ -157,7 +140,7 @@ static int plan_label(const struct policy *p, struct join_spec *j, char *warning
                              : "/proc/self/attr/exec");
                 n = snprintf(j->lsm_attr_value, sizeof(j->lsm_attr_value), "exec %s", profile);
                 if (se)
-                        warn(
+                        warnings_add(
                             warnings, warnings_len,
                             "policy %s: both AppArmor and SELinux are enabled; AppArmor profile %s "
                             "is used, SELinux context %s is not",
@@ -260,7 +243,7 @@ static int add_landlock_path(const struct policy *p, struct join_spec *j, const 
         r = path_open(path, home_len, 0, &fd);
         if (r == -ENOENT || r == -ENOTDIR) {
                 if (!quiet_if_missing)
-                        warn(warnings, warnings_len,
+                        warnings_add(warnings, warnings_len,
                              "policy %s: Landlock path %s does not exist; skipped", p->name, path);
                 return 0;
         }

@@ -145,6 +145,19 @@ static int ruleset_from_policy(const struct policy *p, struct ruleset *rs,
         return 0;
 }
 
+/* A ruleset of its own (a few KiB: not on the stack) for p, in *ret. */
+static int ruleset_new(const struct policy *p, struct ruleset **ret, struct isolate_error *err)
+{
+        _cleanup_free_ struct ruleset *rs = malloc(sizeof(*rs));
+        if (!rs)
+                return error_set(err, ENOMEM, "out of memory");
+        int r = ruleset_from_policy(p, rs, err);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(rs);
+        return 0;
+}
+
 static bool rs_allows(const struct ruleset *rs, const char *name)
 {
         int nr = nr_of(name);
@@ -457,12 +470,10 @@ static int compile(const struct ruleset *rs, bool optimize, struct sock_filter *
 int seccomp_program_build(const struct policy *p, bool optimize, struct sock_filter **ret,
                           uint32_t *ret_len, struct isolate_error *err)
 {
-        _cleanup_free_ struct ruleset *rs = malloc(sizeof(*rs));
-        if (!rs)
-                return error_set(err, ENOMEM, "out of memory");
+        _cleanup_free_ struct ruleset *rs = NULL;
         *ret = NULL;
         *ret_len = 0;
-        int r = ruleset_from_policy(p, rs, err);
+        int r = ruleset_new(p, &rs, err);
         if (r < 0)
                 return r;
         if (!rs->filter)
@@ -629,10 +640,8 @@ int seccomp_program_get(const struct config *c, const struct policy *p, struct s
         *ret = NULL;
         *ret_len = 0;
         *ret_flags = 0;
-        _cleanup_free_ struct ruleset *rs = malloc(sizeof(*rs));
-        if (!rs)
-                return error_set(err, ENOMEM, "out of memory");
-        int r = ruleset_from_policy(p, rs, err);
+        _cleanup_free_ struct ruleset *rs = NULL;
+        int r = ruleset_new(p, &rs, err);
         if (r < 0)
                 return r;
         if (!rs->filter)
@@ -776,10 +785,8 @@ int seccomp_effective(const struct policy *p, struct strv *ret_allowed, struct s
 {
         _cleanup_(seccomp_strv_free) struct strv allowed = {0};
         _cleanup_(seccomp_strv_free) struct strv rules = {0};
-        _cleanup_free_ struct ruleset *rs = malloc(sizeof(*rs));
-        if (!rs)
-                return error_set(err, ENOMEM, "out of memory");
-        int r = ruleset_from_policy(p, rs, err);
+        _cleanup_free_ struct ruleset *rs = NULL;
+        int r = ruleset_new(p, &rs, err);
         if (r < 0)
                 return r;
         if (!rs->filter)
