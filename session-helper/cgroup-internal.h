@@ -1,5 +1,9 @@
-/* cgroup-internal.h: what cgroup.c shares with the three backends (cgroup-v1.c,
- * cgroup-v2.c, cgroup-systemd.c). Not part of the interface: use cgroup.h. */
+/* cgroup-internal.h: what the cgroup files share behind cgroup.h. Not part of the interface:
+ * use cgroup.h. The calls go one way, down:
+ *   cgroup.c                                  the interface: backend choice, dispatch
+ *   cgroup-systemd.c cgroup-v2.c cgroup-v1.c  the backends
+ *   cgroupfs.c                                traced operations, the missing-cap rule, ...
+ *   cgroupfs-mounts.c                         the host's hierarchies (mountinfo) */
 #pragma once
 
 #include <limits.h>
@@ -46,9 +50,15 @@ struct cg_ctx {
         bool gc_due; /* sweep the user's dead leaves this time (at most once a minute) */
 };
 
-/* Paths and hooks (cgroup.c). */
+#define CG_LEAF_PREFIX "session-"
+#define CG_USER_PREFIX "user-"
+#define CG_SUPERVISOR  "supervisor"
+
+/* ---- cgroupfs-mounts.c ------------------------------------------------------------------- */
+
+/* Where /proc and cgroupfs are (cgroup_set_proc_root, cgroup_set_fs_root). */
 const char *cg_proc_root(void);
-const char *cg_system_bus_address(void);
+const char *cg_fs_root(void);
 
 /* mountinfo -> the cgroup hierarchies (v1 and v2) visible, hidden mounts dropped. */
 int cg_mounts_read(struct cg_mount **ret, size_t *ret_n, struct isolate_error *err);
@@ -68,9 +78,11 @@ int cg_fs_path(const struct cg_mount *m, const char *rel, char *ret, size_t len)
  * hierarchy root or our own cgroup); the rest is ours to make. */
 int cg_root_path(const char *cfg_root, const struct cg_mount *m, char *ret, size_t len,
                  size_t *ret_base_len, struct isolate_error *err);
-/* cg_root_path, then makes each missing directory below the base. */
-int cg_root_make(struct cg_ctx *ctx, const struct cg_mount *m, char *ret, size_t len,
-                 struct isolate_error *err);
+
+/* ---- cgroupfs.c -------------------------------------------------------------------------- */
+
+/* The emulation a fake tree set (cgroup_set_fs_emulation), or NULL. */
+const struct cgroup_fs_emulation *cg_fs_emulation(void);
 
 /* cgroupfs operations, each traced. cg_mkdir: 0 made, 1 existed; made dirs are recorded in
  * ctx for the rollback. cg_write truncates (fake trees are plain files). */
@@ -79,16 +91,37 @@ int cg_write(const char *dir, const char *file, const char *value, struct isolat
 int cg_rmdir(const char *path);
 /* Reads dir/file into buf (trailing newline removed); -errno. */
 int cg_read(const char *dir, const char *file, char *buf, size_t len);
+/* dir/file as a number; 0 when it is missing or no number (usage files). */
+uint64_t cg_read_u64(const char *dir, const char *file);
 bool cg_exists(const char *dir, const char *file);
+/* cg_root_path, then makes each missing directory below the base. */
+int cg_root_make(struct cg_ctx *ctx, const struct cg_mount *m, char *ret, size_t len,
+                 struct isolate_error *err);
+
+/* The user's, the leaf's and the supervisor's paths under a hierarchy's <root>, alike in
+ * every cgroupfs backend. */
+int cg_session_paths(const char *root, uid_t uid, const char *session_id,
+                     struct cgroup_hierarchy *h, struct isolate_error *err);
 
 /* A cap this host cannot apply: with caps_required an error (-code) naming what and the
  * fix; else one line in the warnings and 0 (go on without it). fmt says what is missing,
  * fix how to get it. */
-int cg_session_paths(const char *root, uid_t uid, const char *session_id,
-                     struct cgroup_hierarchy *h, struct isolate_error *err);
 int cg_missing(struct cg_ctx *ctx, struct isolate_error *err, int code, const char *fix,
                const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void cg_warn(struct cg_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Whether the policy sets any cap of the controller ("blkio" on v1 is "io" on v2). */
+bool cg_policy_needs(const struct cg_ctx *ctx, const char *controller);
+/* The policy keys a controller serves, for messages. */
+const char *cg_needed_for(const char *controller);
+
+/* "5M"-style formatting of a limit for files: LIMIT_MAX -> max_word, else the number. */
+void cg_limit_str(uint64_t v, const char *max_word, char *buf, size_t len);
+/* The value to write for a cap in a user cgroup: in one an earlier login made (existed), a
+ * cap this policy leaves unset goes back to unlimited, so that the cgroup follows the
+ * policy of the latest login (a policy edit applies at the next login); a new cgroup has
+ * the kernel's defaults already. */
+uint64_t cg_cap_effective(uint64_t v, bool existed);
 
 /* Removes empty leaves of dead sessions (not live, older than CGROUP_GC_MIN_AGE_S) in one
  * user-UID directory. Each id removed is added to *ids (for counting distinct sessions);
@@ -96,11 +129,10 @@ void cg_warn(struct cg_ctx *ctx, const char *fmt, ...) __attribute__((format(pri
 int cg_gc_user_dir(const char *user_dir, bool (*is_live)(const char *session_id, void *data),
                    void *data, char ***ids, size_t *n_ids);
 
-/* "5M"-style formatting of a limit for files: LIMIT_MAX -> max_word, else the number. */
-void cg_limit_str(uint64_t v, const char *max_word, char *buf, size_t len);
+/* ---- the backends ------------------------------------------------------------------------ */
 
-/* The backends. Each fills ret (backend, n, h[]) or fails having removed what it made
- * (the caller removes ctx->made). */
+/* Each fills ret (backend, n, h[]) or fails having removed what it made (the caller removes
+ * ctx->made). */
 int cg_v1_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_error *err);
 int cg_v2_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_error *err);
 int cg_systemd_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_error *err);
@@ -113,9 +145,8 @@ int cg_v2_plan(const struct cg_mount *mounts, size_t n_mounts, const char *cfg_r
 void cg_v1_usage(const struct cgroup_hierarchy *h, const char *dir, struct cgroup_usage *ret);
 void cg_v2_usage(const char *dir, struct cgroup_usage *ret);
 
-#define CG_LEAF_PREFIX "session-"
-#define CG_USER_PREFIX "user-"
-#define CG_SUPERVISOR  "supervisor"
-
-bool cg_policy_needs(const struct cg_ctx *ctx, const char *controller);
-const char *cg_needed_for(const char *controller);
+/* v1: the hierarchies a session is placed in, each one holding memory, blkio, pids or cpu,
+ * once, in that order; ret holds CG_V1_HIERARCHIES_MAX. Returns how many. */
+#define CG_V1_HIERARCHIES_MAX 4
+size_t cg_v1_hierarchies(const struct cg_mount *mounts, size_t n_mounts,
+                         const struct cg_mount **ret);

@@ -15,6 +15,14 @@
 #include <string.h>
 #include "sd-bus-dl.h"
 
+static char *g_bus_address; /* NULL: the system bus */
+
+void cgroup_set_system_bus_address(const char *address)
+{
+        free(g_bus_address);
+        g_bus_address = address ? strdup(address) : NULL;
+}
+
 static void bus_unref(sd_bus **b)
 {
         if (*b)
@@ -28,7 +36,7 @@ static void msg_unref(sd_bus_message **m)
 
 static int bus_open(sd_bus **ret)
 {
-        const char *address = cg_system_bus_address();
+        const char *address = g_bus_address;
         if (!address)
                 return sd_bus_open_system(ret); /* honours DBUS_SYSTEM_BUS_ADDRESS */
         sd_bus *b = NULL;

@@ -36,6 +36,7 @@
 
 /* The controllers a session is placed in, in the order their hierarchies are made. */
 static const char *const v1_controllers[] = {"memory", "blkio", "pids", "cpu"};
+_Static_assert(ELEMENTSOF(v1_controllers) == CG_V1_HIERARCHIES_MAX, "one hierarchy at most each");
 
 /* Writes a cap file; a file the kernel does not offer is a cap the host cannot apply. A
  * reset (a cap the policy leaves unset, back to the kernel's default) is skipped there. */
@@ -52,14 +53,6 @@ static int set(struct cg_ctx *ctx, const char *dir, const char *file, const char
         return cg_write(dir, file, value, err);
 }
 
-/* In a user cgroup made by an earlier login, a cap this policy leaves unset goes back to
- * unlimited: the cgroup follows the policy of the latest login (a policy edit applies at
- * the next login). A new cgroup has the kernel's defaults already. */
-static uint64_t effective(uint64_t v, bool existed)
-{
-        return v == LIMIT_UNSET && existed ? LIMIT_MAX : v;
-}
-
 /* memory.limit_in_bytes and memory.memsw.limit_in_bytes must stay memory <= memsw at every
  * step, so the one that is raised goes first. */
 static int memory_caps(struct cg_ctx *ctx, const char *dir, bool existed, struct isolate_error *err)
@@ -67,9 +60,9 @@ static int memory_caps(struct cg_ctx *ctx, const char *dir, bool existed, struct
         const struct policy *p = ctx->p;
         int r;
         const char *memsw_file = "memory.memsw.limit_in_bytes";
-        uint64_t mem = effective(p->memory_max, existed);
-        uint64_t swap = effective(p->swap_max, existed);
-        uint64_t high = effective(p->memory_high, existed);
+        uint64_t mem = cg_cap_effective(p->memory_max, existed);
+        uint64_t swap = cg_cap_effective(p->swap_max, existed);
+        uint64_t high = cg_cap_effective(p->memory_high, existed);
         bool have_memsw = cg_exists(dir, memsw_file);
         char mem_s[32] = "", memsw_s[32] = "";
         uint64_t memsw = LIMIT_UNSET;
@@ -202,7 +195,7 @@ static int blkio_caps(struct cg_ctx *ctx, const char *dir, bool existed, struct 
 
 static int pids_caps(struct cg_ctx *ctx, const char *dir, bool existed, struct isolate_error *err)
 {
-        uint64_t v = effective(ctx->p->pids_max, existed);
+        uint64_t v = cg_cap_effective(ctx->p->pids_max, existed);
         if (v == LIMIT_UNSET)
                 return 0;
         char s[32];
@@ -210,11 +203,17 @@ static int pids_caps(struct cg_ctx *ctx, const char *dir, bool existed, struct i
         return set(ctx, dir, "pids.max", s, "pids_max", ctx->p->pids_max == LIMIT_UNSET, err);
 }
 
+uint64_t cgroup_cpu_weight_to_shares(uint64_t weight)
+{
+        uint64_t s = weight > UINT64_MAX / 1024 ? 262144 : weight * 1024 / 100;
+        return s < 2 ? 2 : s > 262144 ? 262144 : s;
+}
+
 static int cpu_caps(struct cg_ctx *ctx, const char *dir, bool existed, struct isolate_error *err)
 {
         const struct policy *p = ctx->p;
         int r;
-        uint64_t percent = effective(p->cpu_max_percent, existed);
+        uint64_t percent = cg_cap_effective(p->cpu_max_percent, existed);
         bool reset = p->cpu_max_percent == LIMIT_UNSET;
         if (percent != LIMIT_UNSET) {
                 char period[32], quota[32];
@@ -260,10 +259,8 @@ static const char *basename_of(const char *path)
         return b ? b + 1 : path;
 }
 
-/* The hierarchies a session is placed in: each one holding a controller of v1_controllers,
- * once, in that order. */
-static size_t v1_hierarchies(const struct cg_mount *mounts, size_t n_mounts,
-                             const struct cg_mount **ret)
+size_t cg_v1_hierarchies(const struct cg_mount *mounts, size_t n_mounts,
+                         const struct cg_mount **ret)
 {
         size_t nh = 0;
         for (size_t i = 0; i < ELEMENTSOF(v1_controllers); i++) {
@@ -297,8 +294,8 @@ int cg_v1_plan(const struct cg_mount *mounts, size_t n_mounts, const char *cfg_r
                const char *session_id, struct cgroup_session *ret, struct isolate_error *err)
 {
         ret->backend = CGROUP_BACKEND_V1;
-        const struct cg_mount *hs[ELEMENTSOF(v1_controllers)];
-        size_t nh = v1_hierarchies(mounts, n_mounts, hs);
+        const struct cg_mount *hs[CG_V1_HIERARCHIES_MAX];
+        size_t nh = cg_v1_hierarchies(mounts, n_mounts, hs);
         for (size_t i = 0; i < nh && i < CGROUP_MAX_HIERARCHIES; i++) {
                 char root[PATH_MAX];
                 int r = cg_root_path(cfg_root, hs[i], root, sizeof(root), NULL, err);
@@ -330,8 +327,8 @@ int cg_v1_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_
                 if (r < 0)
                         return r;
         }
-        const struct cg_mount *hs[ELEMENTSOF(v1_controllers)];
-        size_t nh = v1_hierarchies(ctx->mounts, ctx->n_mounts, hs);
+        const struct cg_mount *hs[CG_V1_HIERARCHIES_MAX];
+        size_t nh = cg_v1_hierarchies(ctx->mounts, ctx->n_mounts, hs);
         if (nh > CGROUP_MAX_HIERARCHIES)
                 return error_set(err, E2BIG, "too many cgroup hierarchies");
 
@@ -412,25 +409,16 @@ static void blkio_bytes(const char *dir, struct cgroup_usage *ret)
         }
 }
 
-static uint64_t read_u64(const char *dir, const char *file)
-{
-        char buf[64];
-        uint64_t v = 0;
-        if (cg_read(dir, file, buf, sizeof(buf)) > 0)
-                (void)safe_atou64(buf, &v);
-        return v;
-}
-
 void cg_v1_usage(const struct cgroup_hierarchy *h, const char *dir, struct cgroup_usage *ret)
 {
         char ctl[sizeof(h->controllers)];
         snprintf(ctl, sizeof(ctl), ",%s,", h->controllers);
         if (strstr(ctl, ",memory,")) {
-                ret->memory_current = read_u64(dir, "memory.usage_in_bytes");
-                ret->memory_peak = read_u64(dir, "memory.max_usage_in_bytes");
+                ret->memory_current = cg_read_u64(dir, "memory.usage_in_bytes");
+                ret->memory_peak = cg_read_u64(dir, "memory.max_usage_in_bytes");
         }
         if (strstr(ctl, ",blkio,"))
                 blkio_bytes(dir, ret);
         if (strstr(ctl, ",pids,"))
-                ret->tasks = read_u64(dir, "pids.current");
+                ret->tasks = cg_read_u64(dir, "pids.current");
 }

@@ -27,14 +27,6 @@ static bool word_in(const char *list, const char *word)
         return false;
 }
 
-/* In a user cgroup made by an earlier login, a cap this policy leaves unset goes back to
- * unlimited: the cgroup follows the policy of the latest login (a policy edit applies at
- * the next login). A new cgroup has the kernel's defaults already. */
-static uint64_t effective(uint64_t v, bool existed)
-{
-        return v == LIMIT_UNSET && existed ? LIMIT_MAX : v;
-}
-
 static int set_limit(const char *dir, const char *file, uint64_t v, struct isolate_error *err)
 {
         if (v == LIMIT_UNSET)
@@ -77,7 +69,7 @@ static int io_caps(struct cg_ctx *ctx, const char *dir, bool existed, struct iso
                 char line[256];
                 int n = snprintf(line, sizeof(line), "%u:%u", d->major, d->minor);
                 for (size_t k = 0; k < ELEMENTSOF(keys); k++) {
-                        uint64_t e = effective(v[k], existed);
+                        uint64_t e = cg_cap_effective(v[k], existed);
                         if (e == LIMIT_UNSET)
                                 continue;
                         char val[32];
@@ -98,10 +90,10 @@ static int caps(struct cg_ctx *ctx, const char *dir, const bool *enabled, bool e
         const struct policy *p = ctx->p;
         int r;
         if (enabled[0]) {
-                if ((r = set_limit(dir, "memory.max", effective(p->memory_max, existed), err)) <
-                        0 ||
-                    (r = set_limit(dir, "memory.high", effective(p->memory_high, existed), err)) <
-                        0)
+                if ((r = set_limit(dir, "memory.max", cg_cap_effective(p->memory_max, existed),
+                                   err)) < 0 ||
+                    (r = set_limit(dir, "memory.high", cg_cap_effective(p->memory_high, existed),
+                                   err)) < 0)
                         return r;
                 if (!cg_exists(dir, "memory.swap.max")) {
                         if (p->swap_max != LIMIT_UNSET) {
@@ -115,17 +107,17 @@ static int caps(struct cg_ctx *ctx, const char *dir, const bool *enabled, bool e
                                 if (r < 0)
                                         return r;
                         }
-                } else if ((r = set_limit(dir, "memory.swap.max", effective(p->swap_max, existed),
-                                          err)) < 0)
+                } else if ((r = set_limit(dir, "memory.swap.max",
+                                          cg_cap_effective(p->swap_max, existed), err)) < 0)
                         return r;
         }
         if (enabled[1] && (r = io_caps(ctx, dir, existed, err)) < 0)
                 return r;
         if (enabled[2] &&
-            (r = set_limit(dir, "pids.max", effective(p->pids_max, existed), err)) < 0)
+            (r = set_limit(dir, "pids.max", cg_cap_effective(p->pids_max, existed), err)) < 0)
                 return r;
         if (enabled[3]) {
-                uint64_t percent = effective(p->cpu_max_percent, existed);
+                uint64_t percent = cg_cap_effective(p->cpu_max_percent, existed);
                 if (percent != LIMIT_UNSET) {
                         char v[64];
                         if (percent == LIMIT_MAX ||
@@ -250,20 +242,11 @@ int cg_v2_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_
         return 0;
 }
 
-static uint64_t read_u64(const char *dir, const char *file)
-{
-        char buf[64];
-        uint64_t v = 0;
-        if (cg_read(dir, file, buf, sizeof(buf)) > 0)
-                (void)safe_atou64(buf, &v);
-        return v;
-}
-
 void cg_v2_usage(const char *dir, struct cgroup_usage *ret)
 {
-        ret->memory_current = read_u64(dir, "memory.current");
-        ret->memory_peak = read_u64(dir, "memory.peak");
-        ret->tasks = read_u64(dir, "pids.current");
+        ret->memory_current = cg_read_u64(dir, "memory.current");
+        ret->memory_peak = cg_read_u64(dir, "memory.peak");
+        ret->tasks = cg_read_u64(dir, "pids.current");
         char path[PATH_MAX];
         snprintf(path, sizeof(path), "%s/io.stat", dir);
         _cleanup_fclose_ FILE *f = fopen(path, "re");

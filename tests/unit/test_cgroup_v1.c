@@ -1,8 +1,9 @@
 /* test_cgroup_v1: the cgroup v1 backend against a fake tree laid out like this host's
- * hybrid hierarchy (session-helper/cgroup-v1.c, cgroup.c): per hierarchy the directories
- * made, the files written with what and in which order, memory+swap ordering, missing
- * controllers, the session as the init sees it (which hierarchies, their mount options),
- * moving processes all-or-nothing, removal, usage and garbage collection.
+ * hybrid hierarchy (session-helper/cgroup-v1.c, cgroup.c, cgroupfs.c, cgroupfs-mounts.c):
+ * per hierarchy the directories made, the files written with what and in which order,
+ * memory+swap ordering, missing controllers, the session as the init sees it (which
+ * hierarchies, their mount options), moving processes all-or-nothing, removal, usage and
+ * garbage collection.
  *
  * The fake tree: <tmp>/sys/fs/cgroup/{memory,blkio,pids,cpu,cpuacct,...} per
  * <tmp>/mountinfo; this process's memory cgroup is /process_api/abc (like the test runner

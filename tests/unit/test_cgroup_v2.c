@@ -1,7 +1,8 @@
 /* test_cgroup_v2: the cgroup v2 backend against a fake cgroupfs tree (session-helper/
- * cgroup-v2.c, cgroup.c): which directories are made, which files are written with what,
- * in which order, what is refused or warned about, what a session looks like to the init
- * (mount type, paths), moving processes, removal, garbage collection, the registry text.
+ * cgroup-v2.c, cgroup.c, cgroupfs.c, cgroupfs-mounts.c): which directories are made, which
+ * files are written with what, in which order, what is refused or warned about, what a
+ * session looks like to the init (mount type, paths), moving processes, removal, garbage
+ * collection, the registry text of a session.
  *
  * The fake tree: <tmp>/sys/fs/cgroup is the unified hierarchy (per <tmp>/mountinfo), and
  * the trace hook plays the kernel: every directory made gets the files the kernel would
