@@ -131,9 +131,6 @@ static int build_properties(sd_bus_message *m, const struct cg_ctx *ctx, int *co
 /* Sends the caps; 0 when applied or nothing to send, else the missing-cap rule. */
 static int set_unit_properties(struct cg_ctx *ctx, const char *unit, struct isolate_error *err)
 {
-        if (ctx->p->cpu_weight != LIMIT_UNSET &&
-            (ctx->p->cpu_weight < 1 || ctx->p->cpu_weight > 10000))
-                return error_set(err, EINVAL, "cpu_weight must be 1..10000");
         _cleanup_(bus_unref) sd_bus *bus = NULL;
         _cleanup_(msg_unref) sd_bus_message *m = NULL;
         sd_bus_error e = SD_BUS_ERROR_NULL;

@@ -172,9 +172,12 @@ int cgroup_session_create(const struct config *c, const struct policy *p, uid_t 
                 warnings[0] = '\0';
         if (!session_id_valid(session_id))
                 return error_set(err, EINVAL, "invalid session id '%s'", session_id);
-        if (p->cpu_weight != LIMIT_UNSET && (p->cpu_weight < 1 || p->cpu_weight > 10000))
-                return error_set(err, EINVAL, "policy '%s': cpu_weight must be 1..10000",
-                                 p->name ? p->name : "?");
+        /* The config parser refuses such a weight; a policy built in code (the unit tests,
+         * test_cgroup_systemd --drive) reaches here unchecked, and every backend after it. */
+        if (p->cpu_weight != LIMIT_UNSET &&
+            (p->cpu_weight < CPU_WEIGHT_MIN || p->cpu_weight > CPU_WEIGHT_MAX))
+                return error_set(err, EINVAL, "policy '%s': cpu_weight must be %d..%d",
+                                 p->name ? p->name : "?", CPU_WEIGHT_MIN, CPU_WEIGHT_MAX);
         enum cgroup_backend_kind backend;
         int r = cgroup_backend_resolve(c->cgroup_backend, &backend, err);
         if (r < 0)

@@ -303,6 +303,19 @@ static void test_unreachable_bus(void **state)
         assert_non_null(strstr(f->warnings, "cannot connect to the system bus"));
 }
 
+/* A weight outside 1..10000 (a policy the config parser did not build) is refused before
+ * the backend runs: nothing is sent, nothing is written. */
+static void test_bad_weight_refused(void **state)
+{
+        struct fixture *f = *state;
+        f->p.cpu_weight = 20000;
+        assert_int_equal(create(f, 4242), -EINVAL);
+        assert_non_null(strstr(f->err.msg, "cpu_weight must be 1..10000"));
+        f->p.cpu_weight = 0;
+        assert_int_equal(create(f, 4242), -EINVAL);
+        assert_int_equal(f->n_ops, 0);
+}
+
 static void test_registry_parse_systemd(void **state)
 {
         struct fixture *f = *state;
@@ -324,6 +337,7 @@ int main(int argc, char **argv)
                                             setup, teardown),
             cmocka_unit_test_setup_teardown(test_caller_outside_user_slice, setup, teardown),
             cmocka_unit_test_setup_teardown(test_unreachable_bus, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_bad_weight_refused, setup, teardown),
             cmocka_unit_test_setup_teardown(test_registry_parse_systemd, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
