@@ -4,7 +4,7 @@
 #   build/isolate-helper   root helper (open a session)         session-helper/ conf/ client/
 #   build/isolate-init     session init, static, libc only      session-helper/session-init.c + client/
 #   build/isolatectl       admin CLI                            isolatectl/ conf/ session-helper/ client/
-#   build/pam_isolate.so   PAM module, libpam + libc only       pam_module/ client/
+#   build/pam_isolate.so   PAM module, libpam + libc only       pam_module/ client/ conf/lexer.c
 
 PREFIX      ?= /usr/local
 DESTDIR     ?=
@@ -60,7 +60,7 @@ CTL_SRCS    := $(filter-out isolatectl/main.c,$(sort $(wildcard isolatectl/*.c))
 HELPER_SRCS := $(CONF_SRCS) $(LIB_SRCS) $(CLIENT_SRCS)
 HELPER_OBJS := $(HELPER_SRCS:%.c=$(B)/obj/%.o)
 CORE_OBJS   := $(HELPER_OBJS) $(CTL_SRCS:%.c=$(B)/obj/%.o)
-MODULE_SRCS := $(sort $(wildcard pam_module/*.c)) $(CLIENT_SRCS)
+MODULE_SRCS := $(sort $(wildcard pam_module/*.c)) $(CLIENT_SRCS) conf/lexer.c
 MODULE_OBJS := $(MODULE_SRCS:%.c=$(B)/pic/%.o)
 UNIT_SRCS   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)

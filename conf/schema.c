@@ -3,7 +3,7 @@
  * How errors get their line numbers. libconfuse 3.3 counts two extra lines for every
  * comment, stops at the first error, takes a file that ends inside a block as complete,
  * and echoes a '\' that ends the file inside a string to stdout. So:
- *  - the text is pre-scanned here: comments are blanked (newlines kept) before libconfuse
+ *  - the text is pre-scanned (lexer.c): comments are blanked (newlines kept) before libconfuse
  *    sees it, which makes its line counter right; "${VAR}" (which libconfuse would replace
  *    with the parser's environment), unterminated strings, comments and blocks are
  *    reported, and an unterminated string is blanked too;
@@ -17,6 +17,7 @@
  * A syntax error or an unknown key still ends libconfuse's parse: what was found before it
  * is reported, cross-references are not checked then (they would be wrong). */
 #include "keys.h"
+#include "lexer.h"
 #include "policy.h"
 #include "syscalls.h"
 
@@ -29,8 +30,6 @@
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/stat.h>
-
-#define CONFIG_MAX_BYTES (1024 * 1024)
 
 /* ---- collected problems ----------------------------------------------------------------- */
 
@@ -504,127 +503,23 @@ static void confuse_error(cfg_t *sec, const char *fmt, va_list ap)
         }
 }
 
-/* ---- pre-scan: blank comments, find ${...} and unterminated strings --------------------- */
+/* ---- pre-scan: the lexer (lexer.c) blanks comments, finds ${...} and unterminated strings - */
 
-static bool unquoted_char(char c)
+static void lexer_problem(void *userdata, enum lexer_problem what, int line, const char *msg)
 {
-        return !strchr(" #\"'\t\n\r={}()+,*", c);
+        struct parse_ctx *ctx = userdata;
+        diag_add(ctx, line, "%s", msg);
+        if (what == LEXER_UNTERMINATED)
+                ctx->lexer_reported = true;
 }
 
-/* Mirrors libconfuse's lexer closely enough to know what is a comment: "#" anywhere outside
- * strings; "//" and a block comment only where a token starts (inside an unquoted word they
- * are part of it). Returns a copy with every comment character replaced by a space. */
+/* A copy of in with every comment character replaced by a space (lexer_scan()). */
 static char *prescan(struct parse_ctx *ctx, const char *in, size_t len)
 {
-        char *out = malloc(len + 1);
-        if (!out)
+        static const struct lexer_ops ops = {.problem = lexer_problem};
+        char *out = NULL;
+        if (lexer_scan(in, len, &ops, ctx, &out) < 0)
                 return NULL;
-        memcpy(out, in, len + 1);
-
-        int line = 1;
-        bool tok_start = true;
-        size_t i = 0;
-        /* libconfuse takes a file that ends inside a block as complete: count the braces */
-        size_t depth = 0;
-        int outer_open_line = 0;
-        while (i < len) {
-                char c = in[i];
-                char next = i + 1 < len ? in[i + 1] : '\0';
-                if (c == '\n') {
-                        line++;
-                        tok_start = true;
-                        i++;
-                } else if (c == '#' || (tok_start && c == '/' && next == '/')) {
-                        while (i < len && in[i] != '\n')
-                                out[i++] = ' ';
-                        tok_start = true;
-                } else if (tok_start && c == '/' && next == '*') {
-                        int start_line = line;
-                        out[i++] = ' ';
-                        out[i++] = ' ';
-                        bool closed = false;
-                        while (i < len) {
-                                if (in[i] == '*' && i + 1 < len && in[i + 1] == '/') {
-                                        out[i++] = ' ';
-                                        out[i++] = ' ';
-                                        closed = true;
-                                        break;
-                                }
-                                if (in[i] == '\n')
-                                        line++;
-                                else
-                                        out[i] = ' ';
-                                i++;
-                        }
-                        if (!closed) {
-                                diag_add(ctx, start_line,
-                                         "unterminated comment: the '/*' here has no '*/'");
-                                ctx->lexer_reported = true;
-                        }
-                        tok_start = true;
-                } else if (c == '"' || c == '\'') {
-                        int start_line = line;
-                        size_t quote = i;
-                        bool closed = false;
-                        for (i++; i < len; i++) {
-                                if (in[i] == '\\' && i + 1 < len) {
-                                        if (in[i + 1] == '\n')
-                                                line++;
-                                        i++;
-                                        continue;
-                                }
-                                if (in[i] == '\n')
-                                        line++;
-                                if (in[i] == c) {
-                                        closed = true;
-                                        i++;
-                                        break;
-                                }
-                                if (c == '"' && in[i] == '$' && i + 1 < len && in[i + 1] == '{')
-                                        diag_add(ctx, line,
-                                                 "'${' in a double-quoted string would be replaced "
-                                                 "by an environment variable of the program "
-                                                 "reading the config; write $HOME without braces "
-                                                 "(single quotes keep '${...}' as it is)");
-                        }
-                        if (!closed) {
-                                diag_add(ctx, start_line,
-                                         "unterminated string: the %s here has no closing %s",
-                                         c == '"' ? "'\"'" : "\"'\"", c == '"' ? "'\"'" : "\"'\"");
-                                ctx->lexer_reported = true;
-                                /* libconfuse's lexer has no rule for a '\' at the end of a
-                                 * string and echoes it to stdout: it never sees the rest */
-                                for (size_t j = quote; j < len; j++)
-                                        if (out[j] != '\n')
-                                                out[j] = ' ';
-                        }
-                        tok_start = true;
-                } else if (c == '{' || c == '}') {
-                        if (c == '{' && depth++ == 0)
-                                outer_open_line = line;
-                        else if (c == '}' && depth > 0)
-                                depth--;
-                        tok_start = true;
-                        i++;
-                } else if (c == '$' && next == '{') {
-                        diag_add(ctx, line,
-                                 "'${' would be replaced by an environment variable of the "
-                                 "program reading the config; write $HOME without braces "
-                                 "(single quotes keep '${...}' as it is)");
-                        tok_start = false;
-                        i++;
-                } else {
-                        tok_start = !unquoted_char(c);
-                        i++;
-                }
-        }
-        if (depth > 0 && !ctx->lexer_reported) {
-                diag_add(ctx, line,
-                         "unexpected end of file: a '}' is missing (the block opened at line "
-                         "%d, or one inside it, is not closed)",
-                         outer_open_line);
-                ctx->lexer_reported = true;
-        }
         return out;
 }
 
@@ -1508,6 +1403,24 @@ void config_errors_free(struct config_errors *errs)
         errs->n = 0;
 }
 
+/* The PAM module reads the fail mode itself when the helper cannot run (lexer_fail_mode());
+ * a config on which its reading and libconfuse's differ is refused, so that for every config
+ * the helper accepts, the module's fallback decides as the helper would. */
+static void fail_mode_cross_check(struct parse_ctx *ctx, cfg_t *root, const struct config *c,
+                                  const char *buf, size_t len)
+{
+        int line = 0;
+        enum fail_mode module = lexer_fail_mode(buf, len, &line);
+        if (module == c->fail)
+                return;
+        const struct optval *v = value_at(root, "fail", 0);
+        diag_add(ctx, v ? v->line : line,
+                 "fail reads as %s here, but the PAM module, which reads it itself when the "
+                 "helper cannot run, would take it as %s; write it once, at the top level, as "
+                 "fail = %s (quotes allowed, no escapes, no list)",
+                 fail_mode_name(c->fail), fail_mode_name(module), fail_mode_name(c->fail));
+}
+
 static int parse_text(struct parse_ctx *ctx, const char *buf, size_t len, struct config *c)
 {
         cfg_opt_t io_opts[keys_io->n_keys + 2];
@@ -1567,6 +1480,8 @@ static int parse_text(struct parse_ctx *ctx, const char *buf, size_t len, struct
                 }
         }
         convert_config(ctx, cfg, c, complete);
+        if (complete && ctx->n_diags == 0 && !ctx->oom)
+                fail_mode_cross_check(ctx, cfg, c, buf, len);
         cfg_free(cfg);
         current = NULL;
         return 0;

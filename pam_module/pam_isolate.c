@@ -23,6 +23,7 @@
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 
+#include "../conf/lexer.h"
 #include "../conf/policy.h"
 #include "../client/join.h"
 
@@ -30,8 +31,6 @@
 
 #define DATA_NAME        "isolate_session"
 #define CLOSE_TIMEOUT_MS 5000
-/* The fail-mode scan reads no more than this; a larger config is "unsure", hence closed. */
-#define SCAN_MAX_SIZE (64 * 1024)
 
 struct module_args {
         const char *config;
@@ -157,73 +156,25 @@ static bool user_is_root(const char *user)
  * died (or hung) before it had loaded the config. An admin who wrote `fail = open` chose
  * availability over confinement for exactly this kind of breakage, so it is honoured, but
  * only when there is no doubt: a regular, root-owned file not writable by group or others
- * (what the helper itself demands), no larger than 64 KiB, without block comments, with
- * exactly one top-level `fail` setting and that one reading open (quotes allowed). Any
- * doubt means closed. This is not a parser: an invalid config with a plain `fail = open`
- * line counts as open here, which is what its author asked for; the helper, when it runs,
- * still denies every non-root login on an invalid config whatever `fail` says. */
+ * and no larger than the helper takes (what the helper itself demands), read by the config's
+ * own lexer (conf/lexer.c) as exactly one top-level `fail = open`. The helper refuses every
+ * config on which libconfuse reads `fail` differently, so on a config the helper accepts this
+ * decides as the helper would. On an invalid config it may still read open, which is what
+ * its author asked for; the helper, when it runs, denies every non-root login on it. */
 static bool config_says_fail_open(const char *path)
 {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         struct stat st;
         if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
-            (st.st_mode & 022) || st.st_size > SCAN_MAX_SIZE)
+            (st.st_mode & 022) || st.st_size > CONFIG_MAX_BYTES)
                 return false;
         _cleanup_free_ char *buf = malloc((size_t)st.st_size + 1);
         if (!buf)
                 return false;
         ssize_t n = read(fd, buf, (size_t)st.st_size);
-        if (n != st.st_size)
+        if (n != st.st_size || memchr(buf, '\0', (size_t)n))
                 return false;
-        buf[n] = '\0';
-        if (strlen(buf) != (size_t)n || strstr(buf, "/*"))
-                return false;
-
-        int depth = 0, fail_lines = 0;
-        bool open_seen = false;
-        for (char *line = buf, *next; line; line = next) {
-                next = strchr(line, '\n');
-                if (next)
-                        *next++ = '\0';
-                char *p = line + strspn(line, " \t\r");
-                if (depth == 0 && strncmp(p, "fail", 4) == 0 && strchr(" \t=", p[4])) {
-                        fail_lines++;
-                        p += 4 + strspn(p + 4, " \t");
-                        if (*p++ != '=')
-                                return false;
-                        p += strspn(p, " \t");
-                        size_t len = strcspn(p, " \t\r#");
-                        if ((len == 4 && strncmp(p, "open", 4) == 0) ||
-                            (len == 6 && strncmp(p, "\"open\"", 6) == 0))
-                                open_seen = true;
-                        p += len;
-                        p += strspn(p, " \t\r");
-                        if (*p && *p != '#' && strncmp(p, "//", 2) != 0)
-                                return false;
-                        continue;
-                }
-                /* braces outside strings and comments, for the depth of the next line */
-                bool in_string = false;
-                for (; *p; p++) {
-                        if (in_string) {
-                                if (*p == '\\' && p[1])
-                                        p++;
-                                else if (*p == '"')
-                                        in_string = false;
-                        } else if (*p == '"') {
-                                in_string = true;
-                        } else if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
-                                break;
-                        } else if (*p == '{') {
-                                depth++;
-                        } else if (*p == '}') {
-                                depth--;
-                        }
-                }
-                if (in_string || depth < 0)
-                        return false; /* a string over lines, or unbalanced: unsure */
-        }
-        return depth == 0 && fail_lines == 1 && open_seen;
+        return lexer_fail_mode(buf, (size_t)n, NULL) == FAIL_OPEN;
 }
 
 /* When the fail mode is unknown (no HELLO from the helper): fail = open by the config scan

@@ -663,6 +663,33 @@ class TestFailModes(SshdCase):
         os.chmod(cfg, 0o666)
         self.assertRefused(self.login(self.p1))
 
+    def test_single_quoted_fail_open_reads_alike_in_helper_and_module(self):
+        """libconfuse takes `fail = 'open'`, so the helper reads open; the module, reading the
+        config itself when there is no helper to ask, must read it alike (it once read
+        closed: its own scanner knew double quotes only)."""
+        with open(self.cfg) as f:
+            text = f.read().replace("fail = closed", "fail = 'open'")
+        self.assertIn("fail = 'open'", text)
+        cfg = self.write_config(text, "open-single-quoted.conf")
+        # the helper's reading: a fault of the host after it has loaded the config
+        broken = os.path.join(self.sb.dir, "broken-install-sq")
+        os.mkdir(broken, 0o755)
+        helper = os.path.join(broken, "isolate-helper")
+        shutil.copy2(HELPER, helper)
+        self.env.write_pam("sshd", sshd_stack(cfg, helper=helper))
+        self.assertUnconfined(self.login(self.p1))
+        line = self.module_line(self.p1.name, "fail-open")
+        self.assertIsNotNone(line, self.env.syslog.dump())
+        self.assertIn("cannot find the session init", line)
+        # the module's own reading, with no helper to ask
+        self.mark = self.env.syslog.mark()
+        self.env.write_pam("sshd", sshd_stack(cfg, helper="/nonexistent/isolate-helper"))
+        self.assertUnconfined(self.login(self.p1))
+        line = self.module_line(self.p1.name, "fail-open")
+        self.assertIsNotNone(line, self.env.syslog.dump())
+        self.assertIn("fail = open in the config", line)
+        self.assertClean()
+
     def test_bad_module_arguments_refuse(self):
         self.env.write_pam("sshd", sshd_stack("relative/isolate.conf"))
         self.assertRefused(self.login(self.p1))
