@@ -64,7 +64,7 @@ MODULE_SRCS := $(sort $(wildcard pam_module/*.c)) $(CLIENT_SRCS) conf/lexer.c
 MODULE_OBJS := $(MODULE_SRCS:%.c=$(B)/pic/%.o)
 UNIT_SRCS   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
-TEST_TOOLS  := $(B)/tests/reaper $(B)/tests/probe
+TEST_TOOLS  := $(B)/tests/reaper $(B)/tests/probe $(B)/tests/isolate-helper-faults
 FUZZ_TARGETS := config protocol
 FUZZ_REPLAY_BINS := $(FUZZ_TARGETS:%=$(B)/tests/fuzz_replay_%)
 FUZZ_REPLAY_OBJS := $(FUZZ_TARGETS:%=$(B)/obj/tests/fuzz/replay-%.o)
@@ -107,6 +107,21 @@ $(B)/tests/test_%: tests/unit/test_%.c $(CORE_OBJS)
 $(B)/tests/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(SAN) -fPIE -pie $(CFLAGS) $< -o $@
+
+# The helper with its fault injection compiled in (ISOLATE_TEST_DIE_AT, ISOLATE_TEST_HANG_AT),
+# for the tests only: the shipped isolate-helper has none. It finds the session init beside
+# itself, so build/tests/isolate-init points at the real one.
+$(B)/obj/session-helper/helper-faults.o: session-helper/helper.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(SAN) -fPIE $(PKG_CFLAGS) $(CFLAGS) -DISOLATE_FAULT_INJECTION -c $< -o $@
+
+$(B)/tests/isolate-helper-faults: $(B)/obj/session-helper/helper-faults.o $(HELPER_OBJS) \
+		$(B)/tests/isolate-init
+	$(CC) $(SAN) -pie $(LDHARDEN) $(LDFLAGS) $(filter %.o,$^) $(PKG_LIBS) -o $@
+
+$(B)/tests/isolate-init: $(B)/isolate-init
+	@mkdir -p $(dir $@)
+	ln -sfn ../isolate-init $@
 
 # A fuzz target with a main that runs its committed corpus once (tests/fuzz/replay.c): the
 # build's compiler and sanitizers, no libFuzzer; a cmocka-style test binary.

@@ -15,10 +15,10 @@
  * From the clone to the commit the child (later the init) owns the cleanup: whenever its
  * socket to the helper closes first, because the helper gave up or died at any point, it
  * removes whatever exists of the planned leaves (and the registry entry) and exits; the
- * helper only kills one that does not end in time. Test hooks: ISOLATE_TEST_DIE_AT=config|
- * cgroup|ready|init|registry|commit makes it kill itself after that step,
- * ISOLATE_TEST_HANG_AT=... hang there (the caller starts the helper with a clean
- * environment: only a wrapper can set them). */
+ * helper only kills one that does not end in time. Test hooks, compiled in only with
+ * -DISOLATE_FAULT_INJECTION (the test-only build/tests/isolate-helper-faults, never the
+ * shipped helper): ISOLATE_TEST_DIE_AT=config|cgroup|ready|init|registry|commit makes it
+ * kill itself after that step, ISOLATE_TEST_HANG_AT=... hang there. */
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <poll.h>
@@ -103,6 +103,7 @@ static void session_setup_done(struct session_setup *s)
         s->cfg = NULL;
 }
 
+#ifdef ISOLATE_FAULT_INJECTION
 static void test_die_at(const char *stage)
 {
         const char *at = getenv("ISOLATE_TEST_DIE_AT");
@@ -112,6 +113,12 @@ static void test_die_at(const char *stage)
         while (at && STREQ(at, stage))
                 pause(); /* until the alarm ends us */
 }
+#else
+/* The shipped helper has no fault injection: its environment cannot make it die or hang. */
+static void test_die_at(const char *stage)
+{
+}
+#endif
 
 static int kernel_check(struct isolate_error *err)
 {

@@ -10,7 +10,11 @@ import os
 import subprocess
 import unittest
 
-from harness import HELPER, SandboxTestCase, remove_cgroup_tree
+from harness import BUILD, HELPER, SandboxTestCase, remove_cgroup_tree, require_built
+
+# The helper built with -DISOLATE_FAULT_INJECTION (Makefile): only it reads ISOLATE_TEST_DIE_AT
+# and ISOLATE_TEST_HANG_AT; the shipped isolate-helper ignores them.
+FAULT_HELPER = os.path.join(BUILD, "tests", "isolate-helper-faults")
 
 # every ISOLATE_TEST_DIE_AT stage of the helper, in the order it reaches them: the config
 # read; the cgroups made (the session child waits for them); the session init ready (on v2
@@ -43,10 +47,11 @@ class HelperDeathCase(SandboxTestCase):
         with open(cls.cfg_short, "w") as f:
             f.write(text.replace("helper_timeout = 10s", "helper_timeout = 1s"))
 
-    def wrapper(self, var, stage):
-        path = os.path.join(self.sb.dir, f"{var.lower()}-{stage}.sh")
+    def wrapper(self, var, stage, helper=FAULT_HELPER):
+        require_built(helper)
+        path = os.path.join(self.sb.dir, f"{var.lower()}-{stage}-{os.path.basename(helper)}.sh")
         with open(path, "w") as f:
-            f.write(f'#!/bin/sh\n{var}={stage} exec {HELPER} "$@"\n')
+            f.write(f'#!/bin/sh\n{var}={stage} exec {helper} "$@"\n')
         os.chmod(path, 0o755)
         return path
 
@@ -118,6 +123,25 @@ class TestHelperHanging(HelperDeathCase):
         self.assertRefused(r)
         self.assertLeavesNoMoreThanALogout(reference)
 
+
+class TestReleaseHelperHasNoFaultInjection(HelperDeathCase):
+    def test_release_helper_ignores_the_test_hooks(self):
+        """The root helper that ships cannot be made to die or hang by its environment: the
+        hooks are compiled into the test-only helper alone."""
+        with open(HELPER, "rb") as f:
+            release = f.read()
+        require_built(FAULT_HELPER)
+        with open(FAULT_HELPER, "rb") as f:
+            faults = f.read()
+        for var in (b"ISOLATE_TEST_DIE_AT", b"ISOLATE_TEST_HANG_AT"):
+            self.assertNotIn(var, release)
+            self.assertIn(var, faults)
+        for stage in ("config", "commit"):
+            with self.subTest(stage=stage):
+                r = self.login(self.u1, helper=self.wrapper("ISOLATE_TEST_DIE_AT", stage,
+                                                            helper=HELPER))
+                self.assertEqual((r.returncode, r.stdout), (0, "ran\n"), r.stderr)
+                self.assertClean()
 
 
 class TestHelperKilledCgroupV2(TestHelperKilled):

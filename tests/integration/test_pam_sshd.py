@@ -22,6 +22,8 @@ from harness import (BASE_POLICY, BUILD, HELPER, INIT, ISOLATECTL, PAM_MODULE, S
 from sshd import PrivateEnv, SshServer, free_port, sanitizer_env
 
 HOST_PIDNS = os.readlink("/proc/self/ns/pid")
+# the test-only helper that reads ISOLATE_TEST_DIE_AT and ISOLATE_TEST_HANG_AT (Makefile)
+FAULT_HELPER = os.path.join(BUILD, "tests", "isolate-helper-faults")
 
 OFFLINE_POLICY = """
 policy offline {
@@ -599,7 +601,8 @@ class TestFailModes(SshdCase):
         self.denied_line(self.p1, "exited without an answer")
 
     def test_helper_dying_mid_setup_refuses_and_leaves_nothing(self):
-        helper = self.script("helper-die", f'ISOLATE_TEST_DIE_AT=init exec {HELPER} "$@"\n')
+        helper = self.script("helper-die",
+                             f'ISOLATE_TEST_DIE_AT=init exec {FAULT_HELPER} "$@"\n')
         self.env.write_pam("sshd", sshd_stack(self.cfg, helper=helper))
         self.assertRefused(self.login(self.p1))
         self.denied_line(self.p1, "exited without an answer")
@@ -630,7 +633,8 @@ class TestFailModes(SshdCase):
         """After the config is read, a helper that dies leaves the cause unknown (a user's
         full memory cap could be it): closed (found by an outside review)."""
         cfg = self.open_config("open-die.conf")
-        helper = self.script("helper-die-open", f'ISOLATE_TEST_DIE_AT=init exec {HELPER} "$@"\n')
+        helper = self.script("helper-die-open",
+                             f'ISOLATE_TEST_DIE_AT=init exec {FAULT_HELPER} "$@"\n')
         self.env.write_pam("sshd", sshd_stack(cfg, helper=helper))
         self.assertRefused(self.login(self.p1))
         self.denied_line(self.p1, "exited without an answer", "the cause is unknown")
@@ -642,7 +646,7 @@ class TestFailModes(SshdCase):
         helper's timeout: the user could have caused it, so closed."""
         cfg = self.open_config("open-hang.conf")
         helper = self.script("helper-hang-open",
-                             f'ISOLATE_TEST_HANG_AT=init exec {HELPER} "$@"\n')
+                             f'ISOLATE_TEST_HANG_AT=init exec {FAULT_HELPER} "$@"\n')
         self.env.write_pam("sshd", sshd_stack(cfg, helper=helper))
         self.assertRefused(self.login(self.p1))
         self.denied_line(self.p1, "the cause is unknown")

@@ -10,7 +10,10 @@ import time
 import unittest
 
 import cgroup_layout
-from harness import BASE_POLICY, HELPER, ISOLATECTL, SandboxTestCase, own_cgroups
+from harness import BASE_POLICY, BUILD, HELPER, ISOLATECTL, SandboxTestCase, own_cgroups
+
+# the test-only helper that reads ISOLATE_TEST_DIE_AT (Makefile)
+FAULT_HELPER = os.path.join(BUILD, "tests", "isolate-helper-faults")
 
 EXIT_REFUSED = 125
 
@@ -345,7 +348,8 @@ class TestFailures(SandboxTestCase):
             with self.subTest(stage=stage):
                 wrapper = os.path.join(self.sb.dir, f"die-{stage}.sh")
                 with open(wrapper, "w") as f:
-                    f.write(f"#!/bin/sh\nISOLATE_TEST_DIE_AT={stage} exec {HELPER} \"$@\"\n")
+                    f.write(f"#!/bin/sh\nISOLATE_TEST_DIE_AT={stage} exec {FAULT_HELPER} "
+                            "\"$@\"\n")
                 os.chmod(wrapper, 0o755)
                 r = self.sb.run(self.u1, "echo ran", cfg, helper=wrapper)
                 self.assertRefused(r, "helper")
