@@ -53,8 +53,7 @@ ISOLATE_SANITIZER_LOG("isolate-helper")
 #define INIT_FD_CALLER   3
 #define INIT_FD_CONTROL  4
 #define INIT_FD_HELPER   5
-#define INIT_FD_REGISTRY 6
-#define INIT_FD_LEAVES   7
+#define INIT_FD_REGISTRY 6  /* then the cgroup leaves and the escape fd (session-init.c) */
 #define INIT_FD_RECORDS  24 /* 24, 25, 26: the records, the host's /var/log and utmp */
 _Static_assert(INIT_FD_REGISTRY + 1 + CGROUP_MAX_HIERARCHIES + 1 <= INIT_FD_RECORDS,
                "the init's record fds are above its registry, leaves and escape fds");

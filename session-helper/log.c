@@ -38,9 +38,11 @@ static int field_add(char *buf, size_t len, size_t *pos, const char *name, const
         *pos += nl;
         if (binary) {
                 buf[(*pos)++] = '\n';
-                uint64_t le = vl; /* little-endian on every arch we build for */
+                /* the protocol's 64-bit little-endian length, taken byte by byte from the
+                 * value by shifts: the same bytes whatever the host's byte order */
+                uint64_t n = vl;
                 for (int i = 0; i < 8; i++)
-                        buf[(*pos)++] = (char)((le >> (8 * i)) & 0xff);
+                        buf[(*pos)++] = (char)((n >> (8 * i)) & 0xff);
         } else
                 buf[(*pos)++] = '=';
         memcpy(buf + *pos, value, vl);

@@ -821,10 +821,9 @@ int mounts_setup(const struct policy *p, const char *user, uid_t uid, gid_t gid,
                 if (r < 0)
                         return r;
         }
-        if (!p->ns_mount)
-                return 0;
         no_mount_setattr = getenv("ISOLATE_TEST_NO_MOUNT_SETATTR") != NULL;
-        /* host mounts still propagate in; nothing propagates out */
+        /* always the session's own mount namespace: the config refuses mount_namespace =
+         * false. Host mounts still propagate in; nothing propagates out. */
         if (mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0)
                 return error_set_errno(err, errno, "cannot make / a slave mount");
         r = holder_setup(p, uid, gid, err);
