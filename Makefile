@@ -101,8 +101,9 @@ $(B)/pam_isolate.so: $(MODULE_OBJS) pam_module/pam_isolate.map
 $(UNIT_BINS): $(B)/obj/tests/unit/fake_cgroupfs.o
 $(B)/tests/test_%: tests/unit/test_%.c $(CORE_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(SAN) -fPIE -pie $(PKG_CFLAGS) -Wno-missing-prototypes $(CFLAGS) \
-		$< $(B)/obj/tests/unit/fake_cgroupfs.o $(CORE_OBJS) $(PKG_LIBS) $(CMOCKA_LIBS) -o $@
+	$(CC) $(CFLAGS_BASE) $(SAN) -fPIE -pie $(PKG_CFLAGS) -Wno-missing-prototypes \
+		-DSRCDIR='"$(CURDIR)"' $(CFLAGS) $< $(B)/obj/tests/unit/fake_cgroupfs.o $(CORE_OBJS) \
+		$(PKG_LIBS) $(CMOCKA_LIBS) -o $@
 
 $(B)/tests/%: tests/tools/%.c
 	@mkdir -p $(dir $@)

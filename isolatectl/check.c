@@ -16,6 +16,7 @@
 #include "../conf/pamstack.h"
 #include "../conf/policy.h"
 #include "../session-helper/cgroup.h"
+#include "../session-helper/devices.h"
 #include "ctl.h"
 
 static void check_usage(FILE *f)

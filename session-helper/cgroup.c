@@ -4,6 +4,7 @@
  * `isolatectl gc`'s sweep. Below it: cgroup-systemd.c, cgroup-v2.c, cgroup-v1.c, then
  * cgroupfs.c and cgroupfs-mounts.c, which they share. */
 #include "cgroup-internal.h"
+#include "devices.h"
 
 #include <dirent.h>
 #include <fcntl.h>

@@ -205,16 +205,6 @@ int cg_root_make(struct cg_ctx *ctx, const struct cg_mount *m, char *ret, size_t
 
 /* ---- a cap the host cannot apply --------------------------------------------------------- */
 
-static void warn_append(struct cg_ctx *ctx, const char *line)
-{
-        if (!ctx->warnings || ctx->warnings_len == 0)
-                return;
-        size_t used = strnlen(ctx->warnings, ctx->warnings_len);
-        if (used >= ctx->warnings_len - 1)
-                return;
-        snprintf(ctx->warnings + used, ctx->warnings_len - used, "%s\n", line);
-}
-
 void cg_warn(struct cg_ctx *ctx, const char *fmt, ...)
 {
         char line[1024];
@@ -222,7 +212,7 @@ void cg_warn(struct cg_ctx *ctx, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(line, sizeof(line), fmt, ap);
         va_end(ap);
-        warn_append(ctx, line);
+        warnings_add(ctx->warnings, ctx->warnings_len, "%s", line);
 }
 
 int cg_missing(struct cg_ctx *ctx, struct isolate_error *err, int code, const char *fix,

@@ -3,7 +3,7 @@
  * a partition has a "partition" file and its disk is the parent directory; a device-mapper
  * or md device lists what it sits on in slaves/. The io controllers throttle whole disks
  * (the kernel refuses a partition's MAJ:MIN), so that is what the caps name. */
-#include "cgroup.h"
+#include "devices.h"
 
 #include <dirent.h>
 #include <fcntl.h>

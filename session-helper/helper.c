@@ -561,12 +561,13 @@ static int session_build(struct session_setup *s, struct isolate_error *err)
         r = session_clone(s, err);
         if (r < 0)
                 return r;
-        size_t wl = strlen(s->reply.warnings);
+        char cg_warnings[sizeof(s->reply.warnings)];
         r = cgroup_session_create(s->cfg, p, s->who.uid, s->id, s->req.caller_pid, session_is_live,
-                                  (void *)s->cfg, &s->cg, s->reply.warnings + wl,
-                                  sizeof(s->reply.warnings) - wl, err);
+                                  (void *)s->cfg, &s->cg, cg_warnings, sizeof(cg_warnings), err);
         if (r < 0)
                 return error_prefix(err, "cgroup");
+        if (cg_warnings[0]) /* after the LSM's, one a line */
+                warnings_add(s->reply.warnings, sizeof(s->reply.warnings), "%s", cg_warnings);
         s->cg_made = true;
         test_die_at("cgroup");
         if (!cgroup_session_planned(&s->cg, &s->cg_plan))

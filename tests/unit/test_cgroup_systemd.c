@@ -29,6 +29,7 @@
 #include "fake_cgroupfs.h"
 
 #include "../../session-helper/cgroup.h"
+#include "../../session-helper/devices.h"
 #include "../../session-helper/registry.h"
 
 /* ---- driver ------------------------------------------------------------------------------ */
@@ -146,7 +147,7 @@ static int drive(int argc, char **argv)
         static char text[65536];
         if (registry_cgroup_format(&s, text, sizeof(text)) < 0)
                 return 3;
-        printf("ok\n%s%s", warnings, text);
+        printf("ok\n%s%s%s", warnings, warnings[0] ? "\n" : "", text);
         return 0;
 }
 

@@ -27,6 +27,7 @@
 #include "fake_cgroupfs.h"
 
 #include "../../session-helper/cgroup.h"
+#include "../../session-helper/devices.h"
 #include "../../session-helper/registry.h"
 
 struct fixture {

@@ -26,6 +26,7 @@
 #include "fake_cgroupfs.h"
 
 #include "../../session-helper/cgroup.h"
+#include "../../session-helper/devices.h"
 #include "../../session-helper/registry.h"
 
 struct fixture {
@@ -466,7 +467,7 @@ static void test_missing_controller_warned_when_not_required(void **state)
         assert_int_equal(create(f, "s1", NULL), 0);
         assert_non_null(strstr(f->warnings, "the io controller is not available"));
         assert_non_null(strstr(f->warnings, "not applied"));
-        assert_int_equal(strchr(f->warnings, '\n') - f->warnings + 1, strlen(f->warnings));
+        assert_null(strchr(f->warnings, '\n')); /* one warning: one line, no newline */
         static const char *const want[] = {
             "mkdir isolate",
             "write isolate/cgroup.subtree_control +memory +pids +cpu",

@@ -19,6 +19,7 @@
 #include "../../conf/policy.h"
 #include "../../conf/syscalls.h"
 #include "../../session-helper/cgroup.h"
+#include "../../session-helper/devices.h"
 #include "../../isolatectl/ctl.h"
 
 #define NAME "test.conf"

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "../../session-helper/cgroup.h"
+#include "../../session-helper/devices.h"
 
 /* ---- the real machine -------------------------------------------------------------------- */
 
