@@ -18,7 +18,8 @@
  * helper only kills one that does not end in time. Test hooks, compiled in only with
  * -DISOLATE_FAULT_INJECTION (the test-only build/tests/isolate-helper-faults, never the
  * shipped helper): ISOLATE_TEST_DIE_AT=config|cgroup|ready|init|registry|commit makes it
- * kill itself after that step, ISOLATE_TEST_HANG_AT=... hang there. */
+ * kill itself after that step, ISOLATE_TEST_HANG_AT=... hang there, and
+ * ISOLATE_TEST_NO_MOUNT_SETATTR takes the mounts of a kernel without mount_setattr. */
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <poll.h>
@@ -112,9 +113,19 @@ static void test_die_at(const char *stage)
         while (at && STREQ(at, stage))
                 pause(); /* until the alarm ends us */
 }
+
+static void test_hooks_read(void)
+{
+        if (getenv("ISOLATE_TEST_NO_MOUNT_SETATTR"))
+                mounts_without_mount_setattr();
+}
 #else
 /* The shipped helper has no fault injection: its environment cannot make it die or hang. */
 static void test_die_at(const char *stage)
+{
+}
+
+static void test_hooks_read(void)
 {
 }
 #endif
@@ -862,6 +873,7 @@ int main(int argc, char **argv)
                 usage(stderr);
                 return 2;
         }
+        test_hooks_read();
         /* su runs PAM with the invoking user's real uid: become fully root so that user can
          * neither signal nor trace us */
         if (geteuid() != 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {

@@ -68,10 +68,13 @@ static int path_error(struct isolate_error *err, int r, const char *path)
         return error_set_errno(err, -r, "cannot open %s", path);
 }
 
-/* Test hook: ISOLATE_TEST_NO_MOUNT_SETATTR in the helper's environment takes the path of
- * Linux 5.11, which has no mount_setattr (5.12), on any kernel. The helper's environment is
- * the one its caller (root) gave it: the PAM module and isolatectl give it a fixed one. */
+/* Linux 5.11's path on any kernel (mounts_without_mount_setattr, the test build only). */
 static bool no_mount_setattr;
+
+void mounts_without_mount_setattr(void)
+{
+        no_mount_setattr = true;
+}
 
 static uint64_t mount_attr_of(unsigned long ms)
 {
@@ -821,7 +824,6 @@ int mounts_setup(const struct policy *p, const char *user, uid_t uid, gid_t gid,
                 if (r < 0)
                         return r;
         }
-        no_mount_setattr = getenv("ISOLATE_TEST_NO_MOUNT_SETATTR") != NULL;
         /* always the session's own mount namespace: the config refuses mount_namespace =
          * false. Host mounts still propagate in; nothing propagates out. */
         if (mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0)

@@ -25,3 +25,7 @@ struct mount_records {
 int mounts_setup(const struct policy *p, const char *user, uid_t uid, gid_t gid, const char *home,
                  const struct cgroup_session *cg, struct mount_records *records,
                  struct isolate_error *err);
+
+/* Makes mounts_setup take the path of Linux 5.11, which has no mount_setattr (5.12), on any
+ * kernel: for the test build of the helper (ISOLATE_TEST_NO_MOUNT_SETATTR). */
+void mounts_without_mount_setattr(void);

@@ -21,6 +21,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BUILD = os.path.join(ROOT, os.environ.get("BUILD", "build"))
 ISOLATECTL = os.path.join(BUILD, "isolatectl")
 HELPER = os.path.join(BUILD, "isolate-helper")
+# the helper with its fault injection compiled in (ISOLATE_TEST_*): tests only
+FAULT_HELPER = os.path.join(BUILD, "tests", "isolate-helper-faults")
 INIT = os.path.join(BUILD, "isolate-init")
 PAM_MODULE = os.path.join(BUILD, "pam_isolate.so")
 PROBE_BUILT = os.path.join(BUILD, "tests", "probe")

@@ -10,11 +10,7 @@ import os
 import subprocess
 import unittest
 
-from harness import BUILD, HELPER, SandboxTestCase, remove_cgroup_tree, require_built
-
-# The helper built with -DISOLATE_FAULT_INJECTION (Makefile): only it reads ISOLATE_TEST_DIE_AT
-# and ISOLATE_TEST_HANG_AT; the shipped isolate-helper ignores them.
-FAULT_HELPER = os.path.join(BUILD, "tests", "isolate-helper-faults")
+from harness import FAULT_HELPER, HELPER, SandboxTestCase, remove_cgroup_tree, require_built
 
 # every ISOLATE_TEST_DIE_AT stage of the helper, in the order it reaches them: the config
 # read; the cgroups made (the session child waits for them); the session init ready (on v2
@@ -133,7 +129,8 @@ class TestReleaseHelperHasNoFaultInjection(HelperDeathCase):
         require_built(FAULT_HELPER)
         with open(FAULT_HELPER, "rb") as f:
             faults = f.read()
-        for var in (b"ISOLATE_TEST_DIE_AT", b"ISOLATE_TEST_HANG_AT"):
+        for var in (b"ISOLATE_TEST_DIE_AT", b"ISOLATE_TEST_HANG_AT",
+                    b"ISOLATE_TEST_NO_MOUNT_SETATTR"):
             self.assertNotIn(var, release)
             self.assertIn(var, faults)
         for stage in ("config", "commit"):

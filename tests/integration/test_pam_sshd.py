@@ -17,13 +17,11 @@ import threading
 import time
 import unittest
 
-from harness import (BASE_POLICY, BUILD, HELPER, INIT, ISOLATECTL, PAM_MODULE, Sandbox,
-                     require_built, require_root)
+from harness import (BASE_POLICY, BUILD, FAULT_HELPER, HELPER, INIT, ISOLATECTL, PAM_MODULE,
+                     Sandbox, require_built, require_root)
 from sshd import PrivateEnv, SshServer, free_port, sanitizer_env
 
 HOST_PIDNS = os.readlink("/proc/self/ns/pid")
-# the test-only helper that reads ISOLATE_TEST_DIE_AT and ISOLATE_TEST_HANG_AT (Makefile)
-FAULT_HELPER = os.path.join(BUILD, "tests", "isolate-helper-faults")
 
 OFFLINE_POLICY = """
 policy offline {

@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import tempfile
 
-from harness import HELPER, ISOLATECTL, SandboxTestCase
+from harness import FAULT_HELPER, HELPER, ISOLATECTL, SandboxTestCase
 
 EXIT_REFUSED = 125
 
@@ -175,7 +175,7 @@ class TestLandlockHomeProbe(PathsTestCase):
 class TestReadOnlyWithoutMountSetattr(PathsTestCase):
     """Linux 5.11 has no mount_setattr: read-only trees are remounted one mount at a time,
     by the names in mountinfo, which escape spaces as \\040. The helper is made to take that
-    path here (ISOLATE_TEST_NO_MOUNT_SETATTR)."""
+    path here (ISOLATE_TEST_NO_MOUNT_SETATTR, which only the test build of the helper reads)."""
 
     def test_fallback_makes_every_mount_read_only(self):
         ro = self.path("ro")
@@ -192,7 +192,7 @@ class TestReadOnlyWithoutMountSetattr(PathsTestCase):
                              default_policy="p", name="fallback.conf")
         wrapper = os.path.join(self.sb.dir, "no-setattr.sh")
         with open(wrapper, "w") as f:
-            f.write(f"#!/bin/sh\nISOLATE_TEST_NO_MOUNT_SETATTR=1 exec {HELPER} \"$@\"\n")
+            f.write(f"#!/bin/sh\nISOLATE_TEST_NO_MOUNT_SETATTR=1 exec {FAULT_HELPER} \"$@\"\n")
         os.chmod(wrapper, 0o755)
         inside = (f"touch {ro}/a || echo ro-top; touch '{sub}/b' || echo ro-sub; "
                   f"wc -c < {secret}; ls -A {self.victim} | wc -l; "

@@ -10,10 +10,8 @@ import time
 import unittest
 
 import cgroup_layout
-from harness import BASE_POLICY, BUILD, HELPER, ISOLATECTL, SandboxTestCase, own_cgroups
+from harness import BASE_POLICY, FAULT_HELPER, HELPER, ISOLATECTL, SandboxTestCase, own_cgroups
 
-# the test-only helper that reads ISOLATE_TEST_DIE_AT (Makefile)
-FAULT_HELPER = os.path.join(BUILD, "tests", "isolate-helper-faults")
 
 EXIT_REFUSED = 125
 
