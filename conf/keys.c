@@ -184,8 +184,7 @@ static const struct key root_keys[] = {
      .doc = "a fault of the host lets logins through unconfined (open) or refuses them"},
     {"services", K_NAMES, ROOT(services), .def = "{\"sshd\", \"login\", \"su\", \"su-l\"}",
      .doc = "the PAM services whose logins are confined"},
-    {"exempt_users", K_NAMES, ROOT(exempt_users), .def = "{}",
-     .doc = "users never confined"},
+    {"exempt_users", K_NAMES, ROOT(exempt_users), .def = "{}", .doc = "users never confined"},
     {"exempt_groups", K_NAMES, ROOT(exempt_groups), .def = "{}",
      .doc = "members of these groups are never confined"},
     {"cgroup_backend", K_ENUM, ROOT(cgroup_backend), .enums = backend_names, .def = "auto",
@@ -195,8 +194,8 @@ static const struct key root_keys[] = {
     {"runtime_dir", K_STR, ROOT(runtime_dir), .check = check_runtime_dir,
      .def = DEFAULT_RUNTIME_DIR, .doc = "the registry of live sessions, the seccomp cache"},
     /* 100 ms .. 10 min: shorter would fail logins on a busy host, longer hangs them */
-    {"helper_timeout", K_DURATION, ROOT(helper_timeout_ms), .min = 100, .max = 600000,
-     .def = "10s", .doc = "how long the PAM module waits for the helper"},
+    {"helper_timeout", K_DURATION, ROOT(helper_timeout_ms), .min = 100, .max = 600000, .def = "10s",
+     .doc = "how long the PAM module waits for the helper"},
     {"default_policy", K_NAME, .doc = "the policy of a login that no match rule takes"},
 };
 
@@ -212,12 +211,12 @@ static const struct key policy_keys[] = {
      .doc = "System V IPC and POSIX queues of its own"},
     {"cgroup_namespace", K_BOOL, POL(ns_cgroup), .def = "true", .group = KG_NAMESPACES,
      .doc = "/proc/self/cgroup shows the session's cgroup as the root"},
-    {"network", K_ENUM, POL(network), .enums = network_names, .def = "host",
-     .group = KG_NAMESPACES, .doc = "the host's network, or only a loopback of its own"},
+    {"network", K_ENUM, POL(network), .enums = network_names, .def = "host", .group = KG_NAMESPACES,
+     .doc = "the host's network, or only a loopback of its own"},
     {"hostname", K_STR, POL(hostname), .check = check_hostname, .def = "unset",
      .group = KG_NAMESPACES, .doc = "the host name inside; %u is the user name"},
-    {"proc", K_ENUM, POL(proc), .flags = KF_NEEDS_MOUNT, .enums = proc_names,
-     .def = "read-only", .group = KG_VIEW, .doc = "how /proc is mounted inside"},
+    {"proc", K_ENUM, POL(proc), .flags = KF_NEEDS_MOUNT, .enums = proc_names, .def = "read-only",
+     .group = KG_VIEW, .doc = "how /proc is mounted inside"},
     {"hidepid", K_ENUM, POL(hidepid), .flags = KF_NEEDS_MOUNT, .enums = hidepid_names,
      .def = "invisible", .group = KG_VIEW, .doc = "the hidepid option of that /proc"},
     {"proc_subset_pid", K_BOOL, POL(proc_subset_pid), .flags = KF_NEEDS_MOUNT, .def = "false",
@@ -257,12 +256,12 @@ static const struct key policy_keys[] = {
      .group = KG_TABLES, .unit = "live sessions per user",
      .doc = "live sessions one user may have"},
     /* fewer than 64 files break the shell itself */
-    {"nofile", K_COUNT, POL(nofile), .min = 64, .max = 1u << 30, .def = "unset",
-     .group = KG_TABLES, .doc = "open files per process (RLIMIT_NOFILE)"},
+    {"nofile", K_COUNT, POL(nofile), .min = 64, .max = 1u << 30, .def = "unset", .group = KG_TABLES,
+     .doc = "open files per process (RLIMIT_NOFILE)"},
     {"seccomp", K_ENUM, POL(seccomp_base), .enums = seccomp_base_names, .def = "default",
      .group = KG_SYSCALLS, .doc = "the syscall allowlist to start from"},
-    {"seccomp_action", K_ENUM, POL(seccomp_action), .enums = seccomp_action_names,
-     .def = "errno", .group = KG_SYSCALLS, .doc = "what a syscall outside the list gets"},
+    {"seccomp_action", K_ENUM, POL(seccomp_action), .enums = seccomp_action_names, .def = "errno",
+     .group = KG_SYSCALLS, .doc = "what a syscall outside the list gets"},
     {"syscalls_allow", K_SYSCALLS, POL(syscalls_allow), .def = "{}", .group = KG_SYSCALLS,
      .doc = "syscalls and @groups added to the allowlist"},
     {"syscalls_deny", K_SYSCALLS, POL(syscalls_deny), .def = "{}", .group = KG_SYSCALLS,
@@ -271,14 +270,14 @@ static const struct key policy_keys[] = {
      .doc = "setuid and file capabilities gain nothing"},
     {"capabilities", K_CAPS, POL(caps_keep), .def = "{}", .group = KG_PRIVILEGE,
      .doc = "the capabilities left in the bounding set"},
-    {"apparmor_profile", K_STR, POL(apparmor_profile), .check = check_apparmor,
-     .def = "unset", .group = KG_LSM, .doc = "the AppArmor profile of the user's shell"},
+    {"apparmor_profile", K_STR, POL(apparmor_profile), .check = check_apparmor, .def = "unset",
+     .group = KG_LSM, .doc = "the AppArmor profile of the user's shell"},
     {"selinux_context", K_STR, POL(selinux_context), .check = check_selinux, .def = "unset",
      .group = KG_LSM, .doc = "the SELinux context of the user's shell"},
     {"landlock_read_only", K_LANDLOCK, POL(landlock_read_only), .def = "{}", .group = KG_LSM,
      .doc = "with landlock_read_write: the only paths the session may reach"},
-    {"landlock_read_write", K_LANDLOCK, POL(landlock_read_write), .def = "{}",
-     .group = KG_LSM, .doc = "the paths the session may also write"},
+    {"landlock_read_write", K_LANDLOCK, POL(landlock_read_write), .def = "{}", .group = KG_LSM,
+     .doc = "the paths the session may also write"},
     {"lsm_required", K_BOOL, POL(lsm_required), .def = "true", .group = KG_LSM,
      .doc = "refuse the login when a configured LSM is missing"},
 };
@@ -311,7 +310,8 @@ const struct key_section key_sections[] = {
 };
 const size_t n_key_sections = ELEMENTSOF(key_sections);
 const struct key_section *const keys_root = &key_sections[0], *const keys_policy = &key_sections[1],
-                         *const keys_io = &key_sections[2], *const keys_match = &key_sections[3];
+                                *const keys_io = &key_sections[2],
+                                *const keys_match = &key_sections[3];
 
 const struct key_section *key_section_named(const char *name)
 {

@@ -82,7 +82,7 @@ extern const struct key_section key_sections[];
 extern const size_t n_key_sections;
 /* The four sections of key_sections, by name. */
 extern const struct key_section *const keys_root, *const keys_policy, *const keys_io,
-        *const keys_match;
+                                                                          *const keys_match;
 
 const struct key_section *key_section_named(const char *name);
 const struct key *key_named(const struct key_section *sk, const char *name);

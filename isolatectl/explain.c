@@ -65,7 +65,8 @@ struct effective {
         struct isolate_error err;
 };
 
-/* ---- text helpers ------------------------------------------------------------------------------ */
+/* ---- text helpers ------------------------------------------------------------------------------
+ */
 
 static void text_strv(const struct strv *v)
 {
@@ -480,12 +481,12 @@ static void group_title(enum key_group g)
 static void lsm_note(const struct shown *sh)
 {
         const struct policy *p = sh->p;
-        const char *missing = (p->apparmor_profile && !lsm_apparmor_enabled()) ? "AppArmor"
-                              : (p->selinux_context && !lsm_selinux_enabled()) ? "SELinux"
-                              : ((p->landlock_read_only.n || p->landlock_read_write.n) &&
-                                 lsm_landlock_abi() <= 0)
-                                  ? "Landlock"
-                                  : NULL;
+        const char *missing =
+            (p->apparmor_profile && !lsm_apparmor_enabled()) ? "AppArmor"
+            : (p->selinux_context && !lsm_selinux_enabled()) ? "SELinux"
+            : ((p->landlock_read_only.n || p->landlock_read_write.n) && lsm_landlock_abi() <= 0)
+                ? "Landlock"
+                : NULL;
         if (missing)
                 printf("  note: this kernel has no %s: %s\n", missing,
                        p->lsm_required ? "logins with this policy are refused here (lsm_required)"

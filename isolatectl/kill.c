@@ -16,8 +16,8 @@ int cmd_kill(int argc, char **argv)
 {
         const char *id = NULL;
         struct config *cfg = NULL;
-        int st = ctl_load(argc, argv, "usage: isolatectl kill [-c FILE] SESSION-ID\n", NULL, &id,
-                          &cfg);
+        int st =
+            ctl_load(argc, argv, "usage: isolatectl kill [-c FILE] SESSION-ID\n", NULL, &id, &cfg);
         if (st >= 0)
                 return st;
         struct session_record *rec = calloc(1, sizeof(*rec));

@@ -124,8 +124,8 @@ int cmd_list(int argc, char **argv)
 {
         bool json = false;
         struct config *cfg = NULL;
-        int st = ctl_load(argc, argv, "usage: isolatectl list [-c FILE] [--json]\n", &json, NULL,
-                          &cfg);
+        int st =
+            ctl_load(argc, argv, "usage: isolatectl list [-c FILE] [--json]\n", &json, NULL, &cfg);
         if (st >= 0)
                 return st;
         struct rows rows = {0};
