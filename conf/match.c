@@ -136,14 +136,7 @@ int policy_resolve(const struct config *c, const struct login_info *who, struct 
 
 static bool names_cover(const struct strv *a, const struct strv *b)
 {
-        if (a->n == 0)
-                return true;
-        if (b->n == 0)
-                return false;
-        for (size_t i = 0; i < b->n; i++)
-                if (!config_strv_contains(a, b->v[i]))
-                        return false;
-        return true;
+        return a->n == 0 || config_strv_all_in(b, a);
 }
 
 /* The services a rule can match: its own that are also confined, or all confined ones. */

@@ -243,6 +243,8 @@ void format_cidr(const struct cidr *net, char *buf, size_t len);
 /* Frees the strings of v and empties it. */
 void config_strv_free(struct strv *v);
 bool config_strv_contains(const struct strv *v, const char *s);
+/* v is not empty and every name of v is in set. */
+bool config_strv_all_in(const struct strv *v, const struct strv *set);
 
 /* The config's words for these (conf/keys.c). */
 const char *fail_mode_name(enum fail_mode m);

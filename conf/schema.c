@@ -705,16 +705,6 @@ static void convert_match(struct parse_ctx *ctx, cfg_t *sec, struct config *c, s
         }
 }
 
-static bool all_in(const struct strv *v, const struct strv *set)
-{
-        if (v->n == 0)
-                return false;
-        for (size_t i = 0; i < v->n; i++)
-                if (!config_strv_contains(set, v->v[i]))
-                        return false;
-        return true;
-}
-
 static void check_rules(struct parse_ctx *ctx, const struct config *c)
 {
         for (size_t j = 0; j < c->n_rules; j++) {
@@ -735,13 +725,13 @@ static void check_rules(struct parse_ctx *ctx, const struct config *c)
                                  "is confined");
                         continue;
                 }
-                if (all_in(&b->users, &c->exempt_users)) {
+                if (config_strv_all_in(&b->users, &c->exempt_users)) {
                         diag_add(ctx, b->line,
                                  "this match can never apply: every user it names is in "
                                  "exempt_users");
                         continue;
                 }
-                if (all_in(&b->groups, &c->exempt_groups)) {
+                if (config_strv_all_in(&b->groups, &c->exempt_groups)) {
                         diag_add(ctx, b->line,
                                  "this match can never apply: every group it names is in "
                                  "exempt_groups");

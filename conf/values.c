@@ -44,6 +44,16 @@ bool config_strv_contains(const struct strv *v, const char *s)
         return false;
 }
 
+bool config_strv_all_in(const struct strv *v, const struct strv *set)
+{
+        if (v->n == 0)
+                return false;
+        for (size_t i = 0; i < v->n; i++)
+                if (!config_strv_contains(set, v->v[i]))
+                        return false;
+        return true;
+}
+
 static const char *group_names(char *buf, size_t len)
 {
         size_t n, off = 0;
