@@ -2,7 +2,9 @@
  *
  * Message: struct msg_header, then fields. Field: struct field_header, value, padding to 4.
  * Strings travel without their NUL and must fit the destination with room for it; fixed
- * width numbers must have exactly their width. */
+ * width numbers must have exactly their width. Which fields a message carries, in which
+ * order, where each goes and what it may hold is in the tables below; one encoder and one
+ * decoder walk them. */
 #include "protocol.h"
 
 #include <poll.h>
@@ -43,17 +45,93 @@ enum field_tag {
         F_SECCOMP_FLAGS,
         F_LANDLOCK_HANDLED,
         F_LANDLOCK_ABI,
-        F_LANDLOCK_PATH, /* repeated: u64 access, then the path */
+        F_LANDLOCK_PATH, /* repeated: the one tag that may be given more than once */
         F_VALUE,
         F_TEXT,
-        F_HAS_FDS, /* u32: how many fds ride along (0 or 2) */
+        F_HAS_FDS, /* u32: how many fds ride along: 2 to MAX_FDS (the init's, the cgroups') */
         F_NOFILE,  /* new tags go last: the numbers of the others stay */
         F_TAG_MAX,
 };
+/* the decoder keeps a bit per tag to refuse a field given twice */
+_Static_assert(F_TAG_MAX <= 64, "a tag's bit must fit struct decoder's seen");
 
-#define MAX_FDS (2 + JOIN_MAX_CGROUP_FDS)
+#define INIT_FDS 2 /* an OK reply's first fds: the init's pidfd and control socket */
+#define MAX_FDS  (INIT_FDS + JOIN_MAX_CGROUP_FDS)
 /* a Landlock path field: u64 access, u32 home_len, then the path */
 #define LL_HEAD (sizeof(uint64_t) + sizeof(uint32_t))
+
+/* ---- the fields of each message ---------------------------------------------------------- */
+
+/* A control message's text: sent from str (NULL: none); received into buf[size], cut to fit
+ * (size 0: skipped). */
+struct text {
+        const char *str;
+        char *buf;
+        size_t size;
+};
+
+struct control_message {
+        uint32_t value;
+        struct text text;
+};
+
+#define AT(type, member) .offset = offsetof(type, member), .size = sizeof(((type *)0)->member)
+#define REQUEST(member)  AT(struct open_request, member)
+#define REPLY(member)    AT(struct open_reply, member)
+#define JOIN(member)     AT(struct open_reply, join.member)
+
+static const struct proto_field request_fields[] = {
+    {F_USER, PROTO_STR, PROTO_IN_REQUEST, REQUEST(user), .flags = PROTO_REQUIRED | PROTO_PRINTABLE,
+     .min = 1},
+    {F_SERVICE, PROTO_STR, PROTO_IN_REQUEST, REQUEST(service),
+     .flags = PROTO_REQUIRED | PROTO_PRINTABLE},
+    {F_RHOST, PROTO_STR, PROTO_IN_REQUEST, REQUEST(rhost), .flags = PROTO_PRINTABLE},
+    {F_TTY, PROTO_STR, PROTO_IN_REQUEST, REQUEST(tty), .flags = PROTO_PRINTABLE},
+    {F_CALLER_PID, PROTO_UINT, PROTO_IN_REQUEST, REQUEST(caller_pid), .flags = PROTO_REQUIRED,
+     .min = 1, .max = INT32_MAX},
+};
+
+/* A HELLO and a reply decode into the same struct, with every field of this table. */
+static const struct proto_field reply_fields[] = {
+    {F_STATUS, PROTO_UINT, PROTO_IN_REPLY, REPLY(status), .flags = PROTO_REQUIRED,
+     .max = REPLY_DENY},
+    {F_FAIL_OPEN, PROTO_UINT, PROTO_IN_REPLY | PROTO_IN_HELLO, REPLY(fail_open)},
+    {F_MESSAGE, PROTO_STR, PROTO_IN_REPLY, REPLY(message)},
+    {F_SESSION_ID, PROTO_STR, PROTO_IN_REPLY, REPLY(session_id)},
+    {F_POLICY, PROTO_STR, PROTO_IN_REPLY, REPLY(policy)},
+    {F_WARNINGS, PROTO_STR, PROTO_IN_REPLY, REPLY(warnings)},
+    {F_HAS_FDS, PROTO_FD_COUNT, PROTO_IN_JOIN, JOIN(n_cgroup_fds), .flags = PROTO_REQUIRED,
+     .min = INIT_FDS, .max = MAX_FDS},
+    {F_NS_FLAGS, PROTO_UINT, PROTO_IN_JOIN, JOIN(ns_flags), .flags = PROTO_REQUIRED},
+    {F_CAPS_KEEP, PROTO_UINT, PROTO_IN_JOIN, JOIN(caps_keep)},
+    {F_NO_NEW_PRIVS, PROTO_BOOL, PROTO_IN_JOIN, JOIN(no_new_privs)},
+    {F_NOFILE, PROTO_UINT, PROTO_IN_JOIN, JOIN(nofile)},
+    {F_LSM_PATH, PROTO_STR, PROTO_IN_JOIN, JOIN(lsm_attr_path)},
+    {F_LSM_VALUE, PROTO_STR, PROTO_IN_JOIN, JOIN(lsm_attr_value)},
+    {F_BPF, PROTO_BPF, PROTO_IN_JOIN, REPLY(join)},
+    {F_SECCOMP_FLAGS, PROTO_UINT, PROTO_IN_JOIN, JOIN(seccomp_flags)},
+    {F_LANDLOCK_HANDLED, PROTO_UINT, PROTO_IN_JOIN, JOIN(landlock_handled)},
+    {F_LANDLOCK_ABI, PROTO_UINT, PROTO_IN_JOIN, JOIN(landlock_abi)},
+    {F_LANDLOCK_PATH, PROTO_LANDLOCK, PROTO_IN_JOIN, REPLY(join)},
+    {F_VALUE, PROTO_UINT, PROTO_IN_HELLO, REPLY(helper_timeout_ms)},
+};
+
+static const struct proto_field control_fields[] = {
+    {F_VALUE, PROTO_UINT, PROTO_IN_CONTROL, AT(struct control_message, value)},
+    {F_TEXT, PROTO_TEXT, PROTO_IN_CONTROL, AT(struct control_message, text)},
+};
+
+const struct proto_table proto_request_table = {request_fields, ELEMENTSOF(request_fields)};
+const struct proto_table proto_reply_table = {reply_fields, ELEMENTSOF(reply_fields)};
+static const struct proto_table control_table = {control_fields, ELEMENTSOF(control_fields)};
+
+/* The fields a HELLO or reply sends: those of the join only when it is OK. */
+static unsigned reply_sends(int type, uint32_t status)
+{
+        if (type == MSG_HELLO)
+                return PROTO_IN_HELLO;
+        return PROTO_IN_REPLY | (status == REPLY_OK ? PROTO_IN_JOIN : 0);
+}
 
 void join_spec_init(struct join_spec *j)
 {
@@ -130,31 +208,71 @@ static void enc_field(struct encoder *e, uint16_t tag, const void *value, size_t
         e->len = need;
 }
 
-static void enc_str(struct encoder *e, uint16_t tag, const char *s)
+static void enc_landlock_path(struct encoder *e, uint16_t tag, const struct landlock_path *p)
 {
-        enc_field(e, tag, s, strlen(s));
+        size_t len = strnlen(p->path, sizeof(p->path));
+        char value[LL_HEAD + sizeof(p->path)];
+        memcpy(value, &p->access, sizeof(p->access));
+        memcpy(value + sizeof(p->access), &p->home_len, sizeof(p->home_len));
+        memcpy(value + LL_HEAD, p->path, len);
+        enc_field(e, tag, value, LL_HEAD + len);
 }
 
-static void enc_u32(struct encoder *e, uint16_t tag, uint32_t v)
+/* Appends the field (or, for a Landlock path, the fields) of the member f describes. */
+static void enc_member(struct encoder *e, const struct proto_field *f, const void *msg)
 {
-        enc_field(e, tag, &v, sizeof(v));
+        const char *member = (const char *)msg + f->offset;
+        const struct join_spec *j = (const struct join_spec *)member;
+        const struct text *text = (const struct text *)member;
+        uint32_t n;
+        switch (f->type) {
+        case PROTO_UINT:
+                enc_field(e, f->tag, member, f->size);
+                break;
+        case PROTO_BOOL:
+                n = *(const bool *)member;
+                enc_field(e, f->tag, &n, sizeof(n));
+                break;
+        case PROTO_FD_COUNT:
+                memcpy(&n, member, sizeof(n));
+                n += INIT_FDS;
+                enc_field(e, f->tag, &n, sizeof(n));
+                break;
+        case PROTO_STR:
+                enc_field(e, f->tag, member, strnlen(member, f->size));
+                break;
+        case PROTO_TEXT:
+                if (text->str)
+                        enc_field(e, f->tag, text->str, strlen(text->str));
+                break;
+        case PROTO_BPF:
+                if (j->bpf)
+                        enc_field(e, f->tag, j->bpf, (size_t)j->bpf_len * sizeof(*j->bpf));
+                break;
+        case PROTO_LANDLOCK:
+                for (uint32_t i = 0; i < j->n_landlock; i++)
+                        enc_landlock_path(e, f->tag, &j->landlock[i]);
+                break;
+        }
 }
 
-static void enc_u64(struct encoder *e, uint16_t tag, uint64_t v)
+/* Encodes the members of msg that a message of this type sends (sent_in & sends), in the
+ * table's order, and sends it with up to MAX_FDS fds. */
+static int send_message(int fd, enum proto_type type, const struct proto_table *t, const void *msg,
+                        unsigned sends, const int *fds, size_t n_fds)
 {
-        enc_field(e, tag, &v, sizeof(v));
-}
-
-/* Sends the message with up to MAX_FDS fds; frees the buffer. */
-static int enc_send(struct encoder *e, int fd, const int *fds, size_t n_fds)
-{
-        _cleanup_free_ char *buf = TAKE_PTR(e->buf);
-        if (e->error)
-                return e->error;
-        uint32_t len = (uint32_t)e->len;
+        struct encoder e;
+        enc_init(&e, type);
+        for (size_t i = 0; i < t->n; i++)
+                if (t->fields[i].sent_in & sends)
+                        enc_member(&e, &t->fields[i], msg);
+        _cleanup_free_ char *buf = TAKE_PTR(e.buf);
+        if (e.error)
+                return e.error;
+        uint32_t len = (uint32_t)e.len;
         memcpy(buf + offsetof(struct msg_header, length), &len, sizeof(len));
 
-        struct iovec iov = {.iov_base = buf, .iov_len = e->len};
+        struct iovec iov = {.iov_base = buf, .iov_len = e.len};
         union {
                 char buf[CMSG_SPACE(sizeof(int) * MAX_FDS)];
                 struct cmsghdr align;
@@ -178,7 +296,7 @@ static int enc_send(struct encoder *e, int fd, const int *fds, size_t n_fds)
         while (n < 0 && errno == EINTR);
         if (n < 0)
                 return -errno;
-        if ((size_t)n != e->len)
+        if ((size_t)n != e.len)
                 return -EMSGSIZE;
         return 0;
 }
@@ -191,26 +309,9 @@ struct decoder {
         uint64_t seen; /* bit per tag, to refuse duplicates of single-valued fields */
 };
 
-/* Checks the header; returns the type or -EBADMSG. */
-static int dec_init(struct decoder *d, const void *buf, size_t len)
-{
-        struct msg_header h;
-        if (len < sizeof(h))
-                return -EBADMSG;
-        memcpy(&h, buf, sizeof(h));
-        if (h.magic != PROTO_MAGIC || h.version != PROTO_VERSION || h.length != len)
-                return -EBADMSG;
-        if (h.type < MSG_OPEN_REQUEST || h.type > MSG_FAILED)
-                return -EBADMSG;
-        d->buf = buf;
-        d->len = len;
-        d->pos = sizeof(h);
-        d->seen = 0;
-        return h.type;
-}
-
-/* Next field: 1 with tag/value/length, 0 at the end, -EBADMSG when truncated. */
-static int dec_next(struct decoder *d, uint16_t *tag, const char **value, uint32_t *length)
+/* Next field: 1 with tag/value/length, 0 at the end, -EBADMSG when truncated or given twice
+ * (any tag below 64 but F_LANDLOCK_PATH, known to this message or not). */
+static int dec_next(struct decoder *d, uint16_t *ret_tag, const char **ret_value, size_t *ret_len)
 {
         if (d->pos == d->len)
                 return 0;
@@ -218,12 +319,13 @@ static int dec_next(struct decoder *d, uint16_t *tag, const char **value, uint32
         if (d->len - d->pos < sizeof(f))
                 return -EBADMSG;
         memcpy(&f, d->buf + d->pos, sizeof(f));
-        size_t padded = ((size_t)f.length + 3) & ~(size_t)3;
+        size_t len = f.length;
+        size_t padded = (len + 3) & ~(size_t)3;
         if (padded > d->len - d->pos - sizeof(f))
                 return -EBADMSG;
-        *tag = f.tag;
-        *value = d->buf + d->pos + sizeof(f);
-        *length = f.length;
+        *ret_tag = f.tag;
+        *ret_value = d->buf + d->pos + sizeof(f);
+        *ret_len = len;
         d->pos += sizeof(f) + padded;
         if (f.tag < 64 && f.tag != F_LANDLOCK_PATH) {
                 if (d->seen & (1ULL << f.tag))
@@ -233,32 +335,162 @@ static int dec_next(struct decoder *d, uint16_t *tag, const char **value, uint32
         return 1;
 }
 
-static int dec_str(const char *value, uint32_t length, char *dst, size_t dst_len)
+static int dec_str(const char *value, size_t len, char *dst, size_t size)
 {
-        if (length >= dst_len || memchr(value, '\0', length))
+        if (len >= size || memchr(value, '\0', len))
                 return -EBADMSG;
-        memcpy(dst, value, length);
-        dst[length] = '\0';
+        memcpy(dst, value, len);
+        dst[len] = '\0';
         return 0;
 }
 
-static int dec_u32(const char *value, uint32_t length, uint32_t *dst)
+/* A number: exactly as wide as on the wire (a bool and a count of fds are u32s), within the
+ * field's range. */
+static int dec_number(const struct proto_field *f, const char *value, size_t len, char *member)
 {
-        if (length != sizeof(*dst))
+        size_t width = f->type == PROTO_UINT ? f->size : sizeof(uint32_t);
+        uint32_t u32;
+        uint64_t v;
+        if (len != width)
                 return -EBADMSG;
-        memcpy(dst, value, sizeof(*dst));
+        if (width == sizeof(u32)) {
+                memcpy(&u32, value, sizeof(u32));
+                v = u32;
+        } else {
+                memcpy(&v, value, sizeof(v));
+        }
+        if (v < f->min || (f->max && v > f->max))
+                return -EBADMSG;
+        if (f->type == PROTO_BOOL) {
+                *(bool *)member = v != 0;
+        } else if (f->type == PROTO_FD_COUNT) {
+                u32 = (uint32_t)v - INIT_FDS; /* the fds themselves come with recvmsg */
+                memcpy(member, &u32, sizeof(u32));
+        } else {
+                memcpy(member, value, width);
+        }
         return 0;
 }
 
-static int dec_u64(const char *value, uint32_t length, uint64_t *dst)
+static int dec_bpf(struct join_spec *j, const char *value, size_t len)
 {
-        if (length != sizeof(*dst))
+        /* BPF_MAXINSNS: the kernel takes no longer program anyway */
+        if (len == 0 || len % sizeof(struct sock_filter) ||
+            len / sizeof(struct sock_filter) > BPF_MAXINSNS)
                 return -EBADMSG;
-        memcpy(dst, value, sizeof(*dst));
+        j->bpf = malloc(len);
+        if (!j->bpf)
+                return -ENOMEM;
+        memcpy(j->bpf, value, len);
+        j->bpf_len = (uint32_t)(len / sizeof(struct sock_filter));
         return 0;
 }
 
-/* Receives one message (and fds) into a malloc'ed buffer. */
+static int dec_landlock_path(struct join_spec *j, const char *value, size_t len)
+{
+        if (len <= LL_HEAD || j->n_landlock >= JOIN_MAX_LANDLOCK_PATHS)
+                return -EBADMSG;
+        struct landlock_path *n = realloc(j->landlock, (j->n_landlock + 1) * sizeof(*n));
+        if (!n)
+                return -ENOMEM;
+        j->landlock = n;
+        struct landlock_path *p = &n[j->n_landlock];
+        memcpy(&p->access, value, sizeof(p->access));
+        memcpy(&p->home_len, value + sizeof(p->access), sizeof(p->home_len));
+        int r = dec_str(value + LL_HEAD, len - LL_HEAD, p->path, sizeof(p->path));
+        if (r < 0)
+                return r;
+        if (p->path[0] != '/' || p->home_len > strlen(p->path))
+                return -EBADMSG;
+        j->n_landlock++;
+        return 0;
+}
+
+/* Decodes one field's value into the member f describes: 0, -EBADMSG or -ENOMEM. */
+static int dec_member(const struct proto_field *f, const char *value, size_t len, void *msg)
+{
+        char *member = (char *)msg + f->offset;
+        struct text *text = (struct text *)member;
+        switch (f->type) {
+        case PROTO_UINT:
+        case PROTO_BOOL:
+        case PROTO_FD_COUNT:
+                return dec_number(f, value, len, member);
+        case PROTO_STR:
+                if (len < f->min)
+                        return -EBADMSG;
+                return dec_str(value, len, member, f->size);
+        case PROTO_TEXT:
+                if (text->size == 0)
+                        return 0;
+                return dec_str(value, len < text->size ? len : text->size - 1, text->buf,
+                               text->size);
+        case PROTO_BPF:
+                return dec_bpf((struct join_spec *)member, value, len);
+        case PROTO_LANDLOCK:
+                return dec_landlock_path((struct join_spec *)member, value, len);
+        }
+        return -EBADMSG;
+}
+
+/* Checks the header and decodes every field into msg by the table: the message's type, or
+ * -EBADMSG (also for a type not in types, a mask of 1 << type), -ENOMEM. */
+static int dec_message(struct decoder *d, const void *buf, size_t len, unsigned types,
+                       const struct proto_table *t, void *msg)
+{
+        struct msg_header h;
+        if (len < sizeof(h))
+                return -EBADMSG;
+        memcpy(&h, buf, sizeof(h));
+        if (h.magic != PROTO_MAGIC || h.version != PROTO_VERSION || h.length != len ||
+            h.type < MSG_OPEN_REQUEST || h.type > MSG_FAILED || !(types & (1u << h.type)))
+                return -EBADMSG;
+        *d = (struct decoder){.buf = buf, .len = len, .pos = sizeof(h)};
+        uint16_t tag;
+        const char *value;
+        size_t n;
+        int r;
+        while ((r = dec_next(d, &tag, &value, &n)) > 0) {
+                const struct proto_field *f = NULL;
+                for (size_t i = 0; i < t->n && !f; i++)
+                        if (t->fields[i].tag == tag)
+                                f = &t->fields[i];
+                if (!f)
+                        continue; /* unknown fields are skipped: newer peers may add some */
+                r = dec_member(f, value, n, msg);
+                if (r < 0)
+                        return r;
+        }
+        return r < 0 ? r : h.type;
+}
+
+static bool printable(const char *s)
+{
+        for (; *s; s++)
+                if ((unsigned char)*s < 0x20 || *s == 0x7f)
+                        return false;
+        return true;
+}
+
+/* After the last field: -EBADMSG when a required field of those the message sends is missing,
+ * else -EILSEQ when a string that must be printable holds a control character. */
+static int dec_check(const struct decoder *d, const struct proto_table *t, unsigned sends,
+                     const void *msg)
+{
+        int r = 0;
+        for (size_t i = 0; i < t->n; i++) {
+                const struct proto_field *f = &t->fields[i];
+                if ((f->flags & PROTO_REQUIRED) && (f->sent_in & sends) &&
+                    !(d->seen & (1ULL << f->tag)))
+                        return -EBADMSG;
+                if ((f->flags & PROTO_PRINTABLE) && !printable((const char *)msg + f->offset))
+                        r = -EILSEQ;
+        }
+        return r;
+}
+
+/* Receives one message into a malloc'ed buffer, and its fds into fds (NULL: a message that
+ * carries none; any that come are closed). */
 static int recv_message(int fd, int timeout_ms, char **ret_buf, size_t *ret_len, int *fds,
                         size_t *n_fds)
 {
@@ -307,7 +539,7 @@ static int recv_message(int fd, int timeout_ms, char **ret_buf, size_t *ret_len,
                         k = ELEMENTSOF(got);
                 memcpy(got, CMSG_DATA(c), k * sizeof(int));
                 for (size_t i = 0; i < k; i++) {
-                        if (*n_fds < MAX_FDS)
+                        if (fds && *n_fds < MAX_FDS)
                                 fds[(*n_fds)++] = got[i];
                         else
                                 close(got[i]);
@@ -331,87 +563,31 @@ static int recv_message(int fd, int timeout_ms, char **ret_buf, size_t *ret_len,
 
 /* ---- open request ------------------------------------------------------------------------ */
 
-static bool printable(const char *s)
-{
-        for (; *s; s++)
-                if ((unsigned char)*s < 0x20 || *s == 0x7f)
-                        return false;
-        return true;
-}
-
 int proto_send_request(int fd, const struct open_request *req)
 {
-        struct encoder e;
-        enc_init(&e, MSG_OPEN_REQUEST);
-        enc_str(&e, F_USER, req->user);
-        enc_str(&e, F_SERVICE, req->service);
-        enc_str(&e, F_RHOST, req->rhost);
-        enc_str(&e, F_TTY, req->tty);
-        enc_u32(&e, F_CALLER_PID, (uint32_t)req->caller_pid);
-        return enc_send(&e, fd, NULL, 0);
+        return send_message(fd, MSG_OPEN_REQUEST, &proto_request_table, req, PROTO_IN_REQUEST, NULL,
+                            0);
 }
 
 int proto_decode_request(const void *buf, size_t len, struct open_request *ret)
 {
         struct decoder d;
         memset(ret, 0, sizeof(*ret));
-        int type = dec_init(&d, buf, len);
-        if (type < 0)
-                return type;
-        if (type != MSG_OPEN_REQUEST)
-                return -EBADMSG;
-        uint16_t tag;
-        const char *v;
-        uint32_t l, pid = 0;
-        int r;
-        while ((r = dec_next(&d, &tag, &v, &l)) > 0) {
-                switch (tag) {
-                case F_USER:
-                        r = dec_str(v, l, ret->user, sizeof(ret->user));
-                        break;
-                case F_SERVICE:
-                        r = dec_str(v, l, ret->service, sizeof(ret->service));
-                        break;
-                case F_RHOST:
-                        r = dec_str(v, l, ret->rhost, sizeof(ret->rhost));
-                        break;
-                case F_TTY:
-                        r = dec_str(v, l, ret->tty, sizeof(ret->tty));
-                        break;
-                case F_CALLER_PID:
-                        r = dec_u32(v, l, &pid);
-                        break;
-                default:
-                        break; /* unknown fields are skipped: newer callers may add some */
-                }
-                if (r < 0)
-                        return r;
-        }
+        int r = dec_message(&d, buf, len, 1u << MSG_OPEN_REQUEST, &proto_request_table, ret);
         if (r < 0)
                 return r;
-        if (!(d.seen & (1ULL << F_USER)) || !(d.seen & (1ULL << F_SERVICE)) ||
-            !(d.seen & (1ULL << F_CALLER_PID)) || ret->user[0] == '\0' || pid == 0 ||
-            pid > INT32_MAX)
-                return -EBADMSG;
         /* PAM items come from remote peers and users; they end up in the registry (one
          * "key=value" per line) and in logs: no control characters anywhere */
-        if (!printable(ret->user) || !printable(ret->service) || !printable(ret->rhost) ||
-            !printable(ret->tty))
-                return -EILSEQ;
-        ret->caller_pid = (int32_t)pid;
-        return 0;
+        return dec_check(&d, &proto_request_table, PROTO_IN_REQUEST, ret);
 }
 
 int proto_recv_request(int fd, struct open_request *ret)
 {
         _cleanup_free_ char *buf = NULL;
         size_t len, n_fds;
-        int fds[MAX_FDS];
-        int r = recv_message(fd, -1, &buf, &len, fds, &n_fds);
+        int r = recv_message(fd, -1, &buf, &len, NULL, &n_fds); /* a request carries no fds */
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < n_fds; i++)
-                close(fds[i]); /* a request never carries fds */
         return proto_decode_request(buf, len, ret);
 }
 
@@ -419,184 +595,38 @@ int proto_recv_request(int fd, struct open_request *ret)
 
 int proto_send_hello(int fd, bool fail_open, uint32_t helper_timeout_ms)
 {
-        struct encoder e;
-        enc_init(&e, MSG_HELLO);
-        enc_u32(&e, F_FAIL_OPEN, fail_open);
-        enc_u32(&e, F_VALUE, helper_timeout_ms);
-        return enc_send(&e, fd, NULL, 0);
+        struct open_reply hello = {.fail_open = fail_open, .helper_timeout_ms = helper_timeout_ms};
+        return send_message(fd, MSG_HELLO, &proto_reply_table, &hello, reply_sends(MSG_HELLO, 0),
+                            NULL, 0);
 }
 
 int proto_send_reply(int fd, const struct open_reply *rep)
 {
-        struct encoder e;
         const struct join_spec *j = &rep->join;
-        /* checked before the encoder allocates: an early return leaks nothing */
-        if (rep->status == REPLY_OK &&
-            (j->init_pidfd < 0 || j->control_fd < 0 || j->n_cgroup_fds > JOIN_MAX_CGROUP_FDS))
-                return -EINVAL;
-        enc_init(&e, MSG_OPEN_REPLY);
-        enc_u32(&e, F_STATUS, rep->status);
-        enc_u32(&e, F_FAIL_OPEN, rep->fail_open);
-        enc_str(&e, F_MESSAGE, rep->message);
-        enc_str(&e, F_SESSION_ID, rep->session_id);
-        enc_str(&e, F_POLICY, rep->policy);
-        enc_str(&e, F_WARNINGS, rep->warnings);
         int fds[MAX_FDS];
         size_t n_fds = 0;
         if (rep->status == REPLY_OK) {
+                if (j->init_pidfd < 0 || j->control_fd < 0 || j->n_cgroup_fds > JOIN_MAX_CGROUP_FDS)
+                        return -EINVAL;
                 fds[n_fds++] = j->init_pidfd;
                 fds[n_fds++] = j->control_fd;
                 for (uint32_t i = 0; i < j->n_cgroup_fds; i++)
                         fds[n_fds++] = j->cgroup_fds[i];
-                enc_u32(&e, F_HAS_FDS, (uint32_t)n_fds);
-                enc_u32(&e, F_NS_FLAGS, j->ns_flags);
-                enc_u64(&e, F_CAPS_KEEP, j->caps_keep);
-                enc_u32(&e, F_NO_NEW_PRIVS, j->no_new_privs);
-                enc_u64(&e, F_NOFILE, j->nofile);
-                enc_str(&e, F_LSM_PATH, j->lsm_attr_path);
-                enc_str(&e, F_LSM_VALUE, j->lsm_attr_value);
-                if (j->bpf)
-                        enc_field(&e, F_BPF, j->bpf, (size_t)j->bpf_len * sizeof(*j->bpf));
-                enc_u32(&e, F_SECCOMP_FLAGS, j->seccomp_flags);
-                enc_u64(&e, F_LANDLOCK_HANDLED, j->landlock_handled);
-                enc_u32(&e, F_LANDLOCK_ABI, j->landlock_abi);
-                for (uint32_t i = 0; i < j->n_landlock; i++) {
-                        size_t pl = strlen(j->landlock[i].path);
-                        char tmp[LL_HEAD + JOIN_PATH_MAX];
-                        memcpy(tmp, &j->landlock[i].access, sizeof(uint64_t));
-                        memcpy(tmp + sizeof(uint64_t), &j->landlock[i].home_len, sizeof(uint32_t));
-                        memcpy(tmp + LL_HEAD, j->landlock[i].path, pl);
-                        enc_field(&e, F_LANDLOCK_PATH, tmp, LL_HEAD + pl);
-                }
         }
-        return enc_send(&e, fd, fds, n_fds);
+        return send_message(fd, MSG_OPEN_REPLY, &proto_reply_table, rep,
+                            reply_sends(MSG_OPEN_REPLY, rep->status), fds, n_fds);
 }
 
 int proto_decode_reply(const void *buf, size_t len, struct open_reply *ret, bool *ret_hello)
 {
         struct decoder d;
-        struct join_spec *j = &ret->join;
-        int type = dec_init(&d, buf, len);
+        /* a HELLO is decoded, and refused, as a reply is: with the same table */
+        int type = dec_message(&d, buf, len, 1u << MSG_HELLO | 1u << MSG_OPEN_REPLY,
+                               &proto_reply_table, ret);
         if (type < 0)
                 return type;
-        if (type != MSG_HELLO && type != MSG_OPEN_REPLY)
-                return -EBADMSG;
         *ret_hello = type == MSG_HELLO;
-        uint16_t tag;
-        const char *v;
-        uint32_t l, u32 = 0;
-        int r;
-        while ((r = dec_next(&d, &tag, &v, &l)) > 0) {
-                switch (tag) {
-                case F_STATUS:
-                        r = dec_u32(v, l, &ret->status);
-                        if (r == 0 && ret->status > REPLY_DENY)
-                                r = -EBADMSG;
-                        break;
-                case F_FAIL_OPEN:
-                        r = dec_u32(v, l, &ret->fail_open);
-                        break;
-                case F_MESSAGE:
-                        r = dec_str(v, l, ret->message, sizeof(ret->message));
-                        break;
-                case F_SESSION_ID:
-                        r = dec_str(v, l, ret->session_id, sizeof(ret->session_id));
-                        break;
-                case F_POLICY:
-                        r = dec_str(v, l, ret->policy, sizeof(ret->policy));
-                        break;
-                case F_WARNINGS:
-                        r = dec_str(v, l, ret->warnings, sizeof(ret->warnings));
-                        break;
-                case F_NS_FLAGS:
-                        r = dec_u32(v, l, &j->ns_flags);
-                        break;
-                case F_CAPS_KEEP:
-                        r = dec_u64(v, l, &j->caps_keep);
-                        break;
-                case F_NO_NEW_PRIVS:
-                        r = dec_u32(v, l, &u32);
-                        j->no_new_privs = u32 != 0;
-                        break;
-                case F_NOFILE:
-                        r = dec_u64(v, l, &j->nofile);
-                        break;
-                case F_LSM_PATH:
-                        r = dec_str(v, l, j->lsm_attr_path, sizeof(j->lsm_attr_path));
-                        break;
-                case F_LSM_VALUE:
-                        r = dec_str(v, l, j->lsm_attr_value, sizeof(j->lsm_attr_value));
-                        break;
-                case F_BPF:
-                        /* BPF_MAXINSNS: the kernel takes no longer program anyway */
-                        if (l == 0 || l % sizeof(struct sock_filter) ||
-                            l / sizeof(struct sock_filter) > BPF_MAXINSNS) {
-                                r = -EBADMSG;
-                                break;
-                        }
-                        j->bpf = malloc(l);
-                        if (!j->bpf) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                        memcpy(j->bpf, v, l);
-                        j->bpf_len = l / sizeof(struct sock_filter);
-                        break;
-                case F_SECCOMP_FLAGS:
-                        r = dec_u32(v, l, &j->seccomp_flags);
-                        break;
-                case F_LANDLOCK_HANDLED:
-                        r = dec_u64(v, l, &j->landlock_handled);
-                        break;
-                case F_LANDLOCK_ABI:
-                        r = dec_u32(v, l, &j->landlock_abi);
-                        break;
-                case F_LANDLOCK_PATH: {
-                        if (l <= LL_HEAD || j->n_landlock >= JOIN_MAX_LANDLOCK_PATHS) {
-                                r = -EBADMSG;
-                                break;
-                        }
-                        struct landlock_path *n =
-                            realloc(j->landlock, (j->n_landlock + 1) * sizeof(*n));
-                        if (!n) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                        j->landlock = n;
-                        struct landlock_path *p = &n[j->n_landlock];
-                        memcpy(&p->access, v, sizeof(uint64_t));
-                        memcpy(&p->home_len, v + sizeof(uint64_t), sizeof(uint32_t));
-                        r = dec_str(v + LL_HEAD, l - LL_HEAD, p->path, sizeof(p->path));
-                        if (r == 0 && (p->path[0] != '/' || p->home_len > strlen(p->path)))
-                                r = -EBADMSG;
-                        if (r == 0)
-                                j->n_landlock++;
-                        break;
-                }
-                case F_VALUE:
-                        r = dec_u32(v, l, &ret->helper_timeout_ms);
-                        break;
-                case F_HAS_FDS:
-                        r = dec_u32(v, l, &u32);
-                        if (r == 0 && (u32 < 2 || u32 > MAX_FDS))
-                                r = -EBADMSG;
-                        if (r == 0)
-                                j->n_cgroup_fds = u32 - 2; /* fds themselves come with recvmsg */
-                        break;
-                default:
-                        break;
-                }
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
-        if (type == MSG_OPEN_REPLY && !(d.seen & (1ULL << F_STATUS)))
-                return -EBADMSG;
-        if (type == MSG_OPEN_REPLY && ret->status == REPLY_OK &&
-            (!(d.seen & (1ULL << F_HAS_FDS)) || !(d.seen & (1ULL << F_NS_FLAGS))))
-                return -EBADMSG;
-        return 0;
+        return dec_check(&d, &proto_reply_table, reply_sends(type, ret->status), ret);
 }
 
 int proto_recv_reply(int fd, int timeout_ms, struct open_reply *ret, bool *ret_hello_seen)
@@ -612,9 +642,8 @@ int proto_recv_reply(int fd, int timeout_ms, struct open_reply *ret, bool *ret_h
         memset(&tmp, 0, sizeof(tmp));
         join_spec_init(&tmp.join);
         r = proto_decode_reply(buf, len, &tmp, &hello);
-        if (r == 0 && !hello && tmp.status == REPLY_OK && n_fds != 2 + tmp.join.n_cgroup_fds)
-                r = -EBADMSG;
-        if (r == 0 && (hello || tmp.status != REPLY_OK) && n_fds != 0)
+        bool join = !hello && tmp.status == REPLY_OK; /* only an OK reply carries fds */
+        if (r == 0 && n_fds != (join ? INIT_FDS + tmp.join.n_cgroup_fds : 0))
                 r = -EBADMSG;
         if (r < 0) {
                 for (size_t i = 0; i < n_fds; i++)
@@ -629,11 +658,11 @@ int proto_recv_reply(int fd, int timeout_ms, struct open_reply *ret, bool *ret_h
                 join_spec_free(&tmp.join); /* a HELLO may carry join fields too: unused */
                 return MSG_HELLO;
         }
-        if (!hello && tmp.status == REPLY_OK) {
+        if (join) {
                 tmp.join.init_pidfd = fds[0];
                 tmp.join.control_fd = fds[1];
                 for (uint32_t i = 0; i < tmp.join.n_cgroup_fds; i++)
-                        tmp.join.cgroup_fds[i] = fds[2 + i];
+                        tmp.join.cgroup_fds[i] = fds[INIT_FDS + i];
         }
         join_spec_free(&ret->join);
         *ret = tmp;
@@ -644,12 +673,8 @@ int proto_recv_reply(int fd, int timeout_ms, struct open_reply *ret, bool *ret_h
 
 int proto_send_simple(int fd, enum proto_type type, uint32_t value, const char *text)
 {
-        struct encoder e;
-        enc_init(&e, type);
-        enc_u32(&e, F_VALUE, value);
-        if (text)
-                enc_str(&e, F_TEXT, text);
-        return enc_send(&e, fd, NULL, 0);
+        struct control_message m = {.value = value, .text.str = text};
+        return send_message(fd, type, &control_table, &m, PROTO_IN_CONTROL, NULL, 0);
 }
 
 int proto_recv_simple(int fd, int timeout_ms, enum proto_type *ret_type, uint32_t *ret_value,
@@ -657,33 +682,18 @@ int proto_recv_simple(int fd, int timeout_ms, enum proto_type *ret_type, uint32_
 {
         _cleanup_free_ char *buf = NULL;
         size_t len, n_fds;
-        int fds[MAX_FDS];
-        int r = recv_message(fd, timeout_ms, &buf, &len, fds, &n_fds);
+        int r = recv_message(fd, timeout_ms, &buf, &len, NULL, &n_fds);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < n_fds; i++)
-                close(fds[i]);
+        struct control_message m = {.text = {.buf = text, .size = text ? text_len : 0}};
+        if (m.text.size)
+                text[0] = '\0';
         struct decoder d;
-        int type = dec_init(&d, buf, len);
+        int type = dec_message(&d, buf, len, ~0u, &control_table, &m);
         if (type < 0)
                 return type;
-        if (text && text_len)
-                text[0] = '\0';
-        uint16_t tag;
-        const char *v;
-        uint32_t l, value = 0;
-        while ((r = dec_next(&d, &tag, &v, &l)) > 0) {
-                if (tag == F_VALUE)
-                        r = dec_u32(v, l, &value);
-                else if (tag == F_TEXT && text && text_len)
-                        r = dec_str(v, l < text_len ? l : (uint32_t)text_len - 1, text, text_len);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
         *ret_type = (enum proto_type)type;
         if (ret_value)
-                *ret_value = value;
+                *ret_value = m.value;
         return 0;
 }

@@ -69,7 +69,7 @@ struct join_spec {
         uint32_t ns_flags; /* CLONE_NEW* to setns into, all in one call */
         uint64_t caps_keep;
         bool no_new_privs;
-        uint64_t nofile; /* RLIMIT_NOFILE, soft and hard, never raised; 0: left alone */
+        uint64_t nofile;           /* RLIMIT_NOFILE, soft and hard, never raised; 0: left alone */
         char lsm_attr_path[64];    /* "" or /proc/self/attr/apparmor/exec, /proc/self/attr/exec */
         char lsm_attr_value[512];  /* what to write there */
         struct sock_filter *bpf;   /* NULL: no seccomp filter; malloc'ed */
@@ -113,3 +113,49 @@ int proto_recv_simple(int fd, int timeout_ms, enum proto_type *ret_type, uint32_
 /* Exposed for the unit tests and the fuzzer: decode a reply from a buffer (no fds). */
 int proto_decode_reply(const void *buf, size_t len, struct open_reply *ret, bool *ret_hello);
 int proto_decode_request(const void *buf, size_t len, struct open_request *ret);
+
+/* The fields of a message, declared once in a table (protocol.c) that both the encoder and
+ * the decoder walk. Exposed for the unit tests, which check every field of it. */
+enum proto_field_type {
+        PROTO_UINT,     /* a 32- or 64-bit number member, as wide on the wire */
+        PROTO_BOOL,     /* a bool member; on the wire a u32, anything but 0 is true */
+        PROTO_STR,      /* a char[size] member; on the wire without its NUL: < size bytes */
+        PROTO_FD_COUNT, /* join.n_cgroup_fds; on the wire a u32, how many fds ride along:
+                           the init's two, then the cgroup fds */
+        PROTO_BPF,      /* join.bpf, bpf_len (offset: of the join_spec): the instructions */
+        PROTO_LANDLOCK, /* join.landlock, n_landlock (offset: of the join_spec): a field per
+                           path, given again for each: u64 access, u32 home_len, the path */
+        PROTO_TEXT,     /* a control message's text: cut to fit the receiver's buffer */
+};
+
+/* The messages that send a field (proto_field.sent_in). */
+enum {
+        PROTO_IN_REQUEST = 1 << 0,
+        PROTO_IN_HELLO = 1 << 1,
+        PROTO_IN_REPLY = 1 << 2,   /* every OPEN_REPLY */
+        PROTO_IN_JOIN = 1 << 3,    /* an OPEN_REPLY with status REPLY_OK */
+        PROTO_IN_CONTROL = 1 << 4, /* the small control messages */
+};
+
+enum {
+        PROTO_REQUIRED = 1 << 0,  /* a message that sends it and lacks it is refused */
+        PROTO_PRINTABLE = 1 << 1, /* a string without control characters, else -EILSEQ */
+};
+
+struct proto_field {
+        uint16_t tag;
+        uint8_t type;      /* enum proto_field_type */
+        uint8_t sent_in;   /* PROTO_IN_* */
+        size_t offset;     /* of its member in the message's struct */
+        size_t size;       /* of that member */
+        uint8_t flags;     /* PROTO_REQUIRED, PROTO_PRINTABLE */
+        uint32_t min, max; /* a number's range (max 0: none); a string's least length */
+};
+
+struct proto_table {
+        const struct proto_field *fields; /* in the order they are sent */
+        size_t n;
+};
+
+extern const struct proto_table proto_request_table; /* struct open_request */
+extern const struct proto_table proto_reply_table;   /* struct open_reply: HELLO, OPEN_REPLY */
