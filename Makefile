@@ -140,7 +140,7 @@ $(FUZZ_REPLAY_BINS): $(B)/tests/fuzz_replay_%: tests/fuzz/fuzz_%.c $(B)/obj/test
 $(B)/tests/gen_protocol_seeds: tests/fuzz/gen_protocol_seeds.c $(B)/obj/client/protocol.o \
 		$(B)/obj/client/util.o
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(SAN) -fPIE -pie $(CFLAGS) $^ -o $@
+	$(CC) $(CFLAGS_BASE) $(SAN) -fPIE -pie $(CFLAGS) $(filter %.c %.o,$^) -o $@
 
 # ---- dependencies: installs what is missing, quietly, once ------------------------------
 deps:
