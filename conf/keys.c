@@ -21,6 +21,8 @@ static const struct enum_name backend_names[] = {{"auto", CGROUP_BACKEND_AUTO},
                                                  {NULL, 0}};
 static const struct enum_name network_names[] = {
     {"host", NETWORK_HOST}, {"none", NETWORK_NONE}, {NULL, 0}};
+static const struct enum_name scope_names[] = {
+    {"login", SCOPE_LOGIN}, {"user", SCOPE_USER}, {NULL, 0}};
 static const struct enum_name proc_names[] = {
     {"read-only", PROC_READ_ONLY}, {"docker", PROC_DOCKER}, {NULL, 0}};
 static const struct enum_name hidepid_names[] = {{"invisible", HIDEPID_INVISIBLE},
@@ -37,6 +39,7 @@ static const struct enum_name seccomp_action_names[] = {{"errno", SECCOMP_ACTION
 /* Enum fields are written through an int: make sure that is what they are. */
 _Static_assert(sizeof(enum fail_mode) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum network_mode) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum session_scope) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum cgroup_backend_kind) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum proc_mode) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum hidepid_mode) == sizeof(int), "enum size");
@@ -215,6 +218,13 @@ static const struct key policy_keys[] = {
      .doc = "the host's network, or only a loopback of its own"},
     {"hostname", K_STR, POL(hostname), .check = check_hostname, .def = "unset",
      .group = KG_NAMESPACES, .doc = "the host name inside; %u is the user name"},
+    {"scope", K_ENUM, POL(scope), .enums = scope_names, .def = "login", .group = KG_LIFETIME,
+     .doc = "a sandbox per login (login), or one per user and policy that logins join (user)"},
+    /* 1 s .. 365 days: a sandbox that outlives its last login for longer than a year is one
+     * nobody remembers; yes keeps it until its last process exits */
+    {"linger", K_LINGER, POL(linger_ms), .min = 1000, .max = 365ull * 24 * 3600 * 1000, .def = "no",
+     .group = KG_LIFETIME,
+     .doc = "how long a user-scope sandbox outlives its last login (needs scope = user)"},
     {"proc", K_ENUM, POL(proc), .flags = KF_NEEDS_MOUNT, .enums = proc_names, .def = "read-only",
      .group = KG_VIEW, .doc = "how /proc is mounted inside"},
     {"hidepid", K_ENUM, POL(hidepid), .flags = KF_NEEDS_MOUNT, .enums = hidepid_names,
@@ -237,13 +247,13 @@ static const struct key policy_keys[] = {
      .def = STR(DEFAULT_PTY_MAX), .group = KG_VIEW, .unit = "per session (its own devpts)",
      .doc = "ptys one session may open"},
     {"memory_max", K_SIZE, POL(memory_max), .flags = KF_NOT_ZERO, .def = "unset",
-     .group = KG_RESOURCES, .doc = "hard memory limit of all the user's sessions"},
+     .group = KG_RESOURCES, .doc = "hard memory limit of all the user's sandboxes"},
     {"memory_high", K_SIZE, POL(memory_high), .flags = KF_NOT_ZERO, .def = "unset",
      .group = KG_RESOURCES, .doc = "memory above which the user's tasks are throttled"},
     {"swap_max", K_SIZE, POL(swap_max), .def = "unset", .group = KG_RESOURCES,
      .doc = "swap limit; 0 means no swap"},
     {"pids_max", K_COUNT, POL(pids_max), .min = 1, .def = "unset", .group = KG_RESOURCES,
-     .doc = "tasks (processes and threads) of all the user's sessions"},
+     .doc = "tasks (processes and threads) of all the user's sandboxes"},
     /* 1000 CPUs is more than any host; the bound keeps quota arithmetic far from overflow */
     {"cpu_max", K_PERCENT, POL(cpu_max_percent), .min = 1, .max = 100000, .def = "unset",
      .group = KG_RESOURCES, .doc = "CPU bandwidth; 100% is one CPU"},
@@ -254,7 +264,7 @@ static const struct key policy_keys[] = {
      .doc = "refuse the login when a cap cannot be applied"},
     {"max_sessions", K_COUNT, POL(max_sessions), .min = 1, .def = STR(DEFAULT_MAX_SESSIONS),
      .group = KG_TABLES, .unit = "live sessions per user",
-     .doc = "live sessions one user may have"},
+     .doc = "live sandboxes one user may have (joining a live one does not count)"},
     /* fewer than 64 files break the shell itself */
     {"nofile", K_COUNT, POL(nofile), .min = 64, .max = 1u << 30, .def = "unset", .group = KG_TABLES,
      .doc = "open files per process (RLIMIT_NOFILE)"},

@@ -23,6 +23,8 @@ enum kind {
         K_COUNT,    /* a plain number or "max" ("/s" allowed with KF_PER_SECOND) */
         K_PERCENT,  /* "200%", "max" */
         K_DURATION, /* "500ms", "5s", "2m", "10" */
+        K_LINGER,   /* "no" (LINGER_NO), "yes" (LINGER_FOREVER) or a duration ("8h", "2d") in
+                       ms, into a uint64_t */
         K_NAMES,    /* list of user, group, service names */
         K_PATHS,    /* list of absolute paths */
         K_LANDLOCK, /* list of absolute paths, "$HOME" or "~" allowed first */
@@ -41,6 +43,7 @@ enum kind {
 enum key_group {
         KG_NONE, /* not a policy key */
         KG_NAMESPACES,
+        KG_LIFETIME,
         KG_VIEW,
         KG_RESOURCES,
         KG_TABLES,
@@ -62,7 +65,7 @@ struct key {
         const struct enum_name *enums; /* K_ENUM: the words, NULL-terminated */
         /* K_STR: 0, or -EINVAL with a message saying what is wrong and what to write */
         int (*check)(const char *s, char *msg, size_t len);
-        uint64_t min, max; /* K_COUNT, K_PERCENT, K_DURATION range; max 0: no limit */
+        uint64_t min, max; /* K_COUNT, K_PERCENT, K_DURATION, K_LINGER range; max 0: no limit */
         /* The default as a config would write it; "unset" leaves the field as the struct's
          * zero (NULL, {}, false) or LIMIT_UNSET; NULL: no default (a name resolved later). */
         const char *def;

@@ -134,7 +134,8 @@ static int section_hook(cfg_t *sec, cfg_opt_t *opt, const char *value, void *res
                 ctx->cur_policy = si;
         } else if (ctx && STREQ(sec->name, "io") && sec->title && ctx->cur_policy) {
                 struct secinfo *p = ctx->cur_policy;
-                if (sec->title[0] != '/' || path_has_dotdot(sec->title) || text_has_control_char(sec->title))
+                if (sec->title[0] != '/' || path_has_dotdot(sec->title) ||
+                    text_has_control_char(sec->title))
                         diag_add(ctx, si->line,
                                  "io \"%s\": name a device node (\"/dev/sda\") or an absolute "
                                  "path on the disk to throttle (\"/home\")",
@@ -632,6 +633,15 @@ static void convert_policy(struct parse_ctx *ctx, cfg_t *sec, struct policy *p, 
                                          "use seccomp = default",
                                          keys[i]);
                 }
+        }
+        const struct optval *sv = value_at(sec, "scope", 0);
+        if (p->linger_ms != LINGER_NO && p->scope != SCOPE_USER && (!sv || sv->ok)) {
+                /* a login-scope sandbox ends at its logout: there is nothing to linger */
+                const struct optval *v = value_at(sec, "linger", 0);
+                diag_add(ctx, v ? v->line : p->line,
+                         "linger needs scope = user (a login-scope sandbox ends at its "
+                         "logout); add scope = user to policy %s, or remove linger",
+                         p->name);
         }
         if (p->memory_high != LIMIT_UNSET && p->memory_max != LIMIT_UNSET &&
             p->memory_high != LIMIT_MAX && p->memory_max != LIMIT_MAX &&

@@ -1,6 +1,6 @@
 /* values.c: one value as the config writes it: checked against its key (conf/keys.c), with
  * a message that says what to write instead, and converted (sizes, rates, counts,
- * percentages, durations, capabilities, addresses, names and paths). */
+ * percentages, durations, linger, capabilities, addresses, names and paths). */
 #include "parse.h"
 #include "syscalls.h"
 
@@ -178,6 +178,63 @@ static void cidr_error(struct parse_ctx *ctx, const struct optval *v, int r, con
         }
 }
 
+/* linger: no, yes, or a duration as K_DURATION writes it, days ("2d") too. */
+static int convert_linger(struct parse_ctx *ctx, const struct key *k, const struct optval *v,
+                          uint64_t *ret)
+{
+        const char *s = v->text;
+        uint64_t x = 0;
+        int r;
+
+        if (STREQ(s, "no")) {
+                *ret = LINGER_NO;
+                return 0;
+        }
+        if (STREQ(s, "yes")) {
+                *ret = LINGER_FOREVER;
+                return 0;
+        }
+        size_t len = strlen(s);
+        if (len > 1 && s[len - 1] == 'd' && strspn(s, "0123456789") == len - 1) {
+                char num[32];
+                r = len - 1 < sizeof(num) ? 0 : -ERANGE;
+                if (r == 0) {
+                        memcpy(num, s, len - 1);
+                        num[len - 1] = '\0';
+                        r = safe_atou64(num, &x);
+                }
+                if (r == 0 && x > UINT64_MAX / (24 * 3600 * 1000))
+                        r = -ERANGE;
+                x *= 24 * 3600 * 1000;
+        } else {
+                r = parse_duration_ms(s, &x);
+        }
+        if (r == -ERANGE || (r == 0 && k->max && x > k->max)) {
+                diag_add(ctx, v->line,
+                         "%s: %s is too long (at most %" PRIu64 "d); write yes to keep the "
+                         "sandbox until its last process exits",
+                         k->name, s, k->max / (24 * 3600 * 1000));
+                return -EINVAL;
+        }
+        if (r < 0) {
+                diag_add(ctx, v->line,
+                         "%s: '%s' is not no, yes or a duration; write e.g. 30s, 90m, 8h or 2d "
+                         "(at most that long after the last login), yes (until no process is "
+                         "left) or no",
+                         k->name, s);
+                return -EINVAL;
+        }
+        if (x < k->min) {
+                diag_add(ctx, v->line,
+                         "%s: %s is too short (at least %" PRIu64 "s); write no for a sandbox "
+                         "that ends with its last login",
+                         k->name, s, k->min / 1000);
+                return -EINVAL;
+        }
+        *ret = x;
+        return 0;
+}
+
 static int convert_number(struct parse_ctx *ctx, const struct key *k, const struct optval *v,
                           uint64_t *ret)
 {
@@ -348,6 +405,8 @@ int value_check(struct parse_ctx *ctx, const struct key *k, const struct optval 
         case K_PERCENT:
         case K_DURATION:
                 return convert_number(ctx, k, v, &out->u);
+        case K_LINGER:
+                return convert_linger(ctx, k, v, &out->u);
         case K_NAMES:
         case K_PATHS:
         case K_LANDLOCK:

@@ -1,12 +1,15 @@
 /* explain.c: isolatectl explain [-c FILE] [--service S] [--rhost ADDR] [--json] USER:
- * the policy a login would get, why, and every setting of it, as the helper resolves it. */
+ * the policy a login would get, why, and every setting of it, as the helper resolves it;
+ * for a user-scope policy, whether the login would join a live sandbox (the registry). */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
+#include <time.h>
 
 #include "../conf/keys.h"
 #include "../conf/policy.h"
@@ -14,6 +17,7 @@
 #include "json.h"
 #include "../session-helper/limits.h"
 #include "../session-helper/lsm.h"
+#include "../session-helper/registry.h"
 #include "../session-helper/seccomp.h"
 
 static void explain_usage(FILE *f)
@@ -22,7 +26,8 @@ static void explain_usage(FILE *f)
                 "usage: isolatectl explain [-c FILE] [--service S] [--rhost ADDR] [--json] USER\n"
                 "Shows which policy a login of USER through PAM service S (default sshd) from\n"
                 "ADDR (default: a local login) gets with FILE (default %s), which\n"
-                "rule decided and why, and every setting of that policy.\n",
+                "rule decided and why, every setting of that policy, and whether the login\n"
+                "would join a live sandbox (scope = user).\n",
                 DEFAULT_CONFIG_PATH);
 }
 
@@ -63,6 +68,15 @@ struct effective {
         int r;
         struct strv allowed, rules;
         struct isolate_error err;
+};
+
+/* Whether a login now would join a live sandbox: only looked up for a user-scope policy. */
+struct live {
+        bool looked;                /* the policy has scope = user */
+        int r;                      /* registry_find_sandbox(): 0, -ENOENT, or what failed */
+        struct session_record *rec; /* when r == 0 */
+        int state_r;                /* registry_state_read(): 0 or -errno */
+        struct sandbox_state state;
 };
 
 /* ---- text helpers ------------------------------------------------------------------------------
@@ -139,6 +153,7 @@ struct shown {
         const struct policy *p;
         const struct login_info *who;
         const struct effective *eff;
+        const struct live *live;
 };
 
 static const void *field_of(const struct key *k, const struct policy *p)
@@ -196,6 +211,14 @@ static void json_value(FILE *f, const struct key *k, const struct policy *p)
         case K_DURATION:
                 fprintf(f, "%" PRIu32, *(const uint32_t *)v);
                 return;
+        case K_LINGER: { /* no: false, yes: true, else the milliseconds */
+                uint64_t ms = *(const uint64_t *)v;
+                if (ms == LINGER_NO || ms == LINGER_FOREVER)
+                        fputs(bool_name(ms == LINGER_FOREVER), f);
+                else
+                        fprintf(f, "%" PRIu64, ms);
+                return;
+        }
         case K_NAMES:
         case K_PATHS:
         case K_LANDLOCK:
@@ -212,6 +235,33 @@ static void json_value(FILE *f, const struct key *k, const struct policy *p)
                 break;
         }
         fputs("null", f);
+}
+
+/* A duration as a config writes it: the largest unit that divides it ("8h", "90m", "2d"). */
+static void duration_text(uint64_t ms, char *buf, size_t len)
+{
+        static const struct {
+                const char *unit;
+                uint64_t ms;
+        } units[] = {{"d", 86400000}, {"h", 3600000}, {"m", 60000}, {"s", 1000}, {"ms", 1}};
+        for (size_t i = 0; i < ELEMENTSOF(units); i++)
+                if (ms % units[i].ms == 0 || units[i].ms == 1) {
+                        snprintf(buf, len, "%" PRIu64 "%s", ms / units[i].ms, units[i].unit);
+                        return;
+                }
+}
+
+static void linger_text(uint64_t ms)
+{
+        char buf[32];
+        if (ms == LINGER_NO) {
+                fputs("no", stdout);
+        } else if (ms == LINGER_FOREVER) {
+                fputs("yes (after the last login, until no process is left)", stdout);
+        } else {
+                duration_text(ms, buf, sizeof(buf));
+                printf("%s (after the last login, at most, while processes remain)", buf);
+        }
 }
 
 static void text_value(const struct key *k, const struct policy *p, const struct login_info *who)
@@ -246,6 +296,9 @@ static void text_value(const struct key *k, const struct policy *p, const struct
                 break;
         case K_DURATION:
                 printf("%" PRIu32 "ms", *(const uint32_t *)v);
+                break;
+        case K_LINGER:
+                linger_text(*(const uint64_t *)v);
                 break;
         case K_NAMES:
         case K_PATHS:
@@ -374,6 +427,110 @@ static void syscalls_json_after(FILE *f, const struct shown *sh)
         fputc('}', f);
 }
 
+/* ---- the live sandbox a login would join --------------------------------------------- */
+
+/* "14:05" today, else "2025-03-01 14:05" (local time) */
+static const char *clock_text(uint64_t unix_seconds, char *buf, size_t len)
+{
+        time_t t = (time_t)unix_seconds, now = time(NULL);
+        struct tm tm, today;
+        if (!localtime_r(&t, &tm) || !localtime_r(&now, &today)) {
+                snprintf(buf, len, "@%" PRIu64, unix_seconds);
+                return buf;
+        }
+        bool same_day = tm.tm_year == today.tm_year && tm.tm_yday == today.tm_yday;
+        if (strftime(buf, len, same_day ? "%H:%M" : "%Y-%m-%d %H:%M", &tm) == 0)
+                snprintf(buf, len, "@%" PRIu64, unix_seconds);
+        return buf;
+}
+
+static void live_lookup(const struct config *c, const struct policy *p,
+                        const struct login_info *who, struct live *live)
+{
+        *live = (struct live){.r = -ENOENT, .state_r = -ENOENT};
+        if (p->scope != SCOPE_USER)
+                return;
+        live->looked = true;
+        live->rec = calloc(1, sizeof(*live->rec));
+        if (!live->rec) {
+                live->r = -ENOMEM;
+                return;
+        }
+        live->r = registry_find_sandbox(c->runtime_dir, who->uid, p->name, live->rec);
+        if (live->r == 0)
+                live->state_r = registry_state_read(c->runtime_dir, live->rec->id, &live->state);
+}
+
+static void sandbox_text_after(const struct shown *sh)
+{
+        const struct live *live = sh->live;
+        char t1[32], t2[32];
+        if (!live->looked) {
+                printf("  sandbox: a new one per login (scope = login)\n");
+                return;
+        }
+        if (live->r == -ENOENT) {
+                printf("  sandbox: a new one (scope = user; none live)\n");
+                return;
+        }
+        if (live->r < 0) {
+                printf("  sandbox: not known: cannot read the registry in %s: %s%s\n",
+                       sh->c->runtime_dir, strerror(-live->r),
+                       live->r == -EACCES || live->r == -EPERM ? " (run as root)" : "");
+                return;
+        }
+        const struct session_record *rec = live->rec;
+        printf("  sandbox: would join live sandbox %s (started %s", rec->id,
+               clock_text(rec->start_time, t1, sizeof(t1)));
+        const struct sandbox_state *st = &live->state;
+        if (live->state_r < 0)
+                printf(")\n");
+        else if (st->logins > 0)
+                printf(", %u login%s)\n", st->logins, st->logins == 1 ? "" : "s");
+        else if (st->linger_forever)
+                printf(", no login, lingering until its last process exits)\n");
+        else if (st->linger_until)
+                printf(", no login, lingering until %s)\n",
+                       clock_text(st->linger_until, t2, sizeof(t2)));
+        else
+                printf(", no login)\n");
+}
+
+/* "sandbox": null when the login is not confined; else {"scope", "join", "id", ...}, with
+ * "join": null and "error" when the registry cannot be read. */
+static void sandbox_json(FILE *f, const struct policy *p, const struct live *live)
+{
+        fputs(", \"sandbox\": ", f);
+        if (!p) {
+                fputs("null", f);
+                return;
+        }
+        fputs("{\"scope\": ", f);
+        json_str(f, key_enum_word(key_named(keys_policy, "scope"), (int)p->scope));
+        if (live->looked && live->r < 0 && live->r != -ENOENT) {
+                fputs(", \"join\": null, \"id\": null, \"error\": ", f);
+                json_str(f, strerror(-live->r));
+                fputc('}', f);
+                return;
+        }
+        if (!live->looked || live->r < 0) {
+                fputs(", \"join\": false, \"id\": null}", f);
+                return;
+        }
+        const struct session_record *rec = live->rec;
+        fputs(", \"join\": true, \"id\": ", f);
+        json_str(f, rec->id);
+        fprintf(f, ", \"init_pid\": %d, \"start_time\": %" PRIu64, (int)rec->init_pid,
+                rec->start_time);
+        if (live->state_r == 0)
+                fprintf(f,
+                        ", \"logins\": %u, \"linger_until\": %" PRIu64 ", \"linger_forever\": %s}",
+                        live->state.logins, live->state.linger_until,
+                        bool_name(live->state.linger_forever));
+        else
+                fputs(", \"logins\": null, \"linger_until\": null, \"linger_forever\": null}", f);
+}
+
 /* What explain says of a key beyond its value; every other key is shown by its type. */
 struct hook {
         const char *key;
@@ -384,6 +541,7 @@ struct hook {
 
 static const struct hook hooks[] = {
     {"hostname", hostname_text, NULL, NULL},
+    {"linger", NULL, sandbox_text_after, NULL},
     {"nofile", nofile_text, NULL, nofile_json_after},
     {"cpu_weight", NULL, io_text_after, io_json_after},
     {"syscalls_deny", NULL, syscalls_text_after, syscalls_json_after},
@@ -398,7 +556,8 @@ static const struct hook *hook_of(const struct key *k)
 }
 
 static void print_json(const struct config *c, const struct login_info *who,
-                       const struct resolution *res, const struct effective *eff)
+                       const struct resolution *res, const struct effective *eff,
+                       const struct live *live)
 {
         FILE *f = stdout;
         fputs("{\"config\": ", f);
@@ -434,7 +593,7 @@ static void print_json(const struct config *c, const struct login_info *who,
                 fputs("{\"name\": ", f);
                 json_str(f, p->name);
                 fprintf(f, ", \"line\": %d", p->line);
-                const struct shown sh = {c, p, who, eff};
+                const struct shown sh = {c, p, who, eff, live};
                 for (size_t i = 0; i < keys_policy->n_keys; i++) {
                         const struct key *k = &keys_policy->keys[i];
                         const struct hook *h = hook_of(k);
@@ -447,6 +606,7 @@ static void print_json(const struct config *c, const struct login_info *who,
                 }
                 fputc('}', f);
         }
+        sandbox_json(f, p, live);
         fprintf(f, ", \"kernel\": {\"apparmor\": %s, \"selinux\": %s, \"landlock_abi\": %d}}\n",
                 bool_name(lsm_apparmor_enabled()), bool_name(lsm_selinux_enabled()),
                 lsm_landlock_abi());
@@ -458,8 +618,10 @@ static void group_title(enum key_group g)
 {
         static const char *const titles[] = {
             [KG_NAMESPACES] = "namespaces",
+            [KG_LIFETIME] = "lifetime (who shares the sandbox, and how long it lives)",
             [KG_VIEW] = "the view inside",
-            [KG_RESOURCES] = "resources (per user, across all of the user's sessions)",
+            [KG_RESOURCES] = "resources (per user, across all of the user's sandboxes: the "
+                             "strictest of their policies holds)",
             [KG_TABLES] = "kernel tables no cgroup caps",
             [KG_SYSCALLS] = "syscalls",
             [KG_PRIVILEGE] = "privilege",
@@ -494,9 +656,10 @@ static void lsm_note(const struct shown *sh)
 }
 
 static void print_policy(const struct config *c, const struct policy *p,
-                         const struct login_info *who, const struct effective *eff)
+                         const struct login_info *who, const struct effective *eff,
+                         const struct live *live)
 {
-        const struct shown sh = {c, p, who, eff};
+        const struct shown sh = {c, p, who, eff, live};
         enum key_group group = KG_NONE;
 
         printf("\npolicy %s (%s:%d)\n", p->name, c->file, p->line);
@@ -522,7 +685,8 @@ static void print_policy(const struct config *c, const struct policy *p,
 }
 
 static void print_text(const struct config *c, const struct login_info *who,
-                       const struct resolution *res, const struct effective *eff)
+                       const struct resolution *res, const struct effective *eff,
+                       const struct live *live)
 {
         printf("login    %s (uid %u), groups", who->user, (unsigned)who->uid);
         for (size_t i = 0; i < who->n_groups; i++)
@@ -548,7 +712,7 @@ static void print_text(const struct config *c, const struct login_info *who,
         }
         printf("why      %s\n", res->reason);
         if (res->outcome == RESOLVE_POLICY)
-                print_policy(c, res->policy, who, eff);
+                print_policy(c, res->policy, who, eff, live);
 }
 
 int cmd_explain(int argc, char **argv)
@@ -643,13 +807,17 @@ int cmd_explain(int argc, char **argv)
         }
 
         struct effective eff = {.r = -ENOSYS};
-        if (res.outcome == RESOLVE_POLICY)
+        struct live live = {.r = -ENOENT};
+        if (res.outcome == RESOLVE_POLICY) {
                 eff.r = seccomp_effective(res.policy, &eff.allowed, &eff.rules, &eff.err);
+                live_lookup(c, res.policy, &who, &live);
+        }
 
         if (json)
-                print_json(c, &who, &res, &eff);
+                print_json(c, &who, &res, &eff, &live);
         else
-                print_text(c, &who, &res, &eff);
+                print_text(c, &who, &res, &eff, &live);
+        free(live.rec);
 
         if (eff.r >= 0) {
                 seccomp_strv_free(&eff.allowed);

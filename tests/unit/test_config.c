@@ -158,6 +158,9 @@ static void test_defaults(void **state)
         assert_true(p->ns_mount && p->ns_pid && p->ns_uts && p->ns_ipc && p->ns_cgroup);
         assert_int_equal(p->network, NETWORK_HOST);
         assert_null(p->hostname);
+        /* a sandbox per login, ended at its logout (issue 14) */
+        assert_int_equal(p->scope, SCOPE_LOGIN);
+        assert_int_equal(p->linger_ms, LINGER_NO);
         assert_int_equal(p->proc, PROC_READ_ONLY);
         assert_int_equal(p->hidepid, HIDEPID_INVISIBLE);
         assert_false(p->proc_subset_pid);
@@ -340,6 +343,14 @@ static void test_sample_config(void **state)
         assert_int_equal(r, 0);
         const struct policy *b = policy_named(c, "bastion");
         const struct policy *s = policy_named(c, "strict");
+        const struct policy *sh = policy_named(c, "shell");
+        /* the bastion and strict keep a sandbox per login; shell is shared and lingers */
+        assert_int_equal(b->scope, SCOPE_LOGIN);
+        assert_int_equal(s->scope, SCOPE_LOGIN);
+        assert_int_equal(b->linger_ms, LINGER_NO);
+        assert_int_equal(sh->scope, SCOPE_USER);
+        assert_true(sh->linger_ms > LINGER_NO && sh->linger_ms != LINGER_FOREVER);
+        assert_true(sh->memory_max != LIMIT_UNSET && sh->pids_max != LIMIT_UNSET);
         assert_int_equal(b->network, NETWORK_HOST); /* ssh forwarding works */
         assert_int_equal(s->network, NETWORK_NONE);
         assert_true(s->hide_homes);
@@ -365,6 +376,93 @@ static void test_default_policy_is_first(void **state)
         c = parse_ok("policy one { }\npolicy two { }\ndefault_policy = two\n");
         assert_int_equal(c->default_policy, 1);
         config_free(c);
+}
+
+/* scope and linger (issue 14): every form linger takes, and what it refuses. */
+static void test_scope_and_linger(void **state)
+{
+        static const struct {
+                const char *text;
+                uint64_t ms;
+        } ok[] = {
+            {"no", LINGER_NO},
+            {"yes", LINGER_FOREVER},
+            {"1s", 1000},
+            {"30s", 30000},
+            {"90m", 90ull * 60 * 1000},
+            {"8h", 8ull * 3600 * 1000},
+            {"2d", 2ull * 86400 * 1000},
+            {"365d", 365ull * 86400 * 1000},
+            {"1000ms", 1000},
+            {"600", 600000}, /* a plain number is seconds, as for every duration */
+        };
+        for (size_t i = 0; i < ELEMENTSOF(ok); i++) {
+                char text[128];
+                snprintf(text, sizeof(text), "policy p {\n scope = user\n linger = %s\n}\n",
+                         ok[i].text);
+                print_message("    linger = %s\n", ok[i].text);
+                struct config *c = parse_ok(text);
+                assert_int_equal(c->policies[0].scope, SCOPE_USER);
+                assert_int_equal(c->policies[0].linger_ms, ok[i].ms);
+                config_free(c);
+        }
+        struct config *c = parse_ok("policy a { scope = login  linger = no }\n"
+                                    "policy b { scope = user }\n"
+                                    "policy c { linger = \"no\" }\n");
+        assert_int_equal(c->policies[0].scope, SCOPE_LOGIN);
+        assert_int_equal(c->policies[0].linger_ms, LINGER_NO);
+        assert_int_equal(c->policies[1].scope, SCOPE_USER);
+        assert_int_equal(c->policies[1].linger_ms, LINGER_NO); /* ends with its last login */
+        assert_int_equal(c->policies[2].scope, SCOPE_LOGIN);
+        config_free(c);
+
+        expect_only_error("policy p {\n scope = shared\n}\n", 2,
+                          "scope must be one of login | user, not 'shared'");
+        expect_only_error("policy p {\n scope = user\n linger = maybe\n}\n", 3,
+                          "linger: 'maybe' is not no, yes or a duration; write e.g. 30s, 90m, 8h "
+                          "or 2d");
+        expect_only_error("policy p {\n scope = user\n linger = true\n}\n", 3,
+                          "linger: 'true' is not no, yes or a duration");
+        expect_only_error("policy p {\n scope = user\n linger = max\n}\n", 3,
+                          "linger: 'max' is not no, yes or a duration");
+        expect_only_error("policy p {\n scope = user\n linger = 8 h\n}\n", 3, "");
+        expect_only_error("policy p {\n scope = user\n linger = 2w\n}\n", 3,
+                          "linger: '2w' is not no, yes or a duration");
+        expect_only_error("policy p {\n scope = user\n linger = 500ms\n}\n", 3,
+                          "linger: 500ms is too short (at least 1s); write no for a sandbox "
+                          "that ends with its last login");
+        expect_only_error("policy p {\n scope = user\n linger = 0\n}\n", 3,
+                          "linger: 0 is too short (at least 1s)");
+        expect_only_error("policy p {\n scope = user\n linger = 0d\n}\n", 3,
+                          "linger: 0d is too short");
+        expect_only_error("policy p {\n scope = user\n linger = 366d\n}\n", 3,
+                          "linger: 366d is too long (at most 365d); write yes to keep the "
+                          "sandbox until its last process exits");
+        expect_only_error("policy p {\n scope = user\n linger = 9000h\n}\n", 3,
+                          "linger: 9000h is too long (at most 365d)");
+        expect_only_error("policy p {\n scope = user\n linger = 99999999999999999999d\n}\n", 3,
+                          "linger: 99999999999999999999d is too long");
+        expect_only_error("policy p {\n scope = user\n linger = 999999999999999999s\n}\n", 3,
+                          "linger: 999999999999999999s is too long");
+        expect_only_error("policy p {\n scope = user\n linger = {8h, 9h}\n}\n", 3,
+                          "linger takes one value, not a list");
+
+        /* linger needs scope = user: named at linger's line, with the fix */
+        expect_only_error("policy shell {\n memory_max = 1G\n linger = 8h\n}\n", 3,
+                          "linger needs scope = user (a login-scope sandbox ends at its "
+                          "logout); add scope = user to policy shell, or remove linger");
+        expect_only_error("policy p {\n linger = yes\n scope = login\n}\n", 2,
+                          "linger needs scope = user");
+        /* a bad scope is reported once, not again through linger */
+        expect_only_error("policy p {\n scope = users\n linger = 8h\n}\n", 2,
+                          "scope must be one of login | user, not 'users'");
+        /* set twice */
+        expect_only_error("policy p {\n scope = user\n scope = login\n}\n", 3,
+                          "scope is set twice (also at line 2)");
+        /* a policy key, not a global one */
+        expect_only_error("scope = user\npolicy p { }\n", 1,
+                          "unknown key 'scope' at the top level: it belongs inside a policy "
+                          "block");
 }
 
 static void test_booleans(void **state)
@@ -575,7 +673,8 @@ static void test_error_bad_units(void **state)
         expect_only_error("policy p {\n  pty_max = 0\n}\n", 2, "pty_max: 0 is below the minimum 1");
         expect_only_error("policy p {\n  pty_max = 2000000\n}\n", 2,
                           "pty_max: 2000000 is above the maximum 1048576");
-        expect_only_error("policy p {\n  nofile = 10\n}\n", 2, "nofile: 10 is below the minimum 64");
+        expect_only_error("policy p {\n  nofile = 10\n}\n", 2,
+                          "nofile: 10 is below the minimum 64");
         expect_only_error("policy p {\n  max_sessions = 0\n}\n", 2,
                           "max_sessions: 0 is below the minimum 1");
 
@@ -1162,6 +1261,7 @@ int main(void)
             cmocka_unit_test(test_every_key),
             cmocka_unit_test(test_sample_config),
             cmocka_unit_test(test_default_policy_is_first),
+            cmocka_unit_test(test_scope_and_linger),
             cmocka_unit_test(test_booleans),
             cmocka_unit_test(test_list_forms),
             cmocka_unit_test(test_home_stays_literal),

@@ -1,7 +1,8 @@
 /* test_keys.c: the table of config keys (conf/keys.c) against what the others say of it:
  * the parser takes every default as a written value and gives the same policy either way;
  * isolate.conf(5) documents the same keys, the same choices and the same defaults; and
- * `isolatectl explain` shows every policy key, as text and as JSON. */
+ * `isolatectl explain` shows every policy key, as text and as JSON, and for a user-scope
+ * policy the live sandbox a login would join. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,12 +14,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../../conf/keys.h"
 #include "../../conf/policy.h"
 #include "../../isolatectl/ctl.h"
+#include "../../session-helper/registry.h"
+#include "skip_because.h"
 
 #define MAN_PAGE SRCDIR "/conf/isolate.conf.5"
 
@@ -282,8 +287,8 @@ static void test_man_page_documents_the_table(void **state)
                         snprintf(got, sizeof(got), "%s", d + strlen("Default:"));
                         squeeze(got);
                         char want[256];
-                        snprintf(want, sizeof(want), "%s%s%s", k->kind == K_STR ? "\"" : "",
-                                 k->def, k->kind == K_STR && !STREQ(k->def, "unset") ? "\"" : "");
+                        snprintf(want, sizeof(want), "%s%s%s", k->kind == K_STR ? "\"" : "", k->def,
+                                 k->kind == K_STR && !STREQ(k->def, "unset") ? "\"" : "");
                         if (STREQ(k->def, "unset"))
                                 snprintf(want, sizeof(want), "unset");
                         if (strncmp(got, want, strlen(want)) != 0)
@@ -355,10 +360,118 @@ static void test_explain_shows_every_policy_key(void **state)
                 char want[64];
                 snprintf(want, sizeof(want), "\"%s\": ", keys_policy->keys[i].name);
                 if (!strstr(out, want))
-                        fail_msg("explain --json does not show %s:\n%s",
-                                 keys_policy->keys[i].name, out);
+                        fail_msg("explain --json does not show %s:\n%s", keys_policy->keys[i].name,
+                                 out);
         }
         unlink(conf);
+}
+
+/* A config file (0644) holding text; its path in path. */
+static void write_conf(char *path, const char *text)
+{
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+        assert_int_equal(fchmod(fd, 0644), 0);
+        close(fd);
+}
+
+/* scope and linger as explain shows them, and the sandbox line: a new one per login, a new
+ * one (none live), or the live one of the registry that a login would join. */
+static void test_explain_lifetime(void **state)
+{
+        if (geteuid() != 0)
+                skip_because("the registry is root's: registry_read refuses files of others");
+        char rt[] = "/tmp/test_keys_rt.XXXXXX";
+        assert_non_null(mkdtemp(rt));
+        struct isolate_error err = {0};
+        assert_int_equal(registry_prepare(rt, &err), 0);
+
+        char text[512];
+        snprintf(text, sizeof(text),
+                 "runtime_dir = \"%s\"\n"
+                 "policy p {\n  scope = user\n  linger = 8h\n}\n"
+                 "policy q { }\n"
+                 "match {\n  users = {\"nobody\"}\n  policy = q\n}\n",
+                 rt);
+        char conf[] = "/tmp/test_keys_conf.XXXXXX";
+        write_conf(conf, text);
+
+        static char out[65536];
+        char *text_argv[] = {"explain", "-c", conf, "root", NULL};
+        run_explain(text_argv, 4, out, sizeof(out));
+        assert_non_null(strstr(out, "\n lifetime (who shares the sandbox"));
+        assert_non_null(strstr(out, "\n  scope                = user\n"));
+        assert_non_null(strstr(out, "\n  linger               = 8h (after the last login, at most, "
+                                    "while processes remain)\n"));
+        assert_non_null(strstr(out, "\n  sandbox: a new one (scope = user; none live)\n"));
+
+        char *json_argv[] = {"explain", "-c", conf, "--json", "root", NULL};
+        run_explain(json_argv, 5, out, sizeof(out));
+        assert_non_null(strstr(out, "\"scope\": \"user\", \"linger\": 28800000, "));
+        assert_non_null(
+            strstr(out, "\"sandbox\": {\"scope\": \"user\", \"join\": false, \"id\": null}"));
+
+        /* a live sandbox of root and policy p: this process plays its init */
+        struct session_record *rec = calloc(1, sizeof(*rec));
+        assert_non_null(rec);
+        snprintf(rec->id, sizeof(rec->id), "0123456789abcdef");
+        snprintf(rec->user, sizeof(rec->user), "root");
+        snprintf(rec->service, sizeof(rec->service), "sshd");
+        snprintf(rec->policy, sizeof(rec->policy), "p");
+        rec->uid = 0;
+        rec->caller_pid = rec->init_pid = getpid();
+        assert_int_equal(proc_start_time(getpid(), &rec->init_start), 0);
+        rec->start_time = (uint64_t)time(NULL);
+        rec->scope = SCOPE_USER;
+        rec->linger_ms = 8 * 3600 * 1000;
+        rec->cgroup.backend = CGROUP_BACKEND_V2;
+        rec->caps.memory_max = rec->caps.memory_high = rec->caps.swap_max = rec->caps.pids_max =
+            rec->caps.cpu_max_percent = rec->caps.cpu_weight = LIMIT_UNSET;
+        assert_int_equal(registry_write(rt, rec, &err), 0);
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/sessions/%s.state", rt, rec->id);
+        FILE *f = fopen(path, "we");
+        assert_non_null(f);
+        fputs("logins=2\nlinger_until=0\nlinger_forever=0\n", f);
+        assert_int_equal(fclose(f), 0);
+
+        run_explain(text_argv, 4, out, sizeof(out));
+        if (!strstr(out, "\n  sandbox: would join live sandbox 0123456789abcdef (started ") ||
+            !strstr(out, ", 2 logins)\n"))
+                fail_msg("explain does not say it would join the live sandbox:\n%s", out);
+        run_explain(json_argv, 5, out, sizeof(out));
+        assert_non_null(strstr(out, "\"sandbox\": {\"scope\": \"user\", \"join\": true, "
+                                    "\"id\": \"0123456789abcdef\", "));
+        assert_non_null(strstr(out, "\"logins\": 2, "));
+
+        /* lingering: no login open */
+        f = fopen(path, "we");
+        assert_non_null(f);
+        fputs("logins=0\nlinger_until=0\nlinger_forever=1\n", f);
+        assert_int_equal(fclose(f), 0);
+        run_explain(text_argv, 4, out, sizeof(out));
+        assert_non_null(strstr(out, ", no login, lingering until its last process exits)\n"));
+
+        /* another user (nobody, policy q: login scope) never joins it */
+        char *nobody_argv[] = {"explain", "-c", conf, "nobody", NULL};
+        run_explain(nobody_argv, 4, out, sizeof(out));
+        assert_non_null(strstr(out, "\n  scope                = login\n"));
+        assert_non_null(strstr(out, "\n  linger               = no\n"));
+        assert_non_null(strstr(out, "\n  sandbox: a new one per login (scope = login)\n"));
+        char *nobody_json[] = {"explain", "-c", conf, "--json", "nobody", NULL};
+        run_explain(nobody_json, 5, out, sizeof(out));
+        assert_non_null(strstr(out, "\"linger\": false"));
+        assert_non_null(
+            strstr(out, "\"sandbox\": {\"scope\": \"login\", \"join\": false, \"id\": null}"));
+
+        registry_remove(rt, rec->id);
+        unlink(path);
+        free(rec);
+        unlink(conf);
+        char cmd[PATH_MAX + 16];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", rt);
+        assert_int_equal(system(cmd), 0);
 }
 
 int main(void)
@@ -368,6 +481,7 @@ int main(void)
             cmocka_unit_test(test_table_is_whole),
             cmocka_unit_test(test_man_page_documents_the_table),
             cmocka_unit_test(test_explain_shows_every_policy_key),
+            cmocka_unit_test(test_explain_lifetime),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
