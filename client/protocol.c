@@ -443,7 +443,7 @@ static int dec_message(struct decoder *d, const void *buf, size_t len, unsigned 
                 return -EBADMSG;
         memcpy(&h, buf, sizeof(h));
         if (h.magic != PROTO_MAGIC || h.version != PROTO_VERSION || h.length != len ||
-            h.type < MSG_OPEN_REQUEST || h.type > MSG_FAILED || !(types & (1u << h.type)))
+            h.type < MSG_OPEN_REQUEST || h.type > MSG_JOIN || !(types & (1u << h.type)))
                 return -EBADMSG;
         *d = (struct decoder){.buf = buf, .len = len, .pos = sizeof(h)};
         uint16_t tag;
@@ -671,18 +671,29 @@ int proto_recv_reply(int fd, int timeout_ms, struct open_reply *ret, bool *ret_h
 
 /* ---- small control messages -------------------------------------------------------------- */
 
-int proto_send_simple(int fd, enum proto_type type, uint32_t value, const char *text)
+int proto_send_simple_fds(int fd, enum proto_type type, uint32_t value, const char *text,
+                          const int *fds, size_t n_fds)
 {
+        if (n_fds > 4)
+                return -EINVAL;
         struct control_message m = {.value = value, .text.str = text};
-        return send_message(fd, type, &control_table, &m, PROTO_IN_CONTROL, NULL, 0);
+        return send_message(fd, type, &control_table, &m, PROTO_IN_CONTROL, fds, n_fds);
 }
 
-int proto_recv_simple(int fd, int timeout_ms, enum proto_type *ret_type, uint32_t *ret_value,
-                      char *text, size_t text_len)
+int proto_send_simple(int fd, enum proto_type type, uint32_t value, const char *text)
+{
+        return proto_send_simple_fds(fd, type, value, text, NULL, 0);
+}
+
+int proto_recv_simple_fds(int fd, int timeout_ms, enum proto_type *ret_type, uint32_t *ret_value,
+                          char *text, size_t text_len, int *fds, size_t max_fds, size_t *ret_n_fds)
 {
         _cleanup_free_ char *buf = NULL;
         size_t len, n_fds;
-        int r = recv_message(fd, timeout_ms, &buf, &len, NULL, &n_fds);
+        int got[MAX_FDS];
+        if (ret_n_fds)
+                *ret_n_fds = 0;
+        int r = recv_message(fd, timeout_ms, &buf, &len, got, &n_fds);
         if (r < 0)
                 return r;
         struct control_message m = {.text = {.buf = text, .size = text ? text_len : 0}};
@@ -690,10 +701,24 @@ int proto_recv_simple(int fd, int timeout_ms, enum proto_type *ret_type, uint32_
                 text[0] = '\0';
         struct decoder d;
         int type = dec_message(&d, buf, len, ~0u, &control_table, &m);
-        if (type < 0)
-                return type;
+        if (type < 0 || n_fds > (fds ? max_fds : 0)) {
+                for (size_t i = 0; i < n_fds; i++)
+                        close(got[i]);
+                return type < 0 ? type : -EBADMSG;
+        }
+        for (size_t i = 0; i < n_fds; i++)
+                fds[i] = got[i];
+        if (ret_n_fds)
+                *ret_n_fds = n_fds;
         *ret_type = (enum proto_type)type;
         if (ret_value)
                 *ret_value = m.value;
         return 0;
+}
+
+int proto_recv_simple(int fd, int timeout_ms, enum proto_type *ret_type, uint32_t *ret_value,
+                      char *text, size_t text_len)
+{
+        return proto_recv_simple_fds(fd, timeout_ms, ret_type, ret_value, text, text_len, NULL, 0,
+                                     NULL);
 }

@@ -29,6 +29,9 @@ enum proto_type {
         MSG_CLOSED = 5,       /* init -> caller: done, n processes killed */
         MSG_READY = 6,        /* init -> helper: the sandbox is built */
         MSG_FAILED = 7,       /* session setup child -> helper: what failed */
+        MSG_JOIN = 8,         /* helper -> init of a user-scope sandbox: a new login joins;
+                                 fds: the caller's pidfd, the login's control socket. The
+                                 init answers MSG_READY with its own pidfd, or MSG_FAILED */
 };
 
 enum reply_status {
@@ -109,6 +112,14 @@ int proto_recv_reply(int fd, int timeout_ms, struct open_reply *ret, bool *ret_h
 int proto_send_simple(int fd, enum proto_type type, uint32_t value, const char *text);
 int proto_recv_simple(int fd, int timeout_ms, enum proto_type *ret_type, uint32_t *ret_value,
                       char *text, size_t text_len);
+
+/* The same with fds (at most 4) riding along; received ones are O_CLOEXEC, and closed when
+ * more arrive than max_fds or the message is malformed. */
+int proto_send_simple_fds(int fd, enum proto_type type, uint32_t value, const char *text,
+                          const int *fds, size_t n_fds);
+int proto_recv_simple_fds(int fd, int timeout_ms, enum proto_type *ret_type, uint32_t *ret_value,
+                          char *text, size_t text_len, int *fds, size_t max_fds,
+                          size_t *ret_n_fds);
 
 /* Exposed for the unit tests and the fuzzer: decode a reply from a buffer (no fds). */
 int proto_decode_reply(const void *buf, size_t len, struct open_reply *ret, bool *ret_hello);

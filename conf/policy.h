@@ -38,6 +38,15 @@ enum cgroup_backend_kind {
 
 enum network_mode { NETWORK_HOST, NETWORK_NONE };
 
+/* SCOPE_LOGIN: a sandbox per login, ended at its logout. SCOPE_USER: one sandbox per (user,
+ * policy): the first login builds it, later logins of that user resolving to the same
+ * policy join it; it ends when its last login ends, or lingers (linger_ms). */
+enum session_scope { SCOPE_LOGIN, SCOPE_USER };
+
+/* linger_ms: LINGER_NO, a duration in ms, or LINGER_FOREVER (until no process is left). */
+#define LINGER_NO      0
+#define LINGER_FOREVER LIMIT_MAX
+
 /* PROC_READ_ONLY: the whole fresh procfs read-only (default).
  * PROC_DOCKER: writable, with /proc/sys, sysrq-trigger, irq, bus, fs read-only. */
 enum proc_mode { PROC_READ_ONLY, PROC_DOCKER };
@@ -75,6 +84,10 @@ struct policy {
         bool ns_mount, ns_pid, ns_uts, ns_ipc, ns_cgroup;
         enum network_mode network;
         char *hostname; /* NULL: keep the host's name; "%u" expands to the user name */
+
+        /* lifetime: who shares the sandbox, and whether it outlives the last login */
+        enum session_scope scope;
+        uint64_t linger_ms; /* LINGER_NO, ms, or LINGER_FOREVER; only with SCOPE_USER */
 
         /* the view inside */
         enum proc_mode proc;

@@ -136,6 +136,15 @@ int cg_gc_user_dir(const char *user_dir, bool (*is_live)(const char *session_id,
 int cg_v1_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_error *err);
 int cg_v2_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_error *err);
 int cg_systemd_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_error *err);
+/* The caps of ctx->p onto one existing hierarchy's user_path (cgroup_user_caps_set). */
+int cg_v1_caps_set(struct cg_ctx *ctx, const struct cgroup_hierarchy *h, struct isolate_error *err);
+int cg_v2_caps_set(struct cg_ctx *ctx, const struct cgroup_hierarchy *h, struct isolate_error *err);
+int cg_systemd_caps_set(struct cg_ctx *ctx, struct isolate_error *err);
+/* Refuses (-EBUSY) to lower a memory cap below what dir uses now (usage_file), naming the
+ * usage, the cap and how to get the login through; 0 when limit is not lower. */
+int cg_memory_lower_check(const struct cg_ctx *ctx, const char *dir, const char *usage_file,
+                          uint64_t limit, struct isolate_error *err);
+
 /* What cg_v1_create / cg_v2_create would fill ret with (the same paths), making nothing. */
 int cg_v1_plan(const struct cg_mount *mounts, size_t n_mounts, const char *cfg_root, uid_t uid,
                const char *session_id, struct cgroup_session *ret, struct isolate_error *err);

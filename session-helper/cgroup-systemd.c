@@ -173,6 +173,13 @@ static int set_unit_properties(struct cg_ctx *ctx, const char *unit, struct isol
         return 0;
 }
 
+int cg_systemd_caps_set(struct cg_ctx *ctx, struct isolate_error *err)
+{
+        char unit[64];
+        snprintf(unit, sizeof(unit), "user-%u.slice", (unsigned)ctx->uid);
+        return set_unit_properties(ctx, unit, err);
+}
+
 /* Whether the path (from the hierarchy's root) has a component named unit. */
 static bool path_has_component(const char *path, const char *unit)
 {

@@ -101,6 +101,9 @@ static int memory_caps(struct cg_ctx *ctx, const char *dir, bool existed, struct
         if (memsw != LIMIT_UNSET)
                 cg_limit_str(memsw, "-1", memsw_s, sizeof(memsw_s));
 
+        if (existed && *mem_s &&
+            (r = cg_memory_lower_check(ctx, dir, "memory.usage_in_bytes", mem, err)) < 0)
+                return r;
         bool memsw_first = *memsw_s && *mem_s && mem_v > cur;
         if (memsw_first && (r = cg_write(dir, memsw_file, memsw_s, err)) < 0)
                 return r;
@@ -259,6 +262,34 @@ static const char *basename_of(const char *path)
         return b ? b + 1 : path;
 }
 
+static int caps_of(struct cg_ctx *ctx, const char *ctl, const char *dir, bool existed,
+                   struct isolate_error *err)
+{
+        if (STREQ(ctl, "memory"))
+                return memory_caps(ctx, dir, existed, err);
+        if (STREQ(ctl, "blkio"))
+                return blkio_caps(ctx, dir, existed, err);
+        if (STREQ(ctl, "pids"))
+                return pids_caps(ctx, dir, existed, err);
+        return cpu_caps(ctx, dir, existed, err);
+}
+
+int cg_v1_caps_set(struct cg_ctx *ctx, const struct cgroup_hierarchy *h, struct isolate_error *err)
+{
+        char list[sizeof(h->controllers) + 2];
+        snprintf(list, sizeof(list), ",%s,", h->controllers);
+        for (size_t k = 0; k < ELEMENTSOF(v1_controllers); k++) {
+                char word[32];
+                snprintf(word, sizeof(word), ",%s,", v1_controllers[k]);
+                if (!strstr(list, word))
+                        continue;
+                int r = caps_of(ctx, v1_controllers[k], h->user_path, true, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 size_t cg_v1_hierarchies(const struct cg_mount *mounts, size_t n_mounts,
                          const struct cg_mount **ret)
 {
@@ -351,14 +382,7 @@ int cg_v1_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_
                         if (cg_mount_v1(ctx->mounts, ctx->n_mounts, ctl) != m ||
                             (!cg_policy_needs(ctx, ctl) && !existed))
                                 continue;
-                        if (STREQ(ctl, "memory"))
-                                r = memory_caps(ctx, h->user_path, existed, err);
-                        else if (STREQ(ctl, "blkio"))
-                                r = blkio_caps(ctx, h->user_path, existed, err);
-                        else if (STREQ(ctl, "pids"))
-                                r = pids_caps(ctx, h->user_path, existed, err);
-                        else
-                                r = cpu_caps(ctx, h->user_path, existed, err);
+                        r = caps_of(ctx, ctl, h->user_path, existed, err);
                         if (r < 0)
                                 return r;
                 }

@@ -90,6 +90,9 @@ static int caps(struct cg_ctx *ctx, const char *dir, const bool *enabled, bool e
         const struct policy *p = ctx->p;
         int r;
         if (enabled[0]) {
+                if (existed &&
+                    (r = cg_memory_lower_check(ctx, dir, "memory.current", p->memory_max, err)) < 0)
+                        return r;
                 if ((r = set_limit(dir, "memory.max", cg_cap_effective(p->memory_max, existed),
                                    err)) < 0 ||
                     (r = set_limit(dir, "memory.high", cg_cap_effective(p->memory_high, existed),
@@ -240,6 +243,18 @@ int cg_v2_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_
                 return r;
         ret->n = 1;
         return 0;
+}
+
+int cg_v2_caps_set(struct cg_ctx *ctx, const struct cgroup_hierarchy *h, struct isolate_error *err)
+{
+        char avail[512] = "";
+        int r = cg_read(h->user_path, "cgroup.controllers", avail, sizeof(avail));
+        if (r < 0)
+                return error_set_errno(err, r, "cannot read %s/cgroup.controllers", h->user_path);
+        bool enabled[ELEMENTSOF(v2_controllers)];
+        for (size_t i = 0; i < ELEMENTSOF(v2_controllers); i++)
+                enabled[i] = word_in(avail, v2_controllers[i]);
+        return caps(ctx, h->user_path, enabled, true, err);
 }
 
 void cg_v2_usage(const char *dir, struct cgroup_usage *ret)

@@ -68,7 +68,8 @@ static bool session_id_valid(const char *id)
         return strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
 }
 
-/* Merges the limits of one io entry into the per-disk list (later entries win per key). */
+/* Merges the limits of one io entry into the per-disk list: per key the smaller value holds
+ * (two entries naming one disk, or the policies of several live sandboxes: caps.h). */
 static int io_merge(struct cg_ctx *ctx, const struct io_limit *l, const struct device_number *d)
 {
         struct cg_io_dev *dev = NULL;
@@ -84,13 +85,14 @@ static int io_merge(struct cg_ctx *ctx, const struct io_limit *l, const struct d
                 *dev = (struct cg_io_dev){d->major,    d->minor,    LIMIT_UNSET,
                                           LIMIT_UNSET, LIMIT_UNSET, LIMIT_UNSET};
         }
-        if (l->read_bps != LIMIT_UNSET)
+        /* LIMIT_UNSET is the largest number, LIMIT_MAX the next: a plain minimum */
+        if (l->read_bps < dev->rbps)
                 dev->rbps = l->read_bps;
-        if (l->write_bps != LIMIT_UNSET)
+        if (l->write_bps < dev->wbps)
                 dev->wbps = l->write_bps;
-        if (l->read_iops != LIMIT_UNSET)
+        if (l->read_iops < dev->riops)
                 dev->riops = l->read_iops;
-        if (l->write_iops != LIMIT_UNSET)
+        if (l->write_iops < dev->wiops)
                 dev->wiops = l->write_iops;
         return 0;
 }
@@ -214,6 +216,32 @@ int cgroup_session_create(const struct config *c, const struct policy *p, uid_t 
         if (r < 0) {
                 ctx_rollback(&ctx);
                 memset(ret, 0, sizeof(*ret));
+        }
+        ctx_free(&ctx);
+        return r;
+}
+
+int cgroup_user_caps_set(const struct config *c, const struct policy *p, uid_t uid,
+                         const struct cgroup_session *s, char *warnings, size_t warnings_len,
+                         struct isolate_error *err)
+{
+        if (warnings && warnings_len)
+                warnings[0] = '\0';
+        struct cg_ctx ctx = {
+            .c = c,
+            .p = p,
+            .uid = uid,
+            .warnings = warnings,
+            .warnings_len = warnings_len,
+        };
+        int r = io_resolve(&ctx, err);
+        if (r >= 0 && s->backend == CGROUP_BACKEND_SYSTEMD)
+                r = cg_systemd_caps_set(&ctx, err);
+        for (size_t i = 0; r >= 0 && s->backend != CGROUP_BACKEND_SYSTEMD && i < s->n; i++) {
+                if (!*s->h[i].user_path)
+                        continue;
+                r = s->backend == CGROUP_BACKEND_V2 ? cg_v2_caps_set(&ctx, &s->h[i], err)
+                                                    : cg_v1_caps_set(&ctx, &s->h[i], err);
         }
         ctx_free(&ctx);
         return r;

@@ -89,6 +89,15 @@ int cgroup_session_create(const struct config *c, const struct policy *p, uid_t 
                           struct cgroup_session *ret, char *warnings, size_t warnings_len,
                           struct isolate_error *err);
 
+/* Writes p's caps onto the user's cgroups of an existing session s (the user_path of each
+ * hierarchy; systemd: user-UID.slice), as cgroup_session_create() does for a new one: a cap p
+ * leaves unset goes back to the kernel's default. Used for the strictest-cap rule when a
+ * login joins a live sandbox and when a sandbox ends. A memory cap below what the user uses
+ * now is refused (EBUSY), and nothing is changed then. */
+int cgroup_user_caps_set(const struct config *c, const struct policy *p, uid_t uid,
+                         const struct cgroup_session *s, char *warnings, size_t warnings_len,
+                         struct isolate_error *err);
+
 /* The cgroups cgroup_session_create() with the same config, uid and session id would make,
  * made nothing of: ret gets the same paths (cgroupfs backends; with systemd n is 0, there is
  * nothing of ours to remove). A process that exists before the cgroups are made keeps it,

@@ -45,6 +45,24 @@ uint64_t cg_cap_effective(uint64_t v, bool existed)
         return v == LIMIT_UNSET && existed ? LIMIT_MAX : v;
 }
 
+int cg_memory_lower_check(const struct cg_ctx *ctx, const char *dir, const char *usage_file,
+                          uint64_t limit, struct isolate_error *err)
+{
+        if (limit == LIMIT_UNSET || limit == LIMIT_MAX)
+                return 0;
+        uint64_t used = cg_read_u64(dir, usage_file);
+        if (used <= limit)
+                return 0;
+        return error_set(err, EBUSY,
+                         "user %u uses %llu MiB of memory now, more than the memory_max of %llu "
+                         "MiB that this login would set (the strictest over the user's live "
+                         "sandboxes, policy '%s' among them); the cap is left as it is and the "
+                         "login refused: end one of the user's sessions (isolatectl list, "
+                         "isolatectl kill) or give this login a policy with a larger memory_max",
+                         (unsigned)ctx->uid, (unsigned long long)(used >> 20),
+                         (unsigned long long)(limit >> 20), ctx->p->name ? ctx->p->name : "?");
+}
+
 bool cg_policy_needs(const struct cg_ctx *ctx, const char *controller)
 {
         const struct policy *p = ctx->p;

@@ -19,7 +19,22 @@
  * -DISOLATE_FAULT_INJECTION (the test-only build/tests/isolate-helper-faults, never the
  * shipped helper): ISOLATE_TEST_DIE_AT=config|cgroup|ready|init|registry|commit makes it
  * kill itself after that step, ISOLATE_TEST_HANG_AT=... hang there, and
- * ISOLATE_TEST_NO_MOUNT_SETATTR takes the mounts of a kernel without mount_setattr. */
+ * ISOLATE_TEST_NO_MOUNT_SETATTR takes the mounts of a kernel without mount_setattr.
+ *
+ * A policy with scope = user: the first login builds the sandbox as above, with a listening
+ * socket for the init (<runtime>/sessions/ID.sock); a later login of the same user and
+ * policy finds its registry entry, hands the init its caller's pidfd and a control socket
+ * (MSG_JOIN) and gets the init's pidfd back: the caller then joins that sandbox as it would
+ * a new one. A sandbox built from another definition of the policy (its fingerprint
+ * differs) is not joined: the login gets a new one.
+ *
+ * Caps: every login sets the user's caps to the strictest over its own policy and those of
+ * the user's live sandboxes (caps.h), under the user's lock.
+ *
+ *   isolate-helper caps --config PATH --uid UID
+ *
+ * is that rule without a new login: the init of an ending sandbox runs it (in the helper's
+ * namespaces) so that the caps of the sandboxes left apply again. */
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <poll.h>
@@ -33,11 +48,13 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 
 #include "../conf/policy.h"
+#include "caps.h"
 #include "cgroup.h"
 #include "limits.h"
 #include "log.h"
@@ -56,6 +73,9 @@ ISOLATE_SANITIZER_LOG("isolate-helper")
 #define INIT_FD_HELPER   5
 #define INIT_FD_REGISTRY 6  /* then the cgroup leaves and the escape fd (session-init.c) */
 #define INIT_FD_RECORDS  24 /* 24, 25, 26: the records, the host's /var/log and utmp */
+#define INIT_FD_LISTEN   27 /* user scope: joins come here */
+#define INIT_FD_CAPS     28 /* 28, 29, 30: isolate-helper, the helper's mount and cgroup ns */
+#define INIT_FD_END      31
 _Static_assert(INIT_FD_REGISTRY + 1 + CGROUP_MAX_HIERARCHIES + 1 <= INIT_FD_RECORDS,
                "the init's record fds are above its registry, leaves and escape fds");
 
@@ -77,7 +97,14 @@ struct session_setup {
         int control_peer;
         int init_pidfd;
         pid_t init_pid;
-        int sessions_lock; /* the user's session lock, held until the registry entry exists */
+        int sessions_lock; /* the user's lock, held until the registry entry exists */
+        int listen_fd;     /* user scope: the init's socket for later logins */
+        int caps_fds[3];   /* isolate-helper, our mount and cgroup namespaces, for the init */
+        char config_path[PATH_MAX];
+        struct policy eff; /* the policy with the user's strictest caps (caps.h) */
+        char fingerprint[17];
+        bool joined; /* a later login of a live user-scope sandbox */
+        bool listen_bound;
         bool registered;
         bool committed;
         struct open_reply reply;
@@ -93,6 +120,10 @@ static void session_setup_done(struct session_setup *s)
         closep(&s->child_sock_peer);
         closep(&s->control_sock);
         closep(&s->sessions_lock);
+        closep(&s->listen_fd);
+        for (size_t i = 0; i < ELEMENTSOF(s->caps_fds); i++)
+                closep(&s->caps_fds[i]);
+        caps_effective_free(&s->eff);
         if (s->reply.join.init_pidfd != s->init_pidfd)
                 closep(&s->init_pidfd);
         if (s->reply.join.control_fd != s->control_peer)
@@ -337,8 +368,8 @@ static _Noreturn void session_child(struct session_setup *s)
                 in_leaf = r < 0;
         }
         if (r >= 0)
-                r = mounts_setup(p, s->req.user, s->who.uid, s->who.gid, s->home, &s->cg,
-                                 &records, &err);
+                r = mounts_setup(p, s->req.user, s->who.uid, s->who.gid, s->home, &s->cg, &records,
+                                 &err);
         if (r < 0)
                 goto fail;
 
@@ -368,6 +399,12 @@ static _Noreturn void session_child(struct session_setup *s)
                         r = error_set_errno(&err, errno, "fcntl(F_DUPFD_CLOEXEC)");
                         goto fail;
                 }
+        int extra[4] = {s->listen_fd, s->caps_fds[0], s->caps_fds[1], s->caps_fds[2]};
+        for (size_t i = 0; i < ELEMENTSOF(extra); i++)
+                if (extra[i] >= 0 && (extra[i] = fcntl(extra[i], F_DUPFD_CLOEXEC, 32)) < 0) {
+                        r = error_set_errno(&err, errno, "fcntl(F_DUPFD_CLOEXEC)");
+                        goto fail;
+                }
         s->child_sock_peer = helper; /* its old number may be a target below */
         if (fd_place(null, 0) < 0 || fd_place(null, 1) < 0 || fd_place(null, 2) < 0 ||
             fd_place(caller, INIT_FD_CALLER) < 0 || fd_place(control, INIT_FD_CONTROL) < 0 ||
@@ -392,18 +429,36 @@ static _Noreturn void session_child(struct session_setup *s)
                         r = error_set_errno(&err, errno, "dup2");
                         goto fail;
                 }
-        /* nothing else of the helper reaches the session */
+        _Static_assert(INIT_FD_LISTEN == INIT_FD_RECORDS + 3 &&
+                           INIT_FD_CAPS == INIT_FD_LISTEN + 1 && INIT_FD_END == INIT_FD_CAPS + 3,
+                       "the init's fds 24 to 30 follow each other");
+        for (size_t i = 0; i < ELEMENTSOF(extra); i++)
+                if (extra[i] >= 0 && fd_place(extra[i], INIT_FD_LISTEN + (int)i) < 0) {
+                        r = error_set_errno(&err, errno, "dup2");
+                        goto fail;
+                }
+        /* nothing else of the helper reaches the session (every fd of ours is O_CLOEXEC:
+         * a number not placed above is closed by the exec) */
         if (close_range((unsigned)n_fds, INIT_FD_RECORDS - 1, CLOSE_RANGE_CLOEXEC) < 0 ||
-            close_range(INIT_FD_RECORDS + 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+            close_range(INIT_FD_END, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
                 r = error_set_errno(&err, errno, "close_range");
                 goto fail;
         }
 
-        char n_leaves[16], uid[16];
+        char n_leaves[16], uid[16], linger[32];
         snprintf(n_leaves, sizeof(n_leaves), "%zu", n_keep - 1);
         snprintf(uid, sizeof(uid), "%u", (unsigned)s->who.uid);
-        char *argv[] = {(char *)"isolate-init", s->id, leaf_name[0] ? leaf_name : (char *)"-",
-                        n_leaves, uid, NULL};
+        snprintf(linger, sizeof(linger), "%llu",
+                 (unsigned long long)(p->scope == SCOPE_USER ? p->linger_ms : 0));
+        char *argv[] = {(char *)"isolate-init",
+                        s->id,
+                        leaf_name[0] ? leaf_name : (char *)"-",
+                        n_leaves,
+                        uid,
+                        (char *)(p->scope == SCOPE_USER ? "user" : "login"),
+                        linger,
+                        s->config_path,
+                        NULL};
         char *envp[] = {(char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
         syscall(SYS_execveat, exe, "", argv, envp, AT_EMPTY_PATH);
         r = error_set_errno(&err, errno, "cannot exec the session init");
@@ -474,6 +529,13 @@ static int session_go(struct session_setup *s, struct isolate_error *err)
         return 0;
 }
 
+static void listen_socket_remove(const struct session_setup *s)
+{
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/sessions/%s.sock", s->cfg->runtime_dir, s->id);
+        unlink(path);
+}
+
 /* How long an abandoned session child or init gets to clean up after itself (it has removed
  * the leaves and registry entry within milliseconds) before it is killed and the helper does. */
 #define ABANDON_WAIT_MS 200
@@ -502,6 +564,8 @@ static void session_abandon(struct session_setup *s)
         }
         if (s->registered)
                 registry_remove(s->cfg->runtime_dir, s->id);
+        if (s->listen_bound)
+                listen_socket_remove(s);
         if (s->cg_made)
                 cgroup_session_remove(&s->cg, &ignored);
 }
@@ -515,6 +579,167 @@ static bool session_is_live(const char *id, void *data)
         bool live = registry_read(cfg->runtime_dir, id, r) == 0 && registry_session_alive(r);
         free(r);
         return live;
+}
+
+/* FNV-1a over what a sandbox is built from and what a joining caller applies: a login joins
+ * a live sandbox only when its policy still reads the same (the joiner's own seccomp,
+ * Landlock and namespaces must be the sandbox's). */
+static void fp_add(uint64_t *h, const void *data, size_t len)
+{
+        const unsigned char *p = data;
+        for (size_t i = 0; i < len; i++) {
+                *h ^= p[i];
+                *h *= 0x100000001b3ULL;
+        }
+        unsigned char sep = 0xff;
+        *h ^= sep;
+        *h *= 0x100000001b3ULL;
+}
+
+static void fp_str(uint64_t *h, const char *s)
+{
+        fp_add(h, s ? s : "", s ? strlen(s) : 0);
+}
+
+static void fp_strv(uint64_t *h, const struct strv *v)
+{
+        for (size_t i = 0; i < v->n; i++)
+                fp_str(h, v->v[i]);
+}
+
+static void fingerprint(const struct policy *p, const struct join_spec *j, char ret[17])
+{
+        uint64_t h = 0xcbf29ce484222325ULL;
+        const uint64_t nums[] = {
+            p->ns_mount,     p->ns_pid,     p->ns_uts,        p->ns_ipc,           p->ns_cgroup,
+            p->network,      p->proc,       p->hidepid,       p->proc_subset_pid,  p->private_tmp,
+            p->tmp_size,     p->hide_homes, p->pty_max,       j->ns_flags,         j->caps_keep,
+            j->no_new_privs, j->nofile,     j->seccomp_flags, j->landlock_handled, j->landlock_abi,
+            j->n_landlock,   j->bpf_len};
+        fp_add(&h, nums, sizeof(nums));
+        fp_str(&h, p->hostname);
+        fp_strv(&h, &p->masked_paths);
+        fp_strv(&h, &p->read_only_paths);
+        fp_str(&h, j->lsm_attr_path);
+        fp_str(&h, j->lsm_attr_value);
+        if (j->bpf)
+                fp_add(&h, j->bpf, j->bpf_len * sizeof(*j->bpf));
+        for (uint32_t i = 0; i < j->n_landlock; i++) {
+                fp_add(&h, &j->landlock[i].access, sizeof(j->landlock[i].access));
+                fp_str(&h, j->landlock[i].path);
+        }
+        snprintf(ret, 17, "%016llx", (unsigned long long)h);
+}
+
+/* The socket of a user-scope sandbox: made here, before the clone, in the registry's
+ * directory (root only); the init listens on it, and removes it when it ends. */
+static int listen_socket_make(struct session_setup *s, struct isolate_error *err)
+{
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof(dir), "%s/sessions", s->cfg->runtime_dir);
+        _cleanup_close_ int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return error_set_errno(err, errno, "cannot open %s", dir);
+        struct sockaddr_un a = {.sun_family = AF_UNIX};
+        /* through the fd: a long runtime_dir does not have to fit in sun_path */
+        snprintf(a.sun_path, sizeof(a.sun_path), "/proc/self/fd/%d/%s.sock", dfd, s->id);
+        s->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        if (s->listen_fd < 0)
+                return error_set_errno(err, errno, "socket");
+        if (bind(s->listen_fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+                return error_set_errno(err, errno, "cannot bind %s/%s.sock", dir, s->id);
+        s->listen_bound = true;
+        if (listen(s->listen_fd, 16) < 0)
+                return error_set_errno(err, errno, "listen");
+        return 0;
+}
+
+/* What the init of an ending sandbox needs to run `isolate-helper caps`: this program and
+ * our mount and cgroup namespaces (O_CLOEXEC here; the session child places them). */
+static int caps_fds_open(struct session_setup *s, struct isolate_error *err)
+{
+        static const char *const paths[] = {"/proc/self/exe", "/proc/self/ns/mnt",
+                                            "/proc/self/ns/cgroup"};
+        for (size_t i = 0; i < ELEMENTSOF(paths); i++) {
+                s->caps_fds[i] = open(paths[i], (i == 0 ? O_PATH : O_RDONLY) | O_CLOEXEC);
+                if (s->caps_fds[i] < 0 && !(i == 2 && errno == ENOENT))
+                        return error_set_errno(err, errno, "cannot open %s", paths[i]);
+        }
+        return 0;
+}
+
+/* A later login of a user-scope sandbox: hands the init this caller and a control socket,
+ * and takes the init's pidfd. 1 when joined; 0 when there is no sandbox to join (none live,
+ * built from another definition of the policy, or ending): the caller gets a new one. */
+static int sandbox_join(struct session_setup *s, struct isolate_error *err)
+{
+        _cleanup_free_ struct session_record *rec = calloc(1, sizeof(*rec));
+        if (!rec)
+                return error_set(err, ENOMEM, "out of memory");
+        int r = registry_find_sandbox(s->cfg->runtime_dir, s->who.uid, s->policy->name, rec);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return error_set_errno(err, r, "cannot read %s/sessions", s->cfg->runtime_dir);
+        if (!STREQ(rec->fingerprint, s->fingerprint)) {
+                warnings_add(s->reply.warnings, sizeof(s->reply.warnings),
+                             "policy %s changed since sandbox %s was built: a new sandbox",
+                             s->policy->name, rec->id);
+                return 0;
+        }
+        /* the caps first: a login they refuse (a memory cap under the user's usage) is never
+         * counted by the init */
+        char cg_warnings[sizeof(s->reply.warnings)];
+        r = cgroup_user_caps_set(s->cfg, &s->eff, s->who.uid, &rec->cgroup, cg_warnings,
+                                 sizeof(cg_warnings), err);
+        if (r < 0)
+                return error_prefix(err, "cgroup");
+        if (cg_warnings[0])
+                warnings_add(s->reply.warnings, sizeof(s->reply.warnings), "%s", cg_warnings);
+
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/sessions", s->cfg->runtime_dir);
+        _cleanup_close_ int dfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_close_ int conn = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        if (dfd < 0 || conn < 0)
+                return error_set_errno(err, errno, "cannot reach sandbox %s", rec->id);
+        struct sockaddr_un a = {.sun_family = AF_UNIX};
+        snprintf(a.sun_path, sizeof(a.sun_path), "/proc/self/fd/%d/%s.sock", dfd, rec->id);
+        if (connect(conn, (struct sockaddr *)&a, sizeof(a)) < 0)
+                return 0; /* ending: its init closed the socket */
+
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+                return error_set_errno(err, errno, "socketpair");
+        s->control_peer = sv[1];
+        int fds[2] = {s->caller_pidfd, sv[0]};
+        r = proto_send_simple_fds(conn, MSG_JOIN, 0, NULL, fds, 2);
+        close(sv[0]);
+        if (r < 0)
+                return 0; /* ending */
+        enum proto_type type;
+        uint32_t code = 0;
+        char text[256];
+        int pidfd = -1;
+        size_t n = 0;
+        r = proto_recv_simple_fds(conn, (int)s->cfg->helper_timeout_ms, &type, &code, text,
+                                  sizeof(text), &pidfd, 1, &n);
+        if (r == -ETIMEDOUT)
+                return error_set(err, ETIMEDOUT, "sandbox %s did not answer in time", rec->id);
+        if (r < 0)
+                return 0; /* ended meanwhile */
+        if (type == MSG_FAILED)
+                return error_set(err, code ? (int)code : EIO, "sandbox %s: %s", rec->id, text);
+        if (type != MSG_READY || n != 1) {
+                if (n == 1)
+                        close(pidfd);
+                return error_set(err, EBADMSG, "sandbox %s: unexpected answer", rec->id);
+        }
+        s->reply.join.init_pidfd = pidfd;
+        s->cg = rec->cgroup;
+        snprintf(s->id, sizeof(s->id), "%s", rec->id);
+        s->joined = true;
+        return 1;
 }
 
 static int session_build(struct session_setup *s, struct isolate_error *err)
@@ -534,8 +759,7 @@ static int session_build(struct session_setup *s, struct isolate_error *err)
         r = registry_prepare(s->cfg->runtime_dir, err);
         if (r < 0)
                 return r;
-        r = limits_sessions_reserve(s->cfg->runtime_dir, p, s->who.uid, s->req.user,
-                                    &s->sessions_lock, err);
+        r = registry_user_lock(s->cfg->runtime_dir, s->who.uid, &s->sessions_lock, err);
         if (r < 0)
                 return r;
 
@@ -554,14 +778,36 @@ static int session_build(struct session_setup *s, struct isolate_error *err)
         j->caps_keep = p->caps_keep;
         j->no_new_privs = p->no_new_privs;
         j->nofile = limits_nofile(s->cfg, p, NULL, 0);
+        fingerprint(p, j, s->fingerprint);
+
+        s->caller_pidfd = (int)syscall(SYS_pidfd_open, s->req.caller_pid, 0);
+        if (s->caller_pidfd < 0)
+                return error_set_errno(err, errno, "pidfd_open of the caller");
+        /* the user's caps: the strictest over this login's policy and the live sandboxes */
+        r = caps_effective(s->cfg, p, s->who.uid, NULL, &s->eff, NULL, err);
+        if (r < 0)
+                return r;
+        char cg_warnings[sizeof(s->reply.warnings)];
+        if (p->scope == SCOPE_USER) {
+                r = sandbox_join(s, err);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        return 0;
+        }
+        r = limits_sessions_check(s->cfg->runtime_dir, p, s->who.uid, s->req.user, err);
+        if (r < 0)
+                return r;
 
         r = init_exe_open(err);
         if (r < 0)
                 return error_host_fault(err); /* a broken install */
         s->init_exe_fd = r;
-        s->caller_pidfd = (int)syscall(SYS_pidfd_open, s->req.caller_pid, 0);
-        if (s->caller_pidfd < 0)
-                return error_set_errno(err, errno, "pidfd_open of the caller");
+        r = caps_fds_open(s, err);
+        if (r < 0)
+                return error_host_fault(err);
+        if (p->scope == SCOPE_USER && (r = listen_socket_make(s, err)) < 0)
+                return error_host_fault(err);
 
         /* The session child exists before any cgroup is made, knowing which leaves will be:
          * if this process dies while making them (a v1 cap write can block while the kernel
@@ -572,9 +818,9 @@ static int session_build(struct session_setup *s, struct isolate_error *err)
         r = session_clone(s, err);
         if (r < 0)
                 return r;
-        char cg_warnings[sizeof(s->reply.warnings)];
-        r = cgroup_session_create(s->cfg, p, s->who.uid, s->id, s->req.caller_pid, session_is_live,
-                                  (void *)s->cfg, &s->cg, cg_warnings, sizeof(cg_warnings), err);
+        r = cgroup_session_create(s->cfg, &s->eff, s->who.uid, s->id, s->req.caller_pid,
+                                  session_is_live, (void *)s->cfg, &s->cg, cg_warnings,
+                                  sizeof(cg_warnings), err);
         if (r < 0)
                 return error_prefix(err, "cgroup");
         if (cg_warnings[0]) /* after the LSM's, one a line */
@@ -615,6 +861,10 @@ static int session_build(struct session_setup *s, struct isolate_error *err)
         }
         rec->start_time = (uint64_t)time(NULL);
         rec->cgroup = s->cg;
+        rec->scope = p->scope;
+        rec->linger_ms = p->scope == SCOPE_USER ? p->linger_ms : 0;
+        caps_record_fill(p, &rec->caps);
+        snprintf(rec->fingerprint, sizeof(rec->fingerprint), "%s", s->fingerprint);
         r = registry_write(s->cfg->runtime_dir, rec, err);
         free(rec);
         if (r < 0)
@@ -662,6 +912,8 @@ static int cmd_open(const char *config_path)
             .control_peer = -1,
             .init_pidfd = -1,
             .sessions_lock = -1,
+            .listen_fd = -1,
+            .caps_fds = {-1, -1, -1},
             .t_start = now_ns(),
         };
         join_spec_init(&s.reply.join);
@@ -762,8 +1014,9 @@ static int cmd_open(const char *config_path)
         snprintf(s.reply.policy, sizeof(s.reply.policy), "%s", res.policy->name);
         snprintf(s.home, sizeof(s.home), "%s", s.who.home ? s.who.home : "/");
 
+        snprintf(s.config_path, sizeof(s.config_path), "%s", config_path);
         r = session_build(&s, &err);
-        if (r >= 0) {
+        if (r >= 0 && !s.joined) {
                 /* commit: from here the init owns the session's end */
                 r = proto_send_simple(s.child_sock, MSG_READY, 0, NULL);
                 if (r < 0)
@@ -800,7 +1053,8 @@ static int cmd_open(const char *config_path)
         }
         snprintf(s.reply.session_id, sizeof(s.reply.session_id), "%s", s.id);
         snprintf(s.reply.message, sizeof(s.reply.message), "%s", res.reason);
-        s.reply.join.init_pidfd = s.init_pidfd;
+        if (!s.joined)
+                s.reply.join.init_pidfd = s.init_pidfd;
         s.reply.join.control_fd = s.control_peer;
         s.reply.status = REPLY_OK;
         r = proto_send_reply(sock, &s.reply);
@@ -813,8 +1067,56 @@ static int cmd_open(const char *config_path)
         char reason[1024];
         snprintf(reason, sizeof(reason), "%s%s%s", res.reason, s.reply.warnings[0] ? "; " : "",
                  s.reply.warnings);
-        decision_log(&s, s.reply.warnings[0] ? LOG_WARNING : LOG_INFO, "confined", reason);
+        decision_log(&s, s.reply.warnings[0] ? LOG_WARNING : LOG_INFO,
+                     s.joined ? "joined" : "confined", reason);
         return 0;
+}
+
+/* `isolate-helper caps`: the strictest-cap rule after a sandbox of uid ended (its init runs
+ * this): the caps of the user's live sandboxes, written onto the user's cgroups. Nothing
+ * live: nothing to do (the next login sets them). A failure leaves the caps as they were,
+ * never looser than the rule allows: they only stay stricter. */
+static int cmd_caps(const char *config_path, const char *uid_text)
+{
+        uint64_t uid;
+        if (safe_atou64(uid_text, &uid) < 0 || uid > UINT32_MAX) {
+                fprintf(stderr, "isolate-helper caps: bad uid %s\n", uid_text);
+                return 2;
+        }
+        alarm(10);
+        struct config *cfg = NULL;
+        struct config_errors errs = {0};
+        int r = config_path[0] == '/' ? config_load(config_path, true, &cfg, &errs) : -EINVAL;
+        if (r < 0) {
+                syslog(LOG_WARNING,
+                       "isolate-helper caps: uid %llu: invalid config %s (%s): the user's caps "
+                       "stay as they are",
+                       (unsigned long long)uid, config_path, errs.n ? errs.msgs[0] : "");
+                config_errors_free(&errs);
+                return 1;
+        }
+        struct isolate_error err = {0};
+        _cleanup_close_ int lock = -1;
+        struct policy eff = {0};
+        struct session_record *any = calloc(1, sizeof(*any));
+        r = any ? registry_user_lock(cfg->runtime_dir, (uid_t)uid, &lock, &err)
+                : error_set(&err, ENOMEM, "out of memory");
+        if (r >= 0)
+                r = caps_effective(cfg, NULL, (uid_t)uid, NULL, &eff, any, &err);
+        if (r > 0) {
+                char warnings[1024];
+                r = cgroup_user_caps_set(cfg, &eff, (uid_t)uid, &any->cgroup, warnings,
+                                         sizeof(warnings), &err);
+        }
+        if (r < 0)
+                syslog(LOG_WARNING,
+                       "isolate-helper caps: uid %llu: %s: the user's caps stay as "
+                       "they are",
+                       (unsigned long long)uid, err.msg);
+        caps_effective_free(&eff);
+        free(any);
+        config_free(cfg);
+        return r < 0 ? 1 : 0;
 }
 
 /* Nothing of the invoker's process state reaches the helper or the session init: su runs
@@ -856,7 +1158,9 @@ static void process_reset(void)
 static void usage(FILE *f)
 {
         fprintf(f, "usage: isolate-helper open --config PATH\n"
-                   "Run by pam_isolate.so and isolatectl with a socket on fd 3; not by hand.\n");
+                   "       isolate-helper caps --config PATH --uid UID\n"
+                   "Run by pam_isolate.so and isolatectl with a socket on fd 3, and by the "
+                   "session init; not by hand.\n");
 }
 
 int main(int argc, char **argv)
@@ -869,7 +1173,9 @@ int main(int argc, char **argv)
                 printf("isolate-helper %s\n", ISOLATE_VERSION);
                 return 0;
         }
-        if (argc != 4 || !STREQ(argv[1], "open") || !STREQ(argv[2], "--config")) {
+        bool caps = argc == 6 && STREQ(argv[1], "caps") && STREQ(argv[2], "--config") &&
+                    STREQ(argv[4], "--uid");
+        if (!caps && (argc != 4 || !STREQ(argv[1], "open") || !STREQ(argv[2], "--config"))) {
                 usage(stderr);
                 return 2;
         }
@@ -882,5 +1188,9 @@ int main(int argc, char **argv)
         }
         prctl(PR_SET_DUMPABLE, 0);
         process_reset();
+        if (caps) {
+                openlog("isolate-helper", LOG_PID, LOG_AUTHPRIV);
+                return cmd_caps(argv[3], argv[5]);
+        }
         return cmd_open(argv[3]);
 }

@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 
 #include "registry.h"
@@ -31,10 +30,11 @@ uint64_t limits_nofile(const struct config *c, const struct policy *p, char *why
         for (size_t i = 0; i < c->n_policies; i++) {
                 uint64_t v = c->policies[i].pids_max;
                 if (v == LIMIT_UNSET || v == LIMIT_MAX) {
-                        snprintf(why, why_len,
-                                 "derived: %llu, the floor (policy %s sets no pids_max, so no share "
-                                 "of fs.file-max can be computed)",
-                                 (unsigned long long)NOFILE_FLOOR, c->policies[i].name);
+                        snprintf(
+                            why, why_len,
+                            "derived: %llu, the floor (policy %s sets no pids_max, so no share "
+                            "of fs.file-max can be computed)",
+                            (unsigned long long)NOFILE_FLOOR, c->policies[i].name);
                         return NOFILE_FLOOR;
                 }
                 if (v > pids) {
@@ -81,32 +81,11 @@ static int count_user_session(const struct session_record *r, void *data)
         return 0;
 }
 
-int limits_sessions_reserve(const char *runtime_dir, const struct policy *p, uid_t uid,
-                            const char *user, int *ret_lock_fd, struct isolate_error *err)
+int limits_sessions_check(const char *runtime_dir, const struct policy *p, uid_t uid,
+                          const char *user, struct isolate_error *err)
 {
-        *ret_lock_fd = -1;
         if (p->max_sessions == LIMIT_MAX || p->max_sessions == LIMIT_UNSET)
                 return 0;
-        char path[PATH_MAX];
-        snprintf(path, sizeof(path), "%s/locks", runtime_dir);
-        struct stat st;
-        if (mkdir(path, 0700) < 0 && errno != EEXIST)
-                return error_set_errno(err, errno, "cannot create %s", path);
-        if (lstat(path, &st) < 0)
-                return error_set_errno(err, errno, "cannot stat %s", path);
-        if (!S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & 0022))
-                return error_set(err, EPERM,
-                                 "%s must be a directory owned by root and not writable by group "
-                                 "or others (fix: rm -rf %s; the helper makes it again)",
-                                 path, path);
-        snprintf(path, sizeof(path), "%s/locks/%u", runtime_dir, (unsigned)uid);
-        _cleanup_close_ int fd =
-            open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
-        if (fd < 0)
-                return error_set_errno(err, errno, "cannot open %s", path);
-        /* the helper's timeout (SIGALRM) ends a wait behind a helper that hangs */
-        if (flock(fd, LOCK_EX) < 0)
-                return error_set_errno(err, errno, "cannot lock %s", path);
         struct session_count c = {.uid = uid};
         int r = registry_foreach(runtime_dir, count_user_session, &c);
         if (r < 0)
@@ -118,6 +97,5 @@ int limits_sessions_reserve(const char *runtime_dir, const struct policy *p, uid
                                  "kill) or raise max_sessions",
                                  user, (unsigned long long)c.n, p->name,
                                  (unsigned long long)p->max_sessions);
-        *ret_lock_fd = TAKE_FD(fd);
         return 0;
 }

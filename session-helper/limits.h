@@ -17,9 +17,9 @@
 uint64_t limits_nofile(const struct config *c, const struct policy *p, char *why,
                        size_t why_len);
 
-/* Takes the user's session lock (<runtime_dir>/locks/UID, held until *ret_lock_fd is closed: registry_write() runs
- * under it, so two logins cannot both see room for one) and counts the user's live
- * sessions in the registry. With max_sessions reached, fails with EUSERS and a message that
- * says how to get a session back. */
-int limits_sessions_reserve(const char *runtime_dir, const struct policy *p, uid_t uid,
-                            const char *user, int *ret_lock_fd, struct isolate_error *err);
+/* Counts the user's live sandboxes in the registry (a login that joins a user-scope sandbox
+ * makes none). With max_sessions reached, fails with EUSERS and a message that says how to
+ * get a session back. Call it holding the user's lock (registry_user_lock), so that two
+ * logins cannot both see room for one. */
+int limits_sessions_check(const char *runtime_dir, const struct policy *p, uid_t uid,
+                          const char *user, struct isolate_error *err);

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/file.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -211,6 +212,82 @@ int registry_cgroup_parse(const char *text, struct cgroup_session *ret)
         return have_backend ? 0 : -EBADMSG;
 }
 
+/* ---- the caps part of a record ---------------------------------------------------------- */
+
+/* "caps=MEMORY_MAX MEMORY_HIGH SWAP_MAX PIDS_MAX CPU_MAX_PERCENT CPU_WEIGHT" (decimal,
+ * LIMIT_UNSET and LIMIT_MAX as their numbers), then "caps_io=TARGET RBPS WBPS RIOPS WIOPS"
+ * per io entry, TARGET escaped as a cgroup line's fields are. */
+static int caps_format(const struct record_caps *c, char *buf, size_t len)
+{
+        int n = snprintf(buf, len, "caps=%llu %llu %llu %llu %llu %llu\n",
+                         (unsigned long long)c->memory_max, (unsigned long long)c->memory_high,
+                         (unsigned long long)c->swap_max, (unsigned long long)c->pids_max,
+                         (unsigned long long)c->cpu_max_percent, (unsigned long long)c->cpu_weight);
+        if (n < 0 || (size_t)n >= len)
+                return -ENOBUFS;
+        char *p = buf + n;
+        size_t left = len - (size_t)n;
+        for (size_t i = 0; i < c->n_io && i < RECORD_MAX_IO; i++) {
+                const struct record_io *io = &c->io[i];
+                if (left <= 8)
+                        return -ENOBUFS;
+                memcpy(p, "caps_io=", 8);
+                p += 8;
+                left -= 8;
+                int r = field_put(&p, &left, io->target, false);
+                if (r < 0)
+                        return r;
+                int w =
+                    snprintf(p, left, "%llu %llu %llu %llu\n", (unsigned long long)io->read_bps,
+                             (unsigned long long)io->write_bps, (unsigned long long)io->read_iops,
+                             (unsigned long long)io->write_iops);
+                if (w < 0 || (size_t)w >= left)
+                        return -ENOBUFS;
+                p += w;
+                left -= (size_t)w;
+        }
+        return (int)(p - buf);
+}
+
+static int caps_parse(const char *v, struct record_caps *c)
+{
+        unsigned long long f[6];
+        char end;
+        if (sscanf(v, "%llu %llu %llu %llu %llu %llu%c", &f[0], &f[1], &f[2], &f[3], &f[4], &f[5],
+                   &end) != 6)
+                return -EBADMSG;
+        c->memory_max = f[0];
+        c->memory_high = f[1];
+        c->swap_max = f[2];
+        c->pids_max = f[3];
+        c->cpu_max_percent = f[4];
+        c->cpu_weight = f[5];
+        return 0;
+}
+
+static int caps_io_parse(const char *v, struct record_caps *c)
+{
+        if (c->n_io >= RECORD_MAX_IO)
+                return -EBADMSG;
+        struct record_io *io = &c->io[c->n_io];
+        const char *sp = strchr(v, ' ');
+        if (!sp || sp == v)
+                return -EBADMSG;
+        int r = field_get(v, (size_t)(sp - v), io->target, sizeof(io->target));
+        if (r < 0)
+                return r;
+        unsigned long long f[4];
+        char end;
+        if (sscanf(sp + 1, "%llu %llu %llu %llu%c", &f[0], &f[1], &f[2], &f[3], &end) != 4)
+                return -EBADMSG;
+        io->read_bps = f[0];
+        io->write_bps = f[1];
+        io->read_iops = f[2];
+        io->write_iops = f[3];
+        c->n_io++;
+        return 0;
+}
+
 static bool id_valid(const char *id)
 {
         size_t n = strlen(id);
@@ -241,12 +318,18 @@ int registry_write(const char *runtime_dir, const struct session_record *r,
             open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0)
                 return error_set_errno(err, errno, "cannot create %s", tmp);
+        char caps[RECORD_MAX_IO * (256 * 3 + 128) + 256];
+        q = caps_format(&r->caps, caps, sizeof(caps));
+        if (q < 0)
+                return error_set_errno(err, q, "cannot format the session's caps");
         _cleanup_free_ char *text = strdup_printf(
             "id=%s\nuser=%s\nuid=%u\nservice=%s\nrhost=%s\ntty=%s\npolicy=%s\n"
-            "caller_pid=%d\ninit_pid=%d\ninit_start=%llu\nstart_time=%llu\n%s",
+            "caller_pid=%d\ninit_pid=%d\ninit_start=%llu\nstart_time=%llu\nscope=%s\n"
+            "linger_ms=%llu\nfingerprint=%s\n%s%s",
             r->id, r->user, (unsigned)r->uid, r->service, r->rhost, r->tty, r->policy,
             (int)r->caller_pid, (int)r->init_pid, (unsigned long long)r->init_start,
-            (unsigned long long)r->start_time, cg);
+            (unsigned long long)r->start_time, r->scope == SCOPE_USER ? "user" : "login",
+            (unsigned long long)r->linger_ms, r->fingerprint, caps, cg);
         if (!text) {
                 unlink(tmp);
                 return error_set(err, ENOMEM, "out of memory");
@@ -308,6 +391,7 @@ int registry_read(const char *runtime_dir, const char *id, struct session_record
         if (!cg)
                 return -ENOMEM;
         size_t cg_len = 0;
+        bool have_caps = false;
         char *save = NULL;
         for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
                 char *eq = strchr(line, '=');
@@ -338,7 +422,20 @@ int registry_read(const char *runtime_dir, const char *id, struct session_record
                         ret->start_time = u;
                 else if (STREQ(k, "init_start") && safe_atou64(v, &u) == 0)
                         ret->init_start = u;
-                else {
+                else if (STREQ(k, "scope") && (STREQ(v, "user") || STREQ(v, "login")))
+                        ret->scope = STREQ(v, "user") ? SCOPE_USER : SCOPE_LOGIN;
+                else if (STREQ(k, "linger_ms") && safe_atou64(v, &u) == 0)
+                        ret->linger_ms = u;
+                else if (STREQ(k, "fingerprint"))
+                        field_copy(ret->fingerprint, sizeof(ret->fingerprint), v);
+                else if (STREQ(k, "caps")) {
+                        if (caps_parse(v, &ret->caps) < 0)
+                                return -EBADMSG;
+                        have_caps = true;
+                } else if (STREQ(k, "caps_io")) {
+                        if (caps_io_parse(v, &ret->caps) < 0)
+                                return -EBADMSG;
+                } else {
                         /* everything else belongs to the cgroup part */
                         int w = snprintf(cg + cg_len, max - cg_len, "%s=%s\n", k, v);
                         if (w < 0 || (size_t)w >= max - cg_len)
@@ -348,6 +445,10 @@ int registry_read(const char *runtime_dir, const char *id, struct session_record
         }
         if (!STREQ(ret->id, id) || ret->init_pid <= 0)
                 return -EBADMSG;
+        if (!have_caps) /* written before caps were recorded: nothing known, nothing set */
+                ret->caps.memory_max = ret->caps.memory_high = ret->caps.swap_max =
+                    ret->caps.pids_max = ret->caps.cpu_max_percent = ret->caps.cpu_weight =
+                        LIMIT_UNSET;
         int r = registry_cgroup_parse(cg, &ret->cgroup);
         if (r < 0)
                 return r;
@@ -403,4 +504,88 @@ bool registry_session_alive(const struct session_record *r)
         if (!STREQ(base, "isolate-init") || (ssize_t)l0 + 1 >= n)
                 return false;
         return STREQ(cmdline + l0 + 1, r->id);
+}
+
+int registry_state_read(const char *runtime_dir, const char *id, struct sandbox_state *ret)
+{
+        memset(ret, 0, sizeof(*ret));
+        if (!id_valid(id))
+                return -EINVAL;
+        char path[PATH_MAX], buf[256];
+        snprintf(path, sizeof(path), "%s/sessions/%s.state", runtime_dir, id);
+        ssize_t n = read_file_at(AT_FDCWD, path, buf, sizeof(buf));
+        if (n < 0)
+                return (int)n;
+        char *save = NULL;
+        for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                uint64_t u;
+                char *eq = strchr(line, '=');
+                if (!eq || safe_atou64(eq + 1, &u) < 0)
+                        continue;
+                *eq = '\0';
+                if (STREQ(line, "logins"))
+                        ret->logins = u > UINT32_MAX ? UINT32_MAX : (unsigned)u;
+                else if (STREQ(line, "linger_until"))
+                        ret->linger_until = u;
+                else if (STREQ(line, "linger_forever"))
+                        ret->linger_forever = u != 0;
+        }
+        return 0;
+}
+
+struct find_sandbox {
+        uid_t uid;
+        const char *policy;
+        struct session_record *ret;
+        bool found;
+};
+
+static int find_sandbox_one(const struct session_record *r, void *data)
+{
+        struct find_sandbox *f = data;
+        if (r->scope != SCOPE_USER || r->uid != f->uid || !STREQ(r->policy, f->policy) ||
+            !registry_session_alive(r))
+                return 0;
+        /* the newest: an older one still listed is ending */
+        if (!f->found || r->start_time > f->ret->start_time) {
+                *f->ret = *r;
+                f->found = true;
+        }
+        return 0;
+}
+
+int registry_find_sandbox(const char *runtime_dir, uid_t uid, const char *policy,
+                          struct session_record *ret)
+{
+        struct find_sandbox f = {.uid = uid, .policy = policy, .ret = ret};
+        int r = registry_foreach(runtime_dir, find_sandbox_one, &f);
+        if (r < 0)
+                return r;
+        return f.found ? 0 : -ENOENT;
+}
+
+int registry_user_lock(const char *runtime_dir, uid_t uid, int *ret_fd, struct isolate_error *err)
+{
+        *ret_fd = -1;
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/locks", runtime_dir);
+        struct stat st;
+        if (mkdir(path, 0700) < 0 && errno != EEXIST)
+                return error_set_errno(err, errno, "cannot create %s", path);
+        if (lstat(path, &st) < 0)
+                return error_set_errno(err, errno, "cannot stat %s", path);
+        if (!S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & 0022))
+                return error_set(err, EPERM,
+                                 "%s must be a directory owned by root and not writable by group "
+                                 "or others (fix: rm -rf %s; the helper makes it again)",
+                                 path, path);
+        snprintf(path, sizeof(path), "%s/locks/%u", runtime_dir, (unsigned)uid);
+        _cleanup_close_ int fd =
+            open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+        if (fd < 0)
+                return error_set_errno(err, errno, "cannot open %s", path);
+        if (flock(fd, LOCK_EX) < 0)
+                return error_set_errno(err, errno, "cannot lock %s", path);
+        *ret_fd = TAKE_FD(fd);
+        return 0;
 }

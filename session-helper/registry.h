@@ -9,6 +9,20 @@
 #include "cgroup.h"
 #include "../client/util.h"
 
+/* The caps of a sandbox's policy when it was made (LIMIT_UNSET: not set), so that a policy
+ * removed from the config since still counts for the strictest-cap rule (caps.h). io:
+ * the policy's first RECORD_MAX_IO entries, targets as the config wrote them. */
+#define RECORD_MAX_IO 16
+struct record_io {
+        char target[256];
+        uint64_t read_bps, write_bps, read_iops, write_iops;
+};
+struct record_caps {
+        uint64_t memory_max, memory_high, swap_max, pids_max, cpu_max_percent, cpu_weight;
+        size_t n_io;
+        struct record_io io[RECORD_MAX_IO];
+};
+
 struct session_record {
         char id[32];
         char user[256];
@@ -24,7 +38,32 @@ struct session_record {
                                 init_pid it names the init (a pid can be reused); 0 in
                                 records written before it existed */
         struct cgroup_session cgroup;
+        enum session_scope scope; /* "scope=login|user"; login in records written before it */
+        uint64_t linger_ms;       /* the policy's linger when the sandbox was made */
+        struct record_caps caps;
+        char fingerprint[17]; /* of the policy it was built from (helper.c); "" before it */
 };
+
+/* What the init of a user-scope sandbox says of it now, in <runtime_dir>/sessions/ID.state
+ * ("logins=N", "linger_until=UNIX-SECONDS" (0: not lingering), "linger_forever=0|1"),
+ * rewritten on every login and logout. Login-scope sandboxes have none: one login each. */
+struct sandbox_state {
+        unsigned logins;
+        uint64_t linger_until;
+        bool linger_forever; /* lingering until no process is left */
+};
+/* -ENOENT when there is no state file. */
+int registry_state_read(const char *runtime_dir, const char *id, struct sandbox_state *ret);
+
+/* Takes the user's lock, <runtime_dir>/locks/UID (flock, held until *ret_fd is closed):
+ * whoever makes, joins or counts the user's sandboxes, or sets the user's caps from them,
+ * holds it (the helper until its registry entry exists, `isolate-helper caps`). A wait
+ * behind a helper that hangs ends with the waiter's own timeout (SIGALRM). */
+int registry_user_lock(const char *runtime_dir, uid_t uid, int *ret_fd, struct isolate_error *err);
+
+/* The live user-scope sandbox of (uid, policy), if any: 0 with *ret filled, else -ENOENT. */
+int registry_find_sandbox(const char *runtime_dir, uid_t uid, const char *policy,
+                          struct session_record *ret);
 
 /* Creates <runtime_dir> and <runtime_dir>/sessions (0700 root) if missing, refusing a
  * directory that is not root-owned or is writable by others. */

@@ -3,8 +3,8 @@
  * The helper's session child builds the sandbox and then execs this small static program,
  * so that an idle session does not keep a copy of the helper's heap and libraries.
  *
- *   isolate-init SESSION-ID LEAF-NAME N-LEAVES UID
- *   fd 3: pidfd of the caller (the process that joins the session)
+ *   isolate-init SESSION-ID LEAF-NAME N-LEAVES UID SCOPE LINGER-MS CONFIG
+ *   fd 3: pidfd of the caller (the process that joins the session): the first login
  *   fd 4: control socket to the caller: MSG_CLOSE -> kill every other process, MSG_CLOSED n
  *   fd 5: socket to the helper: we send MSG_READY, it sends MSG_READY back as "commit"
  *         once the caller has been told; EOF before that means the setup was abandoned.
@@ -18,6 +18,20 @@
  *   fds 24, 25, 26 (each where there is one): the session's login records directory, the
  *         host's /var/log and utmp (O_PATH): the init copies each record the sshd monitor
  *         writes into the session's own files to the host's (records.h), on inotify's word.
+ *   fd 27, SCOPE user only: the listening socket <runtime>/sessions/ID.sock, on which the
+ *         helper of a later login of the same user and policy sends MSG_JOIN (that login's
+ *         caller pidfd and control socket); the init answers with its own pidfd.
+ *   fds 28, 29, 30 (each where there is one): isolate-helper (O_PATH), the helper's mount
+ *         and cgroup namespaces: when the sandbox ends and the user has other live ones,
+ *         a child of the init enters those namespaces and runs `isolate-helper caps`, which
+ *         recomputes the user's caps without this sandbox (caps.h).
+ *
+ * Scopes. SCOPE login: one login, the one above. SCOPE user: any number of logins; a
+ * logout kills nothing while another login is open (processes belong to the sandbox, not to
+ * a login); when the last login ends, LINGER-MS decides: 0 ends the sandbox as a login
+ * sandbox ends; otherwise it stays while processes remain, for at most LINGER-MS ms
+ * (UINT64_MAX - 1: until none is left), and the next login rejoins it. <ID>.state in the
+ * registry says how many logins are open and until when it lingers (isolatectl list).
  *
  * The init lives in the session's mount namespace, where neither the host's cgroupfs nor
  * the registry is visible (/sys/fs/cgroup is the session's own tree, /tmp may be private):
@@ -28,16 +42,22 @@
  * stays (PAM modules after ours may still fork into the namespace: once pid 1 is gone every
  * fork into it fails); when the caller exits (or the setup was abandoned) it kills what is
  * left, removes the session's cgroup leaves and registry entry, and exits. SIGTERM from
- * outside the namespace (isolatectl kill) kills the session's processes. */
+ * outside the namespace (isolatectl kill) kills the session's processes (and ends a
+ * lingering sandbox). */
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sched.h>
+#include <stdlib.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <time.h>
@@ -54,6 +74,15 @@ ISOLATE_SANITIZER_LOG("isolate-init")
 #define FD_REGISTRY 6
 #define FD_LEAVES   7
 #define FD_RECORDS  24 /* 25: the host's /var/log, 26: the host's utmp */
+#define FD_LISTEN   27
+#define FD_CAPS_EXE 28 /* 29: the helper's mount namespace, 30: its cgroup namespace */
+#define FD_HOST_MNT 29
+#define FD_HOST_CG  30
+
+#define LINGER_FOREVER_MS (UINT64_MAX - 1) /* LINGER_FOREVER of conf/policy.h */
+#define MAX_LOGINS        1024
+#define JOIN_TIMEOUT_MS   2000
+#define CAPS_TIMEOUT_MS   10000
 
 static void reap_children(void)
 {
@@ -107,11 +136,24 @@ static unsigned kill_others(void)
         return before;
 }
 
-static const char *session_id, *leaf_name;
+static const char *session_id, *leaf_name, *config_path, *uid_arg;
 static int n_leaves;
 static int fd_escape = -1; /* until the commit */
 static struct records records;
 static bool have_records;
+static bool user_scope;
+static uint64_t linger_ms;
+
+/* The logins of the sandbox: each one's caller pidfd and control socket. A login scope has
+ * one. closed: its MSG_CLOSE came (the caller may still run PAM modules after ours). */
+struct login {
+        int pidfd, control;
+        bool closed;
+};
+static struct login *logins;
+static size_t n_logins;
+static bool lingering;
+static uint64_t linger_until; /* unix seconds; 0 with linger = yes */
 
 /* glibc's utmp functions time their lock wait out with SIGALRM, which the init keeps
  * blocked otherwise: a lock held on the host's file (by a user outside any session) must
@@ -135,8 +177,120 @@ static void records_run(bool end)
         sigprocmask(SIG_BLOCK, &alrm, NULL);
 }
 
+/* <ID>.state in the registry, for isolatectl list: user scope only. Best effort. */
+static void state_write(void)
+{
+        if (!user_scope)
+                return;
+        char name[64], tmp[80], text[160];
+        snprintf(name, sizeof(name), "%s.state", session_id);
+        snprintf(tmp, sizeof(tmp), ".%s.state.tmp", session_id);
+        size_t open_logins = 0;
+        for (size_t i = 0; i < n_logins; i++)
+                open_logins += !logins[i].closed;
+        int n = snprintf(text, sizeof(text), "logins=%zu\nlinger_until=%llu\nlinger_forever=%d\n",
+                         open_logins, (unsigned long long)(lingering ? linger_until : 0),
+                         lingering && linger_ms == LINGER_FOREVER_MS);
+        int fd =
+            openat(FD_REGISTRY, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return;
+        bool ok = write_all(fd, text, (size_t)n) == 0;
+        close(fd);
+        if (!ok || renameat(FD_REGISTRY, tmp, FD_REGISTRY, name) < 0)
+                unlinkat(FD_REGISTRY, tmp, 0);
+}
+
+/* Whether the registry lists another sandbox of our user (after ours was removed). */
+static bool user_has_other_sandboxes(void)
+{
+        int dfd = openat(FD_REGISTRY, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+        if (!d) {
+                if (dfd >= 0)
+                        close(dfd);
+                return true; /* when in doubt, recompute */
+        }
+        char want[32];
+        snprintf(want, sizeof(want), "\nuid=%s\n", uid_arg);
+        bool found = false;
+        for (struct dirent *de; !found && (de = readdir(d));) {
+                if (de->d_name[0] == '.' || strchr(de->d_name, '.'))
+                        continue;
+                char buf[1024];
+                if (read_file_at(dirfd(d), de->d_name, buf, sizeof(buf)) > 0)
+                        found = strstr(buf, want) != NULL;
+        }
+        closedir(d);
+        return found;
+}
+
+/* The strictest-cap rule without this sandbox: `isolate-helper caps`, run in the helper's
+ * mount and cgroup namespaces (ours show neither the host's cgroupfs nor its config), waited
+ * for at most CAPS_TIMEOUT_MS. Only when the user has another live sandbox: otherwise the
+ * next login sets the caps anyway. */
+static void caps_recompute(void)
+{
+        if (fcntl(FD_CAPS_EXE, F_GETFD) < 0 || fcntl(FD_HOST_MNT, F_GETFD) < 0 ||
+            !user_has_other_sandboxes())
+                return;
+        pid_t pid = fork();
+        if (pid < 0) {
+                syslog(LOG_WARNING, "session %s: cannot recompute the user's caps: fork: %m",
+                       session_id);
+                return;
+        }
+        if (pid == 0) {
+                sigset_t none;
+                sigemptyset(&none);
+                sigprocmask(SIG_SETMASK, &none, NULL);
+                if (setns(FD_HOST_MNT, CLONE_NEWNS) < 0 ||
+                    (fcntl(FD_HOST_CG, F_GETFD) >= 0 && setns(FD_HOST_CG, CLONE_NEWCGROUP) < 0))
+                        _exit(126);
+                /* nothing of the init's but the helper's file reaches it */
+                if (close_range(3, FD_CAPS_EXE - 1, 0) < 0 ||
+                    close_range(FD_CAPS_EXE + 1, ~0U, 0) < 0 ||
+                    fcntl(FD_CAPS_EXE, F_SETFD, FD_CLOEXEC) < 0)
+                        _exit(126);
+                char *argv[] = {(char *)"isolate-helper",
+                                (char *)"caps",
+                                (char *)"--config",
+                                (char *)config_path,
+                                (char *)"--uid",
+                                (char *)uid_arg,
+                                NULL};
+                char *envp[] = {(char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
+                syscall(SYS_execveat, FD_CAPS_EXE, "", argv, envp, AT_EMPTY_PATH);
+                _exit(127);
+        }
+        int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        struct pollfd p = {.fd = pfd, .events = POLLIN};
+        if (pfd < 0 || poll(&p, 1, CAPS_TIMEOUT_MS) <= 0) {
+                syslog(LOG_WARNING, "session %s: isolate-helper caps did not end in time",
+                       session_id);
+                kill(pid, SIGKILL);
+        }
+        if (pfd >= 0)
+                close(pfd);
+        int status = 0;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                syslog(LOG_WARNING,
+                       "session %s: isolate-helper caps failed (status %d): the "
+                       "user's caps stay as strict as they were until the next login",
+                       session_id, status);
+}
+
 static _Noreturn void cleanup_and_exit(int status)
 {
+        /* no more joins: a helper that connects now builds a new sandbox */
+        if (user_scope) {
+                close(FD_LISTEN);
+                char sock[64];
+                snprintf(sock, sizeof(sock), "%s.sock", session_id);
+                unlinkat(FD_REGISTRY, sock, 0);
+        }
         kill_others();
         reap_children();
         records_run(true); /* the monitor's logout records, or ours for a monitor killed */
@@ -163,20 +317,163 @@ static _Noreturn void cleanup_and_exit(int status)
         }
         if (unlinkat(FD_REGISTRY, session_id, 0) < 0 && errno != ENOENT)
                 syslog(LOG_WARNING, "session %s: cannot remove its registry entry: %m", session_id);
+        if (user_scope) {
+                char state[64];
+                snprintf(state, sizeof(state), "%s.state", session_id);
+                unlinkat(FD_REGISTRY, state, 0);
+        }
+        /* only a committed sandbox counted for the caps (fd_escape: abandoned before) */
+        if (status == 0)
+                caps_recompute();
         _exit(status);
+}
+
+static size_t logins_open(void)
+{
+        size_t n = 0;
+        for (size_t i = 0; i < n_logins; i++)
+                n += !logins[i].closed;
+        return n;
+}
+
+static int login_add(int pidfd, int control)
+{
+        if (n_logins >= MAX_LOGINS)
+                return -EUSERS;
+        struct login *nv = realloc(logins, (n_logins + 1) * sizeof(*nv));
+        if (!nv)
+                return -ENOMEM;
+        logins = nv;
+        logins[n_logins++] = (struct login){pidfd, control, false};
+        return 0;
+}
+
+static void login_remove(size_t i)
+{
+        close(logins[i].pidfd);
+        if (logins[i].control >= 0)
+                close(logins[i].control);
+        logins[i] = logins[--n_logins];
+}
+
+static void linger_stop(int tfd)
+{
+        struct itimerspec off = {{0, 0}, {0, 0}};
+        timerfd_settime(tfd, 0, &off, NULL);
+        lingering = false;
+        linger_until = 0;
+}
+
+/* The last login is gone. Login scope, linger = no, or nothing left running: the end.
+ * Otherwise the sandbox lingers. */
+static void last_login_gone(int tfd)
+{
+        if (!user_scope || linger_ms == 0)
+                cleanup_and_exit(0);
+        reap_children();
+        if (count_others() == 0)
+                cleanup_and_exit(0);
+        lingering = true;
+        linger_until = 0;
+        if (linger_ms != LINGER_FOREVER_MS) {
+                struct itimerspec t = {
+                    {0, 0}, {(time_t)(linger_ms / 1000), (long)(linger_ms % 1000) * 1000000}};
+                if (timerfd_settime(tfd, 0, &t, NULL) < 0)
+                        cleanup_and_exit(0); /* no bound on the linger: none at all */
+                linger_until = (uint64_t)time(NULL) + (linger_ms + 999) / 1000;
+        }
+        syslog(LOG_INFO, "session %s: last login ended; lingering %s", session_id,
+               linger_ms == LINGER_FOREVER_MS ? "until no process is left" : "for its linger");
+        state_write();
+}
+
+/* A helper brings a new login: its caller's pidfd and control socket. Answered with our
+ * own pidfd (MSG_READY), which the caller joins with, or MSG_FAILED. */
+static void join_accept(int tfd)
+{
+        int conn = accept4(FD_LISTEN, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (conn < 0)
+                return;
+        struct ucred cred;
+        socklen_t len = sizeof(cred);
+        if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != 0) {
+                close(conn);
+                return;
+        }
+        enum proto_type type;
+        int fds[2] = {-1, -1};
+        size_t n = 0;
+        int r = proto_recv_simple_fds(conn, JOIN_TIMEOUT_MS, &type, NULL, NULL, 0, fds, 2, &n);
+        if (r < 0 || type != MSG_JOIN || n != 2) {
+                for (size_t i = 0; i < n; i++)
+                        close(fds[i]);
+                close(conn);
+                return;
+        }
+        int self = (int)syscall(SYS_pidfd_open, 1, 0); /* pid 1 here: ourselves */
+        r = self < 0 ? -errno : login_add(fds[0], fds[1]);
+        if (r < 0) {
+                close(fds[0]);
+                close(fds[1]);
+                proto_send_simple(conn, MSG_FAILED, (uint32_t)-r,
+                                  r == -EUSERS ? "the sandbox has too many logins"
+                                               : "the sandbox cannot take a login");
+        } else if (proto_send_simple_fds(conn, MSG_READY, 0, NULL, &self, 1) < 0) {
+                login_remove(n_logins - 1); /* the helper is gone: nobody joins */
+        } else {
+                if (lingering)
+                        syslog(LOG_INFO, "session %s: a login rejoined the lingering sandbox",
+                               session_id);
+                linger_stop(tfd);
+                state_write();
+        }
+        if (self >= 0)
+                close(self);
+        close(conn);
+}
+
+/* MSG_CLOSE from login i: kill the sandbox's processes only when it is the last open login
+ * and nothing lingers after it. */
+static void login_close(size_t i)
+{
+        enum proto_type type;
+        int r = proto_recv_simple(logins[i].control, 0, &type, NULL, NULL, 0);
+        if (r == -ECONNRESET || (r < 0 && r != -EAGAIN && r != -EBADMSG)) {
+                close(logins[i].control); /* no caller end left: only the pidfd matters */
+                logins[i].control = -1;
+                return;
+        }
+        if (r < 0 || type != MSG_CLOSE)
+                return;
+        bool last = !logins[i].closed && logins_open() == 1;
+        logins[i].closed = true;
+        unsigned killed = 0;
+        if (last && (!user_scope || linger_ms == 0))
+                killed = kill_others();
+        proto_send_simple(logins[i].control, MSG_CLOSED, killed, NULL);
+        state_write();
 }
 
 int main(int argc, char **argv)
 {
         uint64_t uid;
-        if (argc != 5 || getpid() != 1 || safe_atoi(argv[3], &n_leaves) < 0 || n_leaves < 0 ||
-            n_leaves > 16 || safe_atou64(argv[4], &uid) < 0 || uid > UINT32_MAX)
+        if (argc != 8 || getpid() != 1 || safe_atoi(argv[3], &n_leaves) < 0 || n_leaves < 0 ||
+            n_leaves > 16 || safe_atou64(argv[4], &uid) < 0 || uid > UINT32_MAX ||
+            (!STREQ(argv[5], "login") && !STREQ(argv[5], "user")) ||
+            safe_atou64(argv[6], &linger_ms) < 0)
                 return 2;
         session_id = argv[1];
         leaf_name = argv[2];
+        uid_arg = argv[4];
+        user_scope = STREQ(argv[5], "user");
+        config_path = argv[7];
         openlog("isolate-init", LOG_PID, LOG_AUTHPRIV);
         if (fcntl(FD_LEAVES + n_leaves, F_GETFD) >= 0)
                 fd_escape = FD_LEAVES + n_leaves;
+        if (user_scope && fcntl(FD_LISTEN, F_GETFD) < 0)
+                return 2;
+        if (login_add(FD_CALLER, FD_CONTROL) < 0)
+                return 2;
 
         sigset_t mask;
         sigfillset(&mask);
@@ -185,13 +482,15 @@ int main(int argc, char **argv)
         sigaddset(&mask, SIGCHLD);
         sigaddset(&mask, SIGTERM);
         int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-        if (sfd < 0)
+        int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+        if (sfd < 0 || tfd < 0)
                 cleanup_and_exit(1);
 
         int ifd = -1;
         if (fcntl(FD_RECORDS, F_GETFD) >= 0) {
                 have_records = true;
-                records_init(&records, FD_RECORDS, fcntl(FD_RECORDS + 1, F_GETFD) >= 0 ? FD_RECORDS + 1 : -1,
+                records_init(&records, FD_RECORDS,
+                             fcntl(FD_RECORDS + 1, F_GETFD) >= 0 ? FD_RECORDS + 1 : -1,
                              fcntl(FD_RECORDS + 2, F_GETFD) >= 0 ? FD_RECORDS + 2 : -1, session_id,
                              (uid_t)uid);
                 char dir[32];
@@ -204,56 +503,90 @@ int main(int argc, char **argv)
         if (proto_send_simple(FD_HELPER, MSG_READY, 0, NULL) < 0)
                 cleanup_and_exit(1);
 
-        struct pollfd p[5] = {
-            {.fd = FD_CALLER, .events = POLLIN},
-            {.fd = FD_CONTROL, .events = POLLIN},
-            {.fd = sfd, .events = POLLIN},
-            {.fd = FD_HELPER, .events = POLLIN},
-            {.fd = ifd, .events = POLLIN},
-        };
+        enum { P_SIGNAL, P_HELPER, P_RECORDS, P_LISTEN, P_TIMER, P_FIXED };
+        bool committed = false;
+        struct pollfd *p = NULL;
         for (;;) {
-                if (poll(p, ELEMENTSOF(p), -1) < 0) {
+                size_t np = P_FIXED + 2 * n_logins;
+                struct pollfd *nv = realloc(p, np * sizeof(*p));
+                if (!nv)
+                        cleanup_and_exit(1);
+                p = nv;
+                p[P_SIGNAL] = (struct pollfd){.fd = sfd, .events = POLLIN};
+                p[P_HELPER] = (struct pollfd){.fd = committed ? -1 : FD_HELPER, .events = POLLIN};
+                p[P_RECORDS] = (struct pollfd){.fd = ifd, .events = POLLIN};
+                /* joins only once committed: until then the helper may still give up */
+                p[P_LISTEN] = (struct pollfd){.fd = user_scope && committed ? FD_LISTEN : -1,
+                                              .events = POLLIN};
+                p[P_TIMER] = (struct pollfd){.fd = tfd, .events = POLLIN};
+                for (size_t i = 0; i < n_logins; i++) {
+                        p[P_FIXED + 2 * i] =
+                            (struct pollfd){.fd = logins[i].pidfd, .events = POLLIN};
+                        p[P_FIXED + 2 * i + 1] =
+                            (struct pollfd){.fd = logins[i].control, .events = POLLIN};
+                }
+                if (poll(p, np, -1) < 0) {
                         if (errno == EINTR)
                                 continue;
                         cleanup_and_exit(1);
                 }
-                if (p[0].revents) /* the caller is gone: the session is over */
-                        cleanup_and_exit(0);
-                if (p[4].revents) {
+                if (p[P_RECORDS].revents) {
                         char buf[4096];
                         while (read(ifd, buf, sizeof(buf)) > 0)
                                 ;
                         records_run(false);
                 }
-                if (p[3].revents) {
+                if (p[P_HELPER].revents) {
                         enum proto_type type;
                         int r = proto_recv_simple(FD_HELPER, 0, &type, NULL, NULL, 0);
                         if (r < 0 || type != MSG_READY) /* abandoned before the caller knew */
                                 cleanup_and_exit(1);
                         close(FD_HELPER); /* committed */
-                        p[3].fd = -1;
+                        committed = true;
                         if (fd_escape >= 0)
                                 close(fd_escape); /* the helper has moved us out */
                         fd_escape = -1;
+                        state_write();
                 }
-                if (p[1].revents) {
-                        enum proto_type type;
-                        int r = proto_recv_simple(FD_CONTROL, 0, &type, NULL, NULL, 0);
-                        if (r == -ECONNRESET || (r < 0 && r != -EAGAIN && r != -EBADMSG)) {
-                                p[1].fd = -1; /* no caller end left: only the pidfd matters */
-                        } else if (r == 0 && type == MSG_CLOSE) {
-                                unsigned n = kill_others();
-                                proto_send_simple(FD_CONTROL, MSG_CLOSED, n, NULL);
+                if (p[P_TIMER].revents) {
+                        syslog(LOG_INFO, "session %s: linger expired", session_id);
+                        cleanup_and_exit(0);
+                }
+                /* logins, from the last: login_remove moves the last one into the gap */
+                bool changed = false;
+                for (size_t k = n_logins; k > 0; k--) {
+                        size_t i = k - 1;
+                        if (p[P_FIXED + 2 * i + 1].revents && logins[i].control >= 0)
+                                login_close(i);
+                        if (p[P_FIXED + 2 * i].revents) { /* that caller is gone */
+                                if (!committed)
+                                        cleanup_and_exit(1);
+                                login_remove(i);
+                                changed = true;
                         }
                 }
-                if (p[2].revents) {
+                if (changed) {
+                        if (n_logins == 0)
+                                last_login_gone(tfd);
+                        else
+                                state_write();
+                }
+                if (p[P_SIGNAL].revents) {
                         struct signalfd_siginfo si;
                         while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
                                 /* only from outside the namespace: ssi_pid is 0 there */
-                                if (si.ssi_signo == SIGTERM && si.ssi_pid == 0)
+                                if (si.ssi_signo == SIGTERM && si.ssi_pid == 0) {
                                         kill_others();
+                                        if (n_logins == 0)
+                                                cleanup_and_exit(0);
+                                }
                         }
                         reap_children();
+                        if (lingering && count_others() == 0)
+                                cleanup_and_exit(0);
                 }
+                /* the last: it may change the logins the poll set was built from */
+                if (p[P_LISTEN].revents)
+                        join_accept(tfd);
         }
 }
