@@ -701,15 +701,15 @@ int proto_recv_simple_fds(int fd, int timeout_ms, enum proto_type *ret_type, uin
                 text[0] = '\0';
         struct decoder d;
         int type = dec_message(&d, buf, len, ~0u, &control_table, &m);
-        if (type < 0 || n_fds > (fds ? max_fds : 0)) {
-                for (size_t i = 0; i < n_fds; i++)
-                        close(got[i]);
-                return type < 0 ? type : -EBADMSG;
-        }
-        for (size_t i = 0; i < n_fds; i++)
+        size_t keep = type < 0 || !fds ? 0 : n_fds < max_fds ? n_fds : max_fds;
+        for (size_t i = keep; i < n_fds; i++) /* not wanted: closed, as are all on an error */
+                close(got[i]);
+        if (type < 0)
+                return type;
+        for (size_t i = 0; i < keep; i++)
                 fds[i] = got[i];
         if (ret_n_fds)
-                *ret_n_fds = n_fds;
+                *ret_n_fds = keep;
         *ret_type = (enum proto_type)type;
         if (ret_value)
                 *ret_value = m.value;

@@ -113,8 +113,9 @@ int proto_send_simple(int fd, enum proto_type type, uint32_t value, const char *
 int proto_recv_simple(int fd, int timeout_ms, enum proto_type *ret_type, uint32_t *ret_value,
                       char *text, size_t text_len);
 
-/* The same with fds (at most 4) riding along; received ones are O_CLOEXEC, and closed when
- * more arrive than max_fds or the message is malformed. */
+/* The same with fds (at most 4) riding along; received ones are O_CLOEXEC. Those beyond
+ * max_fds are closed (*ret_n_fds says how many were kept), all of them when the message is
+ * malformed. */
 int proto_send_simple_fds(int fd, enum proto_type type, uint32_t value, const char *text,
                           const int *fds, size_t n_fds);
 int proto_recv_simple_fds(int fd, int timeout_ms, enum proto_type *ret_type, uint32_t *ret_value,
