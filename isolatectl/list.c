@@ -14,11 +14,33 @@ struct row {
         struct session_record rec;
         struct cgroup_usage use;
         bool have_usage;
+        struct sandbox_state state; /* user scope: from the init's ID.state */
+        bool have_state;
 };
+
+/* SCOPE LOGINS LINGER for people: "login 1 -", "user 2 -", "user 0 until 14:05", "user 0
+ * no-process-left". */
+static void lifetime_text(const struct row *w, char *logins, size_t llen, char *linger, size_t glen)
+{
+        snprintf(logins, llen, "%s", w->rec.scope == SCOPE_USER ? "?" : "1");
+        snprintf(linger, glen, "-");
+        if (w->rec.scope != SCOPE_USER || !w->have_state)
+                return;
+        snprintf(logins, llen, "%u", w->state.logins);
+        if (w->state.linger_forever)
+                snprintf(linger, glen, "until-idle");
+        else if (w->state.linger_until) {
+                time_t t = (time_t)w->state.linger_until;
+                struct tm tm;
+                localtime_r(&t, &tm);
+                strftime(linger, glen, "until-%H:%M:%S", &tm);
+        }
+}
 
 struct rows {
         struct row *v;
         size_t n;
+        const char *runtime_dir;
 };
 
 static int collect(const struct session_record *r, void *data)
@@ -33,6 +55,8 @@ static int collect(const struct session_record *r, void *data)
         struct row *w = &nv[rows->n++];
         w->rec = *r;
         w->have_usage = cgroup_session_usage(&r->cgroup, &w->use) == 0;
+        w->have_state =
+            r->scope == SCOPE_USER && registry_state_read(rows->runtime_dir, r->id, &w->state) == 0;
         return 0;
 }
 
@@ -83,6 +107,16 @@ static void print_json(const struct rows *rows, const struct config *cfg)
                        "\"cgroup_backend\": \"%s\"",
                        (int)r->init_pid, (int)r->caller_pid, (unsigned long long)r->start_time,
                        cgroup_backend_name(r->cgroup.backend));
+                printf(", \"scope\": \"%s\"", r->scope == SCOPE_USER ? "user" : "login");
+                if (r->scope != SCOPE_USER)
+                        printf(", \"logins\": 1, \"lingering\": false");
+                else if (!w->have_state)
+                        printf(", \"logins\": null, \"lingering\": null");
+                else
+                        printf(", \"logins\": %u, \"lingering\": %s, \"linger_until\": %llu",
+                               w->state.logins,
+                               w->state.linger_forever || w->state.linger_until ? "true" : "false",
+                               (unsigned long long)w->state.linger_until);
                 if (w->have_usage)
                         printf(", \"memory_current\": %llu, \"memory_peak\": %llu, "
                                "\"io_read_bytes\": %llu, \"io_write_bytes\": %llu, "
@@ -103,8 +137,8 @@ static void print_json(const struct rows *rows, const struct config *cfg)
 
 static void print_table(const struct rows *rows)
 {
-        printf("%-16s %-20s %-16s %9s %9s %9s %9s %6s\n", "USER", "SESSION", "POLICY", "MEMORY",
-               "PEAK", "IO-READ", "IO-WRITE", "TASKS");
+        printf("%-16s %-20s %-16s %9s %9s %9s %9s %6s %-5s %6s %s\n", "USER", "SESSION", "POLICY",
+               "MEMORY", "PEAK", "IO-READ", "IO-WRITE", "TASKS", "SCOPE", "LOGINS", "LINGER");
         for (size_t i = 0; i < rows->n; i++) {
                 const struct row *w = &rows->v[i];
                 char mem[16] = "-", peak[16] = "-", rd[16] = "-", wr[16] = "-", tasks[24] = "-";
@@ -115,8 +149,11 @@ static void print_table(const struct rows *rows)
                         human(w->use.io_write_bytes, wr, sizeof(wr));
                         snprintf(tasks, sizeof(tasks), "%llu", (unsigned long long)w->use.tasks);
                 }
-                printf("%-16s %-20s %-16s %9s %9s %9s %9s %6s\n", w->rec.user, w->rec.id,
-                       w->rec.policy, mem, peak, rd, wr, tasks);
+                char logins[16], linger[32];
+                lifetime_text(w, logins, sizeof(logins), linger, sizeof(linger));
+                printf("%-16s %-20s %-16s %9s %9s %9s %9s %6s %-5s %6s %s\n", w->rec.user,
+                       w->rec.id, w->rec.policy, mem, peak, rd, wr, tasks,
+                       w->rec.scope == SCOPE_USER ? "user" : "login", logins, linger);
         }
 }
 
@@ -128,7 +165,7 @@ int cmd_list(int argc, char **argv)
             ctl_load(argc, argv, "usage: isolatectl list [-c FILE] [--json]\n", &json, NULL, &cfg);
         if (st >= 0)
                 return st;
-        struct rows rows = {0};
+        struct rows rows = {.runtime_dir = cfg->runtime_dir};
         int r = registry_foreach(cfg->runtime_dir, collect, &rows);
         if (r < 0) {
                 fprintf(stderr, "isolatectl list: cannot read %s/sessions: %s\n", cfg->runtime_dir,

@@ -119,7 +119,10 @@ class TestUserScope(SandboxTestCase):
         time.sleep(0.5)
         self.assertTrue(self.sb.init_processes(), "the sandbox lingers after the last logout")
         lst = subprocess.run([ISOLATECTL, "list", "-c", cfg], capture_output=True, text=True)
-        self.assertIn(self.u1.name, lst.stdout)
+        row = [line.split() for line in lst.stdout.splitlines() if self.u1.name in line]
+        self.assertEqual(len(row), 1, lst.stdout)
+        self.assertEqual(row[0][-3:-1], ["user", "0"], "scope user, no login open")
+        self.assertRegex(row[0][-1], r"^until-\d\d:\d\d:\d\d$", "lingering, and until when")
         r = self.sb.run(self.u1, "ls /tmp; pgrep -x sleep", cfg)
         self.assertIn("kept", r.stdout, "the next login rejoins it")
         self.assertRegex(r.stdout, r"\n\d+\n?$", "the job survived the logout")
@@ -136,6 +139,21 @@ class TestUserScope(SandboxTestCase):
                 return st.st_uid == self.u1.uid and f.read().strip() == "sleep"
         except OSError:
             return False
+
+    def test_kill_by_user_ends_a_lingering_sandbox(self):
+        cfg = self.sb.config(policies=SCOPED % "yes")
+        r = self.sb.run(self.u1, "sleep 300 >/dev/null 2>&1 &", cfg)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        time.sleep(0.3)
+        self.assertTrue(self.sb.init_processes(), "lingering")
+        k = subprocess.run([ISOLATECTL, "kill", "-c", cfg, self.u1.name], capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(k.returncode, 0, k.stderr)
+        self.assertClean(timeout=5)
+        k = subprocess.run([ISOLATECTL, "kill", "-c", cfg, self.u1.name], capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(k.returncode, 1)
+        self.assertIn("no live session", k.stderr)
 
     def test_linger_yes_ends_with_the_last_process(self):
         cfg = self.sb.config(policies=SCOPED % "yes")
