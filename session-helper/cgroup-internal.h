@@ -119,7 +119,7 @@ const char *cg_needed_for(const char *controller);
 void cg_limit_str(uint64_t v, const char *max_word, char *buf, size_t len);
 /* The value to write for a cap in a user cgroup: in one an earlier login made (existed), a
  * cap this policy leaves unset goes back to unlimited, so that the cgroup follows the
- * policy of the latest login (a policy edit applies at the next login); a new cgroup has
+ * policy given, the strictest over the user's live sandboxes (caps.h); a new cgroup has
  * the kernel's defaults already. */
 uint64_t cg_cap_effective(uint64_t v, bool existed);
 

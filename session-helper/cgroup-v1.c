@@ -25,7 +25,7 @@
  * - cpu_weight: cpu.shares, mapped as systemd maps CPUWeight on v1 (100 -> 1024).
  * - cpu_max_percent: cpu.cfs_period_us = 100000, cpu.cfs_quota_us = percent * 1000.
  * - A cap the policy leaves unset is reset to the kernel's default in a user cgroup that an
- *   earlier login made, so that the cgroup follows the policy of the latest login. */
+ *   earlier login made: p is the strictest over the user's live sandboxes (caps.h). */
 #include "cgroup-internal.h"
 
 #include <string.h>

@@ -9,7 +9,7 @@
  * user-UID (so that each session's usage can be read from its leaf).
  *
  * A cap the policy leaves unset is reset to the kernel's default in a user cgroup that an
- * earlier login made, so that the cgroup follows the policy of the latest login. */
+ * earlier login made: p is the strictest over the user's live sandboxes (caps.h). */
 #include "cgroup-internal.h"
 
 #include <string.h>

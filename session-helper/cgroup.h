@@ -76,10 +76,9 @@ int cgroup_backend_resolve(enum cgroup_backend_kind configured, enum cgroup_back
 
 /* Makes (or updates) the user's cgroup with the policy's caps, the session leaf and the
  * supervisor cgroup, and removes empty leaves of dead sessions of that user (is_live says
- * which session ids still have a registry entry). cgroupfs backends: the user's cgroup
- * follows the policy of the latest login: in a user cgroup an earlier login made, a cap
- * the policy leaves unset (LIMIT_UNSET) is reset to the kernel's default, so that a policy
- * edit applies at the next login. systemd: only the caps the policy sets are sent (the
+ * which session ids still have a registry entry). The helper passes p with the strictest
+ * caps over the user's live sandboxes (caps.h). cgroupfs backends: in a user cgroup an
+ * earlier login made, a cap p leaves unset (LIMIT_UNSET) is reset to the kernel's default. systemd: only the caps the policy sets are sent (the
  * others stay whatever systemd's own configuration says). A controller the host lacks: refused
  * when p->caps_required, else a line appended to warnings. caller_pid is used by the
  * systemd backend to find the caller's scope. On failure nothing made here remains. */

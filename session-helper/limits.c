@@ -23,8 +23,9 @@ uint64_t limits_nofile(const struct config *c, const struct policy *p, char *why
                 snprintf(why, why_len, "set by the policy");
                 return p->nofile;
         }
-        /* The user's task cap is the latest login's (caps are per user), so a session of this
-         * policy may run under any policy's pids_max: the share takes the largest. */
+        /* The user's task cap is the strictest over the user's live sandboxes (caps.h) and
+         * changes as they come and go, while this limit is set once at the join: a session of
+         * this policy may run under any policy's pids_max, so the share takes the largest. */
         uint64_t pids = 0;
         const char *from = p->name;
         for (size_t i = 0; i < c->n_policies; i++) {

@@ -12,7 +12,7 @@
  * NULL) how it was chosen, for explain. Unset in the policy: fs.file-max / (4 * pids_max),
  * at least NOFILE_FLOOR, so that one user's processes hold at most a quarter of the host's
  * file table by their fds (the kernel counts per process). pids_max is the largest of c's
- * policies: the user's task cap is whichever policy the latest login got. Files kept by
+ * policies: the user's task cap follows the user's live sandboxes (caps.h). Files kept by
  * mmap after close are not counted by any rlimit: memory_max bounds those. */
 uint64_t limits_nofile(const struct config *c, const struct policy *p, char *why,
                        size_t why_len);

@@ -29,7 +29,9 @@ static int dir_prepare(const char *path, struct isolate_error *err)
         return 0;
 }
 
-/* Removes ".*.tmp*" files older than a minute: what a helper killed while writing left. */
+/* Removes ".*.tmp*" files older than a minute (what a helper killed while writing left), and
+ * a sandbox's "ID.sock" and "ID.state" whose record "ID" is gone (an init or helper killed
+ * before it removed them). */
 static void stale_tmp_remove(const char *dir)
 {
         DIR *d = opendir(dir);
@@ -37,11 +39,23 @@ static void stale_tmp_remove(const char *dir)
                 return;
         time_t now = time(NULL);
         for (struct dirent *de; (de = readdir(d));) {
-                if (de->d_name[0] != '.' || !strstr(de->d_name, ".tmp"))
+                const char *dot = strchr(de->d_name, '.');
+                bool tmp = de->d_name[0] == '.' && strstr(de->d_name, ".tmp");
+                bool orphan = false;
+                if (!tmp && dot && dot > de->d_name &&
+                    (STREQ(dot, ".sock") || STREQ(dot, ".state"))) {
+                        char id[64];
+                        struct stat rst;
+                        snprintf(id, sizeof(id), "%.*s", (int)(dot - de->d_name), de->d_name);
+                        orphan =
+                            fstatat(dirfd(d), id, &rst, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT;
+                }
+                if (!tmp && !orphan)
                         continue;
                 struct stat st;
                 if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-                    S_ISREG(st.st_mode) && st.st_mtime + 60 < now)
+                    (S_ISREG(st.st_mode) || (orphan && S_ISSOCK(st.st_mode))) &&
+                    st.st_mtime + 60 < now)
                         unlinkat(dirfd(d), de->d_name, 0);
         }
         closedir(d);

@@ -155,6 +155,30 @@ class TestUserScope(SandboxTestCase):
         self.assertEqual(k.returncode, 1)
         self.assertIn("no live session", k.stderr)
 
+    def test_stale_socket_and_state_removed(self):
+        import socket
+        cfg = self.sb.config(policies=SCOPED % "no")
+        self.assertEqual(self.sb.run(self.u1, "true", cfg).returncode, 0)
+        d = os.path.join(self.sb.runtime_dir, "sessions")
+        sock = os.path.join(d, "0123456789abcdef.sock")
+        state = os.path.join(d, "0123456789abcdef.state")
+        fresh = os.path.join(d, "fedcba9876543210.state")
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        s.bind(sock)
+        s.close()
+        for path in (state, fresh):
+            with open(path, "w") as f:
+                f.write("logins=0\n")
+        old = time.time() - 120
+        os.utime(sock, (old, old), follow_symlinks=False)
+        os.utime(state, (old, old))
+        self.assertEqual(self.sb.run(self.u1, "true", cfg).returncode, 0)
+        left = os.listdir(d)
+        self.assertNotIn("0123456789abcdef.sock", left, "a killed init's socket is removed")
+        self.assertNotIn("0123456789abcdef.state", left)
+        self.assertIn("fedcba9876543210.state", left, "a young one may be a sandbox being built")
+        os.unlink(fresh)
+
     def test_linger_yes_ends_with_the_last_process(self):
         cfg = self.sb.config(policies=SCOPED % "yes")
         r = self.sb.run(self.u1, "sleep 1 >/dev/null 2>&1 &", cfg)
