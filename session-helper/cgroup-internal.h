@@ -140,6 +140,10 @@ int cg_systemd_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct iso
 int cg_v1_caps_set(struct cg_ctx *ctx, const struct cgroup_hierarchy *h, struct isolate_error *err);
 int cg_v2_caps_set(struct cg_ctx *ctx, const struct cgroup_hierarchy *h, struct isolate_error *err);
 int cg_systemd_caps_set(struct cg_ctx *ctx, struct isolate_error *err);
+/* systemd: starts isolate-ID.scope in the user's slice holding pid and waits until pid is
+ * there; s's hierarchies then name that unit (cgroup_session_own_unit). */
+int cg_systemd_unit_start(struct cg_ctx *ctx, pid_t pid, struct cgroup_session *s,
+                          struct isolate_error *err);
 /* Refuses (-EBUSY) to lower a memory cap below what dir uses now (usage_file), naming the
  * usage, the cap and how to get the login through; 0 when limit is not lower. */
 int cg_memory_lower_check(const struct cg_ctx *ctx, const char *dir, const char *usage_file,

@@ -247,6 +247,27 @@ int cgroup_user_caps_set(const struct config *c, const struct policy *p, uid_t u
         return r;
 }
 
+int cgroup_session_own_unit(const struct config *c, const struct policy *p, uid_t uid,
+                            const char *session_id, pid_t pid, struct cgroup_session *s,
+                            char *warnings, size_t warnings_len, struct isolate_error *err)
+{
+        if (s->backend != CGROUP_BACKEND_SYSTEMD)
+                return 0;
+        struct cg_ctx ctx = {
+            .c = c,
+            .p = p,
+            .uid = uid,
+            .session_id = session_id,
+            .warnings = warnings, /* appended to */
+            .warnings_len = warnings_len,
+        };
+        int r = cg_mounts_read(&ctx.mounts, &ctx.n_mounts, err);
+        if (r >= 0)
+                r = cg_systemd_unit_start(&ctx, pid, s, err);
+        ctx_free(&ctx);
+        return r;
+}
+
 int cgroup_session_plan(const struct config *c, uid_t uid, const char *session_id,
                         struct cgroup_session *ret, struct isolate_error *err)
 {

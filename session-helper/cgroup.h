@@ -6,7 +6,8 @@
  *   <root>/user-UID/                caps of the user (across all that user's sessions)
  *   <root>/user-UID/session-ID/     the session leaf: the caller and everything it forks
  *   <root>/supervisor/              the session inits (so that they can remove the leaf)
- * systemd: caps on user-UID.slice over D-Bus; the leaf is pam_systemd's session-N.scope. */
+ * systemd: caps on user-UID.slice over D-Bus; the leaf is pam_systemd's session-N.scope,
+ * and a user-scope sandbox's init lives in isolate-ID.scope (cgroup_session_own_unit). */
 #pragma once
 
 #include <limits.h>
@@ -96,6 +97,17 @@ int cgroup_session_create(const struct config *c, const struct policy *p, uid_t 
 int cgroup_user_caps_set(const struct config *c, const struct policy *p, uid_t uid,
                          const struct cgroup_session *s, char *warnings, size_t warnings_len,
                          struct isolate_error *err);
+
+/* A user-scope sandbox outlives the login that built it. With systemd its init (pid, not
+ * yet in a cgroup namespace of its own) moves out of that login's session-N.scope, which
+ * logind stops with the login, into a scope unit of ours, isolate-ID.scope in
+ * user-UID.slice (the user's caps still apply there); s's scope paths then name it. Waits
+ * until pid is there. The cgroupfs backends need nothing: their leaf belongs to no login.
+ * Failing: the missing-cap rule of p (caps_required: an error; else a line appended to
+ * warnings, and the init stays where it is). */
+int cgroup_session_own_unit(const struct config *c, const struct policy *p, uid_t uid,
+                            const char *session_id, pid_t pid, struct cgroup_session *s,
+                            char *warnings, size_t warnings_len, struct isolate_error *err);
 
 /* The cgroups cgroup_session_create() with the same config, uid and session id would make,
  * made nothing of: ret gets the same paths (cgroupfs backends; with systemd n is 0, there is

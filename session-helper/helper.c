@@ -26,7 +26,10 @@
  * policy finds its registry entry, hands the init its caller's pidfd and a control socket
  * (MSG_JOIN) and gets the init's pidfd back: the caller then joins that sandbox as it would
  * a new one. A sandbox built from another definition of the policy (its fingerprint
- * differs) is not joined: the login gets a new one.
+ * differs) is not joined: the login gets a new one. Under systemd the init of such a sandbox
+ * moves out of the first login's session-N.scope into isolate-ID.scope (cgroup.h), before
+ * the go, so that its cgroup namespace is rooted there and logind's end of that login does
+ * not end it.
  *
  * Caps: every login sets the user's caps to the strictest over its own policy and those of
  * the user's live sandboxes (caps.h), under the user's lock.
@@ -823,9 +826,15 @@ static int session_build(struct session_setup *s, struct isolate_error *err)
                                   sizeof(cg_warnings), err);
         if (r < 0)
                 return error_prefix(err, "cgroup");
+        s->cg_made = true;
+        if (p->scope == SCOPE_USER) { /* systemd: out of this login's scope, before the go */
+                r = cgroup_session_own_unit(s->cfg, &s->eff, s->who.uid, s->id, s->init_pid,
+                                            &s->cg, cg_warnings, sizeof(cg_warnings), err);
+                if (r < 0)
+                        return error_prefix(err, "cgroup");
+        }
         if (cg_warnings[0]) /* after the LSM's, one a line */
                 warnings_add(s->reply.warnings, sizeof(s->reply.warnings), "%s", cg_warnings);
-        s->cg_made = true;
         test_die_at("cgroup");
         if (!cgroup_session_planned(&s->cg, &s->cg_plan))
                 return error_set(err, EPROTO,

@@ -33,7 +33,7 @@ U64_MAX = 2**64 - 1
 # Runs inside the mock for every SetUnitProperties call: records each argument's D-Bus type
 # as received, so that the test sees what went over the wire, not what Python made of it.
 # (exec()'d with separate locals: no comprehension may use _t.)
-RECORD = r"""
+TYPES = r"""
 import json
 def _t(v):
     for k, s in ((dbus.Boolean, 'b'), (dbus.Byte, 'y'), (dbus.Int16, 'n'), (dbus.UInt16, 'q'),
@@ -47,6 +47,8 @@ def _t(v):
     if isinstance(v, dbus.Struct):
         return 'struct'
     return '?' + type(v).__name__
+"""
+RECORD = TYPES + r"""
 props = []
 for item in args[2]:
     name, value = item[0], item[1]
@@ -66,6 +68,35 @@ self.typed_calls = getattr(self, 'typed_calls', []) + [
 REFUSE = (RECORD + "\nraise dbus.exceptions.DBusException("
           "'Cannot set property MemorySwapMax, or unknown property.', "
           "name='org.freedesktop.DBus.Error.PropertyReadOnly')\n")
+
+
+# Runs inside the mock for every StartTransientUnit call: records name, mode, each property
+# (name, variant type, value) and the aux count, typed; then plays systemd starting the scope:
+# the PIDs move into it (the fake /proc/PID/cgroup), unless MOVE is False.
+START = TYPES + r"""
+props = []
+for item in args[2]:
+    value = item[1]
+    if isinstance(value, dbus.Array):
+        elems = []
+        for e in value:
+            elems.append([_t(e), int(e)])
+        value = elems
+    else:
+        value = str(value)
+    props.append([str(item[0]), _t(item[1]), value])
+self.starts = getattr(self, 'starts', []) + [
+    [_t(args[0]), str(args[0]), _t(args[1]), str(args[1]), _t(args[3]), len(args[3]), props]]
+if MOVE:
+    for p in props:
+        if p[0] == 'Slice':
+            slice_ = p[2]
+    for p in props:
+        if p[0] == 'PIDs':
+            for e in p[2]:
+                with open(os.path.join(DIR, 'proc', str(e[1]), 'cgroup'), 'w') as f:
+                    f.write('0::/user.slice/' + slice_ + '/' + str(args[0]) + chr(10))
+"""
 
 
 class SystemdBackend(dbusmock.DBusTestCase):
@@ -268,6 +299,77 @@ class SystemdBackend(dbusmock.DBusTestCase):
         self.assertIn("SetUnitProperties(user-1000.slice) failed: Cannot set property "
                       "MemorySwapMax", res.stdout.splitlines()[1])
         self.assertEqual(len(self.calls()), 2)
+
+    # --- a user-scope sandbox's own unit (cgroup_session_own_unit) ---------------------------
+    def add_start_transient_unit(self, move=True, refuse=False):
+        code = f"import os\nDIR = {self.dir!r}\nMOVE = {move!r}\n" + START
+        if refuse:
+            code += ("\nraise dbus.exceptions.DBusException('Unit isolate-drive1.scope already "
+                     "exists.', name='org.freedesktop.systemd1.UnitExists')\n")
+        self.mock.AddMethod(MANAGER, "StartTransientUnit", "ssa(sv)a(sa(sv))", "o",
+                            code + "\nret = dbus.ObjectPath('/org/freedesktop/systemd1/job/1')\n")
+        self.mock.AddMethod("", "Starts", "", "s",
+                            "import json\nret = json.dumps(getattr(self, 'starts', []))")
+        # the sandbox's first process, still in the login's scope
+        self._write("proc/4343/cgroup", "0::/user.slice/user-1000.slice/session-7.scope\n")
+
+    def starts(self):
+        return json.loads(str(self.dbus_con.get_object(SYSTEMD, PATH).Starts(
+            dbus_interface=MANAGER)))
+
+    def test_user_scope_sandbox_moves_into_a_unit_of_ours(self):
+        self.add_set_unit_properties()
+        self.add_start_transient_unit()
+        res = self.drive("memory_max=1048576", "own_unit=4343")
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        # the caps first, on the user's slice; then the unit; nothing else
+        methods = [str(c[1]) for c in self.mock.GetCalls() if str(c[1]) not in
+                   ("TypedCalls", "Starts")]
+        self.assertEqual(methods, ["SetUnitProperties", "StartTransientUnit"])
+        [start] = self.starts()
+        t_name, name, t_mode, mode, t_aux, n_aux, props = start
+        self.assertEqual((t_name, name, t_mode, mode), ("s", "isolate-drive1.scope", "s", "fail"))
+        self.assertEqual((t_aux, n_aux), ("a(sa(sv))", 0))
+        by_name = {p[0]: p[1:] for p in props}
+        self.assertEqual(sorted(by_name), ["CollectMode", "Description", "PIDs", "Slice"])
+        self.assertEqual(by_name["Slice"], ["s", "user-1000.slice"])  # under the user's caps
+        self.assertEqual(by_name["PIDs"], ["au", [["u", 4343]]])
+        self.assertEqual(by_name["CollectMode"], ["s", "inactive-or-failed"])  # gone at the end
+        self.assertEqual(by_name["Description"][0], "s")
+        self.assertIn("drive1", by_name["Description"][1])
+        # the session's cgroup is now the unit (usage is read there); nothing of ours to remove
+        unit = os.path.join(self.dir, "sys/fs/cgroup/user.slice/user-1000.slice/"
+                                      "isolate-drive1.scope")
+        self.assertIn(f"cgroup=- cgroup2 nsdelegate,memory_recursiveprot - - - - {unit}\n",
+                      res.stdout)
+        self.assertEqual(res.stdout.splitlines()[1], "cgroup_backend=systemd")  # no warning
+
+    def test_unit_refused(self):
+        self.add_set_unit_properties()
+        self.add_start_transient_unit(refuse=True)
+        res = self.drive("memory_max=1048576", "own_unit=4343", "caps_required=1")
+        self.assertEqual(res.returncode, 1, res.stdout)
+        first = res.stdout.splitlines()[0]
+        self.assertIn("error: systemd: StartTransientUnit(isolate-drive1.scope) failed: Unit "
+                      "isolate-drive1.scope already exists.", first)
+        self.assertIn("session scope, which logind may stop when this login ends", first)
+        res = self.drive("memory_max=1048576", "own_unit=4343")
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        self.assertIn("StartTransientUnit(isolate-drive1.scope) failed",
+                      res.stdout.splitlines()[1])
+        # the sandbox stays where it was
+        self.assertIn("user-1000.slice/session-7.scope\n", res.stdout)
+
+    def test_pid_that_never_moves(self):
+        self.add_set_unit_properties()
+        self.add_start_transient_unit(move=False)
+        res = self.drive("memory_max=1048576", "own_unit=4343", "timeout_ms=400")
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        self.assertIn("systemd: pid 4343 is still in /user.slice/user-1000.slice/session-7.scope "
+                      "200 ms after isolate-drive1.scope was started", res.stdout.splitlines()[1])
+        res = self.drive("memory_max=1048576", "own_unit=4343", "timeout_ms=400",
+                         "caps_required=1")
+        self.assertEqual(res.returncode, 1, res.stdout)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,10 @@
  * (DBUS_SYSTEM_BUS_ADDRESS) in systemd's place and checks the D-Bus calls. DIR holds the
  * fake host (mountinfo, sys/fs/cgroup, proc/4242/cgroup for the caller, sys/ for block
  * devices); keys: memory_max memory_high swap_max pids_max cpu_max_percent cpu_weight
- * (a number or "max"), caps_required=1, io=TARGET,RBPS,WBPS,RIOPS,WIOPS ("-" unset). Prints
- * "ok", the warnings and the registry text, or "error: MESSAGE" and exits 1. (A driver
+ * (a number or "max"), caps_required=1, io=TARGET,RBPS,WBPS,RIOPS,WIOPS ("-" unset),
+ * own_unit=PID (then cgroup_session_own_unit for PID, as for a user-scope sandbox),
+ * timeout_ms=N (helper_timeout). Prints "ok", the warnings and the registry text, or
+ * "error: MESSAGE" and exits 1. (A driver
  * here because tests/tools/ programs link no library.) */
 #include <fcntl.h>
 #include <setjmp.h>
@@ -71,6 +73,7 @@ static int drive(int argc, char **argv)
         struct io_limit io[8];
         char *copies[8];
         size_t n_io = 0;
+        uint64_t own_unit = 0, timeout_ms = 10000;
         for (int i = 4; i < argc; i++) {
                 char *eq = strchr(argv[i], '=');
                 if (!eq)
@@ -85,7 +88,9 @@ static int drive(int argc, char **argv)
                             {"swap_max", &p.swap_max},
                             {"pids_max", &p.pids_max},
                             {"cpu_max_percent", &p.cpu_max_percent},
-                            {"cpu_weight", &p.cpu_weight}};
+                            {"cpu_weight", &p.cpu_weight},
+                            {"own_unit", &own_unit},
+                            {"timeout_ms", &timeout_ms}};
                 bool done = false;
                 for (size_t j = 0; j < ELEMENTSOF(keys); j++)
                         if (strcmp(k, keys[j].name) == 0) {
@@ -129,12 +134,15 @@ static int drive(int argc, char **argv)
         struct config c = {.file = "/etc/isolate.conf",
                            .cgroup_backend = CGROUP_BACKEND_SYSTEMD,
                            .cgroup_root = "isolate",
-                           .helper_timeout_ms = 10000};
+                           .helper_timeout_ms = (unsigned)timeout_ms};
         static struct cgroup_session s;
         char warnings[4096];
         struct isolate_error err = {0};
         int r = cgroup_session_create(&c, &p, (uid_t)uid, "drive1", 4242, NULL, NULL, &s, warnings,
                                       sizeof(warnings), &err);
+        if (r >= 0 && own_unit)
+                r = cgroup_session_own_unit(&c, &p, (uid_t)uid, "drive1", (pid_t)own_unit, &s,
+                                            warnings, sizeof(warnings), &err);
         for (size_t i = 0; i < n_io; i++)
                 free(copies[i]);
         fake_cgroupfs_set(NULL, NULL);
