@@ -4,10 +4,13 @@
  * will at login) and lints the PAM stack of each configured service: a module placed after
  * pam_isolate.so in the session stack runs crippled. Stack problems are warnings: the
  * config is fine, the fix is in /etc/pam.d, and exit status 1 stays reserved for "the
- * helper would refuse this config". */
+ * helper would refuse this config". So is logind's KillUserProcesses=yes next to a
+ * user-scope policy: logind then ends what each login started, tmux included. */
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <getopt.h>
+#include <stdlib.h>
 #include <linux/magic.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,10 +25,12 @@
 static void check_usage(FILE *f)
 {
         fprintf(f,
-                "usage: isolatectl check [-c FILE] [--pam-dir DIR]\n"
+                "usage: isolatectl check [-c FILE] [--pam-dir DIR] [--logind-conf FILE]\n"
                 "Checks FILE (default %s) as the helper would read it, the disks\n"
                 "named by io blocks, and the PAM session stack of each service in DIR\n"
-                "(default /etc/pam.d). Prints FILE: OK and exits 0 when the config is valid;\n"
+                "(default /etc/pam.d), and logind's KillUserProcesses= in FILE and FILE.d/\n"
+                "(default /etc/systemd/logind.conf) where a policy has scope = user.\n"
+                "Prints FILE: OK and exits 0 when the config is valid;\n"
                 "else prints every problem as FILE:LINE: message and exits 1.\n",
                 DEFAULT_CONFIG_PATH);
 }
@@ -205,16 +210,96 @@ static void check_policies(const struct config *c)
                         c->file);
 }
 
+/* The last KillUserProcesses= of [Login] in path: its value (ret, ret_len) and where (file,
+ * line), or nothing when path does not set it. */
+static void logind_kill_read(const char *path, char *ret, size_t ret_len, char *where,
+                             size_t where_len)
+{
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return;
+        char line[512];
+        bool login = false;
+        for (int n = 1; fgets(line, sizeof(line), f); n++) {
+                char *p = line + strspn(line, " \t");
+                p[strcspn(p, "\r\n")] = '\0';
+                if (*p == '[')
+                        login = strcmp(p, "[Login]") == 0;
+                else if (login && strncmp(p, "KillUserProcesses", 17) == 0) {
+                        char *v = p + 17 + strspn(p + 17, " \t");
+                        if (*v++ != '=')
+                                continue;
+                        v += strspn(v, " \t");
+                        v[strcspn(v, " \t")] = '\0';
+                        snprintf(ret, ret_len, "%s", v);
+                        snprintf(where, where_len, "%s:%d", path, n);
+                }
+        }
+        fclose(f);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* logind's KillUserProcesses= as the admin sets it: conf, then the *.conf drop-ins of conf.d
+ * in file name order, the last one winning (drop-ins under /run and /usr/lib, which
+ * packages own, are not read). With yes, logind kills what a login started when it ends. */
+static void check_logind(const struct config *c, const char *conf)
+{
+        const struct policy *user_scope = NULL;
+        for (size_t i = 0; i < c->n_policies && !user_scope; i++)
+                if (c->policies[i].scope == SCOPE_USER)
+                        user_scope = &c->policies[i];
+        if (!user_scope)
+                return;
+        char value[32] = "", where[PATH_MAX + 16] = "", dir[PATH_MAX];
+        logind_kill_read(conf, value, sizeof(value), where, sizeof(where));
+        snprintf(dir, sizeof(dir), "%s.d", conf);
+        struct dirent **names = NULL;
+        int n = scandir(dir, &names, NULL, NULL);
+        char **files = n > 0 ? calloc((size_t)n, sizeof(*files)) : NULL;
+        size_t n_files = 0;
+        for (int i = 0; i < n; i++) {
+                size_t len = strlen(names[i]->d_name);
+                if (files && len > 5 && strcmp(names[i]->d_name + len - 5, ".conf") == 0)
+                        files[n_files++] = names[i]->d_name;
+        }
+        if (n_files)
+                qsort(files, n_files, sizeof(*files), name_cmp);
+        for (size_t i = 0; i < n_files; i++) {
+                char path[PATH_MAX * 2];
+                snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+                logind_kill_read(path, value, sizeof(value), where, sizeof(where));
+        }
+        free(files);
+        for (int i = 0; i < n; i++)
+                free(names[i]);
+        free(names);
+        if (strcmp(value, "yes") != 0 && strcmp(value, "true") != 0 && strcmp(value, "1") != 0 &&
+            strcmp(value, "on") != 0)
+                return;
+        fprintf(stderr,
+                "warning: %s: KillUserProcesses=%s: logind ends every process a login started "
+                "when that login ends, tmux and nohup jobs included, so policy %s (%s:%d, "
+                "scope = user) keeps only the sandbox itself; set KillUserProcesses=no, or "
+                "list the users of policy %s in KillExcludeUsers=\n",
+                where, value, user_scope->name, c->file, user_scope->line, user_scope->name);
+}
+
 int cmd_check(int argc, char **argv)
 {
         static const struct option options[] = {
             {"config", required_argument, NULL, 'c'},
             {"pam-dir", required_argument, NULL, 'P'},
+            {"logind-conf", required_argument, NULL, 'L'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
         };
         const char *path = DEFAULT_CONFIG_PATH;
         const char *pam_dir = "/etc/pam.d";
+        const char *logind_conf = "/etc/systemd/logind.conf";
         int opt;
 
         optind = 0; /* a fresh scan, also when called twice in one process (tests) */
@@ -227,11 +312,14 @@ int cmd_check(int argc, char **argv)
                 case 'P':
                         pam_dir = optarg;
                         break;
+                case 'L':
+                        logind_conf = optarg;
+                        break;
                 case 'h':
                         check_usage(stdout);
                         return 0;
                 default:
-                        ctl_bad_option("check", "cP", argv);
+                        ctl_bad_option("check", "cPL", argv);
                         check_usage(stderr);
                         return 2;
                 }
@@ -262,6 +350,7 @@ int cmd_check(int argc, char **argv)
         check_policies(c);
         check_write_caps_on_v1(c);
         check_pam(c, pam_dir);
+        check_logind(c, logind_conf);
         if (problems == 0)
                 printf("%s: OK, %zu %s, %zu match %s\n", path, c->n_policies,
                        c->n_policies == 1 ? "policy" : "policies", c->n_rules,

@@ -1185,6 +1185,59 @@ static void test_check_valid(void **state)
         assert_string_equal(o->out, expected);
 }
 
+/* KillUserProcesses=yes next to a user-scope policy: a warning naming the logind file and
+ * line, the policy, and the fix; the last setting wins (drop-ins after the main file, in
+ * name order); a config without a user-scope policy, or no, says nothing. */
+static void test_check_logind_kill(void **state)
+{
+        char logind[PATH_MAX], dropins[PATH_MAX + 4], line[PATH_MAX * 2];
+        snprintf(logind, sizeof(logind), "%s/logind.conf", tmpdir);
+        snprintf(dropins, sizeof(dropins), "%s.d", logind);
+        mkdir(dropins, 0755);
+        write_file("logind.conf", "[Login]\nKillUserProcesses=yes\n", 0, 0644);
+        char shell[PATH_MAX]; /* write_file's buffer is reused */
+        snprintf(shell, sizeof(shell), "%s",
+                 write_file("shell.conf", "policy shell {\n scope = user\n linger = 1h\n}\n", 0,
+                            0644));
+        struct output *o = run_cmd(cmd_check, "check", "-c", shell, "--logind-conf", logind, NULL);
+        assert_int_equal(o->rc, 0);
+        snprintf(line, sizeof(line),
+                 "warning: %s:2: KillUserProcesses=yes: logind ends every process a login "
+                 "started when that login ends",
+                 logind);
+        assert_non_null(strstr(o->err, line));
+        snprintf(line, sizeof(line), "so policy shell (%s:1, scope = user)", shell);
+        assert_non_null(strstr(o->err, line));
+        assert_non_null(strstr(o->err, "KillExcludeUsers="));
+
+        /* a drop-in turns it off (the later 20- wins over 10-) */
+        write_file("logind.conf.d/20-keep.conf", "[Login]\nKillUserProcesses = no\n", 0, 0644);
+        write_file("logind.conf.d/10-kill.conf", "[Login]\nKillUserProcesses=yes\n", 0, 0644);
+        o = run_cmd(cmd_check, "check", "-c", shell, "--logind-conf", logind, NULL);
+        assert_null(strstr(o->err, "KillUserProcesses"));
+        /* ... and on again; another section's key is not logind's */
+        write_file("logind.conf.d/30-kill.conf", "[Login]\nKillUserProcesses=yes\n[Other]\n"
+                   "KillUserProcesses=no\n", 0, 0644);
+        o = run_cmd(cmd_check, "check", "-c", shell, "--logind-conf", logind, NULL);
+        snprintf(line, sizeof(line), "warning: %s/30-kill.conf:2: KillUserProcesses=yes", dropins);
+        assert_non_null(strstr(o->err, line));
+
+        /* login scope only: nothing to say */
+        const char *bastion = write_file("bastion.conf", "policy bastion { }\n", 0, 0644);
+        o = run_cmd(cmd_check, "check", "-c", bastion, "--logind-conf", logind, NULL);
+        assert_int_equal(o->rc, 0);
+        assert_null(strstr(o->err, "KillUserProcesses"));
+        char path[PATH_MAX + 32];
+        for (const char *const *n = (const char *const[]){"10-kill.conf", "20-keep.conf",
+                                                           "30-kill.conf", NULL};
+             *n; n++) {
+                snprintf(path, sizeof(path), "%s/%s", dropins, *n);
+                unlink(path);
+        }
+        rmdir(dropins);
+        unlink(logind);
+}
+
 static void test_check_errors(void **state)
 {
         const char *path = write_file("bad.conf",
@@ -1295,6 +1348,7 @@ int main(void)
             cmocka_unit_test(test_load_file_problems),
             cmocka_unit_test(test_check_valid),
             cmocka_unit_test(test_check_errors),
+            cmocka_unit_test(test_check_logind_kill),
             cmocka_unit_test(test_check_io_targets),
             cmocka_unit_test(test_check_usage),
         };
