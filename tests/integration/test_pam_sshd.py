@@ -369,8 +369,14 @@ class TestForwarding(SshdCase):
                     got += chunk
             return banner, got
         finally:
+            # the client's stderr is read too (a full pipe would block it); a client that
+            # has not exited 10 s after SIGTERM (seen once on a loaded host) is killed
             ssh.terminate()
-            ssh.wait(10)
+            try:
+                ssh.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                ssh.kill()
+                ssh.communicate(timeout=10)
             ssh.stdout.close()
             ssh.stderr.close()
             srv.close()

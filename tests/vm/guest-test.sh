@@ -458,6 +458,97 @@ cmd_journal() {
 	fi
 }
 
+# ---- phase scope: a user-scope sandbox under systemd (conf/scope.conf) -----------------------
+
+SCOPE_TMUX_SLEEP=1004
+SCOPE_SLEEP=1005
+# json_field KEY: KEY's value in the test user's line of `isolatectl list --json`
+json_field() {
+	isolatectl list --json 2>/dev/null | grep "\"user\": \"$TEST_USER\"" | head -n 1 |
+		sed -n "s/.*\"$1\": \"*\([^\",}]*\)\"*[,}].*/\1/p"
+}
+# tmux_server: the pid of the test user's tmux server (it names itself "tmux: server")
+tmux_server() { pgrep -u "$TEST_UID" -x 'tmux: server' | head -n 1; }
+# (check sets id: the sandbox's id and init are sb_id and sb_init)
+# unit_of PID: the last component of PID's cgroup
+unit_of() { sed -n 's|^0::.*/||p' "/proc/$1/cgroup" 2>/dev/null; }
+
+# scope-lingers: the first login of the test user built the sandbox, started tmux and logged
+# out: the sandbox lingers, its init in a unit of ours under the user's slice and caps
+cmd_scope_lingers() {
+	sb_id=$(json_field id) sb_init=$(json_field init_pid)
+	save scope.id "$sb_id"
+	save scope.init "$sb_init"
+	echo "# sandbox $sb_id, init $sb_init: $(isolatectl list 2>&1 | grep "$TEST_USER")"
+	with "$sb_id" eq scope-lingers.logins "scope: isolatectl list shows the sandbox with 0 logins" \
+		0 "$(json_field logins)"
+	with "$sb_id" eq scope-lingers.lingering "scope: isolatectl list shows the sandbox lingering" \
+		true "$(json_field lingering)"
+	with "$sb_init" with "$sb_id" eq scope-lingers.init-unit \
+		"scope: the init (pid $sb_init) lives in isolate-$sb_id.scope under user-$TEST_UID.slice" \
+		"0::/user.slice/user-$TEST_UID.slice/isolate-$sb_id.scope" \
+		"$(cat "/proc/$sb_init/cgroup" 2>/dev/null)"
+	with "$sb_id" eq scope-lingers.unit-active "scope: systemd has isolate-$sb_id.scope active" \
+		active "$(systemctl show "isolate-$sb_id.scope" -p ActiveState --value)"
+	with "$sb_id" eq scope-lingers.unit-slice "scope: isolate-$sb_id.scope is in user-$TEST_UID.slice" \
+		"user-$TEST_UID.slice" "$(systemctl show "isolate-$sb_id.scope" -p Slice --value)"
+	eq scope-lingers.MemoryMax "scope: MemoryMax of user-$TEST_UID.slice" "$MEMORY_MAX" \
+		"$(systemctl show "user-$TEST_UID.slice" -p MemoryMax --value)"
+	t=$(tmux_server)
+	save scope.tmux "$t"
+	save scope.builder "$(unit_of "$t")"
+	echo "# tmux server $t in $(unit_of "$t")"
+	with "$t" with "$sb_init" eq scope-lingers.tmux \
+		"scope: the tmux server (pid $t) the first login started outlives it, in the sandbox" \
+		"$(readlink "/proc/$sb_init/ns/pid")" "$(readlink "/proc/$t/ns/pid" 2>/dev/null)"
+}
+
+# scope-terminate: the second login (rejoined, left a sleep behind) logged out too. logind
+# stopping the first login's session-N.scope (what it does at logout with
+# KillUserProcesses=yes; the tmux server is in it) ends what that login started, not the
+# sandbox or the other login's processes. (loginctl terminate-session does nothing to a
+# session that is already closing, as this one is since its logout.)
+cmd_scope_terminate() {
+	builder=$(load scope.builder) sb_init=$(load scope.init) sb_id=$(load scope.id)
+	t=$(load scope.tmux) p=$(sleep_pid $SCOPE_SLEEP)
+	echo "# stopping $builder as logind would; init $sb_init, the second login's sleep $p"
+	with "$builder" check scope-terminate.stop "scope: systemctl stop $builder succeeds" \
+		systemctl stop "$builder"
+	with "$t" check scope-terminate.tmux-gone \
+		"scope: the first login's processes (tmux, in $builder) end with its scope" \
+		wait_for 20 dead "$t"
+	[ -z "$t" ] || ! kill -0 "$t" 2>/dev/null ||
+		echo "# tmux $t: $(ps -o stat=,ppid=,comm= -p "$t") in $(unit_of "$t")"
+	with "$sb_init" check scope-terminate.init-alive \
+		"scope: the sandbox's init (pid $sb_init) outlives the scope of the login that built it" \
+		kill -0 "$sb_init"
+	with "$p" check scope-terminate.sleep-alive \
+		"scope: the second login's sleep (pid $p) still runs" kill -0 "$p"
+	with "$sb_id" eq scope-terminate.unit-active "scope: isolate-$sb_id.scope is still active" \
+		active "$(systemctl show "isolate-$sb_id.scope" -p ActiveState --value)"
+	save scope.sleep "$p"
+}
+
+# scope-expired: the linger (conf/scope.conf) ran out: nothing of the sandbox is left
+cmd_scope_expired() {
+	sb_init=$(load scope.init) sb_id=$(load scope.id) p=$(load scope.sleep)
+	with "$sb_init" check scope-expired.init "scope: the init ends when the linger expires" \
+		wait_for 90 dead "$sb_init"
+	with "$p" check scope-expired.sleep "scope: the sandbox's last process was killed" \
+		wait_for 20 dead "$p"
+	with "$sb_id" check scope-expired.unit "scope: systemd removed isolate-$sb_id.scope" \
+		wait_for 20 sh -c "[ \"\$(systemctl show isolate-$sb_id.scope -p ActiveState --value)\" != active ] &&
+			[ ! -d $SLICE/isolate-$sb_id.scope ]"
+	check scope-expired.registry "scope: isolatectl list shows nothing of $TEST_USER" \
+		wait_for 20 sh -c "! isolatectl list 2>/dev/null | grep -q '^$TEST_USER '"
+	if wait_for 20 no_strays; then
+		ok scope-expired.strays "scope: no process of $TEST_USER is left (but its user manager)"
+	else
+		notok scope-expired.strays "scope: processes of $TEST_USER left"
+		show_strays
+	fi
+}
+
 # ---- run as the test user, inside the session ----------------------------------------------
 
 # user-session MODE: look from inside, leave a process behind, then hold the session open
@@ -511,6 +602,32 @@ cmd_user_session() {
 	read -r _ || true
 }
 
+# user-scope first|again: a login under scope = user (conf/scope.conf). first: builds the
+# sandbox and starts tmux; again: rejoins it, finds tmux, leaves a sleep behind, and meets
+# the user's caps
+cmd_user_scope() {
+	mine=$(readlink /proc/self/ns/pid)
+	case $1 in
+	first)
+		cmd_user_sandboxed scope-first
+		echo "$mine" >"$HOME/vmtest-scope-pidns"
+		tmux new-session -d -s work "sleep $SCOPE_TMUX_SLEEP"
+		check scope-first.tmux "scope: tmux new -d -s work runs" \
+			sh -c "tmux ls 2>/dev/null | grep -q '^work:'"
+		;;
+	again)
+		eq scope-again.pidns "scope: the next login joins the same sandbox (pid namespace)" \
+			"$(cat "$HOME/vmtest-scope-pidns" 2>/dev/null)" "$mine"
+		check scope-again.tmux "scope: the next login finds the tmux session 'work' started by the first" \
+			sh -c "tmux ls 2>/dev/null | grep -q '^work:'"
+		nohup sleep $SCOPE_SLEEP </dev/null >/dev/null 2>&1 &
+		dd if=/dev/zero of=/dev/null bs=100M count=1 2>/dev/null
+		eq scope-again.oom-killed "scope: a 100M memory hog in the rejoined sandbox is OOM-killed at MemoryMax=64M" \
+			137 "$?"
+		;;
+	esac
+}
+
 # user-sandboxed WHAT: the login is in a sandbox (own pid 1, seccomp filter); checks
 # WHAT.pidns and WHAT.seccomp
 cmd_user_sandboxed() {
@@ -549,8 +666,12 @@ user-session) cmd_user_session "$2" ;;
 user-exempt) cmd_user_exempt ;;
 user-sandboxed) cmd_user_sandboxed "$2" ;;
 pam-last) cmd_pam_last ;;
+scope-lingers) cmd_scope_lingers ;;
+scope-terminate) cmd_scope_terminate ;;
+scope-expired) cmd_scope_expired ;;
+user-scope) cmd_user_scope "$2" ;;
 *)
-	echo "usage: guest-test.sh pre|use NAME|live-systemd|after-systemd|live-v2|after-v2|after-refused|journal|user-session MODE|user-exempt|user-sandboxed WHAT|pam-last" >&2
+	echo "usage: guest-test.sh pre|use NAME|live-systemd|after-systemd|live-v2|after-v2|after-refused|journal|user-session MODE|user-exempt|user-sandboxed WHAT|pam-last|scope-lingers|scope-terminate|scope-expired|user-scope first|again" >&2
 	exit 2
 	;;
 esac

@@ -99,6 +99,14 @@ run_vm_tests() {
 	guest after-systemd
 	ulogin vmexempt exempt "exempt user" user-exempt
 
+	# scope = user: the sandbox outlives the login that built it (tmux), in a unit of ours
+	guest use scope
+	ulogin vmuser scope-first "scope = user, first login" user-scope first
+	guest scope-lingers
+	ulogin vmuser scope-again "scope = user, next login" user-scope again
+	guest scope-terminate
+	guest scope-expired
+
 	guest use v2
 	user_session v2 live-v2
 	guest after-v2
