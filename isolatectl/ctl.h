@@ -7,6 +7,8 @@
 
 #include "../conf/policy.h"
 
+struct session_record; /* session-helper/registry.h */
+
 int cmd_check(int argc, char **argv);   /* check.c */
 int cmd_explain(int argc, char **argv); /* explain.c */
 int cmd_run(int argc, char **argv);     /* run.c */
@@ -22,3 +24,7 @@ int ctl_load(int argc, char **argv, const char *usage, bool *json, const char **
 /* The message for getopt's '?': a missing argument (for an option letter in with_arg) or an
  * unknown option. */
 void ctl_bad_option(const char *cmd, const char *with_arg, char **argv);
+/* kill.c: ends a live session as `isolatectl kill` does: SIGTERM to its init, which kills
+ * the session's processes and, with no login left (a lingering sandbox), ends it. 0 when
+ * signalled, -ESRCH when its init is not running, else -errno. Prints nothing. */
+int ctl_session_end(const struct session_record *rec);

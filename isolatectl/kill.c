@@ -14,24 +14,30 @@
 #include "../session-helper/registry.h"
 #include "ctl.h"
 
+int ctl_session_end(const struct session_record *rec)
+{
+        /* a pidfd pins the process: the check and the signal concern the same init */
+        _cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, rec->init_pid, 0);
+        if (pidfd < 0 || !registry_session_alive(rec))
+                return -ESRCH;
+        if (syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, NULL, 0) < 0)
+                return -errno;
+        return 0;
+}
+
 /* 0 when signalled, 1 when not running or not signalled (said on stderr). */
 static int kill_one(const struct session_record *rec)
 {
-        int status = 0;
-        /* a pidfd pins the process: the check and the signal concern the same init */
-        int pidfd = (int)syscall(SYS_pidfd_open, rec->init_pid, 0);
-        if (pidfd < 0 || !registry_session_alive(rec)) {
+        int r = ctl_session_end(rec);
+        if (r == -ESRCH)
                 fprintf(stderr, "isolatectl kill: session %s is not running (run isolatectl gc)\n",
                         rec->id);
-                status = 1;
-        } else if (syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, NULL, 0) < 0) {
-                fprintf(stderr, "isolatectl kill: cannot signal the init of %s: %m\n", rec->id);
-                status = 1;
-        } else
+        else if (r < 0)
+                fprintf(stderr, "isolatectl kill: cannot signal the init of %s: %s\n", rec->id,
+                        strerror(-r));
+        else
                 printf("session %s (user %s): every process killed\n", rec->id, rec->user);
-        if (pidfd >= 0)
-                close(pidfd);
-        return status;
+        return r < 0 ? 1 : 0;
 }
 
 struct by_user {

@@ -19,8 +19,9 @@ static void usage(FILE *f)
                 "[ARG...]\n"
                 "                                            run CMD as USER in a fresh session\n"
                 "  list    [-c FILE] [--json]                live sessions and their usage\n"
-                "  kill    [-c FILE] SESSION-ID              end a session\n"
-                "  gc      [-c FILE]                         remove what dead sessions left\n"
+                "  kill    [-c FILE] SESSION-ID|USER         end a session, or all of a user's\n"
+                "  gc      [-c FILE]                         remove what dead sessions left and\n"
+                "                                            end expired lingering sandboxes\n"
                 "  --version\n");
 }
 

@@ -155,6 +155,74 @@ class TestUserScope(SandboxTestCase):
         self.assertEqual(k.returncode, 1)
         self.assertIn("no live session", k.stderr)
 
+    def _lingering_sandbox(self, linger):
+        """A sandbox of u1 lingering with a job after its only login: (its id, its state)."""
+        cfg = self.sb.config(policies=SCOPED % linger)
+        r = self.sb.run(self.u1, "sleep 300 >/dev/null 2>&1 &", cfg)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        ids = [e[:-len(".state")] for e in self.sb.registry_entries() if e.endswith(".state")]
+        self.assertEqual(len(ids), 1, self.sb.registry_entries())
+        state = os.path.join(self.sb.runtime_dir, "sessions", ids[0] + ".state")
+        deadline = time.monotonic() + 5
+        while "logins=0" not in self._text(state) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertIn("logins=0", self._text(state), "lingering, no login open")
+        return cfg, ids[0], state
+
+    @staticmethod
+    def _text(path):
+        with open(path) as f:
+            return f.read()
+
+    def _state_rewrite(self, state, linger_until):
+        """What an init that missed its timer leaves: the state of its last logout."""
+        tmp = state + ".test"
+        with open(tmp, "w") as f:
+            f.write(f"logins=0\nlinger_until={linger_until}\nlinger_forever=0\n")
+        os.rename(tmp, state)
+
+    def _gc(self, cfg):
+        g = subprocess.run([ISOLATECTL, "gc", "-c", cfg], capture_output=True, text=True,
+                           timeout=30)
+        self.assertEqual(g.returncode, 0, g.stdout + g.stderr)
+        return g.stdout
+
+    def test_gc_ends_a_lingering_sandbox_whose_init_missed_its_timer(self):
+        # the init's own timer is an hour away; its state says the linger ended a minute ago
+        cfg, sid, state = self._lingering_sandbox("1h")
+        inits = self.sb.init_processes()
+        expired = int(time.time()) - 60
+        self._state_rewrite(state, expired)
+        out = self._gc(cfg)
+        at = time.strftime("%H:%M:%S", time.localtime(expired))
+        self.assertIn(f"ended lingering sandbox {sid} of {self.u1.name}: linger expired at {at}",
+                      out)
+        self.assertEqual(len(out.splitlines()), 2, "one line for it, then the summary:\n" + out)
+        self.assertClean(timeout=5)
+        self.assertFalse([p for p in os.listdir("/proc") if p.isdigit()
+                          and self._is_users_sleep(p)], "the job ended with the sandbox")
+        self.assertFalse(set(inits) & set(self.sb.init_processes()))
+
+    def test_gc_leaves_a_lingering_sandbox_within_its_linger(self):
+        cfg, sid, state = self._lingering_sandbox("1h")
+        inits = self.sb.init_processes()
+        try:
+            # the init's own state: an hour to go
+            out = self._gc(cfg)
+            self.assertNotIn("ended", out)
+            # past, but within the grace the init's timer has to fire
+            self._state_rewrite(state, int(time.time()) - 2)
+            out = self._gc(cfg)
+            self.assertNotIn("ended", out)
+            time.sleep(0.3)
+            self.assertEqual(self.sb.init_processes(), inits, "gc left the sandbox alone")
+            r = self.sb.run(self.u1, "pgrep -x sleep", cfg)
+            self.assertRegex(r.stdout, r"^\d+\n?$", "the job still runs, the next login joins")
+        finally:
+            subprocess.run([ISOLATECTL, "kill", "-c", cfg, self.u1.name], capture_output=True,
+                           timeout=30)
+        self.assertClean(timeout=5)
+
     def test_stale_socket_and_state_removed(self):
         import socket
         cfg = self.sb.config(policies=SCOPED % "no")
