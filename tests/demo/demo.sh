@@ -12,6 +12,9 @@
 #     stack (nothing on the host's /etc, /run or /dev changes);
 #   - logs in with a generated key, runs the same probe on the host and in the session, and
 #     prints them side by side; with --shell, hands you the session instead;
+#   - scope = user: the user isolate-shell gets the shipped `shell` policy (one sandbox per
+#     user, lingering after the last logout); a tmux started in one ssh login is found by the
+#     next one;
 #   - tears everything down (sshd, namespace, user, cgroups, temp files), also on Ctrl-C.
 set -euo pipefail
 
@@ -46,11 +49,12 @@ PR_SET_CHILD_SUBREAPER = 36
 ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 sys.path.insert(0, os.path.join(os.getcwd(), "tests", "integration"))
-from harness import BUILD, HELPER, PAM_MODULE, Sandbox, TestUser
+from harness import BUILD, HELPER, ISOLATECTL, PAM_MODULE, Sandbox, TestUser
 from sshd import PrivateEnv, SshServer, sanitizer_env
 
 SHELL_MODE = "--shell" in sys.argv[1:]
 USER = "isolate-demo"
+SHELL_USER = "isolate-shell"  # gets the shipped policy shell (scope = user)
 PORT = 2222
 
 # One probe, run as the demo user on the host and in the session: "what<TAB>value" lines.
@@ -102,7 +106,8 @@ def table(host, session):
 
 
 def demo_config(sb):
-    """conf/isolate.conf with only cgroup_root and runtime_dir pointed at the demo's own."""
+    """conf/isolate.conf with only cgroup_root and runtime_dir pointed at the demo's own, and
+    a match rule that gives SHELL_USER the policy shell."""
     with open("conf/isolate.conf") as f:
         text = f.read()
     for key, value in (("cgroup_root", sb.cgroup_root), ("runtime_dir", sb.runtime_dir)):
@@ -110,6 +115,7 @@ def demo_config(sb):
         text, n = re.subn(rf"(?m)^{key}\s*=.*$", line, text)
         if n == 0:
             text = line + "\n" + text
+    text += f'\nmatch {{\n        users = {{"{SHELL_USER}"}}\n        policy = shell\n}}\n'
     path = os.path.join(sb.dir, "isolate.conf")
     with open(path, "w") as f:
         f.write(text)
@@ -139,14 +145,49 @@ def section(title):
     print(f"\n== {title}")
 
 
-sb = env = srv = user = None
+def indented(text):
+    print("\n".join("    " + l for l in text.strip().splitlines()))
+
+
+def user_scope_tmux(srv, config):
+    """Two ssh logins of SHELL_USER, one after the other: the second finds the first's tmux."""
+    section(f"scope = user: {SHELL_USER} gets the policy shell (one sandbox per user; "
+            "linger = 8h)")
+    r = srv.ssh(SHELL_USER, "tmux new -d -s work && tmux ls")
+    if r.returncode != 0:
+        sys.exit(f"demo: tmux in the first login failed: {r.stderr.strip()}")
+    print("  login 1: tmux new -d -s work; tmux ls; logout")
+    indented(r.stdout)
+    # the login ends when sshd's monitor exits, a moment after the client has
+    deadline = time.monotonic() + 5
+    while True:
+        ls = subprocess.run([ISOLATECTL, "list", "-c", config], capture_output=True, text=True)
+        row = [l.split() for l in ls.stdout.splitlines() if l.startswith(SHELL_USER)]
+        if (row and row[0][-1].startswith("until")) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    print("  after the logout, isolatectl list: no login open, the sandbox lingers")
+    indented(ls.stdout)
+    r = srv.ssh(SHELL_USER, "tmux ls")
+    if r.returncode != 0 or not r.stdout.startswith("work:"):
+        sys.exit(f"demo: the second login did not find tmux: {r.stdout}{r.stderr}")
+    print("  login 2: tmux ls (the tmux of login 1: the login joined the same sandbox)")
+    indented(r.stdout)
+    print(f"  isolatectl kill {SHELL_USER}")
+    indented(subprocess.run([ISOLATECTL, "kill", "-c", config, SHELL_USER],
+                            capture_output=True, text=True).stdout)
+
+
+sb = env = srv = user = shell_user = config = None
 try:
     sb = Sandbox()
     user = TestUser(USER)
+    shell_user = TestUser(SHELL_USER)
     config = demo_config(sb)
     env = PrivateEnv(pam_files(config))
     srv = SshServer(env, port=PORT, extra_env=sanitizer_env(BUILD, env.workdir))
     srv.authorize(USER)
+    srv.authorize(SHELL_USER)
     try:
         srv.start()
     except RuntimeError as e:
@@ -182,14 +223,18 @@ try:
                             mark)
         for l in env.syslog.lines(rf"(pam_isolate|isolate\[).*session={sid}"):
             print("  " + re.sub(r"^<\d+>", "", l))
+        user_scope_tmux(srv, config)
 finally:
     section("tearing down")
+    if config and shell_user:  # a lingering sandbox left by a failure above
+        subprocess.run([ISOLATECTL, "kill", "-c", config, SHELL_USER], capture_output=True)
     if srv:
         srv.close()
     if env:
         env.close()
-    if user:
-        user.close()
+    for u in (user, shell_user):
+        if u:
+            u.close()
     if sb:
         left = sb.wait_clean(5)
         sb.close()
