@@ -4,15 +4,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A policy's scalar caps and back (struct policy keeps them as fields of its own). */
+static struct cap_scalars scalars_of(const struct policy *p)
+{
+        return (struct cap_scalars){p->memory_max, p->memory_high,     p->swap_max,
+                                    p->pids_max,   p->cpu_max_percent, p->cpu_weight};
+}
+
+static void scalars_set(struct policy *p, const struct cap_scalars *s)
+{
+        p->memory_max = s->memory_max;
+        p->memory_high = s->memory_high;
+        p->swap_max = s->swap_max;
+        p->pids_max = s->pids_max;
+        p->cpu_max_percent = s->cpu_max_percent;
+        p->cpu_weight = s->cpu_weight;
+}
+
 void caps_record_fill(const struct policy *p, struct record_caps *ret)
 {
         memset(ret, 0, sizeof(*ret));
-        ret->memory_max = p->memory_max;
-        ret->memory_high = p->memory_high;
-        ret->swap_max = p->swap_max;
-        ret->pids_max = p->pids_max;
-        ret->cpu_max_percent = p->cpu_max_percent;
-        ret->cpu_weight = p->cpu_weight;
+        ret->scalars = scalars_of(p);
         for (size_t i = 0; i < p->n_io && ret->n_io < RECORD_MAX_IO; i++) {
                 struct record_io *io = &ret->io[ret->n_io++];
                 snprintf(io->target, sizeof(io->target), "%s", p->io[i].target);
@@ -29,11 +41,24 @@ static void cap_min(uint64_t *cap, uint64_t v)
                 *cap = v;
 }
 
+/* The strictest of each: the one place the rule is applied, to a policy's caps and to a
+ * record's alike. */
+static void scalars_min(struct cap_scalars *acc, const struct cap_scalars *s)
+{
+        cap_min(&acc->memory_max, s->memory_max);
+        cap_min(&acc->memory_high, s->memory_high);
+        cap_min(&acc->swap_max, s->swap_max);
+        cap_min(&acc->pids_max, s->pids_max);
+        cap_min(&acc->cpu_max_percent, s->cpu_max_percent);
+        cap_min(&acc->cpu_weight, s->cpu_weight);
+}
+
 struct gather {
         const struct config *c;
         uid_t uid;
         const char *exclude_id;
-        struct policy *eff;
+        struct policy *eff;     /* its scalar caps are set from min at the end */
+        struct cap_scalars min; /* the strictest so far */
         bool have_base;
         size_t n;
         struct session_record *any;
@@ -56,17 +81,12 @@ static int io_add(struct policy *eff, const char *target, uint64_t rbps, uint64_
 
 static int add_policy_caps(struct gather *g, const struct policy *p)
 {
-        struct policy *e = g->eff;
-        cap_min(&e->memory_max, p->memory_max);
-        cap_min(&e->memory_high, p->memory_high);
-        cap_min(&e->swap_max, p->swap_max);
-        cap_min(&e->pids_max, p->pids_max);
-        cap_min(&e->cpu_max_percent, p->cpu_max_percent);
-        cap_min(&e->cpu_weight, p->cpu_weight);
+        const struct cap_scalars s = scalars_of(p);
+        scalars_min(&g->min, &s);
         for (size_t i = 0; i < p->n_io; i++) {
                 const struct io_limit *l = &p->io[i];
-                int r = io_add(e, l->target, l->read_bps, l->write_bps, l->read_iops, l->write_iops,
-                               l->line);
+                int r = io_add(g->eff, l->target, l->read_bps, l->write_bps, l->read_iops,
+                               l->write_iops, l->line);
                 if (r < 0)
                         return r;
         }
@@ -75,16 +95,10 @@ static int add_policy_caps(struct gather *g, const struct policy *p)
 
 static int add_record_caps(struct gather *g, const struct record_caps *rc)
 {
-        struct policy *e = g->eff;
-        cap_min(&e->memory_max, rc->memory_max);
-        cap_min(&e->memory_high, rc->memory_high);
-        cap_min(&e->swap_max, rc->swap_max);
-        cap_min(&e->pids_max, rc->pids_max);
-        cap_min(&e->cpu_max_percent, rc->cpu_max_percent);
-        cap_min(&e->cpu_weight, rc->cpu_weight);
+        scalars_min(&g->min, &rc->scalars);
         for (size_t i = 0; i < rc->n_io; i++) {
                 const struct record_io *io = &rc->io[i];
-                int r = io_add(e, io->target, io->read_bps, io->write_bps, io->read_iops,
+                int r = io_add(g->eff, io->target, io->read_bps, io->write_bps, io->read_iops,
                                io->write_iops, 0);
                 if (r < 0)
                         return r;
@@ -114,8 +128,6 @@ static int gather_one(const struct session_record *r, void *data)
                 *g->eff = *b;
                 g->eff->io = NULL;
                 g->eff->n_io = 0;
-                g->eff->memory_max = g->eff->memory_high = g->eff->swap_max = LIMIT_UNSET;
-                g->eff->pids_max = g->eff->cpu_max_percent = g->eff->cpu_weight = LIMIT_UNSET;
                 g->have_base = true;
         }
         int e = p ? add_policy_caps(g, p) : add_record_caps(g, &r->caps);
@@ -138,6 +150,7 @@ int caps_effective(const struct config *c, const struct policy *base, uid_t uid,
                            .uid = uid,
                            .exclude_id = exclude_id,
                            .eff = ret,
+                           .min = CAP_SCALARS_UNSET,
                            .have_base = base != NULL,
                            .any = ret_any};
         int r = 0;
@@ -156,6 +169,8 @@ int caps_effective(const struct config *c, const struct policy *base, uid_t uid,
                 return error_set_errno(err, r, "cannot compute the user's caps from %s/sessions",
                                        c->runtime_dir);
         }
+        if (g.have_base)
+                scalars_set(ret, &g.min);
         return (int)g.n;
 }
 

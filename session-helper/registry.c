@@ -233,10 +233,11 @@ int registry_cgroup_parse(const char *text, struct cgroup_session *ret)
  * per io entry, TARGET escaped as a cgroup line's fields are. */
 static int caps_format(const struct record_caps *c, char *buf, size_t len)
 {
+        const struct cap_scalars *s = &c->scalars;
         int n = snprintf(buf, len, "caps=%llu %llu %llu %llu %llu %llu\n",
-                         (unsigned long long)c->memory_max, (unsigned long long)c->memory_high,
-                         (unsigned long long)c->swap_max, (unsigned long long)c->pids_max,
-                         (unsigned long long)c->cpu_max_percent, (unsigned long long)c->cpu_weight);
+                         (unsigned long long)s->memory_max, (unsigned long long)s->memory_high,
+                         (unsigned long long)s->swap_max, (unsigned long long)s->pids_max,
+                         (unsigned long long)s->cpu_max_percent, (unsigned long long)s->cpu_weight);
         if (n < 0 || (size_t)n >= len)
                 return -ENOBUFS;
         char *p = buf + n;
@@ -270,12 +271,7 @@ static int caps_parse(const char *v, struct record_caps *c)
         if (sscanf(v, "%llu %llu %llu %llu %llu %llu%c", &f[0], &f[1], &f[2], &f[3], &f[4], &f[5],
                    &end) != 6)
                 return -EBADMSG;
-        c->memory_max = f[0];
-        c->memory_high = f[1];
-        c->swap_max = f[2];
-        c->pids_max = f[3];
-        c->cpu_max_percent = f[4];
-        c->cpu_weight = f[5];
+        c->scalars = (struct cap_scalars){f[0], f[1], f[2], f[3], f[4], f[5]};
         return 0;
 }
 
@@ -460,9 +456,7 @@ int registry_read(const char *runtime_dir, const char *id, struct session_record
         if (!STREQ(ret->id, id) || ret->init_pid <= 0)
                 return -EBADMSG;
         if (!have_caps) /* written before caps were recorded: nothing known, nothing set */
-                ret->caps.memory_max = ret->caps.memory_high = ret->caps.swap_max =
-                    ret->caps.pids_max = ret->caps.cpu_max_percent = ret->caps.cpu_weight =
-                        LIMIT_UNSET;
+                ret->caps.scalars = CAP_SCALARS_UNSET;
         int r = registry_cgroup_parse(cg, &ret->cgroup);
         if (r < 0)
                 return r;

@@ -17,8 +17,16 @@ struct record_io {
         char target[256];
         uint64_t read_bps, write_bps, read_iops, write_iops;
 };
-struct record_caps {
+/* The scalar caps of a policy (its fields of the same names), as a record keeps them and as
+ * caps.c takes the strictest of them: LIMIT_UNSET when not set. */
+struct cap_scalars {
         uint64_t memory_max, memory_high, swap_max, pids_max, cpu_max_percent, cpu_weight;
+};
+#define CAP_SCALARS_UNSET                                                                          \
+        ((struct cap_scalars){LIMIT_UNSET, LIMIT_UNSET, LIMIT_UNSET, LIMIT_UNSET, LIMIT_UNSET,     \
+                              LIMIT_UNSET})
+struct record_caps {
+        struct cap_scalars scalars;
         size_t n_io;
         struct record_io io[RECORD_MAX_IO];
 };

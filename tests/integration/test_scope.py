@@ -10,7 +10,7 @@ import subprocess
 import time
 import unittest
 
-from harness import ISOLATECTL, Held, Sandbox, SandboxTestCase, own_cgroups
+from harness import HELPER, ISOLATECTL, Held, SandboxTestCase
 
 SCOPED = """
 policy test {
@@ -40,7 +40,14 @@ policy loose {
 }
 """
 
-HOLD = "readlink /proc/self/ns/pid; readlink /proc/self/ns/mnt; echo READY; read x"
+WAIT = "echo READY; read x"
+HOLD = "readlink /proc/self/ns/pid; readlink /proc/self/ns/mnt; " + WAIT
+
+
+def held(user, cfg, cmd=HOLD, service="sshd"):
+    """A login of user running cmd (isolatectl run), held open in the background."""
+    return Held([ISOLATECTL, "run", "-c", cfg, "--service", service, "--helper", HELPER,
+                 user.name, "--", "/bin/sh", "-c", cmd])
 
 
 def user_caps(sb, uid):
@@ -62,14 +69,9 @@ def user_caps(sb, uid):
 class TestUserScope(SandboxTestCase):
     USERS = ("isolate-us1", "isolate-us2")
 
-    def held(self, user, cfg, cmd=HOLD, service="sshd"):
-        return Held([ISOLATECTL, "run", "-c", cfg, "--service", service, "--helper",
-                     os.path.join(os.path.dirname(ISOLATECTL), "isolate-helper"),
-                     user.name, "--", "/bin/sh", "-c", cmd])
-
     def test_second_login_joins_first(self):
         cfg = self.sb.config(policies=SCOPED % "no")
-        with self.held(self.u1, cfg, "touch /tmp/from-first; " + HOLD) as a:
+        with held(self.u1, cfg, "touch /tmp/from-first; " + HOLD) as a:
             a.wait_for("READY")
             pidns, mntns = a.out.split()[0:2]
             r = self.sb.run(self.u1, "readlink /proc/self/ns/pid; readlink /proc/self/ns/mnt; "
@@ -91,7 +93,7 @@ class TestUserScope(SandboxTestCase):
     def test_other_policy_other_sandbox(self):
         cfg = self.sb.config(policies=SCOPED % "no",
                              body='match {\n  services = {"su"}\n  policy = other\n}\n')
-        with self.held(self.u1, cfg) as a:
+        with held(self.u1, cfg) as a:
             a.wait_for("READY")
             r = self.sb.run(self.u1, "readlink /proc/self/ns/pid", cfg, service="su")
             self.assertEqual(r.returncode, 0, r.stderr)
@@ -101,7 +103,7 @@ class TestUserScope(SandboxTestCase):
 
     def test_logout_kills_nothing_while_another_login_is_open(self):
         cfg = self.sb.config(policies=SCOPED % "no")
-        with self.held(self.u1, cfg) as a:
+        with held(self.u1, cfg) as a:
             a.wait_for("READY")
             r = self.sb.run(self.u1, "sleep 300 >/dev/null 2>&1 & echo $!", cfg)
             self.assertEqual(r.returncode, 0, r.stderr)
@@ -260,22 +262,17 @@ class TestUserScope(SandboxTestCase):
 class TestStrictestCaps(SandboxTestCase):
     USERS = ("isolate-sc1", "isolate-sc2")
 
-    def held(self, cfg, service):
-        return Held([ISOLATECTL, "run", "-c", cfg, "--service", service, "--helper",
-                     os.path.join(os.path.dirname(ISOLATECTL), "isolate-helper"),
-                     self.u1.name, "--", "/bin/sh", "-c", "echo READY; read x"])
-
     def config(self):
         return self.sb.config(policies=CAPS, default_policy="strict",
                               body='match {\n  services = {"su"}\n  policy = loose\n}\n')
 
     def test_looser_login_does_not_lift_a_live_strict_cap(self):
         cfg = self.config()
-        with self.held(cfg, "sshd") as strict:
+        with held(self.u1, cfg, WAIT, "sshd") as strict:
             strict.wait_for("READY")
             before = user_caps(self.sb, self.u1.uid)
             self.assertIn(before.get("pids"), ("128",), before)
-            with self.held(cfg, "su") as loose:
+            with held(self.u1, cfg, WAIT, "su") as loose:
                 loose.wait_for("READY")
                 self.assertEqual(user_caps(self.sb, self.u1.uid), before,
                                  "a loose login left the strict caps")
@@ -285,10 +282,10 @@ class TestStrictestCaps(SandboxTestCase):
 
     def test_strict_login_lowers_and_its_end_restores(self):
         cfg = self.config()
-        with self.held(cfg, "su") as loose:
+        with held(self.u1, cfg, WAIT, "su") as loose:
             loose.wait_for("READY")
             self.assertEqual(user_caps(self.sb, self.u1.uid).get("pids"), "512")
-            with self.held(cfg, "sshd") as strict:
+            with held(self.u1, cfg, WAIT, "sshd") as strict:
                 strict.wait_for("READY")
                 caps = user_caps(self.sb, self.u1.uid)
                 self.assertEqual(caps.get("pids"), "128", caps)
@@ -306,10 +303,8 @@ class TestStrictestCaps(SandboxTestCase):
 
     def test_cap_below_usage_refuses_the_login(self):
         cfg = self.config()
-        with Held([ISOLATECTL, "run", "-c", cfg, "--service", "su", "--helper",
-                   os.path.join(os.path.dirname(ISOLATECTL), "isolate-helper"),
-                   self.u1.name, "--", "/bin/sh", "-c",
-                   "head -c 300M /dev/zero > /dev/shm/fill; echo READY; read x"]) as big:
+        with held(self.u1, cfg, "head -c 300M /dev/zero > /dev/shm/fill; " + WAIT,
+                  "su") as big:
             big.wait_for("READY", timeout=60)
             before = user_caps(self.sb, self.u1.uid)
             r = self.sb.run(self.u1, "echo in", cfg, service="sshd")

@@ -426,8 +426,7 @@ static void test_explain_lifetime(void **state)
         rec->scope = SCOPE_USER;
         rec->linger_ms = 8 * 3600 * 1000;
         rec->cgroup.backend = CGROUP_BACKEND_V2;
-        rec->caps.memory_max = rec->caps.memory_high = rec->caps.swap_max = rec->caps.pids_max =
-            rec->caps.cpu_max_percent = rec->caps.cpu_weight = LIMIT_UNSET;
+        rec->caps.scalars = CAP_SCALARS_UNSET;
         assert_int_equal(registry_write(rt, rec, &err), 0);
         char path[PATH_MAX];
         snprintf(path, sizeof(path), "%s/sessions/%s.state", rt, rec->id);
