@@ -216,6 +216,9 @@ static const struct key policy_keys[] = {
      .doc = "/proc/self/cgroup shows the session's cgroup as the root"},
     {"network", K_ENUM, POL(network), .enums = network_names, .def = "host", .group = KG_NAMESPACES,
      .doc = "the host's network, or only a loopback of its own"},
+    /* unset: no filter; {}: no destination at all (see conf/egress.c for the syntax) */
+    {"egress_allow", K_EGRESS, POL(egress), .def = "unset", .group = KG_NAMESPACES,
+     .doc = "the only destinations TCP connect and UDP send may reach (network = host)"},
     {"hostname", K_STR, POL(hostname), .check = check_hostname, .def = "unset",
      .group = KG_NAMESPACES, .doc = "the host name inside; %u is the user name"},
     {"scope", K_ENUM, POL(scope), .enums = scope_names, .def = "login", .group = KG_LIFETIME,

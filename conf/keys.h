@@ -32,6 +32,7 @@ enum kind {
         K_CAPS,     /* list of capability names -> bit mask */
         K_CIDRS,    /* match only */
         K_NAME,     /* a policy name (default_policy, match policy): resolved later */
+        K_EGRESS,   /* list of destinations "10.0.0.0/8:22/tcp" -> struct egress_allow */
 };
 
 #define KF_NO_MAX      (1u << 0) /* "max" is not accepted */

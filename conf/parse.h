@@ -57,6 +57,7 @@ union parsed {
         uint64_t u;
         cap_value_t cap;
         struct cidr net;
+        struct egress_rule egress;
 };
 
 /* Adds a problem at line (0: about the whole file); nothing when ctx is NULL. */

@@ -76,6 +76,31 @@ struct io_limit {
         int line;
 };
 
+/* An IPv4 or IPv6 network; IPv4 is kept as v4-mapped IPv6 so one compare serves both. */
+struct cidr {
+        struct in6_addr addr;
+        unsigned prefix; /* 0..128, on the v6 scale */
+};
+
+/* egress_allow: one destination a session may reach, "10.0.0.0/8:22/tcp" (conf/egress.c). */
+enum egress_proto { EGRESS_PROTO_ANY, EGRESS_PROTO_TCP, EGRESS_PROTO_UDP };
+
+#define EGRESS_MAX_RULES 1024 /* entries of one egress_allow; the BPF map holds twice that */
+
+struct egress_rule {
+        struct cidr net; /* IPv4 as v4-mapped IPv6: one table for both families */
+        uint16_t port;   /* host byte order; 0: every port */
+        enum egress_proto proto;
+};
+
+/* filtered false: the policy has no egress_allow, nothing is filtered. filtered true: TCP
+ * connect and UDP send reach only the n rules ({} = none at all, loopback included). */
+struct egress_allow {
+        struct egress_rule *rules;
+        size_t n;
+        bool filtered;
+};
+
 struct policy {
         char *name;
         int line; /* where "policy NAME {" is */
@@ -83,7 +108,8 @@ struct policy {
         /* namespaces (each can be turned off); net is governed by network */
         bool ns_mount, ns_pid, ns_uts, ns_ipc, ns_cgroup;
         enum network_mode network;
-        char *hostname; /* NULL: keep the host's name; "%u" expands to the user name */
+        char *hostname;             /* NULL: keep the host's name; "%u" expands to the user name */
+        struct egress_allow egress; /* network = host only; enforced by session-helper/egress.c */
 
         /* lifetime: who shares the sandbox, and whether it outlives the last login */
         enum session_scope scope;
@@ -97,7 +123,7 @@ struct policy {
         uint64_t tmp_size; /* bytes, per tmpfs; LIMIT_UNSET: the kernel's default */
         struct strv masked_paths;
         struct strv read_only_paths;
-        bool hide_homes; /* other users' homes under /home invisible */
+        bool hide_homes;  /* other users' homes under /home invisible */
         uint64_t pty_max; /* ptys of the session's own devpts; LIMIT_MAX: the kernel's bound */
 
         /* resource caps, per user (across that user's sessions) */
@@ -126,12 +152,6 @@ struct policy {
         struct strv landlock_read_only; /* "$HOME" / "~" expand to the user's home */
         struct strv landlock_read_write;
         bool lsm_required; /* true: refuse a login when a named LSM is not available */
-};
-
-/* An IPv4 or IPv6 network; IPv4 is kept as v4-mapped IPv6 so one compare serves both. */
-struct cidr {
-        struct in6_addr addr;
-        unsigned prefix; /* 0..128, on the v6 scale */
 };
 
 struct match_rule {
@@ -252,6 +272,15 @@ void format_size(uint64_t v, char *buf, size_t len);
 int parse_ip_address(const char *s, struct in6_addr *ret);
 /* "10.0.0.0/8", "2001:db8::/32" */
 void format_cidr(const struct cidr *net, char *buf, size_t len);
+/* One egress_allow entry (conf/egress.c): ADDRESS[/PREFIX][:PORT|:*][/tcp|/udp], IPv6 in
+ * brackets ("[2001:db8::]/32:22"). 0, or -EINVAL with msg saying what is wrong and how to
+ * write it (msg starts with the entry in quotes). */
+int parse_egress_rule(const char *s, struct egress_rule *ret, char *msg, size_t len);
+/* The entry as a config writes it, shortest form: "10.0.0.0/8:22", "[::1]:53/udp",
+ * "192.0.2.10" (every port, both protocols); a protocol without a port gets ":*".
+ * EGRESS_RULE_TEXT_MAX bytes hold any rule. */
+#define EGRESS_RULE_TEXT_MAX (INET6_ADDRSTRLEN + 20)
+void format_egress_rule(const struct egress_rule *r, char *buf, size_t len);
 
 /* Frees the strings of v and empties it. */
 void config_strv_free(struct strv *v);

@@ -404,6 +404,37 @@ static void store_scalar(struct parse_ctx *ctx, const struct key *k, char *field
         }
 }
 
+/* egress_allow: written at all (even {}) turns the filter on; each good entry is a rule. */
+static void convert_egress(struct parse_ctx *ctx, cfg_t *sec, const struct key *k,
+                           struct egress_allow *field)
+{
+        unsigned n = cfg_size(sec, k->name);
+        union parsed x;
+
+        free(field->rules);
+        *field = (struct egress_allow){.filtered = true};
+        if (n > EGRESS_MAX_RULES) {
+                const struct optval *v = value_at(sec, k->name, EGRESS_MAX_RULES);
+                diag_add(ctx, v ? v->line : 0,
+                         "%s: more than %d entries; join neighbouring addresses into networks "
+                         "(\"10.0.0.0/24:22\")",
+                         k->name, EGRESS_MAX_RULES);
+                return;
+        }
+        if (n == 0)
+                return;
+        field->rules = calloc(n, sizeof(*field->rules));
+        if (!field->rules) {
+                ctx->oom = true;
+                return;
+        }
+        for (unsigned i = 0; i < n; i++) {
+                const struct optval *v = value_at(sec, k->name, i);
+                if (v && v->ok && value_check(NULL, k, v, &x) == 0)
+                        field->rules[field->n++] = x.egress;
+        }
+}
+
 /* Converts one key of sec into base + k->offset. The values were checked (and problems
  * reported) as they were parsed; here only the good ones are taken. */
 static void convert_key(struct parse_ctx *ctx, cfg_t *sec, const struct key *k, void *base)
@@ -416,6 +447,10 @@ static void convert_key(struct parse_ctx *ctx, cfg_t *sec, const struct key *k, 
                 return; /* by the caller: they need more than one key */
         if (!key_written(sec, k->name))
                 return; /* the default stays */
+        if (k->kind == K_EGRESS) {
+                convert_egress(ctx, sec, k, (struct egress_allow *)field);
+                return;
+        }
         if (is_scalar(k->kind)) {
                 const struct optval *v = value_at(sec, k->name, 0);
                 if (n == 1 && v && v->ok && value_check(NULL, k, v, &x) == 0)
@@ -611,6 +646,13 @@ static void convert_policy(struct parse_ctx *ctx, cfg_t *sec, struct policy *p, 
                 diag_add(ctx, v ? v->line : p->line,
                          "pid_namespace = false is not supported: a session needs its own pid "
                          "namespace so that it can be ended whole; remove the line");
+        }
+        if (p->egress.filtered && p->network == NETWORK_NONE) {
+                /* the session's own lo is all it reaches: there is nothing to filter */
+                const struct optval *v = value_at(sec, "egress_allow", 0);
+                diag_add(ctx, v ? v->line : p->line,
+                         "egress_allow has no effect with network = none (the session reaches "
+                         "only a loopback of its own); remove it, or use network = host");
         }
         if (p->hostname && !p->ns_uts) {
                 const struct optval *v = value_at(sec, "hostname", 0);
@@ -826,6 +868,7 @@ static void policy_free_contents(struct policy *p)
 {
         free(p->name);
         free(p->hostname);
+        free(p->egress.rules);
         config_strv_free(&p->masked_paths);
         config_strv_free(&p->read_only_paths);
         for (size_t i = 0; i < p->n_io; i++)

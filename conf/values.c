@@ -1,6 +1,7 @@
 /* values.c: one value as the config writes it: checked against its key (conf/keys.c), with
  * a message that says what to write instead, and converted (sizes, rates, counts,
- * percentages, durations, linger, capabilities, addresses, names and paths). */
+ * percentages, durations, linger, capabilities, addresses, egress destinations, names and
+ * paths). */
 #include "parse.h"
 #include "syscalls.h"
 
@@ -363,7 +364,7 @@ static int convert_number(struct parse_ctx *ctx, const struct key *k, const stru
 bool is_scalar(enum kind k)
 {
         return k != K_NAMES && k != K_PATHS && k != K_LANDLOCK && k != K_SYSCALLS && k != K_CAPS &&
-               k != K_CIDRS;
+               k != K_CIDRS && k != K_EGRESS;
 }
 
 /* Checks one value as written: 0 with *out filled, or -EINVAL after reporting the problem to
@@ -426,6 +427,12 @@ int value_check(struct parse_ctx *ctx, const struct key *k, const struct optval 
                 if (r < 0) {
                         if (ctx)
                                 cidr_error(ctx, v, r, &out->net);
+                        return -EINVAL;
+                }
+                return 0;
+        case K_EGRESS:
+                if (parse_egress_rule(v->text, &out->egress, msg, sizeof(msg)) < 0) {
+                        diag_add(ctx, v->line, "%s: %s", k->name, msg);
                         return -EINVAL;
                 }
                 return 0;

@@ -189,6 +189,38 @@ static void cap_text(const char *name, bool first, void *data)
         printf("%s\"%s\"", first ? "" : ", ", name);
 }
 
+/* egress_allow as the config writes it: null (no filter) or the entries, in JSON */
+static void egress_json(FILE *f, const struct egress_allow *e)
+{
+        char rule[EGRESS_RULE_TEXT_MAX];
+        if (!e->filtered) {
+                fputs("null", f);
+                return;
+        }
+        fputc('[', f);
+        for (size_t i = 0; i < e->n; i++) {
+                format_egress_rule(&e->rules[i], rule, sizeof(rule));
+                fputs(i ? ", " : "", f);
+                json_str(f, rule);
+        }
+        fputc(']', f);
+}
+
+static void egress_text(const struct egress_allow *e)
+{
+        char rule[EGRESS_RULE_TEXT_MAX];
+        if (!e->filtered) {
+                fputs("unset (no filter)", stdout);
+                return;
+        }
+        putchar('{');
+        for (size_t i = 0; i < e->n; i++) {
+                format_egress_rule(&e->rules[i], rule, sizeof(rule));
+                printf("%s\"%s\"", i ? ", " : "", rule);
+        }
+        printf("}%s", e->n ? " (nothing else)" : " (no destination, loopback included)");
+}
+
 static void json_value(FILE *f, const struct key *k, const struct policy *p)
 {
         const void *v = field_of(k, p);
@@ -229,6 +261,9 @@ static void json_value(FILE *f, const struct key *k, const struct policy *p)
                 fputc('[', f);
                 caps_each(*(const uint64_t *)v, cap_json, f);
                 fputc(']', f);
+                return;
+        case K_EGRESS:
+                egress_json(f, v);
                 return;
         case K_CIDRS:
         case K_NAME:
@@ -312,6 +347,9 @@ static void text_value(const struct key *k, const struct policy *p, const struct
                 putchar('{');
                 bool any = caps_each(*(const uint64_t *)v, cap_text, NULL);
                 printf("}%s", any ? "" : " (the bounding set is emptied)");
+                break;
+        case K_EGRESS:
+                egress_text(v);
                 break;
         case K_CIDRS:
         case K_NAME:

@@ -801,6 +801,135 @@ static void test_error_cidr(void **state)
                           "rhosts: '' is not an IP address");
 }
 
+/* egress_allow: every form of a destination, as stored and as written back; absent is no
+ * filter, {} a filter that lets nothing through. */
+static void test_egress_allow(void **state)
+{
+        struct config *c =
+            parse_ok("policy none { }\n"
+                     "policy nothing { egress_allow = {} }\n"
+                     "policy some {\n"
+                     " egress_allow = {\"10.0.0.0/8:22\", \"192.0.2.10:443/tcp\",\n"
+                     "   \"[2001:db8::]/32:22\", \"127.0.0.53:53/udp\", \"10.1.2.3\",\n"
+                     "   \"10.1.2.4:*\", \"10.1.2.5:*/udp\", \"[2001:db8::/48]:80\",\n"
+                     "   \"[::1]\", \"[::ffff:10.9.0.0]/112:8080/tcp\", \"0.0.0.0/0:443\",\n"
+                     "   \"10.1.2.6/udp\"}\n"
+                     " egress_allow += {\"[::]/0:53/udp\"}\n"
+                     "}\n");
+        const struct policy *p = policy_named(c, "none");
+        assert_false(p->egress.filtered);
+        assert_int_equal(p->egress.n, 0);
+        p = policy_named(c, "nothing");
+        assert_true(p->egress.filtered);
+        assert_int_equal(p->egress.n, 0);
+
+        p = policy_named(c, "some");
+        static const char *const written_back[] = {
+            "10.0.0.0/8:22",        "192.0.2.10:443/tcp", "[2001:db8::]/32:22",
+            "127.0.0.53:53/udp",    "10.1.2.3",           "10.1.2.4",
+            "10.1.2.5:*/udp",       "[2001:db8::]/48:80", "[::1]",
+            "10.9.0.0/16:8080/tcp", "0.0.0.0/0:443",      "10.1.2.6:*/udp",
+            "[::]/0:53/udp"};
+        assert_true(p->egress.filtered);
+        assert_int_equal(p->egress.n, ELEMENTSOF(written_back));
+        for (size_t i = 0; i < p->egress.n; i++) {
+                char text[EGRESS_RULE_TEXT_MAX];
+                format_egress_rule(&p->egress.rules[i], text, sizeof(text));
+                assert_string_equal(text, written_back[i]);
+                /* and what it writes reads back the same */
+                struct egress_rule again;
+                char msg[256];
+                assert_int_equal(parse_egress_rule(text, &again, msg, sizeof(msg)), 0);
+                assert_memory_equal(&again, &p->egress.rules[i], sizeof(again));
+        }
+        /* stored: IPv4 v4-mapped on the IPv6 scale, host byte order port, protocol */
+        const struct egress_rule *r = &p->egress.rules[0];
+        assert_int_equal(r->net.prefix, 96 + 8);
+        assert_int_equal(r->net.addr.s6_addr[10], 0xff);
+        assert_int_equal(r->net.addr.s6_addr[11], 0xff);
+        assert_int_equal(r->net.addr.s6_addr[12], 10);
+        assert_int_equal(r->port, 22);
+        assert_int_equal(r->proto, EGRESS_PROTO_ANY);
+        assert_int_equal(p->egress.rules[1].proto, EGRESS_PROTO_TCP);
+        assert_int_equal(p->egress.rules[1].net.prefix, 128);
+        assert_int_equal(p->egress.rules[2].net.prefix, 32);
+        assert_int_equal(p->egress.rules[3].proto, EGRESS_PROTO_UDP);
+        assert_int_equal(p->egress.rules[4].port, 0);
+        config_free(c);
+}
+
+static void test_error_egress_allow(void **state)
+{
+        static const struct {
+                const char *entry, *says;
+        } bad[] = {
+            {"10.1.0.0/8:22", "egress_allow: '10.1.0.0/8:22' has bits set behind its prefix /8; "
+                              "write the network, \"10.0.0.0/8:22\""},
+            {"[2001:db8::1]/32:22/tcp", "write the network, \"[2001:db8::]/32:22/tcp\""},
+            {"2001:db8::1", "'2001:db8::1' looks like an IPv6 address: write IPv6 in brackets"},
+            {"::1:22", "write IPv6 in brackets"},
+            {"10.0.0.1:0", "port 0 is no port; write * for every port"},
+            {"10.0.0.1:70000", "the port 70000 is above 65535"},
+            {"10.0.0.1:99999999999999999999999", "is above 65535"},
+            {"10.0.0.1:ssh", "the port 'ssh' is not a number; write 1 to 65535, or *"},
+            {"10.0.0.1:-1", "the port '-1' is not a number"},
+            {"10.0.0.1:22/icmp", "unknown protocol 'icmp'; write /tcp or /udp at the end"},
+            {"10.0.0.1:22/TCP", "unknown protocol 'TCP'"},
+            {"gw.example.org:22", "'gw.example.org' is not an IPv4 address (host names are not "
+                                  "looked up"},
+            {"[10.0.0.1]:22", "brackets are for IPv6 addresses; write 10.0.0.1 without them"},
+            {"[2001:db8::1:22", "the '[' of an IPv6 address has no ']'"},
+            {"[2001:db8::1]22", "'22' after the ']' is neither a prefix"},
+            {"[2001:db8::/32]/48", "has two prefixes"},
+            {"[fe80::1%eth0]:22", "'fe80::1%eth0' is not an IPv6 address"},
+            {"10.0.0.0/33", "the prefix /33 is longer than the address"},
+            {"[::]/129", "the prefix /129 is longer than the address"},
+            {"10.0.0.0/x8", "the prefix '/x8' is not a number of bits"},
+            {"10.0.0.0/08", "the prefix '/08' is not a number of bits"},
+            {"10.0.0.0/", "ends in '/'"},
+            {"10.0.0.1:", "has a ':' but no port after it"},
+            {":22", "has no address"},
+            {"", "egress_allow: an empty entry; write a destination"},
+            {"10.0.0.1 :22", "contains white space"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                char text[512];
+                snprintf(text, sizeof(text), "policy a {\n egress_allow = {\n  \"%s\"\n }\n}\n",
+                         bad[i].entry);
+                print_message("    %s\n", bad[i].entry);
+                expect_only_error(text, 3, bad[i].says);
+        }
+
+        /* each bad entry at its own line, the good ones around them taken */
+        struct config_errors e = parse_bad("policy a {\n egress_allow = {\"10.0.0.0/8:22\",\n"
+                                           "  \"10.0.0.1:0\",\n  \"[::1]:22\",\n  \"x\"}\n}\n");
+        expect_error(&e, 3, "port 0");
+        expect_error(&e, 5, "'x' is not an IPv4 address");
+        assert_int_equal(e.n, 2);
+        config_errors_free(&e);
+
+        /* nothing to filter in a network namespace of its own */
+        expect_only_error("policy a {\n network = none\n egress_allow = {\"10.0.0.0/8:22\"}\n}\n",
+                          3, "egress_allow has no effect with network = none");
+        /* set twice: the later list would replace the earlier */
+        expect_only_error("policy a {\n egress_allow = {\"10.0.0.0/8:22\"}\n"
+                          " egress_allow = {\"[::1]\"}\n}\n",
+                          3, "egress_allow is set twice (also at line 2)");
+
+        /* more than the map holds */
+        size_t len = 64 + (EGRESS_MAX_RULES + 1) * 24;
+        char *big = malloc(len);
+        assert_non_null(big);
+        size_t off = (size_t)snprintf(big, len, "policy a {\n egress_allow = {\n");
+        for (size_t i = 0; i <= EGRESS_MAX_RULES; i++)
+                off += (size_t)snprintf(big + off, len - off, "\"10.%zu.%zu.0/24:22\",\n", i / 256,
+                                        i % 256);
+        snprintf(big + off - 2, len - off + 2, "}\n}\n");
+        expect_only_error(big, 3 + EGRESS_MAX_RULES,
+                          "egress_allow: more than 1024 entries; join neighbouring addresses");
+        free(big);
+}
+
 static void test_error_unreachable(void **state)
 {
         /* an earlier rule with no condition takes everything */
@@ -1307,6 +1436,47 @@ static void test_check_usage(void **state)
         assert_non_null(strstr(o->err, "unexpected argument 'extra'"));
 }
 
+/* isolatectl check reports a bad destination with FILE:LINE; explain shows the list. */
+static void test_check_egress_allow(void **state)
+{
+        const char *path = write_file("egress.conf",
+                                      "policy a {\n egress_allow = {\"10.0.0.0/8:22\",\n"
+                                      "  \"10.0.0.1:ssh\"}\n}\n",
+                                      0, 0644);
+        struct output *o = run_cmd(cmd_check, "check", "-c", path, NULL);
+        assert_int_equal(o->rc, 1);
+        char line[PATH_MAX + 128];
+        snprintf(line, sizeof(line),
+                 "%s:3: egress_allow: '10.0.0.1:ssh': the port 'ssh' is not a number", path);
+        assert_non_null(strstr(o->err, line));
+
+        path = write_file(
+            "egress.conf",
+            "policy a {\n egress_allow = {\"10.0.0.0/8:22\", \"[2001:db8::1]:443/tcp\"}\n}\n"
+            "policy b {\n egress_allow = {}\n}\n"
+            "match { users = {\"root\"} policy = b }\n",
+            0, 0644);
+        o = run_cmd(cmd_explain, "explain", "-c", path, "nobody", NULL);
+        assert_int_equal(o->rc, 0);
+        assert_non_null(strstr(o->out, "egress_allow         = {\"10.0.0.0/8:22\", "
+                                       "\"[2001:db8::1]:443/tcp\"} (nothing else)\n"));
+        o = run_cmd(cmd_explain, "explain", "-c", path, "--json", "nobody", NULL);
+        assert_int_equal(o->rc, 0);
+        assert_non_null(
+            strstr(o->out, "\"egress_allow\": [\"10.0.0.0/8:22\", \"[2001:db8::1]:443/tcp\"]"));
+        o = run_cmd(cmd_explain, "explain", "-c", path, "root", NULL);
+        assert_int_equal(o->rc, 0);
+        assert_non_null(
+            strstr(o->out, "egress_allow         = {} (no destination, loopback included)\n"));
+
+        path = write_file("egress.conf", "policy a { }\n", 0, 0644);
+        o = run_cmd(cmd_explain, "explain", "-c", path, "--json", "nobody", NULL);
+        assert_int_equal(o->rc, 0);
+        assert_non_null(strstr(o->out, "\"egress_allow\": null"));
+        o = run_cmd(cmd_explain, "explain", "-c", path, "nobody", NULL);
+        assert_non_null(strstr(o->out, "egress_allow         = unset (no filter)\n"));
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1332,6 +1502,8 @@ int main(void)
             cmocka_unit_test(test_error_duplicates),
             cmocka_unit_test(test_error_match_rules),
             cmocka_unit_test(test_error_cidr),
+            cmocka_unit_test(test_egress_allow),
+            cmocka_unit_test(test_error_egress_allow),
             cmocka_unit_test(test_error_unreachable),
             cmocka_unit_test(test_reachable_rules),
             cmocka_unit_test(test_error_semantics),
@@ -1350,6 +1522,7 @@ int main(void)
             cmocka_unit_test(test_check_errors),
             cmocka_unit_test(test_check_logind_kill),
             cmocka_unit_test(test_check_io_targets),
+            cmocka_unit_test(test_check_egress_allow),
             cmocka_unit_test(test_check_usage),
         };
         return cmocka_run_group_tests_name("config", tests, make_tmpdir, remove_tmpdir);
