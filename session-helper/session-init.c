@@ -17,7 +17,8 @@
  *         that it can remove the leaf.
  *   fds 24, 25, 26 (each where there is one): the session's login records directory, the
  *         host's /var/log and utmp (O_PATH): the init copies each record the sshd monitor
- *         writes into the session's own files to the host's (records.h), on inotify's word.
+ *         writes into the session's own files to the host's (records.h), on inotify's word
+ *         (or every second where root has no inotify instance left: records_watch).
  *   fd 27, SCOPE user only: the listening socket <runtime>/sessions/ID.sock, on which the
  *         helper of a later login of the same user and policy sends MSG_JOIN (that login's
  *         caller pidfd and control socket); the init answers with its own pidfd.
@@ -175,6 +176,34 @@ static void records_run(bool end)
                                session_id, strerror(-r));
         }
         sigprocmask(SIG_BLOCK, &alrm, NULL);
+}
+
+/* What tells the init that the monitor wrote a login record: inotify on the records
+ * directory. Every init is root, and root's inotify instances (fs.inotify.max_user_instances,
+ * 128 by default) are shared with every other root process: where none is left, a timer
+ * every second instead, so that a login is never refused for it. Either fd is drained by
+ * reading it. */
+static int records_watch(void)
+{
+        char dir[32];
+        snprintf(dir, sizeof(dir), "/proc/self/fd/%d", FD_RECORDS);
+        int fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+        if (fd >= 0 && inotify_add_watch(fd, dir, IN_MODIFY | IN_CLOSE_WRITE) >= 0)
+                return fd;
+        int e = errno;
+        if (fd >= 0)
+                close(fd);
+        syslog(LOG_NOTICE,
+               "session %s: no inotify for the login records (%s: see fs.inotify.max_user_instances "
+               "and max_user_watches); copying them every second instead",
+               session_id, strerror(e));
+        fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+        const struct itimerspec every = {{1, 0}, {1, 0}};
+        if (fd >= 0 && timerfd_settime(fd, 0, &every, NULL) < 0) {
+                close(fd);
+                fd = -1;
+        }
+        return fd;
 }
 
 /* <ID>.state in the registry, for isolatectl list: user scope only. Best effort. */
@@ -493,10 +522,8 @@ int main(int argc, char **argv)
                              fcntl(FD_RECORDS + 1, F_GETFD) >= 0 ? FD_RECORDS + 1 : -1,
                              fcntl(FD_RECORDS + 2, F_GETFD) >= 0 ? FD_RECORDS + 2 : -1, session_id,
                              (uid_t)uid);
-                char dir[32];
-                snprintf(dir, sizeof(dir), "/proc/self/fd/%d", FD_RECORDS);
-                ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-                if (ifd < 0 || inotify_add_watch(ifd, dir, IN_MODIFY | IN_CLOSE_WRITE) < 0)
+                ifd = records_watch();
+                if (ifd < 0)
                         cleanup_and_exit(1);
         }
 

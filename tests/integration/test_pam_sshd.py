@@ -263,6 +263,58 @@ class TestLogin(SshdCase):
         utmp = subprocess.run(["utmpdump", self.env.utmp], capture_output=True, text=True).stdout
         self.assertNotRegex(utmp, rf"\[7\] .*\[{self.p1.name}\s*\]")
 
+    def test_login_records_when_root_has_no_inotify_left(self):
+        """Every init is root, and root's inotify instances (fs.inotify.max_user_instances,
+        128 by default) are shared by all of them and every other root process: with none
+        left a login still goes through and its records still reach the host's utmp and
+        wtmp (the init copies them on a timer instead). Seen when 1000 sessions were held:
+        892 logins were refused."""
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        held = []
+        try:
+            while len(held) < 100000:
+                fd = libc.inotify_init1(os.O_CLOEXEC)
+                if fd < 0:
+                    break
+                held.append(fd)
+            self.assertEqual(ctypes.get_errno(), 24, "inotify_init1 did not run out (EMFILE)")
+            p = subprocess.Popen(self.srv.ssh_argv(self.p1.name, "sleep 4; echo done", tty=True),
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+            try:
+                utmp, deadline = "", time.monotonic() + 15
+                while time.monotonic() < deadline:
+                    utmp = subprocess.run(["utmpdump", self.env.utmp], capture_output=True,
+                                          text=True).stdout
+                    if re.search(rf"\[7\] .*\[{self.p1.name}\s*\]", utmp):
+                        break
+                    time.sleep(0.2)
+                self.assertRegex(utmp, rf"\[7\] .*\[{self.p1.name}\s*\] \[pts/\d+:[0-9a-f]{{6}}")
+                out, err = p.communicate(timeout=30)
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                    p.communicate()
+            self.assertEqual(p.returncode, 0, err)
+            self.assertIn("done", out)
+        finally:
+            for fd in held:
+                os.close(fd)
+        self.assertIsNotNone(self.env.syslog.wait_for(r"no inotify for the login records .*"
+                                                      r"copying them every second", 5),
+                             self.env.syslog.dump())
+        deadline = time.monotonic() + 5
+        while processes_of(self.p1.uid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertClean()
+        dump = subprocess.run(["utmpdump", self.env.wtmp], capture_output=True,
+                              text=True).stdout
+        logins = [l for l in dump.splitlines() if l.startswith("[7]") and self.p1.name in l]
+        self.assertTrue(logins, dump)
+        line = re.search(r"\[(pts/\d+:[0-9a-f]{6})\s*\]", logins[-1]).group(1)
+        self.assertRegex(dump[dump.index(logins[-1]):], rf"\[8\] .*\[{line}\s*\]", dump)
+
 
 class TestFiles(SshdCase):
     def setUp(self):
