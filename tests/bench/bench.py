@@ -464,8 +464,10 @@ def pam_cycle(env, sb, section, services, rounds, gap_ms, timeout=1800, clean=Tr
     return logins, syslog, left, r.stderr.strip()
 
 
-def shim_breakdown(logins):
-    """Per login of the wrapped helper: where its time went (ms)."""
+def shim_groups(logins):
+    """The shim's log (helper_shim.c) split per helper, each from its "start" line on (its
+    session child's lines with it), as lists of fields; and the successful logins by
+    caller pid."""
     groups = []
     try:
         with open(SHIM_LOG) as f:
@@ -478,8 +480,13 @@ def shim_breakdown(logins):
                 if groups:
                     groups[-1].append(p)
     except FileNotFoundError:
-        return []
-    by_caller = {d["pid"]: d for d in logins if d["rc"] == 0}
+        pass
+    return groups, {d["pid"]: d for d in logins if d["rc"] == 0}
+
+
+def shim_breakdown(logins):
+    """Per login of the wrapped helper: where its time went (ms)."""
+    groups, by_caller = shim_groups(logins)
     rows = []
     for g in groups:
         start = g[0]
@@ -581,18 +588,7 @@ def join_breakdown(logins):
     """Per join through the wrapped helper (ms): its messages order its steps. The helper
     sends HELLO after the config, MSG_JOIN to the init once the caps are set, then the
     reply; its cap writes show as cgfile lines."""
-    groups = []
-    try:
-        with open(SHIM_LOG) as f:
-            for line in f:
-                p = line.split()
-                if len(p) >= 3 and p[1] == "start":
-                    groups.append([])
-                if groups and len(p) >= 3:
-                    groups[-1].append(p)
-    except FileNotFoundError:
-        return []
-    by_caller = {d["pid"]: d for d in logins if d["rc"] == 0}
+    groups, by_caller = shim_groups(logins)
     rows = []
     for g in groups:
         pid, t0, caller = g[0][0], int(g[0][2]), int(g[0][3])
@@ -1098,6 +1094,32 @@ def verdict(ok):
     return "met" if ok else "**missed**"
 
 
+def login_table(b, runs, stacks, added=False):
+    """A table of section 1: a row per run (spaced, back to back) and stack (service, name);
+    added: a column with the p50 each stack adds over the plain stack's."""
+    b("| run | stack | n | open+close p50 | p90 | p99 | open p50 | close p50 | CPU p50 "
+      "(caller+helper) | helper's own duration p50 |"
+      + (" added over plain, p50 |" if added else ""))
+    b("|---|---|---|---|---|---|---|---|---|---|" + ("---|" if added else ""))
+    for mode, label in (("spaced", "spaced"), ("b2b", "back to back")):
+        m = runs.get(mode)
+        if not m:
+            continue
+        base = med(m["bench-plain"]["oc"])
+        for s, name in stacks:
+            st = m[s]
+            hd = m["helper_ms"].get(s) or []
+            row = (f"| {label} | {name} | {st['n']}"
+                   f"{' (' + str(st['failed']) + ' failed)' if st['failed'] else ''} | "
+                   f"{f2(med(st['oc']))} | {f2(pct(st['oc'], 90))} | {f2(pct(st['oc'], 99))} | "
+                   f"{f2(med(st['open']))} | {f2(med(st['close']))} | {f2(med(st['cpu']))} | "
+                   f"{f2(med(hd)) if hd else '-'} |")
+            if added:
+                row += f" {'-' if s == 'bench-plain' else f2(med(st['oc']) - base)} |"
+            b(row)
+    b("")
+
+
 def cpu_table(b, name, prof, plain, max_rows=30):
     """perf_profile's figures of a stack against the plain stack's, the largest first."""
     b(f"| process | where | {name} | plain |")
@@ -1208,22 +1230,8 @@ def write_results(res, info, errors, t_total):
         b(f"*Spaced*: {IDLE_GAP_MS} ms of idle time before each login, as real logins arrive "
           "(and longer than an RCU grace period, see 1b). *Back to back*: no pause.")
         b("")
-        b("| run | stack | n | open+close p50 | p90 | p99 | open p50 | close p50 | CPU p50 "
-          "(caller+helper) | helper's own duration p50 |")
-        b("|---|---|---|---|---|---|---|---|---|---|")
-        for mode, label in (("spaced", "spaced"), ("b2b", "back to back")):
-            m = pam.get(mode)
-            if not m:
-                continue
-            for s, name in (("bench-plain", "plain"), ("bench-iso", "isolate"),
-                            ("bench-none", "network=none")):
-                st = m[s]
-                hd = m["helper_ms"].get(s) or []
-                b(f"| {label} | {name} | {st['n']}{' (' + str(st['failed']) + ' failed)' if st['failed'] else ''} | "
-                  f"{f2(med(st['oc']))} | {f2(pct(st['oc'], 90))} | {f2(pct(st['oc'], 99))} | "
-                  f"{f2(med(st['open']))} | {f2(med(st['close']))} | {f2(med(st['cpu']))} | "
-                  f"{f2(med(hd)) if hd else '-'} |")
-        b("")
+        login_table(b, pam, (("bench-plain", "plain"), ("bench-iso", "isolate"),
+                             ("bench-none", "network=none")))
         sp = pam.get("spaced")
         bb = pam.get("b2b")
         if sp:
@@ -1416,25 +1424,8 @@ def write_results(res, info, errors, t_total):
           "sandbox's init the caller (MSG_JOIN) and replies with the init's pidfd; the caller "
           "joins it as it would a new one; nothing is made, and its logout ends nothing).")
         b("")
-        b("| run | stack | n | open+close p50 | p90 | p99 | open p50 | close p50 | CPU p50 "
-          "(caller+helper) | helper's own duration p50 | added over plain, p50 |")
-        b("|---|---|---|---|---|---|---|---|---|---|---|")
-        for mode, label in (("spaced", "spaced"), ("b2b", "back to back")):
-            m = jn.get(mode)
-            if not m:
-                continue
-            base = med(m["bench-plain"]["oc"])
-            for s, name in (("bench-plain", "plain"), ("bench-iso", "fresh"),
-                            ("bench-join", "join")):
-                st = m[s]
-                hd = m["helper_ms"].get(s) or []
-                b(f"| {label} | {name} | {st['n']}"
-                  f"{' (' + str(st['failed']) + ' failed)' if st['failed'] else ''} | "
-                  f"{f2(med(st['oc']))} | {f2(pct(st['oc'], 90))} | {f2(pct(st['oc'], 99))} | "
-                  f"{f2(med(st['open']))} | {f2(med(st['close']))} | {f2(med(st['cpu']))} | "
-                  f"{f2(med(hd)) if hd else '-'} | "
-                  f"{'-' if s == 'bench-plain' else f2(med(st['oc']) - base)} |")
-        b("")
+        login_table(b, jn, (("bench-plain", "plain"), ("bench-iso", "fresh"),
+                            ("bench-join", "join")), added=True)
         for mode, label in (("spaced", "spaced"), ("b2b", "back to back")):
             m = jn.get(mode)
             if not m:
