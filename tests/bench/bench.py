@@ -1983,17 +1983,39 @@ def analysis(res):
                 "isolatectl list (removing it, as for v1 blkio, would cut this part).")
         bd1 = (levels.get(1) or {}).get("breakdown") or []
         bdt = lv.get("breakdown") or []
-        g = (med([r["cgroup_create"] for r in bdt]) - med([r["cgroup_create"] for r in bd1])
-             if bd1 and bdt else 0)
-        if g > 2:
+        grown = {}  # step -> (p50 at 1 session, p50 at top), where it grew by more than 2 ms
+        for key in ("cgroup_create", "config_policy"):
+            if bd1 and bdt:
+                one, many = med([r[key] for r in bd1]), med([r[key] for r in bdt])
+                if many - one > 2:
+                    grown[key] = (one, many)
+        if "cgroup_create" in grown:
+            one, many = grown["cgroup_create"]
             out.append(
-                f"- **Setup at {top} sessions**: the cgroup step grows from "
-                f"{f2(med([r['cgroup_create'] for r in bd1]))} ms at 1 session to "
-                f"{f2(med([r['cgroup_create'] for r in bdt]))} ms at {top} (+{f2(g)} ms): "
+                f"- **Setup at {top} sessions**: the cgroup step grows from {f2(one)} ms at 1 "
+                f"session to {f2(many)} ms at {top} (+{f2(many - one)} ms): "
                 "cgroup_session_create sweeps the user's dead leaves (cg_gc_user_dir: a "
                 "readdir and an fstatat per leaf, in each hierarchy with leaves); it runs at "
                 "most once a minute per user (a marker in <runtime_dir>/gc), so most logins "
                 "skip it and the p99 carries the ones that do not.")
+        if "config_policy" in grown:
+            one, many = grown["config_policy"]
+            out.append(
+                f"- **Before the cgroups, at {top} sessions**: the helper's config and policy "
+                f"step grows from {f2(one)} ms at 1 session to {f2(many)} ms at {top}: the "
+                "strictest-cap rule (caps_effective) finds the user's live sandboxes by "
+                "reading every entry of the registry, whoever's, and checking its init, at "
+                "every login (a join reads them twice: registry_find_sandbox too).")
+        pl = sc.get("plain") or {}
+        if pl.get("teardown_ms") and lv["teardown_ms"] > 3 * pl["teardown_ms"]:
+            out.append(
+                f"- **Teardown of {top} sessions**: {f1(lv['teardown_ms'])} ms, against "
+                f"{f1(pl['teardown_ms'])} ms for as many plain logins: every ending init whose "
+                "user still has a live sandbox runs `isolate-helper caps` (caps.h), which loads "
+                "the config and reads the whole registry under the user's lock, so the N ends "
+                "of one user's sandboxes read N registries of up to N entries, one after the "
+                "other, and the N helpers load the config at once before they queue for the "
+                "lock.")
     return "\n".join(out) if out else "Nothing to explain: no section measured."
 
 
