@@ -321,21 +321,80 @@ static int v1_paths(const struct cg_mount *m, const char *root, uid_t uid, const
         return 0;
 }
 
+/* The unified hierarchy of a hybrid host holds no controller of ours, but cgroup BPF
+ * (egress_allow) attaches there only: a session with it gets a leaf there too, mounted at
+ * /sys/fs/cgroup/unified inside. */
+static int unified_paths(const struct cg_mount *m, const char *root, uid_t uid,
+                         const char *session_id, struct cgroup_hierarchy *h,
+                         struct isolate_error *err)
+{
+        int r = cg_session_paths(root, uid, session_id, h, err);
+        if (r < 0)
+                return r;
+        h->controllers[0] = '\0';
+        snprintf(h->mount_type, sizeof(h->mount_type), "cgroup2");
+        snprintf(h->mount_options, sizeof(h->mount_options), "%s", m->options);
+        snprintf(h->mount_name, sizeof(h->mount_name), "unified");
+        return 0;
+}
+
 int cg_v1_plan(const struct cg_mount *mounts, size_t n_mounts, const char *cfg_root, uid_t uid,
                const char *session_id, struct cgroup_session *ret, struct isolate_error *err)
 {
         ret->backend = CGROUP_BACKEND_V1;
-        const struct cg_mount *hs[CG_V1_HIERARCHIES_MAX];
+        const struct cg_mount *hs[CG_V1_HIERARCHIES_MAX + 1];
         size_t nh = cg_v1_hierarchies(mounts, n_mounts, hs);
+        /* the unified leaf is made only for egress_allow; planned always (removing a leaf
+         * that was never made is no error) */
+        const struct cg_mount *u = cg_mount_v2(mounts, n_mounts);
+        if (u)
+                hs[nh++] = u;
         for (size_t i = 0; i < nh && i < CGROUP_MAX_HIERARCHIES; i++) {
                 char root[PATH_MAX];
                 int r = cg_root_path(cfg_root, hs[i], root, sizeof(root), NULL, err);
                 if (r >= 0)
-                        r = v1_paths(hs[i], root, uid, session_id, &ret->h[ret->n], err);
+                        r = hs[i]->unified
+                                ? unified_paths(hs[i], root, uid, session_id, &ret->h[ret->n], err)
+                                : v1_paths(hs[i], root, uid, session_id, &ret->h[ret->n], err);
                 if (r < 0)
                         return r;
                 ret->n++;
         }
+        return 0;
+}
+
+static int unified_leaf_make(struct cg_ctx *ctx, struct cgroup_session *ret,
+                             struct isolate_error *err)
+{
+        const struct cg_mount *u = cg_mount_v2(ctx->mounts, ctx->n_mounts);
+        if (!u) {
+                error_set(err, EOPNOTSUPP,
+                          "policy '%s': egress_allow needs the cgroup2 hierarchy (cgroup BPF "
+                          "attaches there only) and none is mounted: mkdir -p "
+                          "/sys/fs/cgroup/unified && mount -t cgroup2 cgroup2 "
+                          "/sys/fs/cgroup/unified",
+                          ctx->p->name ? ctx->p->name : "?");
+                return error_host_fault(err);
+        }
+        if (ret->n >= CGROUP_MAX_HIERARCHIES)
+                return error_set(err, E2BIG, "too many cgroup hierarchies");
+        struct cgroup_hierarchy *h = &ret->h[ret->n];
+        char root[PATH_MAX];
+        int r = cg_root_make(ctx, u, root, sizeof(root), err);
+        if (r >= 0)
+                r = unified_paths(u, root, ctx->uid, ctx->session_id, h, err);
+        if (r >= 0)
+                r = cg_mkdir(ctx, h->user_path, err);
+        if (r >= 0) {
+                r = cg_mkdir(ctx, h->leaf_path, err);
+                if (r == 1)
+                        return error_set(err, EEXIST, "cgroup %s exists already", h->leaf_path);
+        }
+        if (r >= 0)
+                r = cg_mkdir(ctx, h->supervisor_path, err);
+        if (r < 0)
+                return r;
+        ret->n++;
         return 0;
 }
 
@@ -405,7 +464,7 @@ int cg_v1_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_
                         return r;
                 ret->n++;
         }
-        return 0;
+        return ctx->p->egress.filtered ? unified_leaf_make(ctx, ret, err) : 0;
 }
 
 /* Sums "MAJ:MIN Read N" and "MAJ:MIN Write N" lines of a blkio stat file. */

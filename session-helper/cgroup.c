@@ -268,6 +268,25 @@ int cgroup_session_own_unit(const struct config *c, const struct policy *p, uid_
         return r;
 }
 
+int cgroup_pid_unified_dir(pid_t pid, char *ret, size_t len, struct isolate_error *err)
+{
+        struct cg_mount *m = NULL;
+        size_t n = 0;
+        int r = cg_mounts_read(&m, &n, err);
+        if (r < 0)
+                return r;
+        const struct cg_mount *u = cg_mount_v2(m, n);
+        char rel[PATH_MAX];
+        if (!u)
+                r = error_set(err, EOPNOTSUPP, "no cgroup2 hierarchy is mounted");
+        else if ((r = cg_pid_cgroup(pid, u, rel, sizeof(rel))) < 0)
+                error_set_errno(err, r, "cannot read the cgroup2 cgroup of pid %d", (int)pid);
+        else if ((r = cg_fs_path(u, rel, ret, len)) < 0)
+                error_set_errno(err, r, "cgroup path too long: %s", rel);
+        free(m);
+        return r;
+}
+
 int cgroup_session_plan(const struct config *c, uid_t uid, const char *session_id,
                         struct cgroup_session *ret, struct isolate_error *err)
 {
@@ -464,6 +483,8 @@ int cgroup_session_usage(const struct cgroup_session *s, struct cgroup_usage *re
                 if (!*dir || stat(dir, &st) < 0)
                         continue;
                 found++;
+                if (STREQ(h->mount_type, "cgroup2") && s->backend == CGROUP_BACKEND_V1)
+                        continue; /* v1's unified leaf (egress_allow) has no controller */
                 if (STREQ(h->mount_type, "cgroup2"))
                         cg_v2_usage(dir, ret);
                 else
@@ -488,13 +509,13 @@ int cgroup_gc(const struct config *c, bool (*is_live)(const char *session_id, vo
         r = cg_mounts_read(&m, &n, err);
         if (r < 0)
                 return r;
-        const struct cg_mount *hs[CG_V1_HIERARCHIES_MAX];
+        const struct cg_mount *hs[CG_V1_HIERARCHIES_MAX + 1];
         size_t nh = 0;
-        if (backend == CGROUP_BACKEND_V2) {
-                if ((hs[0] = cg_mount_v2(m, n)))
-                        nh = 1;
-        } else
+        if (backend == CGROUP_BACKEND_V1)
                 nh = cg_v1_hierarchies(m, n, hs);
+        /* v2's tree; v1's leaves in the unified hierarchy (egress_allow) */
+        if ((hs[nh] = cg_mount_v2(m, n)))
+                nh++;
         char **ids = NULL;
         size_t n_ids = 0;
         for (size_t i = 0; i < nh && r >= 0; i++) {

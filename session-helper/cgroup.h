@@ -109,6 +109,10 @@ int cgroup_session_own_unit(const struct config *c, const struct policy *p, uid_
                             const char *session_id, pid_t pid, struct cgroup_session *s,
                             char *warnings, size_t warnings_len, struct isolate_error *err);
 
+/* The absolute cgroupfs path of pid's cgroup in the cgroup2 hierarchy (under systemd: its
+ * session-N.scope), for cgroup BPF, which attaches there only. */
+int cgroup_pid_unified_dir(pid_t pid, char *ret, size_t len, struct isolate_error *err);
+
 /* The cgroups cgroup_session_create() with the same config, uid and session id would make,
  * made nothing of: ret gets the same paths (cgroupfs backends; with systemd n is 0, there is
  * nothing of ours to remove). A process that exists before the cgroups are made keeps it,

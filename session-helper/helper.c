@@ -59,6 +59,7 @@
 #include "../conf/policy.h"
 #include "caps.h"
 #include "cgroup.h"
+#include "egress.h"
 #include "limits.h"
 #include "log.h"
 #include "lsm.h"
@@ -631,7 +632,75 @@ static void fingerprint(const struct policy *p, const struct join_spec *j, char 
                 fp_add(&h, &j->landlock[i].access, sizeof(j->landlock[i].access));
                 fp_str(&h, j->landlock[i].path);
         }
+        const uint64_t egress[] = {p->egress.filtered, p->egress.n};
+        fp_add(&h, egress, sizeof(egress));
+        for (size_t i = 0; i < p->egress.n; i++) {
+                const struct egress_rule *e = &p->egress.rules[i];
+                const uint64_t rule[] = {e->net.prefix, e->port, e->proto};
+                fp_add(&h, &e->net.addr, sizeof(e->net.addr));
+                fp_add(&h, rule, sizeof(rule));
+        }
         snprintf(ret, 17, "%016llx", (unsigned long long)h);
+}
+
+/* egress_allow: the four programs (egress.h) on one cgroup2 directory. No fd of them is
+ * kept: on this kernel whoever holds a program's fd may detach it. */
+static int egress_attach_dir(const struct policy *p, const char *dir, struct isolate_error *err)
+{
+        int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return error_set_errno(err, errno, "egress_allow: cannot open %s", dir);
+        struct egress_bpf e = EGRESS_BPF_NONE;
+        int r = egress_load(&p->egress, &e, err);
+        if (r >= 0)
+                r = egress_attach(&e, fd, err);
+        egress_close(&e);
+        close(fd);
+        if (r < 0) {
+                error_prefix(err, "policy %s: egress_allow", p->name);
+                return error_host_fault(err);
+        }
+        return 0;
+}
+
+/* Where a session's sockets are judged: the cgroup2 cgroup they are made in. cgroupfs
+ * backends: the session's leaf (a joining login moves into it). systemd: the caller's
+ * session-N.scope, where each login's own processes stay, and for a new user-scope
+ * sandbox also isolate-ID.scope, where the init and what it outlives run. Before anything
+ * of the session runs there. */
+static int egress_setup(struct session_setup *s, const struct cgroup_session *cg, bool fresh,
+                        struct isolate_error *err)
+{
+        const struct policy *p = s->policy;
+        if (!p->egress.filtered)
+                return 0;
+        char caller[CGROUP_PATH_LEN] = "";
+        const char *own = NULL;
+        for (size_t i = 0; i < cg->n && !own; i++)
+                if (STREQ(cg->h[i].mount_type, "cgroup2"))
+                        own = cg->backend == CGROUP_BACKEND_SYSTEMD ? cg->h[i].scope_path
+                                                                    : cg->h[i].leaf_path;
+        int r = 0;
+        if (cg->backend == CGROUP_BACKEND_SYSTEMD) {
+                r = cgroup_pid_unified_dir(s->req.caller_pid, caller, sizeof(caller), err);
+                if (r < 0) {
+                        error_prefix(err, "policy %s: egress_allow", p->name);
+                        return error_host_fault(err);
+                }
+                r = egress_attach_dir(p, caller, err);
+                if (r < 0 || !fresh || !own || !*own || STREQ(own, caller))
+                        return r;
+        } else if (!fresh)
+                return 0; /* the sandbox's leaf has them already */
+        if (!own || !*own) {
+                error_set(err, EOPNOTSUPP,
+                          "policy %s: egress_allow: the session has no cgroup in the cgroup2 "
+                          "hierarchy, where cgroup BPF attaches (a systemd host with the legacy "
+                          "hierarchy only?): boot with the unified or hybrid hierarchy",
+                          p->name);
+                return error_host_fault(err);
+        }
+        return egress_attach_dir(p, own, err);
 }
 
 /* The socket of a user-scope sandbox: made here, before the clone, in the registry's
@@ -699,6 +768,9 @@ static int sandbox_join(struct session_setup *s, struct isolate_error *err)
                 return error_prefix(err, "cgroup");
         if (cg_warnings[0])
                 warnings_add(s->reply.warnings, sizeof(s->reply.warnings), "%s", cg_warnings);
+        r = egress_setup(s, &rec->cgroup, false, err); /* systemd: the caller's own scope */
+        if (r < 0)
+                return r;
 
         char path[PATH_MAX];
         snprintf(path, sizeof(path), "%s/sessions", s->cfg->runtime_dir);
@@ -835,6 +907,9 @@ static int session_build(struct session_setup *s, struct isolate_error *err)
         }
         if (cg_warnings[0]) /* after the LSM's, one a line */
                 warnings_add(s->reply.warnings, sizeof(s->reply.warnings), "%s", cg_warnings);
+        r = egress_setup(s, &s->cg, true, err);
+        if (r < 0)
+                return r;
         test_die_at("cgroup");
         if (!cgroup_session_planned(&s->cg, &s->cg_plan))
                 return error_set(err, EPROTO,

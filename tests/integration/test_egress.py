@@ -1,0 +1,199 @@
+"""Issue 15: egress_allow, the destinations a session of a network = host policy reaches,
+enforced by cgroup BPF on the session's cgroup in the cgroup2 hierarchy (on this v1-hybrid
+host a leaf of ours under /sys/fs/cgroup/unified), through isolatectl run (the helper's
+login path).
+
+Listeners on loopback only: 127.0.0.2, 127.0.0.3 and ::1, ports picked free. A probe run
+inside the session tries each destination and prints what connect()/sendto() returned; the
+same probe under a policy without the key reaches all of them, so a refusal is the
+filter's doing."""
+
+import json
+import os
+import socket
+import threading
+import unittest
+
+from harness import ISOLATECTL, HELPER, Held, SandboxTestCase
+
+PROBE = r"""
+import ctypes, errno, json, socket, sys
+out = {}
+for name, fam, kind, addr in json.loads(sys.argv[1]):
+    s = socket.socket(getattr(socket, fam), getattr(socket, kind))
+    s.settimeout(5)
+    try:
+        if kind == "SOCK_STREAM":
+            s.connect(tuple(addr))
+            out[name] = s.recv(64).decode()
+        else:
+            s.sendto(name.encode(), tuple(addr))
+            out[name] = "sent"
+    except OSError as e:
+        out[name] = errno.errorcode.get(e.errno, str(e.errno))
+    finally:
+        s.close()
+# the programs cannot be taken away from inside: bpf(2) itself is refused
+libc = ctypes.CDLL(None, use_errno=True)
+r = libc.syscall(321, 9, None, 0)  # bpf(BPF_PROG_DETACH, ...)
+out["bpf"] = errno.errorcode.get(ctypes.get_errno(), "ok") if r < 0 else "ok"
+print(json.dumps(out))
+"""
+
+
+def policy(egress, scope="login"):
+    line = f"egress_allow = {{{egress}}}" if egress is not None else ""
+    return f"""
+policy test {{
+  network = host
+  scope = {scope}
+  {line}
+}}
+"""
+
+
+class Listeners:
+    """TCP listeners that answer with their own name, and UDP sockets that keep what they
+    receive; closed by close()."""
+
+    def __init__(self):
+        self.socks, self.got = [], {}
+        self.tcp = {}
+        for name, fam, host in (("v4a", socket.AF_INET, "127.0.0.2"),
+                                ("v4a2", socket.AF_INET, "127.0.0.2"),
+                                ("v4b", socket.AF_INET, "127.0.0.3"),
+                                ("v6a", socket.AF_INET6, "::1"),
+                                ("v6b", socket.AF_INET6, "::1")):
+            s = socket.socket(fam, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((host, 0))
+            s.listen(16)
+            self.socks.append(s)
+            self.tcp[name] = (host, s.getsockname()[1])
+            threading.Thread(target=self._serve, args=(s, name), daemon=True).start()
+        self.udp = {}
+        for name, host in (("u_a", "127.0.0.2"), ("u_b", "127.0.0.3")):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind((host, 0))
+            s.settimeout(0.5)
+            self.socks.append(s)
+            self.udp[name] = (host, s.getsockname()[1])
+
+    def _serve(self, s, name):
+        try:
+            while True:
+                c, _ = s.accept()
+                c.sendall(name.encode())
+                c.close()
+        except OSError:
+            pass
+
+    def received(self, name):
+        s = self.socks[5 + list(self.udp).index(name)]
+        try:
+            return s.recv(64).decode()
+        except OSError:
+            return None
+
+    def close(self):
+        for s in self.socks:
+            s.close()
+
+
+class TestEgress(SandboxTestCase):
+    USERS = ("isolate-eg1", "isolate-eg2")
+
+    def setUp(self):
+        if not os.path.exists("/sys/fs/cgroup/unified/cgroup.procs") and \
+                not os.path.exists("/sys/fs/cgroup/cgroup.procs"):
+            self.skipTest("no cgroup2 hierarchy mounted: cgroup BPF has nowhere to attach")
+        self.l = Listeners()
+        self.addCleanup(self.l.close)
+        t = self.l.tcp
+        self.targets = [
+            ("v4a", "AF_INET", "SOCK_STREAM", list(t["v4a"])),
+            ("v4a2", "AF_INET", "SOCK_STREAM", list(t["v4a2"])),
+            ("v4b", "AF_INET", "SOCK_STREAM", list(t["v4b"])),
+            ("v6a", "AF_INET6", "SOCK_STREAM", list(t["v6a"])),
+            ("v6b", "AF_INET6", "SOCK_STREAM", list(t["v6b"])),
+            ("mapped_a", "AF_INET6", "SOCK_STREAM", ["::ffff:127.0.0.2", t["v4a"][1]]),
+            ("mapped_b", "AF_INET6", "SOCK_STREAM", ["::ffff:127.0.0.3", t["v4b"][1]]),
+            ("u_a", "AF_INET", "SOCK_DGRAM", list(self.l.udp["u_a"])),
+            ("u_b", "AF_INET", "SOCK_DGRAM", list(self.l.udp["u_b"])),
+        ]
+        # only 127.0.0.2:<v4a port>/tcp, [::1]:<v6a port>, 127.0.0.2:<u_a port>/udp
+        self.allow = (f'"127.0.0.2:{t["v4a"][1]}/tcp", "[::1]:{t["v6a"][1]}", '
+                      f'"127.0.0.2:{self.l.udp["u_a"][1]}/udp"')
+
+    def probe(self, user, cfg):
+        r = self.sb.run(user, ["/usr/bin/python3", "-c", PROBE, json.dumps(self.targets)], cfg)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return json.loads(r.stdout.strip().splitlines()[-1])
+
+    def test_without_the_key_everything_is_reached(self):
+        got = self.probe(self.u1, self.sb.config(policies=policy(None)))
+        self.assertEqual({k: got[k] for k in ("v4a", "v4a2", "v4b", "v6a", "v6b", "mapped_a",
+                                               "mapped_b", "u_a", "u_b")},
+                         {"v4a": "v4a", "v4a2": "v4a2", "v4b": "v4b", "v6a": "v6a",
+                          "v6b": "v6b", "mapped_a": "v4a", "mapped_b": "v4b", "u_a": "sent",
+                          "u_b": "sent"})
+        self.assertEqual(self.l.received("u_b"), "u_b")
+        self.assertClean()
+
+    def test_only_the_listed_destinations(self):
+        got = self.probe(self.u1, self.sb.config(policies=policy(self.allow)))
+        # TCP: the listed address and port only; IPv6 alike; v4-mapped follow the v4 entries
+        self.assertEqual(got["v4a"], "v4a")
+        self.assertEqual(got["v4a2"], "EPERM")   # same address, another port
+        self.assertEqual(got["v4b"], "EPERM")    # another address, same port
+        self.assertEqual(got["v6a"], "v6a")
+        self.assertEqual(got["v6b"], "EPERM")
+        self.assertEqual(got["mapped_a"], "v4a")
+        self.assertEqual(got["mapped_b"], "EPERM")
+        # UDP: the listed one arrives, the other is refused at sendto
+        self.assertEqual(got["u_a"], "sent")
+        self.assertEqual(self.l.received("u_a"), "u_a")
+        self.assertEqual(got["u_b"], "EPERM")
+        self.assertIsNone(self.l.received("u_b"))
+        # and the session cannot reach bpf(2) to take the programs away
+        self.assertEqual(got["bpf"], "EPERM")
+        self.assertClean()
+
+    def test_empty_list_reaches_nothing(self):
+        got = self.probe(self.u1, self.sb.config(policies=policy("")))
+        for k in ("v4a", "v4a2", "v4b", "v6a", "v6b", "mapped_a", "mapped_b", "u_a", "u_b"):
+            self.assertEqual(got[k], "EPERM", k)
+        self.assertClean()
+
+    def test_a_joining_login_is_filtered_too(self):
+        cfg = self.sb.config(policies=policy(self.allow, scope="user"))
+        with Held([ISOLATECTL, "run", "-c", cfg, "--helper", HELPER, self.u1.name, "--",
+                   "/bin/sh", "-c", "readlink /proc/self/ns/pid; echo READY; read x"]) as first:
+            first.wait_for("READY")
+            pidns = first.out.split()[0]
+            r = self.sb.run(self.u1, ["/bin/sh", "-c", "readlink /proc/self/ns/pid; exec "
+                                      "/usr/bin/python3 -c \"$0\" \"$1\"", PROBE,
+                                      json.dumps(self.targets)], cfg)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            lines = r.stdout.strip().splitlines()
+            self.assertEqual(lines[0], pidns, "the second login joined the first's sandbox")
+            got = json.loads(lines[-1])
+            self.assertEqual((got["v4a"], got["v4b"], got["v6b"], got["u_b"]),
+                             ("v4a", "EPERM", "EPERM", "EPERM"))
+        self.assertClean(timeout=10)
+
+    def test_unified_leaf_is_removed_with_the_session(self):
+        cfg = self.sb.config(policies=policy(self.allow))
+        with Held([ISOLATECTL, "run", "-c", cfg, "--helper", HELPER, self.u1.name, "--",
+                   "/bin/sh", "-c", "cat /proc/self/cgroup; echo READY; read x"]) as h:
+            h.wait_for("READY")
+            leaves = [l for l in self.sb.session_leaves() if "/unified/" in l or
+                      l.startswith("/sys/fs/cgroup/user-")]
+            if os.path.exists("/sys/fs/cgroup/unified/cgroup.procs"):
+                self.assertTrue([l for l in leaves if "/unified/" in l],
+                                f"no session leaf in the unified hierarchy: {leaves}")
+        self.assertClean()
+
+
+if __name__ == "__main__":
+    unittest.main()
