@@ -11,10 +11,15 @@ filter's doing."""
 import json
 import os
 import socket
+import subprocess
 import threading
+import time
 import unittest
 
-from harness import ISOLATECTL, HELPER, Held, SandboxTestCase
+from harness import (BUILD, HELPER, INIT, ISOLATECTL, PAM_MODULE, Held, Sandbox,
+                     SandboxTestCase, require_built, require_root)
+from sshd import PrivateEnv, SshServer, free_port, sanitizer_env
+from test_pam_sshd import sshd_stack
 
 PROBE = r"""
 import ctypes, errno, json, socket, sys
@@ -192,6 +197,97 @@ class TestEgress(SandboxTestCase):
             if os.path.exists("/sys/fs/cgroup/unified/cgroup.procs"):
                 self.assertTrue([l for l in leaves if "/unified/" in l],
                                 f"no session leaf in the unified hierarchy: {leaves}")
+        self.assertClean()
+
+
+def have_cgroup2():
+    return (os.path.exists("/sys/fs/cgroup/unified/cgroup.procs") or
+            os.path.exists("/sys/fs/cgroup/cgroup.procs"))
+
+
+class TestEgressSshd(unittest.TestCase):
+    """sshd's forwarding runs in the session (the unprivileged sshd process joined it), so
+    ssh -L and ssh -W obey the list: an allowed target answers, a refused one does not,
+    through a real sshd."""
+
+    USERS = ("isolate-eg3",)
+
+    @classmethod
+    def setUpClass(cls):
+        require_root()
+        require_built(PAM_MODULE, HELPER, INIT)
+        if not have_cgroup2():
+            raise unittest.SkipTest("no cgroup2 hierarchy mounted: cgroup BPF has nowhere "
+                                    "to attach")
+        cls.l = Listeners()
+        cls.addClassCleanup(cls.l.close)
+        cls.sb = Sandbox()
+        cls.addClassCleanup(cls.sb.close)
+        cls.u = cls.sb.user(cls.USERS[0])
+        cls.cfg = cls.sb.config(policies=policy(f'"127.0.0.2:{cls.l.tcp["v4a"][1]}/tcp"'))
+        cls.env = PrivateEnv({"sshd": sshd_stack(cls.cfg)})
+        cls.addClassCleanup(cls.env.close)
+        cls.srv = SshServer(cls.env, extra_env=sanitizer_env(BUILD, cls.env.workdir))
+        cls.addClassCleanup(cls.srv.close)
+        cls.srv.authorize(cls.u.name)
+        cls.srv.start()
+
+    def assertClean(self):
+        left = self.sb.wait_clean(5)
+        self.assertEqual(left, {"inits": [], "leaves": [], "registry": []})
+
+    def forward(self, target):
+        """What a client reading from an ssh -L forward to target gets (b"" if refused)."""
+        lport = free_port()
+        ssh = subprocess.Popen(
+            self.srv.ssh_argv(self.u.name, None, extra=["-N", "-L",
+                                                        f"127.0.0.1:{lport}:{target[0]}:{target[1]}"]),
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 15
+            while True:
+                try:
+                    c = socket.create_connection(("127.0.0.1", lport), timeout=10)
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or ssh.poll() is not None:
+                        self.fail("the -L listener never came up")
+                    time.sleep(0.1)
+            got = b""
+            with c:
+                while chunk := c.recv(4096):
+                    got += chunk
+            return got
+        finally:
+            ssh.terminate()
+            try:
+                ssh.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                ssh.kill()
+                ssh.communicate(timeout=10)
+
+    def stdio_forward(self, target):
+        """ssh -W target: (exit status, what came back)."""
+        r = subprocess.run(self.srv.ssh_argv(self.u.name, None,
+                                             extra=["-W", f"{target[0]}:{target[1]}"]),
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+        return r.returncode, r.stdout
+
+    def test_local_forward(self):
+        self.assertEqual(self.forward(self.l.tcp["v4a"]), b"v4a")
+        mark = len(self.srv.log)
+        self.assertEqual(self.forward(self.l.tcp["v4b"]), b"")
+        self.assertIsNotNone(self.srv.wait_log(r"connect to 127\.0\.0\.3 port \d+ failed: Operation "
+                                               r"not permitted",
+                                               5, mark), "\n".join(self.srv.log[mark:]))
+        self.assertEqual(self.forward(self.l.tcp["v4a2"]), b"")
+        self.assertClean()
+
+    def test_stdio_forward(self):
+        self.assertEqual(self.stdio_forward(self.l.tcp["v4a"]), (0, b"v4a"))
+        rc, out = self.stdio_forward(self.l.tcp["v4b"])
+        self.assertNotEqual(rc, 0)
+        self.assertEqual(out, b"")
         self.assertClean()
 
 
