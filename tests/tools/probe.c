@@ -416,6 +416,43 @@ static long probe_bind_many(const char *arg)
         return n == want ? 0 : -1;
 }
 
+/* A TCP connect to ARG: "1.2.3.4:PORT" or "[::1]:PORT" (egress_allow). */
+static long probe_connect(const char *arg)
+{
+        char host[64];
+        unsigned port = 0;
+        struct sockaddr_storage ss = {0};
+        socklen_t len;
+        if (arg && sscanf(arg, "[%63[^]]]:%u", host, &port) == 2) {
+                struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+                a->sin6_family = AF_INET6;
+                a->sin6_port = htons((uint16_t)port);
+                if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1)
+                        port = 0;
+                len = sizeof(*a);
+        } else if (arg && sscanf(arg, "%63[^:]:%u", host, &port) == 2) {
+                struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+                a->sin_family = AF_INET;
+                a->sin_port = htons((uint16_t)port);
+                if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+                        port = 0;
+                len = sizeof(*a);
+        } else
+                len = 0;
+        if (port == 0 || port > 65535) {
+                fprintf(stderr, "probe connect: ARG is ADDRESS:PORT or [ADDRESS]:PORT\n");
+                exit(2);
+        }
+        int s = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (s < 0)
+                return -1;
+        long r = connect(s, (struct sockaddr *)&ss, len);
+        int e = errno;
+        close(s);
+        errno = e;
+        return r;
+}
+
 struct probe_cmd {
         const char *name;
         const char *doc;
@@ -457,6 +494,7 @@ static const struct probe_cmd cmds[] = {
     {"io_setup", "io_setup(ARG events, default 1); holds the context until stdin ends"},
     {"tcp-fill", "loopback TCP connections written to and never read, up to ARG MiB; holds"},
     {"bind-many", "ARG (2000) TCP sockets bound to 127.0.0.1:0 and listening; holds"},
+    {"connect", "a TCP connect to ARG, ADDRESS:PORT or [ADDRESS]:PORT"},
 };
 
 static long run(const char *cmd, const char *arg)
@@ -536,6 +574,8 @@ static long run(const char *cmd, const char *arg)
                 return probe_tcp_fill(arg);
         if (!strcmp(cmd, "bind-many"))
                 return probe_bind_many(arg);
+        if (!strcmp(cmd, "connect"))
+                return probe_connect(arg);
         abort(); /* main checked the name against cmds */
 }
 

@@ -559,6 +559,7 @@ cmd_user_session() {
 	systemd)
 		nohup sleep 1001 </dev/null >/dev/null 2>&1 &
 		cmd_user_sandboxed systemd
+		egress_checks systemd
 		eq systemd.shell-label "AppArmor: the shell's label is $PROFILE" "$PROFILE (enforce)" \
 			"$(tr -d '\0' </proc/self/attr/current)"
 		if cat /etc/hostname >/dev/null 2>&1; then
@@ -602,6 +603,18 @@ cmd_user_session() {
 	read -r _ || true
 }
 
+# egress_checks ID: the session's policy has egress_allow = {"127.0.0.1:22/tcp"}: the
+# guest's sshd (listening on every address) answers there and only there. Checks
+# ID.egress-allowed, ID.egress-refused, ID.egress-refused6
+egress_checks() {
+	check "$1.egress-allowed" "egress: a connect to the listed 127.0.0.1:22 works" \
+		"$DIR/probe" connect 127.0.0.1:22
+	eq "$1.egress-refused" "egress: a connect to 127.0.0.2:22 (not listed) is refused" \
+		errno=EPERM "$("$DIR/probe" connect 127.0.0.2:22 2>&1 | grep -o 'errno=[A-Z]*')"
+	eq "$1.egress-refused6" "egress: a connect to [::1]:22 (not listed) is refused" \
+		errno=EPERM "$("$DIR/probe" connect '[::1]:22' 2>&1 | grep -o 'errno=[A-Z]*')"
+}
+
 # user-scope first|again: a login under scope = user (conf/scope.conf). first: builds the
 # sandbox and starts tmux; again: rejoins it, finds tmux, leaves a sleep behind, and meets
 # the user's caps
@@ -611,6 +624,7 @@ cmd_user_scope() {
 	first)
 		cmd_user_sandboxed scope-first
 		echo "$mine" >"$HOME/vmtest-scope-pidns"
+		egress_checks scope-first
 		tmux new-session -d -s work "sleep $SCOPE_TMUX_SLEEP"
 		check scope-first.tmux "scope: tmux new -d -s work runs" \
 			sh -c "tmux ls 2>/dev/null | grep -q '^work:'"
@@ -620,6 +634,7 @@ cmd_user_scope() {
 			"$(cat "$HOME/vmtest-scope-pidns" 2>/dev/null)" "$mine"
 		check scope-again.tmux "scope: the next login finds the tmux session 'work' started by the first" \
 			sh -c "tmux ls 2>/dev/null | grep -q '^work:'"
+		egress_checks scope-again
 		nohup sleep $SCOPE_SLEEP </dev/null >/dev/null 2>&1 &
 		dd if=/dev/zero of=/dev/null bs=100M count=1 2>/dev/null
 		eq scope-again.oom-killed "scope: a 100M memory hog in the rejoined sandbox is OOM-killed at MemoryMax=64M" \
