@@ -91,7 +91,8 @@ $(B)/isolatectl: $(B)/obj/isolatectl/main.o $(CORE_OBJS)
 
 # The session init stays tiny: libc only, static, so that an idle session costs little.
 $(B)/isolate-init: $(B)/obj/session-helper/session-init.o $(B)/obj/client/util.o \
-		$(B)/obj/client/protocol.o $(B)/obj/session-helper/records.o
+		$(B)/obj/client/protocol.o $(B)/obj/session-helper/records.o \
+		$(B)/obj/session-helper/egress-log.o
 	$(CC) $(SAN) $(INIT_STATIC) $(LDHARDEN) $(LDFLAGS) $^ -o $@
 
 $(B)/pam_isolate.so: $(MODULE_OBJS) pam_module/pam_isolate.map

@@ -219,6 +219,9 @@ static const struct key policy_keys[] = {
     /* unset: no filter; {}: no destination at all (see conf/egress.c for the syntax) */
     {"egress_allow", K_EGRESS, POL(egress), .def = "unset", .group = KG_NAMESPACES,
      .doc = "the only destinations TCP connect and UDP send may reach (network = host)"},
+    {"egress_log", K_BOOL, POL(egress_log), .def = "true", .group = KG_NAMESPACES,
+     .doc = "each destination egress_allow refuses is logged, with the session id (at most 10 "
+            "lines a second)"},
     {"hostname", K_STR, POL(hostname), .check = check_hostname, .def = "unset",
      .group = KG_NAMESPACES, .doc = "the host name inside; %u is the user name"},
     {"scope", K_ENUM, POL(scope), .enums = scope_names, .def = "login", .group = KG_LIFETIME,

@@ -110,6 +110,7 @@ struct policy {
         enum network_mode network;
         char *hostname;             /* NULL: keep the host's name; "%u" expands to the user name */
         struct egress_allow egress; /* network = host only; enforced by session-helper/egress.c */
+        bool egress_log; /* each refusal of egress_allow logged by the init (egress-log.h) */
 
         /* lifetime: who shares the sandbox, and whether it outlives the last login */
         enum session_scope scope;

@@ -43,6 +43,21 @@
  * libelf and zlib under it) would add start-up cost and a dependency for those calls. The
  * instruction macros are our own, after the encoding in <linux/bpf.h> (struct bpf_insn).
  *
+ * The log (egress_log, egress-log.h). On a refusal a program writes a struct egress_event
+ * (destination, protocol, why, and the process: host pid, uid, comm) into a BPF ring buffer
+ * with bpf_ringbuf_output, and when the ring is full adds one to a counter instead; the
+ * session's init reads both and syslogs, rate-limited. No daemon, nothing on the allowed
+ * path: an allowed connect runs exactly the instructions it ran without the log. The
+ * helpers are the ones the kernel gives cgroup sock_addr programs: ringbuf_output and
+ * map_lookup_elem (every program type, Linux >= 5.8), get_current_pid_tgid,
+ * get_current_uid_gid and get_current_comm (cgroup programs; all three on 6.x, not all on
+ * every older kernel): where the verifier refuses a program that calls them, it is loaded
+ * without the process's fields, and where it refuses the ring too, without a log: the
+ * filter is what must not fail (egress_bpf.log_level says which; the helper warns).
+ * Holding the ring's or the counter's fd gives no power over the filter: BPF_PROG_DETACH of
+ * a BPF_F_ALLOW_MULTI program takes a program's fd and refuses anything else (EINVAL;
+ * tests/unit/test_egress.c shows it for uid 65534 holding both maps and the cgroup).
+ *
  * Kernel: Linux >= 5.10 for an LPM trie inside an array of maps; CONFIG_BPF_SYSCALL and
  * CONFIG_CGROUP_BPF. On hybrid hosts, kernels before 5.15 stopped matching sockets to their
  * cgroup2 cgroup once net_cls or net_prio v1 was used; since 5.15 they are independent. */
@@ -62,6 +77,8 @@
 
 #define MAP_NAME       "isolate_egress"
 #define RULES_MAP_NAME "isolate_rules"
+#define RING_MAP_NAME  "isolate_elog"
+#define DROP_MAP_NAME  "isolate_edrop"
 
 /* ---- the map's key --------------------------------------------------------------------- */
 
@@ -225,8 +242,11 @@ static int rules_map_new(const struct egress_allow *allow, int *ret_fd, struct i
 #define STORE_IMM(sz, d, o, i) INSN(BPF_ST | BPF_MEM | (sz), d, 0, o, i)
 #define JEQ_IMM(d, i)          INSN(BPF_JMP | BPF_JEQ | BPF_K, d, 0, 0, i) /* target: asm_jump */
 #define JNE_IMM(d, i)          INSN(BPF_JMP | BPF_JNE | BPF_K, d, 0, 0, i)
+#define JA()                   INSN(BPF_JMP | BPF_JA, 0, 0, 0, 0)
 #define CALL(f)                INSN(BPF_JMP | BPF_CALL, 0, 0, 0, f)
 #define EXIT()                 INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
+/* *(u64 *)(d + o) += s, atomically (BPF_XADD of older headers) */
+#define ATOMIC_ADD64(d, o, s) INSN(BPF_STX | BPF_ATOMIC | BPF_DW, d, s, o, BPF_ADD)
 /* a map's fd into a register: two instructions, the second holds the upper 32 bits (0) */
 #define LOAD_MAP_FD(d, fd) INSN(BPF_LD | BPF_DW | BPF_IMM, d, BPF_PSEUDO_MAP_FD, 0, fd)
 #define LOAD_IMM64_HIGH()  INSN(0, 0, 0, 0, 0)
@@ -234,19 +254,35 @@ static int rules_map_new(const struct egress_allow *allow, int *ret_fd, struct i
 #define R0  BPF_REG_0
 #define R1  BPF_REG_1
 #define R2  BPF_REG_2
+#define R3  BPF_REG_3
+#define R4  BPF_REG_4
 #define R6  BPF_REG_6
 #define R7  BPF_REG_7
+#define R8  BPF_REG_8
 #define RFP BPF_REG_10
 
-/* The stack: the key at fp-24, the outer map's index (0) below it. */
+/* The stack: the key at fp-24, the outer map's index (0) below it, the log's event below
+ * that (8-byte aligned). */
 #define STACK_KEY   (-(int)sizeof(struct egress_key))
 #define STACK_INDEX (STACK_KEY - 4)
+#define STACK_EVENT (STACK_INDEX - 4 - (int)sizeof(struct egress_event))
 #define KEY_AT(f)   (STACK_KEY + (int)offsetof(struct egress_key, f))
+#define EV_AT(f)    (STACK_EVENT + (int)offsetof(struct egress_event, f))
 #define CTX(f)      ((int)offsetof(struct bpf_sock_addr, f))
+_Static_assert(STACK_EVENT % 8 == 0, "the event's u64 fields are stored aligned");
 
-enum label { L_PROTO_OK, L_DENY, L_ALLOW, N_LABELS };
+enum label {
+        L_PROTO_OK,
+        L_DENY,
+        L_DENY_PROTO,
+        L_DENY_NO_RULES,
+        L_LOG,
+        L_REFUSE,
+        L_ALLOW,
+        N_LABELS
+};
 
-#define PROG_MAX 64
+#define PROG_MAX 160
 
 /* A program being written, with forward jumps to labels patched when placed. */
 struct asm_buf {
@@ -255,7 +291,7 @@ struct asm_buf {
         struct {
                 size_t at;
                 enum label to;
-        } jumps[8];
+        } jumps[16];
         size_t n_jumps;
         bool overflow;
 };
@@ -298,14 +334,81 @@ static const struct hook_info {
     [EGRESS_SENDMSG6] = {"isolate_send6", BPF_CGROUP_UDP6_SENDMSG, true},
 };
 
+/* The destination's address (IPv4 as ::ffff:a.b.c.d) from the context in r6 to fp + at. */
+static void put_address(struct asm_buf *a, bool v6, int at)
+{
+        if (v6) {
+                for (int i = 0; i < 4; i++) {
+                        asm_put(a, LOAD(BPF_W, R2, R6, CTX(user_ip6) + 4 * i));
+                        asm_put(a, STORE(BPF_W, RFP, at + 4 * i, R2));
+                }
+        } else {
+                asm_put(a, STORE_IMM(BPF_W, RFP, at, 0));
+                asm_put(a, STORE_IMM(BPF_W, RFP, at + 4, 0));
+                asm_put(a, STORE_IMM(BPF_W, RFP, at + 8, (int32_t)htonl(0xffff)));
+                asm_put(a, LOAD(BPF_W, R2, R6, CTX(user_ip4)));
+                asm_put(a, STORE(BPF_W, RFP, at + 12, R2));
+        }
+}
+
+/* The refusal, reason in r8: a struct egress_event into the ring (level TASK: with the
+ * process), or one more in the counter when the ring is full. Then r0 = 0. */
+static void log_refusal(struct asm_buf *a, bool v6, enum egress_log_level level,
+                        const struct egress_log *elog)
+{
+        /* every byte the ring gets is written first (the verifier wants it, and no stack
+         * garbage reaches the reader) */
+        for (int o = 0; o < (int)sizeof(struct egress_event); o += 8)
+                asm_put(a, STORE_IMM(BPF_DW, RFP, STACK_EVENT + o, 0));
+        put_address(a, v6, EV_AT(addr));
+        asm_put(a, LOAD(BPF_W, R2, R6, CTX(user_port)));
+        asm_put(a, STORE(BPF_H, RFP, EV_AT(port), R2));
+        asm_put(a, LOAD(BPF_W, R2, R6, CTX(protocol)));
+        asm_put(a, STORE(BPF_B, RFP, EV_AT(proto), R2));
+        asm_put(a, STORE(BPF_B, RFP, EV_AT(reason), R8));
+        asm_put(a, STORE_IMM(BPF_B, RFP, EV_AT(v6), v6));
+        if (level >= EGRESS_LOG_TASK) {
+                asm_put(a, STORE_IMM(BPF_B, RFP, EV_AT(task), 1));
+                asm_put(a, CALL(BPF_FUNC_get_current_pid_tgid));
+                asm_put(a, STORE(BPF_DW, RFP, EV_AT(pid_tgid), R0));
+                asm_put(a, CALL(BPF_FUNC_get_current_uid_gid));
+                asm_put(a, STORE(BPF_DW, RFP, EV_AT(uid_gid), R0));
+                asm_put(a, MOV_REG(R1, RFP));
+                asm_put(a, ADD_IMM(R1, EV_AT(comm)));
+                asm_put(a, MOV_IMM(R2, sizeof(((struct egress_event *)0)->comm)));
+                asm_put(a, CALL(BPF_FUNC_get_current_comm));
+        }
+        asm_put(a, LOAD_MAP_FD(R1, elog->ring_fd));
+        asm_put(a, LOAD_IMM64_HIGH());
+        asm_put(a, MOV_REG(R2, RFP));
+        asm_put(a, ADD_IMM(R2, STACK_EVENT));
+        asm_put(a, MOV_IMM(R3, sizeof(struct egress_event)));
+        asm_put(a, MOV_IMM(R4, 0)); /* wake the reader when it has caught up */
+        asm_put(a, CALL(BPF_FUNC_ringbuf_output));
+        asm_jump(a, JEQ_IMM(R0, 0), L_REFUSE);
+
+        /* no room: counted, so that the log can say how many it never saw */
+        asm_put(a, STORE_IMM(BPF_W, RFP, STACK_INDEX, 0));
+        asm_put(a, LOAD_MAP_FD(R1, elog->dropped_fd));
+        asm_put(a, LOAD_IMM64_HIGH());
+        asm_put(a, MOV_REG(R2, RFP));
+        asm_put(a, ADD_IMM(R2, STACK_INDEX));
+        asm_put(a, CALL(BPF_FUNC_map_lookup_elem));
+        asm_jump(a, JEQ_IMM(R0, 0), L_REFUSE);
+        asm_put(a, MOV_IMM(R1, 1));
+        asm_put(a, ATOMIC_ADD64(R0, 0, R1));
+}
+
 /* r6 = ctx; refuse what is neither TCP nor UDP; key = {160, protocol, 0, port, address};
- * allowed if the trie in slot 0 of map_fd holds the key, or the key with port 0. */
-static void egress_program(struct asm_buf *a, bool v6, int map_fd)
+ * allowed if the trie in slot 0 of map_fd holds the key, or the key with port 0. A refusal
+ * is logged (level > OFF) on its way out; an allowed destination never reaches that code. */
+static void egress_program(struct asm_buf *a, bool v6, int map_fd, enum egress_log_level level,
+                           const struct egress_log *elog)
 {
         asm_put(a, MOV_REG(R6, R1));
         asm_put(a, LOAD(BPF_W, R2, R6, CTX(protocol)));
         asm_jump(a, JEQ_IMM(R2, IPPROTO_TCP), L_PROTO_OK);
-        asm_jump(a, JNE_IMM(R2, IPPROTO_UDP), L_DENY);
+        asm_jump(a, JNE_IMM(R2, IPPROTO_UDP), L_DENY_PROTO);
         asm_label(a, L_PROTO_OK);
 
         asm_put(a, STORE_IMM(BPF_W, RFP, KEY_AT(prefixlen), KEY_ALL_BITS));
@@ -314,19 +417,7 @@ static void egress_program(struct asm_buf *a, bool v6, int map_fd)
         /* user_port holds the port as sin_port has it (network order) in its low 16 bits */
         asm_put(a, LOAD(BPF_W, R2, R6, CTX(user_port)));
         asm_put(a, STORE(BPF_H, RFP, KEY_AT(port), R2));
-        if (v6) {
-                for (int i = 0; i < 4; i++) {
-                        asm_put(a, LOAD(BPF_W, R2, R6, CTX(user_ip6) + 4 * i));
-                        asm_put(a, STORE(BPF_W, RFP, KEY_AT(addr) + 4 * i, R2));
-                }
-        } else {
-                /* ::ffff:a.b.c.d */
-                asm_put(a, STORE_IMM(BPF_W, RFP, KEY_AT(addr), 0));
-                asm_put(a, STORE_IMM(BPF_W, RFP, KEY_AT(addr) + 4, 0));
-                asm_put(a, STORE_IMM(BPF_W, RFP, KEY_AT(addr) + 8, (int32_t)htonl(0xffff)));
-                asm_put(a, LOAD(BPF_W, R2, R6, CTX(user_ip4)));
-                asm_put(a, STORE(BPF_W, RFP, KEY_AT(addr) + 12, R2));
-        }
+        put_address(a, v6, KEY_AT(addr));
 
         /* r7 = the live trie (none: refuse, the safe side) */
         asm_put(a, STORE_IMM(BPF_W, RFP, STACK_INDEX, 0));
@@ -335,7 +426,7 @@ static void egress_program(struct asm_buf *a, bool v6, int map_fd)
         asm_put(a, MOV_REG(R2, RFP));
         asm_put(a, ADD_IMM(R2, STACK_INDEX));
         asm_put(a, CALL(BPF_FUNC_map_lookup_elem));
-        asm_jump(a, JEQ_IMM(R0, 0), L_DENY);
+        asm_jump(a, JEQ_IMM(R0, 0), L_DENY_NO_RULES);
         asm_put(a, MOV_REG(R7, R0));
 
         /* this port, then every port */
@@ -349,7 +440,19 @@ static void egress_program(struct asm_buf *a, bool v6, int map_fd)
                 asm_jump(a, JNE_IMM(R0, 0), L_ALLOW);
         }
 
+        /* refused: r8 = why */
         asm_label(a, L_DENY);
+        asm_put(a, MOV_IMM(R8, EGRESS_REFUSED_NOT_LISTED));
+        asm_jump(a, JA(), L_LOG);
+        asm_label(a, L_DENY_PROTO);
+        asm_put(a, MOV_IMM(R8, EGRESS_REFUSED_PROTOCOL));
+        asm_jump(a, JA(), L_LOG);
+        asm_label(a, L_DENY_NO_RULES);
+        asm_put(a, MOV_IMM(R8, EGRESS_REFUSED_NO_RULES));
+        asm_label(a, L_LOG);
+        if (level > EGRESS_LOG_OFF)
+                log_refusal(a, v6, level, elog);
+        asm_label(a, L_REFUSE);
         asm_put(a, MOV_IMM(R0, 0)); /* the caller gets EPERM */
         asm_put(a, EXIT());
         asm_label(a, L_ALLOW);
@@ -393,10 +496,11 @@ static void log_tail(const char *log, char *buf, size_t len)
         buf[o] = '\0';
 }
 
-static int load_one(enum egress_hook h, int map_fd, int *ret_fd, struct isolate_error *err)
+static int load_one(enum egress_hook h, int map_fd, enum egress_log_level level,
+                    const struct egress_log *elog, int *ret_fd, struct isolate_error *err)
 {
         struct asm_buf a = {0};
-        egress_program(&a, hooks[h].v6, map_fd);
+        egress_program(&a, hooks[h].v6, map_fd, level, elog);
         if (a.overflow)
                 return error_set(err, ENOBUFS, "egress program %s: longer than %d instructions",
                                  hooks[h].name, PROG_MAX);
@@ -452,7 +556,8 @@ void egress_close(struct egress_bpf *e)
         *e = EGRESS_BPF_NONE;
 }
 
-int egress_load(const struct egress_allow *allow, struct egress_bpf *ret, struct isolate_error *err)
+int egress_load(const struct egress_allow *allow, const struct egress_log *elog,
+                struct egress_bpf *ret, struct isolate_error *err)
 {
         *ret = EGRESS_BPF_NONE;
         if (!allow || !allow->filtered)
@@ -480,11 +585,24 @@ int egress_load(const struct egress_allow *allow, struct egress_bpf *ret, struct
         if (r < 0)
                 return bpf_error(err, r, "cannot put the rule map into the egress map");
 
-        for (int h = 0; h < EGRESS_N_HOOKS; h++) {
-                r = load_one((enum egress_hook)h, e.map_fd, &e.prog_fd[h], err);
+        /* the richest log this kernel takes; the filter itself in any case */
+        enum egress_log_level level =
+            elog && elog->ring_fd >= 0 && elog->dropped_fd >= 0 ? EGRESS_LOG_TASK : EGRESS_LOG_OFF;
+        for (;;) {
+                r = load_one(EGRESS_CONNECT4, e.map_fd, level, elog, &e.prog_fd[EGRESS_CONNECT4],
+                             err);
+                if (r >= 0 || level == EGRESS_LOG_OFF || (r != -EINVAL && r != -EACCES))
+                        break;
+                level--;
+        }
+        if (r < 0)
+                return r;
+        for (int h = EGRESS_CONNECT4 + 1; h < EGRESS_N_HOOKS; h++) {
+                r = load_one((enum egress_hook)h, e.map_fd, level, elog, &e.prog_fd[h], err);
                 if (r < 0)
                         return r;
         }
+        e.log_level = level;
         *ret = e;
         e = EGRESS_BPF_NONE;
         return 0;
@@ -577,8 +695,19 @@ int egress_map_replace(int map_fd, const struct egress_allow *allow, struct isol
         return 0;
 }
 
-int egress_map_find(int cgroup_fd, int *ret_map_fd, struct isolate_error *err)
+/* The maps of our connect4 program attached to cgroup_fd: for each of want[] (a map type
+ * and name), its fd in ret[] (-1 when the program has none such). -ENOENT when no program of
+ * ours is attached there. */
+struct map_want {
+        uint32_t type;
+        const char *name;
+};
+
+static int prog_maps_find(int cgroup_fd, const struct map_want *want, size_t n_want, int *ret,
+                          struct isolate_error *err)
 {
+        for (size_t w = 0; w < n_want; w++)
+                ret[w] = -1;
         uint32_t ids[64];
         union bpf_attr a;
         memset(&a, 0, sizeof(a));
@@ -597,27 +726,98 @@ int egress_map_find(int cgroup_fd, int *ret_map_fd, struct isolate_error *err)
                 _cleanup_close_ int prog = bpf_call(BPF_PROG_GET_FD_BY_ID, &a);
                 if (prog < 0)
                         continue; /* detached meanwhile */
-                uint32_t map_ids[4] = {0};
+                uint32_t map_ids[8] = {0};
                 struct bpf_prog_info info;
                 memset(&info, 0, sizeof(info));
                 info.nr_map_ids = ELEMENTSOF(map_ids);
                 info.map_ids = ptr_u64(map_ids);
                 if (obj_info(prog, &info, sizeof(info)) < 0 ||
-                    strcmp(info.name, hooks[EGRESS_CONNECT4].name) != 0 || info.nr_map_ids != 1)
+                    strcmp(info.name, hooks[EGRESS_CONNECT4].name) != 0)
                         continue;
-
-                memset(&a, 0, sizeof(a));
-                a.map_id = map_ids[0];
-                _cleanup_close_ int map = bpf_call(BPF_MAP_GET_FD_BY_ID, &a);
-                if (map < 0)
-                        continue;
-                struct bpf_map_info minfo;
-                memset(&minfo, 0, sizeof(minfo));
-                if (obj_info(map, &minfo, sizeof(minfo)) < 0 ||
-                    minfo.type != BPF_MAP_TYPE_ARRAY_OF_MAPS || strcmp(minfo.name, MAP_NAME) != 0)
-                        continue;
-                *ret_map_fd = TAKE_FD(map);
-                return 0;
+                uint32_t n_maps =
+                    info.nr_map_ids < ELEMENTSOF(map_ids) ? info.nr_map_ids : ELEMENTSOF(map_ids);
+                for (uint32_t m = 0; m < n_maps; m++) {
+                        memset(&a, 0, sizeof(a));
+                        a.map_id = map_ids[m];
+                        _cleanup_close_ int map = bpf_call(BPF_MAP_GET_FD_BY_ID, &a);
+                        if (map < 0)
+                                continue;
+                        struct bpf_map_info minfo;
+                        memset(&minfo, 0, sizeof(minfo));
+                        if (obj_info(map, &minfo, sizeof(minfo)) < 0)
+                                continue;
+                        for (size_t w = 0; w < n_want; w++)
+                                if (ret[w] < 0 && minfo.type == want[w].type &&
+                                    strcmp(minfo.name, want[w].name) == 0)
+                                        ret[w] = TAKE_FD(map);
+                }
+                return 0; /* ours: what it has is all there is */
         }
         return error_set(err, ENOENT, "no egress program of isolate is attached to this cgroup");
+}
+
+int egress_map_find(int cgroup_fd, int *ret_map_fd, struct isolate_error *err)
+{
+        static const struct map_want want[] = {{BPF_MAP_TYPE_ARRAY_OF_MAPS, MAP_NAME}};
+        int fd = -1;
+        int r = prog_maps_find(cgroup_fd, want, 1, &fd, err);
+        if (r < 0)
+                return r;
+        if (fd < 0)
+                return error_set(err, ENOENT, "the egress program attached has no rule map");
+        *ret_map_fd = fd;
+        return 0;
+}
+
+/* ---- the log's maps ---------------------------------------------------------------------- */
+
+void egress_log_close(struct egress_log *l)
+{
+        if (!l)
+                return;
+        closep(&l->ring_fd);
+        closep(&l->dropped_fd);
+        *l = EGRESS_LOG_NONE;
+}
+
+int egress_log_new(struct egress_log *ret, struct isolate_error *err)
+{
+        *ret = EGRESS_LOG_NONE;
+        _cleanup_(egress_log_close) struct egress_log l = EGRESS_LOG_NONE;
+        l.ring_fd =
+            map_create(BPF_MAP_TYPE_RINGBUF, 0, 0, EGRESS_LOG_RING_BYTES, 0, -1, RING_MAP_NAME);
+        if (l.ring_fd == -EINVAL) {
+                error_set(err, EINVAL,
+                          "cannot create the egress log's ring buffer: the kernel has no BPF "
+                          "ring buffers (Linux >= 5.8)");
+                return error_host_fault(err);
+        }
+        if (l.ring_fd < 0)
+                return bpf_error(err, l.ring_fd, "cannot create the egress log's ring buffer");
+        /* mmapable: the init reads the count without bpf(2) */
+        l.dropped_fd = map_create(BPF_MAP_TYPE_ARRAY, sizeof(uint32_t), sizeof(uint64_t), 1,
+                                  BPF_F_MMAPABLE, -1, DROP_MAP_NAME);
+        if (l.dropped_fd < 0)
+                return bpf_error(err, l.dropped_fd, "cannot create the egress log's counter");
+        *ret = l;
+        l = EGRESS_LOG_NONE;
+        return 0;
+}
+
+int egress_log_find(int cgroup_fd, struct egress_log *ret, struct isolate_error *err)
+{
+        static const struct map_want want[] = {{BPF_MAP_TYPE_RINGBUF, RING_MAP_NAME},
+                                               {BPF_MAP_TYPE_ARRAY, DROP_MAP_NAME}};
+        int fds[2];
+        *ret = EGRESS_LOG_NONE;
+        int r = prog_maps_find(cgroup_fd, want, 2, fds, err);
+        if (r < 0)
+                return r;
+        if (fds[0] < 0 || fds[1] < 0) {
+                closep(&fds[0]);
+                closep(&fds[1]);
+                return error_set(err, ENOENT, "the egress program attached logs nothing");
+        }
+        *ret = (struct egress_log){.ring_fd = fds[0], .dropped_fd = fds[1]};
+        return 0;
 }

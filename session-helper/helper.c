@@ -79,7 +79,8 @@ ISOLATE_SANITIZER_LOG("isolate-helper")
 #define INIT_FD_RECORDS  24 /* 24, 25, 26: the records, the host's /var/log and utmp */
 #define INIT_FD_LISTEN   27 /* user scope: joins come here */
 #define INIT_FD_CAPS     28 /* 28, 29, 30: isolate-helper, the helper's mount and cgroup ns */
-#define INIT_FD_END      31
+#define INIT_FD_EGRESS   31 /* 31, 32 with egress_log: the refusals' ring and its drop count */
+#define INIT_FD_END      33 /* the session child moves fds above this before placing them */
 _Static_assert(INIT_FD_REGISTRY + 1 + CGROUP_MAX_HIERARCHIES + 1 <= INIT_FD_RECORDS,
                "the init's record fds are above its registry, leaves and escape fds");
 
@@ -104,6 +105,8 @@ struct session_setup {
         int sessions_lock; /* the user's lock, held until the registry entry exists */
         int listen_fd;     /* user scope: the init's socket for later logins */
         int caps_fds[3];   /* isolate-helper, our mount and cgroup namespaces, for the init */
+        /* egress_log: the programs write into it, the init reads it (egress.h) */
+        struct egress_log elog;
         char config_path[PATH_MAX];
         struct policy eff; /* the policy with the user's strictest caps (caps.h) */
         char fingerprint[17];
@@ -127,6 +130,7 @@ static void session_setup_done(struct session_setup *s)
         closep(&s->listen_fd);
         for (size_t i = 0; i < ELEMENTSOF(s->caps_fds); i++)
                 closep(&s->caps_fds[i]);
+        egress_log_close(&s->elog);
         caps_effective_free(&s->eff);
         if (s->reply.join.init_pidfd != s->init_pidfd)
                 closep(&s->init_pidfd);
@@ -379,17 +383,17 @@ static _Noreturn void session_child(struct session_setup *s)
 
         /* fds 3... for the init: move everything out of the way first (above every target) */
         for (size_t i = 0; i < n_keep; i++) {
-                keep[i] = fcntl(keep[i], F_DUPFD_CLOEXEC, 32);
+                keep[i] = fcntl(keep[i], F_DUPFD_CLOEXEC, INIT_FD_END);
                 if (keep[i] < 0) {
                         r = error_set_errno(&err, errno, "fcntl(F_DUPFD_CLOEXEC)");
                         goto fail;
                 }
         }
-        int caller = fcntl(s->caller_pidfd, F_DUPFD_CLOEXEC, 32);
-        int control = fcntl(s->control_sock, F_DUPFD_CLOEXEC, 32);
-        int helper = fcntl(s->child_sock_peer, F_DUPFD_CLOEXEC, 32);
-        int exe = fcntl(s->init_exe_fd, F_DUPFD_CLOEXEC, 32);
-        int out = escape >= 0 ? fcntl(escape, F_DUPFD_CLOEXEC, 32) : -1;
+        int caller = fcntl(s->caller_pidfd, F_DUPFD_CLOEXEC, INIT_FD_END);
+        int control = fcntl(s->control_sock, F_DUPFD_CLOEXEC, INIT_FD_END);
+        int helper = fcntl(s->child_sock_peer, F_DUPFD_CLOEXEC, INIT_FD_END);
+        int exe = fcntl(s->init_exe_fd, F_DUPFD_CLOEXEC, INIT_FD_END);
+        int out = escape >= 0 ? fcntl(escape, F_DUPFD_CLOEXEC, INIT_FD_END) : -1;
         int null = open("/dev/null", O_RDWR | O_CLOEXEC);
         if (caller < 0 || control < 0 || helper < 0 || exe < 0 || null < 0 ||
             (escape >= 0 && out < 0)) {
@@ -399,13 +403,16 @@ static _Noreturn void session_child(struct session_setup *s)
         escape = out;
         int rec_fds[3] = {records.records, records.host_log, records.host_utmp};
         for (size_t i = 0; i < ELEMENTSOF(rec_fds); i++)
-                if (rec_fds[i] >= 0 && (rec_fds[i] = fcntl(rec_fds[i], F_DUPFD_CLOEXEC, 32)) < 0) {
+                if (rec_fds[i] >= 0 &&
+                    (rec_fds[i] = fcntl(rec_fds[i], F_DUPFD_CLOEXEC, INIT_FD_END)) < 0) {
                         r = error_set_errno(&err, errno, "fcntl(F_DUPFD_CLOEXEC)");
                         goto fail;
                 }
-        int extra[4] = {s->listen_fd, s->caps_fds[0], s->caps_fds[1], s->caps_fds[2]};
+        int extra[6] = {s->listen_fd,   s->caps_fds[0],  s->caps_fds[1],
+                        s->caps_fds[2], s->elog.ring_fd, s->elog.dropped_fd};
         for (size_t i = 0; i < ELEMENTSOF(extra); i++)
-                if (extra[i] >= 0 && (extra[i] = fcntl(extra[i], F_DUPFD_CLOEXEC, 32)) < 0) {
+                if (extra[i] >= 0 &&
+                    (extra[i] = fcntl(extra[i], F_DUPFD_CLOEXEC, INIT_FD_END)) < 0) {
                         r = error_set_errno(&err, errno, "fcntl(F_DUPFD_CLOEXEC)");
                         goto fail;
                 }
@@ -434,8 +441,9 @@ static _Noreturn void session_child(struct session_setup *s)
                         goto fail;
                 }
         _Static_assert(INIT_FD_LISTEN == INIT_FD_RECORDS + 3 &&
-                           INIT_FD_CAPS == INIT_FD_LISTEN + 1 && INIT_FD_END == INIT_FD_CAPS + 3,
-                       "the init's fds 24 to 30 follow each other");
+                           INIT_FD_CAPS == INIT_FD_LISTEN + 1 &&
+                           INIT_FD_EGRESS == INIT_FD_CAPS + 3 && INIT_FD_END == INIT_FD_EGRESS + 2,
+                       "the init's fds 24 to 32 follow each other");
         for (size_t i = 0; i < ELEMENTSOF(extra); i++)
                 if (extra[i] >= 0 && fd_place(extra[i], INIT_FD_LISTEN + (int)i) < 0) {
                         r = error_set_errno(&err, errno, "dup2");
@@ -462,6 +470,7 @@ static _Noreturn void session_child(struct session_setup *s)
                         (char *)(p->scope == SCOPE_USER ? "user" : "login"),
                         linger,
                         s->config_path,
+                        p->name,
                         NULL};
         char *envp[] = {(char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
         syscall(SYS_execveat, exe, "", argv, envp, AT_EMPTY_PATH);
@@ -634,6 +643,8 @@ static void fingerprint(const struct policy *p, const struct join_spec *j, char 
         }
         const uint64_t egress[] = {p->egress.filtered, p->egress.n};
         fp_add(&h, egress, sizeof(egress));
+        if (p->egress.filtered) /* a sandbox whose refusals nobody reads is another sandbox */
+                fp_add(&h, &p->egress_log, sizeof(p->egress_log));
         for (size_t i = 0; i < p->egress.n; i++) {
                 const struct egress_rule *e = &p->egress.rules[i];
                 const uint64_t rule[] = {e->net.prefix, e->port, e->proto};
@@ -643,31 +654,60 @@ static void fingerprint(const struct policy *p, const struct join_spec *j, char 
         snprintf(ret, 17, "%016llx", (unsigned long long)h);
 }
 
-/* egress_allow: the four programs (egress.h) on one cgroup2 directory. No fd of them is
- * kept: on this kernel whoever holds a program's fd may detach it. */
-static int egress_attach_dir(const struct policy *p, const char *dir, struct isolate_error *err)
+/* egress_allow: the four programs (egress.h) on one cgroup2 directory, writing their
+ * refusals into elog (EGRESS_LOG_NONE: not logged). No fd of them is kept: on this kernel
+ * whoever holds a program's fd may detach it. */
+static int egress_attach_dir(struct session_setup *s, const char *dir,
+                             const struct egress_log *elog, struct isolate_error *err)
 {
+        const struct policy *p = s->policy;
         int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return error_set_errno(err, errno, "egress_allow: cannot open %s", dir);
         struct egress_bpf e = EGRESS_BPF_NONE;
-        int r = egress_load(&p->egress, &e, err);
+        int r = egress_load(&p->egress, elog, &e, err);
         if (r >= 0)
                 r = egress_attach(&e, fd, err);
+        bool logs_less = r >= 0 && elog->ring_fd >= 0 && e.log_level < EGRESS_LOG_TASK;
+        enum egress_log_level level = e.log_level;
         egress_close(&e);
         close(fd);
         if (r < 0) {
                 error_prefix(err, "policy %s: egress_allow", p->name);
                 return error_host_fault(err);
         }
+        if (logs_less)
+                warnings_add(s->reply.warnings, sizeof(s->reply.warnings),
+                             "policy %s: egress_log: this kernel's verifier refuses %s in cgroup "
+                             "sock_addr programs: refusals are %s",
+                             p->name,
+                             level == EGRESS_LOG_OFF ? "bpf_ringbuf_output"
+                                                     : "the process helpers (pid, uid, comm)",
+                             level == EGRESS_LOG_OFF ? "not logged" : "logged without the process");
         return 0;
+}
+
+/* The egress_log maps of a live sandbox, for a later login's own programs: those of the
+ * programs on dir, the sandbox's own unit. A sandbox whose programs log nothing (a kernel
+ * without the ring) leaves *ret EGRESS_LOG_NONE. */
+static int egress_log_of(const char *dir, struct egress_log *ret, struct isolate_error *err)
+{
+        *ret = EGRESS_LOG_NONE;
+        _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return error_set_errno(err, errno, "egress_log: cannot open %s", dir);
+        int r = egress_log_find(fd, ret, err);
+        return r == -ENOENT ? 0 : r;
 }
 
 /* Where a session's sockets are judged: the cgroup2 cgroup they are made in. cgroupfs
  * backends: the session's leaf (a joining login moves into it). systemd: the caller's
  * session-N.scope, where each login's own processes stay, and for a new user-scope
  * sandbox also isolate-ID.scope, where the init and what it outlives run. Before anything
- * of the session runs there. */
+ * of the session runs there. With egress_log every program writes into the sandbox's one
+ * ring, which its init reads: a new sandbox's (s->elog, made before the clone so that the
+ * init has it), or for a later login under systemd, whose scope gets programs of its own,
+ * the ring of the programs on the sandbox's unit. */
 static int egress_setup(struct session_setup *s, const struct cgroup_session *cg, bool fresh,
                         struct isolate_error *err)
 {
@@ -687,7 +727,21 @@ static int egress_setup(struct session_setup *s, const struct cgroup_session *cg
                         error_prefix(err, "policy %s: egress_allow", p->name);
                         return error_host_fault(err);
                 }
-                r = egress_attach_dir(p, caller, err);
+                _cleanup_(egress_log_close) struct egress_log found = EGRESS_LOG_NONE;
+                if (!fresh && p->egress_log && own && *own && !STREQ(own, caller)) {
+                        r = egress_log_of(own, &found, err);
+                        if (r < 0) {
+                                error_prefix(err, "policy %s", p->name);
+                                return error_host_fault(err);
+                        }
+                        if (found.ring_fd < 0)
+                                warnings_add(s->reply.warnings, sizeof(s->reply.warnings),
+                                             "policy %s: egress_log: the sandbox's programs "
+                                             "log nothing: this login's refusals are not "
+                                             "logged",
+                                             p->name);
+                }
+                r = egress_attach_dir(s, caller, fresh ? &s->elog : &found, err);
                 if (r < 0 || !fresh || !own || !*own || STREQ(own, caller))
                         return r;
         } else if (!fresh)
@@ -700,7 +754,7 @@ static int egress_setup(struct session_setup *s, const struct cgroup_session *cg
                           p->name);
                 return error_host_fault(err);
         }
-        return egress_attach_dir(p, own, err);
+        return egress_attach_dir(s, own, &s->elog, err);
 }
 
 /* The socket of a user-scope sandbox: made here, before the clone, in the registry's
@@ -883,6 +937,11 @@ static int session_build(struct session_setup *s, struct isolate_error *err)
                 return error_host_fault(err);
         if (p->scope == SCOPE_USER && (r = listen_socket_make(s, err)) < 0)
                 return error_host_fault(err);
+        /* before the clone: the session child inherits them and hands them to the init */
+        if (p->egress.filtered && p->egress_log && (r = egress_log_new(&s->elog, err)) < 0) {
+                error_prefix(err, "policy %s: egress_log", p->name);
+                return error_host_fault(err);
+        }
 
         /* The session child exists before any cgroup is made, knowing which leaves will be:
          * if this process dies while making them (a v1 cap write can block while the kernel
@@ -998,6 +1057,7 @@ static int cmd_open(const char *config_path)
             .sessions_lock = -1,
             .listen_fd = -1,
             .caps_fds = {-1, -1, -1},
+            .elog = EGRESS_LOG_NONE,
             .t_start = now_ns(),
         };
         join_spec_init(&s.reply.join);

@@ -3,7 +3,7 @@
  * The helper's session child builds the sandbox and then execs this small static program,
  * so that an idle session does not keep a copy of the helper's heap and libraries.
  *
- *   isolate-init SESSION-ID LEAF-NAME N-LEAVES UID SCOPE LINGER-MS CONFIG
+ *   isolate-init SESSION-ID LEAF-NAME N-LEAVES UID SCOPE LINGER-MS CONFIG POLICY
  *   fd 3: pidfd of the caller (the process that joins the session): the first login
  *   fd 4: control socket to the caller: MSG_CLOSE -> kill every other process, MSG_CLOSED n
  *   fd 5: socket to the helper: we send MSG_READY, it sends MSG_READY back as "commit"
@@ -26,6 +26,10 @@
  *         and cgroup namespaces: when the sandbox ends and the user has other live ones,
  *         a child of the init enters those namespaces and runs `isolate-helper caps`, which
  *         recomputes the user's caps without this sandbox (caps.h).
+ *   fds 31, 32, egress_log only: the BPF ring buffer the egress programs write a refusal
+ *         into, and their count of the refusals it had no room for (egress-log.h). The init
+ *         syslogs one line per refusal, at most EGRESS_LOG_BURST a second, then how many it
+ *         left out. Maps, not programs: holding them gives no way to detach the filter.
  *
  * Scopes. SCOPE login: one login, the one above. SCOPE user: any number of logins; a
  * logout kills nothing while another login is open (processes belong to the sandbox, not to
@@ -54,6 +58,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <sys/inotify.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -64,6 +69,7 @@
 #include <time.h>
 
 #include "../client/protocol.h"
+#include "egress-log.h"
 #include "records.h"
 #include "../client/sanitizer.h"
 
@@ -79,6 +85,7 @@ ISOLATE_SANITIZER_LOG("isolate-init")
 #define FD_CAPS_EXE 28 /* 29: the helper's mount namespace, 30: its cgroup namespace */
 #define FD_HOST_MNT 29
 #define FD_HOST_CG  30
+#define FD_EGRESS   31 /* 32: the count of refusals the ring had no room for */
 
 #define LINGER_FOREVER_MS (UINT64_MAX - 1) /* LINGER_FOREVER of conf/policy.h */
 #define MAX_LOGINS        1024
@@ -137,7 +144,7 @@ static unsigned kill_others(void)
         return before;
 }
 
-static const char *session_id, *leaf_name, *config_path, *uid_arg;
+static const char *session_id, *leaf_name, *config_path, *uid_arg, *policy_name;
 static int n_leaves;
 static int fd_escape = -1; /* until the commit */
 static struct records records;
@@ -311,8 +318,72 @@ static void caps_recompute(void)
                        session_id, status);
 }
 
+/* egress_log: the ring's reader, and the timer for the line of a window that counted
+ * refusals it did not log. */
+static struct egress_log_reader egress;
+static bool have_egress;
+static int egress_timer = -1;
+
+static uint64_t monotonic_ns(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void egress_line(const char *line, void *data)
+{
+        syslog(LOG_NOTICE, "%s", line);
+}
+
+static void egress_open(void)
+{
+        if (fcntl(FD_EGRESS, F_GETFD) < 0)
+                return;
+        int dropped = fcntl(FD_EGRESS + 1, F_GETFD) >= 0 ? FD_EGRESS + 1 : -1;
+        int r = egress_log_reader_open(&egress, FD_EGRESS, dropped, session_id, policy_name);
+        if (r == 0) {
+                egress_timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+                if (egress_timer >= 0) {
+                        have_egress = true;
+                        return;
+                }
+                r = -errno;
+                egress_log_reader_close(&egress);
+        }
+        syslog(LOG_WARNING, "session %s: cannot read the egress log: %s; refusals are not logged",
+               session_id, strerror(-r));
+        close(FD_EGRESS);
+        if (dropped >= 0)
+                close(dropped);
+}
+
+/* Everything the ring holds, logged; the timer set for the window's count. */
+static void egress_drain(void)
+{
+        uint64_t deadline = egress_log_drain(&egress, monotonic_ns(), egress_line, NULL);
+        struct itimerspec at = {
+            {0, 0}, {(time_t)(deadline / 1000000000ull), (long)(deadline % 1000000000ull)}};
+        if (deadline)
+                timerfd_settime(egress_timer, TFD_TIMER_ABSTIME, &at, NULL);
+}
+
+static void egress_timer_expired(void)
+{
+        uint64_t expirations;
+        while (read(egress_timer, &expirations, sizeof(expirations)) > 0)
+                ;
+        egress_log_flush(&egress, monotonic_ns(), false, egress_line, NULL);
+        egress_drain(); /* rearms for a window that is counting still */
+}
+
 static _Noreturn void cleanup_and_exit(int status)
 {
+        /* the last refusals, and the count of the window they end in */
+        if (have_egress) {
+                (void)egress_log_drain(&egress, monotonic_ns(), egress_line, NULL);
+                egress_log_flush(&egress, monotonic_ns(), true, egress_line, NULL);
+        }
         /* no more joins: a helper that connects now builds a new sandbox */
         if (user_scope) {
                 close(FD_LISTEN);
@@ -486,7 +557,7 @@ static void login_close(size_t i)
 int main(int argc, char **argv)
 {
         uint64_t uid;
-        if (argc != 8 || getpid() != 1 || safe_atoi(argv[3], &n_leaves) < 0 || n_leaves < 0 ||
+        if (argc != 9 || getpid() != 1 || safe_atoi(argv[3], &n_leaves) < 0 || n_leaves < 0 ||
             n_leaves > 16 || safe_atou64(argv[4], &uid) < 0 || uid > UINT32_MAX ||
             (!STREQ(argv[5], "login") && !STREQ(argv[5], "user")) ||
             safe_atou64(argv[6], &linger_ms) < 0)
@@ -496,6 +567,12 @@ int main(int argc, char **argv)
         uid_arg = argv[4];
         user_scope = STREQ(argv[5], "user");
         config_path = argv[7];
+        policy_name = argv[8];
+        /* Its fds (the egress log's, the registry's, the host's namespaces) are its own: a
+         * user's process fails the kernel's ptrace check (pidfd_getfd, /proc/1/fd) on uid and
+         * capabilities already; not dumpable (the exec made it so again) refuses also a root
+         * process without CAP_SYS_PTRACE. */
+        prctl(PR_SET_DUMPABLE, 0);
         openlog("isolate-init", LOG_PID, LOG_AUTHPRIV);
         if (fcntl(FD_LEAVES + n_leaves, F_GETFD) >= 0)
                 fd_escape = FD_LEAVES + n_leaves;
@@ -527,10 +604,21 @@ int main(int argc, char **argv)
                         cleanup_and_exit(1);
         }
 
+        egress_open();
+
         if (proto_send_simple(FD_HELPER, MSG_READY, 0, NULL) < 0)
                 cleanup_and_exit(1);
 
-        enum { P_SIGNAL, P_HELPER, P_RECORDS, P_LISTEN, P_TIMER, P_FIXED };
+        enum {
+                P_SIGNAL,
+                P_HELPER,
+                P_RECORDS,
+                P_LISTEN,
+                P_TIMER,
+                P_EGRESS,
+                P_EGRESS_TIMER,
+                P_FIXED
+        };
         bool committed = false;
         struct pollfd *p = NULL;
         for (;;) {
@@ -546,6 +634,8 @@ int main(int argc, char **argv)
                 p[P_LISTEN] = (struct pollfd){.fd = user_scope && committed ? FD_LISTEN : -1,
                                               .events = POLLIN};
                 p[P_TIMER] = (struct pollfd){.fd = tfd, .events = POLLIN};
+                p[P_EGRESS] = (struct pollfd){.fd = have_egress ? FD_EGRESS : -1, .events = POLLIN};
+                p[P_EGRESS_TIMER] = (struct pollfd){.fd = egress_timer, .events = POLLIN};
                 for (size_t i = 0; i < n_logins; i++) {
                         p[P_FIXED + 2 * i] =
                             (struct pollfd){.fd = logins[i].pidfd, .events = POLLIN};
@@ -557,6 +647,10 @@ int main(int argc, char **argv)
                                 continue;
                         cleanup_and_exit(1);
                 }
+                if (p[P_EGRESS].revents)
+                        egress_drain();
+                if (p[P_EGRESS_TIMER].revents)
+                        egress_timer_expired();
                 if (p[P_RECORDS].revents) {
                         char buf[4096];
                         while (read(ifd, buf, sizeof(buf)) > 0)

@@ -524,6 +524,41 @@ class SshServer:
             kw["stdin"] = subprocess.DEVNULL
         return subprocess.run(self.ssh_argv(user, command, tty, extra), timeout=timeout, **kw)
 
+    def local_forward(self, user, host, port, extra=()):
+        """What a client reading from an ssh -N -L forward (as user) to host:port gets, all
+        of it until the far end closes (b"" when sshd could not connect there). The client
+        is stopped afterwards, killed if SIGTERM does not end it in 10 s."""
+        lport = free_port()
+        ssh = subprocess.Popen(
+            self.ssh_argv(user, None, extra=["-N", *extra, "-L",
+                                             f"127.0.0.1:{lport}:{host}:{port}"]),
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 15
+            while True:
+                try:
+                    c = socket.create_connection(("127.0.0.1", lport), timeout=10)
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or ssh.poll() is not None:
+                        raise AssertionError("the -L listener never came up: " +
+                                             (ssh.stderr.read().decode()
+                                              if ssh.poll() is not None else "timeout"))
+                    time.sleep(0.1)
+            got = b""
+            with c:
+                while chunk := c.recv(4096):
+                    got += chunk
+            return got
+        finally:
+            # the client's stderr is read too (a full pipe would block it)
+            ssh.terminate()
+            try:
+                ssh.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                ssh.kill()
+                ssh.communicate(timeout=10)
+
     def scp(self, *args, timeout=60):
         argv = ["scp"] + self.client_opts() + ["-P", str(self.port)] + list(args)
         return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,

@@ -6,10 +6,15 @@ login path).
 Listeners on loopback only: 127.0.0.2, 127.0.0.3 and ::1, ports picked free. A probe run
 inside the session tries each destination and prints what connect()/sendto() returned; the
 same probe under a policy without the key reaches all of them, so a refusal is the
-filter's doing."""
+filter's doing.
+
+egress_log (TestEgressLog, and the sshd class): the session's init syslogs each refusal;
+those tests run isolatectl in a PrivateEnv (sshd.py), whose /dev/log is the test's listener,
+so the init (made in a copy of that mount namespace) logs there."""
 
 import json
 import os
+import re
 import socket
 import subprocess
 import threading
@@ -46,13 +51,14 @@ print(json.dumps(out))
 """
 
 
-def policy(egress, scope="login"):
+def policy(egress, scope="login", extra=""):
     line = f"egress_allow = {{{egress}}}" if egress is not None else ""
     return f"""
 policy test {{
   network = host
   scope = {scope}
   {line}
+  {extra}
 }}
 """
 
@@ -200,6 +206,201 @@ class TestEgress(SandboxTestCase):
         self.assertClean()
 
 
+# ---- egress_log ------------------------------------------------------------------------------
+
+REFUSED = re.compile(r"<(\d+)>.*isolate-init\[\d+\]: session ([0-9a-f]{16}): egress refused: "
+                     r"(.*)$")
+SUPPRESSED = re.compile(r"^suppressed (\d+) more \(at most 10 lines a second per session\)$")
+
+# connects (TCP) or sends (UDP) to each [kind, family, address, port]; prints the errnos and
+# the time the whole took
+FLOOD = r"""
+import errno, json, socket, sys, time
+todo, count = json.loads(sys.argv[1]), int(sys.argv[2])
+got, t = [], time.monotonic()
+for _ in range(count):
+    for kind, fam, addr, port in todo:
+        s = socket.socket(getattr(socket, fam),
+                          socket.SOCK_STREAM if kind == "tcp" else socket.SOCK_DGRAM)
+        try:
+            if kind == "tcp":
+                s.connect((addr, port))
+            else:
+                s.sendto(b"x", (addr, port))
+            r = "ok"
+        except OSError as e:
+            r = errno.errorcode.get(e.errno, str(e.errno))
+        finally:
+            s.close()
+        if len(got) < len(todo):
+            got.append(r)
+print(json.dumps({"errnos": got, "elapsed": time.monotonic() - t}))
+"""
+
+
+class TestEgressLog(SandboxTestCase):
+    """egress_log = true (the default): one line per refusal from the session's init, with the
+    session id, destination, process and policy; a flood is cut to 10 lines a second plus a
+    count; egress_log = false logs nothing. The user reaches none of the init's fds."""
+
+    USERS = ("isolate-eg4", "isolate-eg5")
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        try:
+            if not have_cgroup2():
+                raise unittest.SkipTest("no cgroup2 hierarchy mounted: cgroup BPF has nowhere "
+                                        "to attach")
+            cls.env = PrivateEnv({})
+            cls.l = Listeners()
+        except BaseException:
+            if getattr(cls, "env", None):
+                cls.env.close()
+            cls.sb.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.l.close()
+        cls.env.close()
+        super().tearDownClass()
+
+    def setUp(self):
+        self.mark = self.env.syslog.mark()
+        t = self.l.tcp
+        self.allow = f'"127.0.0.2:{t["v4a"][1]}/tcp"'
+
+    def run_in(self, user, cfg, argv, **kw):
+        return self.env.run([ISOLATECTL, "run", "-c", cfg, "--helper", HELPER, user.name,
+                             "--"] + argv, **kw)
+
+    def flood(self, user, cfg, todo, count=1):
+        r = self.run_in(user, cfg, ["/usr/bin/python3", "-c", FLOOD, json.dumps(todo),
+                                    str(count)])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return json.loads(r.stdout.strip().splitlines()[-1])
+
+    def session_ids(self):
+        return [m.group(1) for m in (re.search(r"isolate\[\d+\]: .* session=([0-9a-f]{16}) "
+                                               r"outcome=(?:confined|joined)", l)
+                                     for l in self.env.syslog.lines()[self.mark:]) if m]
+
+    def refusals(self):
+        """(priority, session, text) of each egress line since setUp."""
+        return [(int(m.group(1)), m.group(2), m.group(3))
+                for m in map(REFUSED.search, self.env.syslog.lines()[self.mark:]) if m]
+
+    def test_each_refusal_is_one_line(self):
+        t, u = self.l.tcp, self.l.udp
+        cfg = self.sb.config(policies=policy(self.allow))
+        got = self.flood(self.u1, cfg, [["tcp", "AF_INET", *t["v4a"]],
+                                         ["tcp", "AF_INET", *t["v4b"]],
+                                         ["udp", "AF_INET", *u["u_b"]],
+                                         ["tcp", "AF_INET6", *t["v6b"]]])
+        self.assertEqual(got["errnos"], ["ok", "EPERM", "EPERM", "EPERM"])
+        self.assertClean()
+        sid = self.session_ids()
+        self.assertEqual(len(sid), 1, self.env.syslog.dump())
+        who = (rf' \(pid \d+ uid {self.u1.uid} comm "python3"\): '
+               r"not in policy test's egress_allow$")
+        want = [rf"^127\.0\.0\.3:{t['v4b'][1]}/tcp" + who,
+                rf"^127\.0\.0\.3:{u['u_b'][1]}/udp" + who,
+                rf"^\[::1\]:{t['v6b'][1]}/tcp" + who]
+        lines = self.refusals()
+        self.assertEqual(len(lines), 3, self.env.syslog.dump())
+        for (prio, session, text), rx in zip(lines, want):
+            self.assertEqual(prio, 10 * 8 + 5, "facility authpriv, level notice")
+            self.assertEqual(session, sid[0])
+            self.assertRegex(text, rx)
+
+    def test_a_flood_is_cut_to_the_rate_limit_and_counted(self):
+        cfg = self.sb.config(policies=policy(self.allow))
+        got = self.flood(self.u1, cfg, [["tcp", "AF_INET", *self.l.tcp["v4b"]]], 1000)
+        self.assertEqual(got["errnos"], ["EPERM"])
+        self.assertClean()
+        lines = [text for _, _, text in self.refusals()]
+        counts = [int(m.group(1)) for m in map(SUPPRESSED.match, lines) if m]
+        logged = len(lines) - len(counts)
+        # every refusal is a line or counted in one (the ring's overflow included)
+        self.assertEqual(logged + sum(counts), 1000, "\n".join(lines))
+        self.assertTrue(counts, "\n".join(lines))
+        # at most 10 lines a window of a second, each window that cut some ends in a count
+        self.assertLessEqual(logged, 10 * (len(counts) + 1), "\n".join(lines))
+        if got["elapsed"] < 0.3:  # all in one window (not so on a starved host)
+            self.assertEqual((logged, counts), (10, [990]), "\n".join(lines))
+
+    def test_egress_log_false_logs_nothing(self):
+        cfg = self.sb.config(policies=policy(self.allow, extra="egress_log = false"))
+        got = self.flood(self.u1, cfg, [["tcp", "AF_INET", *self.l.tcp["v4b"]],
+                                         ["udp", "AF_INET", *self.l.udp["u_b"]]], 20)
+        self.assertEqual(got["errnos"], ["EPERM", "EPERM"])
+        self.assertClean()
+        self.assertEqual(len(self.session_ids()), 1, self.env.syslog.dump())
+        self.assertEqual(self.refusals(), [])
+
+    def test_a_joining_logins_refusals_reach_the_sandboxs_init(self):
+        cfg = self.sb.config(policies=policy(self.allow, scope="user"))
+        argv = self.env.nsenter() + [ISOLATECTL, "run", "-c", cfg, "--helper", HELPER,
+                                     self.u2.name, "--", "/bin/sh", "-c", "echo READY; read x"]
+        with Held(argv, cwd="/") as first:
+            first.wait_for("READY")
+            got = self.flood(self.u2, cfg, [["tcp", "AF_INET", *self.l.tcp["v4b"]]])
+            self.assertEqual(got["errnos"], ["EPERM"])
+            deadline = time.monotonic() + 5
+            while not self.refusals() and time.monotonic() < deadline:
+                time.sleep(0.05)
+        self.assertClean(timeout=10)
+        sid = self.session_ids()
+        self.assertEqual(len(sid), 2, self.env.syslog.dump())
+        self.assertEqual(sid[0], sid[1], "the second login joined the first's sandbox")
+        lines = self.refusals()
+        self.assertEqual([(s, t.split(" (")[0]) for _, s, t in lines],
+                         [(sid[0], f"127.0.0.3:{self.l.tcp['v4b'][1]}/tcp")],
+                         self.env.syslog.dump())
+
+    def test_the_init_holds_the_log_and_the_user_cannot_reach_it(self):
+        cfg = self.sb.config(policies=policy(self.allow))
+        probe = r"""
+import ctypes, errno, json, os
+libc = ctypes.CDLL(None, use_errno=True)
+def err():
+    return errno.errorcode.get(ctypes.get_errno(), "?")
+out = {"proc1": os.path.exists("/proc/1")}
+try:
+    os.listdir("/proc/1/fd")
+    out["fd_dir"] = "ok"
+except OSError as e:
+    out["fd_dir"] = errno.errorcode[e.errno]
+pidfd = libc.syscall(434, 1, 0)  # pidfd_open(1): the init, pid 1 here
+out["pidfd_open"] = "ok" if pidfd >= 0 else err()
+for fd in (31, 32):  # its egress log: the ring and the drop count
+    r = libc.syscall(438, pidfd, fd, 0) if pidfd >= 0 else -1  # pidfd_getfd
+    out[f"getfd{fd}"] = "ok" if r >= 0 else err()
+print(json.dumps(out))
+print("READY", flush=True)
+input()
+"""
+        argv = self.env.nsenter() + [ISOLATECTL, "run", "-c", cfg, "--helper", HELPER,
+                                     self.u1.name, "--", "/usr/bin/python3", "-c", probe]
+        with Held(argv, cwd="/") as h:
+            h.wait_for("READY")
+            got = json.loads([l for l in h.out.splitlines() if l.startswith("{")][-1])
+            # hidden by hidepid, and refused by the kernel's ptrace check (the init is root)
+            self.assertEqual(got, {"proc1": False, "fd_dir": "ENOENT", "pidfd_open": "ok",
+                                   "getfd31": "EPERM", "getfd32": "EPERM"})
+            inits = self.sb.init_processes()
+            self.assertEqual(len(inits), 1)
+            fds = {}
+            for name in os.listdir(f"/proc/{inits[0]}/fd"):
+                fds[int(name)] = os.readlink(f"/proc/{inits[0]}/fd/{name}")
+            self.assertEqual((fds.get(31), fds.get(32)), ("anon_inode:bpf-map",) * 2, fds)
+            # maps only: no program fd, with which one could detach the filter
+            self.assertNotIn("anon_inode:bpf-prog", fds.values())
+            h.send("")
+        self.assertClean()
+
+
 def have_cgroup2():
     return (os.path.exists("/sys/fs/cgroup/unified/cgroup.procs") or
             os.path.exists("/sys/fs/cgroup/cgroup.procs"))
@@ -281,6 +482,19 @@ class TestEgressSshd(unittest.TestCase):
                                                r"not permitted",
                                                5, mark), "\n".join(self.srv.log[mark:]))
         self.assertEqual(self.forward(self.l.tcp["v4a2"]), b"")
+        self.assertClean()
+
+    def test_a_refused_forward_is_logged(self):
+        # the session's init logs what sshd's forwarding was refused, naming sshd's process
+        mark = self.env.syslog.mark()
+        target = self.l.tcp["v4b"]
+        self.assertEqual(self.forward(target), b"")
+        line = self.env.syslog.wait_for(r"isolate-init\[\d+\]: session [0-9a-f]{16}: egress "
+                                        r"refused: ", 5, mark)
+        self.assertIsNotNone(line, self.env.syslog.dump())
+        self.assertRegex(line, rf'egress refused: 127\.0\.0\.3:{target[1]}/tcp \(pid \d+ uid '
+                               rf'{self.u.uid} comm "sshd"\): not in policy test\'s '
+                               r"egress_allow$")
         self.assertClean()
 
     def test_stdio_forward(self):

@@ -127,6 +127,16 @@ class SshdCase(unittest.TestCase):
         self.assertEqual(left, {"inits": [], "leaves": [], "registry": []},
                          "the session left something behind")
 
+    def assertLoginLogout(self, user):
+        """The host's wtmp has user's last login, on the session's pts/N renamed
+        pts/N:<session id> (records.c), and its logout after it."""
+        dump = subprocess.run(["utmpdump", self.env.wtmp], capture_output=True,
+                              text=True).stdout
+        logins = [l for l in dump.splitlines() if l.startswith("[7]") and user.name in l]
+        self.assertTrue(logins, dump)
+        line = re.search(r"\[(pts/\d+:[0-9a-f]{6})\s*\]", logins[-1]).group(1)
+        self.assertRegex(dump[dump.index(logins[-1]):], rf"\[8\] .*\[{line}\s*\]", dump)
+
     def sshd_errors(self):
         return [l for l in self.srv.log[self.log_mark:]
                 if re.search(r"\b(error|fatal)\b|failed", l, re.I)]
@@ -246,14 +256,7 @@ class TestLogin(SshdCase):
         self.assertEqual(processes_of(self.p1.uid), [])
         self.assertClean()
         # The monitor wrote its login records from inside the sandbox, and closed them.
-        dump = subprocess.run(["utmpdump", self.env.wtmp], capture_output=True,
-                              text=True).stdout
-        logins = [l for l in dump.splitlines() if l.startswith("[7]") and self.p1.name in l]
-        self.assertTrue(logins, dump)
-        # the session's pts/N, renamed pts/N:<session id> on the host (records.c)
-        line = re.search(r"\[(pts/\d+:[0-9a-f]{6})\s*\]", logins[-1]).group(1)
-        after = dump[dump.index(logins[-1]):]
-        self.assertRegex(after, rf"\[8\] .*\[{line}\s*\]", dump)
+        self.assertLoginLogout(self.p1)
         last = subprocess.run(["last", "-f", self.env.wtmp, "-w"], capture_output=True,
                               text=True).stdout
         mine = [l for l in last.splitlines() if l.startswith(self.p1.name)]
@@ -308,12 +311,7 @@ class TestLogin(SshdCase):
         while processes_of(self.p1.uid) and time.monotonic() < deadline:
             time.sleep(0.05)
         self.assertClean()
-        dump = subprocess.run(["utmpdump", self.env.wtmp], capture_output=True,
-                              text=True).stdout
-        logins = [l for l in dump.splitlines() if l.startswith("[7]") and self.p1.name in l]
-        self.assertTrue(logins, dump)
-        line = re.search(r"\[(pts/\d+:[0-9a-f]{6})\s*\]", logins[-1]).group(1)
-        self.assertRegex(dump[dump.index(logins[-1]):], rf"\[8\] .*\[{line}\s*\]", dump)
+        self.assertLoginLogout(self.p1)
 
 
 class TestFiles(SshdCase):
@@ -395,42 +393,10 @@ class TestForwarding(SshdCase):
             except OSError:
                 pass
         threading.Thread(target=serve, daemon=True).start()
-        lport = free_port()
-        ssh = subprocess.Popen(
-            self.srv.ssh_argv(user, None, extra=["-N", "-o", "ExitOnForwardFailure=yes",
-                                                 "-L", f"127.0.0.1:{lport}:127.0.0.1:{target}"]),
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
-            deadline = time.monotonic() + 15
-            while True:
-                try:
-                    c = socket.create_connection(("127.0.0.1", lport), timeout=10)
-                    break
-                except OSError:
-                    if time.monotonic() > deadline or ssh.poll() is not None:
-                        raise AssertionError("the -L listener never came up: " +
-                                             ssh.stderr.read().decode() if ssh.poll() is not None
-                                             else "timeout")
-                    time.sleep(0.1)
-            got = b""
-            with c:
-                while True:
-                    chunk = c.recv(4096)
-                    if not chunk:
-                        break
-                    got += chunk
-            return banner, got
+            return banner, self.srv.local_forward(user, "127.0.0.1", target,
+                                                  extra=["-o", "ExitOnForwardFailure=yes"])
         finally:
-            # the client's stderr is read too (a full pipe would block it); a client that
-            # has not exited 10 s after SIGTERM (seen once on a loaded host) is killed
-            ssh.terminate()
-            try:
-                ssh.communicate(timeout=10)
-            except subprocess.TimeoutExpired:
-                ssh.kill()
-                ssh.communicate(timeout=10)
-            ssh.stdout.close()
-            ssh.stderr.close()
             srv.close()
 
     def test_forward_works_with_host_network(self):

@@ -50,8 +50,10 @@ static struct fixture {
         char cgroups[MAX_CGROUPS][PATH_MAX]; /* made by us, innermost last; "" when not */
         size_t n_cgroups;
         int cgroup_fd;
-        pid_t child;
+        pid_t child, last_child;
         struct egress_bpf bpf;
+        struct egress_log log;
+        struct egress_log_reader reader; /* mapped when reader.consumer */
         int listeners[MAX_LISTENERS];
         size_t n_listeners;
         uint16_t port;   /* P: TCP on 127.0.0.2, 127.0.0.3, [::1]; UDP on 127.0.0.2, [::1] */
@@ -66,6 +68,7 @@ static int setup(void **state)
         memset(&fx, 0, sizeof(fx));
         fx.cgroup_fd = -1;
         fx.bpf = EGRESS_BPF_NONE;
+        fx.log = EGRESS_LOG_NONE;
         for (size_t i = 0; i < MAX_LISTENERS; i++)
                 fx.listeners[i] = -1;
         fx.udp_allowed = fx.udp_v6 = -1;
@@ -137,6 +140,9 @@ static int teardown(void **state)
         if (fx.cgroup_fd >= 0)
                 close(fx.cgroup_fd);
         egress_close(&fx.bpf);
+        egress_log_close(&fx.log);
+        if (fx.reader.consumer)
+                egress_log_reader_close(&fx.reader);
         for (size_t i = 0; i < fx.n_listeners; i++)
                 close(fx.listeners[i]);
         if (fx.udp_allowed >= 0)
@@ -240,7 +246,7 @@ static struct egress_allow rules_of(struct egress_rule *buf, size_t max, const c
 static void load_and_attach(const struct egress_allow *a, int cgroup_fd)
 {
         struct isolate_error err = {0};
-        int r = egress_load(a, &fx.bpf, &err);
+        int r = egress_load(a, &fx.log, &fx.bpf, &err);
         if (r < 0 && err.host_fault && (r == -ENOSYS || r == -EINVAL))
                 skip_because("this kernel cannot run the egress programs: %s", err.msg);
         if (r < 0)
@@ -727,6 +733,7 @@ static void in_child(const char *dir, void (*fn)(void))
         fflush(stdout);
         fx.child = test_fork();
         assert_true(fx.child >= 0);
+        fx.last_child = fx.child;
         if (fx.child == 0) {
                 if (dir && cgroup_join(dir) < 0) {
                         printf("    FAIL: cannot join %s: %m\n", dir);
@@ -896,7 +903,7 @@ static void test_errors_and_detach(void **state)
         struct isolate_error err = {0};
         struct egress_bpf e = EGRESS_BPF_NONE;
         struct egress_allow unset = {0};
-        assert_int_equal(egress_load(&unset, &e, &err), -EINVAL);
+        assert_int_equal(egress_load(&unset, NULL, &e, &err), -EINVAL);
         assert_non_null(strstr(err.msg, "no egress_allow"));
 
         int map_fd = -1;
@@ -928,6 +935,328 @@ static void test_errors_and_detach(void **state)
         assert_int_equal(egress_detach(&fx.bpf, fx.cgroup_fd, &err), 0);
         assert_int_equal(egress_map_find(fx.cgroup_fd, &map_fd, &err), -ENOENT);
         in_child(dir, child_checks_detached);
+}
+
+/* ---- egress_log: the refusals, as the session's init reads them ---------------------------- */
+
+#define LOG_SESSION "0123456789abcdef"
+#define LOG_POLICY  "bastion"
+
+static struct {
+        char lines[32][512];
+        size_t n; /* every line emitted, also past the 32 kept */
+} seen;
+
+static void seen_line(const char *line, void *data)
+{
+        if (seen.n < ELEMENTSOF(seen.lines))
+                snprintf(seen.lines[seen.n], sizeof(seen.lines[0]), "%s", line);
+        seen.n++;
+}
+
+static void seen_reset(void)
+{
+        memset(&seen, 0, sizeof(seen));
+}
+
+/* The programs with a log, attached; the parent's reader of it. */
+static void load_logged(const struct egress_allow *a)
+{
+        struct isolate_error err = {0};
+        if (egress_log_new(&fx.log, &err) < 0)
+                fail_msg("egress_log_new: %s", err.msg);
+        assert_true(fcntl(fx.log.ring_fd, F_GETFD) & FD_CLOEXEC);
+        assert_true(fcntl(fx.log.dropped_fd, F_GETFD) & FD_CLOEXEC);
+        load_and_attach(a, fx.cgroup_fd);
+        print_message("    log level on this kernel: %s\n",
+                      fx.bpf.log_level == EGRESS_LOG_TASK      ? "address and process"
+                      : fx.bpf.log_level == EGRESS_LOG_ADDRESS ? "address only"
+                                                               : "none");
+        assert_int_not_equal(fx.bpf.log_level, EGRESS_LOG_OFF);
+        assert_int_equal(egress_log_reader_open(&fx.reader, fx.log.ring_fd, fx.log.dropped_fd,
+                                                LOG_SESSION, LOG_POLICY),
+                         0);
+}
+
+static uint64_t mono_ns(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void child_refusals(void)
+{
+        uint16_t P = fx.port;
+        /* the name is the user's to choose: a quote and a control character in it */
+        prctl(PR_SET_NAME, "eg\"probe\001x", 0, 0, 0);
+        EXPECT(tcp_connect("127.0.0.2", P), 0, "TCP 127.0.0.2:%u (listed: no line)", P);
+        EXPECT(tcp_connect("127.0.0.3", P), EPERM, "TCP 127.0.0.3:%u", P);
+        EXPECT(udp_send(AF_INET, "127.0.0.3", P + 2, "x"), EPERM, "UDP sendto 127.0.0.3:%u", P + 2);
+        EXPECT(tcp_connect("::1", P + 1), EPERM, "TCP [::1]:%u", P + 1);
+        EXPECT(tcp_connect("::ffff:127.0.0.3", P), EPERM, "TCP [::ffff:127.0.0.3]:%u", P);
+        EXPECT(udp_send(AF_INET6, "::ffff:127.0.0.3", P + 2, "x"), EPERM,
+               "UDP sendto [::ffff:127.0.0.3]:%u", P + 2);
+}
+
+/* One line per refusal: the destination as written in a config, the process, the policy;
+ * nothing for an allowed connect. */
+static void test_refusals_are_logged(void **state)
+{
+        const char *dir = make_cgroup();
+        listen_all();
+        struct egress_rule buf[2];
+        static const char *const rules[] = {"127.0.0.2:P/tcp", "[::1]:P", NULL};
+        struct egress_allow a = rules_of(buf, ELEMENTSOF(buf), rules);
+        load_logged(&a);
+        in_child(dir, child_refusals);
+
+        seen_reset();
+        uint64_t deadline = egress_log_drain(&fx.reader, mono_ns(), seen_line, NULL);
+        assert_int_equal(deadline, 0); /* nothing suppressed: no window line pending */
+        char who[96] = "";
+        if (fx.bpf.log_level == EGRESS_LOG_TASK)
+                snprintf(who, sizeof(who), " (pid %d uid 0 comm \"eg?probe?x\")",
+                         (int)fx.last_child);
+        char want[5][512];
+        uint16_t P = fx.port;
+        snprintf(want[0], sizeof(want[0]),
+                 "session " LOG_SESSION ": egress refused: 127.0.0.3:%u/tcp%s: not in policy "
+                 "bastion's egress_allow",
+                 P, who);
+        snprintf(want[1], sizeof(want[1]),
+                 "session " LOG_SESSION ": egress refused: 127.0.0.3:%u/udp%s: not in policy "
+                 "bastion's egress_allow",
+                 P + 2, who);
+        snprintf(want[2], sizeof(want[2]),
+                 "session " LOG_SESSION ": egress refused: [::1]:%u/tcp%s: not in policy "
+                 "bastion's egress_allow",
+                 P + 1, who);
+        /* a TCP connect to a v4-mapped address is judged by connect6, as written; a UDP send
+         * to one by sendmsg4 (the kernel hands it to IPv4 first) */
+        snprintf(want[3], sizeof(want[3]),
+                 "session " LOG_SESSION ": egress refused: [::ffff:127.0.0.3]:%u/tcp%s: not in "
+                 "policy bastion's egress_allow",
+                 P, who);
+        snprintf(want[4], sizeof(want[4]), "%s", want[1]);
+        for (size_t i = 0; i < seen.n && i < ELEMENTSOF(seen.lines); i++)
+                print_message("    %s\n", seen.lines[i]);
+        assert_int_equal(seen.n, ELEMENTSOF(want));
+        for (size_t i = 0; i < ELEMENTSOF(want); i++)
+                assert_string_equal(seen.lines[i], want[i]);
+        /* read: the ring is empty now */
+        seen_reset();
+        egress_log_drain(&fx.reader, mono_ns(), seen_line, NULL);
+        assert_int_equal(seen.n, 0);
+}
+
+static void child_flood(void)
+{
+        int refused = 0;
+        for (int i = 0; i < 1000; i++)
+                refused += tcp_connect("127.0.0.3", fx.port) == EPERM;
+        EXPECT(refused, 1000, "1000 TCP connects to 127.0.0.3:%u refused", fx.port);
+}
+
+static void child_one_more(void)
+{
+        EXPECT(tcp_connect("127.0.0.3", fx.port), EPERM, "TCP 127.0.0.3:%u", fx.port);
+}
+
+/* A flood while nobody reads: the ring keeps what it can, the programs count the rest;
+ * the reader logs EGRESS_LOG_BURST lines and one that says how many more there were, all
+ * 1000 accounted for. The next window logs again. */
+static void test_flood_is_rate_limited_and_counted(void **state)
+{
+        const char *dir = make_cgroup();
+        listen_all();
+        struct egress_rule buf[1];
+        static const char *const rules[] = {"127.0.0.2:P/tcp", NULL};
+        struct egress_allow a = rules_of(buf, ELEMENTSOF(buf), rules);
+        load_logged(&a);
+        in_child(dir, child_flood);
+
+        seen_reset();
+        uint64_t t = mono_ns();
+        uint64_t deadline = egress_log_drain(&fx.reader, t, seen_line, NULL);
+        assert_int_equal(seen.n, EGRESS_LOG_BURST);
+        assert_int_equal(deadline, t + EGRESS_LOG_WINDOW_NS);
+        uint64_t dropped = *fx.reader.dropped;
+        print_message("    the ring kept %llu of 1000, the programs counted %llu it had no room "
+                      "for\n",
+                      (unsigned long long)(1000 - dropped), (unsigned long long)dropped);
+        assert_true(dropped > 0 && dropped < 1000);
+        /* before the window is over: nothing; then the count */
+        egress_log_flush(&fx.reader, t + EGRESS_LOG_WINDOW_NS / 2, false, seen_line, NULL);
+        assert_int_equal(seen.n, EGRESS_LOG_BURST);
+        egress_log_flush(&fx.reader, t + EGRESS_LOG_WINDOW_NS, false, seen_line, NULL);
+        assert_int_equal(seen.n, EGRESS_LOG_BURST + 1);
+        assert_string_equal(seen.lines[EGRESS_LOG_BURST],
+                            "session " LOG_SESSION ": egress refused: suppressed 990 more (at "
+                            "most 10 lines a second per session)");
+
+        /* a new window */
+        in_child(dir, child_one_more);
+        seen_reset();
+        deadline = egress_log_drain(&fx.reader, t + 2 * EGRESS_LOG_WINDOW_NS, seen_line, NULL);
+        assert_int_equal(seen.n, 1);
+        assert_int_equal(deadline, 0);
+        assert_non_null(strstr(seen.lines[0], "egress refused: 127.0.0.3:"));
+}
+
+static void child_holds_the_log_maps(void)
+{
+        uint16_t P = fx.port;
+        /* no program fd: only the maps and the cgroup, as a session would have them if it
+         * reached the init's fds */
+        egress_close(&fx.bpf);
+        if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+            setresuid(65534, 65534, 65534) < 0) {
+                printf("    FAIL: cannot become uid 65534: %m\n");
+                child_failures++;
+                return;
+        }
+        for (int h = 0; h < EGRESS_N_HOOKS; h++) {
+                EXPECT(try_detach(fx.cgroup_fd, fx.log.ring_fd, hook_types[h]), EINVAL,
+                       "uid 65534 holding the ring's fd: BPF_PROG_DETACH with it (hook %d)", h);
+                EXPECT(try_detach(fx.cgroup_fd, fx.log.dropped_fd, hook_types[h]), EINVAL,
+                       "uid 65534 holding the counter's fd: BPF_PROG_DETACH with it (hook %d)", h);
+        }
+        EXPECT(tcp_connect("127.0.0.3", P), EPERM, "uid 65534: TCP 127.0.0.3:%u still refused", P);
+        EXPECT(tcp_connect("127.0.0.2", P), 0, "uid 65534: TCP 127.0.0.2:%u still allowed", P);
+}
+
+static uint32_t map_id(int fd)
+{
+        struct bpf_map_info info;
+        memset(&info, 0, sizeof(info));
+        union bpf_attr a;
+        memset(&a, 0, sizeof(a));
+        a.info.bpf_fd = (uint32_t)fd;
+        a.info.info_len = sizeof(info);
+        a.info.info = (uint64_t)(uintptr_t)&info;
+        return bpf_cmd(BPF_OBJ_GET_INFO_BY_FD, &a) == 0 ? info.id : 0;
+}
+
+/* The log's maps are found again from the cgroup (a later login under systemd writes into
+ * the sandbox's ring), the rule map too; and holding them does not let anyone detach the
+ * programs: BPF_PROG_DETACH of a BPF_F_ALLOW_MULTI program wants the program's fd. */
+static void test_log_maps_found_and_powerless(void **state)
+{
+        const char *dir = make_cgroup();
+        listen_all();
+        struct egress_rule buf[1];
+        static const char *const rules[] = {"127.0.0.2:P/tcp", NULL};
+        struct egress_allow a = rules_of(buf, ELEMENTSOF(buf), rules);
+        load_logged(&a);
+
+        struct isolate_error err = {0};
+        struct egress_log found = EGRESS_LOG_NONE;
+        if (egress_log_find(fx.cgroup_fd, &found, &err) < 0)
+                fail_msg("egress_log_find: %s", err.msg);
+        assert_true(fcntl(found.ring_fd, F_GETFD) & FD_CLOEXEC);
+        assert_true(fcntl(found.dropped_fd, F_GETFD) & FD_CLOEXEC);
+        assert_int_equal(map_id(found.ring_fd), map_id(fx.log.ring_fd));
+        assert_int_equal(map_id(found.dropped_fd), map_id(fx.log.dropped_fd));
+        egress_log_close(&found);
+        int map_fd = -1;
+        assert_int_equal(egress_map_find(fx.cgroup_fd, &map_fd, &err), 0);
+        assert_int_equal(map_id(map_fd), map_id(fx.bpf.map_fd));
+        close(map_fd);
+
+        in_child(dir, child_holds_the_log_maps);
+
+        /* programs without a log have no log maps to find */
+        egress_close(&fx.bpf);
+        egress_log_close(&fx.log);
+        const char *inner = cgroup_add(dir, "unlogged");
+        int inner_fd = open(inner, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(inner_fd >= 0);
+        load_and_attach(&a, inner_fd);
+        assert_int_equal(fx.bpf.log_level, EGRESS_LOG_OFF);
+        assert_int_equal(egress_log_find(inner_fd, &found, &err), -ENOENT);
+        assert_int_equal(found.ring_fd, -1);
+        close(inner_fd);
+}
+
+/* The rate limit alone, on a clock of our own. */
+static void test_ratelimit_windows(void **state)
+{
+        const uint64_t S = EGRESS_LOG_WINDOW_NS, t0 = 5 * S;
+        struct egress_ratelimit rl = {0};
+        assert_int_equal(egress_ratelimit_deadline(&rl), 0);
+        int logged = 0;
+        for (int i = 0; i < 25; i++)
+                logged += egress_ratelimit_take(&rl, t0 + (uint64_t)i * 1000);
+        assert_int_equal(logged, EGRESS_LOG_BURST);
+        assert_int_equal(egress_ratelimit_deadline(&rl), t0 + S);
+        egress_ratelimit_suppress(&rl, 7, t0 + 2000); /* the ring's drops */
+        assert_int_equal(egress_ratelimit_end(&rl, t0 + S - 1, false), 0);
+        assert_int_equal(egress_ratelimit_end(&rl, t0 + S, false), 15 + 7);
+        assert_int_equal(egress_ratelimit_deadline(&rl), 0);
+        /* a new window, and one that ends with nothing counted: no line owed */
+        assert_true(egress_ratelimit_take(&rl, t0 + S + 10));
+        assert_int_equal(egress_ratelimit_deadline(&rl), 0);
+        assert_true(egress_ratelimit_take(&rl, t0 + 3 * S));
+        /* the end of a sandbox reports what its window counted so far */
+        for (int i = 0; i < EGRESS_LOG_BURST; i++)
+                egress_ratelimit_take(&rl, t0 + 3 * S + 1);
+        assert_int_equal(egress_ratelimit_end(&rl, t0 + 3 * S + 2, true), 1);
+        /* drops with no window open open one */
+        egress_ratelimit_suppress(&rl, 3, t0 + 9 * S);
+        assert_int_equal(egress_ratelimit_deadline(&rl), t0 + 10 * S);
+}
+
+/* The lines, for every kind of refusal. */
+static void test_event_lines(void **state)
+{
+        char line[512];
+        struct egress_event e = {
+            .pid_tgid = (4242ull << 32) | 4243,
+            .uid_gid = (1000ull << 32) | 1001,
+            .port = htons(443),
+            .proto = IPPROTO_TCP,
+            .reason = EGRESS_REFUSED_NOT_LISTED,
+            .task = 1,
+            .comm = "curl",
+        };
+        inet_pton(AF_INET6, "::ffff:10.0.0.5", e.addr);
+        egress_event_format(&e, "abc", "bastion", line, sizeof(line));
+        assert_string_equal(line, "session abc: egress refused: 10.0.0.5:443/tcp (pid 4242 uid "
+                                  "1001 comm \"curl\"): not in policy bastion's egress_allow");
+
+        e.v6 = 1;
+        e.proto = IPPROTO_UDP;
+        e.port = htons(53);
+        inet_pton(AF_INET6, "2001:db8::1", e.addr);
+        e.task = 0;
+        egress_event_format(&e, "abc", "bastion", line, sizeof(line));
+        assert_string_equal(line, "session abc: egress refused: [2001:db8::1]:53/udp: not in "
+                                  "policy bastion's egress_allow");
+
+        e.proto = IPPROTO_SCTP;
+        e.reason = EGRESS_REFUSED_PROTOCOL;
+        e.task = 1;
+        memcpy(e.comm,
+               "a\nb\"c\\d\xff\x7f"
+               "0123456",
+               16); /* no terminator in 16 bytes */
+        egress_event_format(&e, "abc", "bastion", line, sizeof(line));
+        assert_string_equal(line, "session abc: egress refused: [2001:db8::1] (sctp) (pid 4242 "
+                                  "uid 1001 comm \"a?b?c?d??0123456\"): policy bastion's "
+                                  "egress_allow admits TCP and UDP only");
+
+        e.proto = 99;
+        e.v6 = 0;
+        inet_pton(AF_INET6, "::ffff:192.0.2.1", e.addr);
+        e.task = 0;
+        egress_event_format(&e, "abc", "bastion", line, sizeof(line));
+        assert_string_equal(line, "session abc: egress refused: 192.0.2.1 (protocol 99): policy "
+                                  "bastion's egress_allow admits TCP and UDP only");
+
+        egress_suppressed_format(990, "abc", line, sizeof(line));
+        assert_string_equal(line, "session abc: egress refused: suppressed 990 more (at most 10 "
+                                  "lines a second per session)");
 }
 
 /* ---- what the filter costs (printed, not asserted) -------------------------------------- */
@@ -1086,7 +1415,7 @@ static void test_connect_cost(void **state)
 
         struct isolate_error err = {0};
         uint64_t t0 = now_ns();
-        int r = egress_load(&a, &fx.bpf, &err);
+        int r = egress_load(&a, NULL, &fx.bpf, &err);
         uint64_t t1 = now_ns();
         if (r < 0 && err.host_fault && (r == -ENOSYS || r == -EINVAL))
                 skip_because("this kernel cannot run the egress programs: %s", err.msg);
@@ -1107,6 +1436,12 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_empty_list_reaches_nothing, setup, teardown),
             cmocka_unit_test_setup_teardown(test_descendants_cannot_override, setup, teardown),
             cmocka_unit_test_setup_teardown(test_errors_and_detach, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_refusals_are_logged, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_flood_is_rate_limited_and_counted, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(test_log_maps_found_and_powerless, setup, teardown),
+            cmocka_unit_test(test_ratelimit_windows),
+            cmocka_unit_test(test_event_lines),
             cmocka_unit_test_setup_teardown(test_connect_cost, setup, teardown),
         };
         return cmocka_run_group_tests_name("egress", tests, NULL, NULL);
