@@ -4,7 +4,12 @@
  * It runs in the caller after the setns, so "/tmp" is the session's private /tmp. The
  * ruleset restricts the caller itself too (the sshd monitor, root), which is why lsm_plan()
  * always adds read-write rules for what the monitor writes after the join (/dev, utmp,
- * wtmp, btmp, lastlog). */
+ * wtmp, btmp, lastlog). Scoping binds the caller too: it can no longer signal a process, or
+ * connect to an abstract unix socket, outside the domain made here.
+ *
+ * Every login makes a domain of its own (a domain cannot be joined, only inherited), so two
+ * logins joining one user-scope sandbox are in different domains: neither can ptrace, see
+ * under hidepid, or (scoped) signal or reach the abstract sockets of the other's processes. */
 #include "landlock.h"
 
 #include <fcntl.h>
@@ -15,10 +20,14 @@
 #include "path.h"
 
 /* Our own copies of the argument structs: the uapi one for the ruleset grows with new ABIs
- * (handled_access_net, scoped), and the kernel accepts this shorter form on every ABI. */
+ * (handled_access_net, scoped). The kernel takes the first member alone on every ABI, and
+ * all three (net 0) from ABI 6 on; the longer form is passed only when scoping is asked for. */
 struct ll_ruleset_attr {
         uint64_t handled_access_fs;
+        uint64_t handled_access_net;
+        uint64_t scoped;
 };
+#define LL_RULESET_ATTR_SIZE_V1 sizeof(uint64_t)
 
 struct ll_path_beneath_attr {
         uint64_t allowed_access;
@@ -39,6 +48,13 @@ uint64_t landlock_fs_access_for_abi(int abi)
         if (abi >= 5) /* ABI 4 added network rights only */
                 a |= LANDLOCK_ACCESS_FS_IOCTL_DEV;
         return a;
+}
+
+uint64_t landlock_scoped_for_abi(int abi)
+{
+        return abi >= LANDLOCK_SCOPE_ABI
+                   ? LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | LANDLOCK_SCOPE_SIGNAL
+                   : 0;
 }
 
 int landlock_abi_version(void)
@@ -63,17 +79,25 @@ static int landlock_path_open(const struct landlock_path *lp)
 
 int landlock_apply(const struct join_spec *j, struct isolate_error *err)
 {
-        if (j->landlock_handled == 0)
+        if (j->landlock_handled == 0 && j->landlock_scoped == 0)
                 return 0;
         int abi = landlock_abi_version();
         if (abi < 1)
                 return error_set(err, EOPNOTSUPP,
                                  "the session has Landlock rules but Landlock is not available");
+        /* the helper asked this kernel; a scope it lacks now would be a silent hole */
+        uint64_t missing = j->landlock_scoped & ~landlock_scoped_for_abi(abi);
+        if (missing)
+                return error_set(err, EOPNOTSUPP,
+                                 "the session asks for Landlock scoping (0x%llx) that this "
+                                 "kernel's Landlock, ABI %d, lacks",
+                                 (unsigned long long)missing, abi);
         struct ll_ruleset_attr attr = {
             .handled_access_fs = j->landlock_handled & landlock_fs_access_for_abi(abi),
+            .scoped = j->landlock_scoped,
         };
-        _cleanup_close_ int ruleset =
-            (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
+        size_t size = attr.scoped ? sizeof(attr) : LL_RULESET_ATTR_SIZE_V1;
+        _cleanup_close_ int ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, size, 0);
         if (ruleset < 0)
                 return error_set_errno(err, errno, "cannot create the Landlock ruleset");
 

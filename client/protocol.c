@@ -50,6 +50,7 @@ enum field_tag {
         F_TEXT,
         F_HAS_FDS, /* u32: how many fds ride along: 2 to MAX_FDS (the init's, the cgroups') */
         F_NOFILE,  /* new tags go last: the numbers of the others stay */
+        F_LANDLOCK_SCOPED, /* a module older than it skips it (and does not scope) */
         F_TAG_MAX,
 };
 /* the decoder keeps a bit per tag to refuse a field given twice */
@@ -112,6 +113,7 @@ static const struct proto_field reply_fields[] = {
     {F_SECCOMP_FLAGS, PROTO_UINT, PROTO_IN_JOIN, JOIN(seccomp_flags)},
     {F_LANDLOCK_HANDLED, PROTO_UINT, PROTO_IN_JOIN, JOIN(landlock_handled)},
     {F_LANDLOCK_ABI, PROTO_UINT, PROTO_IN_JOIN, JOIN(landlock_abi)},
+    {F_LANDLOCK_SCOPED, PROTO_UINT, PROTO_IN_JOIN, JOIN(landlock_scoped)},
     {F_LANDLOCK_PATH, PROTO_LANDLOCK, PROTO_IN_JOIN, REPLY(join)},
     {F_VALUE, PROTO_UINT, PROTO_IN_HELLO, REPLY(helper_timeout_ms)},
 };

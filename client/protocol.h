@@ -78,7 +78,9 @@ struct join_spec {
         struct sock_filter *bpf;   /* NULL: no seccomp filter; malloc'ed */
         uint32_t bpf_len;          /* instructions */
         uint32_t seccomp_flags;    /* SECCOMP_FILTER_FLAG_* (e.g. LOG) */
-        uint64_t landlock_handled; /* 0: no Landlock */
+        uint64_t landlock_handled; /* 0: no Landlock filesystem rules */
+        uint64_t landlock_scoped;  /* LANDLOCK_SCOPE_*: 0 none; with handled 0 and this 0, no
+                                      Landlock domain at all */
         uint32_t landlock_abi;
         struct landlock_path *landlock; /* malloc'ed array */
         uint32_t n_landlock;

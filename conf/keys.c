@@ -31,6 +31,8 @@ static const struct enum_name hidepid_names[] = {{"invisible", HIDEPID_INVISIBLE
                                                  {NULL, 0}};
 static const struct enum_name seccomp_base_names[] = {
     {"default", SECCOMP_BASE_DEFAULT}, {"none", SECCOMP_BASE_NONE}, {NULL, 0}};
+static const struct enum_name scoping_names[] = {
+    {"auto", SCOPING_AUTO}, {"true", SCOPING_ON}, {"false", SCOPING_OFF}, {NULL, 0}};
 static const struct enum_name seccomp_action_names[] = {{"errno", SECCOMP_ACTION_ERRNO},
                                                         {"kill", SECCOMP_ACTION_KILL},
                                                         {"log", SECCOMP_ACTION_LOG},
@@ -45,6 +47,7 @@ _Static_assert(sizeof(enum proc_mode) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum hidepid_mode) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum seccomp_base) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum seccomp_action) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum scoping) == sizeof(int), "enum size");
 
 /* ---- checks of string values ------------------------------------------------------------- */
 
@@ -294,6 +297,13 @@ static const struct key policy_keys[] = {
      .doc = "with landlock_read_write: the only paths the session may reach"},
     {"landlock_read_write", K_LANDLOCK, POL(landlock_read_write), .def = "{}", .group = KG_LSM,
      .doc = "the paths the session may also write"},
+    /* auto: off for scope = user, whose logins would each be a Landlock domain of their own
+     * (apart from each other: no signal, no ptrace, invisible under hidepid) */
+    {"scope_abstract_unix", K_ENUM, POL(scope_abstract_unix), .enums = scoping_names, .def = "auto",
+     .group = KG_LSM,
+     .doc = "no connect to an abstract unix socket made outside the login (Landlock ABI 6)"},
+    {"scope_signals", K_ENUM, POL(scope_signals), .enums = scoping_names, .def = "auto",
+     .group = KG_LSM, .doc = "no signal to a process outside the login (Landlock ABI 6)"},
     {"lsm_required", K_BOOL, POL(lsm_required), .def = "true", .group = KG_LSM,
      .doc = "refuse the login when a configured LSM is missing"},
 };

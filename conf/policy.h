@@ -65,6 +65,12 @@ enum seccomp_base {
         SECCOMP_BASE_NONE,    /* no filter at all */
 };
 
+/* scope_abstract_unix, scope_signals: Landlock scoping (ABI 6, Linux 6.12).
+ * SCOPING_AUTO: on for scope = login where the kernel has it, off for scope = user (each login
+ * would be a Landlock domain of its own, apart from the others); SCOPING_ON: always, and a
+ * kernel without it is a missing LSM (lsm_required decides); SCOPING_OFF: never. */
+enum scoping { SCOPING_AUTO, SCOPING_ON, SCOPING_OFF };
+
 struct strv {
         char **v;
         size_t n;
@@ -152,6 +158,8 @@ struct policy {
         char *selinux_context;          /* NULL: none */
         struct strv landlock_read_only; /* "$HOME" / "~" expand to the user's home */
         struct strv landlock_read_write;
+        enum scoping scope_abstract_unix; /* connect/send to abstract unix sockets outside */
+        enum scoping scope_signals;       /* signals to processes outside */
         bool lsm_required; /* true: refuse a login when a named LSM is not available */
 };
 

@@ -11,6 +11,7 @@
 #include <sys/capability.h>
 #include <time.h>
 
+#include "../client/landlock.h"
 #include "../conf/keys.h"
 #include "../conf/policy.h"
 #include "ctl.h"
@@ -569,6 +570,89 @@ static void sandbox_json(FILE *f, const struct policy *p, const struct live *liv
                 fputs(", \"logins\": null, \"linger_until\": null, \"linger_forever\": null}", f);
 }
 
+/* ---- Landlock scoping: what the policy's value comes to on this kernel ---------------------- */
+
+enum scoping_outcome {
+        SCOPED,
+        NOT_SCOPED,     /* false, or auto with scope = user */
+        NOT_SUPPORTED,  /* auto, or true with lsm_required = false, on a kernel without it */
+        LOGINS_REFUSED, /* true with lsm_required, on a kernel without it */
+};
+
+static const char *const scoping_outcome_json[] = {
+    [SCOPED] = "scoped",
+    [NOT_SCOPED] = "off",
+    [NOT_SUPPORTED] = "unsupported",
+    [LOGINS_REFUSED] = "refused",
+};
+
+static enum scoping_outcome scoping_outcome(const struct policy *p, uint64_t bit)
+{
+        uint64_t demanded;
+        if (!(lsm_scoping_wanted(p, &demanded) & bit))
+                return NOT_SCOPED;
+        if (landlock_scoped_for_abi(lsm_landlock_abi()) & bit)
+                return SCOPED;
+        return (demanded & bit) && p->lsm_required ? LOGINS_REFUSED : NOT_SUPPORTED;
+}
+
+static void scoping_text(const struct shown *sh, const char *key, uint64_t bit, const char *what)
+{
+        const struct policy *p = sh->p;
+        enum scoping v = *(const enum scoping *)field_of(key_named(keys_policy, key), p);
+        int abi = lsm_landlock_abi();
+        char kernel[64];
+        snprintf(kernel, sizeof(kernel), abi > 0 ? "Landlock ABI %d" : "no Landlock", abi);
+        printf("%s: ", key_enum_word(key_named(keys_policy, key), (int)v));
+        switch (scoping_outcome(p, bit)) {
+        case SCOPED:
+                printf("scoped (%s)\n", what);
+                break;
+        case NOT_SCOPED:
+                if (v == SCOPING_AUTO)
+                        printf("not scoped (scope = user: each login would be a Landlock "
+                               "domain of its own, and logins could not see or signal each "
+                               "other's processes)\n");
+                else
+                        printf("not scoped\n");
+                break;
+        case NOT_SUPPORTED:
+                printf("not scoped: this kernel has %s, scoping needs ABI %d (Linux 6.12)%s\n",
+                       kernel, LANDLOCK_SCOPE_ABI,
+                       v == SCOPING_ON ? "; logged (lsm_required = false)" : "");
+                break;
+        case LOGINS_REFUSED:
+                printf("this kernel has %s, scoping needs ABI %d (Linux 6.12): logins with "
+                       "this policy are refused here (lsm_required)\n",
+                       kernel, LANDLOCK_SCOPE_ABI);
+                break;
+        }
+}
+
+static void scope_abstract_unix_text(const struct shown *sh)
+{
+        scoping_text(sh, "scope_abstract_unix", LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET,
+                     "no connect or send to an abstract unix socket made outside the login");
+}
+
+static void scope_signals_text(const struct shown *sh)
+{
+        scoping_text(sh, "scope_signals", LANDLOCK_SCOPE_SIGNAL,
+                     "no signal to a process outside the login");
+}
+
+static void scope_abstract_unix_json_after(FILE *f, const struct shown *sh)
+{
+        fprintf(f, ", \"scope_abstract_unix_effective\": \"%s\"",
+                scoping_outcome_json[scoping_outcome(sh->p, LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET)]);
+}
+
+static void scope_signals_json_after(FILE *f, const struct shown *sh)
+{
+        fprintf(f, ", \"scope_signals_effective\": \"%s\"",
+                scoping_outcome_json[scoping_outcome(sh->p, LANDLOCK_SCOPE_SIGNAL)]);
+}
+
 /* What explain says of a key beyond its value; every other key is shown by its type. */
 struct hook {
         const char *key;
@@ -583,6 +667,8 @@ static const struct hook hooks[] = {
     {"nofile", nofile_text, NULL, nofile_json_after},
     {"cpu_weight", NULL, io_text_after, io_json_after},
     {"syscalls_deny", NULL, syscalls_text_after, syscalls_json_after},
+    {"scope_abstract_unix", scope_abstract_unix_text, NULL, scope_abstract_unix_json_after},
+    {"scope_signals", scope_signals_text, NULL, scope_signals_json_after},
 };
 
 static const struct hook *hook_of(const struct key *k)

@@ -19,7 +19,8 @@
  * -DISOLATE_FAULT_INJECTION (the test-only build/tests/isolate-helper-faults, never the
  * shipped helper): ISOLATE_TEST_DIE_AT=config|cgroup|ready|init|registry|commit makes it
  * kill itself after that step, ISOLATE_TEST_HANG_AT=... hang there, and
- * ISOLATE_TEST_NO_MOUNT_SETATTR takes the mounts of a kernel without mount_setattr.
+ * ISOLATE_TEST_NO_MOUNT_SETATTR takes the mounts of a kernel without mount_setattr,
+ * ISOLATE_TEST_LANDLOCK_ABI=N plans Landlock as for a kernel with that ABI.
  *
  * A policy with scope = user: the first login builds the sandbox as above, with a listening
  * socket for the init (<runtime>/sessions/ID.sock); a later login of the same user and
@@ -157,6 +158,10 @@ static void test_hooks_read(void)
 {
         if (getenv("ISOLATE_TEST_NO_MOUNT_SETATTR"))
                 mounts_without_mount_setattr();
+        int abi;
+        const char *s = getenv("ISOLATE_TEST_LANDLOCK_ABI");
+        if (s && safe_atoi(s, &abi) == 0)
+                lsm_set_landlock_abi(abi); /* plan as on a kernel with this ABI (0: none) */
 }
 #else
 /* The shipped helper has no fault injection: its environment cannot make it die or hang. */
@@ -630,6 +635,10 @@ static void fingerprint(const struct policy *p, const struct join_spec *j, char 
             j->no_new_privs, j->nofile,     j->seccomp_flags, j->landlock_handled, j->landlock_abi,
             j->n_landlock,   j->bpf_len};
         fp_add(&h, nums, sizeof(nums));
+        /* apart from nums: a fingerprint from before this field stays what it was for a
+         * policy that scopes nothing (a helper upgrade does not orphan live sandboxes) */
+        if (j->landlock_scoped)
+                fp_add(&h, &j->landlock_scoped, sizeof(j->landlock_scoped));
         fp_str(&h, p->hostname);
         fp_strv(&h, &p->masked_paths);
         fp_strv(&h, &p->read_only_paths);

@@ -323,15 +323,84 @@ static int plan_landlock(const struct policy *p, const char *home, struct join_s
         return 0;
 }
 
+static bool scoping_on(enum scoping s, const struct policy *p)
+{
+        return s == SCOPING_ON || (s == SCOPING_AUTO && p->scope == SCOPE_LOGIN);
+}
+
+uint64_t lsm_scoping_wanted(const struct policy *p, uint64_t *ret_demanded)
+{
+        uint64_t want = 0, demanded = 0;
+        if (scoping_on(p->scope_abstract_unix, p))
+                want |= LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET;
+        if (scoping_on(p->scope_signals, p))
+                want |= LANDLOCK_SCOPE_SIGNAL;
+        if (p->scope_abstract_unix == SCOPING_ON)
+                demanded |= LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET;
+        if (p->scope_signals == SCOPING_ON)
+                demanded |= LANDLOCK_SCOPE_SIGNAL;
+        if (ret_demanded)
+                *ret_demanded = demanded;
+        return want;
+}
+
+/* Scoping where the kernel has it. One that auto asks for and the kernel lacks is left out
+ * quietly (explain says so); one written true is a missing LSM, as lsm_required says. */
+static int plan_scoping(const struct policy *p, struct join_spec *j, char *warnings,
+                        size_t warnings_len, struct isolate_error *err)
+{
+        uint64_t demanded;
+        uint64_t want = lsm_scoping_wanted(p, &demanded);
+        if (want == 0)
+                return 0;
+        int abi = lsm_landlock_abi();
+        uint64_t have = landlock_scoped_for_abi(abi);
+        j->landlock_scoped = want & have;
+        if (j->landlock_scoped)
+                j->landlock_abi = (uint32_t)abi;
+        uint64_t lacking = demanded & ~have;
+        if (lacking == 0)
+                return 0;
+
+        bool both = lacking == (LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | LANDLOCK_SCOPE_SIGNAL);
+        bool sockets = lacking & LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET;
+        char kernel[64];
+        if (abi < 1)
+                snprintf(kernel, sizeof(kernel), "this kernel has no Landlock");
+        else
+                snprintf(kernel, sizeof(kernel), "this kernel's Landlock is ABI %d", abi);
+        const char *keys = both      ? "scope_abstract_unix = true and scope_signals = true"
+                           : sockets ? "scope_abstract_unix = true"
+                                     : "scope_signals = true";
+        const char *what = both      ? "abstract unix sockets and signals"
+                           : sockets ? "abstract unix sockets"
+                                     : "signals";
+        if (p->lsm_required)
+                return error_set(err, EOPNOTSUPP,
+                                 "policy %s has %s, but %s: scoping %s needs Landlock ABI %d "
+                                 "(Linux 6.12); boot such a kernel, write auto (scoped where "
+                                 "the kernel can) or set lsm_required = false",
+                                 p->name, keys, kernel, what, LANDLOCK_SCOPE_ABI);
+        warnings_add(warnings, warnings_len,
+                     "policy %s has %s, but %s (scoping needs ABI %d, Linux 6.12); %s not "
+                     "scoped (lsm_required = false)",
+                     p->name, keys, kernel, LANDLOCK_SCOPE_ABI, what);
+        return 0;
+}
+
 int lsm_plan(const struct policy *p, const char *home, struct join_spec *j, char *warnings,
              size_t warnings_len, struct isolate_error *err)
 {
         j->lsm_attr_path[0] = '\0';
         j->lsm_attr_value[0] = '\0';
         j->landlock_handled = 0;
+        j->landlock_scoped = 0;
         j->landlock_abi = 0;
         int r = plan_label(p, j, warnings, warnings_len, err);
         if (r < 0)
                 return r;
-        return plan_landlock(p, home, j, warnings, warnings_len, err);
+        r = plan_landlock(p, home, j, warnings, warnings_len, err);
+        if (r < 0)
+                return r;
+        return plan_scoping(p, j, warnings, warnings_len, err);
 }

@@ -33,9 +33,19 @@ int lsm_landlock_abi(void); /* 0 when Landlock is not available */
  * mounts.c; DAC keeps users out of them; those missing on this host are left out quietly).
  * Not the rest of /dev: /dev/shm (POSIX shared memory) is the user's to list. A configured
  * path that does not exist is skipped with a warning; on a file, rights that only apply to
- * directories are dropped. */
+ * directories are dropped.
+ *
+ * Landlock scoping (j->landlock_scoped): what lsm_scoping_wanted() says, masked by what the
+ * kernel has (ABI 6). A scope written true that the kernel lacks: lsm_required refuses, else
+ * a warning; one that auto asks for is left out quietly. The caller applies it with a
+ * Landlock domain of its own (client/landlock.c), which also confines ptrace and, under
+ * hidepid, what /proc shows, to the domain. */
 int lsm_plan(const struct policy *p, const char *home, struct join_spec *j, char *warnings,
              size_t warnings_len, struct isolate_error *err);
+
+/* The LANDLOCK_SCOPE_* bits the policy asks for, auto resolved by its scope (on for
+ * scope = login, off for scope = user); *ret_demanded (may be NULL): those written true. */
+uint64_t lsm_scoping_wanted(const struct policy *p, uint64_t *ret_demanded);
 
 /* For unit tests: read sysfs and procfs under other roots (NULL: /sys, /proc), and pretend
  * the kernel's Landlock ABI is abi (-1: ask the kernel). The paths put into a join_spec stay

@@ -191,6 +191,9 @@ static void test_defaults(void **state)
         assert_null(p->selinux_context);
         assert_int_equal(p->landlock_read_only.n, 0);
         assert_int_equal(p->landlock_read_write.n, 0);
+        /* Landlock scoping where the kernel has it, as the policy's scope says (issue 15) */
+        assert_int_equal(p->scope_abstract_unix, SCOPING_AUTO);
+        assert_int_equal(p->scope_signals, SCOPING_AUTO);
         assert_true(p->lsm_required);
         config_free(c);
 }
@@ -360,6 +363,11 @@ static void test_sample_config(void **state)
         assert_string_equal(c->policies[c->default_policy].name, "bastion");
         assert_true(c->n_rules >= 1);
         assert_true(config_strv_contains(&c->exempt_users, "root"));
+        /* scoped where the kernel can; the shared sandbox's logins are not parted */
+        assert_int_equal(b->scope_abstract_unix, SCOPING_AUTO);
+        assert_int_equal(b->scope_signals, SCOPING_AUTO);
+        assert_int_equal(sh->scope_abstract_unix, SCOPING_AUTO);
+        assert_int_equal(sh->scope_signals, SCOPING_AUTO);
         config_free(c);
         config_errors_free(&e);
 }
@@ -463,6 +471,39 @@ static void test_scope_and_linger(void **state)
         expect_only_error("scope = user\npolicy p { }\n", 1,
                           "unknown key 'scope' at the top level: it belongs inside a policy "
                           "block");
+}
+
+/* scope_abstract_unix, scope_signals: auto | true | false (issue 15) */
+static void test_scoping_keys(void **state)
+{
+        struct config *c = parse_ok("policy a {\n scope_abstract_unix = true\n"
+                                    " scope_signals = false\n}\n"
+                                    "policy b {\n scope = user\n scope_abstract_unix = \"false\"\n"
+                                    " scope_signals = true\n}\n"
+                                    "policy c {\n scope_abstract_unix = auto\n"
+                                    " scope_signals = auto\n network = none\n}\n");
+        assert_int_equal(policy_named(c, "a")->scope_abstract_unix, SCOPING_ON);
+        assert_int_equal(policy_named(c, "a")->scope_signals, SCOPING_OFF);
+        assert_int_equal(policy_named(c, "b")->scope_abstract_unix, SCOPING_OFF);
+        assert_int_equal(policy_named(c, "b")->scope_signals, SCOPING_ON);
+        assert_int_equal(policy_named(c, "c")->scope_abstract_unix, SCOPING_AUTO);
+        assert_int_equal(policy_named(c, "c")->scope_signals, SCOPING_AUTO);
+        config_free(c);
+
+        expect_only_error("policy p {\n scope_signals = yes\n}\n", 2,
+                          "scope_signals must be one of auto | true | false, not 'yes'");
+        expect_only_error("policy p {\n scope_abstract_unix = on\n}\n", 2,
+                          "scope_abstract_unix must be one of auto | true | false, not 'on'");
+        expect_only_error("policy p {\n scope_abstract_unix = {true, false}\n}\n", 2,
+                          "scope_abstract_unix takes one value, not a list");
+        expect_only_error("policy p {\n scope_signals = true\n scope_signals = false\n}\n", 3,
+                          "scope_signals is set twice (also at line 2)");
+        expect_only_error("scope_signals = true\npolicy p { }\n", 1,
+                          "unknown key 'scope_signals' at the top level: it belongs inside a "
+                          "policy block");
+        /* a near miss of the key is named */
+        expect_only_error("policy p {\n scope_signal = true\n}\n", 2,
+                          "did you mean 'scope_signals'?");
 }
 
 static void test_booleans(void **state)
@@ -1485,6 +1526,7 @@ int main(void)
             cmocka_unit_test(test_sample_config),
             cmocka_unit_test(test_default_policy_is_first),
             cmocka_unit_test(test_scope_and_linger),
+            cmocka_unit_test(test_scoping_keys),
             cmocka_unit_test(test_booleans),
             cmocka_unit_test(test_list_forms),
             cmocka_unit_test(test_home_stays_literal),

@@ -1,5 +1,6 @@
 /* test_landlock.c: a plan from lsm_plan() applied by landlock_apply() in a forked child on
- * this kernel; what the child can then write, create and read. */
+ * this kernel; what the child can then write, create and read, and with scoping (ABI 6)
+ * which abstract unix sockets and processes it still reaches. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -8,7 +9,10 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -289,6 +293,224 @@ static void test_noop_without_rules(void **state)
         unlink(p);
 }
 
+/* ---- scoping (ABI 6) ---------------------------------------------------------------------- */
+
+/* An abstract stream socket "@name" bound and listening: its fd, or -1 with errno. */
+static int abstract_listen(const char *name)
+{
+        struct sockaddr_un a = {.sun_family = AF_UNIX};
+        size_t len = strlen(name);
+        memcpy(a.sun_path + 1, name, len);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -1;
+        if (bind(fd, (struct sockaddr *)&a,
+                 (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len)) < 0 ||
+            listen(fd, 4) < 0) {
+                close(fd);
+                return -1;
+        }
+        return fd;
+}
+
+/* 0 when a connect to "@name" succeeds, else its errno. */
+static int abstract_connect(const char *name)
+{
+        struct sockaddr_un a = {.sun_family = AF_UNIX};
+        size_t len = strlen(name);
+        memcpy(a.sun_path + 1, name, len);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return errno;
+        int r = connect(fd, (struct sockaddr *)&a,
+                        (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len)) < 0
+                    ? errno
+                    : 0;
+        close(fd);
+        return r;
+}
+
+enum scope_probe {
+        APPLY,           /* landlock_apply: 0 or the error's code */
+        CONNECT_OUTSIDE, /* to a socket the parent bound before the child's domain */
+        SIGNAL_OUTSIDE,  /* kill(0) of a process outside the domain, of the same uid */
+        CONNECT_INSIDE,  /* to a socket a process of the domain bound */
+        SIGNAL_INSIDE,   /* kill(0) of a process of the domain */
+        CREATE_FILE,     /* filesystem rights are not handled: still allowed */
+        N_SCOPE_PROBES,
+};
+
+/* Applies j in a child and probes what it reaches: a socket and a process made outside its
+ * domain, a socket and a process made inside (by a grandchild). */
+static void scope_probe_in_child(struct join_spec *j, int *res)
+{
+        char outside[64], inside[64];
+        snprintf(outside, sizeof(outside), "isolate-test-landlock-out-%d", (int)getpid());
+        snprintf(inside, sizeof(inside), "isolate-test-landlock-in-%d", (int)getpid());
+        int lfd = abstract_listen(outside);
+        assert_true(lfd >= 0);
+        pid_t sibling = test_fork();
+        assert_true(sibling >= 0);
+        if (sibling == 0) {
+                pause();
+                _exit(0);
+        }
+        int pfd[2];
+        assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+        pid_t pid = test_fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                close(pfd[0]);
+                int out[N_SCOPE_PROBES] = {0};
+                struct isolate_error err = {0};
+                out[APPLY] = landlock_apply(j, &err) < 0 ? err.code : 0;
+                if (out[APPLY] == 0) {
+                        out[CONNECT_OUTSIDE] = abstract_connect(outside);
+                        out[SIGNAL_OUTSIDE] = kill(sibling, 0) < 0 ? errno : 0;
+                        int ifd = abstract_listen(inside);
+                        pid_t g = fork();
+                        if (g == 0) {
+                                pause();
+                                _exit(0);
+                        }
+                        out[CONNECT_INSIDE] = ifd < 0 ? errno : abstract_connect(inside);
+                        out[SIGNAL_INSIDE] = g < 0 ? errno : kill(g, 0) < 0 ? errno : 0;
+                        if (g > 0) {
+                                kill(g, SIGKILL);
+                                waitpid(g, NULL, 0);
+                        }
+                        char p[128];
+                        snprintf(p, sizeof(p), "/tmp/isolate-test-landlock-scoped-%d",
+                                 (int)getpid());
+                        int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+                        out[CREATE_FILE] = fd < 0 ? errno : 0;
+                        if (fd >= 0) {
+                                close(fd);
+                                unlink(p);
+                        }
+                }
+                _exit(write(pfd[1], out, sizeof(out)) == (ssize_t)sizeof(out) ? 0 : 1);
+        }
+        close(pfd[1]);
+        assert_int_equal(read(pfd[0], res, sizeof(int) * N_SCOPE_PROBES),
+                         (ssize_t)(sizeof(int) * N_SCOPE_PROBES));
+        close(pfd[0]);
+        int st;
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        kill(sibling, SIGKILL);
+        assert_int_equal(waitpid(sibling, &st, 0), sibling);
+        close(lfd);
+}
+
+static void test_scoped_both(void **state)
+{
+        if (landlock_abi_version() < LANDLOCK_SCOPE_ABI)
+                skip_because("this kernel's Landlock ABI is %d: scoping needs ABI %d (Linux 6.12)",
+                             landlock_abi_version(), LANDLOCK_SCOPE_ABI);
+        struct join_spec j;
+        join_spec_init(&j);
+        j.landlock_scoped = LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | LANDLOCK_SCOPE_SIGNAL;
+        int res[N_SCOPE_PROBES];
+        scope_probe_in_child(&j, res);
+        assert_int_equal(res[APPLY], 0);
+        assert_int_equal(res[CONNECT_OUTSIDE], EPERM);
+        assert_int_equal(res[SIGNAL_OUTSIDE], EPERM);
+        /* what the domain made itself, it reaches */
+        assert_int_equal(res[CONNECT_INSIDE], 0);
+        assert_int_equal(res[SIGNAL_INSIDE], 0);
+        assert_int_equal(res[CREATE_FILE], 0);
+        join_spec_free(&j);
+}
+
+static void test_scoped_one_of_them(void **state)
+{
+        if (landlock_abi_version() < LANDLOCK_SCOPE_ABI)
+                skip_because("this kernel's Landlock ABI is %d: scoping needs ABI %d (Linux 6.12)",
+                             landlock_abi_version(), LANDLOCK_SCOPE_ABI);
+        struct join_spec j;
+        join_spec_init(&j);
+        int res[N_SCOPE_PROBES];
+        j.landlock_scoped = LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET;
+        scope_probe_in_child(&j, res);
+        assert_int_equal(res[APPLY], 0);
+        assert_int_equal(res[CONNECT_OUTSIDE], EPERM);
+        assert_int_equal(res[SIGNAL_OUTSIDE], 0);
+
+        j.landlock_scoped = LANDLOCK_SCOPE_SIGNAL;
+        scope_probe_in_child(&j, res);
+        assert_int_equal(res[APPLY], 0);
+        assert_int_equal(res[CONNECT_OUTSIDE], 0);
+        assert_int_equal(res[SIGNAL_OUTSIDE], EPERM);
+        join_spec_free(&j);
+}
+
+/* With fs rules as well: one ruleset, one domain, both confine. */
+static void test_scoped_with_paths(void **state)
+{
+        if (landlock_abi_version() < LANDLOCK_SCOPE_ABI)
+                skip_because("this kernel's Landlock ABI is %d: scoping needs ABI %d (Linux 6.12)",
+                             landlock_abi_version(), LANDLOCK_SCOPE_ABI);
+        struct policy p = policy_new();
+        char *rw[] = {"$HOME", NULL};
+        p.landlock_read_write = (struct strv){rw, 1};
+        int res[N_PROBES];
+        /* auto, scope = login: scoped too; the probes of the filesystem are unchanged */
+        assert_int_equal(apply_in_child(&p, res), 0);
+        assert_int_equal(res[CREATE_IN_HOME], 0);
+        assert_int_equal(res[CREATE_IN_OTHER], EACCES);
+
+        char home[128];
+        path_of(home, sizeof(home), "home");
+        struct join_spec j;
+        join_spec_init(&j);
+        char warnings[1024] = "";
+        struct isolate_error err = {0};
+        assert_int_equal(lsm_plan(&p, home, &j, warnings, sizeof(warnings), &err), 0);
+        assert_int_equal(j.landlock_scoped,
+                         LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | LANDLOCK_SCOPE_SIGNAL);
+        int sres[N_SCOPE_PROBES];
+        scope_probe_in_child(&j, sres);
+        assert_int_equal(sres[APPLY], 0);
+        assert_int_equal(sres[CONNECT_OUTSIDE], EPERM);
+        assert_int_equal(sres[SIGNAL_OUTSIDE], EPERM);
+        assert_int_equal(sres[CREATE_FILE], EACCES); /* /tmp is not in the rules */
+        join_spec_free(&j);
+}
+
+/* A scope the running kernel lacks (here one no ABI has) is refused, never dropped. */
+static void test_scope_the_kernel_lacks(void **state)
+{
+        if (landlock_abi_version() < 1)
+                skip_because("this kernel has no Landlock (landlock_create_ruleset: %m)");
+        struct join_spec j;
+        join_spec_init(&j);
+        j.landlock_scoped = landlock_scoped_for_abi(landlock_abi_version()) | (1ULL << 40);
+        int res[N_SCOPE_PROBES];
+        scope_probe_in_child(&j, res);
+        assert_int_equal(res[APPLY], EOPNOTSUPP);
+        struct isolate_error err = {0};
+        pid_t pid = test_fork();
+        assert_true(pid >= 0);
+        if (pid == 0)
+                _exit(landlock_apply(&j, &err) == -EOPNOTSUPP &&
+                              strstr(err.msg, "Landlock scoping") && strstr(err.msg, "lacks")
+                          ? 0
+                          : 1);
+        int st;
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        join_spec_free(&j);
+}
+
+static void test_scoped_for_abi(void **state)
+{
+        assert_int_equal(landlock_scoped_for_abi(0), 0);
+        assert_int_equal(landlock_scoped_for_abi(5), 0);
+        assert_int_equal(landlock_scoped_for_abi(6), 3);
+        assert_int_equal(landlock_scoped_for_abi(7), 3);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -298,6 +520,11 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_older_abi_plan, setup, teardown),
             cmocka_unit_test_setup_teardown(test_path_gone_at_apply, setup, teardown),
             cmocka_unit_test(test_noop_without_rules),
+            cmocka_unit_test(test_scoped_both),
+            cmocka_unit_test(test_scoped_one_of_them),
+            cmocka_unit_test_setup_teardown(test_scoped_with_paths, setup, teardown),
+            cmocka_unit_test(test_scope_the_kernel_lacks),
+            cmocka_unit_test(test_scoped_for_abi),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

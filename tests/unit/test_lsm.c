@@ -594,6 +594,124 @@ static void test_landlock_bad_paths(void **state)
         join_spec_free(&pl.j);
 }
 
+/* ---- Landlock scoping: auto, true, false; lsm_required on a kernel without ABI 6 --------- */
+
+#define BOTH_SCOPES (LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | LANDLOCK_SCOPE_SIGNAL)
+
+static void test_scoping_auto(void **state)
+{
+        lsm_set_landlock_abi(7);
+        struct policy p = policy_new();
+        struct plan pl;
+        /* scope = login: both, with no Landlock path at all */
+        plan_run(&pl, &p, "/root");
+        assert_int_equal(pl.r, 0);
+        assert_int_equal(pl.j.landlock_scoped, BOTH_SCOPES);
+        assert_int_equal(pl.j.landlock_handled, 0);
+        assert_int_equal(pl.j.landlock_abi, 7);
+        assert_string_equal(pl.warnings, "");
+        join_spec_free(&pl.j);
+
+        /* scope = user: none (each login would be a domain apart from the others) */
+        p.scope = SCOPE_USER;
+        plan_run(&pl, &p, "/root");
+        assert_int_equal(pl.r, 0);
+        assert_int_equal(pl.j.landlock_scoped, 0);
+        assert_int_equal(pl.j.landlock_abi, 0);
+        join_spec_free(&pl.j);
+}
+
+static void test_scoping_true_false(void **state)
+{
+        lsm_set_landlock_abi(6);
+        struct policy p = policy_new();
+        struct plan pl;
+        p.scope = SCOPE_USER;
+        p.scope_signals = SCOPING_ON;
+        plan_run(&pl, &p, "/root");
+        assert_int_equal(pl.r, 0);
+        assert_int_equal(pl.j.landlock_scoped, LANDLOCK_SCOPE_SIGNAL);
+        join_spec_free(&pl.j);
+
+        p.scope = SCOPE_LOGIN;
+        p.scope_signals = SCOPING_OFF;
+        plan_run(&pl, &p, "/root");
+        assert_int_equal(pl.j.landlock_scoped, LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET);
+        join_spec_free(&pl.j);
+
+        p.scope_abstract_unix = SCOPING_OFF;
+        plan_run(&pl, &p, "/root");
+        assert_int_equal(pl.r, 0);
+        assert_int_equal(pl.j.landlock_scoped, 0);
+        assert_int_equal(pl.j.landlock_abi, 0); /* no domain at all */
+        join_spec_free(&pl.j);
+
+        uint64_t demanded;
+        p.scope_abstract_unix = SCOPING_ON;
+        p.scope_signals = SCOPING_AUTO;
+        assert_int_equal(lsm_scoping_wanted(&p, &demanded), BOTH_SCOPES);
+        assert_int_equal(demanded, LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET);
+}
+
+/* ABI 5 (Linux 6.10): auto goes on without, quietly; true is a missing LSM. */
+static void test_scoping_older_kernel(void **state)
+{
+        lsm_set_landlock_abi(5);
+        struct policy p = policy_new();
+        p.lsm_required = true;
+        struct plan pl;
+        plan_run(&pl, &p, "/root");
+        assert_int_equal(pl.r, 0);
+        assert_int_equal(pl.j.landlock_scoped, 0);
+        assert_string_equal(pl.warnings, "");
+        join_spec_free(&pl.j);
+
+        p.scope_signals = SCOPING_ON;
+        plan_run(&pl, &p, "/root");
+        assert_int_equal(pl.r, -EOPNOTSUPP);
+        assert_non_null(strstr(pl.err.msg, "policy strict has scope_signals = true, but this "
+                                           "kernel's Landlock is ABI 5"));
+        assert_non_null(strstr(pl.err.msg, "ABI 6 (Linux 6.12)"));
+        assert_non_null(strstr(pl.err.msg, "lsm_required = false"));
+        join_spec_free(&pl.j);
+
+        p.lsm_required = false;
+        p.scope_abstract_unix = SCOPING_ON;
+        plan_run(&pl, &p, "/root");
+        assert_int_equal(pl.r, 0);
+        assert_int_equal(pl.j.landlock_scoped, 0);
+        assert_non_null(strstr(pl.warnings, "scope_abstract_unix = true and scope_signals = true"));
+        assert_non_null(strstr(pl.warnings, "abstract unix sockets and signals not scoped "
+                                            "(lsm_required = false)"));
+        join_spec_free(&pl.j);
+
+        /* no Landlock at all */
+        lsm_set_landlock_abi(0);
+        p.lsm_required = true;
+        plan_run(&pl, &p, "/root");
+        assert_int_equal(pl.r, -EOPNOTSUPP);
+        assert_non_null(strstr(pl.err.msg, "this kernel has no Landlock"));
+        join_spec_free(&pl.j);
+}
+
+/* Filesystem rules planned for an older ABI and scoping together: one ABI, one ruleset. */
+static void test_scoping_with_paths(void **state)
+{
+        if (landlock_abi_version() < LANDLOCK_SCOPE_ABI)
+                skip_because("this kernel's Landlock ABI is %d: scoping needs ABI %d (Linux 6.12)",
+                             landlock_abi_version(), LANDLOCK_SCOPE_ABI);
+        struct policy p = policy_new();
+        char *rw[] = {"/tmp", NULL};
+        p.landlock_read_write = (struct strv){rw, 1};
+        struct plan pl;
+        plan_run(&pl, &p, "/root");
+        assert_int_equal(pl.r, 0);
+        assert_true(pl.j.landlock_handled != 0);
+        assert_int_equal(pl.j.landlock_scoped, BOTH_SCOPES);
+        assert_int_equal(pl.j.landlock_abi, (uint32_t)landlock_abi_version());
+        join_spec_free(&pl.j);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -620,6 +738,10 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_landlock_missing_kernel, setup, teardown),
             cmocka_unit_test_setup_teardown(test_landlock_no_rules, setup, teardown),
             cmocka_unit_test_setup_teardown(test_landlock_bad_paths, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_scoping_auto, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_scoping_true_false, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_scoping_older_kernel, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_scoping_with_paths, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -144,6 +144,7 @@ static void test_reply_with_fds(void **state)
         rep.join.landlock = &lp;
         rep.join.n_landlock = 1;
         rep.join.landlock_handled = 7;
+        rep.join.landlock_scoped = 3;
         assert_int_equal(proto_send_reply(sv[0], &rep), 0);
         close(rep.join.init_pidfd);
         close(rep.join.control_fd);
@@ -162,6 +163,8 @@ static void test_reply_with_fds(void **state)
         assert_memory_equal(got.join.bpf, prog, sizeof(prog));
         assert_int_equal(got.join.n_landlock, 1);
         assert_string_equal(got.join.landlock[0].path, "/home/alice");
+        assert_int_equal(got.join.landlock_handled, 7);
+        assert_int_equal(got.join.landlock_scoped, 3);
         assert_true(got.join.init_pidfd >= 0 && got.join.control_fd >= 0);
         assert_int_equal(fcntl(got.join.init_pidfd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
         assert_int_equal(fcntl(got.join.control_fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
@@ -637,6 +640,7 @@ static const struct pinned pinned_reply[] = {
     /* the init's two fds and the cgroups' */
     {REP(join.n_cgroup_fds), 24, PROTO_IN_JOIN, PROTO_REQUIRED, 2, 2 + JOIN_MAX_CGROUP_FDS},
     {REP(join.nofile), 25, PROTO_IN_JOIN, 0, 0, 0},
+    {REP(join.landlock_scoped), 26, PROTO_IN_JOIN, 0, 0, 0},
 };
 
 static void assert_pinned(const struct proto_table *t, const struct pinned *p, size_t n)
