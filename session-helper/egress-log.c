@@ -273,5 +273,11 @@ done:
 void egress_log_flush(struct egress_log_reader *r, uint64_t now, bool force, egress_log_emit emit,
                       void *data)
 {
-        report_window(r, now, force, emit, data);
+        if (!force && r->rl.open && now - r->rl.window_start < EGRESS_LOG_WINDOW_NS)
+                return; /* not over yet */
+        /* what came while the window was counting belongs to it: taken as of its last
+         * instant (the reader does not read a ring whose window is full), then its line */
+        uint64_t as_of = !force && r->rl.open ? r->rl.window_start + EGRESS_LOG_WINDOW_NS - 1 : now;
+        (void)egress_log_drain(r, as_of, emit, data);
+        report_window(r, now, true, emit, data);
 }

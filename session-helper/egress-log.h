@@ -82,10 +82,14 @@ typedef void (*egress_log_emit)(const char *line, void *data);
 
 /* Takes every event the ring holds: a line each through emit while the window has room,
  * counted otherwise; a window that is over is reported first. Returns
- * egress_ratelimit_deadline() afterwards: when to call egress_log_flush. */
+ * egress_ratelimit_deadline() afterwards: when to call egress_log_flush, 0 when nothing is
+ * counted. Until then the caller need not read the ring at all: a flood then costs the
+ * programs no wakeup of the reader (the ring fills, then the programs count), and the flush
+ * takes what came meanwhile into the window it came in. */
 uint64_t egress_log_drain(struct egress_log_reader *r, uint64_t now, egress_log_emit emit,
                           void *data);
-/* The line of the window that closed by now (or force: at the end), if it counted any. */
+/* Ends the window that is over by now (force: whatever its state, at the end of the
+ * sandbox): the ring read as of its last instant, then its count line if it counted any. */
 void egress_log_flush(struct egress_log_reader *r, uint64_t now, bool force, egress_log_emit emit,
                       void *data);
 

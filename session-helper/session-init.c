@@ -323,6 +323,8 @@ static void caps_recompute(void)
 static struct egress_log_reader egress;
 static bool have_egress;
 static int egress_timer = -1;
+/* a window is full: the ring is not read until it ends, so that a flood wakes nobody */
+static bool egress_paused;
 
 static uint64_t monotonic_ns(void)
 {
@@ -358,14 +360,15 @@ static void egress_open(void)
                 close(dropped);
 }
 
-/* Everything the ring holds, logged; the timer set for the window's count. */
+/* Everything the ring holds, logged; when the window is full, the ring is left alone until
+ * the timer ends the window. */
 static void egress_drain(void)
 {
         uint64_t deadline = egress_log_drain(&egress, monotonic_ns(), egress_line, NULL);
         struct itimerspec at = {
             {0, 0}, {(time_t)(deadline / 1000000000ull), (long)(deadline % 1000000000ull)}};
-        if (deadline)
-                timerfd_settime(egress_timer, TFD_TIMER_ABSTIME, &at, NULL);
+        if (deadline && timerfd_settime(egress_timer, TFD_TIMER_ABSTIME, &at, NULL) == 0)
+                egress_paused = true;
 }
 
 static void egress_timer_expired(void)
@@ -374,7 +377,8 @@ static void egress_timer_expired(void)
         while (read(egress_timer, &expirations, sizeof(expirations)) > 0)
                 ;
         egress_log_flush(&egress, monotonic_ns(), false, egress_line, NULL);
-        egress_drain(); /* rearms for a window that is counting still */
+        egress_paused = false;
+        egress_drain();
 }
 
 static _Noreturn void cleanup_and_exit(int status)
@@ -634,7 +638,8 @@ int main(int argc, char **argv)
                 p[P_LISTEN] = (struct pollfd){.fd = user_scope && committed ? FD_LISTEN : -1,
                                               .events = POLLIN};
                 p[P_TIMER] = (struct pollfd){.fd = tfd, .events = POLLIN};
-                p[P_EGRESS] = (struct pollfd){.fd = have_egress ? FD_EGRESS : -1, .events = POLLIN};
+                p[P_EGRESS] = (struct pollfd){.fd = have_egress && !egress_paused ? FD_EGRESS : -1,
+                                              .events = POLLIN};
                 p[P_EGRESS_TIMER] = (struct pollfd){.fd = egress_timer, .events = POLLIN};
                 for (size_t i = 0; i < n_logins; i++) {
                         p[P_FIXED + 2 * i] =

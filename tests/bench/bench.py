@@ -2,6 +2,8 @@
 bench/RESULTS.md. Started by tests/bench/run.sh (`make bench`) under the test reaper, as root,
 with /usr/bin/python3. BENCH_QUICK=1: fewer rounds and at most 100 concurrent sessions.
 BENCH_SECTIONS=pam,scale runs only those sections (for work on the bench itself);
+BENCH_MERGE=1 with BENCH_SECTIONS keeps the last run's figures ($BUILD/bench/results.json) for
+the sections not run, and RESULTS.md says which sections ran when;
 BENCH_RESULTS=PATH writes the report elsewhere; `bench.py --report-only` rewrites it from the
 last run's raw figures ($BUILD/bench/results.json).
 
@@ -15,6 +17,9 @@ shared machine hits both alike:
   join    (issue 14) logins that join a live scope = user sandbox, held open meanwhile,
           against fresh sandboxes and the plain stack in the same run; a breakdown (the shim)
           and their CPU (perf)
+  egress  (issue 15) connect() inside a session with and without egress_allow, the ratio in
+          the same run, a refused connect with and without egress_log; logins of the same
+          policy with and without egress_allow (what loading the programs adds)
   tools   isolatectl run against bwrap, firejail and /bin/true
   scale   1, 10, 100, 1000 sessions held open: setup latency, memory, teardown, leftovers
   seccomp ns per call with no filter, a one-rule filter, the default filter with and without
@@ -57,9 +62,11 @@ HELPER_VG = os.path.join(BIN, "helper_vg")
 SHIM_LOG = os.path.join(BIN, "shim.log")
 HELLO_STATIC = os.path.join(BIN, "hello_static")
 HELLO_DYNAMIC = os.path.join(BIN, "hello_dynamic")
+CONNECT_LOOP = os.path.join(BIN, "connect_loop")
 RESULTS = os.environ.get("BENCH_RESULTS", os.path.join(ROOT, "bench", "RESULTS.md"))
 RAW = os.path.join(BIN, "results.json")
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
+MERGE = os.environ.get("BENCH_MERGE", "") not in ("", "0")
 USER = "isolate-bench"
 
 # Rounds per section: (full, quick).
@@ -76,6 +83,8 @@ N = {
     "seccomp_rounds": (41, 11),
     "ssh": (30, 8),
     "cpu": (40, 15),
+    "egress_rounds": (15, 4),
+    "egress_calls": (2000, 500),
 }
 IDLE_GAP_MS = 100  # "after an idle spell": longer than an RCU grace period here
 
@@ -109,7 +118,18 @@ POLICIES = "".join(f"policy {name} {{\n{own}{POLICY_BODY}}}\n" for name, own in 
     ("bench_user", "  scope = user\n  linger = no\n  network = host\n"),
     ("bench_none", "  network = none\n")))
 SERVICES = ["sshd", "isolatectl", "bench-iso", "bench-none", "bench-join", "bench-wrap",
-            "bench-join-wrap", "bench-vg"]
+            "bench-join-wrap", "bench-vg", "bench-egress", "bench-egress-nolog"]
+
+
+def egress_policies(port):
+    """bench with egress_allow (a bastion's short list and the bench's own listener,
+    127.0.0.2:port), with and without egress_log; only in the egress section's configs, so
+    that the other sections' helper parses the config it always did."""
+    allow = ('  egress_allow = {"10.0.0.0/8:22", "192.0.2.10:443/tcp", "[2001:db8::]/32:22", '
+             f'"127.0.0.2:{port}/tcp"}}\n')
+    return "".join(f"policy {name} {{\n  network = host\n{allow}{own}{POLICY_BODY}}}\n"
+                   for name, own in (("bench_egress", ""),
+                                     ("bench_egress_nolog", "  egress_log = false\n")))
 
 COMMANDS = []  # (section, argv) of every measured command, for RESULTS.md
 
@@ -398,10 +418,12 @@ def section_migrate(sb, res):
 
 # ---- login setup through PAM ----------------------------------------------------------------------
 
-def pam_files(conf, conf_none, conf_user):
+def pam_files(conf, conf_none, conf_user, conf_egress, conf_egress_nolog):
     base = "account required pam_unix.so\nsession required pam_unix.so\n"
     mod = f"session required {PAM_MODULE} config={{}} helper={{}}\n"
     return {
+        "bench-egress": base + mod.format(conf_egress, HELPER),
+        "bench-egress-nolog": base + mod.format(conf_egress_nolog, HELPER),
         "bench-plain": base,
         "bench-iso": base + mod.format(conf, HELPER),
         "bench-none": base + mod.format(conf_none, HELPER),
@@ -679,6 +701,82 @@ def section_join(sb, env, res):
             p.wait()
     out["left"] = sb.wait_clean(30)
     res["join"] = out
+
+
+# ---- egress_allow (issue 15) ----------------------------------------------------------------------
+
+EGRESS_CASES = (
+    # (key, config, connect_loop mode, address): the same policy but for egress_allow (and
+    # egress_log); allowed: a connect to the session's own listener, listed; refused: not
+    ("plain", "conf", "allowed", "127.0.0.2"),
+    ("filtered", "conf_egress", "allowed", "127.0.0.2"),
+    ("refused_log", "conf_egress", "refused", "127.0.0.3"),
+    ("refused_nolog", "conf_egress_nolog", "refused", "127.0.0.3"),
+)
+
+
+def free_port_on(addr):
+    import socket
+    s = socket.socket()
+    try:
+        s.bind((addr, 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+def section_egress(sb, env, res, confs, port):
+    """connect() in a session (isolatectl run, policy bench against bench_egress, alternating
+    run by run), and logins of both policies and of the plain stack, alternating login by
+    login."""
+    out = {"port": port, "calls": n("egress_calls"), "rounds": n("egress_rounds")}
+    samples = {k: [] for k, _, _, _ in EGRESS_CASES}
+    round_p50 = {k: [] for k, _, _, _ in EGRESS_CASES}
+    fails = {}
+    mark = 0
+    for rnd in range(n("egress_rounds") + 1):  # round 0: warm-up
+        if rnd == 1:
+            time.sleep(1.2)  # the warm-up's inits have logged their last lines
+            mark = env.syslog.mark()
+        for key, conf, mode, addr in EGRESS_CASES:
+            argv = [ISOLATECTL, "run", "-c", confs[conf], "--service", "isolatectl", "--helper",
+                    HELPER, USER, "--", CONNECT_LOOP, mode, str(n("egress_calls")), addr,
+                    str(port)]
+            if rnd == 0:
+                record("egress (connect)", ["nsenter --mount=<private /etc/pam.d>"] + argv)
+            r = env.run(argv, timeout=600)
+            line = [l for l in r.stdout.splitlines() if l.startswith("samples ")]
+            if r.returncode != 0 or not line:
+                fails[key] = r.stderr.strip()[-300:] or f"exit {r.returncode}"
+                continue
+            got = [int(x) for x in line[0].split()[2:]]
+            if rnd > 0:
+                samples[key] += got
+                round_p50[key].append(med(got))
+    time.sleep(1.2)  # the inits' last "suppressed" lines
+    out["connect"] = {k: {"n": len(v), "p10": pct(v, 10) / 1e3, "p50": med(v) / 1e3,
+                          "p90": pct(v, 90) / 1e3, "p99": pct(v, 99) / 1e3,
+                          "round_p50": [x / 1e3 for x in round_p50[k]]}
+                      for k, v in samples.items() if v}
+    out["connect_fails"] = fails
+    out["left_connect"] = sb.wait_clean(30)
+    # what the refused-and-logged runs left in the log: lines, and the counts of the rest
+    lines = env.syslog.lines()[mark:]
+    out["log_lines"] = sum(1 for l in lines if "egress refused: 127.0.0.3:" in l)
+    out["log_suppressed"] = sum(int(m.group(1)) for m in
+                                (re.search(r"egress refused: suppressed (\d+) more", l)
+                                 for l in lines) if m)
+
+    services = ["bench-plain", "bench-iso", "bench-egress", "bench-egress-nolog"]
+    pam_cycle(env, sb, "egress-warmup", services, 2, 0)
+    for mode, gap, rounds in (("spaced", IDLE_GAP_MS, n("pam_spaced")),
+                              ("b2b", 0, n("pam_b2b"))):
+        logins, syslog, left, err = pam_cycle(env, sb, f"egress ({mode})", services, rounds, gap)
+        out[mode] = {s: login_stats(logins.get(s, [])) for s in services}
+        out[mode]["helper_ms"] = {s: helper_durations(syslog, s) for s in services}
+        out[mode]["left"] = left
+        out[mode]["stderr"] = err[-500:]
+    res["egress"] = out
 
 
 # ---- instructions of the helper (callgrind) ------------------------------------------------------
@@ -1187,6 +1285,10 @@ def write_results(res, info, errors, t_total):
     if info.get("sections"):
         w("- sections (run time; 1-min load average at start and end): " + "; ".join(
             f"{k} {v[0]:.0f} s, {v[1]:.1f}/{v[2]:.1f}" for k, v in info["sections"].items()))
+    for k, v in (info.get("merged") or {}).items():
+        w(f"- section {k} ran on its own later (`BENCH_SECTIONS={k} BENCH_MERGE=1`): "
+          f"{v['date']}, tree {v['commit']}, load average {v['load'][0]:.1f} at start and "
+          f"{v['load'][1]:.1f} at end; every other figure is from the run above.")
     if loaded:
         w(f"- **The machine was {'loaded' if busiest > cpus else 'shared'}** (other engineers' "
           f"builds and tests; load average up to {busiest:.1f} on {cpus} CPUs). Every "
@@ -1481,6 +1583,15 @@ def write_results(res, info, errors, t_total):
         b("### 1f. A login that joins a live sandbox (scope = user)")
         b("")
         b("Not measured: " + errors["join"])
+        b("")
+
+    eg = res.get("egress")
+    if eg:
+        egress_report(b, eg, info)
+    elif errors.get("egress"):
+        b("### 1g. egress_allow: connect() and login (issue 15)")
+        b("")
+        b("Not measured: " + errors["egress"])
         b("")
 
     # (2) tools
@@ -1809,6 +1920,91 @@ def write_results(res, info, errors, t_total):
         fh.write("\n".join(L).rstrip() + "\n")
 
 
+def egress_report(b, eg, info):
+    b("### 1g. egress_allow: connect() and login (issue 15)")
+    b("")
+    when = (info.get("merged") or {}).get("egress")
+    if when:
+        b(f"*This section ran on its own ({when['date']}, tree {when['commit']}, load average "
+          f"{when['load'][0]:.1f} at start and {when['load'][1]:.1f} at end; `BENCH_SECTIONS=egress "
+          "BENCH_MERGE=1`); the other sections are the full run above.*")
+        b("")
+    b("Two policies that differ only in `egress_allow`: `bench` (as in 1) and `bench_egress` "
+      "(the same plus `egress_allow = {\"10.0.0.0/8:22\", \"192.0.2.10:443/tcp\", "
+      f"\"[2001:db8::]/32:22\", \"127.0.0.2:{eg['port']}/tcp\"}}`, egress_log on, the "
+      "default); `bench_egress_nolog` adds `egress_log = false`.")
+    b("")
+    c = eg.get("connect") or {}
+    if c:
+        b(f"**connect()** inside a session: `isolatectl run` of tests/bench/connect_loop.c, "
+          f"{eg['calls']} calls per run, the four runs below in turn, {eg['rounds']} rounds "
+          "(after one of warm-up), in the private mount namespace of 1 (the inits log to the "
+          "bench's listener). A call is `connect()` + `close()` of a TCP socket made inside "
+          "the session (the socket() before and the listener's accept() in between are not "
+          "timed); allowed: to a listener of the session's own on 127.0.0.2 (listed), refused: "
+          "to 127.0.0.3 (not listed, EPERM). Microseconds per call.")
+        b("")
+        b("| session | destination | n | p50 | p10-p90 | p99 |")
+        b("|---|---|---|---|---|---|")
+        names = {"plain": ("`bench` (no filter)", "127.0.0.2, accepted"),
+                 "filtered": ("`bench_egress`", "127.0.0.2, listed: accepted"),
+                 "refused_log": ("`bench_egress`", "127.0.0.3, refused (EPERM), logged"),
+                 "refused_nolog": ("`bench_egress_nolog`", "127.0.0.3, refused (EPERM)")}
+        for k, (who, dest) in names.items():
+            x = c.get(k)
+            if x:
+                b(f"| {who} | {dest} | {x['n']} | {f2(x['p50'])} | {f2(x['p10'])}-"
+                  f"{f2(x['p90'])} | {f2(x['p99'])} |")
+        b("")
+        pl, fl = c.get("plain"), c.get("filtered")
+        if pl and fl:
+            ratios = [f / p for f, p in zip(fl["round_p50"], pl["round_p50"]) if p]
+            b(f"- an allowed connect()+close() with the filter against without: "
+              f"**x{fl['p50'] / pl['p50']:.2f}** at p50 ({f2(fl['p50'] - pl['p50'])} us more); "
+              f"the median of the {len(ratios)} rounds' own ratios (each round runs both back "
+              f"to back) x{med(ratios):.2f}. The programs' work per call: two lookups in the "
+              "LPM trie (the destination with its port, then with port 0) behind one in the "
+              "array of maps.")
+        rl, rn = c.get("refused_log"), c.get("refused_nolog")
+        if rl and rn:
+            b(f"- a refused connect (EPERM, no packet sent) costs {f2(rn['p50'])} us p50 "
+              f"without the log and {f2(rl['p50'])} us with it (x{rl['p50'] / rn['p50']:.2f}): "
+              "the event written into the ring buffer with the process's pid, uid and comm "
+              "(the first 10 of a window also wake the init, which logs them; then it leaves "
+              "the ring alone until the window ends, so that the next 255 events wake nobody "
+              "and the rest are one atomic add to the counter). The init logged "
+              f"{eg.get('log_lines', 0)} lines for the {rl['n']} refusals and counted "
+              f"{eg.get('log_suppressed', 0)} in `suppressed` lines: at most 10 lines a second "
+              "per session.")
+        b("")
+    for k, v in (eg.get("connect_fails") or {}).items():
+        b(f"- {k}: failed: `{v}`")
+    if eg.get("spaced"):
+        b("**A login's cost**: pam_loop as in 1, four stacks alternating login by login: "
+          "`plain`, `isolate` (policy `bench`), `egress_allow` (policy `bench_egress`: the helper "
+          "also makes the ring and its counter, the rule trie and the array of maps, loads the "
+          "four programs, which the kernel verifies, and attaches them to the session's cgroup "
+          "in the cgroup2 hierarchy; on this v1-hybrid host a leaf of its own under "
+          "/sys/fs/cgroup/unified, made and removed with the session) and `egress_allow, no "
+          "log` (policy `bench_egress_nolog`).")
+        b("")
+        login_table(b, eg, (("bench-plain", "plain"), ("bench-iso", "isolate"),
+                            ("bench-egress", "egress_allow"),
+                            ("bench-egress-nolog", "egress_allow, no log")), added=True)
+        for mode, label in (("spaced", "spaced"), ("b2b", "back to back")):
+            m = eg.get(mode)
+            if not m:
+                continue
+            d = med(m["bench-egress"]["oc"]) - med(m["bench-iso"]["oc"])
+            dn = med(m["bench-egress-nolog"]["oc"]) - med(m["bench-iso"]["oc"])
+            hd = (med(m["helper_ms"].get("bench-egress") or [])
+                  - med(m["helper_ms"].get("bench-iso") or []))
+            b(f"- {label}: egress_allow adds **{f2(d)} ms** p50 to a login's open+close over the "
+              f"same policy without it ({f2(dn)} ms without the log); the helper's own duration "
+              f"grows by {f2(hd)} ms p50.")
+        b("")
+
+
 def analysis(res):
     """The explanation of the misses, with this run's figures."""
     out = []
@@ -2028,10 +2224,19 @@ def run_sections(sb, res, section):
                           services=SERVICES, name="isolate-none.conf")
     conf_user = sb.config(policies=POLICIES, default_policy="bench_user",
                           services=SERVICES, name="isolate-user.conf")
+    port = free_port_on("127.0.0.2")
+    egress = POLICIES + egress_policies(port)
+    conf_egress = sb.config(policies=egress, default_policy="bench_egress",
+                            services=SERVICES, name="isolate-egress.conf")
+    conf_egress_nolog = sb.config(policies=egress, default_policy="bench_egress_nolog",
+                                  services=SERVICES, name="isolate-egress-nolog.conf")
+    confs = {"conf": conf, "conf_egress": conf_egress, "conf_egress_nolog": conf_egress_nolog}
     section("exec", section_exec, res)
-    with PrivateEnv(pam_files(conf, conf_none, conf_user)) as env:
+    with PrivateEnv(pam_files(conf, conf_none, conf_user, conf_egress,
+                              conf_egress_nolog)) as env:
         section("pam", section_pam, sb, env, res)
         section("join", section_join, sb, env, res)
+        section("egress", section_egress, sb, env, res, confs, port)
         section("migrate", section_migrate, sb, res)
         section("scale", section_scale, sb, env, res)
         section("profile", section_profile, sb, env, res)
@@ -2039,6 +2244,36 @@ def run_sections(sb, res, section):
     section("tools", section_tools, sb, conf, conf_none, res)
     section("seccomp", section_seccomp, conf, res)
     section("ssh", section_ssh, sb, conf, res)
+
+
+def merge_into_last(info, res, errors, only):
+    """BENCH_MERGE=1: the last run's figures with the sections just run in place of its own;
+    the machine's description stays the last run's, with a line per section run now."""
+    with open(RAW) as f:
+        raw = json.load(f)
+    old_info, old_res = raw["info"], raw["results"]
+    old_errors = {k: v for k, v in raw["errors"].items() if k not in only}
+
+    def section_of(label):
+        return label.split()[0].split("-")[0]
+
+    commands = [tuple(c) for c in raw.get("commands", []) if section_of(c[0]) not in only]
+    commands += [c for c in COMMANDS if section_of(c[0]) in only]
+    COMMANDS[:] = commands
+    for name in only:
+        if name in info.get("sections", {}):
+            old_info.setdefault("sections", {})[name] = info["sections"][name]
+            t, la0, la1 = info["sections"][name]
+            old_info.setdefault("merged", {})[name] = {
+                "date": info["date"], "commit": info["commit"], "load": [la0, la1]}
+        if name in res:
+            old_res[name] = res[name]
+        else:
+            old_res.pop(name, None)
+        if name in errors:
+            old_errors[name] = errors[name]
+    old_info["t_total_merged"] = raw.get("t_total", 0)
+    return old_info, old_res, old_errors
 
 
 def main():
@@ -2076,14 +2311,19 @@ def main():
         info.setdefault("sections", {})[name] = (time.monotonic() - t, la, loadavg()[0])
         print(f"bench: {name} done in {time.monotonic() - t:.1f} s", flush=True)
 
+    if MERGE and not only:
+        print("bench: BENCH_MERGE=1 needs BENCH_SECTIONS", file=sys.stderr)
+        return 2
     with Sandbox() as sb:
         # the harness's runtime dir is below /run, a tmpfs as /run/isolate is on a real host
         run_sections(sb, res, section)
         final_left = sb.wait_clean(30)
     info["load_end"] = loadavg()
+    if MERGE:
+        info, res, errors = merge_into_last(info, res, errors, only)
 
     info["left_at_end"] = final_left
-    t_total = time.monotonic() - t_start
+    t_total = info.get("t_total_merged") or time.monotonic() - t_start
     try:
         with open(RAW, "w") as f:
             json.dump({"info": info, "results": res, "errors": errors, "t_total": t_total,

@@ -330,6 +330,32 @@ class TestEgressLog(SandboxTestCase):
         if got["elapsed"] < 0.3:  # all in one window (not so on a starved host)
             self.assertEqual((logged, counts), (10, [990]), "\n".join(lines))
 
+    def test_each_second_logs_again(self):
+        # three bursts of 15, 1.5 s apart: each its own window, 10 lines and a count of 5
+        burst = r"""
+import socket, sys, time
+for b in range(3):
+    if b:
+        time.sleep(1.5)
+    for _ in range(15):
+        s = socket.socket()
+        try:
+            s.connect(("127.0.0.3", int(sys.argv[1])))
+        except PermissionError:
+            pass
+        s.close()
+"""
+        cfg = self.sb.config(policies=policy(self.allow))
+        r = self.run_in(self.u1, cfg, ["/usr/bin/python3", "-c", burst,
+                                       str(self.l.tcp["v4b"][1])])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertClean()
+        kinds = ["count" if SUPPRESSED.match(t) else "line" for _, _, t in self.refusals()]
+        self.assertEqual(kinds, (["line"] * 10 + ["count"]) * 3, self.env.syslog.dump())
+        counts = [int(m.group(1)) for m in map(SUPPRESSED.match,
+                                                (t for _, _, t in self.refusals())) if m]
+        self.assertEqual(counts, [5, 5, 5])
+
     def test_egress_log_false_logs_nothing(self):
         cfg = self.sb.config(policies=policy(self.allow, extra="egress_log = false"))
         got = self.flood(self.u1, cfg, [["tcp", "AF_INET", *self.l.tcp["v4b"]],
