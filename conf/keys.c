@@ -21,6 +21,8 @@ static const struct enum_name backend_names[] = {{"auto", CGROUP_BACKEND_AUTO},
                                                  {NULL, 0}};
 static const struct enum_name network_names[] = {
     {"host", NETWORK_HOST}, {"none", NETWORK_NONE}, {NULL, 0}};
+static const struct enum_name system_bus_names[] = {
+    {"allow", SYSTEM_BUS_ALLOW}, {"deny", SYSTEM_BUS_DENY}, {NULL, 0}};
 static const struct enum_name scope_names[] = {
     {"login", SCOPE_LOGIN}, {"user", SCOPE_USER}, {NULL, 0}};
 static const struct enum_name proc_names[] = {
@@ -42,6 +44,7 @@ static const struct enum_name seccomp_action_names[] = {{"errno", SECCOMP_ACTION
 _Static_assert(sizeof(enum fail_mode) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum network_mode) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum session_scope) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum system_bus) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum cgroup_backend_kind) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum proc_mode) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum hidepid_mode) == sizeof(int), "enum size");
@@ -234,6 +237,11 @@ static const struct key policy_keys[] = {
     {"linger", K_LINGER, POL(linger_ms), .min = 1000, .max = 365ull * 24 * 3600 * 1000, .def = "no",
      .group = KG_LIFETIME,
      .doc = "how long a user-scope sandbox outlives its last login (needs scope = user)"},
+    /* deny: the session's users cannot ask system services (logind, systemd, udisks) to act
+     * for them; root's processes in the session (the sshd monitor, pam_systemd's close) can */
+    {"system_bus", K_ENUM, POL(system_bus), .flags = KF_NEEDS_MOUNT, .enums = system_bus_names,
+     .def = "allow", .group = KG_VIEW,
+     .doc = "whether the session's users reach the D-Bus system bus (/run/dbus)"},
     {"proc", K_ENUM, POL(proc), .flags = KF_NEEDS_MOUNT, .enums = proc_names, .def = "read-only",
      .group = KG_VIEW, .doc = "how /proc is mounted inside"},
     {"hidepid", K_ENUM, POL(hidepid), .flags = KF_NEEDS_MOUNT, .enums = hidepid_names,

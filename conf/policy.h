@@ -37,6 +37,8 @@ enum cgroup_backend_kind {
 };
 
 enum network_mode { NETWORK_HOST, NETWORK_NONE };
+/* system_bus: whether the session's users reach the host's D-Bus system bus (mounts.c) */
+enum system_bus { SYSTEM_BUS_ALLOW, SYSTEM_BUS_DENY };
 
 /* SCOPE_LOGIN: a sandbox per login, ended at its logout. SCOPE_USER: one sandbox per (user,
  * policy): the first login builds it, later logins of that user resolving to the same
@@ -123,6 +125,7 @@ struct policy {
         uint64_t linger_ms; /* LINGER_NO, ms, or LINGER_FOREVER; only with SCOPE_USER */
 
         /* the view inside */
+        enum system_bus system_bus; /* deny: /run/dbus root-only inside (mounts.c) */
         enum proc_mode proc;
         enum hidepid_mode hidepid;
         bool proc_subset_pid;

@@ -631,9 +631,9 @@ static void fingerprint(const struct policy *p, const struct join_spec *j, char 
         const uint64_t nums[] = {
             p->ns_mount,     p->ns_pid,     p->ns_uts,        p->ns_ipc,           p->ns_cgroup,
             p->network,      p->proc,       p->hidepid,       p->proc_subset_pid,  p->private_tmp,
-            p->tmp_size,     p->hide_homes, p->pty_max,       j->ns_flags,         j->caps_keep,
-            j->no_new_privs, j->nofile,     j->seccomp_flags, j->landlock_handled, j->landlock_abi,
-            j->n_landlock,   j->bpf_len};
+            p->tmp_size,     p->hide_homes, p->pty_max,       p->system_bus,       j->ns_flags,
+            j->caps_keep,    j->no_new_privs, j->nofile,      j->seccomp_flags,    j->landlock_handled,
+            j->landlock_abi, j->n_landlock,   j->bpf_len};
         fp_add(&h, nums, sizeof(nums));
         /* apart from nums: a fingerprint from before this field stays what it was for a
          * policy that scopes nothing (a helper upgrade does not orphan live sandboxes) */

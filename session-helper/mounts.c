@@ -375,6 +375,38 @@ static int holder_bind(const char *name, const char *target, struct isolate_erro
         return clone_onto_fd(fd, target_fd, target, 0, err);
 }
 
+#define SYSTEM_BUS_SOCKET "/run/dbus/system_bus_socket"
+
+/* system_bus = deny: /run/dbus becomes a directory of the session's tmpfs that only root
+ * may enter (0700), holding the host's system bus socket. Root's processes in the session,
+ * which keep CAP_DAC_OVERRIDE (the sshd monitor, and pam_systemd when it closes the login
+ * over the bus), still connect; the user's, with every capability dropped, get EACCES. A
+ * host without the socket has nothing to hide. */
+static int system_bus_deny(struct isolate_error *err)
+{
+        _cleanup_close_ int sock = -1;
+        int r = path_open(SYSTEM_BUS_SOCKET, 0, PATH_OPEN_NOFOLLOW, &sock);
+        if (r == -ENOENT || r == -ENOTDIR)
+                return 0;
+        if (r < 0)
+                return path_error(err, r, SYSTEM_BUS_SOCKET);
+        /* the directory over /run/dbus, with a file in it to mount the socket on (a clone
+         * of the directory would not carry a mount made on it before) */
+        int fd = open(HOLDER "/dbus/system_bus_socket", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                      0600);
+        if (fd < 0)
+                return error_set_errno(err, errno, "cannot make the system bus's mount point");
+        close(fd);
+        r = holder_bind("dbus", "/run/dbus", err);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int point = -1;
+        r = path_open(SYSTEM_BUS_SOCKET, 0, PATH_OPEN_NOFOLLOW, &point);
+        if (r < 0)
+                return path_error(err, r, SYSTEM_BUS_SOCKET);
+        return clone_onto_fd(sock, point, SYSTEM_BUS_SOCKET, 0, err);
+}
+
 static int holder_setup(const struct policy *p, uid_t uid, gid_t gid, struct isolate_error *err)
 {
         char opts[64] = "mode=0755";
@@ -392,7 +424,7 @@ static int holder_setup(const struct policy *p, uid_t uid, gid_t gid, struct iso
         } dirs[] = {
             {"tmp", 01777, false},   {"var-tmp", 01777, false}, {"shm", 01777, false},
             {"lock", 01777, false},  {"user", 0755, false},     {user_dir, 0700, true},
-            {"cgroup", 0755, false}, {"empty", 0555, false},
+            {"cgroup", 0755, false}, {"empty", 0555, false}, {"dbus", 0700, false},
         };
         for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
                 int r = holder_mkdir(dirs[i].name, dirs[i].mode, dirs[i].users ? uid : 0,
@@ -419,7 +451,7 @@ static int holder_setup(const struct policy *p, uid_t uid, gid_t gid, struct iso
         if ((r = holder_bind("lock", "/run/lock", err)) < 0 ||
             (r = holder_bind("user", "/run/user", err)) < 0)
                 return r;
-        return 0;
+        return p->system_bus == SYSTEM_BUS_DENY ? system_bus_deny(err) : 0;
 }
 
 /* Hides path: /dev/null over a file, the session's empty read-only directory over a

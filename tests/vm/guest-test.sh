@@ -300,6 +300,11 @@ cmd_after_systemd() {
 		"systemd logout: the session's 'nohup sleep 1001 &' was killed" wait_for 20 dead "$p"
 	with "$leader" check systemd-logout.monitor "systemd logout: the sshd monitor exited" \
 		wait_for 20 dead "$leader"
+	# pam_systemd closed the login over the system bus from inside the sandbox
+	# (system_bus = deny hides the bus from the user only)
+	released=$(journalctl -q --no-pager -t sshd 2>/dev/null | grep -c 'pam_systemd.*Failed to release session')
+	eq systemd-logout.release "systemd logout: pam_systemd released the session over the bus (no 'Failed to release session')" \
+		0 "$released"
 	if wait_for 20 no_strays; then
 		ok systemd-logout.strays "systemd logout: no process of $TEST_USER is left (but its user manager)"
 	else
@@ -560,6 +565,12 @@ cmd_user_session() {
 		nohup sleep 1001 </dev/null >/dev/null 2>&1 &
 		cmd_user_sandboxed systemd
 		egress_checks systemd
+		# system_bus = deny: the real bus, refused to the user (root's use at logout is
+		# pam_systemd's ReleaseSession: systemd-logout.release)
+		bus=$(busctl --system --no-pager list 2>&1 >/dev/null | head -n 1)
+		echo "# busctl --system list: $bus"
+		check systemd.bus-denied "system_bus = deny: busctl --system list fails with Permission denied" \
+			sh -c "! busctl --system --no-pager list >/dev/null 2>&1 && echo '$bus' | grep -q 'Permission denied'"
 		eq systemd.shell-label "AppArmor: the shell's label is $PROFILE" "$PROFILE (enforce)" \
 			"$(tr -d '\0' </proc/self/attr/current)"
 		if cat /etc/hostname >/dev/null 2>&1; then
