@@ -63,6 +63,7 @@ SHIM_LOG = os.path.join(BIN, "shim.log")
 HELLO_STATIC = os.path.join(BIN, "hello_static")
 HELLO_DYNAMIC = os.path.join(BIN, "hello_dynamic")
 CONNECT_LOOP = os.path.join(BIN, "connect_loop")
+EGRESS_COST = os.path.join(BIN, "egress_cost")
 RESULTS = os.environ.get("BENCH_RESULTS", os.path.join(ROOT, "bench", "RESULTS.md"))
 RAW = os.path.join(BIN, "results.json")
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
@@ -85,6 +86,8 @@ N = {
     "cpu": (40, 15),
     "egress_rounds": (15, 4),
     "egress_calls": (2000, 500),
+    "egress_cost": (40, 10),
+    "egress_cost_cold": (15, 5),
 }
 IDLE_GAP_MS = 100  # "after an idle spell": longer than an RCU grace period here
 
@@ -118,7 +121,8 @@ POLICIES = "".join(f"policy {name} {{\n{own}{POLICY_BODY}}}\n" for name, own in 
     ("bench_user", "  scope = user\n  linger = no\n  network = host\n"),
     ("bench_none", "  network = none\n")))
 SERVICES = ["sshd", "isolatectl", "bench-iso", "bench-none", "bench-join", "bench-wrap",
-            "bench-join-wrap", "bench-vg", "bench-egress", "bench-egress-nolog"]
+            "bench-join-wrap", "bench-vg", "bench-egress", "bench-egress-nolog",
+            "bench-egress-wrap"]
 
 
 def egress_policies(port):
@@ -424,6 +428,7 @@ def pam_files(conf, conf_none, conf_user, conf_egress, conf_egress_nolog):
     return {
         "bench-egress": base + mod.format(conf_egress, HELPER),
         "bench-egress-nolog": base + mod.format(conf_egress_nolog, HELPER),
+        "bench-egress-wrap": base + mod.format(conf_egress, HELPER_WRAP),
         "bench-plain": base,
         "bench-iso": base + mod.format(conf, HELPER),
         "bench-none": base + mod.format(conf_none, HELPER),
@@ -776,6 +781,44 @@ def section_egress(sb, env, res, confs, port):
         out[mode]["helper_ms"] = {s: helper_durations(syslog, s) for s in services}
         out[mode]["left"] = left
         out[mode]["stderr"] = err[-500:]
+
+    # where the added time goes: the helper's egress calls alone (egress_cost), and the
+    # cgroup work the policy adds, from the shim (1a) on logins of both policies
+    for key, rounds, gap in (("cost_us", n("egress_cost"), 0),
+                             ("cost_cold_us", n("egress_cost_cold"), 300)):
+        argv = [EGRESS_COST, str(rounds), str(gap)]
+        record("egress (setup)", argv)
+        r = run(argv, timeout=600)
+        if r.returncode != 0:
+            out["cost_error"] = r.stderr.strip()[-300:]
+        steps = {}
+        for line in r.stdout.splitlines():
+            f = line.split()
+            if len(f) == 4 and f[0] == "cost":
+                steps.setdefault(f[2], []).append(int(f[3]) / 1e3)
+        out[key] = steps
+    with open(SHIM_LOG, "w"):
+        pass
+    logins, _, left, _ = pam_cycle(env, sb, "egress (breakdown)", ["bench-wrap",
+                                                                   "bench-egress-wrap"],
+                                   n("pam_breakdown"), IDLE_GAP_MS)
+    groups, by_caller = shim_groups([d for v in logins.values() for d in v])
+    shim = {}
+    for g in groups:
+        d = by_caller.get(int(g[0][3]))
+        ex = [p for p in g if p[1] == "exit"]
+        if d is None or not ex:
+            continue
+        unified = [(p[1], int(p[3])) for p in g if p[1] in ("cgwrite", "cgmkdir")
+                   and "/unified/" in p[4]]
+        row = shim.setdefault(d["service"], {"helper_wall": [], "unified_ms": [],
+                                             "unified_ops": [], "open": []})
+        row["helper_wall"].append(ms(int(ex[0][2]) - int(g[0][2])))
+        row["unified_ms"].append(ms(sum(t for _, t in unified)))
+        row["unified_ops"].append(len(unified))
+        row["open"].append(ms(d["t_opened"] - d["t_start"]))
+    out["shim"] = shim
+    out["left_breakdown"] = left
     res["egress"] = out
 
 
@@ -2002,6 +2045,63 @@ def egress_report(b, eg, info):
             b(f"- {label}: egress_allow adds **{f2(d)} ms** p50 to a login's open+close over the "
               f"same policy without it ({f2(dn)} ms without the log); the helper's own duration "
               f"grows by {f2(hd)} ms p50.")
+        b("")
+    cost = eg.get("cost_us") or {}
+    cold = eg.get("cost_cold_us") or {}
+    if cost:
+        b("Where the added time goes. The helper's own egress calls (tests/bench/egress_cost.c, "
+          "linked against the build's objects as seccomp_cost is) in a cgroup2 cgroup of the "
+          f"bench's, microseconds; *warm*: {len(cost.get('load_log', []))} rounds back to back, "
+          "so the kernel's static keys for cgroup sock_addr programs (one per attach type, on "
+          "while any such program is attached anywhere on the host) stay on, as on a bastion "
+          f"where another session has egress_allow; *first on the host*: "
+          f"{len(cold.get('load_log', []))} rounds 300 ms apart, so that each attach finds "
+          "none attached and flips the four keys (code patching on every CPU), as the logins "
+          "above do, one session at a time.")
+        b("")
+        b("| step | warm p50 | p90 | first on the host p50 | p90 |")
+        b("|---|---|---|---|---|")
+        labels = (("log_new", "egress_log_new: the ring (16 KiB) and its counter"),
+                  ("load_log", "egress_load with the log: the rule trie, the array of maps, "
+                               "4 programs verified and JIT-compiled"),
+                  ("load_nolog", "egress_load without the log (for comparison)"),
+                  ("mkdir", "mkdir of a cgroup2 leaf"),
+                  ("attach", "egress_attach: the 4 programs on the leaf"),
+                  ("close", "every fd closed (the programs stay attached)"),
+                  ("rmdir", "rmdir of the leaf (programs and maps freed)"))
+        for k, label in labels:
+            v, c = cost.get(k), cold.get(k)
+            if v:
+                b(f"| {label} | {med(v):.0f} | {pct(v, 90):.0f} | "
+                  f"{f'{med(c):.0f}' if c else '-'} | {f'{pct(c, 90):.0f}' if c else '-'} |")
+        b("")
+    elif eg.get("cost_error"):
+        b(f"egress_cost failed: `{eg['cost_error']}`")
+        b("")
+    sh = eg.get("shim") or {}
+    iso_s, eg_s = sh.get("bench-wrap"), sh.get("bench-egress-wrap")
+    if iso_s and eg_s and cost:
+        def parts(c):
+            return sum(med(c.get(k) or [0]) for k in ("log_new", "load_log", "attach")) / 1e3
+        delta = med(eg_s["helper_wall"]) - med(iso_s["helper_wall"])
+        first = parts(cold) if cold else float("nan")
+        rest = delta - first - med(eg_s["unified_ms"])
+        b(f"The same logins through the shim of 1a (helper_wrap), {len(eg_s['open'])} of each "
+          f"policy alternating, {IDLE_GAP_MS} ms apart: the helper runs "
+          f"{f2(med(eg_s['helper_wall']))} ms p50 with egress_allow against "
+          f"{f2(med(iso_s['helper_wall']))} ms without (**{f2(delta)} ms** more). Of that, "
+          f"the ring, the load and the attach are {parts(cost):.2f} ms warm and "
+          f"{first:.2f} ms as the host's first; the helper's cgroup work in the unified "
+          "hierarchy (mkdir of the leaf, moves into and out of it: "
+          f"{med(eg_s['unified_ops']):.0f} calls a login, none without egress_allow on this "
+          f"v1-hybrid host) {f2(med(eg_s['unified_ms']))} ms; the remaining {f2(rest)} ms is "
+          "not broken down here (egress_cost's rounds run in one warm process, the helper's "
+          "bpf(2) calls are its first). Logins one session at a time, as here, find the "
+          "previous session's programs gone and flip the keys again, spaced ones surely, back "
+          "to back ones not always: hence spaced pays more; on a bastion with sessions open "
+          "the keys stay on. On a cgroup v2 host the session's leaf exists anyway. What no "
+          "host avoids is a fresh process loading its programs: the verifier and the JIT run "
+          "per login, since each login's programs embed its own ring and rule map.")
         b("")
 
 

@@ -31,7 +31,8 @@ PKGS="libseccomp libcap libsystemd libconfuse"
 
 # The objects the helper is made of (the Makefile's HELPER_OBJS): every conf/, client/ and
 # session-helper/ source but the two program mains. seccomp_cost calls the helper's own
-# seccomp_program_build() on the default policy.
+# seccomp_program_build() on the default policy, egress_cost its egress_load() and
+# egress_attach().
 objs=""
 for src in conf/*.c client/*.c session-helper/*.c; do
 	case "$src" in
@@ -53,6 +54,9 @@ $CC $CFLAGS tests/bench/connect_loop.c -o "$B/connect_loop"
 # shellcheck disable=SC2086
 $CC $CFLAGS $(pkg-config --cflags $PKGS) tests/bench/seccomp_cost.c $objs \
 	$(pkg-config --libs $PKGS) -o "$B/seccomp_cost"
+# shellcheck disable=SC2086
+$CC $CFLAGS $(pkg-config --cflags $PKGS) tests/bench/egress_cost.c $objs \
+	$(pkg-config --libs $PKGS) -o "$B/egress_cost"
 $CC $CFLAGS -fPIC -shared tests/bench/helper_shim.c -ldl -o "$B/helper_shim.so"
 $CC $CFLAGS -DREAL_HELPER="\"$ABS_BUILD/isolate-helper\"" \
 	-DSHIM_SO="\"$ABS_B/helper_shim.so\"" -DSHIM_LOG="\"$ABS_B/shim.log\"" \
