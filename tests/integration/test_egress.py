@@ -23,7 +23,7 @@ import unittest
 
 from harness import (BUILD, HELPER, INIT, ISOLATECTL, PAM_MODULE, Held, Sandbox,
                      SandboxTestCase, require_built, require_root)
-from sshd import PrivateEnv, SshServer, free_port, sanitizer_env
+from sshd import PrivateEnv, SshServer, sanitizer_env
 from test_pam_sshd import sshd_stack
 
 PROBE = r"""
@@ -465,33 +465,7 @@ class TestEgressSshd(unittest.TestCase):
 
     def forward(self, target):
         """What a client reading from an ssh -L forward to target gets (b"" if refused)."""
-        lport = free_port()
-        ssh = subprocess.Popen(
-            self.srv.ssh_argv(self.u.name, None, extra=["-N", "-L",
-                                                        f"127.0.0.1:{lport}:{target[0]}:{target[1]}"]),
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            deadline = time.monotonic() + 15
-            while True:
-                try:
-                    c = socket.create_connection(("127.0.0.1", lport), timeout=10)
-                    break
-                except OSError:
-                    if time.monotonic() > deadline or ssh.poll() is not None:
-                        self.fail("the -L listener never came up")
-                    time.sleep(0.1)
-            got = b""
-            with c:
-                while chunk := c.recv(4096):
-                    got += chunk
-            return got
-        finally:
-            ssh.terminate()
-            try:
-                ssh.communicate(timeout=10)
-            except subprocess.TimeoutExpired:
-                ssh.kill()
-                ssh.communicate(timeout=10)
+        return self.srv.local_forward(self.u.name, target[0], target[1])
 
     def stdio_forward(self, target):
         """ssh -W target: (exit status, what came back)."""
