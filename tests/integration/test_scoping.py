@@ -17,6 +17,11 @@ signal the other's processes, and under hidepid (the default: invisible) it does
 see them in /proc, as for any Landlock domain (its ptrace check decides what /proc shows).
 That is why auto means off for scope = user; TestUserScope shows both sides.
 
+No test signals from a login to the session's non-login processes: the only one is the init
+(pid 1, root), which kill(2) refuses to a user by uid (EPERM) with or without scoping, and
+processes outside the session are not in its pid namespace, so they cannot be named.
+Scoping of signals shows between two logins of one user-scope sandbox (TestUserScope).
+
 On a kernel without ABI 6 the tests that need scoping skip; TestOlderKernel runs everywhere:
 the test helper plans as for an older kernel (ISOLATE_TEST_LANDLOCK_ABI) and lsm_required
 decides for a policy that writes true."""
@@ -265,15 +270,6 @@ class TestSignals(ScopingCase):
                         self.sb.config(policies=policy()))
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout.split(), ["status=143", "status=143"])
-
-    def test_the_session_init_is_refused_by_uids_anyway(self):
-        self.skipTest(
-            "not meaningful: the only process in a session that is not the login's own is "
-            "its init (pid 1, root): kill(2) refuses a user's signal to it by uid (EPERM) "
-            "with or without scoping, and pid 1 ignores signals it has no handler for; "
-            "processes outside the session are not in its pid namespace, so they cannot be "
-            "named. Scoping shows between two logins of one user-scope sandbox "
-            "(TestUserScope)")
 
 
 class TestUserScope(ScopingCase):
