@@ -87,6 +87,8 @@ const struct cgroup_fs_emulation *cg_fs_emulation(void);
 /* cgroupfs operations, each traced. cg_mkdir: 0 made, 1 existed; made dirs are recorded in
  * ctx for the rollback. cg_write truncates (fake trees are plain files). */
 int cg_mkdir(struct cg_ctx *ctx, const char *path, struct isolate_error *err);
+/* A session's leaf: made by this call or an error (EEXIST: the id is in use). */
+int cg_leaf_mkdir(struct cg_ctx *ctx, const char *path, struct isolate_error *err);
 int cg_write(const char *dir, const char *file, const char *value, struct isolate_error *err);
 int cg_rmdir(const char *path);
 /* Reads dir/file into buf (trailing newline removed); -errno. */

@@ -385,11 +385,8 @@ static int unified_leaf_make(struct cg_ctx *ctx, struct cgroup_session *ret,
                 r = unified_paths(u, root, ctx->uid, ctx->session_id, h, err);
         if (r >= 0)
                 r = cg_mkdir(ctx, h->user_path, err);
-        if (r >= 0) {
-                r = cg_mkdir(ctx, h->leaf_path, err);
-                if (r == 1)
-                        return error_set(err, EEXIST, "cgroup %s exists already", h->leaf_path);
-        }
+        if (r >= 0)
+                r = cg_leaf_mkdir(ctx, h->leaf_path, err);
         if (r >= 0)
                 r = cg_mkdir(ctx, h->supervisor_path, err);
         if (r < 0)
@@ -449,10 +446,7 @@ int cg_v1_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_
                         if (ctx->gc_due)
                                 (void)cg_gc_user_dir(h->user_path, ctx->is_live, ctx->data, NULL,
                                                      NULL);
-                        r = cg_mkdir(ctx, h->leaf_path, err);
-                        if (r == 1)
-                                return error_set(err, EEXIST, "cgroup %s exists already",
-                                                 h->leaf_path);
+                        r = cg_leaf_mkdir(ctx, h->leaf_path, err);
                         if (r < 0)
                                 return r;
                         if (cg_mount_v1(ctx->mounts, ctx->n_mounts, "memory") == m &&

@@ -234,10 +234,7 @@ int cg_v2_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_
                 return r;
         if (ctx->gc_due)
                 (void)cg_gc_user_dir(h->user_path, ctx->is_live, ctx->data, NULL, NULL);
-        r = cg_mkdir(ctx, h->leaf_path, err);
-        if (r == 1)
-                return error_set(err, EEXIST, "cgroup %s exists already", h->leaf_path);
-        if (r < 0)
+        if ((r = cg_leaf_mkdir(ctx, h->leaf_path, err)) < 0)
                 return r;
         if ((r = cg_mkdir(ctx, h->supervisor_path, err)) < 0)
                 return r;

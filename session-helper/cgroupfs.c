@@ -118,6 +118,14 @@ int cg_mkdir(struct cg_ctx *ctx, const char *path, struct isolate_error *err)
         return 0;
 }
 
+int cg_leaf_mkdir(struct cg_ctx *ctx, const char *path, struct isolate_error *err)
+{
+        int r = cg_mkdir(ctx, path, err);
+        if (r == 1)
+                return error_set(err, EEXIST, "cgroup %s exists already", path);
+        return r;
+}
+
 int cg_write(const char *dir, const char *file, const char *value, struct isolate_error *err)
 {
         char path[PATH_MAX];
