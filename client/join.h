@@ -5,8 +5,10 @@
 #include "protocol.h"
 #include "util.h"
 
-/* Runs `helper open --config config` with a clean environment and a socketpair, sends req,
- * and waits up to timeout_ms for the reply. On a transport failure (no helper, it died, it
+/* Asks the init of the user's sandbox first when a ticket leads there (ticket.h: then
+ * ret->from_ticket is set and no helper runs). Otherwise runs `helper open --config config`
+ * with a clean environment and a socketpair, sends req, and waits up to timeout_ms for the
+ * reply. On a transport failure (no helper, it died, it
  * timed out) returns -errno with a message; *ret_hello_seen then tells whether the helper
  * got as far as loading the config (and ret->fail_open holds its fail mode). The helper
  * is always reaped (or killed and reaped) before this returns. */

@@ -445,7 +445,7 @@ static int dec_message(struct decoder *d, const void *buf, size_t len, unsigned 
                 return -EBADMSG;
         memcpy(&h, buf, sizeof(h));
         if (h.magic != PROTO_MAGIC || h.version != PROTO_VERSION || h.length != len ||
-            h.type < MSG_OPEN_REQUEST || h.type > MSG_JOIN || !(types & (1u << h.type)))
+            h.type < MSG_OPEN_REQUEST || h.type > MSG_TICKET_JOIN || !(types & (1u << h.type)))
                 return -EBADMSG;
         *d = (struct decoder){.buf = buf, .len = len, .pos = sizeof(h)};
         uint16_t tag;

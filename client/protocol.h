@@ -32,6 +32,13 @@ enum proto_type {
         MSG_JOIN = 8,         /* helper -> init of a user-scope sandbox: a new login joins;
                                  fds: the caller's pidfd, the login's control socket. The
                                  init answers MSG_READY with its own pidfd, or MSG_FAILED */
+        MSG_TICKET = 9,       /* helper -> init of a user-scope sandbox, after a login it
+                                 confined or joined: text the login's ticket key (ticket.h),
+                                 followed by that login's OPEN_REPLY (REPLY_OK; its init and
+                                 control fds are placeholders). The init answers MSG_READY */
+        MSG_TICKET_JOIN = 10, /* caller -> init: text a ticket key, fd the caller's pidfd.
+                                 The init answers with an OPEN_REPLY as the helper gave it
+                                 (with its own pidfd and a new control socket), or MSG_FAILED */
 };
 
 enum reply_status {
@@ -94,6 +101,7 @@ struct open_reply {
         char policy[64];
         char warnings[1024];        /* things logged and gone on with (caps_required = no, ...) */
         uint32_t helper_timeout_ms; /* from HELLO: the config's helper_timeout */
+        bool from_ticket;           /* not on the wire: the init answered, no helper ran */
         struct join_spec join;
 };
 

@@ -202,14 +202,18 @@ enum top_state {
         TOP_BLOCK,     /* inside a section, until its '}' (depth counts the braces) */
 };
 
-struct fail_reader {
+/* Reads the top-level assignments of one key (fail, runtime_dir): how many, and the value
+ * of the last one. */
+struct top_reader {
+        const char *key;
         enum top_state state;
         size_t depth;
-        bool doubt;    /* the text does not read as an accepted config would */
-        bool key_fail; /* the key being read is `fail` */
-        bool assign;   /* it was followed by '=', not "+=" */
-        unsigned n_fail;
-        bool open; /* the last fail assignment was exactly "fail = open" */
+        bool doubt;     /* the text does not read as an accepted config would */
+        bool key_match; /* the key being read is ours */
+        bool assign;    /* it was followed by '=', not "+=" */
+        unsigned n;     /* assignments of the key */
+        bool have_value; /* the last one's value is a single word or unescaped string */
+        struct lexer_token value;
         int line;
 };
 
@@ -229,9 +233,9 @@ static bool is_punct(const struct lexer_token *t, char c)
         return t->kind == LEXER_PUNCT && t->c == c;
 }
 
-static void fail_reader_token(void *userdata, const struct lexer_token *t)
+static void top_reader_token(void *userdata, const struct lexer_token *t)
 {
-        struct fail_reader *r = userdata;
+        struct top_reader *r = userdata;
         if (r->doubt)
                 return;
         switch (r->state) {
@@ -240,23 +244,23 @@ static void fail_reader_token(void *userdata, const struct lexer_token *t)
                         r->doubt = true; /* libconfuse: "unexpected token" or closing brace */
                         break;
                 }
-                /* a quoted key is a key too; an escaped one might decode to "fail" */
+                /* a quoted key is a key too; an escaped one might decode to ours */
                 if (t->kind == LEXER_STRING && t->escaped)
                         r->doubt = true;
-                r->key_fail = token_is(t, "fail");
+                r->key_match = token_is(t, r->key);
                 r->state = TOP_AFTER_KEY;
                 break;
         case TOP_AFTER_KEY:
                 if (is_punct(t, '=') || is_punct(t, '+')) {
                         r->assign = is_punct(t, '=');
-                        if (r->key_fail) {
-                                r->n_fail++;
-                                r->open = false;
+                        if (r->key_match) {
+                                r->n++;
+                                r->have_value = false;
                                 r->line = t->line;
                         }
                         r->state = TOP_VALUE;
-                } else if (r->key_fail) {
-                        r->doubt = true; /* `fail` is no section */
+                } else if (r->key_match) {
+                        r->doubt = true; /* ours is no section */
                 } else if (is_punct(t, '{')) {
                         r->depth = 1;
                         r->state = TOP_BLOCK;
@@ -268,13 +272,14 @@ static void fail_reader_token(void *userdata, const struct lexer_token *t)
                 break;
         case TOP_VALUE:
                 if (is_string(t)) {
-                        if (r->key_fail) {
-                                r->open = r->assign && token_is(t, "open");
+                        if (r->key_match) {
+                                r->have_value = r->assign && (t->kind == LEXER_WORD || !t->escaped);
+                                r->value = *t;
                                 r->line = t->line;
                         }
                         r->state = TOP_KEY;
                 } else if (is_punct(t, '{')) {
-                        r->state = TOP_LIST; /* fail = {open}: a list, not read as open */
+                        r->state = TOP_LIST; /* fail = {open}: a list, not a value */
                 } else {
                         r->doubt = true;
                 }
@@ -302,13 +307,33 @@ static void fail_reader_token(void *userdata, const struct lexer_token *t)
         }
 }
 
+/* The reader over the whole text: true when it reads as an accepted config would. */
+static bool top_read(const char *text, size_t len, struct top_reader *r)
+{
+        const struct lexer_ops ops = {.token = top_reader_token};
+        int problems = lexer_scan(text, len, &ops, r, NULL);
+        return problems == 0 && !r->doubt && r->state == TOP_KEY;
+}
+
 enum fail_mode lexer_fail_mode(const char *text, size_t len, int *ret_line)
 {
-        struct fail_reader r = {.state = TOP_KEY};
-        const struct lexer_ops ops = {.token = fail_reader_token};
-        int problems = lexer_scan(text, len, &ops, &r, NULL);
-        bool single = problems == 0 && !r.doubt && r.state == TOP_KEY && r.n_fail == 1;
+        struct top_reader r = {.key = "fail", .state = TOP_KEY};
+        bool single = top_read(text, len, &r) && r.n == 1;
         if (ret_line)
                 *ret_line = single ? r.line : 0;
-        return single && r.open ? FAIL_OPEN : FAIL_CLOSED;
+        return single && r.have_value && token_is(&r.value, "open") ? FAIL_OPEN : FAIL_CLOSED;
+}
+
+int lexer_top_string(const char *text, size_t len, const char *key, char *buf, size_t size)
+{
+        struct top_reader r = {.key = key, .state = TOP_KEY};
+        if (!top_read(text, len, &r) || r.n > 1)
+                return -EINVAL;
+        if (r.n == 0)
+                return 0;
+        if (!r.have_value || r.value.len >= size || memchr(r.value.text, '\0', r.value.len))
+                return -EINVAL;
+        memcpy(buf, r.value.text, r.value.len);
+        buf[r.value.len] = '\0';
+        return 1;
 }

@@ -54,3 +54,9 @@ int lexer_scan(const char *text, size_t len, const struct lexer_ops *ops, void *
  * in either quotes without escapes; FAIL_CLOSED otherwise (any doubt is closed). ret_line
  * (may be NULL): the line of that assignment's value, 0 when there is no single one. */
 enum fail_mode lexer_fail_mode(const char *text, size_t len, int *ret_line);
+
+/* The value of a top-level `key = VALUE` (a word, or a string without escapes) read by the
+ * same rules: 1 and the value in buf when the text holds exactly one such assignment; 0 when
+ * it holds none; -EINVAL when anything is in doubt (a problem, "+=", a list, two of them, a
+ * value that does not fit). The PAM module reads runtime_dir with it. */
+int lexer_top_string(const char *text, size_t len, const char *key, char *buf, size_t size);

@@ -341,6 +341,14 @@ bool config_uses_groups(const struct config *c)
         return false;
 }
 
+bool config_uses_rhosts(const struct config *c)
+{
+        for (size_t i = 0; i < c->n_rules; i++)
+                if (c->rules[i].n_rhosts > 0)
+                        return true;
+        return false;
+}
+
 size_t hostname_expand(const char *pattern, const char *user, char *buf, size_t len)
 {
         size_t n = 0;

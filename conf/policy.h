@@ -264,6 +264,8 @@ int login_info_lookup_ext(const char *user, const char *service, const char *rho
 size_t hostname_expand(const char *pattern, const char *user, char *buf, size_t len);
 /* Whether any exemption or rule looks at the user's groups. */
 bool config_uses_groups(const struct config *c);
+/* Whether any match rule names networks (`rhosts`): only then does a login's rhost matter. */
+bool config_uses_rhosts(const struct config *c);
 
 /* Units (conf/units.c). 0 or -EINVAL (junk) / -ERANGE (overflow). Sizes and rates are
  * binary (1K = 1024), take a fraction ("1.5G") and an optional "B" ("64MB"); "max" and

@@ -389,7 +389,15 @@ PUBLIC int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const ch
                 return PAM_SESSION_ERR;
         }
         TAKE_PTR(s);
-        decision_log(pamh, LOG_INFO, &req, rep, "confined", t0, rep->message);
+        if (rep->from_ticket) {
+                char reason[1100];
+                snprintf(reason, sizeof(reason),
+                         "%s (by ticket: the sandbox's init answered, no helper ran)",
+                         rep->message);
+                decision_log(pamh, LOG_INFO, &req, rep, "joined", t0, reason);
+        } else {
+                decision_log(pamh, LOG_INFO, &req, rep, "confined", t0, rep->message);
+        }
         return PAM_SUCCESS;
 }
 

@@ -66,6 +66,7 @@
 #include "lsm.h"
 #include "mounts.h"
 #include "../client/protocol.h"
+#include "../client/ticket.h"
 #include "registry.h"
 #include "seccomp.h"
 #include "../client/util.h"
@@ -111,6 +112,7 @@ struct session_setup {
         char config_path[PATH_MAX];
         struct policy eff; /* the policy with the user's strictest caps (caps.h) */
         char fingerprint[17];
+        char stamp[PATH_MAX + 128]; /* the config file's, before it was read (ticket.h) */
         bool joined; /* a later login of a live user-scope sandbox */
         bool listen_bound;
         bool registered;
@@ -1028,6 +1030,70 @@ static int session_build(struct session_setup *s, struct isolate_error *err)
         return 0;
 }
 
+/* The config file's stamp (ticket.h) now; "" when it cannot be read. */
+static void config_stamp(const char *path, char *buf, size_t size)
+{
+        buf[0] = '\0';
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0 || ticket_config_stamp(fd, path, buf, size) < 0)
+                buf[0] = '\0';
+}
+
+/* After a login of a user-scope sandbox: its init gets this login's reply and key, and
+ * <runtime>/sessions/UID-SERVICE.join leads a later login with the same key there (ticket.h).
+ * Not where a join does more than the init can: egress under systemd, where each login's
+ * scope gets programs of its own. Best effort: without it the next login runs the helper.
+ * Returns whether the link was made (for the test hooks' sake: nothing depends on it). */
+static bool ticket_give(struct session_setup *s)
+{
+        const struct policy *p = s->policy;
+        if (p->scope != SCOPE_USER || !s->stamp[0] ||
+            (p->egress.filtered && s->cg.backend == CGROUP_BACKEND_SYSTEMD))
+                return false;
+        char now[sizeof(s->stamp)];
+        config_stamp(s->config_path, now, sizeof(now));
+        if (!STREQ(now, s->stamp))
+                return false; /* changed while we read it: its next reader decides */
+        char needs[3] = "", name[128];
+        if (config_uses_groups(s->cfg))
+                strcat(needs, (char[]){TICKET_NEEDS_GROUPS, 0});
+        if (config_uses_rhosts(s->cfg))
+                strcat(needs, (char[]){TICKET_NEEDS_RHOST, 0});
+        _cleanup_free_ char *key = malloc(TICKET_KEY_MAX);
+        uid_t uid;
+        if (!key || ticket_key(s->stamp, &s->req, needs, &uid, key, TICKET_KEY_MAX) < 0 ||
+            uid != s->who.uid || ticket_link_name(uid, s->req.service, name, sizeof(name)) < 0)
+                return false;
+
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/sessions", s->cfg->runtime_dir);
+        _cleanup_close_ int dfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_close_ int conn = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        if (dfd < 0 || conn < 0)
+                return false;
+        struct sockaddr_un a = {.sun_family = AF_UNIX};
+        snprintf(a.sun_path, sizeof(a.sun_path), "/proc/self/fd/%d/%s.sock", dfd, s->id);
+        /* the init's pidfd and control fd are placeholders: the init closes them */
+        struct open_reply t = s->reply;
+        t.join.control_fd = t.join.init_pidfd;
+        enum proto_type type = 0;
+        if (connect(conn, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+            proto_send_simple(conn, MSG_TICKET, 0, key) < 0 || proto_send_reply(conn, &t) < 0 ||
+            proto_recv_simple(conn, 1000, &type, NULL, NULL, 0) < 0 || type != MSG_READY)
+                return false; /* an init that ended, or one from before tickets */
+        char target[64], tmp[160];
+        snprintf(target, sizeof(target), "%s:%s", s->id, needs);
+        snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
+        unlinkat(dfd, tmp, 0);
+        if (symlinkat(target, dfd, tmp) < 0)
+                return false;
+        if (renameat(dfd, tmp, dfd, name) < 0) {
+                unlinkat(dfd, tmp, 0);
+                return false;
+        }
+        return true;
+}
+
 static int reply_send(int sock, struct session_setup *s, enum reply_status status,
                       const char *message)
 {
@@ -1113,6 +1179,7 @@ static int cmd_open(const char *config_path)
                 r = -EINVAL;
                 config_errors_add(&errs, "%s: the config path must be absolute", config_path);
         } else {
+                config_stamp(config_path, s.stamp, sizeof(s.stamp));
                 r = config_load(config_path, true, &cfg, &errs);
         }
         if (r < 0) {
@@ -1222,6 +1289,7 @@ static int cmd_open(const char *config_path)
                  s.reply.warnings);
         decision_log(&s, s.reply.warnings[0] ? LOG_WARNING : LOG_INFO,
                      s.joined ? "joined" : "confined", reason);
+        ticket_give(&s);
         return 0;
 }
 

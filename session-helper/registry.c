@@ -30,8 +30,8 @@ static int dir_prepare(const char *path, struct isolate_error *err)
 }
 
 /* Removes ".*.tmp*" files older than a minute (what a helper killed while writing left), and
- * a sandbox's "ID.sock" and "ID.state" whose record "ID" is gone (an init or helper killed
- * before it removed them). */
+ * a sandbox's "ID.sock" and "ID.state" and ticket links ("UID-SERVICE.join" -> "ID:...",
+ * ticket.h) whose record "ID" is gone (an init or helper killed before it removed them). */
 static void stale_tmp_remove(const char *dir)
 {
         DIR *d = opendir(dir);
@@ -42,11 +42,19 @@ static void stale_tmp_remove(const char *dir)
                 const char *dot = strchr(de->d_name, '.');
                 bool tmp = de->d_name[0] == '.' && strstr(de->d_name, ".tmp");
                 bool orphan = false;
+                char id[64] = "";
                 if (!tmp && dot && dot > de->d_name &&
-                    (STREQ(dot, ".sock") || STREQ(dot, ".state"))) {
-                        char id[64];
-                        struct stat rst;
+                    (STREQ(dot, ".sock") || STREQ(dot, ".state")))
                         snprintf(id, sizeof(id), "%.*s", (int)(dot - de->d_name), de->d_name);
+                size_t len = strlen(de->d_name);
+                if (!tmp && len > 5 && STREQ(de->d_name + len - 5, ".join")) {
+                        /* a ticket's link: "ID:NEEDS" */
+                        ssize_t n = readlinkat(dirfd(d), de->d_name, id, sizeof(id) - 1);
+                        id[n > 0 ? n : 0] = '\0';
+                        id[strcspn(id, ":")] = '\0';
+                }
+                if (id[0]) {
+                        struct stat rst;
                         orphan =
                             fstatat(dirfd(d), id, &rst, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT;
                 }
@@ -54,7 +62,8 @@ static void stale_tmp_remove(const char *dir)
                         continue;
                 struct stat st;
                 if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-                    (S_ISREG(st.st_mode) || (orphan && S_ISSOCK(st.st_mode))) &&
+                    (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode) ||
+                     (orphan && S_ISSOCK(st.st_mode))) &&
                     st.st_mtime + 60 < now)
                         unlinkat(dirfd(d), de->d_name, 0);
         }

@@ -69,6 +69,7 @@
 #include <time.h>
 
 #include "../client/protocol.h"
+#include "../client/ticket.h"
 #include "egress-log.h"
 #include "records.h"
 #include "../client/sanitizer.h"
@@ -91,6 +92,13 @@ ISOLATE_SANITIZER_LOG("isolate-init")
 #define MAX_LOGINS        1024
 #define JOIN_TIMEOUT_MS   2000
 #define CAPS_TIMEOUT_MS   10000
+
+/* Tickets (ticket.h): the reply the helper gave a login of this sandbox, and the keys of the
+ * logins it was given for (the newest TICKET_KEYS). Every reply of a sandbox is the same
+ * join (the policy's fingerprint is the sandbox's); the newest is kept. */
+#define TICKET_KEYS 8
+static struct open_reply *ticket;
+static char *ticket_keys[TICKET_KEYS];
 
 static void reap_children(void)
 {
@@ -381,6 +389,31 @@ static void egress_timer_expired(void)
         egress_drain();
 }
 
+/* The ticket links that lead to us ("UID-SERVICE.join" -> "ID:NEEDS", ticket.h). */
+static void ticket_links_remove(void)
+{
+        int dfd = openat(FD_REGISTRY, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+        if (!d) {
+                if (dfd >= 0)
+                        close(dfd);
+                return; /* the next registry_prepare() removes them */
+        }
+        size_t id_len = strlen(session_id);
+        for (struct dirent *de; (de = readdir(d));) {
+                size_t len = strlen(de->d_name);
+                char target[64];
+                ssize_t n;
+                if (len <= 5 || !STREQ(de->d_name + len - 5, ".join") ||
+                    (n = readlinkat(dirfd(d), de->d_name, target, sizeof(target) - 1)) <= 0)
+                        continue;
+                target[n] = '\0';
+                if (strncmp(target, session_id, id_len) == 0 && target[id_len] == ':')
+                        unlinkat(dirfd(d), de->d_name, 0);
+        }
+        closedir(d);
+}
+
 static _Noreturn void cleanup_and_exit(int status)
 {
         /* the last refusals, and the count of the window they end in */
@@ -394,6 +427,8 @@ static _Noreturn void cleanup_and_exit(int status)
                 char sock[64];
                 snprintf(sock, sizeof(sock), "%s.sock", session_id);
                 unlinkat(FD_REGISTRY, sock, 0);
+                if (ticket)
+                        ticket_links_remove();
         }
         kill_others();
         reap_children();
@@ -491,8 +526,88 @@ static void last_login_gone(int tfd)
         state_write();
 }
 
+static bool ticket_key_known(const char *key)
+{
+        for (size_t i = 0; i < TICKET_KEYS; i++)
+                if (ticket_keys[i] && STREQ(ticket_keys[i], key))
+                        return true;
+        return false;
+}
+
+/* MSG_TICKET: the reply follows; answered MSG_READY once both are kept. */
+static void ticket_take(int conn, const char *key)
+{
+        struct open_reply *rep = calloc(1, sizeof(*rep));
+        char *copy = strdup(key);
+        bool hello = false;
+        if (rep)
+                join_spec_init(&rep->join);
+        int r = rep && copy ? proto_recv_reply(conn, JOIN_TIMEOUT_MS, rep, &hello) : -ENOMEM;
+        if (r != MSG_OPEN_REPLY || rep->status != REPLY_OK) {
+                if (rep)
+                        join_spec_free(&rep->join);
+                free(rep);
+                free(copy);
+                return;
+        }
+        /* placeholders: each join gets our pidfd and a control socket of its own */
+        closep(&rep->join.init_pidfd);
+        closep(&rep->join.control_fd);
+        rep->join.init_pidfd = rep->join.control_fd = -1;
+        if (ticket) {
+                join_spec_free(&ticket->join);
+                free(ticket);
+        }
+        ticket = rep;
+        if (!ticket_key_known(copy)) {
+                free(ticket_keys[TICKET_KEYS - 1]);
+                memmove(ticket_keys + 1, ticket_keys, (TICKET_KEYS - 1) * sizeof(*ticket_keys));
+                ticket_keys[0] = TAKE_PTR(copy);
+        }
+        free(copy);
+        proto_send_simple(conn, MSG_READY, 0, NULL);
+}
+
+/* MSG_TICKET_JOIN: a login with a key we hold joins as one the helper brings; answered with
+ * the ticket's reply, our pidfd and a new control socket, or MSG_FAILED. */
+static void ticket_join(int conn, const char *key, int pidfd, int tfd)
+{
+        if (!ticket || !ticket_key_known(key)) {
+                close(pidfd);
+                proto_send_simple(conn, MSG_FAILED, ENOENT, "no ticket for this login");
+                return;
+        }
+        int sv[2] = {-1, -1};
+        int self = (int)syscall(SYS_pidfd_open, 1, 0); /* pid 1 here: ourselves */
+        int r = self < 0 ? -errno
+                : socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 ? -errno
+                                                                                 : login_add(pidfd, sv[0]);
+        if (r < 0) {
+                close(pidfd);
+                closep(&sv[0]);
+                proto_send_simple(conn, MSG_FAILED, (uint32_t)-r,
+                                  r == -EUSERS ? "the sandbox has too many logins"
+                                               : "the sandbox cannot take a login");
+        } else {
+                struct open_reply rep = *ticket; /* shares the arrays: not freed */
+                rep.join.init_pidfd = self;
+                rep.join.control_fd = sv[1];
+                if (proto_send_reply(conn, &rep) < 0) {
+                        login_remove(n_logins - 1); /* the caller is gone: nobody joins */
+                } else {
+                        syslog(LOG_INFO, "session %s: a login joined by ticket%s", session_id,
+                               lingering ? " (the sandbox lingered)" : "");
+                        linger_stop(tfd);
+                        state_write();
+                }
+        }
+        closep(&sv[1]);
+        closep(&self);
+}
+
 /* A helper brings a new login: its caller's pidfd and control socket. Answered with our
- * own pidfd (MSG_READY), which the caller joins with, or MSG_FAILED. */
+ * own pidfd (MSG_READY), which the caller joins with, or MSG_FAILED. A helper gives a
+ * ticket (MSG_TICKET), a caller comes with one (MSG_TICKET_JOIN). */
 static void join_accept(int tfd)
 {
         int conn = accept4(FD_LISTEN, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -507,7 +622,19 @@ static void join_accept(int tfd)
         enum proto_type type;
         int fds[2] = {-1, -1};
         size_t n = 0;
-        int r = proto_recv_simple_fds(conn, JOIN_TIMEOUT_MS, &type, NULL, NULL, 0, fds, 2, &n);
+        char key[TICKET_KEY_MAX];
+        int r = proto_recv_simple_fds(conn, JOIN_TIMEOUT_MS, &type, NULL, key, sizeof(key), fds,
+                                      2, &n);
+        if (r == 0 && type == MSG_TICKET && n == 0) {
+                ticket_take(conn, key);
+                close(conn);
+                return;
+        }
+        if (r == 0 && type == MSG_TICKET_JOIN && n == 1) {
+                ticket_join(conn, key, fds[0], tfd);
+                close(conn);
+                return;
+        }
         if (r < 0 || type != MSG_JOIN || n != 2) {
                 for (size_t i = 0; i < n; i++)
                         close(fds[i]);

@@ -120,7 +120,8 @@ POLICIES = "".join(f"policy {name} {{\n{own}{POLICY_BODY}}}\n" for name, own in 
     ("bench", "  network = host\n"),
     ("bench_user", "  scope = user\n  linger = no\n  network = host\n"),
     ("bench_none", "  network = none\n")))
-SERVICES = ["sshd", "isolatectl", "bench-iso", "bench-none", "bench-join", "bench-wrap",
+SERVICES = ["sshd", "isolatectl", "bench-iso", "bench-none", "bench-join", "bench-join-helper",
+            "bench-wrap",
             "bench-join-wrap", "bench-vg", "bench-egress", "bench-egress-nolog",
             "bench-egress-wrap"]
 
@@ -422,7 +423,7 @@ def section_migrate(sb, res):
 
 # ---- login setup through PAM ----------------------------------------------------------------------
 
-def pam_files(conf, conf_none, conf_user, conf_egress, conf_egress_nolog):
+def pam_files(conf, conf_none, conf_user, conf_user_rhost, conf_egress, conf_egress_nolog):
     base = "account required pam_unix.so\nsession required pam_unix.so\n"
     mod = f"session required {PAM_MODULE} config={{}} helper={{}}\n"
     return {
@@ -433,7 +434,8 @@ def pam_files(conf, conf_none, conf_user, conf_egress, conf_egress_nolog):
         "bench-iso": base + mod.format(conf, HELPER),
         "bench-none": base + mod.format(conf_none, HELPER),
         "bench-join": base + mod.format(conf_user, HELPER),
-        "bench-join-wrap": base + mod.format(conf_user, HELPER_WRAP),
+        "bench-join-helper": base + mod.format(conf_user_rhost, HELPER),
+        "bench-join-wrap": base + mod.format(conf_user_rhost, HELPER_WRAP),
         "bench-wrap": base + mod.format(conf, HELPER_WRAP),
         "bench-vg": base + mod.format(conf, HELPER_VG),
     }
@@ -476,9 +478,12 @@ def helper_durations(lines, service):
     return out
 
 
-def pam_cycle(env, sb, section, services, rounds, gap_ms, timeout=1800, clean=True):
-    """clean=False: a sandbox is held open meanwhile (1f), do not wait for none to be left."""
-    argv = [PAM_LOOP, "cycle", "-u", USER, "-n", str(rounds), "-g", str(gap_ms)] + services
+def pam_cycle(env, sb, section, services, rounds, gap_ms, timeout=1800, clean=True,
+              vary_rhost=False):
+    """clean=False: a sandbox is held open meanwhile (1f), do not wait for none to be left.
+    vary_rhost: each login's rhost an address of its own (pam_loop -r)."""
+    argv = ([PAM_LOOP, "cycle", "-u", USER, "-n", str(rounds), "-g", str(gap_ms)]
+            + (["-r"] if vary_rhost else []) + services)
     record(section, ["nsenter --mount=<private /etc/pam.d>"] + argv)
     mark = env.syslog.mark()
     r = env.run(argv, timeout=timeout)
@@ -611,6 +616,16 @@ def helper_counts(lines, pattern):
     return out
 
 
+def module_counts(lines, service):
+    """{outcome: count} over pam_isolate's own decision lines of one PAM service."""
+    out = {}
+    for l in lines:
+        m = re.search(r"pam_isolate\(" + re.escape(service) + r":session\): .*outcome=(\S+)", l)
+        if m:
+            out[m.group(1)] = out.get(m.group(1), 0) + 1
+    return out
+
+
 def join_breakdown(logins):
     """Per join through the wrapped helper (ms): its messages order its steps. The helper
     sends HELLO after the config, MSG_JOIN to the init once the caps are set, then the
@@ -667,20 +682,24 @@ def section_join(sb, env, res):
             raise RuntimeError(f"the held login failed: {''.join(held)}"
                                f"{p.stderr.read()[-300:] if p.poll() is not None else ''}")
         out["held_inits"] = len(sb.init_processes())
-        services = ["bench-plain", "bench-iso", "bench-join"]
-        pam_cycle(env, sb, "join-warmup", services, 2, 0, clean=False)
+        services = ["bench-plain", "bench-iso", "bench-join", "bench-join-helper"]
+        pam_cycle(env, sb, "join-warmup", services, 2, 0, clean=False, vary_rhost=True)
         for mode, gap, rounds in (("spaced", IDLE_GAP_MS, n("pam_spaced")),
                                   ("b2b", 0, n("pam_b2b"))):
             logins, syslog, _, err = pam_cycle(env, sb, f"join ({mode})", services, rounds, gap,
-                                               clean=False)
+                                               clean=False, vary_rhost=True)
             out[mode] = {s: login_stats(logins.get(s, [])) for s in services}
             out[mode]["helper_ms"] = {s: helper_durations(syslog, s) for s in services}
-            out[mode]["outcomes"] = helper_counts(syslog, r"service=bench-join .*outcome=(\S+)")
+            # the module's decision line: "joined" for a ticket, "confined" after the helper
+            out[mode]["outcomes"] = module_counts(syslog, "bench-join")
+            out[mode]["outcomes_helper"] = helper_counts(
+                syslog, r"service=bench-join-helper .*outcome=(\S+)")
             out[mode]["stderr"] = err[-500:]
         with open(SHIM_LOG, "w"):
             pass
         logins, syslog, _, err = pam_cycle(env, sb, "join (breakdown)", ["bench-join-wrap"],
-                                           n("pam_breakdown"), IDLE_GAP_MS, clean=False)
+                                           n("pam_breakdown"), IDLE_GAP_MS, clean=False,
+                                           vary_rhost=True)
         out["breakdown"] = join_breakdown(logins.get("bench-join-wrap", []))
         out["breakdown_stats"] = login_stats(logins.get("bench-join-wrap", []))
         try:
@@ -1566,15 +1585,22 @@ def write_results(res, info, errors, t_total):
         b("### 1f. A login that joins a live sandbox (scope = user)")
         b("")
         b("Policy `bench_user`: `bench` with `scope = user` (`linger = no`). One login of it "
-          "is held open for the whole section (`pam_loop hold`), so that its sandbox lives; "
-          "then three stacks alternate login by login as in 1: `plain`, `fresh` (policy "
-          "`bench`: a sandbox made and ended per login) and `join` (policy `bench_user`: the "
-          "helper finds the held sandbox in the registry, sets the user's caps, hands the "
-          "sandbox's init the caller (MSG_JOIN) and replies with the init's pidfd; the caller "
-          "joins it as it would a new one; nothing is made, and its logout ends nothing).")
+          "is held open for the whole section (`pam_loop hold`), so that its sandbox lives "
+          "and holds a ticket (client/ticket.h) for this user and service; then four stacks "
+          "alternate login by login as in 1, each login from an address of its own "
+          "(`pam_loop -r`): `plain`; `fresh` (policy `bench`: a sandbox made and ended per "
+          "login); `join (ticket)` (policy `bench_user`: the module reads the ticket's link, "
+          "builds the login's key and asks the held sandbox's init, which answers with the "
+          "join the helper gave it; no helper runs); and `join (helper)` (the same policy "
+          "from a config that matches on networks, so that the rhost is part of the key and "
+          "no login has a ticket: the module's lookup misses, and the helper finds the held "
+          "sandbox in the registry, sets the user's caps, hands its init the caller "
+          "(MSG_JOIN) and replies with the init's pidfd). Either way the caller joins as it "
+          "would a new sandbox; nothing is made, and its logout ends nothing.")
         b("")
         login_table(b, jn, (("bench-plain", "plain"), ("bench-iso", "fresh"),
-                            ("bench-join", "join")), added=True)
+                            ("bench-join", "join (ticket)"),
+                            ("bench-join-helper", "join (helper)")), added=True)
         for mode, label in (("spaced", "spaced"), ("b2b", "back to back")):
             m = jn.get(mode)
             if not m:
@@ -1582,12 +1608,17 @@ def write_results(res, info, errors, t_total):
             d_join = med(m["bench-join"]["oc"]) - med(m["bench-plain"]["oc"])
             d_fresh = med(m["bench-iso"]["oc"]) - med(m["bench-plain"]["oc"])
             d_join90 = pct(m["bench-join"]["oc"], 90) - pct(m["bench-plain"]["oc"], 90)
+            hj = m.get("bench-join-helper")
+            d_help = med(hj["oc"]) - med(m["bench-plain"]["oc"]) if hj else float("nan")
             outc = ", ".join(f"{v} {k}" for k, v in sorted(m["outcomes"].items())) or "none"
-            b(f"- {label}: a join adds **{f2(d_join)} ms** p50 over the plain stack "
-              f"({f2(d_join90)} ms at p90), a fresh sandbox {f2(d_fresh)} ms: the join costs "
-              f"{d_join / d_fresh * 100:.0f}% of a fresh login. The helper's decision log "
-              f"for the join logins: {outc}.")
-            targets.append((f"Join overhead p50, scope = user (1f, {label})",
+            outh = ", ".join(f"{v} {k}" for k, v in
+                             sorted((m.get("outcomes_helper") or {}).items())) or "none"
+            b(f"- {label}: a join by ticket adds **{f2(d_join)} ms** p50 over the plain stack "
+              f"({f2(d_join90)} ms at p90), a join through the helper {f2(d_help)} ms, a fresh "
+              f"sandbox {f2(d_fresh)} ms: the join by ticket costs "
+              f"{d_join / d_fresh * 100:.0f}% of a fresh login. The module's decision lines "
+              f"for the ticket stack: {outc}; the helper's for the helper stack: {outh}.")
+            targets.append((f"Join overhead p50, scope = user, by ticket (1f, {label})",
                             "<= 1.5 ms", f"{f2(d_join)} ms", d_join <= 1.5))
         b("- back to back, each join starts as the fresh login before it ends: that "
           "sandbox's init tears it down and runs `isolate-helper caps` (the user still has "
@@ -1601,7 +1632,8 @@ def write_results(res, info, errors, t_total):
         b("")
         bd = jn.get("breakdown") or []
         if bd:
-            b(f"Where the time of a join goes: the same join through tests/bench/helper_wrap "
+            b(f"Where the time of a join through the helper goes (a login without a ticket): "
+              f"the helper stack's join through tests/bench/helper_wrap "
               f"(helper_shim.so preloaded, as in 1a; one exec more), {IDLE_GAP_MS} ms apart, "
               f"n = {len(bd)}. The helper's messages mark its steps: HELLO to the caller after "
               "the config, MSG_JOIN to the init, the reply.")
@@ -2189,16 +2221,20 @@ def analysis(res):
                           ("init_answer", "the init's answer"),
                           ("helper_tail", "the helper's exit"),
                           ("after_helper", "the join in the caller"))), reverse=True)
-        text = (f"- **Join (1f)**: a join adds {f2(d_join)} ms p50 over the plain stack. "
-                f"Through the wrapper pam_open_session takes "
+        hj = jsp.get("bench-join-helper")
+        d_help = med(hj["oc"]) - med(jsp["bench-plain"]["oc"]) if hj else float("nan")
+        text = (f"- **Join (1f)**: a join by ticket adds {f2(d_join)} ms p50 over the plain "
+                f"stack, a join through the helper {f2(d_help)} ms. A join makes nothing (no "
+                "cgroup, clone, mount or init exec); through the helper, what costs is the "
+                "helper itself: a process spawned and exec'd per login that parses and checks "
+                "the whole config and resolves the policy before it can know there is a "
+                "sandbox to join. Through the wrapper pam_open_session then takes "
                 f"{f2(med([r['open'] for r in jbd]))} ms; by size: "
                 + "; ".join(f"{label} {f2(v)} ms" for v, label in ranked[:6]) + ". "
-                "A join makes nothing (no cgroup, clone, mount or init exec); the MSG_JOIN "
-                "round trip to the init is a fraction of a millisecond. What is left is the "
-                "helper itself: a process spawned and exec'd per login that parses and checks "
-                "the whole config, resolves the policy and reads the seccomp program before it "
-                "can know there is a sandbox to join, and the caller's own join (setns, "
-                "bounding set, seccomp).")
+                "A ticket leaves the helper out when nothing its decision rests on changed "
+                "(config file, passwd entry, service; groups and rhost where the config reads "
+                "them): what is left is the module's lookup, one round trip to the init and "
+                "the caller's own join (setns, bounding set, seccomp).")
         if ex:
             text += (f" On this machine an exec of a static hello alone takes "
                      f"{f2(med(ex['static']))} ms, the helper's {f2(med(ex['helper']))} ms "
@@ -2329,6 +2365,11 @@ def run_sections(sb, res, section):
                           services=SERVICES, name="isolate-none.conf")
     conf_user = sb.config(policies=POLICIES, default_policy="bench_user",
                           services=SERVICES, name="isolate-user.conf")
+    # the same decision, but read from the rhost: with pam_loop -r no login has a ticket, so
+    # each join goes through the helper (1f)
+    conf_user_rhost = sb.config(policies=POLICIES, default_policy="bench_user",
+                                services=SERVICES, name="isolate-user-rhost.conf",
+                                body='match {\n  rhosts = {"10.0.0.0/8"}\n  policy = bench_user\n}\n')
     port = free_port_on("127.0.0.2")
     egress = POLICIES + egress_policies(port)
     conf_egress = sb.config(policies=egress, default_policy="bench_egress",
@@ -2337,7 +2378,7 @@ def run_sections(sb, res, section):
                                   services=SERVICES, name="isolate-egress-nolog.conf")
     confs = {"conf": conf, "conf_egress": conf_egress, "conf_egress_nolog": conf_egress_nolog}
     section("exec", section_exec, res)
-    with PrivateEnv(pam_files(conf, conf_none, conf_user, conf_egress,
+    with PrivateEnv(pam_files(conf, conf_none, conf_user, conf_user_rhost, conf_egress,
                               conf_egress_nolog)) as env:
         section("pam", section_pam, sb, env, res)
         section("join", section_join, sb, env, res)

@@ -3,7 +3,7 @@
  * sandbox (namespaces, seccomp, bounding set), so a caller can log in only once, as sshd's
  * monitor does.
  *
- *   pam_loop cycle -u USER -n ITER [-g GAP_MS] SERVICE...
+ *   pam_loop cycle -u USER -n ITER [-g GAP_MS] [-r] SERVICE...
  *       ITER rounds; in each round one login per SERVICE, in the order given (the services
  *       alternate, so that load on the machine hits all of them alike), GAP_MS of idle time
  *       before each login. Per login, one line:
@@ -47,6 +47,9 @@ struct login_times {
 };
 
 static const char *user;
+/* -r: each login's PAM_RHOST is an address of its own in 10.0.0.0/8 (from its pid), else
+ * 127.0.0.1: a config that matches on networks then never has a ticket for a login (1f) */
+static bool rhost_vary;
 
 static uint64_t now_ns(void)
 {
@@ -137,8 +140,12 @@ static pam_handle_t *login_open(const char *service, struct login_times *t)
         uint64_t wait0 = runq_wait_ns(sched_fd);
         t->t_start = now_ns();
         int rc = pam_start(service, user, &conv, &pamh);
+        char rhost[32] = "127.0.0.1";
+        if (rhost_vary)
+                snprintf(rhost, sizeof(rhost), "10.%u.%u.%u", (unsigned)(t->pid >> 16) & 255,
+                         (unsigned)(t->pid >> 8) & 255, (unsigned)t->pid & 255);
         if (rc == PAM_SUCCESS)
-                rc = pam_set_item(pamh, PAM_RHOST, "127.0.0.1");
+                rc = pam_set_item(pamh, PAM_RHOST, rhost);
         if (rc == PAM_SUCCESS)
                 rc = pam_set_item(pamh, PAM_TTY, "ssh");
         if (rc == PAM_SUCCESS)
@@ -328,8 +335,11 @@ int main(int argc, char **argv)
         unsigned n = 0, gap = 0, probes = 0;
         int c;
         optind = 2;
-        while ((c = getopt(argc, argv, "u:n:g:p:")) != -1) {
+        while ((c = getopt(argc, argv, "u:n:g:p:r")) != -1) {
                 switch (c) {
+                case 'r':
+                        rhost_vary = true;
+                        break;
                 case 'u':
                         user = optarg;
                         break;

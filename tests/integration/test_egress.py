@@ -282,9 +282,13 @@ class TestEgressLog(SandboxTestCase):
         return json.loads(r.stdout.strip().splitlines()[-1])
 
     def session_ids(self):
-        return [m.group(1) for m in (re.search(r"isolate\[\d+\]: .* session=([0-9a-f]{16}) "
-                                               r"outcome=(?:confined|joined)", l)
-                                     for l in self.env.syslog.lines()[self.mark:]) if m]
+        """The session of each login since setUp: the helper's decision line, or for a login
+        that joined by ticket (no helper ran) the sandbox init's line."""
+        return [m.group(1) or m.group(2)
+                for m in (re.search(r"isolate\[\d+\]: .* session=([0-9a-f]{16}) "
+                                    r"outcome=(?:confined|joined)|isolate-init\[\d+\]: "
+                                    r"session ([0-9a-f]{16}): a login joined by ticket", l)
+                          for l in self.env.syslog.lines()[self.mark:]) if m]
 
     def refusals(self):
         """(priority, session, text) of each egress line since setUp."""

@@ -470,10 +470,11 @@ class ScopeSshdCase(unittest.TestCase):
             time.sleep(0.05)
 
     def sessions_confined(self, user, service="sshd", count=1, timeout=10):
-        """The session ids of the pam_isolate lines outcome=confined of user since setUp."""
+        """The session ids of the pam_isolate lines outcome=confined (through the helper) or
+        joined (by ticket) of user since setUp."""
         deadline = time.monotonic() + timeout
         rx = re.compile(rf"pam_isolate\({service}:session\): user={re.escape(user.name)} "
-                        r".*session=(\S+) outcome=confined")
+                        r".*session=(\S+) outcome=(?:confined|joined)")
         while True:
             ids = [rx.search(l).group(1) for l in self.env.syslog.lines()[self.mark:]
                    if rx.search(l)]
@@ -592,6 +593,11 @@ class TestSharedSandbox(ScopeSshdCase):
         ids = self.sessions_confined(self.u1, count=3)
         self.assertEqual(len(ids), 3, self.env.syslog.dump())
         self.assertEqual(len(set(ids)), 1, f"one sandbox for all three logins: {ids}")
+        # the later logins through sshd's own PAM stack joined by ticket, no helper ran
+        by_ticket = [l for l in self.env.syslog.lines()[self.mark:]
+                     if re.search(rf"pam_isolate\(sshd:session\): user={re.escape(self.u1.name)} "
+                                  r".*outcome=joined .*by ticket", l)]
+        self.assertEqual(len(by_ticket), 2, self.env.syslog.dump())
         self.assertEqual(self.wait_logins(self.u1, 1)["scope"], "user")
         # the tmux session survived the logins that attached to it
         self.assertRegex(one.run(f"{TMUX} ls"), r"(?m)^work: ")

@@ -124,6 +124,40 @@ static void test_line_of_the_assignment(void **state)
         assert_int_equal(line, 1);
 }
 
+/* ---- lexer_top_string: runtime_dir as the PAM module reads it (ticket.h) ------------------ */
+
+static int top(const char *text, char *buf, size_t size)
+{
+        return lexer_top_string(text, strlen(text), "runtime_dir", buf, size);
+}
+
+static void test_top_string_reads_one_plain_value(void **state)
+{
+        char buf[64];
+        assert_int_equal(top("runtime_dir = \"/run/x\"\n", buf, sizeof(buf)), 1);
+        assert_string_equal(buf, "/run/x");
+        assert_int_equal(top("# c\nruntime_dir = /run/y # z\npolicy p {\n runtime_dir = /a\n}\n",
+                             buf, sizeof(buf)),
+                         1);
+        assert_string_equal(buf, "/run/y");
+        assert_int_equal(top("fail = open\n", buf, sizeof(buf)), 0);
+        /* inside a block it is not the global key */
+        assert_int_equal(top("policy p {\n runtime_dir = /a\n}\n", buf, sizeof(buf)), 0);
+}
+
+static void test_top_string_in_doubt_is_an_error(void **state)
+{
+        char buf[8];
+        assert_int_equal(top("runtime_dir = /a\nruntime_dir = /b\n", buf, sizeof(buf)), -EINVAL);
+        assert_int_equal(top("runtime_dir += /a\n", buf, sizeof(buf)), -EINVAL);
+        assert_int_equal(top("runtime_dir = {/a}\n", buf, sizeof(buf)), -EINVAL);
+        assert_int_equal(top("runtime_dir = \"/r\\un\"\n", buf, sizeof(buf)), -EINVAL);
+        assert_int_equal(top("runtime_dir = \"${HOME}\"\n", buf, sizeof(buf)), -EINVAL);
+        assert_int_equal(top("runtime_dir = /much/too/long\n", buf, sizeof(buf)), -EINVAL);
+        assert_int_equal(top("runtime_dir = \"/a\n", buf, sizeof(buf)), -EINVAL);
+        assert_int_equal(top("} runtime_dir = /a\n", buf, sizeof(buf)), -EINVAL);
+}
+
 /* ---- lexer_scan: what the helper's parser gets ---------------------------------------------- */
 
 struct seen {
@@ -272,6 +306,8 @@ int main(void)
             cmocka_unit_test(test_unterminated_is_closed),
             cmocka_unit_test(test_anything_else_is_doubt),
             cmocka_unit_test(test_line_of_the_assignment),
+            cmocka_unit_test(test_top_string_reads_one_plain_value),
+            cmocka_unit_test(test_top_string_in_doubt_is_an_error),
             cmocka_unit_test(test_scan_blanks_comments_and_keeps_lines),
             cmocka_unit_test(test_scan_reports_problems_with_their_lines),
             cmocka_unit_test(test_helper_accepts_only_what_the_module_reads_alike),
