@@ -94,7 +94,7 @@ ISOLATE_SANITIZER_LOG("isolate-init")
 #define CAPS_TIMEOUT_MS   10000
 
 /* Tickets (ticket.h): the reply the helper gave a login of this sandbox, and the keys of the
- * logins it was given for (the newest TICKET_KEYS). Every reply of a sandbox is the same
+ * logins it was given for (the TICKET_KEYS most recently used). Every reply of a sandbox is the same
  * join (the policy's fingerprint is the sandbox's); the newest is kept. */
 #define TICKET_KEYS 8
 static struct open_reply *ticket;
@@ -526,11 +526,18 @@ static void last_login_gone(int tfd)
         state_write();
 }
 
+/* Whether key is held; a held one moves to the front, so that the keys in use stay while
+ * new ones (a login from each new address, where the rules read the rhost) push out the
+ * least recently used. */
 static bool ticket_key_known(const char *key)
 {
         for (size_t i = 0; i < TICKET_KEYS; i++)
-                if (ticket_keys[i] && STREQ(ticket_keys[i], key))
+                if (ticket_keys[i] && STREQ(ticket_keys[i], key)) {
+                        char *hit = ticket_keys[i];
+                        memmove(ticket_keys + 1, ticket_keys, i * sizeof(*ticket_keys));
+                        ticket_keys[0] = hit;
                         return true;
+                }
         return false;
 }
 
