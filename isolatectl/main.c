@@ -22,6 +22,8 @@ static void usage(FILE *f)
                 "  kill    [-c FILE] SESSION-ID|USER         end a session, or all of a user's\n"
                 "  gc      [-c FILE]                         remove what dead sessions left and\n"
                 "                                            end expired lingering sandboxes\n"
+                "  apply   [-c FILE] [--dry-run]             the config's caps and egress lists onto\n"
+                "                                            live sandboxes, without a new login\n"
                 "  status  [-c FILE] [--json] [--log FILE]   backend, kernel features against the\n"
                 "                                            config, live sandboxes, last denials\n"
                 "  --version\n");
@@ -35,7 +37,7 @@ int main(int argc, char **argv)
         } commands[] = {
             {"check", cmd_check}, {"explain", cmd_explain}, {"run", cmd_run},
             {"list", cmd_list},   {"kill", cmd_kill},       {"gc", cmd_gc},
-            {"status", cmd_status},
+            {"status", cmd_status}, {"apply", cmd_apply},
         };
         if (argc < 2) {
                 usage(stderr);
