@@ -71,8 +71,13 @@ FUZZ_REPLAY_OBJS := $(FUZZ_TARGETS:%=$(B)/obj/tests/fuzz/replay-%.o)
 
 PROGRAMS := $(B)/isolate-helper $(B)/isolate-init $(B)/isolatectl $(B)/pam_isolate.so
 
-.PHONY: all deps check check-fast unit integration vmtest demo demo-shell install format fuzz \
-        fuzz-replay fuzz-seeds bench clean release
+# Every man page: `make install` installs these, `make man` lints them (and fails on a man
+# page of the tree that is not listed here).
+MAN_PAGES := conf/isolate.conf.5 pam_module/pam_isolate.8 isolatectl/isolatectl.8
+MAN_SECTIONS := $(sort $(subst .,,$(suffix $(MAN_PAGES))))
+
+.PHONY: all deps check check-fast unit man integration vmtest demo demo-shell install format \
+        fuzz fuzz-replay fuzz-seeds bench clean release
 all: $(PROGRAMS)
 
 $(B)/obj/%.o: %.c
@@ -151,6 +156,10 @@ deps:
 unit: all $(UNIT_BINS)
 	@tests/run-unit.sh $(UNIT_BINS)
 
+# Every man page, through groff with all warnings on: any warning fails (tests/results.py man).
+man:
+	@tests/run-man.sh $(MAN_PAGES)
+
 # Every corpus file of every fuzz target, once.
 fuzz-replay: $(FUZZ_REPLAY_BINS)
 	@tests/run-unit.sh $(FUZZ_REPLAY_BINS)
@@ -174,10 +183,10 @@ vmtest: all $(B)/tests/probe
 # "N passed, N failed, N skipped" (tests/check.sh). Under SANITIZE=1 the guest runs the
 # release build: an ASan-built pam_isolate.so cannot load into the guest's stock sshd.
 check-fast: deps
-	@MAKE="$(MAKE)" SANITIZE="$(SANITIZE)" tests/check.sh unit fuzz-replay integration
+	@MAKE="$(MAKE)" SANITIZE="$(SANITIZE)" tests/check.sh unit fuzz-replay man integration
 
 check: deps
-	@MAKE="$(MAKE)" SANITIZE="$(SANITIZE)" tests/check.sh unit fuzz-replay integration vmtest
+	@MAKE="$(MAKE)" SANITIZE="$(SANITIZE)" tests/check.sh unit fuzz-replay man integration vmtest
 
 # ---- demo ----------------------------------------------------------------------------------
 demo: deps
@@ -216,13 +225,14 @@ fuzz-seeds: $(B)/tests/gen_protocol_seeds
 # ---- install -------------------------------------------------------------------------------
 install: all
 	install -d $(DESTDIR)$(PAMDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SBINDIR) \
-		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR) \
+		$(MAN_SECTIONS:%=$(DESTDIR)$(MANDIR)/man%) $(DESTDIR)$(SYSCONFDIR) \
 		$(DESTDIR)/usr/share/pam-configs
 	install -m 0644 $(B)/pam_isolate.so $(DESTDIR)$(PAMDIR)/pam_isolate.so
 	install -m 0755 $(B)/isolate-helper $(DESTDIR)$(LIBEXECDIR)/isolate-helper
 	install -m 0755 $(B)/isolate-init $(DESTDIR)$(LIBEXECDIR)/isolate-init
 	install -m 0755 $(B)/isolatectl $(DESTDIR)$(SBINDIR)/isolatectl
-	install -m 0644 conf/isolate.conf.5 $(DESTDIR)$(MANDIR)/man5/isolate.conf.5
+	$(foreach p,$(MAN_PAGES),install -m 0644 $(p) \
+		$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(p)))/$(notdir $(p)) &&) true
 	install -m 0644 pam_module/pam-configs/isolate $(DESTDIR)/usr/share/pam-configs/isolate
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/isolate.conf ]; then \
 		echo "keeping the existing $(DESTDIR)$(SYSCONFDIR)/isolate.conf"; \

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""Test results of `make check`: every stage (unit, integration, vmtest) writes one record per
-test into $TEST_RESULTS/STAGE, and `summary` turns them into the one line `make check` ends
+"""Test results of `make check`: every stage (unit, man, integration, vmtest) writes one record
+per test into $TEST_RESULTS/STAGE, and `summary` turns them into the one line `make check` ends
 with, `N passed, N failed, N skipped`, with every skip and its reason listed above it.
 
 A record is one line, `STATUS<TAB>NAME<TAB>DETAIL`, STATUS pass, fail or skip; a stage's last
@@ -10,6 +10,9 @@ runner died) counts as a failure, and so does a make that failed with no failed 
   results.py unit BINARY...          runs cmocka test binaries (TAP output), records them
   results.py vmtest RESULTS CHECKS   the guest test's "ok ID - ..." lines against the fixed
                                      list of expected checks (a missing one is a failure)
+  results.py man PAGE...             lints the man pages (the Makefile's MAN_PAGES) with groff
+                                     and fails on any warning, and on a man page of the tree
+                                     or a page of ours named in one that is not in the list
   results.py summary DIR STAGE...    the summary of DIR's stages; exit status 1 on any failure
 
 Without $TEST_RESULTS (`make unit` alone), `unit` writes to a directory of its own and ends with
@@ -230,6 +233,94 @@ def cmd_vmtest(results_path, checks_path):
     return rec.finish()
 
 
+# ---- man: the man pages, rendered by groff -------------------------------------------------
+
+MAN_FILE = re.compile(r"^[A-Za-z0-9_.+-]+\.([1-9])$")
+MAN_TH = re.compile(r'^\.TH\s+"?([^\s"]+)"?\s+"?([1-9])', re.M)
+# a reference to one of isolate's own pages: "isolatectl (8)" in .BR, or \fBisolatectl\fP(8)
+MAN_REF = re.compile(
+    r"(?:^\.BR\s+|\\fB)((?:pam_)?isolate[A-Za-z0-9_.-]*)(?:\\f[RP])?\s*\(([1-9])\)", re.M)
+# not searched for man pages: build output, the tests (tests/vm/cache is huge), packaging
+MAN_SKIP_DIRS = {"build", "build-san", "tests", "debian"}
+
+
+def man_pages_in_tree(top):
+    """Every file under top, outside MAN_SKIP_DIRS and hidden directories, named NAME.N with
+    a .TH line: the man pages of the tree."""
+    found = []
+    for d, dirs, files in os.walk(top):
+        if d == top:
+            dirs[:] = [x for x in dirs if x not in MAN_SKIP_DIRS]
+        dirs[:] = sorted(x for x in dirs if not x.startswith("."))
+        for f in sorted(files):
+            if not MAN_FILE.match(f):
+                continue
+            path = os.path.join(d, f)
+            try:
+                with open(path, errors="replace") as fh:
+                    head = fh.read(4096)
+            except OSError:
+                continue
+            if MAN_TH.search(head):
+                found.append(os.path.relpath(path, top))
+    return found
+
+
+def lint_man_page(path, listed_names):
+    """The problems of one page: groff's warnings, a .TH that does not name the file, and
+    references to pages of ours that are not in the list."""
+    try:
+        with open(path, errors="replace") as f:
+            text = f.read()
+    except OSError as e:
+        return [f"listed in MAN_PAGES but cannot be read: {e.strerror}"]
+    problems = []
+    name, section = os.path.basename(path).rsplit(".", 1)
+    m = MAN_TH.search(text)
+    if not m:
+        problems.append("no .TH line")
+    elif m.group(1).lower() != name.lower() or m.group(2) != section:
+        problems.append(f".TH says {m.group(1)}({m.group(2)}), the file is {name}({section})")
+    for ref, sec in sorted(set(MAN_REF.findall(text))):
+        if f"{ref}.{sec}" not in listed_names and ref != name:
+            problems.append(f"names {ref}({sec}), which is not in MAN_PAGES")
+    # -t: tbl for tables; -ww: every warning; -z: no output. groff exits 0 on warnings, so
+    # anything it says is the failure.
+    try:
+        p = subprocess.run(["groff", "-t", "-ww", "-z", "-man", path], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, errors="replace", timeout=120)
+    except FileNotFoundError:
+        return problems + ["groff is not installed (make deps installs groff-base)"]
+    except subprocess.TimeoutExpired:
+        return problems + ["groff did not finish in 120 s"]
+    out = p.stdout.strip()
+    if out:
+        problems += out.splitlines()
+    if p.returncode != 0:
+        problems.append(f"groff exited {p.returncode}")
+    return problems
+
+
+def cmd_man(pages):
+    rec = Recorder("man")
+    top = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    listed = [os.path.normpath(p) for p in pages]
+    listed_names = {os.path.basename(p) for p in listed}
+    for page in listed:
+        print(f"== groff -t -ww -z -man {page}", flush=True)
+        problems = lint_man_page(os.path.join(top, page), listed_names)
+        for line in problems:
+            print(f"  {line}", flush=True)
+        rec.add("fail" if problems else "pass", f"man.{page}", "; ".join(problems))
+    unlisted = [p for p in man_pages_in_tree(top) if p not in listed]
+    for p in unlisted:
+        print(f"  {p}: a man page that is not in MAN_PAGES (Makefile)", flush=True)
+    rec.add("fail" if unlisted or not listed else "pass", "man.every-page-listed",
+            "not in MAN_PAGES (Makefile): " + ", ".join(unlisted) if unlisted
+            else "MAN_PAGES is empty" if not listed else "")
+    return rec.finish()
+
+
 # ---- summary --------------------------------------------------------------------------------
 
 def read_stage(d, stage):
@@ -295,6 +386,8 @@ def summary(d, stages):
 def main(argv):
     if len(argv) >= 2 and argv[1] == "unit":
         return cmd_unit(argv[2:])
+    if len(argv) >= 2 and argv[1] == "man":
+        return cmd_man(argv[2:])
     if len(argv) == 4 and argv[1] == "vmtest":
         return cmd_vmtest(argv[2], argv[3])
     if len(argv) >= 3 and argv[1] == "summary":
