@@ -116,6 +116,14 @@ int session_open(const char *helper, const char *config, const struct open_reque
         memset(ret, 0, sizeof(*ret));
         join_spec_init(&ret->join);
         *ret_hello_seen = false;
+        /* the helper we would run is part of a ticket's key: an upgrade voids the tickets */
+        struct open_request stamped = *req;
+        stamped.helper_stamp[0] = '\0';
+        _cleanup_close_ int hfd = open(helper, O_PATH | O_CLOEXEC);
+        if (hfd < 0 || ticket_stamp(hfd, "helper", helper, stamped.helper_stamp,
+                                    sizeof(stamped.helper_stamp)) < 0)
+                stamped.helper_stamp[0] = '\0';
+        req = &stamped;
         /* a later login of a user-scope sandbox: its init may answer without the helper */
         if (session_open_ticket(config, req, timeout_ms, ret) > 0)
                 return 0;
@@ -135,7 +143,7 @@ int session_open(const char *helper, const char *config, const struct open_reque
 
         if (faccessat(AT_FDCWD, helper, X_OK, AT_EACCESS) < 0)
                 return error_set_errno(err, errno, "cannot run the helper %s", helper);
-        pid_t pid;
+        pid_t pid = -1;
         int r = getuid() == 0
                     ? helper_spawn(helper, config, theirs, quiet_helper, &pid, err)
                     : helper_spawn_as_root(helper, config, theirs, quiet_helper, &pid, err);

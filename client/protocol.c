@@ -51,6 +51,7 @@ enum field_tag {
         F_HAS_FDS, /* u32: how many fds ride along: 2 to MAX_FDS (the init's, the cgroups') */
         F_NOFILE,  /* new tags go last: the numbers of the others stay */
         F_LANDLOCK_SCOPED, /* a module older than it skips it (and does not scope) */
+        F_HELPER_STAMP,    /* a helper older than it skips it (and gives no ticket) */
         F_TAG_MAX,
 };
 /* the decoder keeps a bit per tag to refuse a field given twice */
@@ -90,6 +91,8 @@ static const struct proto_field request_fields[] = {
     {F_TTY, PROTO_STR, PROTO_IN_REQUEST, REQUEST(tty), .flags = PROTO_PRINTABLE},
     {F_CALLER_PID, PROTO_UINT, PROTO_IN_REQUEST, REQUEST(caller_pid), .flags = PROTO_REQUIRED,
      .min = 1, .max = INT32_MAX},
+    {F_HELPER_STAMP, PROTO_STR, PROTO_IN_REQUEST, REQUEST(helper_stamp),
+     .flags = PROTO_PRINTABLE},
 };
 
 /* A HELLO and a reply decode into the same struct, with every field of this table. */

@@ -54,6 +54,10 @@ struct open_request {
         char rhost[256];
         char tty[64];
         int32_t caller_pid;
+        /* the helper binary the caller runs, as ticket_stamp() says it ("helper PATH DEV
+         * INO SIZE MTIME CTIME"): part of a ticket's key (ticket.h); "" from a caller older
+         * than tickets, or one whose helper path is too long for it, which then gets none */
+        char helper_stamp[1024];
 };
 
 #define JOIN_MAX_LANDLOCK_PATHS 64

@@ -17,14 +17,12 @@
 
 #include "../conf/lexer.h"
 
-#define TICKET_MAX_GROUPS 1024
-
-int ticket_config_stamp(int fd, const char *path, char *buf, size_t size)
+int ticket_stamp(int fd, const char *word, const char *path, char *buf, size_t size)
 {
         struct stat st;
         if (fstat(fd, &st) < 0)
                 return -errno;
-        int n = snprintf(buf, size, "config %s %llu %llu %lld %lld.%09ld %lld.%09ld", path,
+        int n = snprintf(buf, size, "%s %s %llu %llu %lld %lld.%09ld %lld.%09ld", word, path,
                          (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
                          (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
                          (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
@@ -46,41 +44,37 @@ static int append(char *buf, size_t size, size_t *off, const char *fmt, ...)
         return 0;
 }
 
-int ticket_key(const char *stamp, const struct open_request *req, const char *needs,
-               uid_t *ret_uid, char *buf, size_t size)
+/* a key is one value per line: a value with a newline could pass for two */
+static bool one_line(const char *s)
 {
-        struct passwd pw, *res = NULL;
-        char pwbuf[4096];
-        int e = getpwnam_r(req->user, &pw, pwbuf, sizeof(pwbuf), &res);
-        if (e || !res)
-                return e ? -e : -ENOENT;
+        return s && !strchr(s, '\n');
+}
+
+int ticket_key(const char *config_stamp, const struct open_request *req,
+               const struct ticket_who *who, const char *needs, char *buf, size_t size)
+{
+        if (!req->helper_stamp[0] || !one_line(config_stamp) || !one_line(who->name) ||
+            !one_line(who->home))
+                return -EINVAL;
         size_t off = 0;
-        /* the name as given (the rules match it) and as the database has it */
+        /* the name as given and as the database has it (the rules match that one) */
         int r = append(buf, size, &off,
-                       "isolate-ticket 1\n%s\nuser %s %s %u %u %s\nservice %s\n", stamp,
-                       req->user, pw.pw_name, (unsigned)pw.pw_uid, (unsigned)pw.pw_gid,
-                       pw.pw_dir, req->service);
+                       "isolate-ticket 2\n%s\n%s\nuser %s %s %u %u %s\nservice %s\n",
+                       config_stamp, req->helper_stamp, req->user, who->name,
+                       (unsigned)who->uid, (unsigned)who->gid, who->home, req->service);
         if (r == 0 && strchr(needs, TICKET_NEEDS_RHOST))
                 r = append(buf, size, &off, "rhost %s\n", req->rhost);
+        if (r == 0 && strchr(needs, TICKET_NEEDS_SLICE))
+                r = append(buf, size, &off, "slice user-%u.slice\n", (unsigned)who->uid);
         if (r == 0 && strchr(needs, TICKET_NEEDS_GROUPS)) {
-                int n = TICKET_MAX_GROUPS;
-                gid_t *gids = malloc(sizeof(*gids) * TICKET_MAX_GROUPS);
-                if (!gids)
-                        return -ENOMEM;
-                if (getgrouplist(pw.pw_name, pw.pw_gid, gids, &n) < 0)
-                        r = -E2BIG;
-                if (r == 0)
-                        r = append(buf, size, &off, "groups");
-                for (int i = 0; r == 0 && i < n; i++)
-                        r = append(buf, size, &off, " %u", (unsigned)gids[i]);
-                if (r == 0)
-                        r = append(buf, size, &off, "\n");
-                free(gids);
+                if (!who->groups)
+                        return -EINVAL;
+                for (size_t i = 0; r == 0 && i < who->n_groups; i++)
+                        r = one_line(who->groups[i])
+                                ? append(buf, size, &off, "group %s\n", who->groups[i])
+                                : -EINVAL;
         }
-        if (r < 0)
-                return r;
-        *ret_uid = pw.pw_uid;
-        return (int)off;
+        return r < 0 ? r : (int)off;
 }
 
 int ticket_link_name(uid_t uid, const char *service, char *buf, size_t size)
@@ -125,11 +119,29 @@ static int link_parse(const char *target, char *id, size_t id_size, char *needs,
         const char *colon = strchr(target, ':');
         size_t n = colon ? (size_t)(colon - target) : 0;
         if (n == 0 || n >= id_size || strspn(target, "0123456789abcdef") != n ||
-            strspn(colon + 1, "gr") != strlen(colon + 1) || strlen(colon + 1) >= needs_size)
+            strspn(colon + 1, "grs") != strlen(colon + 1) || strlen(colon + 1) >= needs_size)
                 return -EINVAL;
         snprintf(id, id_size, "%.*s", (int)n, target);
         snprintf(needs, needs_size, "%s", colon + 1);
         return 0;
+}
+
+/* Whether this process's cgroup (the unified hierarchy's line of /proc/self/cgroup) lies
+ * under user-UID.slice, where logind puts the user's own logins. */
+static bool under_user_slice(uid_t uid)
+{
+        char buf[4096], want[64];
+        _cleanup_close_ int fd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+        if (n <= 0)
+                return false;
+        buf[n] = '\0';
+        const char *line = strncmp(buf, "0::", 3) == 0 ? buf : strstr(buf, "\n0::");
+        if (!line)
+                return false;
+        line += line[0] == '\n' ? 4 : 3;
+        snprintf(want, sizeof(want), "/user.slice/user-%u.slice/", (unsigned)uid);
+        return strncmp(line, want, strlen(want)) == 0;
 }
 
 int session_open_ticket(const char *config, const struct open_request *req, int timeout_ms,
@@ -160,13 +172,23 @@ int session_open_ticket(const char *config, const struct open_request *req, int 
         target[n] = '\0';
         if (link_parse(target, id, sizeof(id), needs, sizeof(needs)) < 0)
                 return 0;
+        if (strchr(needs, TICKET_NEEDS_SLICE) && !under_user_slice(pw.pw_uid))
+                return 0; /* su from another user's session: the helper decides */
+        struct ticket_who who = {
+            .name = pw.pw_name, .uid = pw.pw_uid, .gid = pw.pw_gid, .home = pw.pw_dir};
+        char **groups = NULL;
+        if (strchr(needs, TICKET_NEEDS_GROUPS) &&
+            user_groups_lookup(pw.pw_name, pw.pw_gid, true, &groups, &who.n_groups) < 0)
+                return 0;
+        who.groups = groups;
         _cleanup_free_ char *key = malloc(TICKET_KEY_MAX);
-        uid_t uid;
-        if (!key || ticket_key(stamp, req, needs, &uid, key, TICKET_KEY_MAX) < 0 ||
-            uid != pw.pw_uid)
+        int k = key ? ticket_key(stamp, req, &who, needs, key, TICKET_KEY_MAX) : -ENOMEM;
+        strv_free(groups, who.n_groups);
+        if (k < 0)
                 return 0;
 
-        _cleanup_close_ int conn = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        /* non-blocking: an init whose backlog is full (stalled peers) sends us to the helper */
+        _cleanup_close_ int conn = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (conn < 0)
                 return 0;
         struct sockaddr_un a = {.sun_family = AF_UNIX};
@@ -181,7 +203,8 @@ int session_open_ticket(const char *config, const struct open_request *req, int 
                 return 0;
         bool hello = false;
         /* MSG_FAILED (no such key) does not decode as a reply: 0 as well */
-        int r = proto_recv_reply(conn, timeout_ms, ret, &hello);
+        int r = proto_recv_reply(conn, timeout_ms < TICKET_ANSWER_MS ? timeout_ms : TICKET_ANSWER_MS,
+                                 ret, &hello);
         if (r != MSG_OPEN_REPLY || ret->status != REPLY_OK || ret->join.init_pidfd < 0) {
                 join_spec_free(&ret->join);
                 memset(ret, 0, sizeof(*ret));

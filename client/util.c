@@ -2,6 +2,7 @@
 #include "util.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <stdarg.h>
 #include <limits.h>
 #include <string.h>
@@ -224,4 +225,101 @@ void warnings_add(char *buf, size_t len, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(buf + used, len - used, fmt, ap);
         va_end(ap);
+}
+
+void strv_free(char **v, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                free(v[i]);
+        free(v);
+}
+
+static int strv_append_unique(char ***v, size_t *n, const char *s)
+{
+        for (size_t i = 0; i < *n; i++)
+                if (STREQ((*v)[i], s))
+                        return 0;
+        char **nv = reallocarray(*v, *n + 1, sizeof(**v));
+        if (!nv)
+                return -ENOMEM;
+        *v = nv;
+        nv[*n] = strdup(s);
+        if (!nv[*n])
+                return -ENOMEM;
+        (*n)++;
+        return 0;
+}
+
+/* getgrgid_r with a buffer that grows on ERANGE; a gid without a name is its number */
+static int group_name(gid_t gid, char **buf, size_t *len, char *num, size_t num_len,
+                      const char **ret)
+{
+        for (;;) {
+                struct group gr, *res = NULL;
+                int r = getgrgid_r(gid, &gr, *buf, *len, &res);
+                if (r == ERANGE && *len < (1u << 20)) {
+                        char *nb = realloc(*buf, *len * 2);
+                        if (!nb)
+                                return -ENOMEM;
+                        *buf = nb;
+                        *len *= 2;
+                        continue;
+                }
+                if (r == 0 && res) {
+                        *ret = res->gr_name;
+                        return 0;
+                }
+                /* a gid without a name still counts; its number is what rules cannot name */
+                snprintf(num, num_len, "%u", (unsigned)gid);
+                *ret = num;
+                return 0;
+        }
+}
+
+int user_groups_lookup(const char *name, gid_t primary, bool with_groups, char ***ret,
+                       size_t *ret_n)
+{
+        int ngroups = 32;
+        _cleanup_free_ gid_t *gids = NULL;
+        for (; with_groups;) {
+                gid_t *ng = reallocarray(gids, (size_t)ngroups, sizeof(*gids));
+                if (!ng)
+                        return -ENOMEM;
+                gids = ng;
+                int n = ngroups;
+                if (getgrouplist(name, primary, gids, &n) >= 0) {
+                        ngroups = n;
+                        break;
+                }
+                if (n <= ngroups || n > 65536)
+                        return -EIO;
+                ngroups = n;
+        }
+        if (!with_groups)
+                ngroups = 0;
+
+        size_t grlen = 1024;
+        _cleanup_free_ char *grbuf = malloc(grlen);
+        if (!grbuf)
+                return -ENOMEM;
+        char **v = NULL;
+        size_t nv = 0;
+        /* primary group first: getgrouplist() puts it first, but do not rely on that */
+        for (int i = -1; i < ngroups; i++) {
+                gid_t gid = i < 0 ? primary : gids[i];
+                if (i >= 0 && gid == primary)
+                        continue;
+                char num[16];
+                const char *gname;
+                int r = group_name(gid, &grbuf, &grlen, num, sizeof(num), &gname);
+                if (r == 0)
+                        r = strv_append_unique(&v, &nv, gname);
+                if (r < 0) {
+                        strv_free(v, nv);
+                        return r;
+                }
+        }
+        *ret = v;
+        *ret_n = nv;
+        return 0;
 }

@@ -103,3 +103,11 @@ void warnings_add(char *buf, size_t len, const char *fmt, ...) __attribute__((fo
 
 /* Random hex string of n chars (n even), from getrandom(2). */
 int random_hex(char *buf, size_t n);
+
+/* The names of a user's groups, primary first, each once: the primary's, then those of
+ * getgrouplist() (with_groups; without, the primary's alone). A gid without a name counts
+ * as its number. *ret: a heap array of heap strings; free with strv_free(). -errno. Both the
+ * helper's decision (login_info_lookup_ext) and a ticket's key (ticket.h) read them here. */
+int user_groups_lookup(const char *name, gid_t primary, bool with_groups, char ***ret,
+                       size_t *ret_n);
+void strv_free(char **v, size_t n);

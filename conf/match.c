@@ -177,23 +177,7 @@ bool match_rule_covers(const struct match_rule *a, const struct match_rule *b,
 
 /* ---- who is logging in ---------------------------------------------------------------------- */
 
-static int strv_append_unique(char ***v, size_t *n, const char *s)
-{
-        for (size_t i = 0; i < *n; i++)
-                if (STREQ((*v)[i], s))
-                        return 0;
-        char **nv = reallocarray(*v, *n + 1, sizeof(**v));
-        if (!nv)
-                return -ENOMEM;
-        *v = nv;
-        nv[*n] = strdup(s);
-        if (!nv[*n])
-                return -ENOMEM;
-        (*n)++;
-        return 0;
-}
-
-/* getpwnam_r / getgrgid_r with a buffer that grows on ERANGE. */
+/* getpwnam_r with a buffer that grows on ERANGE. */
 static int lookup_user(const char *user, struct passwd *pw, char **buf)
 {
         size_t len = 1024;
@@ -211,31 +195,6 @@ static int lookup_user(const char *user, struct passwd *pw, char **buf)
                 if (r != 0)
                         return -r;
                 return res ? 0 : -ENOENT;
-        }
-}
-
-static int group_name(gid_t gid, char **buf, size_t *len, char *num, size_t num_len,
-                      const char **ret)
-{
-        for (;;) {
-                struct group gr, *res = NULL;
-                int r = getgrgid_r(gid, &gr, *buf, *len, &res);
-                if (r == ERANGE && *len < (1u << 20)) {
-                        char *nb = realloc(*buf, *len * 2);
-                        if (!nb)
-                                return -ENOMEM;
-                        *buf = nb;
-                        *len *= 2;
-                        continue;
-                }
-                if (r == 0 && res) {
-                        *ret = res->gr_name;
-                        return 0;
-                }
-                /* a gid without a name still counts; its number is what rules cannot name */
-                snprintf(num, num_len, "%u", (unsigned)gid);
-                *ret = num;
-                return 0;
         }
 }
 
@@ -262,50 +221,10 @@ int login_info_lookup_ext(const char *user, const char *service, const char *rho
                 return -ENOMEM;
         }
 
-        int ngroups = 32;
-        _cleanup_free_ gid_t *gids = NULL;
-        for (; with_groups;) {
-                gid_t *ng = reallocarray(gids, (size_t)ngroups, sizeof(*gids));
-                if (!ng) {
-                        login_info_free(&w);
-                        return -ENOMEM;
-                }
-                gids = ng;
-                int n = ngroups;
-                if (getgrouplist(pw.pw_name, pw.pw_gid, gids, &n) >= 0) {
-                        ngroups = n;
-                        break;
-                }
-                if (n <= ngroups || n > 65536) {
-                        login_info_free(&w);
-                        return -EIO;
-                }
-                ngroups = n;
-        }
-
-        size_t grlen = 1024;
-        _cleanup_free_ char *grbuf = malloc(grlen);
-        if (!grbuf) {
+        r = user_groups_lookup(pw.pw_name, pw.pw_gid, with_groups, &w.groups, &w.n_groups);
+        if (r < 0) {
                 login_info_free(&w);
-                return -ENOMEM;
-        }
-        /* primary group first: getgrouplist() puts it first, but do not rely on that */
-        gid_t primary = pw.pw_gid;
-        if (!with_groups)
-                ngroups = 0;
-        for (int i = -1; i < ngroups; i++) {
-                gid_t gid = i < 0 ? primary : gids[i];
-                if (i >= 0 && gid == primary)
-                        continue;
-                char num[16];
-                const char *name;
-                r = group_name(gid, &grbuf, &grlen, num, sizeof(num), &name);
-                if (r == 0)
-                        r = strv_append_unique(&w.groups, &w.n_groups, name);
-                if (r < 0) {
-                        login_info_free(&w);
-                        return r;
-                }
+                return r;
         }
         *ret = w;
         return 0;

@@ -95,6 +95,8 @@ int cg_rmdir(const char *path);
 int cg_read(const char *dir, const char *file, char *buf, size_t len);
 /* dir/file as a number; 0 when it is missing or no number (usage files). */
 uint64_t cg_read_u64(const char *dir, const char *file);
+/* The value of "PREFIXkey N" in dir's memory.stat; 0 when absent or unreadable. */
+uint64_t cg_stat_u64(const char *dir, const char *prefix, const char *key);
 bool cg_exists(const char *dir, const char *file);
 /* cg_root_path, then makes each missing directory below the base. */
 int cg_root_make(struct cg_ctx *ctx, const struct cg_mount *m, char *ret, size_t len,
@@ -146,10 +148,11 @@ int cg_systemd_caps_set(struct cg_ctx *ctx, struct isolate_error *err);
  * there; s's hierarchies then name that unit (cgroup_session_own_unit). */
 int cg_systemd_unit_start(struct cg_ctx *ctx, pid_t pid, struct cgroup_session *s,
                           struct isolate_error *err);
-/* Refuses (-EBUSY) to lower a memory cap below what dir uses now (usage_file), naming the
- * usage, the cap and how to get the login through; 0 when limit is not lower. */
+/* Refuses (-EBUSY) to lower a memory cap below what dir uses now (usage_file less the file
+ * cache memory.stat's stat_prefix+"active_file"/"inactive_file" say the kernel can drop),
+ * naming the usage, the cap and how to get the login through; 0 when limit is not lower. */
 int cg_memory_lower_check(const struct cg_ctx *ctx, const char *dir, const char *usage_file,
-                          uint64_t limit, struct isolate_error *err);
+                          const char *stat_prefix, uint64_t limit, struct isolate_error *err);
 
 /* What cg_v1_create / cg_v2_create would fill ret with (the same paths), making nothing. */
 int cg_v1_plan(const struct cg_mount *mounts, size_t n_mounts, const char *cfg_root, uid_t uid,

@@ -102,7 +102,8 @@ static int memory_caps(struct cg_ctx *ctx, const char *dir, bool existed, struct
                 cg_limit_str(memsw, "-1", memsw_s, sizeof(memsw_s));
 
         if (existed && *mem_s &&
-            (r = cg_memory_lower_check(ctx, dir, "memory.usage_in_bytes", mem, err)) < 0)
+            (r = cg_memory_lower_check(ctx, dir, "memory.usage_in_bytes", "total_", mem,
+                                               err)) < 0)
                 return r;
         bool memsw_first = *memsw_s && *mem_s && mem_v > cur;
         if (memsw_first && (r = cg_write(dir, memsw_file, memsw_s, err)) < 0)

@@ -91,7 +91,8 @@ static int caps(struct cg_ctx *ctx, const char *dir, const bool *enabled, bool e
         int r;
         if (enabled[0]) {
                 if (existed &&
-                    (r = cg_memory_lower_check(ctx, dir, "memory.current", p->memory_max, err)) < 0)
+                    (r = cg_memory_lower_check(ctx, dir, "memory.current", "",
+                                                     p->memory_max, err)) < 0)
                         return r;
                 if ((r = set_limit(dir, "memory.max", cg_cap_effective(p->memory_max, existed),
                                    err)) < 0 ||

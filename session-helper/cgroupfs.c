@@ -45,14 +45,30 @@ uint64_t cg_cap_effective(uint64_t v, bool existed)
         return v == LIMIT_UNSET && existed ? LIMIT_MAX : v;
 }
 
+#define LOWER_CHECK_WAIT_MS 1000
+#define LOWER_CHECK_STEP_MS 50
+
 int cg_memory_lower_check(const struct cg_ctx *ctx, const char *dir, const char *usage_file,
-                          uint64_t limit, struct isolate_error *err)
+                          const char *stat_prefix, uint64_t limit, struct isolate_error *err)
 {
         if (limit == LIMIT_UNSET || limit == LIMIT_MAX)
                 return 0;
-        uint64_t used = cg_read_u64(dir, usage_file);
-        if (used <= limit)
-                return 0;
+        /* Clean page cache counts in the usage but the kernel reclaims it when the cap goes
+         * down: only what it cannot drop (anon, tmpfs, kernel) would be OOM-killed. A sandbox
+         * that just ended frees its private tmpfs after its last process (the mount namespace
+         * goes in deferred work): a login right after it waits that long before refusing. */
+        uint64_t used = 0;
+        for (int waited = 0;; waited += LOWER_CHECK_STEP_MS) {
+                used = cg_read_u64(dir, usage_file);
+                uint64_t file = cg_stat_u64(dir, stat_prefix, "active_file") +
+                                cg_stat_u64(dir, stat_prefix, "inactive_file");
+                used = used > file ? used - file : 0;
+                if (used <= limit)
+                        return 0;
+                if (waited >= LOWER_CHECK_WAIT_MS)
+                        break;
+                (void)nanosleep(&(struct timespec){0, LOWER_CHECK_STEP_MS * 1000000L}, NULL);
+        }
         return error_set(err, EBUSY,
                          "user %u uses %llu MiB of memory now, more than the memory_max of %llu "
                          "MiB that this login would set (the strictest over the user's live "
@@ -187,6 +203,28 @@ uint64_t cg_read_u64(const char *dir, const char *file)
         if (cg_read(dir, file, buf, sizeof(buf)) > 0)
                 (void)safe_atou64(buf, &v);
         return v;
+}
+
+uint64_t cg_stat_u64(const char *dir, const char *prefix, const char *key)
+{
+        char buf[8192], want[64];
+        int w = snprintf(want, sizeof(want), "\n%s%s ", prefix, key);
+        if (w < 0 || (size_t)w >= sizeof(want))
+                return 0;
+        buf[0] = '\n';
+        if (cg_read(dir, "memory.stat", buf + 1, sizeof(buf) - 1) <= 0)
+                return 0;
+        const char *at = strstr(buf, want);
+        if (!at)
+                return 0;
+        char num[32];
+        size_t n = strcspn(at + w, "\n");
+        uint64_t v = 0;
+        if (n == 0 || n >= sizeof(num))
+                return 0;
+        memcpy(num, at + w, n);
+        num[n] = '\0';
+        return safe_atou64(num, &v) < 0 ? 0 : v;
 }
 
 /* ---- layout ------------------------------------------------------------------------------ */

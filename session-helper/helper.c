@@ -1054,16 +1054,25 @@ static bool ticket_give(struct session_setup *s)
         config_stamp(s->config_path, now, sizeof(now));
         if (!STREQ(now, s->stamp))
                 return false; /* changed while we read it: its next reader decides */
-        char needs[3] = "", name[128];
+        char needs[4] = "", name[128];
         if (config_uses_groups(s->cfg))
                 strcat(needs, (char[]){TICKET_NEEDS_GROUPS, 0});
         if (config_uses_rhosts(s->cfg))
                 strcat(needs, (char[]){TICKET_NEEDS_RHOST, 0});
+        if (s->cg.backend == CGROUP_BACKEND_SYSTEMD)
+                strcat(needs, (char[]){TICKET_NEEDS_SLICE, 0});
+        /* the key of what this decision read (s->who, looked up once before it), never a
+         * lookup of now: a group changed since must not key the decision it did not make */
+        const struct ticket_who who = {.name = s->who.user,
+                                       .uid = s->who.uid,
+                                       .gid = s->who.gid,
+                                       .home = s->who.home,
+                                       .groups = s->who.groups,
+                                       .n_groups = s->who.n_groups};
         _cleanup_free_ char *key = malloc(TICKET_KEY_MAX);
-        uid_t uid;
-        if (!key || ticket_key(s->stamp, &s->req, needs, &uid, key, TICKET_KEY_MAX) < 0 ||
-            uid != s->who.uid || ticket_link_name(uid, s->req.service, name, sizeof(name)) < 0)
-                return false;
+        if (!key || ticket_key(s->stamp, &s->req, &who, needs, key, TICKET_KEY_MAX) < 0 ||
+            ticket_link_name(s->who.uid, s->req.service, name, sizeof(name)) < 0)
+                return false; /* also: a caller that did not stamp its helper */
 
         char path[PATH_MAX];
         snprintf(path, sizeof(path), "%s/sessions", s->cfg->runtime_dir);

@@ -91,6 +91,11 @@ ISOLATE_SANITIZER_LOG("isolate-init")
 #define LINGER_FOREVER_MS (UINT64_MAX - 1) /* LINGER_FOREVER of conf/policy.h */
 #define MAX_LOGINS        1024
 #define JOIN_TIMEOUT_MS   2000
+/* A peer's first message: every peer (a helper, a caller with a ticket) sends it right after
+ * its connect. The init serves one peer at a time, so a peer that connects and stalls (a
+ * caller under SIGSTOP: su runs with the user's real uid) holds up every login of the
+ * sandbox behind it for this long, not more. */
+#define JOIN_FIRST_MS 250
 #define CAPS_TIMEOUT_MS   10000
 
 /* Tickets (ticket.h): the reply the helper gave a login of this sandbox, and the keys of the
@@ -630,8 +635,8 @@ static void join_accept(int tfd)
         int fds[2] = {-1, -1};
         size_t n = 0;
         char key[TICKET_KEY_MAX];
-        int r = proto_recv_simple_fds(conn, JOIN_TIMEOUT_MS, &type, NULL, key, sizeof(key), fds,
-                                      2, &n);
+        int r = proto_recv_simple_fds(conn, JOIN_FIRST_MS, &type, NULL, key, sizeof(key), fds, 2,
+                                      &n);
         if (r == 0 && type == MSG_TICKET && n == 0) {
                 ticket_take(conn, key);
                 close(conn);

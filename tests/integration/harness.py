@@ -5,6 +5,7 @@ Everything a test makes is removed by the matching cleanup, also when the test f
 use Sandbox as a context manager or from setUpClass/tearDownClass."""
 
 import atexit
+import contextlib
 import json
 import os
 import pwd
@@ -278,6 +279,30 @@ class Sandbox:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class SwitchedHelper:
+    """The helper behind a wrapper script that can be switched off: a ticket's key holds the
+    helper binary the caller runs (client/ticket.h), so a login that must prove it joined by
+    ticket runs the same path with the helper switched off (`with h.off():`) and still gets
+    in; one that went to the helper fails with "switched off" on its stderr."""
+
+    def __init__(self, sb, real=HELPER):
+        self.path = os.path.join(sb.dir, "isolate-helper-switch")
+        self.flag = os.path.join(sb.dir, "isolate-helper-off")
+        with open(self.path, "w") as f:
+            f.write(f'#!/bin/sh\nif [ -e "{self.flag}" ]; then\n'
+                    '  echo "isolate-helper: switched off by the test" >&2; exit 127\nfi\n'
+                    f'exec "{real}" "$@"\n')
+        os.chmod(self.path, 0o755)
+
+    @contextlib.contextmanager
+    def off(self):
+        open(self.flag, "w").close()
+        try:
+            yield
+        finally:
+            os.unlink(self.flag)
 
 
 class Held:

@@ -282,6 +282,19 @@ class TestLogin(SshdCase):
                     break
                 held.append(fd)
             self.assertEqual(ctypes.get_errno(), 24, "inotify_init1 did not run out (EMFILE)")
+            # another root process of the host may end and free an instance before the init
+            # asks for one: take back whatever comes free until the login is in
+            stop = threading.Event()
+
+            def hoard():
+                while not stop.is_set():
+                    fd = libc.inotify_init1(os.O_CLOEXEC)
+                    if fd >= 0:
+                        held.append(fd)
+                    else:
+                        time.sleep(0.001)
+            thief = threading.Thread(target=hoard, daemon=True)
+            thief.start()
             p = subprocess.Popen(self.srv.ssh_argv(self.p1.name, "sleep 4; echo done", tty=True),
                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True)
@@ -296,6 +309,8 @@ class TestLogin(SshdCase):
                 self.assertRegex(utmp, rf"\[7\] .*\[{self.p1.name}\s*\] \[pts/\d+:[0-9a-f]{{6}}")
                 out, err = p.communicate(timeout=30)
             finally:
+                stop.set()
+                thief.join()
                 if p.poll() is None:
                     p.kill()
                     p.communicate()

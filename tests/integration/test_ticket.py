@@ -1,18 +1,18 @@
 """Issue 14, cost of a join: a later login of a user-scope sandbox joins it by ticket, without
 running the helper (client/ticket.h), and only when nothing its decision rests on changed.
 
-Each test proves which path a login took by giving it a helper that cannot run
-(/nonexistent): a login that still joins was answered by the sandbox's init; one that fails
-went to the helper. Every test ends with nothing left, the ticket links included."""
+Each test proves which path a login took by switching its helper off (harness.SwitchedHelper:
+the same path, so the same key): a login that still joins was answered by the sandbox's init;
+one that fails went to the helper. Every test ends with nothing left, the ticket links included."""
 
 import grp
 import os
 import subprocess
 import time
 
-from harness import Held, ISOLATECTL, HELPER, SandboxTestCase
+from harness import Held, ISOLATECTL, SandboxTestCase, SwitchedHelper
 
-NO_HELPER = "/nonexistent/isolate-helper"
+NO_HELPER = None  # the switched helper, switched off
 
 SCOPED = """
 policy test {
@@ -33,15 +33,26 @@ HOLD = "readlink /proc/self/ns/pid; echo READY; read x"
 class TestTicket(SandboxTestCase):
     USERS = ("isolate-tk1", "isolate-tk2")
 
+    def setUp(self):
+        super().setUp()
+        self.helper = SwitchedHelper(self.sb)
+
+    def run_as(self, user, cmd, cfg, helper=NO_HELPER, **kw):
+        """A login through the switched helper: off (NO_HELPER) or on (any other value)."""
+        if helper is not NO_HELPER:
+            return self.sb.run(user, cmd, cfg, helper=self.helper.path, **kw)
+        with self.helper.off():
+            return self.sb.run(user, cmd, cfg, helper=self.helper.path, **kw)
+
     def held(self, user, cfg, service="sshd", rhost=None):
-        argv = [ISOLATECTL, "run", "-c", cfg, "--service", service, "--helper", HELPER]
+        argv = [ISOLATECTL, "run", "-c", cfg, "--service", service, "--helper", self.helper.path]
         if rhost:
             argv += ["--rhost", rhost]
         return Held(argv + [user.name, "--", "/bin/sh", "-c", HOLD])
 
     def pidns(self, user, cfg, helper=NO_HELPER, **kw):
         """The pid namespace of a login of user, or None when it failed; and the run."""
-        r = self.sb.run(user, "readlink /proc/self/ns/pid", cfg, helper=helper, **kw)
+        r = self.run_as(user, "readlink /proc/self/ns/pid", cfg, helper=helper, **kw)
         return (r.stdout.strip() if r.returncode == 0 else None), r
 
     def links(self):
@@ -58,13 +69,12 @@ class TestTicket(SandboxTestCase):
             ns, r = self.pidns(self.u1, cfg)
             self.assertEqual(ns, first, f"joined by ticket without a helper: {r.stderr}")
             # the ticket's login counts as a login: its end kills nothing of the first one
-            r = self.sb.run(self.u1, "pgrep -f 'read x' >/dev/null && echo alive", cfg,
-                            helper=NO_HELPER)
+            r = self.run_as(self.u1, "pgrep -f 'read x' >/dev/null && echo alive", cfg)
             self.assertEqual(r.stdout.strip(), "alive", r.stderr)
             # without a ticket the helper is needed: another user, another service
             ns2, r2 = self.pidns(self.u2, cfg)
             self.assertIsNone(ns2, "another user has no ticket")
-            self.assertIn(NO_HELPER, r2.stderr)
+            self.assertIn("switched off", r2.stderr)
             ns3, r3 = self.pidns(self.u1, cfg, service="login")
             self.assertIsNone(ns3, "another service has no ticket")
             a.end()
@@ -81,7 +91,7 @@ class TestTicket(SandboxTestCase):
             ns, r = self.pidns(self.u1, cfg)
             self.assertIsNone(ns, "a touched config sends the login to the helper")
             # the helper joins (the policy reads the same) and gives a new ticket
-            ns, r = self.pidns(self.u1, cfg, helper=HELPER)
+            ns, r = self.pidns(self.u1, cfg, helper="on")
             self.assertEqual(ns, first, r.stderr)
             self.assertEqual(self.pidns(self.u1, cfg)[0], first, "the new ticket works")
             a.end()
@@ -100,7 +110,7 @@ class TestTicket(SandboxTestCase):
             # another address: the helper decides, and it is another policy and sandbox
             ns, _ = self.pidns(self.u1, cfg, rhost="192.0.2.1")
             self.assertIsNone(ns, "a login from elsewhere never rides the ticket")
-            ns, r = self.pidns(self.u1, cfg, helper=HELPER, rhost="192.0.2.1")
+            ns, r = self.pidns(self.u1, cfg, helper="on", rhost="192.0.2.1")
             self.assertIsNotNone(ns, r.stderr)
             self.assertNotEqual(ns, first, "policy other: a sandbox of its own")
             a.end()
@@ -124,7 +134,7 @@ class TestTicket(SandboxTestCase):
             self.assertNotIn(self.u1.name, grp.getgrnam(group).gr_mem)
             ns, _ = self.pidns(self.u1, cfg)
             self.assertIsNone(ns, "changed groups send the login to the helper")
-            ns, r = self.pidns(self.u1, cfg, helper=HELPER)
+            ns, r = self.pidns(self.u1, cfg, helper="on")
             self.assertNotEqual(ns, first, r.stderr)
             a.end()
         self.assertClean()
@@ -141,7 +151,7 @@ class TestTicket(SandboxTestCase):
             os.symlink(target, forged)
             ns, r = self.pidns(self.u2, cfg)
             self.assertIsNone(ns, "user 2 never lands in user 1's sandbox")
-            ns, r = self.pidns(self.u2, cfg, helper=HELPER)
+            ns, r = self.pidns(self.u2, cfg, helper="on")
             self.assertIsNotNone(ns, r.stderr)
             self.assertNotEqual(ns, a.out.split()[0])
             os.unlink(forged) if os.path.lexists(forged) else None
@@ -150,12 +160,11 @@ class TestTicket(SandboxTestCase):
 
     def test_linger_rejoined_by_ticket(self):
         cfg = self.sb.config(policies=SCOPED.replace("scope = user", "scope = user\n  linger = 5s", 1))
-        r = self.sb.run(self.u1, "touch /tmp/kept; sleep 300 >/dev/null 2>&1 &", cfg)
+        r = self.run_as(self.u1, "touch /tmp/kept; sleep 300 >/dev/null 2>&1 &", cfg, helper="on")
         self.assertEqual(r.returncode, 0, r.stderr)
         time.sleep(0.3)
         self.assertTrue(self.sb.init_processes(), "it lingers")
-        r = self.sb.run(self.u1, "ls /tmp; pgrep -x sleep >/dev/null && echo job", cfg,
-                        helper=NO_HELPER)
+        r = self.run_as(self.u1, "ls /tmp; pgrep -x sleep >/dev/null && echo job", cfg)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("kept", r.stdout)
         self.assertIn("job", r.stdout, "rejoined by ticket, the job is there")

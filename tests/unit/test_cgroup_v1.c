@@ -346,6 +346,27 @@ static void test_memsw_raised_before_memory(void **state)
         assert_string_equal(f->trace[1], "write " MEMU "/memory.memsw.limit_in_bytes -1");
 }
 
+static void test_lower_cap_counts_what_the_kernel_cannot_drop(void **state)
+{
+        struct fixture *f = *state;
+        f->p.memory_max = 1ULL << 30;
+        assert_int_equal(create(f, "s1"), 0);
+        /* 700 MiB charged, 300 MiB of it clean page cache: a 512 MiB cap reclaims the cache */
+        putf(cgpath(f, MEMU), "memory.usage_in_bytes", "734003200\n");
+        putf(cgpath(f, MEMU), "memory.stat",
+             "cache 0\ntotal_cache 314572800\ntotal_active_file 104857600\n"
+             "total_inactive_file 209715200\n");
+        f->p.memory_max = 512ULL << 20;
+        assert_int_equal(create(f, "s2"), 0);
+        /* 900 MiB with 100 MiB of cache: 800 MiB of anon would be OOM-killed: refused */
+        putf(cgpath(f, MEMU), "memory.usage_in_bytes", "943718400\n");
+        putf(cgpath(f, MEMU), "memory.stat",
+             "total_active_file 0\ntotal_inactive_file 104857600\n");
+        assert_int_equal(create(f, "s3"), -EBUSY);
+        assert_non_null(strstr(f->err.msg, "uses 800 MiB of memory now"));
+        assert_non_null(strstr(f->err.msg, "memory_max of 512 MiB"));
+}
+
 static void test_policy_edit_applies_at_next_login(void **state)
 {
         struct fixture *f = *state;
@@ -707,6 +728,8 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_memsw_raised_before_memory, setup, teardown),
             cmocka_unit_test_setup_teardown(test_policy_edit_applies_at_next_login, setup,
                                             teardown),
+            cmocka_unit_test_setup_teardown(test_lower_cap_counts_what_the_kernel_cannot_drop,
+                                            setup, teardown),
             cmocka_unit_test_setup_teardown(test_no_swap_accounting, setup, teardown),
             cmocka_unit_test_setup_teardown(test_swap_without_memory_max, setup, teardown),
             cmocka_unit_test_setup_teardown(test_missing_hierarchy, setup, teardown),

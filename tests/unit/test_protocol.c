@@ -617,6 +617,7 @@ static const struct pinned pinned_request[] = {
     {REQ(rhost), 3, PROTO_IN_REQUEST, PROTO_PRINTABLE, 0, 0},
     {REQ(tty), 4, PROTO_IN_REQUEST, PROTO_PRINTABLE, 0, 0},
     {REQ(caller_pid), 5, PROTO_IN_REQUEST, PROTO_REQUIRED, 1, INT32_MAX},
+    {REQ(helper_stamp), 27, PROTO_IN_REQUEST, PROTO_PRINTABLE, 0, 0},
 };
 
 static const struct pinned pinned_reply[] = {

@@ -25,48 +25,98 @@ static struct open_request root_login(const char *service, const char *rhost)
         snprintf(req.user, sizeof(req.user), "root");
         snprintf(req.service, sizeof(req.service), "%s", service);
         snprintf(req.rhost, sizeof(req.rhost), "%s", rhost);
+        snprintf(req.helper_stamp, sizeof(req.helper_stamp), "helper /h 1 2 3 4.5 6.7");
         return req;
 }
+
+static char *root_groups[] = {"root", "wheel"};
+static const struct ticket_who root_who = {
+    .name = "root", .uid = 0, .gid = 0, .home = "/root", .groups = root_groups, .n_groups = 2};
 
 static void test_key_holds_what_the_needs_say(void **state)
 {
         char key[TICKET_KEY_MAX];
-        uid_t uid = 1234;
         struct open_request req = root_login("sshd", "192.0.2.7");
-        int n = ticket_key("config /x 1 2 3 4.5 6.7", &req, "", &uid, key, sizeof(key));
-        assert_true(n > 0);
-        assert_int_equal(uid, 0);
-        assert_non_null(strstr(key, "config /x 1 2 3 4.5 6.7\n"));
-        assert_non_null(strstr(key, "\nuser root root 0 0 /root\n"));
-        assert_non_null(strstr(key, "\nservice sshd\n"));
-        assert_null(strstr(key, "rhost"));
-        assert_null(strstr(key, "groups"));
+        int n = ticket_key("config /x 1 2 3 4.5 6.7", &req, &root_who, "", key, sizeof(key));
+        assert_int_equal(n, (int)strlen(key));
+        assert_string_equal(key, "isolate-ticket 2\nconfig /x 1 2 3 4.5 6.7\n"
+                                 "helper /h 1 2 3 4.5 6.7\nuser root root 0 0 /root\n"
+                                 "service sshd\n");
 
-        n = ticket_key("config /x", &req, "gr", &uid, key, sizeof(key));
+        n = ticket_key("config /x", &req, &root_who, "grs", key, sizeof(key));
         assert_true(n > 0);
         assert_non_null(strstr(key, "\nrhost 192.0.2.7\n"));
-        assert_non_null(strstr(key, "\ngroups 0"));
+        assert_non_null(strstr(key, "\nslice user-0.slice\n"));
+        /* the names the rules match, primary first */
+        assert_non_null(strstr(key, "\ngroup root\ngroup wheel\n"));
 
         /* another rhost is another key only where the rhost is read */
         char other[TICKET_KEY_MAX];
         struct open_request req2 = root_login("sshd", "192.0.2.8");
-        assert_true(ticket_key("config /x", &req2, "g", &uid, other, sizeof(other)) > 0);
-        assert_true(ticket_key("config /x", &req, "g", &uid, key, sizeof(key)) > 0);
+        assert_true(ticket_key("config /x", &req2, &root_who, "g", other, sizeof(other)) > 0);
+        assert_true(ticket_key("config /x", &req, &root_who, "g", key, sizeof(key)) > 0);
         assert_string_equal(key, other);
-        assert_true(ticket_key("config /x", &req2, "r", &uid, other, sizeof(other)) > 0);
-        assert_true(ticket_key("config /x", &req, "r", &uid, key, sizeof(key)) > 0);
+        assert_true(ticket_key("config /x", &req2, &root_who, "r", other, sizeof(other)) > 0);
+        assert_true(ticket_key("config /x", &req, &root_who, "r", key, sizeof(key)) > 0);
+        assert_string_not_equal(key, other);
+
+        /* a renamed group is another key (rules match names, not ids) */
+        char *renamed[] = {"root", "wheel-old"};
+        struct ticket_who w = root_who;
+        w.groups = renamed;
+        assert_true(ticket_key("config /x", &req, &w, "g", other, sizeof(other)) > 0);
+        assert_true(ticket_key("config /x", &req, &root_who, "g", key, sizeof(key)) > 0);
+        assert_string_not_equal(key, other);
+
+        /* another helper binary (an upgrade) is another key */
+        snprintf(req2.helper_stamp, sizeof(req2.helper_stamp), "helper /h 1 9 3 4.5 6.7");
+        snprintf(req2.rhost, sizeof(req2.rhost), "192.0.2.7");
+        assert_true(ticket_key("config /x", &req2, &root_who, "", other, sizeof(other)) > 0);
+        assert_true(ticket_key("config /x", &req, &root_who, "", key, sizeof(key)) > 0);
         assert_string_not_equal(key, other);
 }
 
 static void test_key_errors(void **state)
 {
         char key[TICKET_KEY_MAX];
-        uid_t uid;
         struct open_request req = root_login("sshd", "");
-        snprintf(req.user, sizeof(req.user), "isolate-no-such-user");
-        assert_int_equal(ticket_key("config /x", &req, "", &uid, key, sizeof(key)), -ENOENT);
+        assert_int_equal(ticket_key("config /x", &req, &root_who, "", key, 16), -E2BIG);
+        /* a caller that did not stamp its helper gets no key */
+        req.helper_stamp[0] = '\0';
+        assert_int_equal(ticket_key("config /x", &req, &root_who, "", key, sizeof(key)), -EINVAL);
+        /* a value with a newline could pass for two lines */
         req = root_login("sshd", "");
-        assert_int_equal(ticket_key("config /x", &req, "", &uid, key, 16), -E2BIG);
+        char *forged[] = {"root\ngroup wheel"};
+        struct ticket_who w = root_who;
+        w.groups = forged;
+        w.n_groups = 1;
+        assert_int_equal(ticket_key("config /x", &req, &w, "g", key, sizeof(key)), -EINVAL);
+        w = root_who;
+        w.home = "/root\nservice x";
+        assert_int_equal(ticket_key("config /x", &req, &w, "", key, sizeof(key)), -EINVAL);
+        /* needs 'g' without groups read */
+        w = root_who;
+        w.groups = NULL;
+        assert_int_equal(ticket_key("config /x", &req, &w, "g", key, sizeof(key)), -EINVAL);
+}
+
+/* The caller's lookup and the helper's (login_info_lookup_ext) give the same names */
+static void test_groups_lookup(void **state)
+{
+        char **v = NULL;
+        size_t n = 0;
+        assert_int_equal(user_groups_lookup("root", 0, true, &v, &n), 0);
+        assert_true(n >= 1);
+        assert_string_equal(v[0], "root");
+        strv_free(v, n);
+        assert_int_equal(user_groups_lookup("root", 0, false, &v, &n), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(v[0], "root");
+        strv_free(v, n);
+        /* a gid without a name counts as its number */
+        assert_int_equal(user_groups_lookup("root", 4000000001u, false, &v, &n), 0);
+        assert_string_equal(v[0], "4000000001");
+        strv_free(v, n);
 }
 
 static void test_link_name(void **state)
@@ -153,6 +203,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_key_holds_what_the_needs_say),
             cmocka_unit_test(test_key_errors),
+            cmocka_unit_test(test_groups_lookup),
             cmocka_unit_test(test_link_name),
             cmocka_unit_test(test_stamp_changes_with_an_edit),
             cmocka_unit_test(test_open_declines_untrusted_configs),
