@@ -246,6 +246,8 @@ install: all
 # dpkg-buildpackage writes its results to the parent of the tree it builds, which is then
 # build/deb-src, never the parent of this checkout. The .deb, the -dbgsym .deb, the
 # .buildinfo and the .changes end in build/deb/. build/ itself is not touched otherwise.
+# Always a release build with the paths of debian/rules: what this make was given
+# (SANITIZE=1, B=, CFLAGS=..., through MAKEFLAGS) does not reach the package's build.
 DEB_SRC := build/deb-src
 DEB_OUT := build/deb
 deb:
@@ -258,11 +260,12 @@ deb:
 			xargs -0 -r sh -c 'for f; do [ -e "$$f" ] && printf "%s\0" "$$f"; done; true' sh | \
 			tar --null -T - -cf - | tar -C $(DEB_SRC)/isolate -xf -; \
 	else \
-		tar --exclude=./build --exclude=./build-san --exclude=./build-deb \
+		tar --exclude=./.git --exclude=./build --exclude=./build-san --exclude=./build-deb \
 			--exclude=./tests/vm/cache --exclude=./bench/work -cf - . | \
 			tar -C $(DEB_SRC)/isolate -xf -; \
 	fi
-	cd $(DEB_SRC)/isolate && dpkg-buildpackage -us -uc -b
+	cd $(DEB_SRC)/isolate && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u SANITIZE \
+		dpkg-buildpackage -us -uc -b --jobs-try=auto
 	mv $(DEB_SRC)/*.deb $(DEB_SRC)/*.buildinfo $(DEB_SRC)/*.changes $(DEB_OUT)/
 	rm -rf $(DEB_SRC)
 	@ls -1 $(DEB_OUT)

@@ -375,6 +375,21 @@ class TestPackage(unittest.TestCase):
         ov.sh("sed -i '$d' /etc/pam.d/sshd", check=True)
         self.assertEqual(self.stack_names_isolate(ov, "sshd"), [])
 
+        # a common-session edited by hand inside pam-auth-update's block: pam-auth-update
+        # leaves it alone (and exits 0), so the module would stay named there: refused too
+        saved = ov.read("/etc/pam.d/common-session")
+        ov.sh("sed -i 's/^# end of pam-auth-update config/session optional pam_umask.so\\n&/' "
+              "/etc/pam.d/common-session", check=True)
+        self.assertIn("pam_umask.so\n# end of pam-auth-update config",
+                      ov.read("/etc/pam.d/common-session"))
+        r = self.dpkg(ov, "-r", PACKAGE)
+        self.assertNotEqual(r.returncode, 0, "remove went on while common-session names it")
+        self.assertIn("Local modifications", r.stderr)
+        self.assertIn("/etc/pam.d/common-session:", r.stderr)
+        self.assertEqual(self.status(ov)[1:], "i")
+        self.assertTrue(ov.exists(so))
+        ov.run(["sh", "-c", "cat > /etc/pam.d/common-session"], input=saved, check=True)
+
         # remove: the module leaves the stack while its file is still there. A
         # pam-auth-update earlier in PATH records, when called, whether the .so exists,
         # then runs the real one.
