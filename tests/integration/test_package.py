@@ -184,8 +184,8 @@ class TestPackage(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         require_root()
-        missing = [t for t in ("dpkg-buildpackage", "dh", "lintian", "unshare", "nsenter")
-                   if shutil.which(t) is None]
+        tools = ("dpkg-buildpackage", "dh", "lintian", "unshare", "nsenter", "pamtester")
+        missing = [t for t in tools if shutil.which(t) is None]
         if missing:
             raise AssertionError(f"missing {', '.join(missing)} (make deps installs them)")
         cls.deb = built_deb()
@@ -335,6 +335,15 @@ class TestPackage(unittest.TestCase):
         r = ov.run(["dpkg-query", "-W", "-f", "${db:Status-Abbrev}", PACKAGE])
         return r.stdout.strip() if r.returncode == 0 else None
 
+    def pamtester(self, ov):
+        """open_session for root through a stack naming pam_isolate.so (service
+        isolate-pkgtest, which no config lists)."""
+        ov.sh("printf 'auth required pam_permit.so\\naccount required pam_permit.so\\n"
+              "session required pam_isolate.so\\nsession required pam_permit.so\\n' "
+              "> /etc/pam.d/isolate-pkgtest", check=True)
+        return ov.run(["pamtester", "isolate-pkgtest", "root", "open_session",
+                       "close_session"])
+
     def stack_names_isolate(self, ov, name):
         text = ov.read(f"/etc/pam.d/{name}") or ""
         return [l for l in text.splitlines() if "pam_isolate" in l and not l.startswith("#")]
@@ -357,6 +366,10 @@ class TestPackage(unittest.TestCase):
         # the installed binaries run, and the shipped config is valid
         r = ov.run(["isolatectl", "explain", "-c", "/etc/isolate.conf", "nobody"])
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        # libpam finds the module by name in its own directory (a service the config does
+        # not list: the module is loaded and steps aside, no sandbox is made)
+        self.assertEqual(self.pamtester(ov).returncode, 0, "pam_isolate.so does not load")
+        ov.run(["rm", "/etc/pam.d/isolate-pkgtest"], check=True)
 
         r = ov.run(["pam-auth-update", "--enable", "isolate"])
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
@@ -367,6 +380,10 @@ class TestPackage(unittest.TestCase):
         self.assertEqual([l.split() for l in lines], [["session", "required", "pam_isolate.so"]],
                          ov.read("/etc/pam.d/common-session"))
         self.assertEqual(self.stack_names_isolate(ov, "common-session-noninteractive"), [])
+        # an upgrade (here: the same package again) keeps the admin's choice
+        r = self.dpkg(ov, "-i", "/run/isolate-pkgtest.deb")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(self.stack_names_isolate(ov, "common-session"), lines)
 
         # a hand-edited sshd stack names the module: remove refuses, and changes nothing
         ov.sh("echo 'session required pam_isolate.so' >> /etc/pam.d/sshd", check=True)
@@ -429,6 +446,9 @@ chmod 755 /usr/local/sbin/pam-auth-update""", check=True)
         self.assertFalse(ov.exists("/etc/isolate.conf"))
         self.assertFalse(ov.exists("/run/isolate"))
         self.assertFalse(ov.exists("/usr/share/pam-configs/isolate"))
+        # what the refusals above prevent: a stack naming the removed module fails
+        r = self.pamtester(ov)
+        self.assertNotEqual(r.returncode, 0, "a stack naming a missing module let a session in")
         self.assertEqual(host_state(so), host_before, "the host's /etc, /usr or dpkg changed")
 
     def test_purge_under_a_live_session(self):
