@@ -97,6 +97,15 @@ def host_state(so):
             "sshd": read("/etc/pam.d/sshd"), "conf": read("/etc/isolate.conf")}
 
 
+def alive(pid):
+    """True while pid exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 class Overlay:
     """A private mount namespace whose /etc, /usr, /var and /run are overlays of the host's
     (see the module's doc). run() executes a command inside it."""
@@ -161,9 +170,7 @@ class Overlay:
                         os.kill(p, sig)
                 deadline = time.monotonic() + 3
                 while pids and time.monotonic() < deadline:
-                    pids = [p for p in pids if os.path.exists(f"/proc/{p}")
-                            and open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[0]
-                            != "Z"]
+                    pids = [p for p in pids if alive(p)]
                     time.sleep(0.02)
             with contextlib.suppress(Exception):
                 self.holder.stdin.close()
