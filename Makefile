@@ -77,7 +77,7 @@ MAN_PAGES := conf/isolate.conf.5 pam_module/pam_isolate.8 isolatectl/isolatectl.
 MAN_SECTIONS := $(sort $(subst .,,$(suffix $(MAN_PAGES))))
 
 .PHONY: all deps check check-fast unit man integration vmtest demo demo-shell install format \
-        fuzz fuzz-replay fuzz-seeds bench clean release
+        fuzz fuzz-replay fuzz-seeds bench clean release deb
 all: $(PROGRAMS)
 
 $(B)/obj/%.o: %.c
@@ -239,6 +239,36 @@ install: all
 	else \
 		install -m 0644 -o root -g root conf/isolate.conf $(DESTDIR)$(SYSCONFDIR)/isolate.conf; \
 	fi
+
+# ---- Debian package ------------------------------------------------------------------------
+# make deb: dpkg-buildpackage -us -uc -b over debian/ (libpam-isolate). It builds in a copy
+# of the tree (the files git tracks, plus new ones it does not ignore) under build/deb-src:
+# dpkg-buildpackage writes its results to the parent of the tree it builds, which is then
+# build/deb-src, never the parent of this checkout. The .deb, the -dbgsym .deb, the
+# .buildinfo and the .changes end in build/deb/. build/ itself is not touched otherwise.
+# Always a release build with the paths of debian/rules: what this make was given
+# (SANITIZE=1, B=, CFLAGS=..., through MAKEFLAGS) does not reach the package's build.
+DEB_SRC := build/deb-src
+DEB_OUT := build/deb
+deb:
+	@command -v dpkg-buildpackage >/dev/null && command -v dh >/dev/null || \
+		{ echo "make deb needs dpkg-dev and debhelper (make deps)" >&2; exit 1; }
+	rm -rf $(DEB_SRC) $(DEB_OUT)
+	mkdir -p $(DEB_SRC)/isolate $(DEB_OUT)
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+		git ls-files -z --cached --others --exclude-standard | \
+			xargs -0 -r sh -c 'for f; do [ -e "$$f" ] && printf "%s\0" "$$f"; done; true' sh | \
+			tar --null -T - -cf - | tar -C $(DEB_SRC)/isolate -xf -; \
+	else \
+		tar --exclude=./.git --exclude=./build --exclude=./build-san --exclude=./build-deb \
+			--exclude=./tests/vm/cache --exclude=./bench/work -cf - . | \
+			tar -C $(DEB_SRC)/isolate -xf -; \
+	fi
+	cd $(DEB_SRC)/isolate && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u SANITIZE \
+		dpkg-buildpackage -us -uc -b --jobs-try=auto
+	mv $(DEB_SRC)/*.deb $(DEB_SRC)/*.buildinfo $(DEB_SRC)/*.changes $(DEB_OUT)/
+	rm -rf $(DEB_SRC)
+	@ls -1 $(DEB_OUT)
 
 format:
 	clang-format -i $(wildcard conf/*.[ch] client/*.[ch] session-helper/*.[ch] isolatectl/*.[ch] pam_module/*.[ch] \
