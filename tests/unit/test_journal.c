@@ -16,7 +16,8 @@
 #include "../../client/util.h"
 #include "../../session-helper/log.h"
 
-#define CATALOG SRCDIR "/conf/isolate.catalog"
+#define CATALOG  SRCDIR "/conf/isolate.catalog"
+#define MAN_PAGE SRCDIR "/pam_module/pam_isolate.8"
 
 struct listener {
         char dir[32];
@@ -343,6 +344,22 @@ static void test_catalog_has_each_event_once(void **state)
         assert_true(helper);
 }
 
+/* pam_isolate(8) lists every id, so that an admin can search for it. */
+static void test_man_page_lists_each_event(void **state)
+{
+        _cleanup_fclose_ FILE *f = fopen(MAN_PAGE, "re");
+        assert_non_null(f);
+        static char text[262144];
+        size_t n = fread(text, 1, sizeof(text) - 1, f);
+        text[n] = '\0';
+        for (size_t i = 0; i < isolate_events_n; i++)
+                if (!strstr(text, isolate_events[i].message_id))
+                        fail_msg("pam_isolate.8 does not list %s (%s)", isolate_events[i].outcome,
+                                 isolate_events[i].message_id);
+        assert_non_null(strstr(text, EVENT_HELPER_DECISION));
+        assert_non_null(strstr(text, "ISOLATE_DURATION_US"));
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -353,6 +370,7 @@ int main(void)
             cmocka_unit_test(test_log_decision_carries_its_message_id),
             cmocka_unit_test(test_outcomes_map_to_their_events),
             cmocka_unit_test(test_catalog_has_each_event_once),
+            cmocka_unit_test(test_man_page_lists_each_event),
         };
         return cmocka_run_group_tests_name("journal", tests, NULL, NULL);
 }
