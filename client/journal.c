@@ -14,12 +14,18 @@
 #include "util.h"
 
 const struct isolate_event isolate_events[] = {
-    {"confined", EVENT_CONFINED},       {"joined", EVENT_JOINED},
-    {"exempt", EVENT_EXEMPT},           {"ignored", EVENT_IGNORED},
-    {"denied", EVENT_DENIED},           {"fail-open", EVENT_FAIL_OPEN},
-    {"fail-open-root", EVENT_FAIL_OPEN}, {"closed", EVENT_CLOSED},
-    {"close-failed", EVENT_CLOSE_FAILED}, {"killed", EVENT_KILLED},
-    {"applied", EVENT_APPLIED},         {"apply-failed", EVENT_APPLY_FAILED},
+    {"confined", EVENT_CONFINED},
+    {"joined", EVENT_JOINED},
+    {"exempt", EVENT_EXEMPT},
+    {"ignored", EVENT_IGNORED},
+    {"denied", EVENT_DENIED},
+    {"fail-open", EVENT_FAIL_OPEN},
+    {"fail-open-root", EVENT_FAIL_OPEN},
+    {"closed", EVENT_CLOSED},
+    {"close-failed", EVENT_CLOSE_FAILED},
+    {"killed", EVENT_KILLED},
+    {"applied", EVENT_APPLIED},
+    {"apply-failed", EVENT_APPLY_FAILED},
 };
 const size_t isolate_events_n = ELEMENTSOF(isolate_events);
 
@@ -109,8 +115,8 @@ int journal_send_event(const struct journal_event *e)
         memcpy(sa.sun_path, journal_socket, strlen(journal_socket) + 1);
         /* never block a login on a journald that is slow or stuck: a full queue is a failed
          * send, and the caller writes the syslog line instead */
-        if (sendto(fd, buf, pos, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&sa,
-                   sizeof(sa)) < 0)
+        if (sendto(fd, buf, pos, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&sa, sizeof(sa)) <
+            0)
                 return -errno;
         return 0;
 }

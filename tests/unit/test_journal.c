@@ -252,9 +252,8 @@ static bool known_id(const char *id)
 }
 
 static const char *const entry_fields[] = {
-    "ISOLATE_USER",   "ISOLATE_SERVICE", "ISOLATE_RHOST",  "ISOLATE_TTY",
-    "ISOLATE_POLICY", "ISOLATE_SESSION", "ISOLATE_OUTCOME", "ISOLATE_REASON",
-    "ISOLATE_DURATION_US"};
+    "ISOLATE_USER",    "ISOLATE_SERVICE", "ISOLATE_RHOST",  "ISOLATE_TTY",        "ISOLATE_POLICY",
+    "ISOLATE_SESSION", "ISOLATE_OUTCOME", "ISOLATE_REASON", "ISOLATE_DURATION_US"};
 
 static void check_placeholders(const char *line)
 {
