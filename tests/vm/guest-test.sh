@@ -462,7 +462,8 @@ cmd_journal() {
 		journalctl --no-pager -q -t sshd -n 15 2>/dev/null | sed -e 's/^/#   /'
 	fi
 	# the events' MESSAGE_IDs (client/events.h, fixed for good): the module's entry finds
-	# each login once, under the event's id
+	# each login once, under the event's id (policy vmtest is login-scope: one session id
+	# per login; the scope phase's user-scope logins share theirs)
 	by_id=$(journalctl --no-pager -q -o export MESSAGE_ID=dcab18628f9f4e2d97f1604fd0902a2e \
 		"ISOLATE_USER=$TEST_USER" 2>/dev/null |
 		awk '/^ISOLATE_/ { line = line " " $0 } /^$/ { if (line != "") print substr(line, 2); line = "" }
@@ -470,7 +471,8 @@ cmd_journal() {
 	echo "$by_id" | sed -e 's/^/# MESSAGE_ID=confined: /'
 	confined=$(echo "$by_id" | grep 'ISOLATE_OUTCOME=confined' | grep 'ISOLATE_SERVICE=sshd' |
 		grep 'ISOLATE_POLICY=vmtest ' | grep -c 'ISOLATE_SESSION=[0-9a-f]')
-	twice=$(echo "$by_id" | grep -o 'ISOLATE_SESSION=[0-9a-f]*' | sort | uniq -d | wc -l)
+	twice=$(echo "$by_id" | grep 'ISOLATE_POLICY=vmtest ' | grep -o 'ISOLATE_SESSION=[0-9a-f]*' |
+		sort | uniq -d | wc -l)
 	if [ "$confined" -ge 2 ] && [ "$twice" -eq 0 ]; then
 		ok journal.message-id.confined "journal: journalctl MESSAGE_ID=<confined> finds both accepted logins, each once"
 	else
