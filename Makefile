@@ -234,6 +234,8 @@ install: all
 	$(foreach p,$(MAN_PAGES),install -m 0644 $(p) \
 		$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(p)))/$(notdir $(p)) &&) true
 	install -m 0644 pam_module/pam-configs/isolate $(DESTDIR)/usr/share/pam-configs/isolate
+	install -d $(DESTDIR)/usr/lib/systemd/catalog
+	install -m 0644 conf/isolate.catalog $(DESTDIR)/usr/lib/systemd/catalog/isolate.catalog
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/isolate.conf ]; then \
 		echo "keeping the existing $(DESTDIR)$(SYSCONFDIR)/isolate.conf"; \
 	else \

@@ -126,6 +126,21 @@ static const char *egress_dir(const struct session_record *r)
         return NULL;
 }
 
+/* One entry for what apply did (pam_isolate(8)): a user's caps (session "") or a sandbox's
+ * egress list. */
+static void apply_log(const struct session_record *r, const char *session_id, bool ok,
+                      const char *what)
+{
+        struct log_decision d = {.message_id = ok ? EVENT_APPLIED : EVENT_APPLY_FAILED,
+                                 .user = r->user,
+                                 .service = "isolatectl",
+                                 .policy = r->policy,
+                                 .session_id = session_id,
+                                 .outcome = ok ? "applied" : "apply-failed",
+                                 .reason = what};
+        log_decision(ok ? LOG_INFO : LOG_ERR, &d);
+}
+
 /* The sandbox's egress: what apply does to it, printed; done unless dry. -1 on a failure. */
 static int egress_apply(const struct config *cfg, const struct session_record *r, bool dry)
 {
@@ -160,10 +175,16 @@ static int egress_apply(const struct config *cfg, const struct session_record *r
                        to->n == 1 ? "y" : "ies");
         if (dry)
                 return 0;
+        char what[1200];
         if (egress_map_replace(mapfd, to, &err) < 0) {
                 printf("  sandbox %s: egress_allow: not applied: %s\n", r->id, err.msg);
+                snprintf(what, sizeof(what), "egress_allow: %s", err.msg);
+                apply_log(r, r->id, false, what);
                 return -1;
         }
+        snprintf(what, sizeof(what), "egress_allow: %zu entr%s%s", to->n, to->n == 1 ? "y" : "ies",
+                 to == &open_all ? " (every destination)" : "");
+        apply_log(r, r->id, true, what);
         return 0;
 }
 
@@ -214,12 +235,7 @@ static int user_apply(const struct config *cfg, const struct live *l, size_t fir
                 } else if (*warnings) {
                         printf("  applied, with warnings: %s\n", warnings);
                 }
-                struct log_decision d = {.user = r0->user,
-                                         .service = "isolatectl",
-                                         .policy = r0->policy,
-                                         .outcome = r < 0 ? "apply-failed" : "applied",
-                                         .reason = r < 0 ? err.msg : change};
-                log_decision(r < 0 ? LOG_ERR : LOG_INFO, &d);
+                apply_log(r0, "", r >= 0, r < 0 ? err.msg : change);
         }
         caps_effective_free(&eff);
         free(any);

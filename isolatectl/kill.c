@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../conf/policy.h"
+#include "../session-helper/log.h"
 #include "../session-helper/registry.h"
 #include "ctl.h"
 
@@ -37,7 +38,22 @@ static int kill_one(const struct session_record *rec)
                         strerror(-r));
         else
                 printf("session %s (user %s): every process killed\n", rec->id, rec->user);
-        return r < 0 ? 1 : 0;
+        if (r < 0)
+                return 1;
+        char why[128];
+        snprintf(why, sizeof(why), "isolatectl kill: SIGTERM to the session's init (pid %d)",
+                 (int)rec->init_pid);
+        struct log_decision d = {.message_id = EVENT_KILLED,
+                                 .user = rec->user,
+                                 .service = "isolatectl",
+                                 .rhost = rec->rhost,
+                                 .tty = rec->tty,
+                                 .policy = rec->policy,
+                                 .session_id = rec->id,
+                                 .outcome = "killed",
+                                 .reason = why};
+        log_decision(LOG_NOTICE, &d);
+        return 0;
 }
 
 struct by_user {

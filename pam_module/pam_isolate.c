@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -25,7 +26,9 @@
 
 #include "../conf/lexer.h"
 #include "../conf/policy.h"
+#include "../client/events.h"
 #include "../client/join.h"
+#include "../client/journal.h"
 
 #define PUBLIC __attribute__((visibility("default")))
 
@@ -194,9 +197,34 @@ static enum unknown_mode_verdict unknown_mode_verdict(const struct module_args *
         return VERDICT_DENY;
 }
 
-static double ms_since(uint64_t t0)
+/* The caller's name as its own syslog lines carry it (sshd, su, login): the kernel's comm,
+ * which, unlike argv[0], sshd's setproctitle does not rewrite. */
+static void caller_name(char *buf, size_t len)
 {
-        return (double)(now_ns() - t0) / 1e6;
+        char comm[17] = "";
+        if (prctl(PR_GET_NAME, comm, 0, 0, 0) < 0 || !comm[0])
+                snprintf(comm, sizeof(comm), "pam_isolate");
+        snprintf(buf, len, "%s", comm);
+}
+
+/* One entry: to the journal with MESSAGE_ID and the ISOLATE_* fields, else (no journald, or
+ * it did not take the entry) the same line through pam_syslog. Never both. The caller's
+ * PAM service prefixes the message as pam_syslog's would, so the line reads the same in the
+ * journal and in auth.log whichever way it went. */
+static void event_log(pam_handle_t *pamh, int prio, const struct journal_event *fields,
+                      const char *line)
+{
+        char ident[32], message[3072];
+        caller_name(ident, sizeof(ident));
+        snprintf(message, sizeof(message), "pam_isolate(%s:session): %s", fields->service, line);
+        struct journal_event e = *fields;
+        e.message_id = event_message_id(fields->outcome);
+        e.message = message;
+        e.identifier = ident;
+        e.priority = prio;
+        if (journal_send_event(&e) == 0)
+                return;
+        pam_syslog(pamh, prio, "%s", line);
 }
 
 /* One line per decision: user, service, rhost, policy, session id, outcome, time. */
@@ -204,13 +232,50 @@ static void decision_log(pam_handle_t *pamh, int prio, const struct open_request
                          const struct open_reply *rep, const char *outcome, uint64_t t0,
                          const char *reason)
 {
-        char u[80], s[80], h[80], r[600];
-        pam_syslog(pamh, prio,
-                   "user=%s service=%s rhost=%s policy=%s session=%s outcome=%s setup_ms=%.1f: %s",
-                   log_safe(req->user, u, sizeof(u)), log_safe(req->service, s, sizeof(s)),
-                   log_safe(req->rhost, h, sizeof(h)), rep && rep->policy[0] ? rep->policy : "-",
-                   rep && rep->session_id[0] ? rep->session_id : "-", outcome, ms_since(t0),
-                   log_safe(reason, r, sizeof(r)));
+        /* PAM items come from remote peers and users: control characters never reach a
+         * field or the line; the line cuts user, service and rhost as it always has */
+        char ub[sizeof(req->user)], sb[sizeof(req->service)], hb[sizeof(req->rhost)],
+            tb[sizeof(req->tty)], rb[1200], line[3000];
+        uint64_t us = (now_ns() - t0) / 1000;
+        struct journal_event e = {
+            .user = log_safe(req->user, ub, sizeof(ub)),
+            .service = log_safe(req->service, sb, sizeof(sb)),
+            .rhost = log_safe(req->rhost, hb, sizeof(hb)),
+            .tty = log_safe(req->tty, tb, sizeof(tb)),
+            .policy = rep && rep->policy[0] ? rep->policy : "-",
+            .session_id = rep && rep->session_id[0] ? rep->session_id : "-",
+            .outcome = outcome,
+            .reason = log_safe(reason, rb, sizeof(rb)),
+            .duration_us = us,
+        };
+        snprintf(line, sizeof(line),
+                 "user=%.79s service=%.79s rhost=%.79s policy=%s session=%s outcome=%s "
+                 "setup_ms=%.1f: %.599s",
+                 e.user, e.service, e.rhost, e.policy, e.session_id, outcome, (double)us / 1000.0,
+                 e.reason);
+        event_log(pamh, prio, &e, line);
+}
+
+/* The session's end: closed, or close-failed. */
+static void close_log(pam_handle_t *pamh, int prio, const struct isolate_session *sess,
+                      const char *outcome, uint64_t t0, const char *reason)
+{
+        char ub[256], sb[64], hb[256], tb[64], rb[1200], line[2000];
+        uint64_t us = (now_ns() - t0) / 1000;
+        struct journal_event e = {
+            .user = log_safe(item_string(pamh, PAM_USER), ub, sizeof(ub)),
+            .service = log_safe(item_string(pamh, PAM_SERVICE), sb, sizeof(sb)),
+            .rhost = log_safe(item_string(pamh, PAM_RHOST), hb, sizeof(hb)),
+            .tty = log_safe(item_string(pamh, PAM_TTY), tb, sizeof(tb)),
+            .policy = sess->policy[0] ? sess->policy : "-",
+            .session_id = sess->session_id[0] ? sess->session_id : "-",
+            .outcome = outcome,
+            .reason = log_safe(reason, rb, sizeof(rb)),
+            .duration_us = us,
+        };
+        snprintf(line, sizeof(line), "user=%.79s policy=%s session=%s outcome=%s close_ms=%.1f: %s",
+                 e.user, e.policy, e.session_id, outcome, (double)us / 1000.0, e.reason);
+        event_log(pamh, prio, &e, line);
 }
 
 /* The setup failed before anything irreversible happened to us: deny, or let the login
@@ -415,11 +480,9 @@ PUBLIC int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const c
                 return PAM_IGNORE;
         }
         struct isolate_session *s = (struct isolate_session *)data;
-        char u[80];
-        const char *user = log_safe(item_string(pamh, PAM_USER), u, sizeof(u));
         if (s->control_fd < 0) {
-                pam_syslog(pamh, LOG_ERR, "user=%s session=%s: closed already", user,
-                           s->session_id);
+                close_log(pamh, LOG_ERR, s, "close-failed", t0,
+                          "closed already: close_session ran before on this PAM handle");
                 return PAM_SESSION_ERR;
         }
         struct isolate_error err = {0};
@@ -429,15 +492,12 @@ PUBLIC int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const c
         closep(&s->control_fd);
         s->control_fd = -1;
         if (r < 0) {
-                pam_syslog(pamh, LOG_ERR,
-                           "user=%s policy=%s session=%s outcome=close-failed close_ms=%.1f: %s",
-                           user, s->policy, s->session_id, ms_since(t0), err.msg);
+                close_log(pamh, LOG_ERR, s, "close-failed", t0, err.msg);
                 return PAM_SESSION_ERR;
         }
-        pam_syslog(pamh, LOG_INFO,
-                   "user=%s policy=%s session=%s outcome=closed close_ms=%.1f: %d process%s "
-                   "ended",
-                   user, s->policy, s->session_id, ms_since(t0), r, r == 1 ? "" : "es");
+        char ended[64];
+        snprintf(ended, sizeof(ended), "%d process%s ended", r, r == 1 ? "" : "es");
+        close_log(pamh, LOG_INFO, s, "closed", t0, ended);
         return PAM_SUCCESS;
 }
 

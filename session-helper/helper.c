@@ -1115,6 +1115,7 @@ static int reply_send(int sock, struct session_setup *s, enum reply_status statu
 static void decision_log(struct session_setup *s, int prio, const char *outcome, const char *reason)
 {
         struct log_decision d = {
+            .message_id = EVENT_HELPER_DECISION,
             .user = s->req.user,
             .service = s->req.service,
             .rhost = s->req.rhost,

@@ -8,6 +8,8 @@ What it gives a test:
   test directory of them, var_log_dir=True). Nothing on the
   host's /etc, /dev, /run or /var/log changes. run() executes a command inside it.
 - SyslogListener: a datagram socket that stands in for /dev/log and keeps every line.
+- JournalListener: a datagram socket that stands in for journald's native socket
+  (/run/systemd/journal/socket, with PrivateEnv(journal=...)) and keeps every entry.
 - SshServer: sshd -D -e on 127.0.0.1:<free port> inside a PrivateEnv, host key, a client
   key authorised for the users it is given, and ssh()/scp()/sftp() clients.
 Test users, configs, the cgroup root and leak checks come from harness.py.
@@ -165,6 +167,105 @@ class SyslogListener:
             os.unlink(self.path)
 
 
+# ---- journald ------------------------------------------------------------------------------
+
+def parse_native(data):
+    """The fields of one datagram of journald's native protocol, in order, as (name, value)
+    pairs: NAME=value lines, or NAME, a newline, a 64-bit little-endian length, that many
+    bytes and a newline (a value holding a newline). Raises ValueError on a malformed one."""
+    fields, i = [], 0
+    while i < len(data):
+        nl = data.find(b"\n", i)
+        if nl < 0:
+            raise ValueError(f"no newline after byte {i}")
+        line = data[i:nl]
+        if b"=" in line:
+            name, value = line.split(b"=", 1)
+            i = nl + 1
+        else:
+            name = line
+            if nl + 9 > len(data):
+                raise ValueError(f"{name!r}: binary field without its length")
+            n = int.from_bytes(data[nl + 1:nl + 9], "little")
+            value = data[nl + 9:nl + 9 + n]
+            if len(value) != n or data[nl + 9 + n:nl + 10 + n] != b"\n":
+                raise ValueError(f"{name!r}: binary field of {n} bytes cut or not ended")
+            i = nl + 10 + n
+        if not re.fullmatch(rb"[A-Z0-9][A-Z0-9_]*", name):
+            raise ValueError(f"bad field name {name!r}")
+        fields.append((name.decode(), value.decode("utf-8", "replace")))
+    return fields
+
+
+class JournalListener:
+    """Stands in for journald: a datagram socket at `directory`/socket, which PrivateEnv
+    (journal=directory) puts at /run/systemd/journal/socket in its namespace. Keeps each
+    entry as the list of its (name, value) fields, in order (parse_native)."""
+
+    def __init__(self, directory):
+        self.path = os.path.join(directory, "socket")
+        self._entries = []
+        self._cond = threading.Condition()
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._sock.bind(self.path)
+        os.chmod(self.path, 0o666)
+        self._stop_r, self._stop_w = os.pipe()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _loop(self):
+        while True:
+            r, _, _ = select.select([self._sock, self._stop_r], [], [])
+            if self._stop_r in r:
+                return
+            data = self._sock.recv(1 << 20)
+            try:
+                entry = parse_native(data)
+            except ValueError as e:
+                entry = [("MALFORMED", f"{e}: {data!r}")]
+            with self._cond:
+                self._entries.append(entry)
+                self._cond.notify_all()
+
+    def entries(self, since=0, **match):
+        """Entries after `since` whose fields have the given values (each entry a list of
+        (name, value) pairs)."""
+        with self._cond:
+            got = list(self._entries[since:])
+        return [e for e in got if all((k, v) in e for k, v in match.items())]
+
+    def mark(self):
+        with self._cond:
+            return len(self._entries)
+
+    def wait_for(self, timeout=10.0, since=0, **match):
+        """The first entry after `since` with the given field values, or None."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for e in self._entries[since:]:
+                    if all((k, v) in e for k, v in match.items()):
+                        return e
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._cond.wait(left)
+
+    def dump(self):
+        with self._cond:
+            return "\n".join(" ".join(f"{k}={v!r}" for k, v in e) for e in self._entries)
+
+    def close(self):
+        """Stops listening; the socket file stays (a send to it is refused), as when
+        journald has stopped."""
+        if self._thread.is_alive():
+            os.write(self._stop_w, b"x")
+            self._thread.join(5)
+        self._sock.close()
+        os.close(self._stop_r)
+        os.close(self._stop_w)
+
+
 # ---- the private mount namespace ----------------------------------------------------------
 
 def _shadow_dir(path, extras):
@@ -219,7 +320,16 @@ def _holder_main(spec):
     _mount(spec["pamd"], "/etc/pam.d", None, MS_BIND)
     _shadow_dir("/dev", {"log": ("bind", spec["log"])})
     run_extras = {"sshd": ("dir", 0o755), "utmp": ("bind", spec["utmp"])}
+    if spec.get("journal"):
+        run_extras["log"] = ("dir", 0o755)  # an empty /run/log for a journald of the test's
     _shadow_dir("/run", run_extras)
+    if spec.get("journal"):
+        # /run/systemd/journal is the test's directory: its socket is the journal here
+        if os.path.isdir("/run/systemd"):
+            _shadow_dir("/run/systemd", {"journal": ("dir", 0o755)})
+        else:
+            os.makedirs("/run/systemd/journal", 0o755)
+        _mount(spec["journal"], "/run/systemd/journal", None, MS_BIND)
     if spec.get("var_log"):
         # the whole directory: the test may rename its files (a logrotate) under sshd
         _mount(spec["var_log"], "/var/log", None, MS_BIND)
@@ -243,9 +353,13 @@ class PrivateEnv:
     var_log_dir: instead of test files bound over /var/log/{wtmp,btmp,lastlog} (each there
     only where the host has it), /var/log is a test directory (self.var_log) holding just
     wtmp, btmp and lastlog; self.wtmp etc. name its files, which the test may rename and
-    re-create as logrotate does (a file with a mount on it could not be renamed)."""
+    re-create as logrotate does (a file with a mount on it could not be renamed).
 
-    def __init__(self, pam_files, binds=(), var_log_dir=False):
+    journal: a directory of the test's that becomes /run/systemd/journal inside (the rest of
+    /run/systemd is the host's, bound back), with an empty /run/log: put a JournalListener
+    in it, or run a journald that makes its sockets there. None: the host's /run/systemd."""
+
+    def __init__(self, pam_files, binds=(), var_log_dir=False, journal=None):
         self.workdir = make_workdir("env-")
         self.pamd = os.path.join(self.workdir, "pam.d")
         os.mkdir(self.pamd, 0o755)
@@ -270,7 +384,8 @@ class PrivateEnv:
             self.syslog = SyslogListener(os.path.join(self.workdir, "log"))
             spec = {"pamd": self.pamd, "log": self.syslog.path, "utmp": self.utmp,
                     "wtmp": self.wtmp, "btmp": self.btmp, "lastlog": self.lastlog,
-                    "var_log": self.var_log, "binds": [list(b) for b in binds]}
+                    "var_log": self.var_log, "binds": [list(b) for b in binds],
+                    "journal": journal}
             self.holder = subprocess.Popen(
                 ["/usr/bin/python3", os.path.abspath(__file__), "--hold", json.dumps(spec)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -1,4 +1,5 @@
-/* test_log.c: a decision reaches the journal as one datagram with the ISOLATE_* fields. */
+/* test_log.c: a decision reaches the journal as one datagram with its MESSAGE_ID and the
+ * ISOLATE_* fields. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "../../client/journal.h"
 #include "../../session-helper/log.h"
 #include "../../client/util.h"
 
@@ -21,9 +23,10 @@ static void test_journal_fields(void **state)
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
         snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
         assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-        log_set_journal_socket(path);
+        journal_set_socket(path);
 
-        struct log_decision d = {.user = "alice",
+        struct log_decision d = {.message_id = EVENT_HELPER_DECISION,
+                                 .user = "alice",
                                  .service = "sshd",
                                  .rhost = "10.0.0.1",
                                  .policy = "strict",
@@ -60,8 +63,11 @@ static void test_journal_fields(void **state)
         memcpy(&len, bin + 15, 8);
         assert_int_equal(len, 9);
         assert_memory_equal(bin + 23, "two\nlines\n", 10);
+        assert_non_null(memmem(buf, (size_t)n, "MESSAGE_ID=" EVENT_HELPER_DECISION "\n",
+                               strlen("MESSAGE_ID=" EVENT_HELPER_DECISION "\n")));
         close(fd);
         unlink(path);
+        journal_set_socket("/run/systemd/journal/socket");
         rmdir(dir);
 }
 

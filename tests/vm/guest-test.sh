@@ -461,6 +461,31 @@ cmd_journal() {
 		echo "# sshd's log of it:"
 		journalctl --no-pager -q -t sshd -n 15 2>/dev/null | sed -e 's/^/#   /'
 	fi
+	# the events' MESSAGE_IDs (client/events.h, fixed for good): the module's entry finds
+	# each login once, under the event's id (policy vmtest is login-scope: one session id
+	# per login; the scope phase's user-scope logins share theirs)
+	by_id=$(journalctl --no-pager -q -o export MESSAGE_ID=dcab18628f9f4e2d97f1604fd0902a2e \
+		"ISOLATE_USER=$TEST_USER" 2>/dev/null |
+		awk '/^ISOLATE_/ { line = line " " $0 } /^$/ { if (line != "") print substr(line, 2); line = "" }
+			END { if (line != "") print substr(line, 2) }')
+	echo "$by_id" | sed -e 's/^/# MESSAGE_ID=confined: /'
+	confined=$(echo "$by_id" | grep 'ISOLATE_OUTCOME=confined' | grep 'ISOLATE_SERVICE=sshd' |
+		grep 'ISOLATE_POLICY=vmtest ' | grep -c 'ISOLATE_SESSION=[0-9a-f]')
+	twice=$(echo "$by_id" | grep 'ISOLATE_POLICY=vmtest ' | grep -o 'ISOLATE_SESSION=[0-9a-f]*' |
+		sort | uniq -d | wc -l)
+	if [ "$confined" -ge 2 ] && [ "$twice" -eq 0 ]; then
+		ok journal.message-id.confined "journal: journalctl MESSAGE_ID=<confined> finds both accepted logins, each once"
+	else
+		notok journal.message-id.confined "journal: MESSAGE_ID=<confined> found $confined of 2 accepted logins ($twice session ids twice)"
+	fi
+	denied=$(journalctl --no-pager -q -o export MESSAGE_ID=7716ee1286b54c649d77a6c78c7fb3ec \
+		"ISOLATE_USER=$TEST_USER" ISOLATE_POLICY=vmtest-missing 2>/dev/null |
+		grep -c '^ISOLATE_REASON=.*isolate-vmtest-not-loaded')
+	if [ "$denied" -eq 1 ]; then
+		ok journal.message-id.denied "journal: journalctl MESSAGE_ID=<denied> finds the refused login, once"
+	else
+		notok journal.message-id.denied "journal: MESSAGE_ID=<denied> found $denied entries for the refused login (want 1)"
+	fi
 }
 
 # ---- phase scope: a user-scope sandbox under systemd (conf/scope.conf) -----------------------
