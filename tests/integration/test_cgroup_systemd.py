@@ -252,9 +252,13 @@ class SystemdBackend(dbusmock.DBusTestCase):
 
     def test_only_what_the_policy_sets(self):
         self.add_set_unit_properties()
+        # the caller in uid 1000's session (su from it): refused, caps_required or not
         res = self.drive("pids_max=64", uid=4321)
-        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)  # caller not in 4321
-        self.assertIn("not under user-4321.slice", res.stdout)
+        self.assertEqual(res.returncode, 1, res.stdout + res.stderr)
+        self.assertIn("error: systemd: the caller (pid 4242) is in "
+                      "/user.slice/user-1000.slice/session-7.scope, not under user-4321.slice: "
+                      "a login started inside the session of uid 1000 (su from that session)",
+                      res.stdout)
         self.assertEqual(self.calls(), [])
         self.caller_in("/user.slice/user-4321.slice/session-9.scope")
         res = self.drive("pids_max=64", uid=4321)

@@ -1,7 +1,8 @@
 /* test_cgroup_systemd: the systemd backend (session-helper/cgroup-systemd.c).
  *
  * Run without arguments: cmocka tests of everything that needs no bus: the caller's scope
- * found from /proc/PID/cgroup, a caller outside user-UID.slice, a policy without caps (no
+ * found from /proc/PID/cgroup, a caller outside user-UID.slice (su from another user's
+ * session, for a new sandbox and a join), a policy without caps (no
  * call at all), an unreachable bus, nothing written to cgroupfs, nothing for the init to
  * remove, the registry text.
  *
@@ -300,6 +301,74 @@ static void test_caller_outside_user_slice(void **state)
         assert_int_equal(f->n_ops, 0);
 }
 
+static int join_check(struct fixture *f, pid_t caller)
+{
+        memset(&f->err, 0, sizeof(f->err));
+        f->warnings[0] = '\0';
+        struct cgroup_session live = {.backend = CGROUP_BACKEND_SYSTEMD};
+        return cgroup_session_caller_check(&f->c, &f->p, 1000, &live, caller, "0123abcd",
+                                           f->warnings, sizeof(f->warnings), &f->err);
+}
+
+/* su from root's own ssh login: pam_systemd makes no session for it, so the caller is in
+ * root's session-N.scope. A new sandbox and a join are refused alike, whatever
+ * caps_required says, and not as a fault of the host (fail = open never lets it through);
+ * the message says where the caller is and what to do. */
+static void test_caller_in_another_users_session(void **state)
+{
+        struct fixture *f = *state;
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/proc/4444", f->dir);
+        assert_int_equal(mkdir(path, 0755), 0);
+        strcat(path, "/cgroup");
+        put(path, "0::/user.slice/user-0.slice/session-5.scope\n");
+        f->p.memory_max = 1 << 30;
+        for (int required = 0; required < 2; required++) {
+                f->p.caps_required = required;
+                assert_int_equal(create(f, 4444), -EPERM);
+                assert_false(f->err.host_fault);
+                assert_non_null(strstr(f->err.msg, "the caller (pid 4444) is in "
+                                                   "/user.slice/user-0.slice/session-5.scope, "
+                                                   "not under user-1000.slice"));
+                assert_non_null(strstr(f->err.msg, "session of uid 0 (su from that session)"));
+                assert_non_null(strstr(f->err.msg, "so the login is refused"));
+                assert_int_equal(join_check(f, 4444), -EPERM);
+                assert_false(f->err.host_fault);
+                assert_non_null(strstr(f->err.msg, "session-5.scope, not under user-1000.slice"));
+                assert_non_null(strstr(f->err.msg, "so joining sandbox 0123abcd is refused"));
+                assert_non_null(strstr(f->err.msg, "machinectl shell"));
+        }
+        /* a slice named like a user's deeper down counts too; user-1000.slice anywhere is
+         * the user's own */
+        put(path, "0::/user.slice/user-1000x.slice/user-12.slice/session-1.scope\n");
+        assert_int_equal(join_check(f, 4444), -EPERM);
+        assert_non_null(strstr(f->err.msg, "session of uid 12 "));
+        assert_int_equal(join_check(f, 4242), 0);
+        assert_string_equal(f->warnings, "");
+        assert_int_equal(f->n_ops, 0);
+}
+
+/* A join whose caller is outside any user's slice (pam_systemd missing from the stack):
+ * the missing-cap rule, as for a new sandbox. Other backends: nothing to check. */
+static void test_join_caller_outside_user_slice(void **state)
+{
+        struct fixture *f = *state;
+        f->p.memory_max = 1 << 30;
+        f->p.caps_required = true;
+        assert_int_equal(join_check(f, 4343), -EOPNOTSUPP);
+        assert_true(f->err.host_fault);
+        assert_non_null(strstr(f->err.msg, "/system.slice/cron.service, not under "
+                                           "user-1000.slice"));
+        f->p.caps_required = false;
+        assert_int_equal(join_check(f, 4343), 0);
+        assert_non_null(strstr(f->warnings, "not under user-1000.slice"));
+        struct cgroup_session v2 = {.backend = CGROUP_BACKEND_V2};
+        f->p.caps_required = true;
+        assert_int_equal(cgroup_session_caller_check(&f->c, &f->p, 1000, &v2, 4343, "x", NULL, 0,
+                                                     &f->err),
+                         0);
+}
+
 static void test_unreachable_bus(void **state)
 {
         struct fixture *f = *state;
@@ -345,6 +414,9 @@ int main(int argc, char **argv)
             cmocka_unit_test_setup_teardown(test_no_caps_no_call_and_the_scope_is_the_session,
                                             setup, teardown),
             cmocka_unit_test_setup_teardown(test_caller_outside_user_slice, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_caller_in_another_users_session, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(test_join_caller_outside_user_slice, setup, teardown),
             cmocka_unit_test_setup_teardown(test_unreachable_bus, setup, teardown),
             cmocka_unit_test_setup_teardown(test_bad_weight_refused, setup, teardown),
             cmocka_unit_test_setup_teardown(test_registry_parse_systemd, setup, teardown),
