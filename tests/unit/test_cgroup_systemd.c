@@ -13,6 +13,8 @@
  * devices); keys: memory_max memory_high swap_max pids_max cpu_max_percent cpu_weight
  * (a number or "max"), caps_required=1, io=TARGET,RBPS,WBPS,RIOPS,WIOPS ("-" unset),
  * own_unit=PID (then cgroup_session_own_unit for PID, as for a user-scope sandbox),
+ * join=1 (instead of a new session: the helper's join of a live sandbox, the caller's place
+ * checked, then the caps set),
  * timeout_ms=N (helper_timeout). Prints "ok", the warnings and the registry text, or
  * "error: MESSAGE" and exits 1. (A driver
  * here because tests/tools/ programs link no library.) */
@@ -74,7 +76,7 @@ static int drive(int argc, char **argv)
         struct io_limit io[8];
         char *copies[8];
         size_t n_io = 0;
-        uint64_t own_unit = 0, timeout_ms = 10000;
+        uint64_t own_unit = 0, timeout_ms = 10000, join = 0;
         for (int i = 4; i < argc; i++) {
                 char *eq = strchr(argv[i], '=');
                 if (!eq)
@@ -91,6 +93,7 @@ static int drive(int argc, char **argv)
                             {"cpu_max_percent", &p.cpu_max_percent},
                             {"cpu_weight", &p.cpu_weight},
                             {"own_unit", &own_unit},
+                            {"join", &join},
                             {"timeout_ms", &timeout_ms}};
                 bool done = false;
                 for (size_t j = 0; j < ELEMENTSOF(keys); j++)
@@ -139,8 +142,20 @@ static int drive(int argc, char **argv)
         static struct cgroup_session s;
         char warnings[4096];
         struct isolate_error err = {0};
-        int r = cgroup_session_create(&c, &p, (uid_t)uid, "drive1", 4242, NULL, NULL, &s, warnings,
-                                      sizeof(warnings), &err);
+        int r;
+        if (join) { /* a login joining live sandbox drive0: where its caller is, then the caps */
+                warnings[0] = '\0';
+                s.backend = CGROUP_BACKEND_SYSTEMD;
+                r = cgroup_session_caller_check(&c, &p, (uid_t)uid, &s, 4242, "drive0", warnings,
+                                                sizeof(warnings), &err);
+                char more[2048];
+                if (r >= 0)
+                        r = cgroup_user_caps_set(&c, &p, (uid_t)uid, &s, more, sizeof(more), &err);
+                if (r >= 0 && more[0])
+                        warnings_add(warnings, sizeof(warnings), "%s", more);
+        } else
+                r = cgroup_session_create(&c, &p, (uid_t)uid, "drive1", 4242, NULL, NULL, &s,
+                                          warnings, sizeof(warnings), &err);
         if (r >= 0 && own_unit)
                 r = cgroup_session_own_unit(&c, &p, (uid_t)uid, "drive1", (pid_t)own_unit, &s,
                                             warnings, sizeof(warnings), &err);

@@ -588,9 +588,11 @@ su_probe() {
 	out=$STATE/su-$n.out
 	rm -f "$out" "$out.rc"
 	# (su's status into a file: an exited child stays a zombie, which kill -0 still finds)
-	{ "$@" -c "echo SU-RAN; exec sleep $n" </dev/null; echo $? >"$out.rc"; } >"$out" 2>&1 &
+	# (bounded: a su that hangs is killed after 25 s, and reported so)
+	{ timeout -k 3 25 "$@" -c "echo SU-RAN; exec sleep $n" </dev/null; echo $? >"$out.rc"; } \
+		>"$out" 2>&1 &
 	spid=$!
-	wait_for 30 sh -c "pgrep -u $TEST_UID -x -f 'sleep $n' >/dev/null || [ -s $out.rc ]"
+	wait_for 20 sh -c "pgrep -u $TEST_UID -x -f 'sleep $n' >/dev/null || [ -s $out.rc ]"
 	p=$(pgrep -u "$TEST_UID" -x -f "sleep $n" | head -n 1)
 	SU_CG="" SU_NS="" SU_RAN=0
 	if [ -n "$p" ]; then
@@ -598,6 +600,9 @@ su_probe() {
 		SU_NS=$(readlink "/proc/$p/ns/pid" 2>/dev/null)
 		kill "$p"
 	fi
+	[ -s "$out.rc" ] || sleep 2
+	[ -s "$out.rc" ] || ps -e -o pid,ppid,user,stat,wchan:20,args | grep -E 'su|sleep' |
+		grep -v grep | sed -e 's/^/# still running: /'
 	wait "$spid"
 	SU_RC=$(cat "$out.rc" 2>/dev/null)
 	grep -q '^SU-RAN' "$out" && SU_RAN=1
@@ -622,6 +627,8 @@ su_confined() {
 			notok "$1" "$2: the command ran in '$SU_CG', outside user-$TEST_UID.slice: the user's caps do not apply to it"
 			;;
 		esac
+	elif [ "$SU_RC" = 124 ] || [ "$SU_RC" = 137 ]; then
+		notok "$1" "$2: su hung (killed after 25 s, exit $SU_RC), its command did not run"
 	elif [ "$SU_RC" != 0 ]; then
 		ok "$1" "$2: refused (su exits $SU_RC, the command did not run)"
 	else
