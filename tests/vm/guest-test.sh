@@ -578,22 +578,23 @@ LOOSE_PIDS_MAX=200
 SESSIONS=/run/isolate/sessions
 
 # su_probe N SU-ARGS...: runs SU-ARGS -c "echo SU-RAN; exec sleep N" from where this step
+# (su_n: wait_for's n is global)
 # runs (root's ssh session, user-0.slice), and looks from outside at the command if it ran:
 # SU_RAN (1 or 0), SU_CG (its cgroup as the host sees it), SU_NS (its pid namespace),
 # SU_RC (su's exit status), SU_LOG (what isolate logged meanwhile). su's output is shown.
 su_probe() {
-	n=$1
+	su_n=$1
 	shift
 	cursor=$(journalctl --show-cursor -n 0 -q 2>/dev/null | sed -n 's/^-- cursor: //p')
-	out=$STATE/su-$n.out
+	out=$STATE/su-$su_n.out
 	rm -f "$out" "$out.rc"
 	# (su's status into a file: an exited child stays a zombie, which kill -0 still finds)
 	# (bounded: a su that hangs is killed after 25 s, and reported so)
-	{ timeout -k 3 25 "$@" -c "echo SU-RAN; exec sleep $n" </dev/null; echo $? >"$out.rc"; } \
+	{ timeout -k 3 25 "$@" -c "echo SU-RAN; exec sleep $su_n" </dev/null; echo $? >"$out.rc"; } \
 		>"$out" 2>&1 &
 	spid=$!
-	wait_for 20 sh -c "pgrep -u $TEST_UID -x -f 'sleep $n' >/dev/null || [ -s $out.rc ]"
-	p=$(pgrep -u "$TEST_UID" -x -f "sleep $n" | head -n 1)
+	wait_for 20 sh -c "pgrep -u $TEST_UID -x -f 'sleep $su_n' >/dev/null || [ -s $out.rc ]"
+	p=$(pgrep -u "$TEST_UID" -x -f "sleep $su_n" | head -n 1)
 	SU_CG="" SU_NS="" SU_RAN=0
 	if [ -n "$p" ]; then
 		SU_CG=$(sed -n 's/^0:://p' "/proc/$p/cgroup" 2>/dev/null)
