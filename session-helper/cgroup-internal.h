@@ -144,6 +144,10 @@ int cg_systemd_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct iso
 int cg_v1_caps_set(struct cg_ctx *ctx, const struct cgroup_hierarchy *h, struct isolate_error *err);
 int cg_v2_caps_set(struct cg_ctx *ctx, const struct cgroup_hierarchy *h, struct isolate_error *err);
 int cg_systemd_caps_set(struct cg_ctx *ctx, struct isolate_error *err);
+/* systemd: whether caller is under the user's slice, where the caps hold; the rule of
+ * cg_systemd_create() for a login that joins a live sandbox (cgroup_session_caller_check). */
+int cg_systemd_caller_check(struct cg_ctx *ctx, pid_t caller, const char *what,
+                            struct isolate_error *err);
 /* systemd: starts isolate-ID.scope in the user's slice holding pid and waits until pid is
  * there; s's hierarchies then name that unit (cgroup_session_own_unit). */
 int cg_systemd_unit_start(struct cg_ctx *ctx, pid_t pid, struct cgroup_session *s,

@@ -273,6 +273,63 @@ static void fill_hierarchies(const struct cg_ctx *ctx, const struct cg_mount *tr
         }
 }
 
+/* The uid of the first user-UID.slice component of path; -1 when it has none. */
+static long slice_uid(const char *path)
+{
+        for (const char *c = path; (c = strstr(c, "/user-")); c++) {
+                const char *d = c + strlen("/user-");
+                uint64_t v = 0;
+                size_t n = 0;
+                for (; d[n] >= '0' && d[n] <= '9' && v <= UINT32_MAX; n++)
+                        v = v * 10 + (uint64_t)(d[n] - '0');
+                if (n > 0 && v <= UINT32_MAX && strncmp(d + n, ".slice", 6) == 0 &&
+                    (d[n + 6] == '/' || d[n + 6] == '\0'))
+                        return (long)v;
+        }
+        return -1;
+}
+
+/* Whether a login's caller (and so everything the login forks) is where the user's caps
+ * apply: under user-UID.slice. 1 when it is; else the caller is outside them, and:
+ * - in another user's slice (user-N.slice), it is a login started inside that user's
+ *   session: su, above all from root's own ssh login, for which pam_systemd makes no session
+ *   (the caller already is in one), so su stays in that session's scope. Refused whatever
+ *   caps_required says, as the user's doing, not the host's (no fail = open): the caps would
+ *   not hold, egress_allow's programs would attach to that other user's session scope, and
+ *   in a user-scope sandbox the user's code (same uid, same pid namespace) could ptrace the
+ *   login's processes and run outside the caps through them;
+ * - anywhere else (system.slice: pam_systemd missing from the stack), the host's setup is
+ *   at fault: the missing-cap rule (0 warned, or -errno with caps_required).
+ * what names the login for the message ("the login", "joining sandbox ID"). */
+static int caller_placed(struct cg_ctx *ctx, const struct cg_mount *track, pid_t caller,
+                         const char *what, struct isolate_error *err)
+{
+        char unit[64], rel[PATH_MAX];
+        snprintf(unit, sizeof(unit), "user-%u.slice", (unsigned)ctx->uid);
+        int r = cg_pid_cgroup(caller, track, rel, sizeof(rel));
+        if (r < 0)
+                return error_set_errno(err, r, "systemd: cannot read the cgroup of pid %d",
+                                       (int)caller);
+        if (path_has_component(rel, unit))
+                return 1;
+        long other = slice_uid(rel);
+        if (other >= 0)
+                return error_set(err, EPERM,
+                                 "systemd: the caller (pid %d) is in %s, not under %s: a login "
+                                 "started inside the session of uid %ld (su from that "
+                                 "session) stays in that session's scope, where the caps of "
+                                 "uid %u would not apply, so %s is refused; log in as that "
+                                 "user directly (ssh, login, machinectl shell USER@), which "
+                                 "gives the login a session of its own under %s",
+                                 (int)caller, rel, unit, other, (unsigned)ctx->uid, what, unit);
+        r = cg_missing(ctx, err, EOPNOTSUPP,
+                       "put pam_systemd.so in the session stack before pam_isolate.so",
+                       "systemd: the caller (pid %d) is in %s, not under %s, so the "
+                       "user's caps cannot be applied",
+                       (int)caller, rel, unit);
+        return r < 0 ? r : 0;
+}
+
 int cg_systemd_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct isolate_error *err)
 {
         ret->backend = CGROUP_BACKEND_SYSTEMD;
@@ -280,25 +337,26 @@ int cg_systemd_create(struct cg_ctx *ctx, struct cgroup_session *ret, struct iso
         if (!track)
                 return error_set(err, EOPNOTSUPP, "systemd: no cgroup hierarchy is mounted");
 
-        char unit[64], rel[PATH_MAX];
+        char unit[64];
         snprintf(unit, sizeof(unit), "user-%u.slice", (unsigned)ctx->uid);
         pid_t caller = ctx->caller_pid > 0 ? ctx->caller_pid : getpid();
-        int r = cg_pid_cgroup(caller, track, rel, sizeof(rel));
+        int r = caller_placed(ctx, track, caller, "the login", err);
         if (r < 0)
-                return error_set_errno(err, r, "systemd: cannot read the cgroup of pid %d",
-                                       (int)caller);
-        if (!path_has_component(rel, unit)) {
-                r = cg_missing(ctx, err, EOPNOTSUPP,
-                               "put pam_systemd.so in the session stack before pam_isolate.so",
-                               "systemd: the caller (pid %d) is in %s, not under %s, so the "
-                               "user's caps cannot be applied",
-                               (int)caller, rel, unit);
-                if (r < 0)
-                        return r;
-        } else if ((r = set_unit_properties(ctx, unit, err)) < 0)
+                return r;
+        if (r > 0 && (r = set_unit_properties(ctx, unit, err)) < 0)
                 return r;
         fill_hierarchies(ctx, track, caller, ret);
         return 0;
+}
+
+int cg_systemd_caller_check(struct cg_ctx *ctx, pid_t caller, const char *what,
+                            struct isolate_error *err)
+{
+        const struct cg_mount *track = track_mount(ctx);
+        if (!track)
+                return error_set(err, EOPNOTSUPP, "systemd: no cgroup hierarchy is mounted");
+        int r = caller_placed(ctx, track, caller, what, err);
+        return r < 0 ? r : 0;
 }
 
 #define UNIT_FIX                                                                          \

@@ -268,6 +268,30 @@ int cgroup_session_own_unit(const struct config *c, const struct policy *p, uid_
         return r;
 }
 
+int cgroup_session_caller_check(const struct config *c, const struct policy *p, uid_t uid,
+                                const struct cgroup_session *s, pid_t caller_pid,
+                                const char *sandbox_id, char *warnings, size_t warnings_len,
+                                struct isolate_error *err)
+{
+        if (s->backend != CGROUP_BACKEND_SYSTEMD)
+                return 0;
+        struct cg_ctx ctx = {
+            .c = c,
+            .p = p,
+            .uid = uid,
+            .caller_pid = caller_pid,
+            .warnings = warnings, /* appended to */
+            .warnings_len = warnings_len,
+        };
+        char what[96];
+        snprintf(what, sizeof(what), "joining sandbox %s", sandbox_id);
+        int r = cg_mounts_read(&ctx.mounts, &ctx.n_mounts, err);
+        if (r >= 0)
+                r = cg_systemd_caller_check(&ctx, caller_pid, what, err);
+        ctx_free(&ctx);
+        return r;
+}
+
 int cgroup_pid_unified_dir(pid_t pid, char *ret, size_t len, struct isolate_error *err)
 {
         struct cg_mount *m = NULL;

@@ -82,7 +82,8 @@ int cgroup_backend_resolve(enum cgroup_backend_kind configured, enum cgroup_back
  * earlier login made, a cap p leaves unset (LIMIT_UNSET) is reset to the kernel's default. systemd: only the caps the policy sets are sent (the
  * others stay whatever systemd's own configuration says). A controller the host lacks: refused
  * when p->caps_required, else a line appended to warnings. caller_pid is used by the
- * systemd backend to find the caller's scope. On failure nothing made here remains. */
+ * systemd backend to find the caller's scope, which must be under user-UID.slice
+ * (cgroup_session_caller_check says what happens when it is not). On failure nothing made here remains. */
 int cgroup_session_create(const struct config *c, const struct policy *p, uid_t uid,
                           const char *session_id, pid_t caller_pid,
                           bool (*is_live)(const char *session_id, void *data), void *data,
@@ -97,6 +98,18 @@ int cgroup_session_create(const struct config *c, const struct policy *p, uid_t 
 int cgroup_user_caps_set(const struct config *c, const struct policy *p, uid_t uid,
                          const struct cgroup_session *s, char *warnings, size_t warnings_len,
                          struct isolate_error *err);
+
+/* A login that joins a live sandbox s: whether its caller is where the user's caps hold, as
+ * cgroup_session_create() checks it for a new sandbox. systemd: under user-UID.slice (each
+ * login's processes stay in its caller's scope). A caller in another user's slice (su from
+ * inside that user's session, root's above all) is refused whatever caps_required says, not
+ * as a fault of the host; one elsewhere (pam_systemd missing) follows the missing-cap rule
+ * of p (a line appended to warnings). The cgroupfs backends: 0 (the caller moves itself
+ * into the sandbox's leaf). Changes nothing. */
+int cgroup_session_caller_check(const struct config *c, const struct policy *p, uid_t uid,
+                                const struct cgroup_session *s, pid_t caller_pid,
+                                const char *sandbox_id, char *warnings, size_t warnings_len,
+                                struct isolate_error *err);
 
 /* A user-scope sandbox outlives the login that built it. With systemd its init (pid, not
  * yet in a cgroup namespace of its own) moves out of that login's session-N.scope, which

@@ -824,9 +824,20 @@ static int sandbox_join(struct session_setup *s, struct isolate_error *err)
                              s->policy->name, rec->id);
                 return 0;
         }
-        /* the caps first: a login they refuse (a memory cap under the user's usage) is never
+        /* where the caller is first: under systemd each login's processes stay in its
+         * caller's scope, and su from root's own session (or another user's) stays in that
+         * session's scope, outside the user's slice and caps: refused, as for a new sandbox
+         * (cgroup.h), before anything changes */
+        char cg_warnings[sizeof(s->reply.warnings)] = "";
+        r = cgroup_session_caller_check(s->cfg, &s->eff, s->who.uid, &rec->cgroup,
+                                        s->req.caller_pid, rec->id, cg_warnings,
+                                        sizeof(cg_warnings), err);
+        if (r < 0)
+                return error_prefix(err, "cgroup");
+        if (cg_warnings[0])
+                warnings_add(s->reply.warnings, sizeof(s->reply.warnings), "%s", cg_warnings);
+        /* the caps next: a login they refuse (a memory cap under the user's usage) is never
          * counted by the init */
-        char cg_warnings[sizeof(s->reply.warnings)];
         r = cgroup_user_caps_set(s->cfg, &s->eff, s->who.uid, &rec->cgroup, cg_warnings,
                                  sizeof(cg_warnings), err);
         if (r < 0)

@@ -252,9 +252,13 @@ class SystemdBackend(dbusmock.DBusTestCase):
 
     def test_only_what_the_policy_sets(self):
         self.add_set_unit_properties()
+        # the caller in uid 1000's session (su from it): refused, caps_required or not
         res = self.drive("pids_max=64", uid=4321)
-        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)  # caller not in 4321
-        self.assertIn("not under user-4321.slice", res.stdout)
+        self.assertEqual(res.returncode, 1, res.stdout + res.stderr)
+        self.assertIn("error: systemd: the caller (pid 4242) is in "
+                      "/user.slice/user-1000.slice/session-7.scope, not under user-4321.slice: "
+                      "a login started inside the session of uid 1000 (su from that session)",
+                      res.stdout)
         self.assertEqual(self.calls(), [])
         self.caller_in("/user.slice/user-4321.slice/session-9.scope")
         res = self.drive("pids_max=64", uid=4321)
@@ -284,6 +288,33 @@ class SystemdBackend(dbusmock.DBusTestCase):
         self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
         self.assertIn("not under user-1000.slice", res.stdout.splitlines()[1])
         self.assertEqual(self.calls(), [])
+
+    def test_su_from_roots_session_joins_nothing(self):
+        """su from root's ssh login stays in root's session scope: joining the user's live
+        sandbox from there is refused before any cap is sent, caps_required or not; the
+        same login from the user's own slice joins and sets the caps."""
+        self.add_set_unit_properties()
+        self.caller_in("/user.slice/user-0.slice/session-3.scope")
+        for required in ("caps_required=1", "caps_required=0"):
+            res = self.drive("memory_max=1048576", "join=1", required)
+            self.assertEqual(res.returncode, 1, res.stdout + res.stderr)
+            self.assertEqual(
+                res.stdout,
+                "error: systemd: the caller (pid 4242) is in "
+                "/user.slice/user-0.slice/session-3.scope, not under user-1000.slice: a login "
+                "started inside the session of uid 0 (su from that session) stays in that "
+                "session's scope, where the caps of uid 1000 would not apply, so joining "
+                "sandbox drive0 is refused; log in as that user directly (ssh, login, "
+                "machinectl shell USER@), which gives the login a session of its own under "
+                "user-1000.slice\n")
+            self.assertEqual(self.calls(), [])
+        self.caller_in("/user.slice/user-1000.slice/session-7.scope")
+        res = self.drive("memory_max=1048576", "join=1", "caps_required=1")
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        calls = self.calls()
+        self.assertEqual(len(calls), 1)
+        self.assertEqual(calls[0][1], "user-1000.slice")
+        self.assertEqual(calls[0][5], [self.scalar("MemoryMax", 1048576)])
 
     def test_systemd_refuses(self):
         self.add_set_unit_properties(REFUSE)

@@ -1,7 +1,8 @@
 /* test_cgroup_systemd: the systemd backend (session-helper/cgroup-systemd.c).
  *
  * Run without arguments: cmocka tests of everything that needs no bus: the caller's scope
- * found from /proc/PID/cgroup, a caller outside user-UID.slice, a policy without caps (no
+ * found from /proc/PID/cgroup, a caller outside user-UID.slice (su from another user's
+ * session, for a new sandbox and a join), a policy without caps (no
  * call at all), an unreachable bus, nothing written to cgroupfs, nothing for the init to
  * remove, the registry text.
  *
@@ -12,6 +13,8 @@
  * devices); keys: memory_max memory_high swap_max pids_max cpu_max_percent cpu_weight
  * (a number or "max"), caps_required=1, io=TARGET,RBPS,WBPS,RIOPS,WIOPS ("-" unset),
  * own_unit=PID (then cgroup_session_own_unit for PID, as for a user-scope sandbox),
+ * join=1 (instead of a new session: the helper's join of a live sandbox, the caller's place
+ * checked, then the caps set),
  * timeout_ms=N (helper_timeout). Prints "ok", the warnings and the registry text, or
  * "error: MESSAGE" and exits 1. (A driver
  * here because tests/tools/ programs link no library.) */
@@ -73,7 +76,7 @@ static int drive(int argc, char **argv)
         struct io_limit io[8];
         char *copies[8];
         size_t n_io = 0;
-        uint64_t own_unit = 0, timeout_ms = 10000;
+        uint64_t own_unit = 0, timeout_ms = 10000, join = 0;
         for (int i = 4; i < argc; i++) {
                 char *eq = strchr(argv[i], '=');
                 if (!eq)
@@ -90,6 +93,7 @@ static int drive(int argc, char **argv)
                             {"cpu_max_percent", &p.cpu_max_percent},
                             {"cpu_weight", &p.cpu_weight},
                             {"own_unit", &own_unit},
+                            {"join", &join},
                             {"timeout_ms", &timeout_ms}};
                 bool done = false;
                 for (size_t j = 0; j < ELEMENTSOF(keys); j++)
@@ -138,8 +142,20 @@ static int drive(int argc, char **argv)
         static struct cgroup_session s;
         char warnings[4096];
         struct isolate_error err = {0};
-        int r = cgroup_session_create(&c, &p, (uid_t)uid, "drive1", 4242, NULL, NULL, &s, warnings,
-                                      sizeof(warnings), &err);
+        int r;
+        if (join) { /* a login joining live sandbox drive0: where its caller is, then the caps */
+                warnings[0] = '\0';
+                s.backend = CGROUP_BACKEND_SYSTEMD;
+                r = cgroup_session_caller_check(&c, &p, (uid_t)uid, &s, 4242, "drive0", warnings,
+                                                sizeof(warnings), &err);
+                char more[2048];
+                if (r >= 0)
+                        r = cgroup_user_caps_set(&c, &p, (uid_t)uid, &s, more, sizeof(more), &err);
+                if (r >= 0 && more[0])
+                        warnings_add(warnings, sizeof(warnings), "%s", more);
+        } else
+                r = cgroup_session_create(&c, &p, (uid_t)uid, "drive1", 4242, NULL, NULL, &s,
+                                          warnings, sizeof(warnings), &err);
         if (r >= 0 && own_unit)
                 r = cgroup_session_own_unit(&c, &p, (uid_t)uid, "drive1", (pid_t)own_unit, &s,
                                             warnings, sizeof(warnings), &err);
@@ -300,6 +316,74 @@ static void test_caller_outside_user_slice(void **state)
         assert_int_equal(f->n_ops, 0);
 }
 
+static int join_check(struct fixture *f, pid_t caller)
+{
+        memset(&f->err, 0, sizeof(f->err));
+        f->warnings[0] = '\0';
+        struct cgroup_session live = {.backend = CGROUP_BACKEND_SYSTEMD};
+        return cgroup_session_caller_check(&f->c, &f->p, 1000, &live, caller, "0123abcd",
+                                           f->warnings, sizeof(f->warnings), &f->err);
+}
+
+/* su from root's own ssh login: pam_systemd makes no session for it, so the caller is in
+ * root's session-N.scope. A new sandbox and a join are refused alike, whatever
+ * caps_required says, and not as a fault of the host (fail = open never lets it through);
+ * the message says where the caller is and what to do. */
+static void test_caller_in_another_users_session(void **state)
+{
+        struct fixture *f = *state;
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/proc/4444", f->dir);
+        assert_int_equal(mkdir(path, 0755), 0);
+        strcat(path, "/cgroup");
+        put(path, "0::/user.slice/user-0.slice/session-5.scope\n");
+        f->p.memory_max = 1 << 30;
+        for (int required = 0; required < 2; required++) {
+                f->p.caps_required = required;
+                assert_int_equal(create(f, 4444), -EPERM);
+                assert_false(f->err.host_fault);
+                assert_non_null(strstr(f->err.msg, "the caller (pid 4444) is in "
+                                                   "/user.slice/user-0.slice/session-5.scope, "
+                                                   "not under user-1000.slice"));
+                assert_non_null(strstr(f->err.msg, "session of uid 0 (su from that session)"));
+                assert_non_null(strstr(f->err.msg, "so the login is refused"));
+                assert_int_equal(join_check(f, 4444), -EPERM);
+                assert_false(f->err.host_fault);
+                assert_non_null(strstr(f->err.msg, "session-5.scope, not under user-1000.slice"));
+                assert_non_null(strstr(f->err.msg, "so joining sandbox 0123abcd is refused"));
+                assert_non_null(strstr(f->err.msg, "machinectl shell"));
+        }
+        /* a slice named like a user's deeper down counts too; user-1000.slice anywhere is
+         * the user's own */
+        put(path, "0::/user.slice/user-1000x.slice/user-12.slice/session-1.scope\n");
+        assert_int_equal(join_check(f, 4444), -EPERM);
+        assert_non_null(strstr(f->err.msg, "session of uid 12 "));
+        assert_int_equal(join_check(f, 4242), 0);
+        assert_string_equal(f->warnings, "");
+        assert_int_equal(f->n_ops, 0);
+}
+
+/* A join whose caller is outside any user's slice (pam_systemd missing from the stack):
+ * the missing-cap rule, as for a new sandbox. Other backends: nothing to check. */
+static void test_join_caller_outside_user_slice(void **state)
+{
+        struct fixture *f = *state;
+        f->p.memory_max = 1 << 30;
+        f->p.caps_required = true;
+        assert_int_equal(join_check(f, 4343), -EOPNOTSUPP);
+        assert_true(f->err.host_fault);
+        assert_non_null(strstr(f->err.msg, "/system.slice/cron.service, not under "
+                                           "user-1000.slice"));
+        f->p.caps_required = false;
+        assert_int_equal(join_check(f, 4343), 0);
+        assert_non_null(strstr(f->warnings, "not under user-1000.slice"));
+        struct cgroup_session v2 = {.backend = CGROUP_BACKEND_V2};
+        f->p.caps_required = true;
+        assert_int_equal(cgroup_session_caller_check(&f->c, &f->p, 1000, &v2, 4343, "x", NULL, 0,
+                                                     &f->err),
+                         0);
+}
+
 static void test_unreachable_bus(void **state)
 {
         struct fixture *f = *state;
@@ -345,6 +429,9 @@ int main(int argc, char **argv)
             cmocka_unit_test_setup_teardown(test_no_caps_no_call_and_the_scope_is_the_session,
                                             setup, teardown),
             cmocka_unit_test_setup_teardown(test_caller_outside_user_slice, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_caller_in_another_users_session, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(test_join_caller_outside_user_slice, setup, teardown),
             cmocka_unit_test_setup_teardown(test_unreachable_bus, setup, teardown),
             cmocka_unit_test_setup_teardown(test_bad_weight_refused, setup, teardown),
             cmocka_unit_test_setup_teardown(test_registry_parse_systemd, setup, teardown),

@@ -199,6 +199,19 @@ cmd_use() {
 				grep -qw io $(dirname $V2_ROOT)/cgroup.subtree_control &&
 				grep -qw pids $(dirname $V2_ROOT)/cgroup.subtree_control"
 	fi
+	if [ "$1" = logins ]; then
+		# su's stack (su-l includes it): pam_isolate.so last, after common-session's
+		# pam_systemd; logins-after takes it out again
+		grep -qx 'session required pam_isolate.so' /etc/pam.d/su ||
+			echo "session required pam_isolate.so" >>/etc/pam.d/su
+		# another user, for the login that must not land in the test user's sandbox
+		if ! id "$OTHER_USER" >/dev/null 2>&1; then
+			useradd -m -u "$OTHER_UID" -U -s /bin/bash "$OTHER_USER"
+			install -d -m 0700 -o "$OTHER_USER" -g "$OTHER_USER" "/home/$OTHER_USER/.ssh"
+			install -m 0600 -o "$OTHER_USER" -g "$OTHER_USER" \
+				"/home/$TEST_USER/.ssh/authorized_keys" "/home/$OTHER_USER/.ssh/"
+		fi
+	fi
 	out=$(isolatectl check 2>&1)
 	rc=$?
 	echo "$out" | sed -e 's/^/# isolatectl check: /'
@@ -579,6 +592,188 @@ cmd_scope_expired() {
 	fi
 }
 
+# ---- phase logins: who may join a user-scope sandbox (conf/logins.conf) ---------------------
+
+OTHER_USER=vmother
+OTHER_UID=1003
+LOGINS_SLEEP=1031
+LOOSE_SLEEP=1033
+LOOSE_MEMORY_MAX=134217728
+LOOSE_PIDS_MAX=200
+SESSIONS=/run/isolate/sessions
+
+# su_probe N SU-ARGS...: runs SU-ARGS -c "echo SU-RAN; exec sleep N" from where this step
+# (su_n: wait_for's n is global)
+# runs (root's ssh session, user-0.slice), and looks from outside at the command if it ran:
+# SU_RAN (1 or 0), SU_CG (its cgroup as the host sees it), SU_NS (its pid namespace),
+# SU_RC (su's exit status), SU_LOG (what isolate logged meanwhile). su's output is shown.
+su_probe() {
+	su_n=$1
+	shift
+	cursor=$(journalctl --show-cursor -n 0 -q 2>/dev/null | sed -n 's/^-- cursor: //p')
+	out=$STATE/su-$su_n.out
+	rm -f "$out" "$out.rc"
+	# (su's status into a file: an exited child stays a zombie, which kill -0 still finds)
+	# (bounded: a su that hangs is killed after 25 s, and reported so)
+	{ timeout -k 3 25 "$@" -c "echo SU-RAN; exec sleep $su_n" </dev/null; echo $? >"$out.rc"; } \
+		>"$out" 2>&1 &
+	spid=$!
+	wait_for 20 sh -c "pgrep -u $TEST_UID -x -f 'sleep $su_n' >/dev/null || [ -s $out.rc ]"
+	p=$(pgrep -u "$TEST_UID" -x -f "sleep $su_n" | head -n 1)
+	SU_CG="" SU_NS="" SU_RAN=0
+	if [ -n "$p" ]; then
+		SU_CG=$(sed -n 's/^0:://p' "/proc/$p/cgroup" 2>/dev/null)
+		SU_NS=$(readlink "/proc/$p/ns/pid" 2>/dev/null)
+		kill "$p"
+	fi
+	[ -s "$out.rc" ] || sleep 2
+	[ -s "$out.rc" ] || ps -e -o pid,ppid,user,stat,wchan:20,args | grep -E 'su|sleep' |
+		grep -v grep | sed -e 's/^/# still running: /'
+	wait "$spid"
+	SU_RC=$(cat "$out.rc" 2>/dev/null)
+	grep -q '^SU-RAN' "$out" && SU_RAN=1
+	sed -e 's/^/# su: /' "$out"
+	[ -z "$p" ] || echo "# su's command (pid $p) ran in $SU_CG, pid namespace $SU_NS"
+	sleep 1 # the journal
+	SU_LOG=$(journalctl -q --no-pager ${cursor:+--after-cursor="$cursor"} 2>/dev/null |
+		grep -E 'isolate' | grep -v 'vmtest-loose')
+	echo "$SU_LOG" | sed -e '/^$/d' -e 's/^/# journal: /'
+}
+
+# su_confined ID WHAT: after su_probe, what a user observes: su refused (exit != 0, the
+# command never ran), or the command under the test user's slice, where the caps hold; never
+# in root's scope (or elsewhere outside user-UID.slice)
+su_confined() {
+	if [ "$SU_RAN" = 1 ]; then
+		case $SU_CG in
+		/user.slice/user-$TEST_UID.slice/*)
+			ok "$1" "$2: the command ran in $SU_CG, under the user's caps"
+			;;
+		*)
+			notok "$1" "$2: the command ran in '$SU_CG', outside user-$TEST_UID.slice: the user's caps do not apply to it"
+			;;
+		esac
+	elif [ "$SU_RC" = 124 ] || [ "$SU_RC" = 137 ]; then
+		notok "$1" "$2: su hung (killed after 25 s, exit $SU_RC), its command did not run"
+	elif [ "$SU_RC" != 0 ]; then
+		ok "$1" "$2: refused (su exits $SU_RC, the command did not run)"
+	else
+		notok "$1" "$2: su exits 0 and its command did not run"
+	fi
+}
+
+# su_reason ID WHAT: a refusal's log line names where the caller is (root's session scope)
+# and the user's slice the caps are on; nothing to say when the command ran capped
+su_reason() {
+	if [ "$SU_RAN" = 1 ]; then
+		case $SU_CG in
+		/user.slice/user-$TEST_UID.slice/*) ok "$1" "$2: nothing refused (ran capped)" ;;
+		*) notok "$1" "$2: nothing refused, nothing logged about it" ;;
+		esac
+	elif echo "$SU_LOG" | grep 'user-0\.slice/session-[0-9]*\.scope' |
+		grep -q "not under user-$TEST_UID\.slice"; then
+		ok "$1" "$2: isolate logs that the caller is in root's session scope, not under user-$TEST_UID.slice"
+	else
+		notok "$1" "$2: no log line names root's session scope and user-$TEST_UID.slice"
+	fi
+}
+
+# no_user_sandbox: isolatectl list shows nothing of the test user
+no_user_sandbox() { ! isolatectl list 2>/dev/null | grep -q "^$TEST_USER "; }
+isolate_units() { systemctl list-units --plain --no-legend 'isolate-*.scope' 2>/dev/null; }
+
+# logins-fresh: root's su from root's own session before the test user has any sandbox: a
+# fresh user-scope sandbox (su -l: vmshell) and a login-scope one (su: vmloose)
+cmd_logins_fresh() {
+	su_probe 1021 su -l "$TEST_USER"
+	su_confined logins-fresh.su-user "root's su -l $TEST_USER (fresh user-scope sandbox) from root's session"
+	su_reason logins-fresh.su-user-reason "root's su -l $TEST_USER (fresh user-scope sandbox)"
+	su_probe 1022 su "$TEST_USER"
+	su_confined logins-fresh.su-login "root's su $TEST_USER (login-scope policy vmloose) from root's session"
+	su_reason logins-fresh.su-login-reason "root's su $TEST_USER (login-scope policy vmloose)"
+	if wait_for 10 no_user_sandbox && [ -z "$(isolate_units)" ]; then
+		ok logins-fresh.nothing-left "refused su: no sandbox of $TEST_USER, no isolate-*.scope unit"
+	else
+		notok logins-fresh.nothing-left "refused su: something is left: $(isolatectl list 2>&1 | grep "^$TEST_USER ") $(isolate_units)"
+	fi
+}
+
+# logins-live: the test user's ssh login (vmshell, scope user) holds its sandbox open
+cmd_logins_live() {
+	u=$(sleep_pid $LOGINS_SLEEP)
+	sb_id=$(json_field id) sb_init=$(json_field init_pid)
+	save logins.sleep "$u"
+	save logins.id "$sb_id"
+	save logins.init "$sb_init"
+	sb_ns=$(readlink "/proc/$sb_init/ns/pid" 2>/dev/null)
+	echo "$sb_ns" >"$DIR/logins-pidns"
+	chmod 0644 "$DIR/logins-pidns"
+	echo "# the test user's sandbox $sb_id, init $sb_init ($sb_ns), its sleep $u in $(sed -n 's/^0:://p' "/proc/$u/cgroup" 2>/dev/null)"
+	echo "# root's session: $(sed -n 's/^0:://p' /proc/self/cgroup)"
+
+	# 1. root's su -l joins the live sandbox through the helper (no ticket for su-l yet)
+	su_probe 1023 su -l "$TEST_USER"
+	su_confined logins-live.su-join "root's su -l $TEST_USER joining the live user-scope sandbox from root's session"
+	su_reason logins-live.su-join-reason "root's su -l $TEST_USER joining the live sandbox"
+
+	# the same su from a scope in the user's slice joins it with the caps holding; the
+	# helper then gives the sandbox a ticket for su-l, which the next su -l would use
+	su_probe 1024 systemd-run --quiet --scope --slice="user-$TEST_UID.slice" su -l "$TEST_USER"
+	if [ "$SU_RAN" = 1 ] && [ -n "$sb_ns" ] && [ "$SU_NS" = "$sb_ns" ]; then
+		su_confined logins-live.su-slice "su -l $TEST_USER from a scope in user-$TEST_UID.slice joins the sandbox"
+	else
+		notok logins-live.su-slice "su -l $TEST_USER from a scope in user-$TEST_UID.slice: ran $SU_RAN (exit $SU_RC), pid namespace '$SU_NS', the sandbox's '$sb_ns'"
+	fi
+	ls -l "$SESSIONS" 2>/dev/null | grep '\.join' | sed -e 's/^/# ticket: /'
+	check logins-live.ticket "a ticket for su-l leads to the sandbox ($SESSIONS/$TEST_UID-su-l.join)" \
+		test -L "$SESSIONS/$TEST_UID-su-l.join"
+
+	# 2. root's su -l again: now with a ticket
+	su_probe 1025 su -l "$TEST_USER"
+	su_confined logins-live.su-again "root's su -l $TEST_USER again (a ticket for su-l there) from root's session"
+
+	# 4. the strictest cap: a login of the test user through the looser vmloose (plain su,
+	# from the user's slice) while the vmshell sandbox is live raises no cap
+	systemd-run --quiet --unit=vmtest-loose --slice="user-$TEST_UID.slice" \
+		su "$TEST_USER" -c "exec sleep $LOOSE_SLEEP"
+	check logins-live.loose-up "a login of $TEST_USER through vmloose (memory_max 128M, pids_max 200) is live" \
+		wait_for 30 sh -c "isolatectl list 2>/dev/null | grep '^$TEST_USER ' | grep -qw vmloose &&
+			pgrep -u $TEST_UID -x -f 'sleep $LOOSE_SLEEP' >/dev/null"
+	isolatectl list 2>&1 | sed -e 's/^/# isolatectl list: /'
+	eq logins-live.MemoryMax "the vmloose login leaves MemoryMax of user-$TEST_UID.slice at vmshell's" \
+		"$MEMORY_MAX" "$(systemctl show "user-$TEST_UID.slice" -p MemoryMax --value)"
+	eq logins-live.TasksMax "the vmloose login leaves TasksMax of user-$TEST_UID.slice at vmshell's" \
+		"$PIDS_MAX" "$(systemctl show "user-$TEST_UID.slice" -p TasksMax --value)"
+}
+
+# logins-after: the test user's ssh login ended, the last of its vmshell sandbox (linger = no)
+cmd_logins_after() {
+	u=$(load logins.sleep) sb_id=$(load logins.id) sb_init=$(load logins.init)
+	with "$sb_init" check logins-after.init "linger = no: the sandbox's init ends with its last login" \
+		wait_for 30 dead "$sb_init"
+	with "$sb_id" check logins-after.unit "linger = no: isolate-$sb_id.scope is gone" \
+		wait_for 20 sh -c "[ \"\$(systemctl show isolate-$sb_id.scope -p ActiveState --value)\" != active ] &&
+			[ ! -d $SLICE/isolate-$sb_id.scope ]"
+	with "$u" check logins-after.sleep "linger = no: the login's 'nohup sleep $LOGINS_SLEEP &' was killed" \
+		wait_for 20 dead "$u"
+	check logins-after.MemoryMax "vmshell's sandbox ended: MemoryMax of user-$TEST_UID.slice is vmloose's" \
+		wait_for 30 sh -c "[ \"\$(systemctl show user-$TEST_UID.slice -p MemoryMax --value)\" = $LOOSE_MEMORY_MAX ]"
+	eq logins-after.TasksMax "vmshell's sandbox ended: TasksMax of user-$TEST_UID.slice is vmloose's" \
+		"$LOOSE_PIDS_MAX" "$(systemctl show "user-$TEST_UID.slice" -p TasksMax --value)"
+	l=$(pgrep -u "$TEST_UID" -x -f "sleep $LOOSE_SLEEP" | head -n 1)
+	[ -z "$l" ] || kill "$l"
+	with "$l" check logins-after.loose-end "the vmloose login ends when its command is killed" \
+		wait_for 30 sh -c "! systemctl is-active --quiet vmtest-loose.service"
+	check logins-after.registry "isolatectl list shows nothing of $TEST_USER" wait_for 20 no_user_sandbox
+	if wait_for 20 no_strays; then
+		ok logins-after.strays "no process of $TEST_USER is left (but its user manager)"
+	else
+		notok logins-after.strays "processes of $TEST_USER left"
+		show_strays
+	fi
+	sed -i '/^session required pam_isolate.so$/d' /etc/pam.d/su
+}
+
 # ---- run as the test user, inside the session ----------------------------------------------
 
 # user-session MODE: look from inside, leave a process behind, then hold the session open
@@ -633,6 +828,9 @@ cmd_user_session() {
 				exec "$2" tcp-fill "$3"' tcp-fill-gate "$TCP_OUT.${f%:*}" "$DIR/probe" "${f#*:}" \
 				>"$TCP_OUT.${f%:*}" 2>&1 &
 		done
+		;;
+	logins)
+		nohup sleep $LOGINS_SLEEP </dev/null >/dev/null 2>&1 &
 		;;
 	esac
 	echo SESSION-READY
@@ -693,6 +891,19 @@ cmd_user_sandboxed() {
 		"$(awk '$1 == "Seccomp:" { print $2 }' /proc/self/status)"
 }
 
+# user-other: another user's login while the test user's user-scope sandbox is live
+# (logins-live saved its pid namespace) gets a sandbox of its own
+cmd_user_other() {
+	mine=$(readlink /proc/self/ns/pid)
+	theirs=$(cat "$DIR/logins-pidns" 2>/dev/null)
+	host=$(cat "$DIR/host-pidns")
+	if [ -n "$mine" ] && [ -n "$theirs" ] && [ "$mine" != "$theirs" ] && [ "$mine" != "$host" ]; then
+		ok logins-other.pidns "$(id -un)'s login has a sandbox of its own ($mine), not $TEST_USER's ($theirs)"
+	else
+		notok logins-other.pidns "$(id -un)'s login is in pid namespace '$mine'; $TEST_USER's sandbox '$theirs', the host '$host'"
+	fi
+}
+
 # user-exempt: a login of an exempt user (exempt_users) is not sandboxed
 cmd_user_exempt() {
 	host=$(cat "$DIR/host-pidns")
@@ -715,6 +926,10 @@ after-refused) cmd_after_refused ;;
 journal) cmd_journal ;;
 user-session) cmd_user_session "$2" ;;
 user-exempt) cmd_user_exempt ;;
+user-other) cmd_user_other ;;
+logins-fresh) cmd_logins_fresh ;;
+logins-live) cmd_logins_live ;;
+logins-after) cmd_logins_after ;;
 user-sandboxed) cmd_user_sandboxed "$2" ;;
 pam-last) cmd_pam_last ;;
 scope-lingers) cmd_scope_lingers ;;
@@ -722,7 +937,7 @@ scope-terminate) cmd_scope_terminate ;;
 scope-expired) cmd_scope_expired ;;
 user-scope) cmd_user_scope "$2" ;;
 *)
-	echo "usage: guest-test.sh pre|use NAME|live-systemd|after-systemd|live-v2|after-v2|after-refused|journal|user-session MODE|user-exempt|user-sandboxed WHAT|pam-last|scope-lingers|scope-terminate|scope-expired|user-scope first|again" >&2
+	echo "usage: guest-test.sh pre|use NAME|live-systemd|after-systemd|live-v2|after-v2|after-refused|journal|user-session MODE|user-exempt|user-sandboxed WHAT|pam-last|scope-lingers|scope-terminate|scope-expired|user-scope first|again|logins-fresh|logins-live|logins-after|user-other" >&2
 	exit 2
 	;;
 esac

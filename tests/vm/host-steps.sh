@@ -29,8 +29,9 @@ guest() {
 }
 
 # user_session MODE LIVE-STEP: logs the test user in (the session runs guest-test.sh
-# user-session MODE and holds at its checkpoint), runs LIVE-STEP as root meanwhile, then
-# logs out by closing the session's stdin and waits for ssh to end.
+# user-session MODE and holds at its checkpoint), runs LIVE-STEP meanwhile (a guest step as
+# root, or a function of this file), then logs out by closing the session's stdin and
+# waits for ssh to end.
 user_session() {
 	local mode=$1 live=$2
 	local fifo=$run/session-$mode.fifo out=$run/session-$mode.out
@@ -51,7 +52,7 @@ user_session() {
 		echo "ok $mode.login - $mode: the test user logs in over ssh and the session runs" |
 			record
 		say "step login $mode to checkpoint: $(elapsed "$t")s"
-		guest "$live"
+		if declare -F "$live" >/dev/null; then "$live"; else guest "$live"; fi
 	else
 		echo "not ok $mode.login - $mode: the test user's ssh login did not reach its checkpoint" |
 			record
@@ -88,6 +89,12 @@ ulogin() {
 	say "step login $user, $*: $(elapsed "$t")s"
 }
 
+# the live part of phase logins: root's su and the looser login, then another user's login
+logins_live() {
+	guest logins-live
+	ulogin vmother logins-other "another user" user-other
+}
+
 run_vm_tests() {
 	guest pre
 	# one login through pam-auth-update's stack (pam_motd, pam_mail, pam_limits, pam_env
@@ -106,6 +113,14 @@ run_vm_tests() {
 	ulogin vmuser scope-again "scope = user, next login" user-scope again
 	guest scope-terminate
 	guest scope-expired
+
+	# who may join a user-scope sandbox: root's su from root's session (before and while the
+	# test user's sandbox is live, and again with a ticket), another user; the strictest cap
+	# across two policies of one user in both directions; linger = no
+	guest use logins
+	guest logins-fresh
+	user_session logins logins_live
+	guest logins-after
 
 	guest use v2
 	user_session v2 live-v2
