@@ -346,6 +346,41 @@ def _holder_main(spec):
     sys.stdin.read()  # until the test closes the pipe or dies
 
 
+def pids_in_mntns(mntns, holder_pid):
+    """Processes whose mount namespace is mntns, but for its holder (all started by a test)."""
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit() or int(d) == holder_pid:
+            continue
+        with contextlib.suppress(OSError):
+            if os.readlink(f"/proc/{d}/ns/mnt") == mntns:
+                pids.append(int(d))
+    return pids
+
+
+def end_mntns_holder(holder, mntns):
+    """Ends every process of the holder's mount namespace (TERM, then KILL, by pid), then
+    the holder itself (a `cat` waiting on its stdin); its pipes are closed."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        pids = pids_in_mntns(mntns, holder.pid)
+        for p in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(p, sig)
+        deadline = time.monotonic() + 3
+        while pids and time.monotonic() < deadline:
+            pids = [p for p in pids if _alive(p)]
+            time.sleep(0.02)
+    with contextlib.suppress(Exception):
+        holder.stdin.close()
+    try:
+        holder.wait(5)
+    except subprocess.TimeoutExpired:
+        holder.kill()
+        holder.wait()
+    holder.stdout.close()
+    holder.stderr.close()
+
+
 class PrivateEnv:
     """A mount namespace with a test PAM stack, a /dev/log listener and private login
     records. pam_files: {service or include name: text}; `other` defaults to pam_deny.
@@ -427,35 +462,11 @@ class PrivateEnv:
 
     def pids_inside(self):
         """Processes whose mount namespace is this one (all of them started by the test)."""
-        pids = []
-        for d in os.listdir("/proc"):
-            if not d.isdigit() or int(d) == self.holder.pid:
-                continue
-            with contextlib.suppress(OSError):
-                if os.readlink(f"/proc/{d}/ns/mnt") == self.mntns:
-                    pids.append(int(d))
-        return pids
+        return pids_in_mntns(self.mntns, self.holder.pid)
 
     def close(self):
         if self.holder is not None:
-            for sig in (signal.SIGTERM, signal.SIGKILL):
-                pids = self.pids_inside()
-                for p in pids:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(p, sig)
-                deadline = time.monotonic() + 3
-                while pids and time.monotonic() < deadline:
-                    pids = [p for p in pids if _alive(p)]
-                    time.sleep(0.02)
-            with contextlib.suppress(Exception):
-                self.holder.stdin.close()
-            try:
-                self.holder.wait(5)
-            except subprocess.TimeoutExpired:
-                self.holder.kill()
-                self.holder.wait()
-            self.holder.stdout.close()
-            self.holder.stderr.close()
+            end_mntns_holder(self.holder, self.mntns)
             self.holder = None
         if self.syslog is not None:
             self.syslog.close()

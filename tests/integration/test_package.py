@@ -16,13 +16,12 @@ import glob
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
-import time
 import unittest
 
 from harness import ROOT, Held, Sandbox, require_root
+from sshd import end_mntns_holder
 
 DEB_DIR = os.path.join(ROOT, "build", "deb")
 PACKAGE = "libpam-isolate"
@@ -97,15 +96,6 @@ def host_state(so):
             "sshd": read("/etc/pam.d/sshd"), "conf": read("/etc/isolate.conf")}
 
 
-def alive(pid):
-    """True while pid exists and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 class Overlay:
     """A private mount namespace whose /etc, /usr, /var and /run are overlays of the host's
     (see the module's doc). run() executes a command inside it."""
@@ -152,35 +142,9 @@ class Overlay:
     def exists(self, path):
         return self.run(["test", "-e", path]).returncode == 0
 
-    def pids_inside(self):
-        pids = []
-        for d in os.listdir("/proc"):
-            if d.isdigit() and int(d) != self.holder.pid:
-                with contextlib.suppress(OSError):
-                    if os.readlink(f"/proc/{d}/ns/mnt") == self.mntns:
-                        pids.append(int(d))
-        return pids
-
     def close(self):
         if self.holder is not None:
-            for sig in (signal.SIGTERM, signal.SIGKILL):
-                pids = self.pids_inside()
-                for p in pids:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(p, sig)
-                deadline = time.monotonic() + 3
-                while pids and time.monotonic() < deadline:
-                    pids = [p for p in pids if alive(p)]
-                    time.sleep(0.02)
-            with contextlib.suppress(Exception):
-                self.holder.stdin.close()
-            try:
-                self.holder.wait(5)
-            except subprocess.TimeoutExpired:
-                self.holder.kill()
-                self.holder.wait()
-            self.holder.stdout.close()
-            self.holder.stderr.close()
+            end_mntns_holder(self.holder, self.mntns)
             self.holder = None
         shutil.rmtree(self.work, ignore_errors=True)
 
