@@ -811,17 +811,18 @@ isolatectl_check() {
 }
 # deb_session NAME SLEEP: the test user's live session (user-session NAME, which left 'sleep
 # SLEEP' behind): its sandbox id and init (isolatectl list), the sleep and the sshd monitor
-# (logind's leader of the session), saved as NAME.id, NAME.init, NAME.sleep, NAME.leader
+# (logind's leader of the session), saved as NAME.id, NAME.init, NAME.sleep, NAME.leader.
+# (Names other than id and n: check and wait_for set those.)
 deb_session() {
-	id=$(json_field id) init=$(json_field init_pid) p=$(sleep_pid "$2") leader=""
-	s=$(loginctl list-sessions --no-legend | awk -v u="$TEST_USER" '$3 == u { print $1 }')
-	[ -z "$s" ] || [ "$(echo "$s" | wc -l)" != 1 ] ||
-		leader=$(loginctl show-session "$s" -p Leader --value 2>/dev/null)
-	save "$1.id" "$id"
-	save "$1.init" "$init"
-	save "$1.sleep" "$p"
-	save "$1.leader" "$leader"
-	echo "# session $1: sandbox $id, init $init, sleep $p, sshd monitor $leader (logind session $s)"
+	ds_id=$(json_field id) ds_init=$(json_field init_pid) ds_sleep=$(sleep_pid "$2") ds_leader=""
+	ds_s=$(loginctl list-sessions --no-legend | awk -v u="$TEST_USER" '$3 == u { print $1 }')
+	[ -z "$ds_s" ] || [ "$(echo "$ds_s" | wc -l)" != 1 ] ||
+		ds_leader=$(loginctl show-session "$ds_s" -p Leader --value 2>/dev/null)
+	save "$1.id" "$ds_id"
+	save "$1.init" "$ds_init"
+	save "$1.sleep" "$ds_sleep"
+	save "$1.leader" "$ds_leader"
+	echo "# session $1: sandbox $ds_id, init $ds_init, sleep $ds_sleep, sshd monitor $ds_leader (logind session $ds_s)"
 }
 
 # deb-install: the package this tree builds, installed with dpkg -i on a guest that never had
@@ -873,7 +874,6 @@ cmd_deb_enable() {
 # stack) is at its checkpoint: dpkg -i of the same package with a higher version under it
 cmd_deb_upgrade() {
 	deb_session deb "$DEB_SLEEP"
-	id=$(load deb.id) init=$(load deb.init) p=$(load deb.sleep) leader=$(load deb.leader)
 	old=$(dpkg-query -W -f '${Version}' "$PKG" 2>/dev/null)
 	new=$(dpkg-deb -f "$DIR/upgrade.deb" Version)
 	echo "# upgrading $PKG $old -> $new"
@@ -893,24 +893,23 @@ cmd_deb_upgrade() {
 	fi
 	eq deb-upgrade.pam "upgrade: pam_isolate.so stays enabled in common-session (the admin's choice), nowhere else" \
 		/etc/pam.d/common-session "$(pam_named)"
-	exe=$(readlink "/proc/$init/exe" 2>/dev/null)
-	with "$init" eq deb-upgrade.init \
-		"upgrade: the open session's init (pid $init) lives on, from the file the upgrade replaced" \
+	exe=$(readlink "/proc/$ds_init/exe" 2>/dev/null)
+	with "$ds_init" eq deb-upgrade.init \
+		"upgrade: the open session's init (pid $ds_init) lives on, from the file the upgrade replaced" \
 		"/usr/libexec/isolate/isolate-init (deleted)" "$exe"
-	with "$p" with "$init" check deb-upgrade.sleep \
-		"upgrade: the open session's processes (sleep, pid $p) live on in its pid namespace" \
-		sh -c "kill -0 $p && [ \"\$(readlink /proc/$p/ns/pid)\" = \"\$(readlink /proc/$init/ns/pid)\" ]"
-	with "$leader" check deb-upgrade.monitor \
-		"upgrade: the open session's sshd monitor (pid $leader) keeps the replaced module mapped" \
-		grep -q "$MODULE (deleted)" "/proc/$leader/maps"
-	with "$id" eq deb-upgrade.list "upgrade: the new isolatectl lists the open session $id" \
-		"$id" "$(json_field id)"
+	with "$ds_sleep" with "$ds_init" check deb-upgrade.sleep \
+		"upgrade: the open session's processes (sleep, pid $ds_sleep) live on in its pid namespace" \
+		sh -c "kill -0 $ds_sleep && [ \"\$(readlink /proc/$ds_sleep/ns/pid)\" = \"\$(readlink /proc/$ds_init/ns/pid)\" ]"
+	with "$ds_leader" check deb-upgrade.monitor \
+		"upgrade: the open session's sshd monitor (pid $ds_leader) keeps the replaced module mapped" \
+		grep -q "$MODULE (deleted)" "/proc/$ds_leader/maps"
+	with "$ds_id" eq deb-upgrade.list "upgrade: the new isolatectl lists the open session $ds_id" \
+		"$ds_id" "$(json_field id)"
 }
 
 # deb-remove: the test user's session (user-session deb-rm) is at its checkpoint: dpkg -r
 cmd_deb_remove() {
 	deb_session deb-rm "$DEB_RM_SLEEP"
-	init=$(load deb-rm.init) p=$(load deb-rm.sleep)
 	# -D12: dpkg says when it runs each maintainer script (2) and handles each file (10)
 	dpkg_run "dpkg -r" -D12 -r "$PKG"
 	eq deb-remove.dpkg "remove: dpkg -r $PKG exits 0" 0 "$DPKG_RC"
@@ -928,32 +927,39 @@ cmd_deb_remove() {
 	[ -f /etc/isolate.conf ] && st="$st, /etc/isolate.conf kept"
 	eq deb-remove.status "remove: dpkg keeps the conffile only" \
 		"deinstall ok config-files, /etc/isolate.conf kept" "$st"
-	with "$init" check deb-remove.init "remove: the open session's init (pid $init) lives on" \
-		kill -0 "$init"
-	with "$p" check deb-remove.sleep "remove: the open session's processes (sleep, pid $p) live on" \
-		kill -0 "$p"
+	with "$ds_init" eq deb-remove.init \
+		"remove: the open session's init (pid $ds_init) lives on, from its removed file" \
+		"/usr/libexec/isolate/isolate-init (deleted)" "$(readlink "/proc/$ds_init/exe" 2>/dev/null)"
+	with "$ds_sleep" check deb-remove.sleep \
+		"remove: the open session's processes (sleep, pid $ds_sleep) live on" kill -0 "$ds_sleep"
+	with "$ds_leader" check deb-remove.monitor \
+		"remove: the open session's sshd monitor (pid $ds_leader) keeps the removed module mapped" \
+		grep -q "$MODULE (deleted)" "/proc/$ds_leader/maps"
 }
 
 # deb-closed NAME: the session NAME (deb: opened before the upgrade; deb-rm: before the
 # removal) logged out: it closed as usual, nothing of it left
 cmd_deb_closed() {
-	n=$1
-	id=$(load "$n.id") init=$(load "$n.init") p=$(load "$n.sleep") leader=$(load "$n.leader")
-	with "$init" check "$n-closed.init" "$n logout: the session's init (pid $init) ends" \
-		wait_for 30 dead "$init"
-	with "$p" check "$n-closed.sleep" "$n logout: the session's 'nohup sleep &' was killed" \
-		wait_for 20 dead "$p"
-	with "$leader" check "$n-closed.monitor" "$n logout: the sshd monitor exited" \
-		wait_for 20 dead "$leader"
-	with "$id" check "$n-closed.run" "$n logout: nothing of session $id is left in /run/isolate" \
-		wait_for 20 sh -c "[ -z \"\$(find /run/isolate \( -name '$id*' -o -lname '$id:*' \) 2>/dev/null)\" ]"
-	find /run/isolate 2>/dev/null | sed -e 's/^/# left in \/run\/isolate: /'
-	check "$n-closed.logind" "$n logout: logind has no session of $TEST_USER" wait_for 20 sh -c \
+	dc=$1
+	dc_id=$(load "$dc.id") dc_init=$(load "$dc.init") dc_sleep=$(load "$dc.sleep")
+	dc_leader=$(load "$dc.leader")
+	with "$dc_init" check "$dc-closed.init" "$dc logout: the session's init (pid $dc_init) ends" \
+		wait_for 30 dead "$dc_init"
+	with "$dc_sleep" check "$dc-closed.sleep" \
+		"$dc logout: the session's 'nohup sleep &' (pid $dc_sleep) was killed" \
+		wait_for 20 dead "$dc_sleep"
+	with "$dc_leader" check "$dc-closed.monitor" \
+		"$dc logout: the session's sshd monitor (pid $dc_leader) exited" wait_for 20 dead "$dc_leader"
+	with "$dc_id" check "$dc-closed.run" \
+		"$dc logout: nothing of sandbox $dc_id is left in /run/isolate (registry entry, socket, state, tickets)" \
+		wait_for 20 sh -c "[ -z \"\$(find /run/isolate \( -name '$dc_id*' -o -lname '$dc_id:*' \) 2>/dev/null)\" ]"
+	ls -A /run/isolate/sessions 2>/dev/null | sed -e 's/^/# left in \/run\/isolate\/sessions: /'
+	check "$dc-closed.logind" "$dc logout: logind has no session of $TEST_USER" wait_for 20 sh -c \
 		"! loginctl list-sessions --no-legend | awk '\$3 == \"$TEST_USER\"' | grep -q ."
 	if wait_for 20 no_strays; then
-		ok "$n-closed.strays" "$n logout: no process of $TEST_USER is left (but its user manager)"
+		ok "$dc-closed.strays" "$dc logout: no process of $TEST_USER is left (but its user manager)"
 	else
-		notok "$n-closed.strays" "$n logout: processes of $TEST_USER left"
+		notok "$dc-closed.strays" "$dc logout: processes of $TEST_USER left"
 		show_strays
 	fi
 }
