@@ -1,5 +1,6 @@
 # host-steps.sh: the order of the vmtest steps, sourced by run.sh once the guest answers
-# (uses run.sh's vroot, ssh_opts, port, run, record, bg_pids, deb_pid, SESSION_TIMEOUT).
+# (uses run.sh's vroot, ssh_opts, port, run, record, bg_pids, deb_pid, deb_building,
+# SESSION_TIMEOUT).
 # Root commands run over the master connection; the test user's logins are real logins
 # from this host (rhost 10.0.2.2 in the guest) through sshd -> pam_systemd -> pam_isolate.
 # Every check has an ID listed in checks.txt; one that does not report is a failure.
@@ -94,9 +95,14 @@ ulogin() {
 deb_copy() {
 	local t f
 	t=$(now)
-	while [ ! -e "$run/debs/$1.ready" ] && kill -0 "$deb_pid" 2>/dev/null; do
+	while [ ! -e "$run/debs/$1.ready" ] && deb_building; do
 		sleep 0.5
 	done
+	# the upgrade is its last package: its status, and no pid of it left to signal
+	if [ "$1" = upgrade ] && [ -n "$deb_pid" ]; then
+		wait "$deb_pid" || say "tests/vm/build-debs.sh exited $?"
+		deb_pid=""
+	fi
 	if [ ! -e "$run/debs/$1.ready" ]; then
 		tail -n 40 "$run/debs.log" >&2
 		die "tests/vm/build-debs.sh built no $1 package (its log above)"

@@ -45,7 +45,8 @@ die() { say "ERROR: $*" >&2; exit 1; }
 ensure_tools() {
 	local missing="" t pkg
 	for t in debootstrap:debootstrap qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils \
-		mkfs.ext4:e2fsprogs ssh:openssh-client ssh-keygen:openssh-client flock:util-linux; do
+		mkfs.ext4:e2fsprogs ssh:openssh-client ssh-keygen:openssh-client flock:util-linux \
+		dpkg-buildpackage:dpkg-dev dh:debhelper; do
 		command -v "${t%%:*}" >/dev/null 2>&1 || missing="$missing ${t##*:}"
 	done
 	[ -z "$missing" ] && return 0
@@ -64,6 +65,10 @@ bg_pids=()
 deb_pid=""
 failed=0
 
+# deb_building: the package build (build-debs.sh) is a running job of this shell (a pid that
+# ended is never signalled: it may be someone else's by now)
+deb_building() { [ -n "$deb_pid" ] && jobs -rp | grep -qx "$deb_pid"; }
+
 stop_qemu() {
 	[ -n "$qemu_pid" ] || return 0
 	kill -TERM "$qemu_pid" 2>/dev/null
@@ -79,8 +84,13 @@ stop_qemu() {
 cleanup() {
 	local rc=$?
 	local p
-	# ssh clients and the package build, behind timeout(1), which passes TERM on to its
-	# child (and, for the build, to its process group: make, dpkg-buildpackage, cc)
+	# the package build, if it still runs: timeout(1) passes TERM on to its process group
+	# (build-debs.sh, make, dpkg-buildpackage, cc)
+	if deb_building; then
+		kill -TERM "$deb_pid" 2>/dev/null
+		wait "$deb_pid" 2>/dev/null
+	fi
+	# ssh clients, some behind timeout(1), which passes TERM on to its child
 	for p in "${bg_pids[@]}"; do
 		kill -TERM "$p" 2>/dev/null
 	done
@@ -110,7 +120,6 @@ if [ "$smoke" = 0 ]; then
 	mkdir -m 0755 "$run/debs"
 	timeout 900 "$here/build-debs.sh" "$run/debs" </dev/null >"$run/debs.log" 2>&1 &
 	deb_pid=$!
-	bg_pids+=("$deb_pid")
 fi
 
 # ---- the base image (cached) ---------------------------------------------------------------
