@@ -794,9 +794,12 @@ pkg_status() { dpkg-query -W -f '${Status}' "$PKG" 2>/dev/null; }
 dpkg_run() {
 	what=$1
 	shift
+	t0=$(date +%s.%N)
 	DPKG_OUT=$(DEBIAN_FRONTEND=noninteractive dpkg "$@" </dev/null 2>&1)
 	DPKG_RC=$?
+	t1=$(date +%s.%N)
 	echo "$DPKG_OUT" | grep -v '^D0' | sed -e "s/^/# $what: /"
+	echo "# $what took $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s"
 }
 # isolatectl_check ID WHAT: isolatectl check accepts the config and the PAM stacks
 isolatectl_check() {
