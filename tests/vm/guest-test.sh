@@ -867,7 +867,9 @@ cmd_deb_install() {
 cmd_deb_enable() {
 	sed -i '/^session required pam_isolate.so$/d' /etc/pam.d/sshd
 	install -m 0644 -o root -g root "$DIR/deb.conf" /etc/isolate.conf
+	t0=$(date +%s.%N)
 	DEBIAN_FRONTEND=noninteractive pam-auth-update --enable isolate
+	echo "# pam-auth-update --enable isolate took $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
 	eq deb-enable.pam "package: after pam-auth-update --enable isolate, common-session is the one PAM file naming pam_isolate.so" \
 		/etc/pam.d/common-session "$(pam_named)"
 	isolatectl_check deb-enable.check "package: isolatectl check accepts the admin's config and Debian's stack"
