@@ -175,8 +175,9 @@ release:
 integration: all $(TEST_TOOLS) $(B)/tests/test_cgroup_systemd $(RELEASE_FOR_TESTS)
 	@BUILD=$(B) tests/run-integration.sh
 
-# the guest runs the probe's tcp-fill (phase v2)
-vmtest: all $(B)/tests/probe
+# The guest installs isolate from its Debian package (run.sh builds it with make deb, through
+# tests/vm/build-debs.sh) and runs the probe's tcp-fill (phase v2).
+vmtest: $(B)/tests/probe
 	@BUILD=$(B) tests/vm/run.sh
 
 # Every stage runs whatever the others did; then one summary, ending with the line
@@ -250,8 +251,12 @@ install: all
 # .buildinfo and the .changes end in build/deb/. build/ itself is not touched otherwise.
 # Always a release build with the paths of debian/rules: what this make was given
 # (SANITIZE=1, B=, CFLAGS=..., through MAKEFLAGS) does not reach the package's build.
+# DEB_VERSION=V builds the package as version V: the copy's debian/changelog gets an entry
+# for V on top (the vmtest's upgrade in place installs the tree as V+vmtest1 over itself).
+# DEB_SRC and DEB_OUT may be given too (tests/vm/build-debs.sh builds into its run directory).
 DEB_SRC := build/deb-src
 DEB_OUT := build/deb
+DEB_VERSION :=
 deb:
 	@command -v dpkg-buildpackage >/dev/null && command -v dh >/dev/null || \
 		{ echo "make deb needs dpkg-dev and debhelper (make deps)" >&2; exit 1; }
@@ -265,6 +270,13 @@ deb:
 		tar --exclude=./.git --exclude=./build --exclude=./build-san --exclude=./build-deb \
 			--exclude=./tests/vm/cache --exclude=./bench/work -cf - . | \
 			tar -C $(DEB_SRC)/isolate -xf -; \
+	fi
+	if [ -n "$(DEB_VERSION)" ]; then \
+		cl=$(DEB_SRC)/isolate/debian/changelog; \
+		{ printf '%s (%s) unstable; urgency=medium\n\n  * Built by make deb DEB_VERSION=%s.\n\n -- %s  %s\n\n' \
+			"$$(dpkg-parsechangelog -l $$cl -SSource)" '$(DEB_VERSION)' '$(DEB_VERSION)' \
+			"$$(dpkg-parsechangelog -l $$cl -SMaintainer)" "$$(LC_ALL=C date -R)"; \
+		  cat $$cl; } >$$cl.new && mv $$cl.new $$cl; \
 	fi
 	cd $(DEB_SRC)/isolate && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u SANITIZE \
 		dpkg-buildpackage -us -uc -b --jobs-try=auto

@@ -144,8 +144,7 @@ cmd_pre() {
 	eq pre.cgroup2 "guest: cgroup v2 only" cgroup2fs "$(stat -fc %T $CG)"
 	check pre.apparmor "guest: AppArmor profile $PROFILE loaded in enforce mode" \
 		grep -qx "$PROFILE (enforce)" /sys/kernel/security/apparmor/profiles
-	check pre.layer \
-		"layer: vmtest-layer.service (isolate installed, sshd's PAM stack written) succeeded" \
+	check pre.layer "layer: vmtest-layer.service (the test's files) succeeded" \
 		systemctl is-active --quiet vmtest-layer.service
 	echo "# isolatectl: $(isolatectl --version 2>&1)"
 	# for the test user's logins to compare their pid namespace with
@@ -155,7 +154,6 @@ cmd_pre() {
 	# login (user-sandboxed), then pam-last sets the stack the rest of the test runs with.
 	export DEBIAN_FRONTEND=noninteractive
 	cp /etc/pam.d/common-session "$STATE/common-session.orig"
-	sed -i '/^session required pam_isolate.so$/d' /etc/pam.d/sshd
 	pam-auth-update --enable isolate
 	order=$(grep -v '^#' /etc/pam.d/common-session | grep -o 'pam_systemd.so\|pam_isolate.so' |
 		paste -sd' ')
@@ -175,7 +173,7 @@ cmd_pre() {
 }
 
 # pam-last: pam-auth-update's profile off again, pam_isolate.so last in sshd's session stack
-# (as the README says and layer-setup.sh first wrote it): the stack of the rest of the test
+# (as the README says): the stack of the test until the package phase (deb-enable)
 cmd_pam_last() {
 	DEBIAN_FRONTEND=noninteractive pam-auth-update --disable isolate
 	check pam-last.restored "PAM: pam-auth-update --disable isolate restores common-session" \
@@ -774,6 +772,217 @@ cmd_logins_after() {
 	sed -i '/^session required pam_isolate.so$/d' /etc/pam.d/su
 }
 
+# ---- the package: libpam-isolate installed, upgraded, removed, purged ------------------------
+# run.sh copies the two packages build-debs.sh made on the host into $DIR: install.deb (make
+# deb of the tree under test) and upgrade.deb (the same tree as a higher version).
+
+PKG=libpam-isolate
+# the guest is amd64: Debian's multiarch PAM module directory
+MODULE=/usr/lib/x86_64-linux-gnu/security/pam_isolate.so
+PKG_FILES="$MODULE /usr/libexec/isolate/isolate-helper /usr/libexec/isolate/isolate-init
+	/usr/sbin/isolatectl /usr/share/pam-configs/isolate"
+DEB_SLEEP=1041
+DEB_RM_SLEEP=1042
+
+# pam_named: the PAM files that name pam_isolate.so outside a comment, one line
+pam_named() {
+	grep -l '^[^#]*pam_isolate\.so' /etc/pam.conf /etc/pam.d/* 2>/dev/null | paste -sd' '
+}
+pkg_status() { dpkg-query -W -f '${Status}' "$PKG" 2>/dev/null; }
+# dpkg_run WHAT ARGS...: dpkg ARGS without a terminal; its output shown, its status in DPKG_RC
+# and its output in DPKG_OUT
+dpkg_run() {
+	what=$1
+	shift
+	t0=$(date +%s.%N)
+	DPKG_OUT=$(DEBIAN_FRONTEND=noninteractive dpkg "$@" </dev/null 2>&1)
+	DPKG_RC=$?
+	t1=$(date +%s.%N)
+	echo "$DPKG_OUT" | grep -v '^D0' | sed -e "s/^/# $what: /"
+	echo "# $what took $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s"
+}
+# isolatectl_check ID WHAT: isolatectl check accepts the config and the PAM stacks
+isolatectl_check() {
+	out=$(isolatectl check 2>&1)
+	rc=$?
+	echo "$out" | sed -e 's/^/# isolatectl check: /'
+	if [ "$rc" = 0 ] && ! echo "$out" | grep -qi 'warning\|error'; then
+		ok "$1" "$2"
+	else
+		notok "$1" "$2: isolatectl check (exit $rc) complains"
+	fi
+}
+# deb_session NAME SLEEP: the test user's live session (user-session NAME, which left 'sleep
+# SLEEP' behind): its sandbox id and init (isolatectl list), the sleep and the sshd monitor
+# (logind's leader of the session), saved as NAME.id, NAME.init, NAME.sleep, NAME.leader.
+# (Names other than id and n: check and wait_for set those.)
+deb_session() {
+	ds_id=$(json_field id) ds_init=$(json_field init_pid) ds_sleep=$(sleep_pid "$2") ds_leader=""
+	ds_s=$(loginctl list-sessions --no-legend | awk -v u="$TEST_USER" '$3 == u { print $1 }')
+	[ -z "$ds_s" ] || [ "$(echo "$ds_s" | wc -l)" != 1 ] ||
+		ds_leader=$(loginctl show-session "$ds_s" -p Leader --value 2>/dev/null)
+	save "$1.id" "$ds_id"
+	save "$1.init" "$ds_init"
+	save "$1.sleep" "$ds_sleep"
+	save "$1.leader" "$ds_leader"
+	echo "# session $1: sandbox $ds_id, init $ds_init, sleep $ds_sleep, sshd monitor $ds_leader (logind session $ds_s)"
+}
+
+# deb-install: the package this tree builds, installed with dpkg -i on a guest that never had
+# isolate: its files in place and no PAM stack changed (pre then enables it with
+# pam-auth-update). Then the first phase's config as the admin's /etc/isolate.conf.
+cmd_deb_install() {
+	cp /etc/pam.d/common-session "$STATE/common-session.before-deb"
+	echo "# installing $(dpkg-deb -f "$DIR/install.deb" Package Version | paste -sd' ')"
+	dpkg_run "dpkg -i" -i "$DIR/install.deb"
+	eq deb-install.dpkg "package: dpkg -i of the built .deb exits 0" 0 "$DPKG_RC"
+	eq deb-install.status "package: dpkg has $PKG installed" "install ok installed" "$(pkg_status)"
+	missing=""
+	for f in $PKG_FILES; do
+		[ -f "$f" ] && [ "$(stat -c %U "$f")" = root ] || missing="$missing $f"
+	done
+	for f in /usr/libexec/isolate/isolate-helper /usr/libexec/isolate/isolate-init /usr/sbin/isolatectl; do
+		[ -x "$f" ] || missing="$missing $f(not executable)"
+	done
+	eq deb-install.files \
+		"package: module, helper, init, isolatectl and the pam-auth-update profile in place, root's" \
+		"" "$missing"
+	conffiles=$(dpkg-query -W -f '${Conffiles}' "$PKG" 2>/dev/null | awk 'NF { print $1 }' | paste -sd' ')
+	[ -f /etc/isolate.conf ] && conffiles="$conffiles (present)"
+	eq deb-install.conffile "package: /etc/isolate.conf is its conffile, installed" \
+		"/etc/isolate.conf (present)" "$conffiles"
+	named=$(pam_named)
+	if cmp -s /etc/pam.d/common-session "$STATE/common-session.before-deb" && [ -z "$named" ]; then
+		ok deb-install.pam-unchanged "package: installing changes no PAM stack (common-session as before, no PAM file names pam_isolate.so)"
+	else
+		notok deb-install.pam-unchanged "package: installing changed the PAM stack (pam_isolate.so named in '$named')"
+		diff "$STATE/common-session.before-deb" /etc/pam.d/common-session | sed -e 's/^/# /'
+	fi
+	install -m 0644 -o root -g root "$DIR/systemd.conf" /etc/isolate.conf
+}
+
+# deb-enable: Debian's own stack again for the package phase: the line pam-last added to
+# /etc/pam.d/sshd out, pam-auth-update --enable isolate (common-session), and the admin's
+# config (conf/deb.conf) as /etc/isolate.conf, which the upgrade must keep
+cmd_deb_enable() {
+	sed -i '/^session required pam_isolate.so$/d' /etc/pam.d/sshd
+	install -m 0644 -o root -g root "$DIR/deb.conf" /etc/isolate.conf
+	t0=$(date +%s.%N)
+	DEBIAN_FRONTEND=noninteractive pam-auth-update --enable isolate
+	echo "# pam-auth-update --enable isolate took $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
+	eq deb-enable.pam "package: after pam-auth-update --enable isolate, common-session is the one PAM file naming pam_isolate.so" \
+		/etc/pam.d/common-session "$(pam_named)"
+	isolatectl_check deb-enable.check "package: isolatectl check accepts the admin's config and Debian's stack"
+}
+
+# deb-upgrade: the test user's session (user-session deb, through sshd's and common-session's
+# stack) is at its checkpoint: dpkg -i of the same package with a higher version under it
+cmd_deb_upgrade() {
+	deb_session deb "$DEB_SLEEP"
+	old=$(dpkg-query -W -f '${Version}' "$PKG" 2>/dev/null)
+	new=$(dpkg-deb -f "$DIR/upgrade.deb" Version)
+	echo "# upgrading $PKG $old -> $new"
+	dpkg_run "dpkg -i" -i "$DIR/upgrade.deb"
+	eq deb-upgrade.dpkg "upgrade: dpkg -i of $PKG $new over $old exits 0" 0 "$DPKG_RC"
+	if dpkg --compare-versions "$new" gt "$old" &&
+		[ "$(dpkg-query -W -f '${Version} ${Status}' "$PKG" 2>/dev/null)" = "$new install ok installed" ]; then
+		ok deb-upgrade.version "upgrade: dpkg has $PKG $new installed (was $old)"
+	else
+		notok deb-upgrade.version "upgrade: dpkg has '$(dpkg-query -W -f '${Version} ${Status}' "$PKG" 2>&1)', want $new (> $old) installed"
+	fi
+	left=$(ls /etc/isolate.conf.dpkg-* /etc/isolate.conf.ucf-* 2>/dev/null | paste -sd' ')
+	if cmp -s /etc/isolate.conf "$DIR/deb.conf" && [ -z "$left" ]; then
+		ok deb-upgrade.conffile "upgrade: the admin's /etc/isolate.conf is kept as it was, nothing beside it"
+	else
+		notok deb-upgrade.conffile "upgrade: /etc/isolate.conf is not the admin's (or left: '$left')"
+	fi
+	eq deb-upgrade.pam "upgrade: pam_isolate.so stays enabled in common-session (the admin's choice), nowhere else" \
+		/etc/pam.d/common-session "$(pam_named)"
+	exe=$(readlink "/proc/$ds_init/exe" 2>/dev/null)
+	with "$ds_init" eq deb-upgrade.init \
+		"upgrade: the open session's init (pid $ds_init) lives on, from the file the upgrade replaced" \
+		"/usr/libexec/isolate/isolate-init (deleted)" "$exe"
+	with "$ds_sleep" with "$ds_init" check deb-upgrade.sleep \
+		"upgrade: the open session's processes (sleep, pid $ds_sleep) live on in its pid namespace" \
+		sh -c "kill -0 $ds_sleep && [ \"\$(readlink /proc/$ds_sleep/ns/pid)\" = \"\$(readlink /proc/$ds_init/ns/pid)\" ]"
+	with "$ds_leader" check deb-upgrade.monitor \
+		"upgrade: the open session's sshd monitor (pid $ds_leader) keeps the replaced module mapped" \
+		grep -q "$MODULE (deleted)" "/proc/$ds_leader/maps"
+	with "$ds_id" eq deb-upgrade.list "upgrade: the new isolatectl lists the open session $ds_id" \
+		"$ds_id" "$(json_field id)"
+}
+
+# deb-remove: the test user's session (user-session deb-rm) is at its checkpoint: dpkg -r
+cmd_deb_remove() {
+	deb_session deb-rm "$DEB_RM_SLEEP"
+	# -D12: dpkg says when it runs each maintainer script (2) and handles each file (10)
+	dpkg_run "dpkg -r" -D12 -r "$PKG"
+	eq deb-remove.dpkg "remove: dpkg -r $PKG exits 0" 0 "$DPKG_RC"
+	prerm_at=$(echo "$DPKG_OUT" | grep -n "$PKG\.prerm" | head -n 1 | cut -d: -f1)
+	file_at=$(echo "$DPKG_OUT" | grep -n "removal_bulk.*$MODULE" | head -n 1 | cut -d: -f1)
+	echo "$DPKG_OUT" | grep "$PKG\.prerm\|$PKG\.postrm\|removal_bulk.*$MODULE" | sed -e 's/^/# dpkg -D12: /'
+	with "$prerm_at" with "$file_at" check deb-remove.order \
+		"remove: dpkg ran the prerm, which takes pam_isolate.so out of the stack, before it removed the module (debug lines $prerm_at, $file_at)" \
+		[ "${prerm_at:-0}" -lt "${file_at:-0}" ]
+	eq deb-remove.pam "remove: no PAM file names pam_isolate.so" "" "$(pam_named)"
+	left=""
+	for f in $PKG_FILES; do [ ! -e "$f" ] || left="$left $f"; done
+	eq deb-remove.files "remove: the module, helper, init, isolatectl and profile are gone" "" "$left"
+	st=$(pkg_status)
+	[ -f /etc/isolate.conf ] && st="$st, /etc/isolate.conf kept"
+	eq deb-remove.status "remove: dpkg keeps the conffile only" \
+		"deinstall ok config-files, /etc/isolate.conf kept" "$st"
+	with "$ds_init" eq deb-remove.init \
+		"remove: the open session's init (pid $ds_init) lives on, from its removed file" \
+		"/usr/libexec/isolate/isolate-init (deleted)" "$(readlink "/proc/$ds_init/exe" 2>/dev/null)"
+	with "$ds_sleep" check deb-remove.sleep \
+		"remove: the open session's processes (sleep, pid $ds_sleep) live on" kill -0 "$ds_sleep"
+	with "$ds_leader" check deb-remove.monitor \
+		"remove: the open session's sshd monitor (pid $ds_leader) keeps the removed module mapped" \
+		grep -q "$MODULE (deleted)" "/proc/$ds_leader/maps"
+}
+
+# deb-closed NAME: the session NAME (deb: opened before the upgrade; deb-rm: before the
+# removal) logged out: it closed as usual, nothing of it left
+cmd_deb_closed() {
+	dc=$1
+	dc_id=$(load "$dc.id") dc_init=$(load "$dc.init") dc_sleep=$(load "$dc.sleep")
+	dc_leader=$(load "$dc.leader")
+	with "$dc_init" check "$dc-closed.init" "$dc logout: the session's init (pid $dc_init) ends" \
+		wait_for 30 dead "$dc_init"
+	with "$dc_sleep" check "$dc-closed.sleep" \
+		"$dc logout: the session's 'nohup sleep &' (pid $dc_sleep) was killed" \
+		wait_for 20 dead "$dc_sleep"
+	with "$dc_leader" check "$dc-closed.monitor" \
+		"$dc logout: the session's sshd monitor (pid $dc_leader) exited" wait_for 20 dead "$dc_leader"
+	with "$dc_id" check "$dc-closed.run" \
+		"$dc logout: nothing of sandbox $dc_id is left in /run/isolate (registry entry, socket, state, tickets)" \
+		wait_for 20 sh -c "[ -z \"\$(find /run/isolate \( -name '$dc_id*' -o -lname '$dc_id:*' \) 2>/dev/null)\" ]"
+	ls -A /run/isolate/sessions 2>/dev/null | sed -e 's/^/# left in \/run\/isolate\/sessions: /'
+	check "$dc-closed.logind" "$dc logout: logind has no session of $TEST_USER" wait_for 20 sh -c \
+		"! loginctl list-sessions --no-legend | awk '\$3 == \"$TEST_USER\"' | grep -q ."
+	if wait_for 20 no_strays; then
+		ok "$dc-closed.strays" "$dc logout: no process of $TEST_USER is left (but its user manager)"
+	else
+		notok "$dc-closed.strays" "$dc logout: processes of $TEST_USER left"
+		show_strays
+	fi
+}
+
+# deb-purge: dpkg --purge after the removal: the conffile and the runtime directory go
+cmd_deb_purge() {
+	dpkg_run "dpkg --purge" --purge "$PKG"
+	eq deb-purge.dpkg "purge: dpkg --purge $PKG exits 0" 0 "$DPKG_RC"
+	st=$(pkg_status)
+	case $st in
+	"" | *not-installed) ok deb-purge.status "purge: dpkg knows $PKG no more ('$st')" ;;
+	*) notok deb-purge.status "purge: dpkg still has $PKG as '$st'" ;;
+	esac
+	left=$(ls -d /etc/isolate.conf* 2>/dev/null | paste -sd' ')
+	eq deb-purge.conffile "purge: /etc/isolate.conf is gone (and no copy of it)" "" "$left"
+	check deb-purge.run "purge: /run/isolate is gone" gone /run/isolate
+}
+
 # ---- run as the test user, inside the session ----------------------------------------------
 
 # user-session MODE: look from inside, leave a process behind, then hold the session open
@@ -831,6 +1040,14 @@ cmd_user_session() {
 		;;
 	logins)
 		nohup sleep $LOGINS_SLEEP </dev/null >/dev/null 2>&1 &
+		;;
+	deb)
+		nohup sleep $DEB_SLEEP </dev/null >/dev/null 2>&1 &
+		cmd_user_sandboxed deb
+		;;
+	deb-rm)
+		nohup sleep $DEB_RM_SLEEP </dev/null >/dev/null 2>&1 &
+		cmd_user_sandboxed deb-rm
 		;;
 	esac
 	echo SESSION-READY
@@ -891,6 +1108,16 @@ cmd_user_sandboxed() {
 		"$(awk '$1 == "Seccomp:" { print $2 }' /proc/self/status)"
 }
 
+# user-unconfined WHAT: a login that isolate does not confine (the package removed): the
+# host's pid namespace, no seccomp filter; checks WHAT.pidns and WHAT.seccomp
+cmd_user_unconfined() {
+	host=$(cat "$DIR/host-pidns")
+	with "$host" eq "$1.pidns" "$1: the login is in the host's pid namespace" \
+		"$host" "$(readlink /proc/self/ns/pid)"
+	eq "$1.seccomp" "$1: the login runs under no seccomp filter" 0 \
+		"$(awk '$1 == "Seccomp:" { print $2 }' /proc/self/status)"
+}
+
 # user-other: another user's login while the test user's user-scope sandbox is live
 # (logins-live saved its pid namespace) gets a sandbox of its own
 cmd_user_other() {
@@ -936,8 +1163,15 @@ scope-lingers) cmd_scope_lingers ;;
 scope-terminate) cmd_scope_terminate ;;
 scope-expired) cmd_scope_expired ;;
 user-scope) cmd_user_scope "$2" ;;
+user-unconfined) cmd_user_unconfined "$2" ;;
+deb-install) cmd_deb_install ;;
+deb-enable) cmd_deb_enable ;;
+deb-upgrade) cmd_deb_upgrade ;;
+deb-remove) cmd_deb_remove ;;
+deb-closed) cmd_deb_closed "$2" ;;
+deb-purge) cmd_deb_purge ;;
 *)
-	echo "usage: guest-test.sh pre|use NAME|live-systemd|after-systemd|live-v2|after-v2|after-refused|journal|user-session MODE|user-exempt|user-sandboxed WHAT|pam-last|scope-lingers|scope-terminate|scope-expired|user-scope first|again|logins-fresh|logins-live|logins-after|user-other" >&2
+	echo "usage: guest-test.sh pre|use NAME|live-systemd|after-systemd|live-v2|after-v2|after-refused|journal|user-session MODE|user-exempt|user-sandboxed WHAT|pam-last|scope-lingers|scope-terminate|scope-expired|user-scope first|again|logins-fresh|logins-live|logins-after|user-other|user-unconfined WHAT|deb-install|deb-enable|deb-upgrade|deb-remove|deb-closed NAME|deb-purge" >&2
 	exit 2
 	;;
 esac

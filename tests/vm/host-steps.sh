@@ -1,5 +1,6 @@
 # host-steps.sh: the order of the vmtest steps, sourced by run.sh once the guest answers
-# (uses run.sh's vroot, ssh_opts, port, run, record, bg_pids, SESSION_TIMEOUT).
+# (uses run.sh's vroot, ssh_opts, port, run, record, bg_pids, deb_pid, deb_building,
+# SESSION_TIMEOUT).
 # Root commands run over the master connection; the test user's logins are real logins
 # from this host (rhost 10.0.2.2 in the guest) through sshd -> pam_systemd -> pam_isolate.
 # Every check has an ID listed in checks.txt; one that does not report is a failure.
@@ -89,6 +90,43 @@ ulogin() {
 	say "step login $user, $*: $(elapsed "$t")s"
 }
 
+# deb_copy NAME: waits for build-debs.sh (run.sh started it with the run) to have built the
+# package NAME (install or upgrade), then puts it in the guest as $G's folder/NAME.deb
+deb_copy() {
+	local t f
+	t=$(now)
+	while [ ! -e "$run/debs/$1.ready" ] && deb_building; do
+		sleep 0.5
+	done
+	# the upgrade is its last package: its status, and no pid of it left to signal
+	if [ "$1" = upgrade ] && [ -n "$deb_pid" ]; then
+		wait "$deb_pid" || say "tests/vm/build-debs.sh exited $?"
+		deb_pid=""
+	fi
+	if [ ! -e "$run/debs/$1.ready" ]; then
+		tail -n 40 "$run/debs.log" >&2
+		die "tests/vm/build-debs.sh built no $1 package (its log above)"
+	fi
+	f=$(ls "$run/debs/$1/"*.deb)
+	vroot "cat >$(dirname "$G")/$1.deb" <"$f" || die "copying $f into the guest failed"
+	say "package $1: $(basename "$f"), waited for and copied in $(elapsed "$t")s"
+	timings+=("package $1 $(elapsed "$t")s")
+}
+
+# the live part of phase deb's first session: the upgrade in place under it, then a new login
+deb_upgrade_live() {
+	deb_copy upgrade
+	guest deb-upgrade
+	ulogin vmuser deb-new "a login after the upgrade" user-sandboxed deb-new
+}
+
+# the live part of phase deb's second session: the removal under it, then a login that
+# isolate no longer confines
+deb_remove_live() {
+	guest deb-remove
+	ulogin vmuser deb-removed "a login after the removal" user-unconfined deb-removed
+}
+
 # the live part of phase logins: root's su and the looser login, then another user's login
 logins_live() {
 	guest logins-live
@@ -96,6 +134,9 @@ logins_live() {
 }
 
 run_vm_tests() {
+	# isolate comes from its package: dpkg -i, no PAM stack changed; pre enables it
+	deb_copy install
+	guest deb-install
 	guest pre
 	# one login through pam-auth-update's stack (pam_motd, pam_mail, pam_limits, pam_env
 	# after pam_isolate), then the README's stack for the rest
@@ -139,4 +180,14 @@ run_vm_tests() {
 	fi
 	guest after-refused
 	guest journal
+
+	# phase deb (conf/deb.conf): the package through Debian's own stack (sshd's PAM file as
+	# shipped, pam_isolate in common-session by pam-auth-update): an upgrade in place under a
+	# live session, a removal under another, then the purge
+	guest deb-enable
+	user_session deb deb_upgrade_live
+	guest deb-closed deb
+	user_session deb-rm deb_remove_live
+	guest deb-closed deb-rm
+	guest deb-purge
 }

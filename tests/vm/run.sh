@@ -12,9 +12,11 @@
 #
 # The base image (Debian packages only) is cached in tests/vm/cache/base-KEY, KEY being a
 # hash of packages.txt and build-base.sh; each run adds a qcow2 overlay over it and a second
-# disk (a tar archive: isolate as `make install` puts it, the test's configs, the guest side
-# of the test) that the guest unpacks at boot. Every wait has a hard timeout; qemu and the
-# ssh clients are stopped by their pids; the run directory is removed.
+# disk (a tar archive: the test's configs, the guest side of the test) that the guest unpacks
+# at boot. isolate reaches the guest as its Debian package: build-debs.sh builds it (and a
+# higher version of it, for the upgrade in place) on the host while the guest boots, and the
+# first step installs it with dpkg. Every wait has a hard timeout; qemu, the ssh clients and
+# the package build are stopped by their pids; the run directory is removed.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -37,13 +39,14 @@ elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 say() { printf 'vmtest: %s\n' "$*"; }
 die() { say "ERROR: $*" >&2; exit 1; }
 
-[ "$(id -u)" = 0 ] || die "run as root (debootstrap, chroot, make install as root)"
+[ "$(id -u)" = 0 ] || die "run as root (debootstrap, chroot, make deb's root-owned files)"
 
 # ---- tools ---------------------------------------------------------------------------------
 ensure_tools() {
 	local missing="" t pkg
 	for t in debootstrap:debootstrap qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils \
-		mkfs.ext4:e2fsprogs ssh:openssh-client ssh-keygen:openssh-client flock:util-linux; do
+		mkfs.ext4:e2fsprogs ssh:openssh-client ssh-keygen:openssh-client flock:util-linux \
+		dpkg-buildpackage:dpkg-dev dh:debhelper; do
 		command -v "${t%%:*}" >/dev/null 2>&1 || missing="$missing ${t##*:}"
 	done
 	[ -z "$missing" ] && return 0
@@ -59,7 +62,12 @@ run=$(mktemp -d /tmp/isolate-vmtest.XXXXXX) || die "mktemp"
 chmod 0755 "$run"
 qemu_pid=""
 bg_pids=()
+deb_pid=""
 failed=0
+
+# deb_building: the package build (build-debs.sh) is a running job of this shell (a pid that
+# ended is never signalled: it may be someone else's by now)
+deb_building() { [ -n "$deb_pid" ] && jobs -rp | grep -qx "$deb_pid"; }
 
 stop_qemu() {
 	[ -n "$qemu_pid" ] || return 0
@@ -76,6 +84,12 @@ stop_qemu() {
 cleanup() {
 	local rc=$?
 	local p
+	# the package build, if it still runs: timeout(1) passes TERM on to its process group
+	# (build-debs.sh, make, dpkg-buildpackage, cc)
+	if deb_building; then
+		kill -TERM "$deb_pid" 2>/dev/null
+		wait "$deb_pid" 2>/dev/null
+	fi
 	# ssh clients, some behind timeout(1), which passes TERM on to its child
 	for p in "${bg_pids[@]}"; do
 		kill -TERM "$p" 2>/dev/null
@@ -101,6 +115,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# ---- the packages: built on the host meanwhile (host-steps.sh waits for them) --------------
+if [ "$smoke" = 0 ]; then
+	mkdir -m 0755 "$run/debs"
+	timeout 900 "$here/build-debs.sh" "$run/debs" </dev/null >"$run/debs.log" 2>&1 &
+	deb_pid=$!
+fi
+
 # ---- the base image (cached) ---------------------------------------------------------------
 t=$(now)
 mkdir -p "$cache"
@@ -121,21 +142,11 @@ fi
 flock -u 9
 timings+=("base image ($base_how) $(elapsed "$t")s")
 
-# ---- the per-run layer: isolate installed, the test's files --------------------------------
+# ---- the per-run layer: the test's files (isolate comes as a package, after boot) ----------
 t=$(now)
 layer=$run/layer
 mkdir -m 0755 "$layer"
 if [ "$smoke" = 0 ]; then
-	[ -f "$build_dir/pam_isolate.so" ] || die "$build_dir/pam_isolate.so missing: make all first"
-	# install with the prefix the binaries were built for (the module and the helper carry
-	# the helper's and init's paths compiled in)
-	helper_path=$(grep -aom1 '/[A-Za-z0-9_./-]*/isolate-helper' "$build_dir/pam_isolate.so")
-	[ -n "$helper_path" ] || die "no helper path compiled into $build_dir/pam_isolate.so"
-	prefix=${helper_path%/libexec/isolate/isolate-helper}
-	[ "$prefix" != "$helper_path" ] || die "helper path $helper_path is not PREFIX/libexec/isolate/"
-	make -C "$repo" --no-print-directory B="$BUILD" PREFIX="$prefix" DESTDIR="$layer" install \
-		>"$run/install.log" 2>&1 || { cat "$run/install.log"; die "make install failed"; }
-	[ -x "$layer$helper_path" ] || die "make install put no helper at $helper_path"
 	install -d -m 0755 "$layer/opt/isolate-vmtest" "$layer/etc/apparmor.d"
 	install -m 0755 "$here/guest-test.sh" "$here/layer-setup.sh" "$here/cg-delegate.sh" \
 		"$layer/opt/isolate-vmtest/"
@@ -144,8 +155,6 @@ if [ "$smoke" = 0 ]; then
 	[ -x "$build_dir/tests/probe" ] || die "$build_dir/tests/probe missing: make $BUILD/tests/probe"
 	install -m 0755 "$build_dir/tests/probe" "$layer/opt/isolate-vmtest/probe"
 	install -m 0644 "$here/apparmor/isolate-vmtest" "$layer/etc/apparmor.d/isolate-vmtest"
-	# the config the guest boots with: the first phase's
-	install -m 0644 "$here/conf/systemd.conf" "$layer/etc/isolate.conf"
 fi
 tar --owner=0 --group=0 --numeric-owner -C "$layer" -cf "$run/layer.tar" . ||
 	die "tar of the layer failed"
