@@ -1,0 +1,72 @@
+/* denials.h: the kernel's seccomp audit records (type=1326), read back from where the host
+ * keeps them, tied to the isolate login they came from and explained against the config.
+ * isolatectl why prints them.
+ *
+ * Where the records are: the kernel hands each audit record to auditd when one is
+ * registered (then /var/log/audit/audit.log), else prints it to the kernel log (kmsg,
+ * rate-limited by printk_ratelimit: bursts of more than about ten in five seconds are lost),
+ * which journald, when it runs, copies into the journal. So kmsg and audit.log between them
+ * hold every record the kernel kept; the journal holds what kmsg lost to its ring size. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../conf/policy.h"
+#include "../session-helper/registry.h"
+
+struct seccomp_record {
+        uint64_t time_ms; /* unix time in ms, from audit(SECONDS.MS:SERIAL) */
+        uint64_t serial;
+        uint32_t auid, uid, gid, ses; /* 4294967295: unset */
+        pid_t pid;                    /* in the host's pid namespace */
+        char comm[64];
+        char exe[512];
+        long sig;
+        uint32_t arch; /* AUDIT_ARCH_*, which libseccomp's arch tokens are */
+        long syscall;
+        bool compat;
+        uint32_t code; /* SECCOMP_RET_*: the action and its data */
+};
+
+/* One audit record's text, the kernel's form ("audit: type=1326 audit(T.MS:SERIAL): auid=..
+ * code=0x..") or auditd's ("type=SECCOMP msg=audit(T.MS:SERIAL): auid=.. code=0x.." with or
+ * without its enriched part after 0x1d). 0; -ENOMSG: not a seccomp record (another type, not
+ * audit at all); -EBADMSG: a seccomp record with a field missing or malformed (truncated). */
+int seccomp_record_parse(const char *text, struct seccomp_record *ret);
+/* One /dev/kmsg record, "PRIO,SEQ,USEC,FLAGS;MESSAGE" (continuation lines after it ignored).
+ * Only records of the kernel itself (facility 0) are taken: what root writes to /dev/kmsg
+ * always carries a user-space facility. Returns as seccomp_record_parse. */
+int kmsg_record_parse(const char *rec, size_t len, struct seccomp_record *ret);
+
+/* "errno EPERM", "kill-process", "log (allowed)", ... for a SECCOMP_RET_* value. */
+void seccomp_code_name(uint32_t code, char *buf, size_t len);
+
+/* The login a record came from, among n logins (oldest first): by the audit session when
+ * the record has one (pam_loginuid ran before pam_isolate); else, by the record's uid, the
+ * user's latest login before it. NULL: none of isolate's logins (*ret_by_session unset). */
+const struct login_entry *denial_login(const struct seccomp_record *r,
+                                       const struct login_entry *logins, size_t n,
+                                       bool *ret_by_session);
+
+/* The record explained against policy p of the config in config_file. */
+struct denial_explanation {
+        char syscall[64];     /* "migrate_pages"; "#NNN" when libseccomp does not know it */
+        char group[64];       /* "@numa": the config's group it belongs to; "" in none */
+        char decided_by[768]; /* the config line that decided it, or what in the filter did */
+        char fix[1024];       /* the line(s) to paste into the policy's block; "" when no
+                                 config change allows it */
+        char warning[512];    /* a named risk of the fix, when it lifts a deliberate denial */
+        bool expected;        /* by design, not a refusal to fix (clone3 -> ENOSYS) */
+};
+void denial_explain(const struct seccomp_record *r, const struct policy *p, const char *config_file,
+                    struct denial_explanation *ret);
+
+/* Reads the records of the host's sources into fn, oldest first per source: /dev/kmsg and
+ * /var/log/audit/audit.log (audit_log: another path, for tests; NULL: that one). sources gets
+ * the names of the sources read, comma-separated, and missing what could not be read and
+ * why. Returns the number of records, or -errno when fn failed. */
+int denials_read(const char *audit_log, int (*fn)(const struct seccomp_record *r, void *data),
+                 void *data, char *sources, size_t sources_len, char *missing, size_t missing_len);
