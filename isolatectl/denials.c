@@ -179,8 +179,10 @@ void seccomp_code_name(uint32_t code, char *buf, size_t len)
                 snprintf(buf, len, "trap");
                 break;
         case SECCOMP_RET_ERRNO: {
-                const char *name = strerrorname_np((int)data);
-                if (name)
+                const char *name = data ? strerrorname_np((int)data) : NULL;
+                if (!data)
+                        snprintf(buf, len, "errno");
+                else if (name)
                         snprintf(buf, len, "errno %s", name);
                 else
                         snprintf(buf, len, "errno %u", (unsigned)data);
@@ -396,6 +398,7 @@ void denial_explain(const struct seccomp_record *r, const struct policy *p, cons
                     struct denial_explanation *ret)
 {
         memset(ret, 0, sizeof(*ret));
+        snprintf(ret->errno_name, sizeof(ret->errno_name), "EPERM");
         uint32_t native = seccomp_arch_native();
         char *name = NULL;
         if (r->arch == native && !r->compat)
@@ -419,6 +422,7 @@ void denial_explain(const struct seccomp_record *r, const struct policy *p, cons
                 return;
         }
         if (!name) {
+                snprintf(ret->errno_name, sizeof(ret->errno_name), "ENOSYS");
                 snprintf(ret->decided_by, sizeof(ret->decided_by),
                          "the filter's default: a call newer than libseccomp %u.%u.%u knows gets "
                          "ENOSYS, so that libc falls back to an older one",
@@ -447,8 +451,11 @@ void denial_explain(const struct seccomp_record *r, const struct policy *p, cons
                          "the filter: clone3 gets ENOSYS unless @namespaces is allowed (its flags "
                          "are in memory seccomp cannot read); libc falls back to clone");
                 ret->expected = true;
+                snprintf(ret->errno_name, sizeof(ret->errno_name), "ENOSYS");
         } else if (!ret->decided_by[0] && policy_allows(p, name)) {
                 /* allowed by name, refused by an argument condition (seccomp.c) */
+                if (STREQ(name, "socket"))
+                        snprintf(ret->errno_name, sizeof(ret->errno_name), "EAFNOSUPPORT");
                 snprintf(ret->decided_by, sizeof(ret->decided_by),
                          "an argument condition of the filter on %s (isolatectl explain lists "
                          "them): %s",

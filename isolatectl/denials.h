@@ -41,7 +41,7 @@ int seccomp_record_parse(const char *text, struct seccomp_record *ret);
  * always carries a user-space facility. Returns as seccomp_record_parse. */
 int kmsg_record_parse(const char *rec, size_t len, struct seccomp_record *ret);
 
-/* "errno EPERM", "kill-process", "log (allowed)", ... for a SECCOMP_RET_* value. */
+/* "errno", "errno EPERM" (when the value carries it), "kill-process", "log (allowed)", ... */
 void seccomp_code_name(uint32_t code, char *buf, size_t len);
 
 /* The login a record came from, among n logins (oldest first): by the audit session when
@@ -60,6 +60,8 @@ struct denial_explanation {
                                  config change allows it */
         char warning[512];    /* a named risk of the fix, when it lifts a deliberate denial */
         bool expected;        /* by design, not a refusal to fix (clone3 -> ENOSYS) */
+        char errno_name[16];  /* what the filter returns for it under errno: the kernel's
+                                 record has the action, not the errno */
 };
 void denial_explain(const struct seccomp_record *r, const struct policy *p, const char *config_file,
                     struct denial_explanation *ret);

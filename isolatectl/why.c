@@ -2,6 +2,7 @@
  * each tied to its login and policy, with the config line that decided it and the line that
  * would allow it (denials.h). */
 #include <getopt.h>
+#include <linux/seccomp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
@@ -114,7 +115,7 @@ static int since_parse(const char *s, uint64_t *ret_ms)
 
 static bool session_id_like(const char *s)
 {
-        if (strlen(s) != 32)
+        if (strlen(s) != 16) /* random_hex(id, 16) in the helper */
                 return false;
         for (const char *c = s; *c; c++)
                 if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f')))
@@ -155,12 +156,23 @@ static void explain_found(const struct config *cfg, const struct found *f,
         e->warning[0] = '\0';
 }
 
+/* The record's action; for errno with the errno the filter returns: the kernel logs the
+ * action alone, not its data. */
+static void action_text(const struct found *f, const struct denial_explanation *e, char *buf,
+                        size_t len)
+{
+        seccomp_code_name(f->rec.code, buf, len);
+        if ((f->rec.code & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_ERRNO &&
+            !(f->rec.code & SECCOMP_RET_DATA) && e->errno_name[0])
+                snprintf(buf, len, "errno %s", e->errno_name);
+}
+
 static void print_text(const struct config *cfg, const struct found *f,
                        const struct denial_explanation *e)
 {
         char when[32], action[64];
         time_text(f->rec.time_ms, when, sizeof(when));
-        seccomp_code_name(f->rec.code, action, sizeof(action));
+        action_text(f, e, action, sizeof(action));
         printf("%s  user %s  session %s  policy %s\n", when, f->login->user, f->login->id,
                f->login->policy);
         printf("  process   %s (%s) pid %d uid %u%s\n", f->rec.comm[0] ? f->rec.comm : "?",
@@ -189,7 +201,7 @@ static void print_json(const struct found *f, const struct denial_explanation *e
 {
         char when[32], action[64];
         time_text(f->rec.time_ms, when, sizeof(when));
-        seccomp_code_name(f->rec.code, action, sizeof(action));
+        action_text(f, e, action, sizeof(action));
         printf("%s\n  {\"time\": %llu.%03u, \"time_text\": ", first ? "" : ",",
                (unsigned long long)(f->rec.time_ms / 1000), (unsigned)(f->rec.time_ms % 1000));
         json_str(stdout, when);
