@@ -778,12 +778,13 @@ static int effective_rules(const struct ruleset *rs, struct strv *rules)
                 r = strv_push(rules, buf);
         }
         if (r == 0)
-                r = strv_push(rules,
-                              strdup_printf("calls newer than libseccomp %u.%u.%u knows: %s",
-                                            seccomp_version()->major, seccomp_version()->minor,
-                                            seccomp_version()->micro,
-                                            rs->action == SECCOMP_ACTION_LOG ? "allowed and logged"
-                                                                             : "ENOSYS"));
+                r = strv_push(
+                    rules, strdup_printf("calls newer than libseccomp %u.%u.%u knows: %s",
+                                         seccomp_version()->major, seccomp_version()->minor,
+                                         seccomp_version()->micro,
+                                         rs->action == SECCOMP_ACTION_LOG ? "allowed and logged"
+                                         : rs->action == SECCOMP_ACTION_ERRNO_LOG ? "ENOSYS, logged"
+                                                                                  : "ENOSYS"));
         if (r == 0)
                 r = strv_push(rules, strdup("non-native ABIs (i386, x32): the process is killed"));
         return r;
