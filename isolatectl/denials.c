@@ -254,7 +254,7 @@ static const struct {
     {"@privileged", "calls that need a capability the session should not hold"},
 };
 
-static const char *deliberate_risk(const char *group)
+const char *syscall_deliberate_risk(const char *group)
 {
         for (size_t i = 0; i < ELEMENTSOF(deliberate); i++)
                 if (STREQ(deliberate[i].group, group))
@@ -271,7 +271,7 @@ static bool group_has(const struct syscall_group *g, const char *name)
 }
 
 /* Whether a config entry (a name or an @group) covers name. */
-static bool spec_covers(const char *spec, const char *name)
+bool syscall_spec_covers(const char *spec, const char *name)
 {
         if (spec[0] != '@')
                 return STREQ(spec, name);
@@ -280,7 +280,7 @@ static bool spec_covers(const char *spec, const char *name)
 }
 
 /* The first group of the config that has name, preferring one of the default's. */
-static const struct syscall_group *group_of(const char *name)
+const struct syscall_group *syscall_group_of(const char *name)
 {
         size_t n;
         const struct syscall_group *g = syscall_groups(&n);
@@ -358,7 +358,7 @@ static void deny_without(const struct policy *p, const char *name, char *buf, si
         char items[768] = "";
         for (size_t i = 0; i < p->syscalls_deny.n; i++) {
                 const char *spec = p->syscalls_deny.v[i];
-                if (!spec_covers(spec, name)) {
+                if (!syscall_spec_covers(spec, name)) {
                         list_add(items, sizeof(items), spec);
                         continue;
                 }
@@ -384,12 +384,12 @@ static void allow_with(const struct policy *p, const char *name, char *buf, size
         snprintf(buf, len, "syscalls_allow = { %s }", items);
 }
 
-static bool policy_allows(const struct policy *p, const char *name)
+bool policy_allows_name(const struct policy *p, const char *name)
 {
         if (in_default(name))
                 return true;
         for (size_t i = 0; i < p->syscalls_allow.n; i++)
-                if (spec_covers(p->syscalls_allow.v[i], name))
+                if (syscall_spec_covers(p->syscalls_allow.v[i], name))
                         return true;
         return false;
 }
@@ -409,7 +409,7 @@ void denial_explain(const struct seccomp_record *r, const struct policy *p, cons
                 snprintf(ret->syscall, sizeof(ret->syscall), "%s", name);
         else
                 snprintf(ret->syscall, sizeof(ret->syscall), "#%ld", r->syscall);
-        const struct syscall_group *g = name ? group_of(name) : NULL;
+        const struct syscall_group *g = name ? syscall_group_of(name) : NULL;
         if (g)
                 snprintf(ret->group, sizeof(ret->group), "%s", g->name);
 
@@ -433,7 +433,7 @@ void denial_explain(const struct seccomp_record *r, const struct policy *p, cons
         char line[600];
         for (size_t i = 0; i < p->syscalls_deny.n; i++) {
                 const char *spec = p->syscalls_deny.v[i];
-                if (!spec_covers(spec, name))
+                if (!syscall_spec_covers(spec, name))
                         continue;
                 key_line(config_file, p, "syscalls_deny", line, sizeof(line));
                 snprintf(ret->decided_by, sizeof(ret->decided_by), "%s (policy %s denies %s%s%s)",
@@ -441,18 +441,18 @@ void denial_explain(const struct seccomp_record *r, const struct policy *p, cons
                          spec[0] == '@' ? ", which has " : "", spec[0] == '@' ? name : "");
                 char deny[512], allow[512] = "";
                 deny_without(p, name, deny, sizeof(deny));
-                if (!policy_allows(p, name))
+                if (!policy_allows_name(p, name))
                         allow_with(p, name, allow, sizeof(allow));
                 snprintf(ret->fix, sizeof(ret->fix), "%s%s%s", deny, allow[0] ? "\n" : "", allow);
                 break;
         }
-        if (!ret->decided_by[0] && STREQ(name, "clone3") && !policy_allows(p, name)) {
+        if (!ret->decided_by[0] && STREQ(name, "clone3") && !policy_allows_name(p, name)) {
                 snprintf(ret->decided_by, sizeof(ret->decided_by),
                          "the filter: clone3 gets ENOSYS unless @namespaces is allowed (its flags "
                          "are in memory seccomp cannot read); libc falls back to clone");
                 ret->expected = true;
                 snprintf(ret->errno_name, sizeof(ret->errno_name), "ENOSYS");
-        } else if (!ret->decided_by[0] && policy_allows(p, name)) {
+        } else if (!ret->decided_by[0] && policy_allows_name(p, name)) {
                 /* allowed by name, refused by an argument condition (seccomp.c) */
                 if (STREQ(name, "socket"))
                         snprintf(ret->errno_name, sizeof(ret->errno_name), "EAFNOSUPPORT");
@@ -470,7 +470,7 @@ void denial_explain(const struct seccomp_record *r, const struct policy *p, cons
                 if (STREQ(name, "clone")) {
                         allow_with(p, "@namespaces", ret->fix, sizeof(ret->fix));
                         snprintf(ret->warning, sizeof(ret->warning), "risk: %s",
-                                 deliberate_risk("@namespaces"));
+                                 syscall_deliberate_risk("@namespaces"));
                 }
         } else if (!ret->decided_by[0]) {
                 key_line(config_file, p, "syscalls_allow", line, sizeof(line));
@@ -485,7 +485,7 @@ void denial_explain(const struct seccomp_record *r, const struct policy *p, cons
                 }
                 allow_with(p, name, ret->fix, sizeof(ret->fix));
         }
-        const char *risk = g && !g->in_default ? deliberate_risk(g->name) : NULL;
+        const char *risk = g && !g->in_default ? syscall_deliberate_risk(g->name) : NULL;
         if (risk && ret->fix[0] && !ret->warning[0])
                 snprintf(ret->warning, sizeof(ret->warning),
                          "risk: the default denies %s on purpose: %s", g->name, risk);

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "../conf/policy.h"
@@ -66,9 +67,39 @@ struct denial_explanation {
 void denial_explain(const struct seccomp_record *r, const struct policy *p, const char *config_file,
                     struct denial_explanation *ret);
 
+/* What suggest shares with why. */
+struct syscall_group;
+/* Whether a config entry (a name or an @group) covers name. */
+bool syscall_spec_covers(const char *spec, const char *name);
+/* The first group of the config that has name, preferring one of the default's; NULL: none. */
+const struct syscall_group *syscall_group_of(const char *name);
+/* The risk of allowing a group the shipped default denies on purpose; NULL: not one. */
+const char *syscall_deliberate_risk(const char *group);
+/* Whether the policy's list (the default's groups and syscalls_allow, before syscalls_deny)
+ * has name. */
+bool policy_allows_name(const struct policy *p, const char *name);
+
 /* Reads the records of the host's sources into fn, oldest first per source: /dev/kmsg and
  * /var/log/audit/audit.log (audit_log: another path, for tests; NULL: that one). sources gets
  * the names of the sources read, comma-separated, and missing what could not be read and
  * why. Returns the number of records, or -errno when fn failed. */
 int denials_read(const char *audit_log, int (*fn)(const struct seccomp_record *r, void *data),
                  void *data, char *sources, size_t sources_len, char *missing, size_t missing_len);
+
+/* --since TIME: unix seconds, "YYYY-MM-DD HH:MM[:SS]" (local), or an age (30s, 10m, 2h, 1d),
+ * as unix ms. -EINVAL for anything else. (why.c) */
+int why_since_parse(const char *s, uint64_t *ret_ms);
+
+/* The config text with policy p's syscalls_allow and syscalls_deny changed so that every name
+ * in needed is allowed: deny entries naming one dropped, a group that has one replaced by its
+ * other members, and the names the list lacks added, as a group where every member of a group
+ * outside the default was used. Other lines stay as they are; a key the block lacks goes after
+ * its opening line. ret_warnings gets one line per added item that lifts a deliberate denial,
+ * naming the risk. -ENOENT: no block at p->line; -ENOTSUP: the block is on one line; -EBADMSG:
+ * its braces do not close. (suggest.c) */
+int suggest_config_text(const char *text, const struct policy *p, const struct strv *needed,
+                        char **ret_text, struct strv *ret_warnings);
+/* A unified diff from old_text to new_text: one hunk, three lines of context. Nothing when the
+ * texts are the same. */
+void text_diff(FILE *out, const char *old_name, const char *old_text, const char *new_name,
+               const char *new_text);

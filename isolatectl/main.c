@@ -40,9 +40,10 @@ int main(int argc, char **argv)
                 const char *name;
                 int (*fn)(int, char **);
         } commands[] = {
-            {"check", cmd_check},   {"explain", cmd_explain}, {"run", cmd_run},
-            {"list", cmd_list},     {"kill", cmd_kill},       {"gc", cmd_gc},
-            {"status", cmd_status}, {"apply", cmd_apply},     {"why", cmd_why},
+            {"check", cmd_check},     {"explain", cmd_explain}, {"run", cmd_run},
+            {"list", cmd_list},       {"kill", cmd_kill},       {"gc", cmd_gc},
+            {"status", cmd_status},   {"apply", cmd_apply},     {"why", cmd_why},
+            {"suggest", cmd_suggest},
         };
         if (argc < 2) {
                 usage(stderr);

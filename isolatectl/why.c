@@ -74,7 +74,7 @@ static int record_collect(const struct seccomp_record *r, void *data)
 
 /* Logins are collected once, before the records: pointers into w->logins stay valid. */
 
-static int since_parse(const char *s, uint64_t *ret_ms)
+int why_since_parse(const char *s, uint64_t *ret_ms)
 {
         uint64_t u;
         if (safe_atou64(s, &u) == 0) {
@@ -255,7 +255,7 @@ int cmd_why(int argc, char **argv)
                         config = optarg;
                         break;
                 case 's':
-                        if (since_parse(optarg, &w.since_ms) < 0) {
+                        if (why_since_parse(optarg, &w.since_ms) < 0) {
                                 fprintf(stderr,
                                         "isolatectl why: bad --since '%s' (unix seconds, "
                                         "'YYYY-MM-DD HH:MM[:SS]', or 30s, 10m, 2h, 1d)\n",
