@@ -151,6 +151,8 @@ static int policy_ranges(const struct lines *l, const struct policy *p, size_t *
                         }
                 }
                 int b = brace_balance(l->v[i]);
+                if (!opened && b == 0 && strchr(l->v[i], '{'))
+                        return -ENOTSUP; /* the whole block on one line */
                 if (!opened && b > 0) {
                         if (b != 1)
                                 return -ENOTSUP; /* the whole block on one line */

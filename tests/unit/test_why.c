@@ -327,6 +327,135 @@ static void test_errno_log_sets_the_log_flag(void **state)
         assert_int_equal(system(cmd), 0);
 }
 
+static struct strv strv_of(const char **v)
+{
+        size_t n = 0;
+        while (v[n])
+                n++;
+        return (struct strv){(char **)v, n};
+}
+
+/* The text suggest builds: the lists changed in place, the rest as written, and a config
+ * that loads (isolatectl check) with the names allowed. */
+static void test_suggest_text(void **state)
+{
+        const char *text = "default_policy = a\n"
+                           "policy a {\n"
+                           "  network = host\n"
+                           "}\n"
+                           "policy t {   # the trial\n"
+                           "    seccomp_action = log\n"
+                           "    syscalls_deny = { ptrace, @numa }\n"
+                           "}\n";
+        char *deny_v[] = {(char *)"ptrace", (char *)"@numa", NULL};
+        struct policy p = {.name = (char *)"t", .line = 5, .syscalls_deny = {deny_v, 2}};
+        const char *one[] = {"migrate_pages", NULL};
+        struct strv needed = strv_of(one), warnings = {0};
+        char *out = NULL;
+        assert_int_equal(suggest_config_text(text, &p, &needed, &out, &warnings), 0);
+        assert_string_equal(out, "default_policy = a\n"
+                                 "policy a {\n"
+                                 "  network = host\n"
+                                 "}\n"
+                                 "policy t {   # the trial\n"
+                                 "    syscalls_allow = { migrate_pages }\n"
+                                 "    seccomp_action = log\n"
+                                 "    syscalls_deny = { ptrace, mbind, move_pages, "
+                                 "set_mempolicy_home_node }\n"
+                                 "}\n");
+        assert_int_equal(warnings.n, 0);
+
+        /* the diff of it */
+        char *diff = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&diff, &len);
+        assert_non_null(f);
+        text_diff(f, "a.conf", text, "a.conf", out);
+        fclose(f);
+        assert_string_equal(diff, "--- a.conf\n+++ a.conf\n@@ -3,6 +3,7 @@\n"
+                                  "   network = host\n"
+                                  " }\n"
+                                  " policy t {   # the trial\n"
+                                  "-    seccomp_action = log\n"
+                                  "-    syscalls_deny = { ptrace, @numa }\n"
+                                  "+    syscalls_allow = { migrate_pages }\n"
+                                  "+    seccomp_action = log\n"
+                                  "+    syscalls_deny = { ptrace, mbind, move_pages, "
+                                  "set_mempolicy_home_node }\n"
+                                  " }\n");
+        free(diff);
+
+        /* loads, and the trial's list now has it */
+        char path[] = "/tmp/test_why-suggest-XXXXXX";
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, out, strlen(out)), (ssize_t)strlen(out));
+        close(fd);
+        struct config *cfg = NULL;
+        struct config_errors errs = {0};
+        int r = config_load(path, false, &cfg, &errs);
+        for (size_t i = 0; i < errs.n; i++)
+                fprintf(stderr, "%s\n", errs.msgs[i]);
+        assert_int_equal(r, 0);
+        const struct policy *t = &cfg->policies[1];
+        assert_string_equal(t->name, "t");
+        assert_true(policy_allows_name(t, "migrate_pages"));
+        assert_int_equal(t->syscalls_deny.n, 4);
+        config_free(cfg);
+        config_errors_free(&errs);
+        unlink(path);
+        free(out);
+
+        /* every member of @numa used, and bpf: the group whole, and bpf's risk named */
+        const char *all[] = {
+            "mbind", "migrate_pages", "move_pages", "set_mempolicy_home_node", "bpf", NULL};
+        needed = strv_of(all);
+        assert_int_equal(suggest_config_text(text, &p, &needed, &out, &warnings), 0);
+        assert_non_null(strstr(out, "    syscalls_allow = { @numa, bpf }\n"));
+        assert_non_null(strstr(out, "    syscalls_deny = { ptrace }\n"));
+        assert_int_equal(warnings.n, 1);
+        assert_non_null(strstr(warnings.v[0], "bpf: the default denies @bpf on purpose"));
+        free(out);
+        free(warnings.v[0]);
+        free(warnings.v);
+}
+
+static void test_suggest_text_layouts(void **state)
+{
+        /* a list over several lines is replaced whole */
+        const char *text = "policy t {\n"
+                           "  syscalls_allow = {\n"
+                           "    @keyring,   # for the agent\n"
+                           "    personality\n"
+                           "  }\n"
+                           "}\n";
+        char *allow_v[] = {(char *)"@keyring", (char *)"personality", NULL};
+        struct policy p = {.name = (char *)"t", .line = 1, .syscalls_allow = {allow_v, 2}};
+        const char *one[] = {"perf_event_open", NULL};
+        struct strv needed = strv_of(one), warnings = {0};
+        char *out = NULL;
+        assert_int_equal(suggest_config_text(text, &p, &needed, &out, &warnings), 0);
+        assert_string_equal(out, "policy t {\n"
+                                 "  syscalls_allow = { @keyring, personality, perf_event_open }\n"
+                                 "}\n");
+        assert_int_equal(warnings.n, 1);
+        free(out);
+        free(warnings.v[0]);
+        free(warnings.v);
+        warnings = (struct strv){0};
+        /* a block on one line, a policy line that is not there, braces that never close */
+        struct policy q = {.name = (char *)"t", .line = 1};
+        assert_int_equal(suggest_config_text("policy t { seccomp_action = log }\n", &q, &needed,
+                                             &out, &warnings),
+                         -ENOTSUP);
+        q.line = 9;
+        assert_int_equal(suggest_config_text(text, &q, &needed, &out, &warnings), -ENOENT);
+        q.line = 1;
+        assert_int_equal(suggest_config_text("policy t {\n  syscalls_deny = { a,\n", &q, &needed,
+                                             &out, &warnings),
+                         -EBADMSG);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -340,6 +469,8 @@ int main(void)
                                             conf_teardown),
             cmocka_unit_test(test_login_entries),
             cmocka_unit_test(test_errno_log_sets_the_log_flag),
+            cmocka_unit_test(test_suggest_text),
+            cmocka_unit_test(test_suggest_text_layouts),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
