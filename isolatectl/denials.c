@@ -452,6 +452,13 @@ void denial_explain(const struct seccomp_record *r, const struct policy *p, cons
                          "are in memory seccomp cannot read); libc falls back to clone");
                 ret->expected = true;
                 snprintf(ret->errno_name, sizeof(ret->errno_name), "ENOSYS");
+        } else if (!ret->decided_by[0] && policy_allows_name(p, name) && !STREQ(name, "clone") &&
+                   !STREQ(name, "ioctl") && !STREQ(name, "socket") && !STREQ(name, "personality")) {
+                snprintf(ret->decided_by, sizeof(ret->decided_by),
+                         "not the config as it is now: policy %s allows %s (the record is from "
+                         "before a change, or from a sandbox built from an older definition)",
+                         p->name, name);
+                ret->expected = false;
         } else if (!ret->decided_by[0] && policy_allows_name(p, name)) {
                 /* allowed by name, refused by an argument condition (seccomp.c) */
                 if (STREQ(name, "socket"))

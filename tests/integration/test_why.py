@@ -29,6 +29,9 @@ policy numa_off {
 policy quiet {
   syscalls_deny = { @numa }
 }
+policy trial {
+  seccomp_action = log
+}
 """
 
 
@@ -74,16 +77,18 @@ class TestWhy(unittest.TestCase):
         cls.u1 = cls.sb.user("isolate-w1")
         cls.u2 = cls.sb.user("isolate-w2")
         cls.u3 = cls.sb.user("isolate-w3")
+        cls.u4 = cls.sb.user("isolate-w4")
         cls.cfg = cls.sb.config(
             policies=POLICIES,
             body=(f'match {{\n users = {{"{cls.u1.name}", "{cls.u2.name}"}}\n'
                   f' policy = numa_off\n}}\n'
-                  f'match {{\n users = {{"{cls.u3.name}"}}\n policy = quiet\n}}\n'))
+                  f'match {{\n users = {{"{cls.u3.name}"}}\n policy = quiet\n}}\n'
+                  f'match {{\n users = {{"{cls.u4.name}"}}\n policy = trial\n}}\n'))
         cls.env = PrivateEnv({"sshd": sshd_stack(cls.cfg)})
         cls.addClassCleanup(cls.env.close)
         cls.srv = SshServer(cls.env, extra_env=sanitizer_env(BUILD, cls.env.workdir))
         cls.addClassCleanup(cls.srv.close)
-        for u in (cls.u1, cls.u2, cls.u3):
+        for u in (cls.u1, cls.u2, cls.u3, cls.u4):
             cls.srv.authorize(u.name)
         cls.srv.start()
         cls.since = str(int(time.time()) - 1)
@@ -175,6 +180,63 @@ class TestWhy(unittest.TestCase):
         self.assertEqual(doc["denials"], [], doc)
         out = self.why(self.u3.name)
         self.assertIn("no refusals found", out)
+
+    def test_suggest_from_log_mode_then_errno_without_refusal(self):
+        """Log mode: the trial's session uses calls outside the default (strace -f true,
+        migratepages); suggest proposes exactly those, the config with the diff applied
+        passes check, and the same workload then runs under errno-log without a refusal."""
+        workload = ("strace -f -o /dev/null true; echo strace=$?; "
+                    "migratepages $$ 0 0; echo migrate=$?")
+        since = str(int(time.time()) - 1)
+        r = self.srv.ssh(self.u4.name, workload)
+        self.assertIn("migrate=0", r.stdout, r.stdout + r.stderr)  # log: allowed
+        # what the kernel logged for the trial's sessions, by name
+        deadline = time.monotonic() + 10
+        while True:
+            doc = json.loads(self.why("--json", "--all", self.u4.name))
+            used = {d["syscall"] for d in doc["denials"] if not d["by_design"]
+                    and d["action"] == "log (allowed)"}
+            if "migrate_pages" in used or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        self.assertIn("migrate_pages", used, doc)
+        out = subprocess.run([ISOLATECTL, "suggest", "-c", self.cfg, "--since", since, "trial"],
+                             capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        proposed = set(re.findall(r"^# used: (\S+) ", out.stdout, re.M))
+        self.assertEqual(proposed, used, out.stdout)
+        self.assertIn("+  syscalls_allow = {", out.stdout)
+        self.assertRegex(out.stdout, r"\+  syscalls_allow = \{[^}]*migrate_pages")
+        # applied with patch(1), then errno-log instead of log: check accepts it
+        with open(self.cfg) as f:
+            original = f.read()
+        self.addCleanup(self._restore, original)
+        p = subprocess.run(["patch", self.cfg], input=out.stdout, capture_output=True,
+                           text=True)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        with open(self.cfg) as f:
+            text = f.read()
+        self.assertIn("policy trial {\n  syscalls_allow = {", text)
+        with open(self.cfg, "w") as f:
+            f.write(text.replace("policy trial {\n", "policy trial {\n  seccomp_action = "
+                                 "errno-log\n").replace("  seccomp_action = log\n", ""))
+        c = subprocess.run([ISOLATECTL, "check", "-c", self.cfg, "--pam-dir",
+                            os.path.join(self.env.workdir, "no-pam")],
+                           capture_output=True, text=True)
+        self.assertIn(": OK,", c.stdout + c.stderr, c.stdout + c.stderr)
+        since2 = str(int(time.time()) + 1)
+        time.sleep(1.2)  # --since has whole seconds: nothing of the first run
+        r = self.srv.ssh(self.u4.name, workload)
+        self.assertIn("strace=0", r.stdout, r.stdout + r.stderr)
+        self.assertIn("migrate=0", r.stdout, r.stdout + r.stderr)
+        time.sleep(2)  # the kernel's audit thread prints asynchronously
+        after = subprocess.run([ISOLATECTL, "why", "-c", self.cfg, "--since", since2, "--json",
+                                self.u4.name], capture_output=True, text=True, timeout=60)
+        self.assertEqual(json.loads(after.stdout)["denials"], [], after.stdout)
+
+    def _restore(self, text):
+        with open(self.cfg, "w") as f:
+            f.write(text)
 
     def test_bad_input(self):
         r = subprocess.run([ISOLATECTL, "why", "-c", self.cfg, "no-such-user-xyz"],

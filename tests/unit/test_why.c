@@ -240,6 +240,12 @@ static void test_explain_default_list_and_risk(void **state)
         assert_string_equal(e.fix, "syscalls_allow = { @namespaces }");
         assert_non_null(strstr(e.warning, "risk:"));
 
+        /* allowed by the config as it is now: a record from before a change */
+        r.syscall = seccomp_syscall_resolve_name("read");
+        denial_explain(&r, &p, conf_path, &e);
+        assert_non_null(strstr(e.decided_by, "not the config as it is now: policy a allows read"));
+        assert_string_equal(e.fix, "");
+
         /* a number libseccomp does not know, and a foreign ABI: no config change helps */
         r.syscall = 1000;
         denial_explain(&r, &p, conf_path, &e);
