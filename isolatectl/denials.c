@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../client/util.h"
@@ -566,26 +567,147 @@ static int audit_log_read(const char *path, int (*fn)(const struct seccomp_recor
         return r < 0 ? r : count;
 }
 
+/* journald copies the kernel's log: its kernel messages of this boot (-k), as kmsg had them,
+ * including what kmsg's ring has lost since. Read through journalctl, as status does. */
+static int journal_read(int (*fn)(const struct seccomp_record *r, void *data), void *data,
+                        char *missing, size_t missing_len)
+{
+        if (access("/run/systemd/journal/socket", F_OK) < 0) {
+                note(missing, missing_len, "the journal", "journald is not running");
+                return -1;
+        }
+        char *argv[] = {
+            (char *)"journalctl", (char *)"-q",  (char *)"--no-pager",       (char *)"-k",
+            (char *)"-o",         (char *)"cat", (char *)"--grep=type=1326", NULL};
+        int pipefd[2];
+        if (pipe2(pipefd, O_CLOEXEC) < 0) {
+                note(missing, missing_len, "the journal", strerror(errno));
+                return -1;
+        }
+        pid_t pid = fork();
+        if (pid == 0) {
+                if (dup2(pipefd[1], 1) < 0)
+                        _exit(127);
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+                if (null >= 0) {
+                        dup2(null, 0);
+                        dup2(null, 2);
+                }
+                execvp("journalctl", argv);
+                _exit(127);
+        }
+        close(pipefd[1]);
+        if (pid < 0) {
+                close(pipefd[0]);
+                note(missing, missing_len, "the journal", strerror(errno));
+                return -1;
+        }
+        FILE *f = fdopen(pipefd[0], "re");
+        int count = 0, r = 0;
+        if (f) {
+                char *line = NULL;
+                size_t cap = 0;
+                while (r >= 0 && getline(&line, &cap, f) > 0) {
+                        struct seccomp_record rec;
+                        if (seccomp_record_parse(line, &rec) < 0)
+                                continue;
+                        count++;
+                        r = fn(&rec, data);
+                }
+                free(line);
+                fclose(f); /* a stop on fn's error: journalctl gets EPIPE and ends */
+        } else
+                close(pipefd[0]);
+        int st = 0;
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+                ;
+        if (r < 0)
+                return r;
+        /* journalctl --grep exits 1 when nothing matched */
+        if (!WIFEXITED(st) || (WEXITSTATUS(st) != 0 && WEXITSTATUS(st) != 1)) {
+                note(missing, missing_len, "the journal", "journalctl failed");
+                return -1;
+        }
+        return count;
+}
+
+/* The same record from two sources (kmsg and the journal's copy of it) is given once: the
+ * audit timestamp and serial name it. */
+struct dedupe {
+        int (*fn)(const struct seccomp_record *r, void *data);
+        void *data;
+        uint64_t *keys; /* open addressing; 0: empty */
+        size_t cap, n;
+};
+
+static int dedupe_add(struct dedupe *d, uint64_t key)
+{
+        if (key == 0)
+                key = 1;
+        if ((d->n + 1) * 2 > d->cap) {
+                size_t cap = d->cap ? d->cap * 2 : 1024;
+                uint64_t *keys = calloc(cap, sizeof(*keys));
+                if (!keys)
+                        return -ENOMEM;
+                for (size_t i = 0; i < d->cap; i++)
+                        if (d->keys[i]) {
+                                size_t j = d->keys[i] % cap;
+                                while (keys[j])
+                                        j = (j + 1) % cap;
+                                keys[j] = d->keys[i];
+                        }
+                free(d->keys);
+                d->keys = keys;
+                d->cap = cap;
+        }
+        size_t j = key % d->cap;
+        while (d->keys[j]) {
+                if (d->keys[j] == key)
+                        return 0; /* seen */
+                j = (j + 1) % d->cap;
+        }
+        d->keys[j] = key;
+        d->n++;
+        return 1;
+}
+
+static int dedupe_fn(const struct seccomp_record *r, void *data)
+{
+        struct dedupe *d = data;
+        uint64_t key = (r->time_ms * 0x9E3779B97F4A7C15ULL) ^ (r->serial * 0xC2B2AE3D27D4EB4FULL);
+        int q = dedupe_add(d, key);
+        if (q <= 0)
+                return q;
+        return d->fn(r, d->data);
+}
+
 int denials_read(const char *audit_log, int (*fn)(const struct seccomp_record *r, void *data),
                  void *data, char *sources, size_t sources_len, char *missing, size_t missing_len)
 {
         sources[0] = '\0';
         missing[0] = '\0';
+        struct dedupe d = {.fn = fn, .data = data};
         int total = 0;
-        int n = kmsg_read(fn, data, missing, missing_len);
-        if (n < -1)
-                return n;
+        int n = kmsg_read(dedupe_fn, &d, missing, missing_len);
         if (n >= 0) {
                 note(sources, sources_len, "/dev/kmsg", NULL);
                 total += n;
         }
-        const char *path = audit_log ? audit_log : "/var/log/audit/audit.log";
-        n = audit_log_read(path, fn, data, missing, missing_len);
-        if (n < -1)
-                return n;
-        if (n >= 0) {
-                note(sources, sources_len, path, NULL);
-                total += n;
+        if (n >= -1) {
+                n = journal_read(dedupe_fn, &d, missing, missing_len);
+                if (n >= 0) {
+                        note(sources, sources_len, "the journal", NULL);
+                        total += n;
+                }
         }
-        return total;
+        const char *path = audit_log ? audit_log : "/var/log/audit/audit.log";
+        if (n >= -1) {
+                n = audit_log_read(path, dedupe_fn, &d, missing, missing_len);
+                if (n >= 0) {
+                        note(sources, sources_len, path, NULL);
+                        total += n;
+                }
+        }
+        free(d.keys);
+        return n < -1 ? n : total;
 }

@@ -79,10 +79,12 @@ const char *syscall_deliberate_risk(const char *group);
  * has name. */
 bool policy_allows_name(const struct policy *p, const char *name);
 
-/* Reads the records of the host's sources into fn, oldest first per source: /dev/kmsg and
- * /var/log/audit/audit.log (audit_log: another path, for tests; NULL: that one). sources gets
- * the names of the sources read, comma-separated, and missing what could not be read and
- * why. Returns the number of records, or -errno when fn failed. */
+/* Reads the records of the host's sources into fn, oldest first per source, each record once
+ * (the journal's copy of a kmsg record is the same record): /dev/kmsg, the journal's kernel
+ * messages of this boot when journald runs (journalctl -k), /var/log/audit/audit.log
+ * (audit_log: another path; NULL: that one). sources gets the names of the sources read,
+ * "; "-separated, and missing what could not be read and why. Returns the number of records
+ * read, or -errno when fn failed. */
 int denials_read(const char *audit_log, int (*fn)(const struct seccomp_record *r, void *data),
                  void *data, char *sources, size_t sources_len, char *missing, size_t missing_len);
 

@@ -53,9 +53,6 @@ static int record_collect(const struct seccomp_record *r, void *data)
         struct why_ctx *w = data;
         if (r->time_ms < w->since_ms)
                 return 0;
-        for (size_t i = 0; i < w->n; i++) /* the same record from two sources */
-                if (w->v[i].rec.serial == r->serial && w->v[i].rec.time_ms == r->time_ms)
-                        return 0;
         bool by_session = false;
         const struct login_entry *l = denial_login(r, w->logins, w->n_logins, &by_session);
         if (!l)

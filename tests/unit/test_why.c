@@ -333,6 +333,51 @@ static void test_errno_log_sets_the_log_flag(void **state)
         assert_int_equal(system(cmd), 0);
 }
 
+static int count_marked(const struct seccomp_record *r, void *data)
+{
+        if (STREQ(r->comm, "test-why-marker"))
+                (*(int *)data)++;
+        return 0;
+}
+
+/* denials_read: a record that reaches it twice (kmsg and the journal's copy, or a log read
+ * twice) is given once; a source that is missing is named with its reason. */
+static void test_sources_and_duplicates(void **state)
+{
+        char path[] = "/tmp/test_why-audit-XXXXXX";
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        const char *rec =
+            "type=SECCOMP msg=audit(1000000000.578:4242424242): auid=1 uid=1 gid=1 ses=7 "
+            "pid=5 comm=\"test-why-marker\" exe=\"/x\" sig=0 arch=c000003e "
+            "syscall=256 compat=0 ip=0x1 code=0x50000\n";
+        const char *other =
+            "type=SECCOMP msg=audit(1000000000.579:4242424243): auid=1 uid=1 gid=1 ses=7 "
+            "pid=5 comm=\"test-why-marker\" exe=\"/x\" sig=0 arch=c000003e "
+            "syscall=256 compat=0 ip=0x1 code=0x50000\n";
+        const char *junk = "type=SECCOMP msg=audit(1796587111.580:94): auid=1 uid=1 gid=1\n"
+                           "\x01\x02 not a record\n";
+        assert_true(write(fd, rec, strlen(rec)) > 0);
+        assert_true(write(fd, junk, strlen(junk)) > 0);
+        assert_true(write(fd, rec, strlen(rec)) > 0);
+        assert_true(write(fd, other, strlen(other)) > 0);
+        close(fd);
+        char sources[512], missing[512];
+        int n = 0;
+        assert_true(denials_read(path, count_marked, &n, sources, sizeof(sources), missing,
+                                 sizeof(missing)) >= 0);
+        assert_int_equal(n, 2);
+        assert_non_null(strstr(sources, path));
+        unlink(path);
+        n = 0;
+        assert_true(denials_read(path, count_marked, &n, sources, sizeof(sources), missing,
+                                 sizeof(missing)) >= 0);
+        assert_int_equal(n, 0);
+        char want[128];
+        snprintf(want, sizeof(want), "%s: No such file or directory", path);
+        assert_non_null(strstr(missing, want));
+}
+
 static struct strv strv_of(const char **v)
 {
         size_t n = 0;
@@ -475,6 +520,7 @@ int main(void)
                                             conf_teardown),
             cmocka_unit_test(test_login_entries),
             cmocka_unit_test(test_errno_log_sets_the_log_flag),
+            cmocka_unit_test(test_sources_and_duplicates),
             cmocka_unit_test(test_suggest_text),
             cmocka_unit_test(test_suggest_text_layouts),
         };
