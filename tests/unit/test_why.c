@@ -2,6 +2,7 @@
  * audit records as kmsg and auditd write them, junk and truncated lines, other record types;
  * the login a record is tied to; the config line that decided and the line to paste; the
  * log of logins the helper keeps (session-helper/registry.c); errno-log's filter flag. */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -312,6 +313,50 @@ static void test_login_entries(void **state)
         rmdir(dir);
 }
 
+/* The registry keeps the caller's audit session; a record written before it has none. */
+static void test_registry_audit_session(void **state)
+{
+        char rt[] = "/tmp/test_why-rt-XXXXXX";
+        assert_non_null(mkdtemp(rt));
+        struct isolate_error err = {0};
+        assert_int_equal(registry_prepare(rt, &err), 0);
+        struct session_record *rec = calloc(1, sizeof(*rec));
+        struct session_record *back = calloc(1, sizeof(*back));
+        assert_non_null(rec);
+        assert_non_null(back);
+        snprintf(rec->id, sizeof(rec->id), "0123456789abcdef");
+        snprintf(rec->user, sizeof(rec->user), "w1");
+        snprintf(rec->policy, sizeof(rec->policy), "numa_off");
+        rec->caller_pid = rec->init_pid = getpid();
+        rec->cgroup.backend = CGROUP_BACKEND_V2;
+        rec->caps.scalars = CAP_SCALARS_UNSET;
+        rec->audit_session = 315;
+        assert_int_equal(registry_write(rt, rec, &err), 0);
+        assert_int_equal(registry_read(rt, rec->id, back), 0);
+        assert_int_equal(back->audit_session, 315);
+        /* the same file without the line, as an older helper wrote it */
+        char path[PATH_MAX], cmd[PATH_MAX + 64];
+        snprintf(path, sizeof(path), "%s/sessions/%s", rt, rec->id);
+        snprintf(cmd, sizeof(cmd), "sed -i '/^audit_session=/d' '%s'", path);
+        assert_int_equal(system(cmd), 0);
+        assert_int_equal(registry_read(rt, rec->id, back), 0);
+        assert_int_equal(back->audit_session, AUDIT_SESSION_UNSET);
+        /* this process's own, as the helper reads its caller's */
+        uint32_t ses = registry_audit_session_of(getpid());
+        FILE *f = fopen("/proc/self/sessionid", "re");
+        unsigned long long want = AUDIT_SESSION_UNSET;
+        if (f) {
+                assert_int_equal(fscanf(f, "%llu", &want), 1);
+                fclose(f);
+        }
+        assert_int_equal(ses, want);
+        assert_int_equal(registry_audit_session_of(0), AUDIT_SESSION_UNSET);
+        free(rec);
+        free(back);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", rt);
+        assert_int_equal(system(cmd), 0);
+}
+
 static void test_errno_log_sets_the_log_flag(void **state)
 {
         char dir[] = "/tmp/test_why-cache-XXXXXX";
@@ -520,6 +565,7 @@ int main(void)
                                             conf_teardown),
             cmocka_unit_test(test_login_entries),
             cmocka_unit_test(test_errno_log_sets_the_log_flag),
+            cmocka_unit_test(test_registry_audit_session),
             cmocka_unit_test(test_sources_and_duplicates),
             cmocka_unit_test(test_suggest_text),
             cmocka_unit_test(test_suggest_text_layouts),
