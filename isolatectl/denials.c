@@ -220,8 +220,20 @@ const struct login_entry *denial_login(const struct seccomp_record *r,
                 for (size_t i = 0; i < n; i++)
                         if (logins[i].audit_session == r->ses && logins[i].time <= t)
                                 best = &logins[i];
-                if (best)
+                if (best) {
                         *ret_by_session = true;
+                        return best;
+                }
+                /* a later login that joined a user-scope sandbox by ticket never met the
+                 * helper: its login uid (auid) and time lead to the user's sandbox */
+                if (r->auid == AUDIT_SESSION_UNSET)
+                        return NULL;
+                for (size_t i = 0; i < n; i++)
+                        if (logins[i].scope == SCOPE_USER && logins[i].uid == r->auid &&
+                            logins[i].time <= t)
+                                best = &logins[i];
+                if (best)
+                        *ret_by_session = false;
                 return best;
         }
         for (size_t i = 0; i < n; i++)

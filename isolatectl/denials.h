@@ -46,8 +46,11 @@ int kmsg_record_parse(const char *rec, size_t len, struct seccomp_record *ret);
 void seccomp_code_name(uint32_t code, char *buf, size_t len);
 
 /* The login a record came from, among n logins (oldest first): by the audit session when
- * the record has one (pam_loginuid ran before pam_isolate); else, by the record's uid, the
- * user's latest login before it. NULL: none of isolate's logins (*ret_by_session unset). */
+ * the record has one (pam_loginuid ran before pam_isolate) and the log has it; a session the
+ * log lacks may be a later login that joined a user-scope sandbox by ticket: the latest
+ * user-scope login of its login uid (auid) before it. Without an audit session: by the
+ * record's uid, the user's latest login before it. NULL: none of isolate's logins
+ * (*ret_by_session unset). */
 const struct login_entry *denial_login(const struct seccomp_record *r,
                                        const struct login_entry *logins, size_t n,
                                        bool *ret_by_session);

@@ -1049,7 +1049,8 @@ static void login_note(struct session_setup *s)
 {
         struct login_entry e = {.time = (uint64_t)time(NULL),
                                 .audit_session = registry_audit_session_of(s->req.caller_pid),
-                                .uid = s->who.uid};
+                                .uid = s->who.uid,
+                                .scope = s->policy->scope};
         snprintf(e.id, sizeof(e.id), "%s", s->id);
         snprintf(e.policy, sizeof(e.policy), "%s", s->policy->name);
         snprintf(e.user, sizeof(e.user), "%s", s->req.user);

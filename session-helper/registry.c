@@ -650,9 +650,10 @@ int registry_login_append(const char *runtime_dir, const struct login_entry *e,
         if (fstat(fd, &st) < 0 || st.st_uid != 0 || (st.st_mode & 0077) || !S_ISREG(st.st_mode))
                 return error_set(err, EPERM, "%s is not a root-only file: not written", path);
         char line[512];
-        int n = snprintf(line, sizeof(line), "time=%llu ses=%u uid=%u id=%s policy=%s user=%s\n",
+        int n = snprintf(line, sizeof(line),
+                         "time=%llu ses=%u uid=%u id=%s policy=%s scope=%s user=%s\n",
                          (unsigned long long)e->time, (unsigned)e->audit_session, (unsigned)e->uid,
-                         e->id, e->policy, e->user);
+                         e->id, e->policy, e->scope == SCOPE_USER ? "user" : "login", e->user);
         if (n < 0 || (size_t)n >= sizeof(line))
                 return error_set(err, EINVAL, "login entry too long");
         /* one write(2) of a short line to an O_APPEND file: concurrent helpers never mix */
@@ -698,6 +699,11 @@ int registry_login_parse(const char *line, struct login_entry *ret)
                 }
                 p += vl + 1;
         }
+        if (strncmp(p, "scope=user ", 11) == 0) {
+                ret->scope = SCOPE_USER;
+                p += 11;
+        } else if (strncmp(p, "scope=login ", 12) == 0)
+                p += 12;
         if (strncmp(p, "user=", 5) != 0)
                 return -EBADMSG;
         p += 5;

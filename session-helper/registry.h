@@ -65,13 +65,16 @@ uint32_t registry_audit_session_of(pid_t pid);
  * session ends (the registry entry does not), so that a past denial in the kernel's log can
  * be tied to its session and policy (isolatectl why). /run is emptied at boot, like the
  * kernel's log and its audit session counter. Past 1 MiB it moves to logins.old (one
- * generation kept). Line: "time=UNIX ses=N uid=U id=ID policy=NAME user=NAME". */
+ * generation kept). Line: "time=UNIX ses=N uid=U id=ID policy=NAME scope=login|user user=NAME"
+ * (scope= may be absent: login). */
 struct login_entry {
         uint64_t time;
         uint32_t audit_session;
         uid_t uid;
         char id[33];
         char policy[64];
+        enum session_scope scope; /* user: later logins may join its sandbox by ticket, without
+                                     the helper, and are not in the log */
         char user[256];
 };
 int registry_login_append(const char *runtime_dir, const struct login_entry *e,

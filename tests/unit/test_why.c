@@ -135,6 +135,17 @@ static void test_login_of_record(void **state)
         /* a session not of isolate's (exempt, or never through the helper): nobody's */
         r.ses = 9;
         assert_null(denial_login(&r, logins, 4, &by_session));
+        /* ... unless its login uid has a user-scope sandbox: a login that joined it by
+         * ticket, after the sandbox's first login */
+        logins[0].scope = SCOPE_USER;
+        r.auid = 1001;
+        l = denial_login(&r, logins, 4, &by_session);
+        assert_non_null(l);
+        assert_string_equal(l->id, "aaaa");
+        assert_false(by_session);
+        r.auid = 1002; /* 1002's login is login-scope: nothing joins it */
+        assert_null(denial_login(&r, logins, 4, &by_session));
+        logins[0].scope = SCOPE_LOGIN;
         /* uid 1001's session, but from before it started: not its */
         r = (struct seccomp_record){.time_ms = 50000, .ses = 7, .uid = 1001};
         assert_null(denial_login(&r, logins, 4, &by_session));
@@ -276,6 +287,17 @@ static void test_login_entries(void **state)
                                               "id=0123456789abcdef policy=numa_off user=w 1\n",
                                               &back),
                          0);
+        assert_int_equal(back.scope, SCOPE_LOGIN);
+        assert_int_equal(registry_login_parse("time=1 ses=7 uid=1 id=ab policy=p scope=user "
+                                              "user=u\n",
+                                              &back),
+                         0);
+        assert_int_equal(back.scope, SCOPE_USER);
+        assert_string_equal(back.user, "u");
+        assert_int_equal(registry_login_parse("time=1796587111 ses=7 uid=1001 "
+                                              "id=0123456789abcdef policy=numa_off user=w 1\n",
+                                              &back),
+                         0);
         assert_int_equal(back.time, e.time);
         assert_int_equal(back.audit_session, 7);
         assert_int_equal(back.uid, 1001);
@@ -290,7 +312,7 @@ static void test_login_entries(void **state)
         assert_non_null(fgets(line, sizeof(line), f));
         fclose(f);
         assert_string_equal(line, "time=1796587111 ses=7 uid=1001 id=0123456789abcdef "
-                                  "policy=numa_off user=w 1\n");
+                                  "policy=numa_off scope=login user=w 1\n");
         /* a bad id or a line break is never written */
         struct login_entry bad = e;
         snprintf(bad.id, sizeof(bad.id), "../x");
