@@ -48,6 +48,8 @@ def kernel_prints_seccomp_records():
     refuses getppid, calls it, and kmsg is searched for the record of its pid."""
     import ctypes
     import struct
+    if os.uname().machine != "x86_64":
+        return True  # the probe's numbers are x86_64's: elsewhere the test itself tells
     libc = ctypes.CDLL(None, use_errno=True)
     fd = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK)
     os.lseek(fd, 0, os.SEEK_END)
