@@ -38,6 +38,7 @@ static const struct enum_name scoping_names[] = {
 static const struct enum_name seccomp_action_names[] = {{"errno", SECCOMP_ACTION_ERRNO},
                                                         {"kill", SECCOMP_ACTION_KILL},
                                                         {"log", SECCOMP_ACTION_LOG},
+                                                        {"errno-log", SECCOMP_ACTION_ERRNO_LOG},
                                                         {NULL, 0}};
 
 /* Enum fields are written through an int: make sure that is what they are. */

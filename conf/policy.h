@@ -21,10 +21,10 @@
 #define DEFAULT_RUNTIME_DIR       "/run/isolate"
 #define DEFAULT_CGROUP_ROOT       "isolate"
 #define DEFAULT_HELPER_TIMEOUT_MS 10000
-#define DEFAULT_PTY_MAX           16 /* per session: a pty for ssh -t, tmux panes, script */
-#define DEFAULT_MAX_SESSIONS      16 /* per user, over all the user's policies */
+#define DEFAULT_PTY_MAX           16   /* per session: a pty for ssh -t, tmux panes, script */
+#define DEFAULT_MAX_SESSIONS      16   /* per user, over all the user's policies */
 #define NOFILE_FLOOR              1024 /* a derived nofile never goes below this */
-#define CPU_WEIGHT_MIN            1 /* cgroup v2's cpu.weight range; the key takes the same */
+#define CPU_WEIGHT_MIN            1    /* cgroup v2's cpu.weight range; the key takes the same */
 #define CPU_WEIGHT_MAX            10000
 
 enum fail_mode { FAIL_CLOSED, FAIL_OPEN };
@@ -57,9 +57,11 @@ enum hidepid_mode { HIDEPID_OFF, HIDEPID_NOACCESS, HIDEPID_INVISIBLE };
 
 /* What happens to a syscall the allowlist does not allow. */
 enum seccomp_action {
-        SECCOMP_ACTION_ERRNO, /* EPERM for known calls, ENOSYS for calls newer than the list */
-        SECCOMP_ACTION_KILL,  /* kill the process */
-        SECCOMP_ACTION_LOG,   /* allow, and log it (to build a policy from real use) */
+        SECCOMP_ACTION_ERRNO,     /* EPERM for known calls, ENOSYS for calls newer than the list */
+        SECCOMP_ACTION_KILL,      /* kill the process */
+        SECCOMP_ACTION_LOG,       /* allow, and log it (to build a policy from real use) */
+        SECCOMP_ACTION_ERRNO_LOG, /* as errno, and each refusal logged (SECCOMP_FILTER_FLAG_LOG):
+                                     what isolatectl why reads back */
 };
 
 enum seccomp_base {

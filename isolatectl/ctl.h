@@ -17,6 +17,8 @@ int cmd_gc(int argc, char **argv);      /* gc.c */
 int cmd_kill(int argc, char **argv);    /* kill.c */
 int cmd_status(int argc, char **argv);  /* status.c */
 int cmd_apply(int argc, char **argv);   /* apply.c */
+int cmd_why(int argc, char **argv);     /* why.c */
+int cmd_suggest(int argc, char **argv); /* suggest.c */
 
 /* list, gc, kill: parses [-c FILE], [--json] when json is not NULL, and one operand when
  * operand is not NULL, then loads the config into *ret. Returns -1 to go on, else the exit

@@ -10,23 +10,28 @@ ISOLATE_SANITIZER_LOG("isolatectl")
 
 static void usage(FILE *f)
 {
-        fprintf(f,
-                "usage: isolatectl COMMAND [ARGS]\n"
-                "  check   [-c FILE]                         validate the config (and PAM stacks)\n"
-                "  explain [-c FILE] [--service S] [--rhost ADDR] [--json] USER\n"
-                "                                            which policy a login gets, and why\n"
-                "  run     [-c FILE] [--service S] [--rhost ADDR] [--helper PATH] USER -- CMD "
-                "[ARG...]\n"
-                "                                            run CMD as USER in a fresh session\n"
-                "  list    [-c FILE] [--json]                live sessions and their usage\n"
-                "  kill    [-c FILE] SESSION-ID|USER         end a session, or all of a user's\n"
-                "  gc      [-c FILE]                         remove what dead sessions left and\n"
-                "                                            end expired lingering sandboxes\n"
-                "  apply   [-c FILE] [--dry-run]             the config's caps and egress lists onto\n"
-                "                                            live sandboxes, without a new login\n"
-                "  status  [-c FILE] [--json] [--log FILE]   backend, kernel features against the\n"
-                "                                            config, live sandboxes, last denials\n"
-                "  --version\n");
+        fprintf(
+            f,
+            "usage: isolatectl COMMAND [ARGS]\n"
+            "  check   [-c FILE]                         validate the config (and PAM stacks)\n"
+            "  explain [-c FILE] [--service S] [--rhost ADDR] [--json] USER\n"
+            "                                            which policy a login gets, and why\n"
+            "  run     [-c FILE] [--service S] [--rhost ADDR] [--helper PATH] USER -- CMD "
+            "[ARG...]\n"
+            "                                            run CMD as USER in a fresh session\n"
+            "  list    [-c FILE] [--json]                live sessions and their usage\n"
+            "  kill    [-c FILE] SESSION-ID|USER         end a session, or all of a user's\n"
+            "  gc      [-c FILE]                         remove what dead sessions left and\n"
+            "                                            end expired lingering sandboxes\n"
+            "  apply   [-c FILE] [--dry-run]             the config's caps and egress lists onto\n"
+            "                                            live sandboxes, without a new login\n"
+            "  status  [-c FILE] [--json] [--log FILE]   backend, kernel features against the\n"
+            "                                            config, live sandboxes, last denials\n"
+            "  why     [-c FILE] [--since TIME] [--json] [--all] [USER|SESSION-ID]\n"
+            "                                            recent seccomp refusals of sessions: the\n"
+            "                                            config line that decided, the one to "
+            "allow\n"
+            "  --version\n");
 }
 
 int main(int argc, char **argv)
@@ -35,9 +40,10 @@ int main(int argc, char **argv)
                 const char *name;
                 int (*fn)(int, char **);
         } commands[] = {
-            {"check", cmd_check}, {"explain", cmd_explain}, {"run", cmd_run},
-            {"list", cmd_list},   {"kill", cmd_kill},       {"gc", cmd_gc},
-            {"status", cmd_status}, {"apply", cmd_apply},
+            {"check", cmd_check},     {"explain", cmd_explain}, {"run", cmd_run},
+            {"list", cmd_list},       {"kill", cmd_kill},       {"gc", cmd_gc},
+            {"status", cmd_status},   {"apply", cmd_apply},     {"why", cmd_why},
+            {"suggest", cmd_suggest},
         };
         if (argc < 2) {
                 usage(stderr);

@@ -113,7 +113,7 @@ struct session_setup {
         struct policy eff; /* the policy with the user's strictest caps (caps.h) */
         char fingerprint[17];
         char stamp[PATH_MAX + 128]; /* the config file's, before it was read (ticket.h) */
-        bool joined; /* a later login of a live user-scope sandbox */
+        bool joined;                /* a later login of a live user-scope sandbox */
         bool listen_bound;
         bool registered;
         bool committed;
@@ -631,10 +631,10 @@ static void fingerprint(const struct policy *p, const struct join_spec *j, char 
 {
         uint64_t h = 0xcbf29ce484222325ULL;
         const uint64_t nums[] = {
-            p->ns_mount,     p->ns_pid,     p->ns_uts,        p->ns_ipc,           p->ns_cgroup,
-            p->network,      p->proc,       p->hidepid,       p->proc_subset_pid,  p->private_tmp,
-            p->tmp_size,     p->hide_homes, p->pty_max,       p->system_bus,       j->ns_flags,
-            j->caps_keep,    j->no_new_privs, j->nofile,      j->seccomp_flags,    j->landlock_handled,
+            p->ns_mount,     p->ns_pid,       p->ns_uts,  p->ns_ipc,          p->ns_cgroup,
+            p->network,      p->proc,         p->hidepid, p->proc_subset_pid, p->private_tmp,
+            p->tmp_size,     p->hide_homes,   p->pty_max, p->system_bus,      j->ns_flags,
+            j->caps_keep,    j->no_new_privs, j->nofile,  j->seccomp_flags,   j->landlock_handled,
             j->landlock_abi, j->n_landlock,   j->bpf_len};
         fp_add(&h, nums, sizeof(nums));
         /* apart from nums: a fingerprint from before this field stays what it was for a
@@ -981,8 +981,8 @@ static int session_build(struct session_setup *s, struct isolate_error *err)
                 return error_prefix(err, "cgroup");
         s->cg_made = true;
         if (p->scope == SCOPE_USER) { /* systemd: out of this login's scope, before the go */
-                r = cgroup_session_own_unit(s->cfg, &s->eff, s->who.uid, s->id, s->init_pid,
-                                            &s->cg, cg_warnings, sizeof(cg_warnings), err);
+                r = cgroup_session_own_unit(s->cfg, &s->eff, s->who.uid, s->id, s->init_pid, &s->cg,
+                                            cg_warnings, sizeof(cg_warnings), err);
                 if (r < 0)
                         return error_prefix(err, "cgroup");
         }
@@ -1030,6 +1030,7 @@ static int session_build(struct session_setup *s, struct isolate_error *err)
         rec->linger_ms = p->scope == SCOPE_USER ? p->linger_ms : 0;
         caps_record_fill(p, &rec->caps);
         snprintf(rec->fingerprint, sizeof(rec->fingerprint), "%s", s->fingerprint);
+        rec->audit_session = registry_audit_session_of(s->req.caller_pid);
         r = registry_write(s->cfg->runtime_dir, rec, err);
         free(rec);
         if (r < 0)
@@ -1039,6 +1040,24 @@ static int session_build(struct session_setup *s, struct isolate_error *err)
         s->sessions_lock = -1;
         test_die_at("registry");
         return 0;
+}
+
+/* The login in <runtime_dir>/logins, so that isolatectl why can tie the kernel's audit
+ * records (ses=, set by pam_loginuid before us) to this session and policy after it ended.
+ * Best effort: the login is already confined; a failure is logged. */
+static void login_note(struct session_setup *s)
+{
+        struct login_entry e = {.time = (uint64_t)time(NULL),
+                                .audit_session = registry_audit_session_of(s->req.caller_pid),
+                                .uid = s->who.uid,
+                                .scope = s->policy->scope};
+        snprintf(e.id, sizeof(e.id), "%s", s->id);
+        snprintf(e.policy, sizeof(e.policy), "%s", s->policy->name);
+        snprintf(e.user, sizeof(e.user), "%s", s->req.user);
+        struct isolate_error err = {0};
+        if (registry_login_append(s->cfg->runtime_dir, &e, &err) < 0)
+                syslog(LOG_WARNING, "isolate-helper: cannot note the login of session %s: %s",
+                       s->id, err.msg);
 }
 
 /* The config file's stamp (ticket.h) now; "" when it cannot be read. */
@@ -1310,6 +1329,7 @@ static int cmd_open(const char *config_path)
                  s.reply.warnings);
         decision_log(&s, s.reply.warnings[0] ? LOG_WARNING : LOG_INFO,
                      s.joined ? "joined" : "confined", reason);
+        login_note(&s);
         ticket_give(&s);
         return 0;
 }

@@ -344,11 +344,11 @@ int registry_write(const char *runtime_dir, const struct session_record *r,
         _cleanup_free_ char *text = strdup_printf(
             "id=%s\nuser=%s\nuid=%u\nservice=%s\nrhost=%s\ntty=%s\npolicy=%s\n"
             "caller_pid=%d\ninit_pid=%d\ninit_start=%llu\nstart_time=%llu\nscope=%s\n"
-            "linger_ms=%llu\nfingerprint=%s\n%s%s",
+            "linger_ms=%llu\nfingerprint=%s\naudit_session=%u\n%s%s",
             r->id, r->user, (unsigned)r->uid, r->service, r->rhost, r->tty, r->policy,
             (int)r->caller_pid, (int)r->init_pid, (unsigned long long)r->init_start,
             (unsigned long long)r->start_time, r->scope == SCOPE_USER ? "user" : "login",
-            (unsigned long long)r->linger_ms, r->fingerprint, caps, cg);
+            (unsigned long long)r->linger_ms, r->fingerprint, (unsigned)r->audit_session, caps, cg);
         if (!text) {
                 unlink(tmp);
                 return error_set(err, ENOMEM, "out of memory");
@@ -406,6 +406,7 @@ int registry_read(const char *runtime_dir, const char *id, struct session_record
                 return -errno;
         buf[n] = '\0';
         memset(ret, 0, sizeof(*ret));
+        ret->audit_session = AUDIT_SESSION_UNSET;
         _cleanup_free_ char *cg = calloc(1, max);
         if (!cg)
                 return -ENOMEM;
@@ -447,6 +448,8 @@ int registry_read(const char *runtime_dir, const char *id, struct session_record
                         ret->linger_ms = u;
                 else if (STREQ(k, "fingerprint"))
                         field_copy(ret->fingerprint, sizeof(ret->fingerprint), v);
+                else if (STREQ(k, "audit_session") && safe_atou64(v, &u) == 0 && u <= UINT32_MAX)
+                        ret->audit_session = (uint32_t)u;
                 else if (STREQ(k, "caps")) {
                         if (caps_parse(v, &ret->caps) < 0)
                                 return -EBADMSG;
@@ -605,4 +608,149 @@ int registry_user_lock(const char *runtime_dir, uid_t uid, int *ret_fd, struct i
                 return error_set_errno(err, errno, "cannot lock %s", path);
         *ret_fd = TAKE_FD(fd);
         return 0;
+}
+
+/* ---- the audit session, and the log of logins ------------------------------------------ */
+
+uint32_t registry_audit_session_of(pid_t pid)
+{
+        char path[64], buf[32];
+        snprintf(path, sizeof(path), "/proc/%d/sessionid", (int)pid);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return AUDIT_SESSION_UNSET;
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        if (n <= 0)
+                return AUDIT_SESSION_UNSET;
+        buf[n] = '\0';
+        buf[strcspn(buf, "\n")] = '\0';
+        uint64_t u;
+        if (safe_atou64(buf, &u) < 0 || u > UINT32_MAX)
+                return AUDIT_SESSION_UNSET;
+        return (uint32_t)u;
+}
+
+#define LOGINS_MAX (1024 * 1024)
+
+int registry_login_append(const char *runtime_dir, const struct login_entry *e,
+                          struct isolate_error *err)
+{
+        if (!id_valid(e->id) || strpbrk(e->user, "\n\r") || strpbrk(e->policy, "\n\r ="))
+                return error_set(err, EINVAL, "refusing a login entry with a bad value");
+        char path[PATH_MAX], old[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/logins", runtime_dir);
+        snprintf(old, sizeof(old), "%s/logins.old", runtime_dir);
+        struct stat st;
+        if (stat(path, &st) == 0 && st.st_size > LOGINS_MAX && rename(path, old) < 0)
+                return error_set_errno(err, errno, "cannot move %s to %s", path, old);
+        _cleanup_close_ int fd =
+            open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+        if (fd < 0)
+                return error_set_errno(err, errno, "cannot open %s", path);
+        if (fstat(fd, &st) < 0 || st.st_uid != 0 || (st.st_mode & 0077) || !S_ISREG(st.st_mode))
+                return error_set(err, EPERM, "%s is not a root-only file: not written", path);
+        char line[512];
+        int n = snprintf(line, sizeof(line),
+                         "time=%llu ses=%u uid=%u id=%s policy=%s scope=%s user=%s\n",
+                         (unsigned long long)e->time, (unsigned)e->audit_session, (unsigned)e->uid,
+                         e->id, e->policy, e->scope == SCOPE_USER ? "user" : "login", e->user);
+        if (n < 0 || (size_t)n >= sizeof(line))
+                return error_set(err, EINVAL, "login entry too long");
+        /* one write(2) of a short line to an O_APPEND file: concurrent helpers never mix */
+        int r = write_all(fd, line, (size_t)n);
+        if (r < 0)
+                return error_set_errno(err, r, "cannot write %s", path);
+        return 0;
+}
+
+int registry_login_parse(const char *line, struct login_entry *ret)
+{
+        memset(ret, 0, sizeof(*ret));
+        static const char *const keys[] = {"time=", "ses=", "uid=", "id=", "policy="};
+        const char *p = line;
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                size_t kl = strlen(keys[i]);
+                if (strncmp(p, keys[i], kl) != 0)
+                        return -EBADMSG;
+                p += kl;
+                size_t vl = strcspn(p, " \n");
+                if (p[vl] != ' ' || vl == 0 || vl >= sizeof(ret->user))
+                        return -EBADMSG;
+                char v[256];
+                memcpy(v, p, vl);
+                v[vl] = '\0';
+                uint64_t u = 0;
+                if (i < 3 && (safe_atou64(v, &u) < 0 || (i > 0 && u > UINT32_MAX)))
+                        return -EBADMSG;
+                if (i == 0)
+                        ret->time = u;
+                else if (i == 1)
+                        ret->audit_session = (uint32_t)u;
+                else if (i == 2)
+                        ret->uid = (uid_t)u;
+                else if (i == 3) {
+                        if (vl >= sizeof(ret->id) || !id_valid(v))
+                                return -EBADMSG;
+                        memcpy(ret->id, v, vl + 1);
+                } else {
+                        if (vl >= sizeof(ret->policy))
+                                return -EBADMSG;
+                        memcpy(ret->policy, v, vl + 1);
+                }
+                p += vl + 1;
+        }
+        if (strncmp(p, "scope=user ", 11) == 0) {
+                ret->scope = SCOPE_USER;
+                p += 11;
+        } else if (strncmp(p, "scope=login ", 12) == 0)
+                p += 12;
+        if (strncmp(p, "user=", 5) != 0)
+                return -EBADMSG;
+        p += 5;
+        size_t ul = strcspn(p, "\n");
+        if (ul == 0 || ul >= sizeof(ret->user))
+                return -EBADMSG;
+        memcpy(ret->user, p, ul);
+        ret->user[ul] = '\0';
+        return 0;
+}
+
+static int logins_file_foreach(const char *path, int (*fn)(const struct login_entry *e, void *data),
+                               void *data)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : -errno;
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (st.st_uid != 0 || (st.st_mode & 0022) || !S_ISREG(st.st_mode))
+                return 0; /* not ours: ignored */
+        FILE *f = fdopen(fd, "re");
+        if (!f)
+                return -errno;
+        fd = -1;
+        char *line = NULL;
+        size_t cap = 0;
+        int r = 0;
+        while (r >= 0 && getline(&line, &cap, f) > 0) {
+                struct login_entry e;
+                if (registry_login_parse(line, &e) == 0)
+                        r = fn(&e, data);
+        }
+        free(line);
+        fclose(f);
+        return r;
+}
+
+int registry_logins_foreach(const char *runtime_dir,
+                            int (*fn)(const struct login_entry *e, void *data), void *data)
+{
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/logins.old", runtime_dir);
+        int r = logins_file_foreach(path, fn, data);
+        if (r < 0)
+                return r;
+        snprintf(path, sizeof(path), "%s/logins", runtime_dir);
+        return logins_file_foreach(path, fn, data);
 }

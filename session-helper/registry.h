@@ -49,8 +49,42 @@ struct session_record {
         enum session_scope scope; /* "scope=login|user"; login in records written before it */
         uint64_t linger_ms;       /* the policy's linger when the sandbox was made */
         struct record_caps caps;
-        char fingerprint[17]; /* of the policy it was built from (helper.c); "" before it */
+        char fingerprint[17];   /* of the policy it was built from (helper.c); "" before it */
+        uint32_t audit_session; /* the caller's audit session id (ses= in the kernel's audit
+                                   records), AUDIT_SESSION_UNSET without pam_loginuid */
 };
+
+/* What /proc/PID/sessionid says when nothing (pam_loginuid) set the login uid. */
+#define AUDIT_SESSION_UNSET 4294967295u
+
+/* The audit session id of pid (the helper's caller, its parent: no pid reuse race):
+ * AUDIT_SESSION_UNSET when not set or not readable. */
+uint32_t registry_audit_session_of(pid_t pid);
+
+/* <runtime_dir>/logins: one line per login the helper confined or joined, kept after the
+ * session ends (the registry entry does not), so that a past denial in the kernel's log can
+ * be tied to its session and policy (isolatectl why). /run is emptied at boot, like the
+ * kernel's log and its audit session counter. Past 1 MiB it moves to logins.old (one
+ * generation kept). Line: "time=UNIX ses=N uid=U id=ID policy=NAME scope=login|user user=NAME"
+ * (scope= may be absent: login). */
+struct login_entry {
+        uint64_t time;
+        uint32_t audit_session;
+        uid_t uid;
+        char id[33];
+        char policy[64];
+        enum session_scope scope; /* user: later logins may join its sandbox by ticket, without
+                                     the helper, and are not in the log */
+        char user[256];
+};
+int registry_login_append(const char *runtime_dir, const struct login_entry *e,
+                          struct isolate_error *err);
+/* 0, or -EBADMSG for a line that is not one of ours. */
+int registry_login_parse(const char *line, struct login_entry *ret);
+/* Calls fn for each entry, oldest first (logins.old, then logins); stops when fn returns < 0.
+ * Skips files not owned by root or writable by others, and lines that do not parse. */
+int registry_logins_foreach(const char *runtime_dir,
+                            int (*fn)(const struct login_entry *e, void *data), void *data);
 
 /* What the init of a user-scope sandbox says of it now, in <runtime_dir>/sessions/ID.state
  * ("logins=N", "linger_until=UNIX-SECONDS" (0: not lingering), "linger_forever=0|1"),

@@ -187,6 +187,8 @@ static const char *action_name(enum seccomp_action a)
                 return "kill";
         case SECCOMP_ACTION_LOG:
                 return "log";
+        case SECCOMP_ACTION_ERRNO_LOG:
+                return "errno-log";
         case SECCOMP_ACTION_ERRNO:
         default:
                 return "errno";
@@ -297,7 +299,9 @@ static size_t arg_blocks(const struct ruleset *rs, struct arg_block *b)
                     .n_tests = 4,
                     .refuse_by_default = true,
                     .refusal =
-                        rs->action == SECCOMP_ACTION_ERRNO ? SCMP_ACT_ERRNO(EAFNOSUPPORT) : deny,
+                        rs->action == SECCOMP_ACTION_ERRNO || rs->action == SECCOMP_ACTION_ERRNO_LOG
+                            ? SCMP_ACT_ERRNO(EAFNOSUPPORT)
+                            : deny,
                 };
         if (c.personality)
                 b[n++] = (struct arg_block){
@@ -646,6 +650,9 @@ int seccomp_program_get(const struct config *c, const struct policy *p, struct s
                 return r;
         if (!rs->filter)
                 return 0;
+        /* errno-log: the kernel logs a refusal only of a filter loaded with this flag */
+        if (rs->action == SECCOMP_ACTION_ERRNO_LOG)
+                *ret_flags = SECCOMP_FILTER_FLAG_LOG;
 
         _cleanup_free_ char *key = cache_key(rs);
         if (!key)
@@ -708,6 +715,8 @@ static const char *refusal_name(enum seccomp_action a, const char *errno_name)
                 return "the process is killed";
         case SECCOMP_ACTION_LOG:
                 return "allowed and logged";
+        case SECCOMP_ACTION_ERRNO_LOG:
+                return STREQ(errno_name, "EPERM") ? "EPERM, logged" : "EAFNOSUPPORT, logged";
         case SECCOMP_ACTION_ERRNO:
         default:
                 return errno_name;
@@ -769,12 +778,13 @@ static int effective_rules(const struct ruleset *rs, struct strv *rules)
                 r = strv_push(rules, buf);
         }
         if (r == 0)
-                r = strv_push(rules,
-                              strdup_printf("calls newer than libseccomp %u.%u.%u knows: %s",
-                                            seccomp_version()->major, seccomp_version()->minor,
-                                            seccomp_version()->micro,
-                                            rs->action == SECCOMP_ACTION_LOG ? "allowed and logged"
-                                                                             : "ENOSYS"));
+                r = strv_push(
+                    rules, strdup_printf("calls newer than libseccomp %u.%u.%u knows: %s",
+                                         seccomp_version()->major, seccomp_version()->minor,
+                                         seccomp_version()->micro,
+                                         rs->action == SECCOMP_ACTION_LOG ? "allowed and logged"
+                                         : rs->action == SECCOMP_ACTION_ERRNO_LOG ? "ENOSYS, logged"
+                                                                                  : "ENOSYS"));
         if (r == 0)
                 r = strv_push(rules, strdup("non-native ABIs (i386, x32): the process is killed"));
         return r;

@@ -5,7 +5,7 @@ set -eu
 PKGS="gcc make pkg-config libpam0g-dev libseccomp-dev libcap-dev libsystemd-dev
 libconfuse-dev libcmocka-dev clang libclang-rt-14-dev pamtester openssh-server
 openssh-client bubblewrap firejail python3 python3-dbusmock dbus libpam-wrapper iproute2
-procps psmisc util-linux keyutils tmux git vim-tiny xz-utils debootstrap qemu-system-x86
+procps psmisc util-linux keyutils tmux git vim-tiny xz-utils debootstrap qemu-system-x86 numactl
 qemu-utils e2fsprogs hyperfine linux-perf valgrind file groff-base
 debhelper dpkg-dev fakeroot lintian"
 missing=""

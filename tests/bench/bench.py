@@ -57,6 +57,7 @@ BIN = os.path.join(BUILD, "bench")
 PAM_LOOP = os.path.join(BIN, "pam_loop")
 ALTERNATE = os.path.join(BIN, "alternate")
 SECCOMP_COST = os.path.join(BIN, "seccomp_cost")
+SECCOMP_LOG_COST = os.path.join(BIN, "seccomp_log_cost")
 HELPER_WRAP = os.path.join(BIN, "helper_wrap")
 HELPER_VG = os.path.join(BIN, "helper_vg")
 SHIM_LOG = os.path.join(BIN, "shim.log")
@@ -1216,6 +1217,18 @@ def section_seccomp(conf, res):
             if errors:
                 out.setdefault("errors", []).append(line)
     out["stderr"] = r.stderr.strip()[-500:]
+    # errno-log (issue 17): a refused call under errno and under errno-log. Few calls per
+    # measurement: every logged refusal is a line in the kernel log, which other readers share.
+    argv = [SECCOMP_LOG_COST, str(n("seccomp_rounds")), "2000"]
+    record("seccomp_log", argv)
+    r = run(argv, timeout=600)
+    out["log_cost"] = {}
+    for line in r.stdout.splitlines():
+        f = line.split()
+        if len(f) == 5 and f[0] == "cost":
+            out["log_cost"].setdefault(f[2], []).append(float(f[3]))
+            if int(f[4]):
+                out.setdefault("errors", []).append(line)
     res["seccomp"] = out
 
 
@@ -1936,6 +1949,24 @@ def write_results(res, info, errors, t_total):
             r_ = ratios.get((call, "default", "one-rule"), float("nan"))
             targets.append((f"default filter vs one-rule, {call} (4)", "within 10%",
                             f"{(r_ - 1) * 100:+.1f}%", r_ <= 1.10))
+        lc = sc.get("log_cost", {})
+        if lc:
+            b("A refused call, `seccomp_action = errno` against `errno-log` (issue 17; "
+              "tests/bench/seccomp_log_cost.c: getppid refused by a 7-instruction filter, "
+              f"2000 calls per measurement, {n('seccomp_rounds')} rounds; `none`: getppid "
+              "allowed, no filter; `log`: allowed and logged):")
+            b("")
+            lf = ["none", "errno", "errno-log", "log"]
+            b("| ns per call | " + " | ".join(lf) + " |")
+            b("|---|" + "---|" * len(lf))
+            b("| p50 (p10-p90) | " + " | ".join(
+                f"{f1(med(lc[k]))} ({f1(pct(lc[k], 10))}-{f1(pct(lc[k], 90))})" if lc.get(k)
+                else "n/a" for k in lf) + " |")
+            b("| min | " + " | ".join(f1(min(lc[k])) if lc.get(k) else "n/a" for k in lf) + " |")
+            b("")
+            b("Each logged refusal builds an audit record and, without auditd, prints it to the "
+              "kernel log: the price is paid per refused call, not per allowed one.")
+            b("")
         if sc.get("errors"):
             b("Calls that failed under a filter: " + "; ".join(sc["errors"][:5]))
             b("")

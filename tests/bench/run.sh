@@ -51,6 +51,7 @@ echo "bench: building the tools in $B"
 $CC $CFLAGS tests/bench/pam_loop.c -lpam -o "$B/pam_loop"
 $CC $CFLAGS tests/bench/alternate.c -o "$B/alternate"
 $CC $CFLAGS tests/bench/connect_loop.c -o "$B/connect_loop"
+$CC $CFLAGS tests/bench/seccomp_log_cost.c -o "$B/seccomp_log_cost"
 # shellcheck disable=SC2086
 $CC $CFLAGS $(pkg-config --cflags $PKGS) tests/bench/seccomp_cost.c $objs \
 	$(pkg-config --libs $PKGS) -o "$B/seccomp_cost"

@@ -581,6 +581,16 @@ static void test_names_and_quoting(void **state)
         config_free(c);
 }
 
+/* issue 17: the opt-in that makes the kernel log each refusal */
+static void test_seccomp_action_errno_log(void **state)
+{
+        struct config *c = parse_ok("policy p { seccomp_action = errno-log }");
+        assert_int_equal(c->policies[0].seccomp_action, SECCOMP_ACTION_ERRNO_LOG);
+        config_free(c);
+        expect_only_error("policy p { seccomp_action = errno_log }", 1,
+                          "seccomp_action must be one of errno | kill | log | errno-log");
+}
+
 static void test_syscall_groups_accepted(void **state)
 {
         size_t n;
@@ -1532,6 +1542,7 @@ int main(void)
             cmocka_unit_test(test_home_stays_literal),
             cmocka_unit_test(test_names_and_quoting),
             cmocka_unit_test(test_syscall_groups_accepted),
+            cmocka_unit_test(test_seccomp_action_errno_log),
             cmocka_unit_test(test_limits_max_and_zero),
             cmocka_unit_test(test_mount_namespace_off),
             cmocka_unit_test(test_error_unknown_key),

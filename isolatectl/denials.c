@@ -1,0 +1,725 @@
+/* denials.c: seccomp audit records read back, tied to their login, explained (denials.h). */
+#include "denials.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/seccomp.h>
+#include <seccomp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../client/util.h"
+#include "../conf/syscalls.h"
+
+#define AUDIT_SECCOMP_TYPE "1326"
+
+/* ---- parsing ------------------------------------------------------------------------------ */
+
+/* The value of key in the record's fields (" key=value" tokens up to the end or 0x1d, where
+ * auditd's enriched part starts), copied into buf. false when absent or too long. */
+static bool field_get(const char *fields, const char *key, char *buf, size_t len)
+{
+        size_t kl = strlen(key);
+        const char *end = fields + strcspn(fields, "\x1d\n");
+        for (const char *p = fields; p < end;) {
+                p += strspn(p, " ");
+                size_t tl = strcspn(p, " \x1d\n");
+                if (p + tl > end)
+                        tl = (size_t)(end - p);
+                if (tl > kl && strncmp(p, key, kl) == 0 && p[kl] == '=') {
+                        size_t vl = tl - kl - 1;
+                        if (vl >= len)
+                                return false;
+                        memcpy(buf, p + kl + 1, vl);
+                        buf[vl] = '\0';
+                        return true;
+                }
+                if (tl == 0)
+                        break;
+                p += tl;
+        }
+        return false;
+}
+
+static bool field_u64(const char *fields, const char *key, int base, uint64_t *ret)
+{
+        char v[32];
+        if (!field_get(fields, key, v, sizeof(v)) || !v[0])
+                return false;
+        char *end;
+        errno = 0;
+        unsigned long long u = strtoull(v, &end, base);
+        if (errno || *end || v[0] == '-')
+                return false;
+        *ret = u;
+        return true;
+}
+
+static int hexval(char c)
+{
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        return -1;
+}
+
+/* comm= and exe=: "text" as is; bare hex (the kernel's form for a value with a space, quote
+ * or control character) decoded, control characters as '?'; anything else as written. */
+static void untrusted_decode(const char *v, char *buf, size_t len)
+{
+        size_t vl = strlen(v);
+        if (vl >= 2 && v[0] == '"' && v[vl - 1] == '"') {
+                snprintf(buf, len, "%.*s", (int)(vl - 2), v + 1);
+                return;
+        }
+        bool hex = vl > 0 && vl % 2 == 0;
+        for (size_t i = 0; hex && i < vl; i++)
+                hex = hexval(v[i]) >= 0;
+        if (!hex) {
+                snprintf(buf, len, "%s", v);
+                return;
+        }
+        size_t o = 0;
+        for (size_t i = 0; i + 1 < vl && o + 1 < len; i += 2) {
+                char c = (char)(hexval(v[i]) << 4 | hexval(v[i + 1]));
+                buf[o++] = (unsigned char)c < 0x20 || c == 0x7f ? '?' : c;
+        }
+        buf[o] = '\0';
+}
+
+int seccomp_record_parse(const char *text, struct seccomp_record *ret)
+{
+        memset(ret, 0, sizeof(*ret));
+        const char *type = strstr(text, "type=" AUDIT_SECCOMP_TYPE " ");
+        if (!type)
+                type = strstr(text, "type=SECCOMP ");
+        if (!type)
+                return -ENOMSG;
+        const char *a = strstr(type, "audit(");
+        if (!a)
+                return -EBADMSG;
+        unsigned long long sec, serial;
+        unsigned ms;
+        int used = 0;
+        if (sscanf(a, "audit(%llu.%3u:%llu):%n", &sec, &ms, &serial, &used) != 3 || used == 0)
+                return -EBADMSG;
+        const char *fields = a + used;
+        ret->time_ms = sec * 1000 + ms;
+        ret->serial = serial;
+
+        uint64_t auid, uid, gid, ses, pid, sig, arch, nr, compat, code;
+        if (!field_u64(fields, "auid", 10, &auid) || !field_u64(fields, "uid", 10, &uid) ||
+            !field_u64(fields, "gid", 10, &gid) || !field_u64(fields, "ses", 10, &ses) ||
+            !field_u64(fields, "pid", 10, &pid) || !field_u64(fields, "sig", 10, &sig) ||
+            !field_u64(fields, "arch", 16, &arch) || !field_u64(fields, "syscall", 10, &nr) ||
+            !field_u64(fields, "code", 16, &code))
+                return -EBADMSG;
+        if (auid > UINT32_MAX || uid > UINT32_MAX || gid > UINT32_MAX || ses > UINT32_MAX ||
+            pid > INT32_MAX || arch > UINT32_MAX || nr > INT32_MAX || code > UINT32_MAX || sig > 64)
+                return -EBADMSG;
+        if (!field_u64(fields, "compat", 10, &compat))
+                compat = 0; /* kernels before 4.14 did not say */
+        ret->auid = (uint32_t)auid;
+        ret->uid = (uint32_t)uid;
+        ret->gid = (uint32_t)gid;
+        ret->ses = (uint32_t)ses;
+        ret->pid = (pid_t)pid;
+        ret->sig = (long)sig;
+        ret->arch = (uint32_t)arch;
+        ret->syscall = (long)nr;
+        ret->compat = compat != 0;
+        ret->code = (uint32_t)code;
+        char v[1024];
+        if (field_get(fields, "comm", v, sizeof(v)))
+                untrusted_decode(v, ret->comm, sizeof(ret->comm));
+        if (field_get(fields, "exe", v, sizeof(v)))
+                untrusted_decode(v, ret->exe, sizeof(ret->exe));
+        return 0;
+}
+
+int kmsg_record_parse(const char *rec, size_t len, struct seccomp_record *ret)
+{
+        char buf[8192];
+        if (len >= sizeof(buf))
+                len = sizeof(buf) - 1;
+        memcpy(buf, rec, len);
+        buf[len] = '\0';
+        buf[strcspn(buf, "\n")] = '\0'; /* the continuation lines: " SUBSYSTEM=..." */
+        char *semi = strchr(buf, ';');
+        if (!semi)
+                return -ENOMSG;
+        *semi = '\0';
+        char *comma = strchr(buf, ',');
+        if (comma)
+                *comma = '\0';
+        uint64_t prio;
+        if (safe_atou64(buf, &prio) < 0)
+                return -ENOMSG;
+        if (prio >> 3 != 0) /* not the kernel's own */
+                return -ENOMSG;
+        return seccomp_record_parse(semi + 1, ret);
+}
+
+void seccomp_code_name(uint32_t code, char *buf, size_t len)
+{
+        uint32_t data = code & SECCOMP_RET_DATA;
+        switch (code & SECCOMP_RET_ACTION_FULL) {
+        case SECCOMP_RET_KILL_PROCESS:
+                snprintf(buf, len, "kill-process");
+                break;
+        case SECCOMP_RET_KILL_THREAD:
+                snprintf(buf, len, "kill-thread");
+                break;
+        case SECCOMP_RET_TRAP:
+                snprintf(buf, len, "trap");
+                break;
+        case SECCOMP_RET_ERRNO: {
+                const char *name = data ? strerrorname_np((int)data) : NULL;
+                if (!data)
+                        snprintf(buf, len, "errno");
+                else if (name)
+                        snprintf(buf, len, "errno %s", name);
+                else
+                        snprintf(buf, len, "errno %u", (unsigned)data);
+                break;
+        }
+        case SECCOMP_RET_USER_NOTIF:
+                snprintf(buf, len, "user-notif");
+                break;
+        case SECCOMP_RET_TRACE:
+                snprintf(buf, len, "trace");
+                break;
+        case SECCOMP_RET_LOG:
+                snprintf(buf, len, "log (allowed)");
+                break;
+        case SECCOMP_RET_ALLOW:
+                snprintf(buf, len, "allow");
+                break;
+        default:
+                snprintf(buf, len, "0x%08x", (unsigned)code);
+                break;
+        }
+}
+
+/* ---- which login ------------------------------------------------------------------------- */
+
+const struct login_entry *denial_login(const struct seccomp_record *r,
+                                       const struct login_entry *logins, size_t n,
+                                       bool *ret_by_session)
+{
+        uint64_t t = r->time_ms / 1000 + 1; /* the helper's second may round down */
+        const struct login_entry *best = NULL;
+        if (r->ses != AUDIT_SESSION_UNSET) {
+                /* session ids are never reused before a reboot, nor is /run kept across one */
+                for (size_t i = 0; i < n; i++)
+                        if (logins[i].audit_session == r->ses && logins[i].time <= t)
+                                best = &logins[i];
+                if (best) {
+                        *ret_by_session = true;
+                        return best;
+                }
+                /* a later login that joined a user-scope sandbox by ticket never met the
+                 * helper: its login uid (auid) and time lead to the user's sandbox */
+                if (r->auid == AUDIT_SESSION_UNSET)
+                        return NULL;
+                for (size_t i = 0; i < n; i++)
+                        if (logins[i].scope == SCOPE_USER && logins[i].uid == r->auid &&
+                            logins[i].time <= t)
+                                best = &logins[i];
+                if (best)
+                        *ret_by_session = false;
+                return best;
+        }
+        for (size_t i = 0; i < n; i++)
+                if (logins[i].audit_session == AUDIT_SESSION_UNSET && logins[i].uid == r->uid &&
+                    logins[i].time <= t)
+                        best = &logins[i];
+        if (best)
+                *ret_by_session = false;
+        return best;
+}
+
+/* ---- explaining --------------------------------------------------------------------------- */
+
+/* What the shipped default denies on purpose, and the risk of allowing it. */
+static const struct {
+        const char *group;
+        const char *risk;
+} deliberate[] = {
+    {"@namespaces", "creating namespaces (user namespaces above all) exposes kernel code written "
+                    "for root and lets a process leave the sandbox's view"},
+    {"@mount", "mounting changes what the session sees; with privilege it escapes the view"},
+    {"@keyring", "the kernel keyring is shared across the host's sessions of a user and a "
+                 "frequent source of kernel bugs"},
+    {"@bpf", "eBPF is a large kernel attack surface and can observe the host"},
+    {"@perf", "perf events observe other processes and the kernel; a frequent source of leaks"},
+    {"@io-uring", "io_uring bypasses seccomp for the calls it performs and is a large attack "
+                  "surface"},
+    {"@userfaultfd", "userfaultfd makes kernel races easy to win (exploit primitive)"},
+    {"@module", "loading kernel modules"},
+    {"@kexec", "booting another kernel"},
+    {"@privileged", "calls that need a capability the session should not hold"},
+};
+
+const char *syscall_deliberate_risk(const char *group)
+{
+        for (size_t i = 0; i < ELEMENTSOF(deliberate); i++)
+                if (STREQ(deliberate[i].group, group))
+                        return deliberate[i].risk;
+        return NULL;
+}
+
+static bool group_has(const struct syscall_group *g, const char *name)
+{
+        for (const char *const *m = g->members; *m; m++)
+                if (STREQ(*m, name))
+                        return true;
+        return false;
+}
+
+/* Whether a config entry (a name or an @group) covers name. */
+bool syscall_spec_covers(const char *spec, const char *name)
+{
+        if (spec[0] != '@')
+                return STREQ(spec, name);
+        const struct syscall_group *g = syscall_group_find(spec);
+        return g && group_has(g, name);
+}
+
+/* The first group of the config that has name, preferring one of the default's. */
+const struct syscall_group *syscall_group_of(const char *name)
+{
+        size_t n;
+        const struct syscall_group *g = syscall_groups(&n);
+        const struct syscall_group *found = NULL;
+        for (size_t i = 0; i < n; i++)
+                if (group_has(&g[i], name) && (!found || (g[i].in_default && !found->in_default)))
+                        found = &g[i];
+        return found;
+}
+
+static bool in_default(const char *name)
+{
+        size_t n;
+        const struct syscall_group *g = syscall_groups(&n);
+        for (size_t i = 0; i < n; i++)
+                if (g[i].in_default && group_has(&g[i], name))
+                        return true;
+        return false;
+}
+
+/* "FILE:LINE: TEXT" of the policy's first line setting key, found by reading the file from
+ * the policy's own line to the end of its block; "" when not found. */
+static void key_line(const char *config_file, const struct policy *p, const char *key, char *buf,
+                     size_t len)
+{
+        buf[0] = '\0';
+        FILE *f = config_file ? fopen(config_file, "re") : NULL;
+        if (!f)
+                return;
+        char line[1024];
+        int no = 0, depth = 0;
+        bool inside = false;
+        while (fgets(line, sizeof(line), f)) {
+                no++;
+                if (no < p->line)
+                        continue;
+                line[strcspn(line, "\n")] = '\0';
+                char *hash = strchr(line, '#');
+                if (hash)
+                        *hash = '\0';
+                const char *s = line + strspn(line, " \t");
+                size_t kl = strlen(key);
+                if (inside && depth == 1 && strncmp(s, key, kl) == 0 &&
+                    strchr(" \t=", s[kl] ? s[kl] : '=')) {
+                        size_t tl = strlen(s);
+                        while (tl && (s[tl - 1] == ' ' || s[tl - 1] == '\t'))
+                                tl--;
+                        snprintf(buf, len, "%s:%d: %.*s", config_file, no, (int)tl, s);
+                        break;
+                }
+                for (const char *c = s; *c; c++) {
+                        if (*c == '{') {
+                                depth++;
+                                inside = true;
+                        } else if (*c == '}')
+                                depth--;
+                }
+                if (inside && depth <= 0)
+                        break;
+        }
+        fclose(f);
+}
+
+/* Appends ", item" (or "item") to buf. */
+static void list_add(char *buf, size_t len, const char *item)
+{
+        size_t used = strlen(buf);
+        snprintf(buf + used, len - used, "%s%s", used ? ", " : "", item);
+}
+
+/* "syscalls_deny = { ... }" without name: entries naming it dropped, groups having it
+ * replaced by their other members. */
+static void deny_without(const struct policy *p, const char *name, char *buf, size_t len)
+{
+        char items[768] = "";
+        for (size_t i = 0; i < p->syscalls_deny.n; i++) {
+                const char *spec = p->syscalls_deny.v[i];
+                if (!syscall_spec_covers(spec, name)) {
+                        list_add(items, sizeof(items), spec);
+                        continue;
+                }
+                if (spec[0] != '@')
+                        continue;
+                const struct syscall_group *g = syscall_group_find(spec);
+                for (const char *const *m = g->members; *m; m++)
+                        if (!STREQ(*m, name) && syscall_name_known(*m))
+                                list_add(items, sizeof(items), *m);
+        }
+        if (items[0])
+                snprintf(buf, len, "syscalls_deny = { %s }", items);
+        else
+                snprintf(buf, len, "syscalls_deny = {}");
+}
+
+static void allow_with(const struct policy *p, const char *name, char *buf, size_t len)
+{
+        char items[768] = "";
+        for (size_t i = 0; i < p->syscalls_allow.n; i++)
+                list_add(items, sizeof(items), p->syscalls_allow.v[i]);
+        list_add(items, sizeof(items), name);
+        snprintf(buf, len, "syscalls_allow = { %s }", items);
+}
+
+bool policy_allows_name(const struct policy *p, const char *name)
+{
+        if (in_default(name))
+                return true;
+        for (size_t i = 0; i < p->syscalls_allow.n; i++)
+                if (syscall_spec_covers(p->syscalls_allow.v[i], name))
+                        return true;
+        return false;
+}
+
+void denial_explain(const struct seccomp_record *r, const struct policy *p, const char *config_file,
+                    struct denial_explanation *ret)
+{
+        memset(ret, 0, sizeof(*ret));
+        snprintf(ret->errno_name, sizeof(ret->errno_name), "EPERM");
+        uint32_t native = seccomp_arch_native();
+        char *name = NULL;
+        if (r->arch == native && !r->compat)
+                name = seccomp_syscall_resolve_num_arch(native, (int)r->syscall);
+        else if (r->arch != 0)
+                name = seccomp_syscall_resolve_num_arch(r->arch, (int)r->syscall);
+        if (name)
+                snprintf(ret->syscall, sizeof(ret->syscall), "%s", name);
+        else
+                snprintf(ret->syscall, sizeof(ret->syscall), "#%ld", r->syscall);
+        const struct syscall_group *g = name ? syscall_group_of(name) : NULL;
+        if (g)
+                snprintf(ret->group, sizeof(ret->group), "%s", g->name);
+
+        if (r->arch != native || r->compat) {
+                snprintf(ret->decided_by, sizeof(ret->decided_by),
+                         "the filter's architecture check: every non-native ABI (arch=%08x) is "
+                         "killed, whatever the policy says",
+                         (unsigned)r->arch);
+                free(name);
+                return;
+        }
+        if (!name) {
+                snprintf(ret->errno_name, sizeof(ret->errno_name), "ENOSYS");
+                snprintf(ret->decided_by, sizeof(ret->decided_by),
+                         "the filter's default: a call newer than libseccomp %u.%u.%u knows gets "
+                         "ENOSYS, so that libc falls back to an older one",
+                         seccomp_version()->major, seccomp_version()->minor,
+                         seccomp_version()->micro);
+                return;
+        }
+        char line[600];
+        for (size_t i = 0; i < p->syscalls_deny.n; i++) {
+                const char *spec = p->syscalls_deny.v[i];
+                if (!syscall_spec_covers(spec, name))
+                        continue;
+                key_line(config_file, p, "syscalls_deny", line, sizeof(line));
+                snprintf(ret->decided_by, sizeof(ret->decided_by), "%s (policy %s denies %s%s%s)",
+                         line[0] ? line : "syscalls_deny", p->name, spec,
+                         spec[0] == '@' ? ", which has " : "", spec[0] == '@' ? name : "");
+                char deny[512], allow[512] = "";
+                deny_without(p, name, deny, sizeof(deny));
+                if (!policy_allows_name(p, name))
+                        allow_with(p, name, allow, sizeof(allow));
+                snprintf(ret->fix, sizeof(ret->fix), "%s%s%s", deny, allow[0] ? "\n" : "", allow);
+                break;
+        }
+        if (!ret->decided_by[0] && STREQ(name, "clone3") && !policy_allows_name(p, name)) {
+                snprintf(ret->decided_by, sizeof(ret->decided_by),
+                         "the filter: clone3 gets ENOSYS unless @namespaces is allowed (its flags "
+                         "are in memory seccomp cannot read); libc falls back to clone");
+                ret->expected = true;
+                snprintf(ret->errno_name, sizeof(ret->errno_name), "ENOSYS");
+        } else if (!ret->decided_by[0] && policy_allows_name(p, name) && !STREQ(name, "clone") &&
+                   !STREQ(name, "ioctl") && !STREQ(name, "socket") && !STREQ(name, "personality")) {
+                snprintf(ret->decided_by, sizeof(ret->decided_by),
+                         "not the config as it is now: policy %s allows %s (the record is from "
+                         "before a change, or from a sandbox built from an older definition)",
+                         p->name, name);
+                ret->expected = false;
+        } else if (!ret->decided_by[0] && policy_allows_name(p, name)) {
+                /* allowed by name, refused by an argument condition (seccomp.c) */
+                if (STREQ(name, "socket"))
+                        snprintf(ret->errno_name, sizeof(ret->errno_name), "EAFNOSUPPORT");
+                snprintf(ret->decided_by, sizeof(ret->decided_by),
+                         "an argument condition of the filter on %s (isolatectl explain lists "
+                         "them): %s",
+                         name,
+                         STREQ(name, "clone")    ? "clone with a CLONE_NEW* flag creates a "
+                                                   "namespace"
+                         : STREQ(name, "ioctl")  ? "TIOCSTI and TIOCLINUX inject terminal input"
+                         : STREQ(name, "socket") ? "address families other than unix, inet, "
+                                                   "inet6, netlink"
+                                                 : "personality flags that weaken memory "
+                                                   "protections");
+                if (STREQ(name, "clone")) {
+                        allow_with(p, "@namespaces", ret->fix, sizeof(ret->fix));
+                        snprintf(ret->warning, sizeof(ret->warning), "risk: %s",
+                                 syscall_deliberate_risk("@namespaces"));
+                }
+        } else if (!ret->decided_by[0]) {
+                key_line(config_file, p, "syscalls_allow", line, sizeof(line));
+                snprintf(ret->decided_by, sizeof(ret->decided_by),
+                         "the default allowlist does not have %s%s%s%s%s", name,
+                         g ? " (group " : "", g ? g->name : "", g ? ", not in the default)" : "",
+                         line[0] ? "; the policy's " : "");
+                if (line[0]) {
+                        size_t used = strlen(ret->decided_by);
+                        snprintf(ret->decided_by + used, sizeof(ret->decided_by) - used, "%s",
+                                 line);
+                }
+                allow_with(p, name, ret->fix, sizeof(ret->fix));
+        }
+        const char *risk = g && !g->in_default ? syscall_deliberate_risk(g->name) : NULL;
+        if (risk && ret->fix[0] && !ret->warning[0])
+                snprintf(ret->warning, sizeof(ret->warning),
+                         "risk: the default denies %s on purpose: %s", g->name, risk);
+        free(name);
+}
+
+/* ---- the host's sources ------------------------------------------------------------------ */
+
+/* Appends "what: why" (or "what" when why is NULL) to a "; "-separated list. */
+static void note(char *buf, size_t len, const char *what, const char *why)
+{
+        size_t used = strlen(buf);
+        if (used + 1 < len)
+                snprintf(buf + used, len - used, "%s%s%s%s", used ? "; " : "", what,
+                         why ? ": " : "", why ? why : "");
+}
+
+static int kmsg_read(int (*fn)(const struct seccomp_record *r, void *data), void *data,
+                     char *missing, size_t missing_len)
+{
+        _cleanup_close_ int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0) {
+                note(missing, missing_len, "/dev/kmsg", strerror(errno));
+                return -1;
+        }
+        if (lseek(fd, 0, SEEK_DATA) < 0) {
+                note(missing, missing_len, "/dev/kmsg", strerror(errno));
+                return -1;
+        }
+        char buf[8192];
+        int count = 0;
+        for (;;) {
+                ssize_t n = read(fd, buf, sizeof(buf));
+                if (n < 0 && errno == EPIPE)
+                        continue; /* overwritten while we read: go on with the next */
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        break;
+                struct seccomp_record rec;
+                if (kmsg_record_parse(buf, (size_t)n, &rec) < 0)
+                        continue;
+                count++;
+                int r = fn(&rec, data);
+                if (r < 0)
+                        return r;
+        }
+        return count;
+}
+
+static int audit_log_read(const char *path, int (*fn)(const struct seccomp_record *r, void *data),
+                          void *data, char *missing, size_t missing_len)
+{
+        FILE *f = fopen(path, "re");
+        if (!f) {
+                note(missing, missing_len, path, strerror(errno));
+                return -1;
+        }
+        char *line = NULL;
+        size_t cap = 0;
+        int count = 0, r = 0;
+        while (r >= 0 && getline(&line, &cap, f) > 0) {
+                struct seccomp_record rec;
+                if (seccomp_record_parse(line, &rec) < 0)
+                        continue;
+                count++;
+                r = fn(&rec, data);
+        }
+        free(line);
+        fclose(f);
+        return r < 0 ? r : count;
+}
+
+/* journald copies the kernel's log: its kernel messages of this boot (-k), as kmsg had them,
+ * including what kmsg's ring has lost since. Read through journalctl, as status does. */
+static int journal_read(int (*fn)(const struct seccomp_record *r, void *data), void *data,
+                        char *missing, size_t missing_len)
+{
+        if (access("/run/systemd/journal/socket", F_OK) < 0) {
+                note(missing, missing_len, "the journal", "journald is not running");
+                return -1;
+        }
+        char *argv[] = {
+            (char *)"journalctl", (char *)"-q",  (char *)"--no-pager",       (char *)"-k",
+            (char *)"-o",         (char *)"cat", (char *)"--grep=type=1326", NULL};
+        int pipefd[2];
+        if (pipe2(pipefd, O_CLOEXEC) < 0) {
+                note(missing, missing_len, "the journal", strerror(errno));
+                return -1;
+        }
+        pid_t pid = fork();
+        if (pid == 0) {
+                if (dup2(pipefd[1], 1) < 0)
+                        _exit(127);
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+                if (null >= 0) {
+                        dup2(null, 0);
+                        dup2(null, 2);
+                }
+                execvp("journalctl", argv);
+                _exit(127);
+        }
+        close(pipefd[1]);
+        if (pid < 0) {
+                close(pipefd[0]);
+                note(missing, missing_len, "the journal", strerror(errno));
+                return -1;
+        }
+        FILE *f = fdopen(pipefd[0], "re");
+        int count = 0, r = 0;
+        if (f) {
+                char *line = NULL;
+                size_t cap = 0;
+                while (r >= 0 && getline(&line, &cap, f) > 0) {
+                        struct seccomp_record rec;
+                        if (seccomp_record_parse(line, &rec) < 0)
+                                continue;
+                        count++;
+                        r = fn(&rec, data);
+                }
+                free(line);
+                fclose(f); /* a stop on fn's error: journalctl gets EPIPE and ends */
+        } else
+                close(pipefd[0]);
+        int st = 0;
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+                ;
+        if (r < 0)
+                return r;
+        /* journalctl --grep exits 1 when nothing matched */
+        if (!WIFEXITED(st) || (WEXITSTATUS(st) != 0 && WEXITSTATUS(st) != 1)) {
+                note(missing, missing_len, "the journal", "journalctl failed");
+                return -1;
+        }
+        return count;
+}
+
+/* The same record from two sources (kmsg and the journal's copy of it) is given once: the
+ * audit timestamp and serial name it. */
+struct dedupe {
+        int (*fn)(const struct seccomp_record *r, void *data);
+        void *data;
+        uint64_t *keys; /* open addressing; 0: empty */
+        size_t cap, n;
+};
+
+static int dedupe_add(struct dedupe *d, uint64_t key)
+{
+        if (key == 0)
+                key = 1;
+        if ((d->n + 1) * 2 > d->cap) {
+                size_t cap = d->cap ? d->cap * 2 : 1024;
+                uint64_t *keys = calloc(cap, sizeof(*keys));
+                if (!keys)
+                        return -ENOMEM;
+                for (size_t i = 0; i < d->cap; i++)
+                        if (d->keys[i]) {
+                                size_t j = d->keys[i] % cap;
+                                while (keys[j])
+                                        j = (j + 1) % cap;
+                                keys[j] = d->keys[i];
+                        }
+                free(d->keys);
+                d->keys = keys;
+                d->cap = cap;
+        }
+        size_t j = key % d->cap;
+        while (d->keys[j]) {
+                if (d->keys[j] == key)
+                        return 0; /* seen */
+                j = (j + 1) % d->cap;
+        }
+        d->keys[j] = key;
+        d->n++;
+        return 1;
+}
+
+static int dedupe_fn(const struct seccomp_record *r, void *data)
+{
+        struct dedupe *d = data;
+        uint64_t key = (r->time_ms * 0x9E3779B97F4A7C15ULL) ^ (r->serial * 0xC2B2AE3D27D4EB4FULL);
+        int q = dedupe_add(d, key);
+        if (q <= 0)
+                return q;
+        return d->fn(r, d->data);
+}
+
+int denials_read(const char *audit_log, int (*fn)(const struct seccomp_record *r, void *data),
+                 void *data, char *sources, size_t sources_len, char *missing, size_t missing_len)
+{
+        sources[0] = '\0';
+        missing[0] = '\0';
+        struct dedupe d = {.fn = fn, .data = data};
+        int total = 0;
+        int n = kmsg_read(dedupe_fn, &d, missing, missing_len);
+        if (n >= 0) {
+                note(sources, sources_len, "/dev/kmsg", NULL);
+                total += n;
+        }
+        if (n >= -1) {
+                n = journal_read(dedupe_fn, &d, missing, missing_len);
+                if (n >= 0) {
+                        note(sources, sources_len, "the journal", NULL);
+                        total += n;
+                }
+        }
+        const char *path = audit_log ? audit_log : "/var/log/audit/audit.log";
+        if (n >= -1) {
+                n = audit_log_read(path, dedupe_fn, &d, missing, missing_len);
+                if (n >= 0) {
+                        note(sources, sources_len, path, NULL);
+                        total += n;
+                }
+        }
+        free(d.keys);
+        return n < -1 ? n : total;
+}

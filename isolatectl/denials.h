@@ -1,0 +1,110 @@
+/* denials.h: the kernel's seccomp audit records (type=1326), read back from where the host
+ * keeps them, tied to the isolate login they came from and explained against the config.
+ * isolatectl why prints them.
+ *
+ * Where the records are: the kernel hands each audit record to auditd when one is
+ * registered (then /var/log/audit/audit.log), else prints it to the kernel log (kmsg,
+ * rate-limited by printk_ratelimit: bursts of more than about ten in five seconds are lost),
+ * which journald, when it runs, copies into the journal. So kmsg and audit.log between them
+ * hold every record the kernel kept; the journal holds what kmsg lost to its ring size. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "../conf/policy.h"
+#include "../session-helper/registry.h"
+
+struct seccomp_record {
+        uint64_t time_ms; /* unix time in ms, from audit(SECONDS.MS:SERIAL) */
+        uint64_t serial;
+        uint32_t auid, uid, gid, ses; /* 4294967295: unset */
+        pid_t pid;                    /* in the host's pid namespace */
+        char comm[64];
+        char exe[512];
+        long sig;
+        uint32_t arch; /* AUDIT_ARCH_*, which libseccomp's arch tokens are */
+        long syscall;
+        bool compat;
+        uint32_t code; /* SECCOMP_RET_*: the action and its data */
+};
+
+/* One audit record's text, the kernel's form ("audit: type=1326 audit(T.MS:SERIAL): auid=..
+ * code=0x..") or auditd's ("type=SECCOMP msg=audit(T.MS:SERIAL): auid=.. code=0x.." with or
+ * without its enriched part after 0x1d). 0; -ENOMSG: not a seccomp record (another type, not
+ * audit at all); -EBADMSG: a seccomp record with a field missing or malformed (truncated). */
+int seccomp_record_parse(const char *text, struct seccomp_record *ret);
+/* One /dev/kmsg record, "PRIO,SEQ,USEC,FLAGS;MESSAGE" (continuation lines after it ignored).
+ * Only records of the kernel itself (facility 0) are taken: what root writes to /dev/kmsg
+ * always carries a user-space facility. Returns as seccomp_record_parse. */
+int kmsg_record_parse(const char *rec, size_t len, struct seccomp_record *ret);
+
+/* "errno", "errno EPERM" (when the value carries it), "kill-process", "log (allowed)", ... */
+void seccomp_code_name(uint32_t code, char *buf, size_t len);
+
+/* The login a record came from, among n logins (oldest first): by the audit session when
+ * the record has one (pam_loginuid ran before pam_isolate) and the log has it; a session the
+ * log lacks may be a later login that joined a user-scope sandbox by ticket: the latest
+ * user-scope login of its login uid (auid) before it. Without an audit session: by the
+ * record's uid, the user's latest login before it. NULL: none of isolate's logins
+ * (*ret_by_session unset). */
+const struct login_entry *denial_login(const struct seccomp_record *r,
+                                       const struct login_entry *logins, size_t n,
+                                       bool *ret_by_session);
+
+/* The record explained against policy p of the config in config_file. */
+struct denial_explanation {
+        char syscall[64];     /* "migrate_pages"; "#NNN" when libseccomp does not know it */
+        char group[64];       /* "@numa": the config's group it belongs to; "" in none */
+        char decided_by[768]; /* the config line that decided it, or what in the filter did */
+        char fix[1024];       /* the line(s) to paste into the policy's block; "" when no
+                                 config change allows it */
+        char warning[512];    /* a named risk of the fix, when it lifts a deliberate denial */
+        bool expected;        /* by design, not a refusal to fix (clone3 -> ENOSYS) */
+        char errno_name[16];  /* what the filter returns for it under errno: the kernel's
+                                 record has the action, not the errno */
+};
+void denial_explain(const struct seccomp_record *r, const struct policy *p, const char *config_file,
+                    struct denial_explanation *ret);
+
+/* What suggest shares with why. */
+struct syscall_group;
+/* Whether a config entry (a name or an @group) covers name. */
+bool syscall_spec_covers(const char *spec, const char *name);
+/* The first group of the config that has name, preferring one of the default's; NULL: none. */
+const struct syscall_group *syscall_group_of(const char *name);
+/* The risk of allowing a group the shipped default denies on purpose; NULL: not one. */
+const char *syscall_deliberate_risk(const char *group);
+/* Whether the policy's list (the default's groups and syscalls_allow, before syscalls_deny)
+ * has name. */
+bool policy_allows_name(const struct policy *p, const char *name);
+
+/* Reads the records of the host's sources into fn, oldest first per source, each record once
+ * (the journal's copy of a kmsg record is the same record): /dev/kmsg, the journal's kernel
+ * messages of this boot when journald runs (journalctl -k), /var/log/audit/audit.log
+ * (audit_log: another path; NULL: that one). sources gets the names of the sources read,
+ * "; "-separated, and missing what could not be read and why. Returns the number of records
+ * read, or -errno when fn failed. */
+int denials_read(const char *audit_log, int (*fn)(const struct seccomp_record *r, void *data),
+                 void *data, char *sources, size_t sources_len, char *missing, size_t missing_len);
+
+/* --since TIME: unix seconds, "YYYY-MM-DD HH:MM[:SS]" (local), or an age (30s, 10m, 2h, 1d),
+ * as unix ms. -EINVAL for anything else. (why.c) */
+int why_since_parse(const char *s, uint64_t *ret_ms);
+
+/* The config text with policy p's syscalls_allow and syscalls_deny changed so that every name
+ * in needed is allowed: deny entries naming one dropped, a group that has one replaced by its
+ * other members, and the names the list lacks added, as a group where every member of a group
+ * outside the default was used. Other lines stay as they are; a key the block lacks goes after
+ * its opening line. ret_warnings gets one line per added item that lifts a deliberate denial,
+ * naming the risk. -ENOENT: no block at p->line; -ENOTSUP: the block is on one line; -EBADMSG:
+ * its braces do not close. (suggest.c) */
+int suggest_config_text(const char *text, const struct policy *p, const struct strv *needed,
+                        char **ret_text, struct strv *ret_warnings);
+/* A unified diff from old_text to new_text: one hunk, three lines of context. Nothing when the
+ * texts are the same. */
+void text_diff(FILE *out, const char *old_name, const char *old_text, const char *new_name,
+               const char *new_text);

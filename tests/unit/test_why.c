@@ -1,0 +1,596 @@
+/* test_why: what isolatectl why reads and says (isolatectl/denials.c): the kernel's seccomp
+ * audit records as kmsg and auditd write them, junk and truncated lines, other record types;
+ * the login a record is tied to; the config line that decided and the line to paste; the
+ * log of logins the helper keeps (session-helper/registry.c); errno-log's filter flag. */
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <linux/seccomp.h>
+#include <seccomp.h>
+
+#include "../../isolatectl/denials.h"
+#include "../../session-helper/registry.h"
+#include "../../session-helper/seccomp.h"
+
+#define KMSG_NUMA                                                                                  \
+        "5,4211,38060075143,-;audit: type=1326 audit(1796587111.578:92): auid=1001 uid=1001 "      \
+        "gid=1001 ses=7 subj=unconfined pid=8395 comm=\"migratepages\" "                           \
+        "exe=\"/usr/bin/migratepages\" sig=0 arch=c000003e syscall=256 compat=0 "                  \
+        "ip=0x7f63fd7c0829 code=0x50000\n SUBSYSTEM=audit\n"
+
+static void test_kmsg_record(void **state)
+{
+        struct seccomp_record r;
+        assert_int_equal(kmsg_record_parse(KMSG_NUMA, strlen(KMSG_NUMA), &r), 0);
+        assert_int_equal(r.time_ms, 1796587111578ULL);
+        assert_int_equal(r.serial, 92);
+        assert_int_equal(r.auid, 1001);
+        assert_int_equal(r.uid, 1001);
+        assert_int_equal(r.ses, 7);
+        assert_int_equal(r.pid, 8395);
+        assert_string_equal(r.comm, "migratepages");
+        assert_string_equal(r.exe, "/usr/bin/migratepages");
+        assert_int_equal(r.arch, 0xc000003e);
+        assert_int_equal(r.syscall, 256);
+        assert_false(r.compat);
+        assert_int_equal(r.code, SECCOMP_RET_ERRNO);
+        char name[64];
+        seccomp_code_name(r.code, name, sizeof(name));
+        assert_string_equal(name, "errno");
+        seccomp_code_name(SECCOMP_RET_KILL_PROCESS, name, sizeof(name));
+        assert_string_equal(name, "kill-process");
+        seccomp_code_name(SECCOMP_RET_LOG, name, sizeof(name));
+        assert_string_equal(name, "log (allowed)");
+        seccomp_code_name(SECCOMP_RET_ERRNO | 1, name, sizeof(name));
+        assert_string_equal(name, "errno EPERM");
+}
+
+static void test_auditd_record(void **state)
+{
+        /* auditd's form, with its enriched part after 0x1d; comm in the kernel's hex form (it
+         * has a space) */
+        const char *line =
+            "type=SECCOMP msg=audit(1796587200.004:1201): auid=1002 uid=0 gid=0 ses=12 "
+            "subj=unconfined pid=77 comm=6D7920746F6F6C exe=\"/opt/x\" sig=31 arch=c000003e "
+            "syscall=321 compat=0 ip=0x7f code=0x80000000\x1d"
+            "AUID=\"w2\" UID=\"root\" ARCH=x86_64 SYSCALL=bpf\n";
+        struct seccomp_record r;
+        assert_int_equal(seccomp_record_parse(line, &r), 0);
+        assert_int_equal(r.time_ms, 1796587200004ULL);
+        assert_int_equal(r.ses, 12);
+        assert_int_equal(r.uid, 0);
+        assert_string_equal(r.comm, "my tool");
+        assert_int_equal(r.sig, 31);
+        assert_int_equal(r.syscall, 321);
+        assert_int_equal(r.code, SECCOMP_RET_KILL_PROCESS);
+}
+
+static void test_junk_and_other_types(void **state)
+{
+        struct seccomp_record r;
+        static const char *const not_ours[] = {
+            "",
+            "garbage",
+            ";;;",
+            "6,1,2,-;audit: type=1400 audit(1.2:3): apparmor=\"DENIED\" operation=\"open\"",
+            "6,1,2,-;audit: type=1300 audit(1.2:3): arch=c000003e syscall=2 success=no",
+            "6,1,2,-;eth0: link up",
+            /* user space writing to /dev/kmsg (facility 1: user) is never a kernel record */
+            "13,5,6,-;audit: type=1326 audit(1.002:3): auid=0 uid=0 gid=0 ses=1 pid=1 comm=\"x\" "
+            "exe=\"/x\" sig=0 arch=c000003e syscall=1 compat=0 ip=0x1 code=0x50000",
+            "x,5,6,-;audit: type=1326 audit(1.002:3): auid=0",
+        };
+        for (size_t i = 0; i < sizeof(not_ours) / sizeof(*not_ours); i++)
+                assert_int_equal(kmsg_record_parse(not_ours[i], strlen(not_ours[i]), &r), -ENOMSG);
+        static const char *const broken[] = {
+            /* truncated where kmsg's line limit or a copy cut it */
+            "5,1,2,-;audit: type=1326 audit(1796587111.578:92): auid=1001 uid=1001 gid=1001 ses=7 "
+            "pid=8395 comm=\"migratepa",
+            "5,1,2,-;audit: type=1326 audit(1796587111.578:92",
+            "5,1,2,-;audit: type=1326 audit(",
+            "5,1,2,-;audit: type=1326 ",
+            /* values out of range or not numbers */
+            "5,1,2,-;audit: type=1326 audit(1.002:3): auid=0 uid=0 gid=0 ses=1 pid=-1 comm=\"x\" "
+            "exe=\"/x\" sig=0 arch=c000003e syscall=1 compat=0 ip=0x1 code=0x50000",
+            "5,1,2,-;audit: type=1326 audit(1.002:3): auid=0 uid=0 gid=0 ses=1 pid=1 comm=\"x\" "
+            "exe=\"/x\" sig=0 arch=zz syscall=1 compat=0 ip=0x1 code=0x50000",
+            "5,1,2,-;audit: type=1326 audit(1.002:3): auid=0 uid=99999999999 gid=0 ses=1 pid=1 "
+            "sig=0 arch=c000003e syscall=1 compat=0 ip=0x1 code=0x50000",
+        };
+        for (size_t i = 0; i < sizeof(broken) / sizeof(*broken); i++)
+                assert_int_equal(kmsg_record_parse(broken[i], strlen(broken[i]), &r), -EBADMSG);
+        /* a record longer than any buffer is cut, not overrun */
+        size_t big = 100000;
+        char *huge = malloc(big + 1);
+        assert_non_null(huge);
+        memset(huge, 'a', big);
+        const char *head = "5,1,2,-;audit: type=1326 audit(1.002:3): comm=";
+        memcpy(huge, head, strlen(head));
+        huge[big] = '\0';
+        assert_int_equal(kmsg_record_parse(huge, big, &r), -EBADMSG);
+        free(huge);
+}
+
+static void test_login_of_record(void **state)
+{
+        struct login_entry logins[] = {
+            {.time = 100, .audit_session = 7, .uid = 1001, .id = "aaaa", .policy = "p1"},
+            {.time = 110, .audit_session = 8, .uid = 1002, .id = "bbbb", .policy = "p2"},
+            {.time = 120, .audit_session = AUDIT_SESSION_UNSET, .uid = 1003, .id = "cccc"},
+            {.time = 130, .audit_session = AUDIT_SESSION_UNSET, .uid = 1003, .id = "dddd"},
+        };
+        struct seccomp_record r = {.time_ms = 150000, .ses = 8, .uid = 0};
+        bool by_session = false;
+        const struct login_entry *l = denial_login(&r, logins, 4, &by_session);
+        assert_non_null(l);
+        assert_string_equal(l->id, "bbbb"); /* by ses, whatever the uid (here: the monitor) */
+        assert_true(by_session);
+        /* a session not of isolate's (exempt, or never through the helper): nobody's */
+        r.ses = 9;
+        assert_null(denial_login(&r, logins, 4, &by_session));
+        /* ... unless its login uid has a user-scope sandbox: a login that joined it by
+         * ticket, after the sandbox's first login */
+        logins[0].scope = SCOPE_USER;
+        r.auid = 1001;
+        l = denial_login(&r, logins, 4, &by_session);
+        assert_non_null(l);
+        assert_string_equal(l->id, "aaaa");
+        assert_false(by_session);
+        r.auid = 1002; /* 1002's login is login-scope: nothing joins it */
+        assert_null(denial_login(&r, logins, 4, &by_session));
+        logins[0].scope = SCOPE_LOGIN;
+        /* uid 1001's session, but from before it started: not its */
+        r = (struct seccomp_record){.time_ms = 50000, .ses = 7, .uid = 1001};
+        assert_null(denial_login(&r, logins, 4, &by_session));
+        /* no audit session: the uid's latest login before the record */
+        r = (struct seccomp_record){.time_ms = 135000, .ses = AUDIT_SESSION_UNSET, .uid = 1003};
+        l = denial_login(&r, logins, 4, &by_session);
+        assert_non_null(l);
+        assert_string_equal(l->id, "dddd");
+        assert_false(by_session);
+        r.time_ms = 125000;
+        assert_string_equal(denial_login(&r, logins, 4, &by_session)->id, "cccc");
+        /* another user's uid never matches a login of 1003 */
+        r.uid = 1001;
+        assert_null(denial_login(&r, logins, 4, &by_session));
+}
+
+static char conf_path[64];
+
+static int conf_setup(void **state)
+{
+        snprintf(conf_path, sizeof(conf_path), "/tmp/test_why-XXXXXX");
+        int fd = mkstemp(conf_path);
+        if (fd < 0)
+                return -1;
+        const char *text = "default_policy = a\n" /* 1 */
+                           "policy a {\n"         /* 2 */
+                           "  network = host\n"   /* 3 */
+                           "}\n"                  /* 4 */
+                           "policy numa_off {\n"  /* 5 */
+                           "  # syscalls_deny = { nothing }\n"
+                           "  syscalls_allow = { @keyring }\n"                 /* 7 */
+                           "  syscalls_deny = { ptrace, @numa }   # HPC off\n" /* 8 */
+                           "}\n";
+        ssize_t n = write(fd, text, strlen(text));
+        close(fd);
+        return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+static int conf_teardown(void **state)
+{
+        unlink(conf_path);
+        return 0;
+}
+
+static void test_explain_deny_line_and_fix(void **state)
+{
+        char *deny_v[] = {(char *)"ptrace", (char *)"@numa", NULL};
+        char *allow_v[] = {(char *)"@keyring", NULL};
+        struct policy p = {.name = (char *)"numa_off",
+                           .line = 5,
+                           .syscalls_deny = {deny_v, 2},
+                           .syscalls_allow = {allow_v, 1}};
+        struct seccomp_record r = {.arch = seccomp_arch_native(),
+                                   .syscall = seccomp_syscall_resolve_name("migrate_pages"),
+                                   .code = SECCOMP_RET_ERRNO};
+        struct denial_explanation e;
+        denial_explain(&r, &p, conf_path, &e);
+        assert_string_equal(e.syscall, "migrate_pages");
+        assert_string_equal(e.group, "@numa");
+        assert_string_equal(e.errno_name, "EPERM");
+        char want[512];
+        snprintf(want, sizeof(want),
+                 "%s:8: syscalls_deny = { ptrace, @numa } (policy numa_off denies @numa, which "
+                 "has migrate_pages)",
+                 conf_path);
+        assert_string_equal(e.decided_by, want);
+        assert_string_equal(e.fix, "syscalls_deny = { ptrace, mbind, move_pages, "
+                                   "set_mempolicy_home_node }\n"
+                                   "syscalls_allow = { @keyring, migrate_pages }");
+        assert_string_equal(e.warning, "");
+
+        /* denied by name, and in the default: the deny line without it is the whole fix */
+        r.syscall = seccomp_syscall_resolve_name("ptrace");
+        denial_explain(&r, &p, conf_path, &e);
+        assert_string_equal(e.group, "@debug");
+        assert_string_equal(e.fix, "syscalls_deny = { @numa }");
+}
+
+static void test_explain_default_list_and_risk(void **state)
+{
+        struct policy p = {.name = (char *)"a", .line = 2};
+        struct seccomp_record r = {.arch = seccomp_arch_native(),
+                                   .syscall = seccomp_syscall_resolve_name("bpf")};
+        struct denial_explanation e;
+        denial_explain(&r, &p, conf_path, &e);
+        assert_string_equal(e.group, "@bpf");
+        assert_string_equal(e.decided_by,
+                            "the default allowlist does not have bpf (group @bpf, not in the "
+                            "default)");
+        assert_string_equal(e.fix, "syscalls_allow = { bpf }");
+        assert_non_null(strstr(e.warning, "risk: the default denies @bpf on purpose"));
+
+        /* clone3: ENOSYS by design, nothing to fix */
+        r.syscall = seccomp_syscall_resolve_name("clone3");
+        denial_explain(&r, &p, conf_path, &e);
+        assert_true(e.expected);
+        assert_string_equal(e.errno_name, "ENOSYS");
+        assert_string_equal(e.fix, "");
+
+        /* allowed by name, refused by its argument condition */
+        r.syscall = seccomp_syscall_resolve_name("clone");
+        denial_explain(&r, &p, conf_path, &e);
+        assert_non_null(strstr(e.decided_by, "argument condition"));
+        assert_string_equal(e.fix, "syscalls_allow = { @namespaces }");
+        assert_non_null(strstr(e.warning, "risk:"));
+
+        /* allowed by the config as it is now: a record from before a change */
+        r.syscall = seccomp_syscall_resolve_name("read");
+        denial_explain(&r, &p, conf_path, &e);
+        assert_non_null(strstr(e.decided_by, "not the config as it is now: policy a allows read"));
+        assert_string_equal(e.fix, "");
+
+        /* a number libseccomp does not know, and a foreign ABI: no config change helps */
+        r.syscall = 1000;
+        denial_explain(&r, &p, conf_path, &e);
+        assert_string_equal(e.syscall, "#1000");
+        assert_string_equal(e.fix, "");
+        r.arch = SCMP_ARCH_X86;
+        r.syscall = 11;
+        denial_explain(&r, &p, conf_path, &e);
+        assert_non_null(strstr(e.decided_by, "non-native ABI"));
+        assert_string_equal(e.fix, "");
+}
+
+static void test_login_entries(void **state)
+{
+        char dir[] = "/tmp/test_why-run-XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        struct login_entry e = {.time = 1796587111,
+                                .audit_session = 7,
+                                .uid = 1001,
+                                .id = "0123456789abcdef",
+                                .policy = "numa_off",
+                                .user = "w 1"};
+        struct isolate_error err = {0};
+        assert_int_equal(registry_login_append(dir, &e, &err), 0);
+        struct login_entry back;
+        assert_int_equal(registry_login_parse("time=1796587111 ses=7 uid=1001 "
+                                              "id=0123456789abcdef policy=numa_off user=w 1\n",
+                                              &back),
+                         0);
+        assert_int_equal(back.scope, SCOPE_LOGIN);
+        assert_int_equal(registry_login_parse("time=1 ses=7 uid=1 id=ab policy=p scope=user "
+                                              "user=u\n",
+                                              &back),
+                         0);
+        assert_int_equal(back.scope, SCOPE_USER);
+        assert_string_equal(back.user, "u");
+        assert_int_equal(registry_login_parse("time=1796587111 ses=7 uid=1001 "
+                                              "id=0123456789abcdef policy=numa_off user=w 1\n",
+                                              &back),
+                         0);
+        assert_int_equal(back.time, e.time);
+        assert_int_equal(back.audit_session, 7);
+        assert_int_equal(back.uid, 1001);
+        assert_string_equal(back.id, e.id);
+        assert_string_equal(back.policy, "numa_off");
+        assert_string_equal(back.user, "w 1");
+        /* and what the helper wrote reads back the same */
+        char path0[128], line[512];
+        snprintf(path0, sizeof(path0), "%s/logins", dir);
+        FILE *f = fopen(path0, "re");
+        assert_non_null(f);
+        assert_non_null(fgets(line, sizeof(line), f));
+        fclose(f);
+        assert_string_equal(line, "time=1796587111 ses=7 uid=1001 id=0123456789abcdef "
+                                  "policy=numa_off scope=login user=w 1\n");
+        /* a bad id or a line break is never written */
+        struct login_entry bad = e;
+        snprintf(bad.id, sizeof(bad.id), "../x");
+        assert_true(registry_login_append(dir, &bad, &err) < 0);
+        bad = e;
+        snprintf(bad.user, sizeof(bad.user), "a\nb");
+        assert_true(registry_login_append(dir, &bad, &err) < 0);
+        static const char *const junk[] = {"",
+                                           "time=1",
+                                           "time=x ses=7 uid=1 id=ab policy=p user=u",
+                                           "time=1 ses=99999999999 uid=1 id=ab policy=p user=u",
+                                           "time=1 ses=7 uid=1 id=../ab policy=p user=u",
+                                           "time=1 ses=7 uid=1 id=ab policy=p user=",
+                                           "time=1 ses=7 uid=1 id=ab policy=p"};
+        for (size_t i = 0; i < sizeof(junk) / sizeof(*junk); i++)
+                assert_int_equal(registry_login_parse(junk[i], &back), -EBADMSG);
+        char path[128];
+        snprintf(path, sizeof(path), "%s/logins", dir);
+        unlink(path);
+        rmdir(dir);
+}
+
+/* The registry keeps the caller's audit session; a record written before it has none. */
+static void test_registry_audit_session(void **state)
+{
+        char rt[] = "/tmp/test_why-rt-XXXXXX";
+        assert_non_null(mkdtemp(rt));
+        struct isolate_error err = {0};
+        assert_int_equal(registry_prepare(rt, &err), 0);
+        struct session_record *rec = calloc(1, sizeof(*rec));
+        struct session_record *back = calloc(1, sizeof(*back));
+        assert_non_null(rec);
+        assert_non_null(back);
+        snprintf(rec->id, sizeof(rec->id), "0123456789abcdef");
+        snprintf(rec->user, sizeof(rec->user), "w1");
+        snprintf(rec->policy, sizeof(rec->policy), "numa_off");
+        rec->caller_pid = rec->init_pid = getpid();
+        rec->cgroup.backend = CGROUP_BACKEND_V2;
+        rec->caps.scalars = CAP_SCALARS_UNSET;
+        rec->audit_session = 315;
+        assert_int_equal(registry_write(rt, rec, &err), 0);
+        assert_int_equal(registry_read(rt, rec->id, back), 0);
+        assert_int_equal(back->audit_session, 315);
+        /* the same file without the line, as an older helper wrote it */
+        char path[PATH_MAX], cmd[PATH_MAX + 64];
+        snprintf(path, sizeof(path), "%s/sessions/%s", rt, rec->id);
+        snprintf(cmd, sizeof(cmd), "sed -i '/^audit_session=/d' '%s'", path);
+        assert_int_equal(system(cmd), 0);
+        assert_int_equal(registry_read(rt, rec->id, back), 0);
+        assert_int_equal(back->audit_session, AUDIT_SESSION_UNSET);
+        /* this process's own, as the helper reads its caller's */
+        uint32_t ses = registry_audit_session_of(getpid());
+        FILE *f = fopen("/proc/self/sessionid", "re");
+        unsigned long long want = AUDIT_SESSION_UNSET;
+        if (f) {
+                assert_int_equal(fscanf(f, "%llu", &want), 1);
+                fclose(f);
+        }
+        assert_int_equal(ses, want);
+        assert_int_equal(registry_audit_session_of(0), AUDIT_SESSION_UNSET);
+        free(rec);
+        free(back);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", rt);
+        assert_int_equal(system(cmd), 0);
+}
+
+static void test_errno_log_sets_the_log_flag(void **state)
+{
+        char dir[] = "/tmp/test_why-cache-XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        struct config c = {.runtime_dir = dir};
+        struct policy p = {.name = (char *)"x", .seccomp_action = SECCOMP_ACTION_ERRNO_LOG};
+        struct sock_filter *prog = NULL;
+        uint32_t len = 0, flags = 0;
+        struct isolate_error err = {0};
+        assert_int_equal(seccomp_program_get(&c, &p, &prog, &len, &flags, &err), 0);
+        assert_int_equal(flags, SECCOMP_FILTER_FLAG_LOG);
+        free(prog);
+        p.seccomp_action = SECCOMP_ACTION_ERRNO;
+        assert_int_equal(seccomp_program_get(&c, &p, &prog, &len, &flags, &err), 0);
+        assert_int_equal(flags, 0);
+        free(prog);
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        assert_int_equal(system(cmd), 0);
+}
+
+static int count_marked(const struct seccomp_record *r, void *data)
+{
+        if (STREQ(r->comm, "test-why-marker"))
+                (*(int *)data)++;
+        return 0;
+}
+
+/* denials_read: a record that reaches it twice (kmsg and the journal's copy, or a log read
+ * twice) is given once; a source that is missing is named with its reason. */
+static void test_sources_and_duplicates(void **state)
+{
+        char path[] = "/tmp/test_why-audit-XXXXXX";
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        const char *rec =
+            "type=SECCOMP msg=audit(1000000000.578:4242424242): auid=1 uid=1 gid=1 ses=7 "
+            "pid=5 comm=\"test-why-marker\" exe=\"/x\" sig=0 arch=c000003e "
+            "syscall=256 compat=0 ip=0x1 code=0x50000\n";
+        const char *other =
+            "type=SECCOMP msg=audit(1000000000.579:4242424243): auid=1 uid=1 gid=1 ses=7 "
+            "pid=5 comm=\"test-why-marker\" exe=\"/x\" sig=0 arch=c000003e "
+            "syscall=256 compat=0 ip=0x1 code=0x50000\n";
+        const char *junk = "type=SECCOMP msg=audit(1796587111.580:94): auid=1 uid=1 gid=1\n"
+                           "\x01\x02 not a record\n";
+        assert_true(write(fd, rec, strlen(rec)) > 0);
+        assert_true(write(fd, junk, strlen(junk)) > 0);
+        assert_true(write(fd, rec, strlen(rec)) > 0);
+        assert_true(write(fd, other, strlen(other)) > 0);
+        close(fd);
+        char sources[512], missing[512];
+        int n = 0;
+        assert_true(denials_read(path, count_marked, &n, sources, sizeof(sources), missing,
+                                 sizeof(missing)) >= 0);
+        assert_int_equal(n, 2);
+        assert_non_null(strstr(sources, path));
+        unlink(path);
+        n = 0;
+        assert_true(denials_read(path, count_marked, &n, sources, sizeof(sources), missing,
+                                 sizeof(missing)) >= 0);
+        assert_int_equal(n, 0);
+        char want[128];
+        snprintf(want, sizeof(want), "%s: No such file or directory", path);
+        assert_non_null(strstr(missing, want));
+}
+
+static struct strv strv_of(const char **v)
+{
+        size_t n = 0;
+        while (v[n])
+                n++;
+        return (struct strv){(char **)v, n};
+}
+
+/* The text suggest builds: the lists changed in place, the rest as written, and a config
+ * that loads (isolatectl check) with the names allowed. */
+static void test_suggest_text(void **state)
+{
+        const char *text = "default_policy = a\n"
+                           "policy a {\n"
+                           "  network = host\n"
+                           "}\n"
+                           "policy t {   # the trial\n"
+                           "    seccomp_action = log\n"
+                           "    syscalls_deny = { ptrace, @numa }\n"
+                           "}\n";
+        char *deny_v[] = {(char *)"ptrace", (char *)"@numa", NULL};
+        struct policy p = {.name = (char *)"t", .line = 5, .syscalls_deny = {deny_v, 2}};
+        const char *one[] = {"migrate_pages", NULL};
+        struct strv needed = strv_of(one), warnings = {0};
+        char *out = NULL;
+        assert_int_equal(suggest_config_text(text, &p, &needed, &out, &warnings), 0);
+        assert_string_equal(out, "default_policy = a\n"
+                                 "policy a {\n"
+                                 "  network = host\n"
+                                 "}\n"
+                                 "policy t {   # the trial\n"
+                                 "    syscalls_allow = { migrate_pages }\n"
+                                 "    seccomp_action = log\n"
+                                 "    syscalls_deny = { ptrace, mbind, move_pages, "
+                                 "set_mempolicy_home_node }\n"
+                                 "}\n");
+        assert_int_equal(warnings.n, 0);
+
+        /* the diff of it */
+        char *diff = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&diff, &len);
+        assert_non_null(f);
+        text_diff(f, "a.conf", text, "a.conf", out);
+        fclose(f);
+        assert_string_equal(diff, "--- a.conf\n+++ a.conf\n@@ -3,6 +3,7 @@\n"
+                                  "   network = host\n"
+                                  " }\n"
+                                  " policy t {   # the trial\n"
+                                  "-    seccomp_action = log\n"
+                                  "-    syscalls_deny = { ptrace, @numa }\n"
+                                  "+    syscalls_allow = { migrate_pages }\n"
+                                  "+    seccomp_action = log\n"
+                                  "+    syscalls_deny = { ptrace, mbind, move_pages, "
+                                  "set_mempolicy_home_node }\n"
+                                  " }\n");
+        free(diff);
+
+        /* loads, and the trial's list now has it */
+        char path[] = "/tmp/test_why-suggest-XXXXXX";
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, out, strlen(out)), (ssize_t)strlen(out));
+        close(fd);
+        struct config *cfg = NULL;
+        struct config_errors errs = {0};
+        int r = config_load(path, false, &cfg, &errs);
+        for (size_t i = 0; i < errs.n; i++)
+                fprintf(stderr, "%s\n", errs.msgs[i]);
+        assert_int_equal(r, 0);
+        const struct policy *t = &cfg->policies[1];
+        assert_string_equal(t->name, "t");
+        assert_true(policy_allows_name(t, "migrate_pages"));
+        assert_int_equal(t->syscalls_deny.n, 4);
+        config_free(cfg);
+        config_errors_free(&errs);
+        unlink(path);
+        free(out);
+
+        /* every member of @numa used, and bpf: the group whole, and bpf's risk named */
+        const char *all[] = {
+            "mbind", "migrate_pages", "move_pages", "set_mempolicy_home_node", "bpf", NULL};
+        needed = strv_of(all);
+        assert_int_equal(suggest_config_text(text, &p, &needed, &out, &warnings), 0);
+        assert_non_null(strstr(out, "    syscalls_allow = { @numa, bpf }\n"));
+        assert_non_null(strstr(out, "    syscalls_deny = { ptrace }\n"));
+        assert_int_equal(warnings.n, 1);
+        assert_non_null(strstr(warnings.v[0], "bpf: the default denies @bpf on purpose"));
+        free(out);
+        free(warnings.v[0]);
+        free(warnings.v);
+}
+
+static void test_suggest_text_layouts(void **state)
+{
+        /* a list over several lines is replaced whole */
+        const char *text = "policy t {\n"
+                           "  syscalls_allow = {\n"
+                           "    @keyring,   # for the agent\n"
+                           "    personality\n"
+                           "  }\n"
+                           "}\n";
+        char *allow_v[] = {(char *)"@keyring", (char *)"personality", NULL};
+        struct policy p = {.name = (char *)"t", .line = 1, .syscalls_allow = {allow_v, 2}};
+        const char *one[] = {"perf_event_open", NULL};
+        struct strv needed = strv_of(one), warnings = {0};
+        char *out = NULL;
+        assert_int_equal(suggest_config_text(text, &p, &needed, &out, &warnings), 0);
+        assert_string_equal(out, "policy t {\n"
+                                 "  syscalls_allow = { @keyring, personality, perf_event_open }\n"
+                                 "}\n");
+        assert_int_equal(warnings.n, 1);
+        free(out);
+        free(warnings.v[0]);
+        free(warnings.v);
+        warnings = (struct strv){0};
+        /* a block on one line, a policy line that is not there, braces that never close */
+        struct policy q = {.name = (char *)"t", .line = 1};
+        assert_int_equal(suggest_config_text("policy t { seccomp_action = log }\n", &q, &needed,
+                                             &out, &warnings),
+                         -ENOTSUP);
+        q.line = 9;
+        assert_int_equal(suggest_config_text(text, &q, &needed, &out, &warnings), -ENOENT);
+        q.line = 1;
+        assert_int_equal(suggest_config_text("policy t {\n  syscalls_deny = { a,\n", &q, &needed,
+                                             &out, &warnings),
+                         -EBADMSG);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_kmsg_record),
+            cmocka_unit_test(test_auditd_record),
+            cmocka_unit_test(test_junk_and_other_types),
+            cmocka_unit_test(test_login_of_record),
+            cmocka_unit_test_setup_teardown(test_explain_deny_line_and_fix, conf_setup,
+                                            conf_teardown),
+            cmocka_unit_test_setup_teardown(test_explain_default_list_and_risk, conf_setup,
+                                            conf_teardown),
+            cmocka_unit_test(test_login_entries),
+            cmocka_unit_test(test_errno_log_sets_the_log_flag),
+            cmocka_unit_test(test_registry_audit_session),
+            cmocka_unit_test(test_sources_and_duplicates),
+            cmocka_unit_test(test_suggest_text),
+            cmocka_unit_test(test_suggest_text_layouts),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
