@@ -195,9 +195,9 @@ int session_open(const char *helper, const char *config, const struct open_reque
                 if (r == -EPROTONOSUPPORT) {
                         char peer[PATH_MAX + 16], why[PATH_MAX + 512];
                         snprintf(peer, sizeof(peer), "the helper %s", helper);
-                        return error_set(err, EPROTONOSUPPORT, "%s",
-                                         proto_version_explain(why, sizeof(why), peer,
-                                                               "caller", ret->version));
+                        return error_set(
+                            err, EPROTONOSUPPORT, "%s",
+                            proto_version_explain(why, sizeof(why), peer, "caller", ret->version));
                 }
                 return error_set_errno(err, r, "bad answer from the helper %s", helper);
         }

@@ -585,9 +585,8 @@ const char *proto_version_explain(char *buf, size_t len, const char *peer, const
                   "part from one release, as the package installs them), then log in again"
                 : "it is from an isolate release older than this one reads: end the sessions "
                   "opened before the upgrade (isolatectl list, isolatectl kill) and log in again";
-        snprintf(buf, len,
-                 "%s speaks protocol version %u, and this %s reads versions %u to %u: %s", peer,
-                 version, self, PROTO_VERSION_MIN, PROTO_VERSION, what);
+        snprintf(buf, len, "%s speaks protocol version %u, and this %s reads versions %u to %u: %s",
+                 peer, version, self, PROTO_VERSION_MIN, PROTO_VERSION, what);
         return buf;
 }
 

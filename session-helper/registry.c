@@ -345,8 +345,8 @@ int registry_write(const char *runtime_dir, const struct session_record *r,
             "format=%d\nid=%s\nuser=%s\nuid=%u\nservice=%s\nrhost=%s\ntty=%s\npolicy=%s\n"
             "caller_pid=%d\ninit_pid=%d\ninit_start=%llu\nstart_time=%llu\nscope=%s\n"
             "linger_ms=%llu\nfingerprint=%s\n%s%s",
-            REGISTRY_FORMAT, r->id, r->user, (unsigned)r->uid, r->service, r->rhost, r->tty, r->policy,
-            (int)r->caller_pid, (int)r->init_pid, (unsigned long long)r->init_start,
+            REGISTRY_FORMAT, r->id, r->user, (unsigned)r->uid, r->service, r->rhost, r->tty,
+            r->policy, (int)r->caller_pid, (int)r->init_pid, (unsigned long long)r->init_start,
             (unsigned long long)r->start_time, r->scope == SCOPE_USER ? "user" : "login",
             (unsigned long long)r->linger_ms, r->fingerprint, caps, cg);
         if (!text) {

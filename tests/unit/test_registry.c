@@ -177,8 +177,7 @@ static void test_registry_newer_format_refused(void **state)
         record_put(rt, "ffeeddccbbaa9988", text);
 
         struct session_record r;
-        assert_int_equal(registry_read(rt, "ffeeddccbbaa9988", &r),
-                         -EPROTONOSUPPORT);
+        assert_int_equal(registry_read(rt, "ffeeddccbbaa9988", &r), -EPROTONOSUPPORT);
         assert_int_equal(r.format, REGISTRY_FORMAT + 1);
         assert_string_equal(r.id, "ffeeddccbbaa9988");
         assert_int_equal(r.init_pid, 0); /* nothing else read */
