@@ -247,5 +247,69 @@ class TestUpgradeUnderLiveSessions(unittest.TestCase):
         self.assertClean()
 
 
+class TestVersionsOfANewerRelease(unittest.TestCase):
+    """What this build does with a newer release's message or registry record: refused whole,
+    with both versions named and what to do; never a crash, never a misread."""
+
+    @classmethod
+    def setUpClass(cls):
+        require_root()
+        require_built(HELPER, INIT, ISOLATECTL)
+        cls.sb = Sandbox()
+        cls.addClassCleanup(cls.sb.close)
+        cls.u1 = cls.sb.user("isolate-up2")
+        cls.cfg = cls.sb.config(services=SERVICES)
+
+    def test_helper_of_a_newer_protocol(self):
+        """A helper that answers in protocol version 99: the login is denied, and the error
+        names the helper, its version and ours, and says to finish the upgrade."""
+        helper = os.path.join(self.sb.dir, "isolate-helper-v99")
+        with open(helper, "w") as f:
+            f.write("#!/usr/bin/python3\n"
+                    "import socket, struct\n"
+                    "s = socket.socket(fileno=3)\n"
+                    "s.recv(1 << 18)\n"
+                    "body = struct.pack('<HHI', 6, 0, 4) + struct.pack('<I', 0)\n"
+                    "s.send(struct.pack('<IHHI', 0x4c4f5349, 99, 3, 12 + len(body)) + body)\n")
+        os.chmod(helper, 0o755)
+        r = self.sb.run(self.u1, "echo INSIDE", self.cfg, service="isolatectl", helper=helper)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertNotIn("INSIDE", r.stdout)
+        self.assertIn(f"the helper {helper} speaks protocol version 99, and this caller reads "
+                      "versions 1 to ", r.stderr)
+        self.assertIn("newer isolate release than this one: finish the upgrade", r.stderr)
+
+    def test_record_of_a_newer_registry_format(self):
+        """A registry record of format 99 (a newer release's, left by a downgrade): isolatectl
+        list and a login refuse, naming the record, its format and ours and the fix; once
+        the record is gone, both work again."""
+        d = os.path.join(self.sb.runtime_dir, "sessions")
+        os.makedirs(d, 0o700, exist_ok=True)
+        path = os.path.join(d, "99aa99aa99aa99aa")
+        with open(path, "w") as f:
+            f.write("format=99\nid=99aa99aa99aa99aa\nuser=someone\ninit_pid=1\n"
+                    "a line no release yet knows\n")
+        os.chmod(path, 0o600)
+        want = (f"session record {d}/99aa99aa99aa99aa has format 99, and this isolate reads "
+                "formats 1 to ")
+        try:
+            r = subprocess.run([ISOLATECTL, "list", "-c", self.cfg], capture_output=True,
+                               text=True)
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn(want, r.stderr)
+            self.assertIn("reinstall that release, or end the session", r.stderr)
+            r = self.sb.run(self.u1, "echo INSIDE", self.cfg, service="isolatectl")
+            self.assertNotEqual(r.returncode, 0)
+            self.assertNotIn("INSIDE", r.stdout)
+            self.assertIn(want, r.stderr)
+        finally:
+            os.unlink(path)
+        r = self.sb.run(self.u1, "echo INSIDE", self.cfg, service="isolatectl")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("INSIDE", r.stdout)
+        left = self.sb.wait_clean(10)
+        self.assertEqual(left, {"inits": [], "leaves": [], "registry": []})
+
+
 if __name__ == "__main__":
     unittest.main()
