@@ -26,6 +26,8 @@ N_MINUS_1 = "ce91fd5"
 NO_HISTORY = ("no git history: this tree (a shallow clone or a tarball) lacks commit "
               f"{N_MINUS_1}, the build N-1 that the upgrade starts from")
 
+# a checkout owned by another user than root is no tree without history
+GIT = ["git", "-c", "safe.directory=*", "-C", ROOT]
 SERVICES = ["old-login", "new-login", "isolatectl"]
 SCOPED = BASE_POLICY.replace("private_tmp = true", "private_tmp = true\n  scope = user\n"
                              "  linger = no")
@@ -35,8 +37,8 @@ def n_minus_1_commit():
     """The full hash of N-1, or SkipTest when this tree has no git history holding it."""
     if not shutil.which("git"):
         raise unittest.SkipTest(NO_HISTORY)
-    r = subprocess.run(["git", "-c", "safe.directory=*", "-C", ROOT, "rev-parse", "--verify", "--quiet",
-                        N_MINUS_1 + "^{commit}"], capture_output=True, text=True)
+    r = subprocess.run(GIT + ["rev-parse", "--verify", "--quiet", N_MINUS_1 + "^{commit}"],
+                       capture_output=True, text=True)
     if r.returncode != 0:
         raise unittest.SkipTest(NO_HISTORY)
     return r.stdout.strip()
@@ -48,8 +50,7 @@ def build_n_minus_1(commit):
     d = tempfile.mkdtemp(prefix="isolate-n-1-", dir="/var/lib")
     try:
         os.chmod(d, 0o755)
-        archive = subprocess.run(["git", "-c", "safe.directory=*", "-C", ROOT, "archive", commit], capture_output=True,
-                                 check=True)
+        archive = subprocess.run(GIT + ["archive", commit], capture_output=True, check=True)
         subprocess.run(["tar", "-x", "-C", d], input=archive.stdout, check=True)
         r = subprocess.run(["make", "-C", d, "-j2", "B=build", "all"], capture_output=True,
                            text=True, timeout=900)
