@@ -226,7 +226,7 @@ class TestUpgradeUnderLiveSessions(unittest.TestCase):
     def test_module_of_n_minus_1_with_helper_of_n(self):
         """An sshd that loaded N-1's pam_isolate.so before the upgrade keeps it; the helper
         it runs is now N's: the session opens confined, closes, and leaves nothing. The
-        record N's helper wrote says its format."""
+        record N's helper wrote says its format, and N-1's isolatectl lists it."""
         cfg = self.sb.config(services=SERVICES)
         self.stack("old-login", self.OLD_MODULE, HELPER, cfg, hold=True)
         old = self.env.popen(["pamtester", "-v", "old-login", self.u1.name, "open_session",
@@ -238,6 +238,12 @@ class TestUpgradeUnderLiveSessions(unittest.TestCase):
             recs = self.records()
             self.assertEqual(len(recs), 1, recs)
             self.assertTrue(next(iter(recs.values())).startswith("format=1\n"), recs)
+            # and a downgrade: N-1's isolatectl reads the record N wrote (its format line is
+            # a key N-1 does not know, which it ignores)
+            r = subprocess.run([self.OLD_CTL, "list", "-c", cfg], capture_output=True,
+                               text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn(next(iter(recs)), r.stdout)
         finally:
             open(self.flag, "w").close()
             out, _ = old.communicate(timeout=60)
