@@ -4,6 +4,7 @@
 #include "ticket.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
@@ -191,6 +192,13 @@ int session_open(const char *helper, const char *config, const struct open_reque
                                          "the helper %s exited without an answer (crashed, "
                                          "killed, or not an isolate helper)",
                                          helper);
+                if (r == -EPROTONOSUPPORT) {
+                        char peer[PATH_MAX + 16], why[PATH_MAX + 512];
+                        snprintf(peer, sizeof(peer), "the helper %s", helper);
+                        return error_set(
+                            err, EPROTONOSUPPORT, "%s",
+                            proto_version_explain(why, sizeof(why), peer, "caller", ret->version));
+                }
                 return error_set_errno(err, r, "bad answer from the helper %s", helper);
         }
         helper_reap(pid, false);
@@ -203,10 +211,17 @@ int session_close(int control_fd, int timeout_ms, struct isolate_error *err)
         if (r < 0)
                 return error_set_errno(err, r, "cannot ask the session init to close");
         enum proto_type type;
-        uint32_t killed;
-        r = proto_recv_simple(control_fd, timeout_ms, &type, &killed, NULL, 0);
+        uint32_t killed = 0;
+        char text[512];
+        r = proto_recv_simple(control_fd, timeout_ms, &type, &killed, text, sizeof(text));
+        if (r == -EPROTONOSUPPORT)
+                return error_set(err, EPROTONOSUPPORT, "%s",
+                                 proto_version_explain(text, sizeof(text), "the session init",
+                                                       "caller", killed));
         if (r < 0)
                 return error_set_errno(err, r, "no answer from the session init");
+        if (type == MSG_FAILED) /* an init that cannot read us says why */
+                return error_set(err, killed ? (int)killed : EIO, "the session init: %s", text);
         if (type != MSG_CLOSED)
                 return error_set(err, EBADMSG, "unexpected answer %d from the session init",
                                  (int)type);

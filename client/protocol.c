@@ -8,6 +8,7 @@
 #include "protocol.h"
 
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -311,6 +312,7 @@ static int send_message(int fd, enum proto_type type, const struct proto_table *
 struct decoder {
         const char *buf;
         size_t len, pos;
+        uint16_t version; /* the header's */
         uint64_t seen; /* bit per tag, to refuse duplicates of single-valued fields */
 };
 
@@ -444,13 +446,21 @@ static int dec_message(struct decoder *d, const void *buf, size_t len, unsigned 
                        const struct proto_table *t, void *msg)
 {
         struct msg_header h;
+        *d = (struct decoder){.buf = buf, .len = len};
         if (len < sizeof(h))
                 return -EBADMSG;
         memcpy(&h, buf, sizeof(h));
-        if (h.magic != PROTO_MAGIC || h.version != PROTO_VERSION || h.length != len ||
-            h.type < MSG_OPEN_REQUEST || h.type > MSG_TICKET_JOIN || !(types & (1u << h.type)))
+        if (h.magic != PROTO_MAGIC)
                 return -EBADMSG;
-        *d = (struct decoder){.buf = buf, .len = len, .pos = sizeof(h)};
+        /* the magic and the version are the header every version keeps: past them, a
+         * version this build does not know may have changed anything */
+        d->version = h.version;
+        if (h.version < PROTO_VERSION_MIN || h.version > PROTO_VERSION)
+                return -EPROTONOSUPPORT;
+        if (h.length != len || h.type < MSG_OPEN_REQUEST || h.type > MSG_TICKET_JOIN ||
+            !(types & (1u << h.type)))
+                return -EBADMSG;
+        d->pos = sizeof(h);
         uint16_t tag;
         const char *value;
         size_t n;
@@ -566,6 +576,20 @@ static int recv_message(int fd, int timeout_ms, char **ret_buf, size_t *ret_len,
         return 0;
 }
 
+const char *proto_version_explain(char *buf, size_t len, const char *peer, const char *self,
+                                  unsigned version)
+{
+        const char *what =
+            version > PROTO_VERSION
+                ? "it is from a newer isolate release than this one: finish the upgrade (every "
+                  "part from one release, as the package installs them), then log in again"
+                : "it is from an isolate release older than this one reads: end the sessions "
+                  "opened before the upgrade (isolatectl list, isolatectl kill) and log in again";
+        snprintf(buf, len, "%s speaks protocol version %u, and this %s reads versions %u to %u: %s",
+                 peer, version, self, PROTO_VERSION_MIN, PROTO_VERSION, what);
+        return buf;
+}
+
 /* ---- open request ------------------------------------------------------------------------ */
 
 int proto_send_request(int fd, const struct open_request *req)
@@ -579,6 +603,7 @@ int proto_decode_request(const void *buf, size_t len, struct open_request *ret)
         struct decoder d;
         memset(ret, 0, sizeof(*ret));
         int r = dec_message(&d, buf, len, 1u << MSG_OPEN_REQUEST, &proto_request_table, ret);
+        ret->version = d.version;
         if (r < 0)
                 return r;
         /* PAM items come from remote peers and users; they end up in the registry (one
@@ -628,6 +653,7 @@ int proto_decode_reply(const void *buf, size_t len, struct open_reply *ret, bool
         /* a HELLO is decoded, and refused, as a reply is: with the same table */
         int type = dec_message(&d, buf, len, 1u << MSG_HELLO | 1u << MSG_OPEN_REPLY,
                                &proto_reply_table, ret);
+        ret->version = d.version;
         if (type < 0)
                 return type;
         *ret_hello = type == MSG_HELLO;
@@ -654,6 +680,7 @@ int proto_recv_reply(int fd, int timeout_ms, struct open_reply *ret, bool *ret_h
                 for (size_t i = 0; i < n_fds; i++)
                         close(fds[i]);
                 join_spec_free(&tmp.join);
+                ret->version = tmp.version;
                 return r;
         }
         if (hello) {
@@ -709,6 +736,8 @@ int proto_recv_simple_fds(int fd, int timeout_ms, enum proto_type *ret_type, uin
         size_t keep = type < 0 || !fds ? 0 : n_fds < max_fds ? n_fds : max_fds;
         for (size_t i = keep; i < n_fds; i++) /* not wanted: closed, as are all on an error */
                 close(got[i]);
+        if (type == -EPROTONOSUPPORT && ret_value)
+                *ret_value = d.version;
         if (type < 0)
                 return type;
         for (size_t i = 0; i < keep; i++)

@@ -15,8 +15,18 @@
 #include "util.h"
 
 #define PROTO_MAGIC   0x4c4f5349u /* "ISOL" little-endian */
-#define PROTO_VERSION 1
 #define PROTO_MAX_MSG (256 * 1024)
+
+/* The versions of the wire format (doc/design.md, "Upgrades under live sessions"). A build
+ * writes PROTO_VERSION and reads every version from PROTO_VERSION_MIN to PROTO_VERSION. A
+ * field added to a message is a new tag, which an older peer skips: the version stays. A
+ * change an older peer would misread (a tag's meaning, the header, the framing) takes the
+ * next version; the build that makes it keeps PROTO_VERSION_MIN at the version before and
+ * answers a peer in the version the peer spoke, so that a module loaded before an upgrade
+ * and an init started before it still talk to the new helper, module and isolatectl. A
+ * message of a version outside the range is refused whole (-EPROTONOSUPPORT), never read. */
+#define PROTO_VERSION     1
+#define PROTO_VERSION_MIN 1
 
 /* The helper always gets its socket as this fd. */
 #define HELPER_SOCKET_FD 3
@@ -58,6 +68,7 @@ struct open_request {
          * INO SIZE MTIME CTIME"): part of a ticket's key (ticket.h); "" from a caller older
          * than tickets, or one whose helper path is too long for it, which then gets none */
         char helper_stamp[1024];
+        uint16_t version; /* not a field: the header's; on -EPROTONOSUPPORT the refused one */
 };
 
 #define JOIN_MAX_LANDLOCK_PATHS 64
@@ -106,6 +117,8 @@ struct open_reply {
         char warnings[1024];        /* things logged and gone on with (caps_required = no, ...) */
         uint32_t helper_timeout_ms; /* from HELLO: the config's helper_timeout */
         bool from_ticket;           /* not on the wire: the init answered, no helper ran */
+        uint16_t version;           /* not a field: the header's; on -EPROTONOSUPPORT the
+                                       refused one */
         struct join_spec join;
 };
 
@@ -113,8 +126,10 @@ void join_spec_init(struct join_spec *j);
 void join_spec_free(struct join_spec *j); /* closes fds, frees arrays */
 
 /* Encoding and decoding. send_* return 0 or -errno; recv_* return 0, -EBADMSG for a
- * malformed message, -ECONNRESET for EOF, or -errno. Received fds are O_CLOEXEC. A request
- * with a control character in a PAM item is -EILSEQ. */
+ * malformed message, -EPROTONOSUPPORT for a version outside PROTO_VERSION_MIN..PROTO_VERSION
+ * (its fds closed; the version is in the struct's version, or *ret_value of a control
+ * message), -ECONNRESET for EOF, or -errno. Received fds are O_CLOEXEC. A request with a
+ * control character in a PAM item is -EILSEQ. */
 int proto_send_request(int fd, const struct open_request *req);
 int proto_recv_request(int fd, struct open_request *ret);
 int proto_send_hello(int fd, bool fail_open, uint32_t helper_timeout_ms);
@@ -135,6 +150,11 @@ int proto_send_simple_fds(int fd, enum proto_type type, uint32_t value, const ch
 int proto_recv_simple_fds(int fd, int timeout_ms, enum proto_type *ret_type, uint32_t *ret_value,
                           char *text, size_t text_len, int *fds, size_t max_fds,
                           size_t *ret_n_fds);
+
+/* What an admin reads when a peer speaks a version this build does not: "PEER speaks
+ * protocol version V, and this SELF reads versions MIN to MAX: " and what to do. Returns buf. */
+const char *proto_version_explain(char *buf, size_t len, const char *peer, const char *self,
+                                  unsigned version);
 
 /* Exposed for the unit tests and the fuzzer: decode a reply from a buffer (no fds). */
 int proto_decode_reply(const void *buf, size_t len, struct open_reply *ret, bool *ret_hello);

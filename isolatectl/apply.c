@@ -288,8 +288,7 @@ int cmd_apply(int argc, char **argv)
         struct live l = {0};
         int r = registry_foreach(cfg->runtime_dir, collect, &l);
         if (r < 0 && r != -ENOENT) {
-                fprintf(stderr, "isolatectl apply: cannot read %s/sessions: %s\n",
-                        cfg->runtime_dir, strerror(-r));
+                ctl_registry_error("apply", cfg->runtime_dir, r);
                 free(l.v);
                 config_free(cfg);
                 return 1;

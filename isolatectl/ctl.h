@@ -25,6 +25,10 @@ int cmd_suggest(int argc, char **argv); /* suggest.c */
  * status (usage or config errors printed). */
 int ctl_load(int argc, char **argv, const char *usage, bool *json, const char **operand,
              struct config **ret);
+/* "isolatectl CMD: cannot read RUNTIME_DIR/sessions: ..." for registry_foreach()'s r < 0 on
+ * stderr; for a record of a format this isolatectl does not read, which record and what to
+ * do (registry_format_error()). */
+void ctl_registry_error(const char *cmd, const char *runtime_dir, int r);
 /* The message for getopt's '?': a missing argument (for an option letter in with_arg) or an
  * unknown option. */
 void ctl_bad_option(const char *cmd, const char *with_arg, char **argv);

@@ -512,6 +512,12 @@ static void sandbox_text_after(const struct shown *sh)
                 printf("  sandbox: a new one (scope = user; none live)\n");
                 return;
         }
+        if (live->r == -EPROTONOSUPPORT) {
+                struct isolate_error err = {0};
+                registry_format_error(sh->c->runtime_dir, &err);
+                printf("  sandbox: not known: %s\n", err.msg);
+                return;
+        }
         if (live->r < 0) {
                 printf("  sandbox: not known: cannot read the registry in %s: %s%s\n",
                        sh->c->runtime_dir, strerror(-live->r),

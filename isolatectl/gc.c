@@ -127,8 +127,7 @@ int cmd_gc(int argc, char **argv)
         struct gc_state g = {.cfg = cfg};
         int r = registry_foreach(cfg->runtime_dir, gc_entry, &g);
         if (r < 0) {
-                fprintf(stderr, "isolatectl gc: cannot read %s/sessions: %s\n", cfg->runtime_dir,
-                        strerror(-r));
+                ctl_registry_error("gc", cfg->runtime_dir, r);
                 free(g.live);
                 config_free(cfg);
                 return 1;

@@ -84,6 +84,9 @@ int cmd_kill(int argc, char **argv)
         int status;
         if (r == 0) {
                 status = kill_one(rec);
+        } else if (r == -EPROTONOSUPPORT) {
+                ctl_registry_error("kill", cfg->runtime_dir, r);
+                status = 1;
         } else {
                 struct passwd *pw = getpwnam(arg);
                 if (!pw) {
@@ -96,8 +99,7 @@ int cmd_kill(int argc, char **argv)
                         struct by_user b = {.uid = pw->pw_uid};
                         r = registry_foreach(cfg->runtime_dir, kill_of_user, &b);
                         if (r < 0) {
-                                fprintf(stderr, "isolatectl kill: cannot read %s/sessions: %s\n",
-                                        cfg->runtime_dir, strerror(-r));
+                                ctl_registry_error("kill", cfg->runtime_dir, r);
                                 status = 1;
                         } else if (b.found == 0) {
                                 fprintf(stderr, "isolatectl kill: user %s has no live session\n",

@@ -168,8 +168,7 @@ int cmd_list(int argc, char **argv)
         struct rows rows = {.runtime_dir = cfg->runtime_dir};
         int r = registry_foreach(cfg->runtime_dir, collect, &rows);
         if (r < 0) {
-                fprintf(stderr, "isolatectl list: cannot read %s/sessions: %s\n", cfg->runtime_dir,
-                        strerror(-r));
+                ctl_registry_error("list", cfg->runtime_dir, r);
                 free(rows.v);
                 config_free(cfg);
                 return 1;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "../session-helper/registry.h"
 
 int ctl_load(int argc, char **argv, const char *usage, bool *json, const char **operand,
              struct config **ret)
@@ -58,4 +59,16 @@ void ctl_bad_option(const char *cmd, const char *with_arg, char **argv)
         fprintf(stderr, "isolatectl %s: %s '%s'\n", cmd,
                 optopt && strchr(with_arg, optopt) ? "missing argument for" : "unknown option",
                 argv[optind - 1]);
+}
+
+void ctl_registry_error(const char *cmd, const char *runtime_dir, int r)
+{
+        struct isolate_error err = {0};
+        if (r == -EPROTONOSUPPORT) {
+                registry_format_error(runtime_dir, &err);
+                fprintf(stderr, "isolatectl %s: %s\n", cmd, err.msg);
+        } else {
+                fprintf(stderr, "isolatectl %s: cannot read %s/sessions: %s\n", cmd, runtime_dir,
+                        strerror(-r));
+        }
 }

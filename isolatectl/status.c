@@ -490,8 +490,7 @@ int cmd_status(int argc, char **argv)
         s->runtime_dir = cfg ? cfg->runtime_dir : DEFAULT_RUNTIME_DIR;
         int r = registry_foreach(s->runtime_dir, sandbox_count, s);
         if (r < 0 && r != -ENOENT)
-                fprintf(stderr, "isolatectl status: cannot read %s/sessions: %s\n",
-                        s->runtime_dir, strerror(-r));
+                ctl_registry_error("status", s->runtime_dir, r);
         denials_read(d, log);
         if (json)
                 print_json(config, cfg, &errs, &f, s, d);

@@ -166,6 +166,8 @@ int caps_effective(const struct config *c, const struct policy *base, uid_t uid,
                 r = g.error;
         if (r < 0) {
                 caps_effective_free(ret);
+                if (r == -EPROTONOSUPPORT)
+                        return registry_format_error(c->runtime_dir, err);
                 return error_set_errno(err, r, "cannot compute the user's caps from %s/sessions",
                                        c->runtime_dir);
         }

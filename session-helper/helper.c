@@ -816,6 +816,8 @@ static int sandbox_join(struct session_setup *s, struct isolate_error *err)
         int r = registry_find_sandbox(s->cfg->runtime_dir, s->who.uid, s->policy->name, rec);
         if (r == -ENOENT)
                 return 0;
+        if (r == -EPROTONOSUPPORT)
+                return registry_format_error(s->cfg->runtime_dir, err);
         if (r < 0)
                 return error_set_errno(err, r, "cannot read %s/sessions", s->cfg->runtime_dir);
         if (!STREQ(rec->fingerprint, s->fingerprint)) {
@@ -877,6 +879,12 @@ static int sandbox_join(struct session_setup *s, struct isolate_error *err)
                                   sizeof(text), &pidfd, 1, &n);
         if (r == -ETIMEDOUT)
                 return error_set(err, ETIMEDOUT, "sandbox %s did not answer in time", rec->id);
+        if (r == -EPROTONOSUPPORT) {
+                char why[512];
+                return error_set(err, EPROTONOSUPPORT, "sandbox %s: %s", rec->id,
+                                 proto_version_explain(why, sizeof(why), "its isolate-init",
+                                                       "isolate-helper", code));
+        }
         if (r < 0)
                 return 0; /* ended meanwhile */
         if (type == MSG_FAILED)
@@ -1193,10 +1201,17 @@ static int cmd_open(const char *config_path)
         alarm((DEFAULT_HELPER_TIMEOUT_MS + 999) / 1000 + 1);
         int r = proto_recv_request(sock, &s.req);
         if (r < 0) {
+                char why[512];
                 if (r == -EILSEQ)
                         error_set(&err, EILSEQ,
                                   "bad request from the caller: control "
                                   "characters in the user, service, rhost or tty");
+                else if (r == -EPROTONOSUPPORT) /* our reply: a newer caller reads it */
+                        error_set(&err, EPROTONOSUPPORT, "%s",
+                                  proto_version_explain(why, sizeof(why),
+                                                        "the caller (pam_isolate.so or "
+                                                        "isolatectl)",
+                                                        "isolate-helper", s.req.version));
                 else
                         error_set_errno(&err, r, "bad request from the caller");
                 reply_send(sock, &s, REPLY_DENY, err.msg);

@@ -89,6 +89,8 @@ int limits_sessions_check(const char *runtime_dir, const struct policy *p, uid_t
                 return 0;
         struct session_count c = {.uid = uid};
         int r = registry_foreach(runtime_dir, count_user_session, &c);
+        if (r == -EPROTONOSUPPORT)
+                return registry_format_error(runtime_dir, err);
         if (r < 0)
                 return error_set_errno(err, r, "cannot read %s/sessions", runtime_dir);
         if (c.n >= p->max_sessions)

@@ -342,11 +342,11 @@ int registry_write(const char *runtime_dir, const struct session_record *r,
         if (q < 0)
                 return error_set_errno(err, q, "cannot format the session's caps");
         _cleanup_free_ char *text = strdup_printf(
-            "id=%s\nuser=%s\nuid=%u\nservice=%s\nrhost=%s\ntty=%s\npolicy=%s\n"
+            "format=%d\nid=%s\nuser=%s\nuid=%u\nservice=%s\nrhost=%s\ntty=%s\npolicy=%s\n"
             "caller_pid=%d\ninit_pid=%d\ninit_start=%llu\nstart_time=%llu\nscope=%s\n"
             "linger_ms=%llu\nfingerprint=%s\naudit_session=%u\n%s%s",
-            r->id, r->user, (unsigned)r->uid, r->service, r->rhost, r->tty, r->policy,
-            (int)r->caller_pid, (int)r->init_pid, (unsigned long long)r->init_start,
+            REGISTRY_FORMAT, r->id, r->user, (unsigned)r->uid, r->service, r->rhost, r->tty,
+            r->policy, (int)r->caller_pid, (int)r->init_pid, (unsigned long long)r->init_start,
             (unsigned long long)r->start_time, r->scope == SCOPE_USER ? "user" : "login",
             (unsigned long long)r->linger_ms, r->fingerprint, (unsigned)r->audit_session, caps, cg);
         if (!text) {
@@ -374,6 +374,30 @@ int registry_remove(const char *runtime_dir, const char *id)
         snprintf(path, sizeof(path), "%s/sessions/%s", runtime_dir, id);
         if (unlink(path) < 0 && errno != ENOENT)
                 return -errno;
+        return 0;
+}
+
+/* The format a record's text says it has: its "format=N" line, 1 without one; -EBADMSG when
+ * the line is not a number. Looked for before any other line is read: a newer format may have
+ * changed what they mean. */
+static int record_format(const char *text, unsigned *ret)
+{
+        *ret = 1;
+        for (const char *line = text; *line;) {
+                const char *e = strchrnul(line, '\n');
+                if (strncmp(line, "format=", 7) == 0) {
+                        char v[24];
+                        uint64_t u;
+                        if ((size_t)(e - line) - 7 >= sizeof(v))
+                                return -EBADMSG;
+                        snprintf(v, sizeof(v), "%.*s", (int)(e - line - 7), line + 7);
+                        if (safe_atou64(v, &u) < 0 || u == 0 || u > UINT32_MAX)
+                                return -EBADMSG;
+                        *ret = (unsigned)u;
+                        return 0;
+                }
+                line = *e ? e + 1 : e;
+        }
         return 0;
 }
 
@@ -407,6 +431,13 @@ int registry_read(const char *runtime_dir, const char *id, struct session_record
         buf[n] = '\0';
         memset(ret, 0, sizeof(*ret));
         ret->audit_session = AUDIT_SESSION_UNSET;
+        int r = record_format(buf, &ret->format);
+        if (r < 0)
+                return r;
+        if (ret->format < REGISTRY_FORMAT_MIN || ret->format > REGISTRY_FORMAT) {
+                field_copy(ret->id, sizeof(ret->id), id);
+                return -EPROTONOSUPPORT;
+        }
         _cleanup_free_ char *cg = calloc(1, max);
         if (!cg)
                 return -ENOMEM;
@@ -420,6 +451,8 @@ int registry_read(const char *runtime_dir, const char *id, struct session_record
                 *eq = '\0';
                 const char *k = line, *v = eq + 1;
                 uint64_t u = 0;
+                if (STREQ(k, "format"))
+                        continue; /* record_format() */
                 if (STREQ(k, "id"))
                         field_copy(ret->id, sizeof(ret->id), v);
                 else if (STREQ(k, "user"))
@@ -469,7 +502,7 @@ int registry_read(const char *runtime_dir, const char *id, struct session_record
                 return -EBADMSG;
         if (!have_caps) /* written before caps were recorded: nothing known, nothing set */
                 ret->caps.scalars = CAP_SCALARS_UNSET;
-        int r = registry_cgroup_parse(cg, &ret->cgroup);
+        r = registry_cgroup_parse(cg, &ret->cgroup);
         if (r < 0)
                 return r;
         return 0;
@@ -489,10 +522,13 @@ int registry_foreach(const char *runtime_dir, int (*fn)(const struct session_rec
                 closedir(d);
                 return -ENOMEM;
         }
+        bool newer = false;
         for (struct dirent *de; (de = readdir(d));) {
                 if (!id_valid(de->d_name))
                         continue;
-                if (registry_read(runtime_dir, de->d_name, rec) < 0)
+                int q = registry_read(runtime_dir, de->d_name, rec);
+                newer |= q == -EPROTONOSUPPORT;
+                if (q < 0)
                         continue;
                 r = fn(rec, data);
                 if (r < 0)
@@ -500,7 +536,39 @@ int registry_foreach(const char *runtime_dir, int (*fn)(const struct session_rec
         }
         free(rec);
         closedir(d);
-        return r < 0 ? r : 0;
+        return r < 0 ? r : newer ? -EPROTONOSUPPORT : 0;
+}
+
+int registry_format_error(const char *runtime_dir, struct isolate_error *err)
+{
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/sessions", runtime_dir);
+        _cleanup_free_ struct session_record *rec = malloc(sizeof(*rec));
+        DIR *d = rec ? opendir(path) : NULL;
+        for (struct dirent *de; d && (de = readdir(d));) {
+                if (!id_valid(de->d_name) ||
+                    registry_read(runtime_dir, de->d_name, rec) != -EPROTONOSUPPORT)
+                        continue;
+                closedir(d);
+                return error_set(
+                    err, EPROTONOSUPPORT,
+                    "session record %s/%s has format %u, and this isolate reads formats %d to "
+                    "%d: %s",
+                    path, rec->id, rec->format, REGISTRY_FORMAT_MIN, REGISTRY_FORMAT,
+                    rec->format > REGISTRY_FORMAT
+                        ? "a newer isolate release wrote it (downgraded while its sessions "
+                          "live?); reinstall that release, or end the session (kill the "
+                          "init_pid its record names) and remove the record"
+                        : "an isolate release older than this one reads wrote it; end the "
+                          "session (kill the init_pid its record names) and remove the "
+                          "record");
+        }
+        if (d)
+                closedir(d);
+        return error_set(err, EPROTONOSUPPORT,
+                         "a session record in %s has a format this isolate does not read "
+                         "(formats %d to %d)",
+                         path, REGISTRY_FORMAT_MIN, REGISTRY_FORMAT);
 }
 
 bool registry_session_alive(const struct session_record *r)

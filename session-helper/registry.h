@@ -31,7 +31,19 @@ struct record_caps {
         struct record_io io[RECORD_MAX_IO];
 };
 
+/* The versions of a record's format (doc/design.md, "Upgrades under live sessions"): the
+ * first line, "format=N", says which it was written in; a record without it is format 1
+ * (written before the line existed). A build writes REGISTRY_FORMAT and reads every format
+ * from REGISTRY_FORMAT_MIN to it. A key added to a record keeps the format: an older
+ * reader ignores keys it does not know, and a newer one gives a key an older record lacks
+ * the value that means "as before" (init_start 0, scope login, caps unset, ...). A change an
+ * older reader would misread (a key's meaning or syntax) takes the next format. A record
+ * of a format outside the range is refused whole (-EPROTONOSUPPORT), never half read. */
+#define REGISTRY_FORMAT     1
+#define REGISTRY_FORMAT_MIN 1
+
 struct session_record {
+        unsigned format; /* the format it was written in; on -EPROTONOSUPPORT the refused one */
         char id[32];
         char user[256];
         uid_t uid;
@@ -113,10 +125,18 @@ int registry_prepare(const char *runtime_dir, struct isolate_error *err);
 int registry_write(const char *runtime_dir, const struct session_record *r,
                    struct isolate_error *err);
 int registry_remove(const char *runtime_dir, const char *id);
+/* 0; -EPROTONOSUPPORT for a format this build does not read (ret->id and ret->format set,
+ * nothing else); -EBADMSG, -EPERM (not root's), -errno. */
 int registry_read(const char *runtime_dir, const char *id, struct session_record *ret);
-/* Calls fn for each record; stops when fn returns < 0. */
+/* Calls fn for each record; stops when fn returns < 0. A record of a format this build does
+ * not read is not given to fn, and the walk then ends in -EPROTONOSUPPORT (after every other
+ * record): what counts or caps the user's sandboxes must not go on as if it were not there.
+ * Other unreadable files are skipped. */
 int registry_foreach(const char *runtime_dir, int (*fn)(const struct session_record *r, void *data),
                      void *data);
+/* After -EPROTONOSUPPORT: an admin's message naming the first such record, its format and
+ * ours, and what to do, in err. Returns -EPROTONOSUPPORT. */
+int registry_format_error(const char *runtime_dir, struct isolate_error *err);
 /* true when the record's init still runs: the process at init_pid started when the init did
  * (records without init_start: its cmdline is isolate-init ID). */
 bool registry_session_alive(const struct session_record *r);

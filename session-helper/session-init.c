@@ -617,6 +617,16 @@ static void ticket_join(int conn, const char *key, int pidfd, int tfd)
         closep(&self);
 }
 
+/* A message of a protocol version we do not read: answered MSG_FAILED in ours, which a
+ * newer peer reads (protocol.h), with both versions named; logged for the admin. */
+static void version_refuse(int conn, const char *peer, uint32_t version)
+{
+        char why[512];
+        proto_version_explain(why, sizeof(why), peer, "isolate-init", version);
+        syslog(LOG_ERR, "session %s: %s", session_id, why);
+        proto_send_simple(conn, MSG_FAILED, EPROTONOSUPPORT, why);
+}
+
 /* A helper brings a new login: its caller's pidfd and control socket. Answered with our
  * own pidfd (MSG_READY), which the caller joins with, or MSG_FAILED. A helper gives a
  * ticket (MSG_TICKET), a caller comes with one (MSG_TICKET_JOIN). */
@@ -635,8 +645,14 @@ static void join_accept(int tfd)
         int fds[2] = {-1, -1};
         size_t n = 0;
         char key[TICKET_KEY_MAX];
-        int r = proto_recv_simple_fds(conn, JOIN_FIRST_MS, &type, NULL, key, sizeof(key), fds, 2,
-                                      &n);
+        uint32_t version = 0;
+        int r = proto_recv_simple_fds(conn, JOIN_FIRST_MS, &type, &version, key, sizeof(key), fds,
+                                      2, &n);
+        if (r == -EPROTONOSUPPORT) {
+                version_refuse(conn, "the helper or caller", version);
+                close(conn);
+                return;
+        }
         if (r == 0 && type == MSG_TICKET && n == 0) {
                 ticket_take(conn, key);
                 close(conn);
@@ -680,7 +696,12 @@ static void join_accept(int tfd)
 static void login_close(size_t i)
 {
         enum proto_type type;
-        int r = proto_recv_simple(logins[i].control, 0, &type, NULL, NULL, 0);
+        uint32_t version = 0;
+        int r = proto_recv_simple(logins[i].control, 0, &type, &version, NULL, 0);
+        if (r == -EPROTONOSUPPORT) {
+                version_refuse(logins[i].control, "the caller", version);
+                return;
+        }
         if (r == -ECONNRESET || (r < 0 && r != -EAGAIN && r != -EBADMSG)) {
                 close(logins[i].control); /* no caller end left: only the pidfd matters */
                 logins[i].control = -1;

@@ -106,7 +106,7 @@ static void fuzz_request(const uint8_t *buf, size_t len)
 {
         struct open_request req, again;
         int r = proto_decode_request(buf, len, &req);
-        check(r == 0 || r == -EBADMSG || r == -EILSEQ);
+        check(r == 0 || r == -EBADMSG || r == -EILSEQ || r == -EPROTONOSUPPORT);
         if (r == 0)
                 check_request(&req);
 
@@ -225,7 +225,7 @@ static void fuzz_reply(const uint8_t *buf, size_t len)
         reply_init(&rep);
         bool hello = false;
         int r = proto_decode_reply(buf, len, &rep, &hello);
-        check(r == 0 || r == -EBADMSG || r == -ENOMEM);
+        check(r == 0 || r == -EBADMSG || r == -ENOMEM || r == -EPROTONOSUPPORT);
         if (r == 0)
                 check_reply(&rep);
 
@@ -261,7 +261,7 @@ static void fuzz_simple(const uint8_t *buf, size_t len)
         enum proto_type type;
         uint32_t value;
         int r = proto_recv_simple(sv[1], 0, &type, &value, text, text_len);
-        check(r == 0 || r == -EBADMSG);
+        check(r == 0 || r == -EBADMSG || r == -EPROTONOSUPPORT);
         if (r == 0) {
                 check(type >= MSG_OPEN_REQUEST && type <= MSG_FAILED);
                 if (text_len)
