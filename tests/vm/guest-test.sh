@@ -23,6 +23,9 @@ PIDS_MAX=100
 READ_BPS=1048576
 WRITE_BPS=2097152
 PROFILE=isolate-vmtest
+# sshd's journal: the PAM session runs in sshd (OpenSSH 9.2, Debian 12) or in sshd-session,
+# which logs under its own name (OpenSSH >= 9.8, Debian 13)
+SSHD_LOG="-t sshd -t sshd-session"
 
 # ok ID WHAT, notok ID WHAT
 ok() { echo "ok $1 - $2"; }
@@ -315,7 +318,7 @@ cmd_after_systemd() {
 		wait_for 20 dead "$leader"
 	# pam_systemd closed the login over the system bus from inside the sandbox
 	# (system_bus = deny hides the bus from the user only)
-	released=$(journalctl -q --no-pager -t sshd 2>/dev/null | grep -c 'pam_systemd.*Failed to release session')
+	released=$(journalctl -q --no-pager $SSHD_LOG 2>/dev/null | grep -c 'pam_systemd.*Failed to release session')
 	eq systemd-logout.release "systemd logout: pam_systemd released the session over the bus (no 'Failed to release session')" \
 		0 "$released"
 	if wait_for 20 no_strays; then
@@ -472,7 +475,7 @@ cmd_journal() {
 	else
 		notok journal.refused "journal: no ISOLATE_OUTCOME=denied entry naming the missing profile for the refused login"
 		echo "# sshd's log of it:"
-		journalctl --no-pager -q -t sshd -n 15 2>/dev/null | sed -e 's/^/#   /'
+		journalctl --no-pager -q $SSHD_LOG -n 15 2>/dev/null | sed -e 's/^/#   /'
 	fi
 	# the events' MESSAGE_IDs (client/events.h, fixed for good): the module's entry finds
 	# each login once, under the event's id (policy vmtest is login-scope: one session id
