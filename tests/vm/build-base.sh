@@ -161,11 +161,14 @@ inchroot passwd -l root >/dev/null
 rm -rf "$tree"/usr/share/doc/* "$tree"/usr/share/man/* "$tree"/usr/share/locale/* \
 	"$tree"/var/lib/apt/lists/* "$tree"/var/cache/apt/*.bin "$tree"/var/cache/apt/archives/*.deb
 
-# /usr is up to date: without the stamps systemd runs ldconfig, the journal catalog update
-# and systemd-update-done at every boot (ConditionNeedsUpdate), seconds under TCG
-inchroot ldconfig
-inchroot journalctl --update-catalog
-inchroot /usr/lib/systemd/systemd-update-done
+# /usr is up to date: without the stamps, trixie's systemd runs ldconfig, the journal
+# catalog update and systemd-update-done at every boot (ConditionNeedsUpdate), seconds under
+# TCG (bookworm's ships none of these)
+if [ -x "$tree/usr/lib/systemd/systemd-update-done" ]; then
+	inchroot ldconfig
+	inchroot journalctl --update-catalog
+	inchroot /usr/lib/systemd/systemd-update-done
+fi
 
 kernel=$(ls "$tree"/boot/vmlinuz-* | sort -V | tail -n 1)
 initrd=$(ls "$tree"/boot/initrd.img-* | sort -V | tail -n 1)
