@@ -75,8 +75,11 @@ PROGRAMS := $(B)/isolate-helper $(B)/isolate-init $(B)/isolatectl $(B)/pam_isola
 # page of the tree that is not listed here).
 MAN_PAGES := conf/isolate.conf.5 pam_module/pam_isolate.8 isolatectl/isolatectl.8
 MAN_SECTIONS := $(sort $(subst .,,$(suffix $(MAN_PAGES))))
+# the guest test, one stage per Debian release of tests/vm/releases.sh
+VMTEST_STAGES := vmtest-bookworm vmtest-trixie
 
-.PHONY: all deps check check-fast unit man integration vmtest demo demo-shell install format \
+.PHONY: all deps check check-fast unit man integration vmtest $(VMTEST_STAGES) demo demo-shell \
+        install format \
         fuzz fuzz-replay fuzz-seeds bench clean release deb
 all: $(PROGRAMS)
 
@@ -175,10 +178,15 @@ release:
 integration: all $(TEST_TOOLS) $(B)/tests/test_cgroup_systemd $(RELEASE_FOR_TESTS)
 	@BUILD=$(B) tests/run-integration.sh
 
-# The guest installs isolate from its Debian package (run.sh builds it with make deb, through
+# One guest per Debian release (tests/vm/releases.sh), one after the other, each a stage of
+# its own: `make vmtest` ends with both counts (tests/check.sh), `make vmtest-trixie` runs one.
+# Each guest installs isolate from its Debian package (run.sh builds it with make deb, through
 # tests/vm/build-debs.sh) and runs the probe's tcp-fill (phase v2).
-vmtest: $(B)/tests/probe
-	@BUILD=$(B) tests/vm/run.sh
+vmtest:
+	@MAKE="$(MAKE)" SANITIZE="$(SANITIZE)" tests/check.sh $(VMTEST_STAGES)
+
+$(VMTEST_STAGES): $(B)/tests/probe
+	@BUILD=$(B) VMTEST_RELEASE=$(@:vmtest-%=%) tests/vm/run.sh
 
 # Every stage runs whatever the others did; then one summary, ending with the line
 # "N passed, N failed, N skipped" (tests/check.sh). Under SANITIZE=1 the guest runs the
@@ -187,7 +195,8 @@ check-fast: deps
 	@MAKE="$(MAKE)" SANITIZE="$(SANITIZE)" tests/check.sh unit fuzz-replay man integration
 
 check: deps
-	@MAKE="$(MAKE)" SANITIZE="$(SANITIZE)" tests/check.sh unit fuzz-replay man integration vmtest
+	@MAKE="$(MAKE)" SANITIZE="$(SANITIZE)" tests/check.sh unit fuzz-replay man integration \
+		$(VMTEST_STAGES)
 
 # ---- demo ----------------------------------------------------------------------------------
 demo: deps

@@ -6,7 +6,7 @@
 # its tests ran to their end (a failed build) is a failure. Exit status 1 if anything failed.
 #
 # From the Makefile: MAKE (the make to run the stages with) and SANITIZE. Under SANITIZE=1
-# the guest test (vmtest) runs the release build (its Debian package): an ASan-built
+# the guest tests (vmtest-RELEASE) run the release build (its Debian package): an ASan-built
 # pam_isolate.so cannot load into the guest's stock sshd (the ASan runtime must come first),
 # and the sanitizers already watch the same code in the unit and integration tests.
 set -u
@@ -19,8 +19,8 @@ trap 'exit 130' INT TERM
 
 for stage in "$@"; do
 	echo "==== $stage"
-	if [ "$stage" = vmtest ] && [ "${SANITIZE:-}" = 1 ]; then
-		echo "vmtest: the guest test installs the package (a release build), not build-san/"
+	if [ "${stage%%-*}" = vmtest ] && [ "${SANITIZE:-}" = 1 ]; then
+		echo "$stage: the guest test installs the package (a release build), not build-san/"
 		TEST_STAGE=$stage $MAKE --no-print-directory SANITIZE= "$stage"
 	else
 		TEST_STAGE=$stage $MAKE --no-print-directory "$stage"

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""Test results of `make check`: every stage (unit, man, integration, vmtest) writes one record
-per test into $TEST_RESULTS/STAGE, and `summary` turns them into the one line `make check` ends
-with, `N passed, N failed, N skipped`, with every skip and its reason listed above it.
+"""Test results of `make check`: every stage (unit, man, integration, vmtest-RELEASE: one per
+guest) writes one record per test into $TEST_RESULTS/STAGE, and `summary` turns them into the
+one line `make check` ends with, `N passed, N failed, N skipped`, with every skip and its
+reason listed above it.
 
 A record is one line, `STATUS<TAB>NAME<TAB>DETAIL`, STATUS pass, fail or skip; a stage's last
 line is `end` once its runner got to the end. A stage without `end` (its build failed, its
@@ -9,7 +10,8 @@ runner died) counts as a failure, and so does a make that failed with no failed 
 
   results.py unit BINARY...          runs cmocka test binaries (TAP output), records them
   results.py vmtest RESULTS CHECKS   the guest test's "ok ID - ..." lines against the fixed
-                                     list of expected checks (a missing one is a failure)
+                                     list of expected checks (a missing one is a failure);
+                                     the stage is $TEST_STAGE (run.sh: vmtest-RELEASE)
   results.py man PAGE...             lints the man pages (the Makefile's MAN_PAGES) with groff
                                      and fails on any warning, and on a man page of the tree
                                      or a page of ours named in one that is not in the list

@@ -28,6 +28,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -416,14 +417,26 @@ static long probe_bind_many(const char *arg)
         return n == want ? 0 : -1;
 }
 
-/* A TCP connect to ARG: "1.2.3.4:PORT" or "[::1]:PORT" (egress_allow). */
+/* A TCP connect to ARG: "1.2.3.4:PORT" or "[::1]:PORT" (egress_allow); or a unix stream
+ * connect to ARG, a path starting with / (system_bus = deny: the kernel's errno, whatever
+ * words a D-Bus client puts on it). */
 static long probe_connect(const char *arg)
 {
         char host[64];
         unsigned port = 0;
         struct sockaddr_storage ss = {0};
         socklen_t len;
-        if (arg && sscanf(arg, "[%63[^]]]:%u", host, &port) == 2) {
+        if (arg && arg[0] == '/') {
+                struct sockaddr_un *a = (struct sockaddr_un *)&ss;
+                if (strlen(arg) >= sizeof(a->sun_path)) {
+                        fprintf(stderr, "probe connect: path too long\n");
+                        exit(2);
+                }
+                a->sun_family = AF_UNIX;
+                strcpy(a->sun_path, arg);
+                len = sizeof(*a);
+                port = 1;
+        } else if (arg && sscanf(arg, "[%63[^]]]:%u", host, &port) == 2) {
                 struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
                 a->sin6_family = AF_INET6;
                 a->sin6_port = htons((uint16_t)port);
@@ -440,7 +453,7 @@ static long probe_connect(const char *arg)
         } else
                 len = 0;
         if (port == 0 || port > 65535) {
-                fprintf(stderr, "probe connect: ARG is ADDRESS:PORT or [ADDRESS]:PORT\n");
+                fprintf(stderr, "probe connect: ARG is ADDRESS:PORT, [ADDRESS]:PORT or /PATH\n");
                 exit(2);
         }
         int s = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -494,7 +507,7 @@ static const struct probe_cmd cmds[] = {
     {"io_setup", "io_setup(ARG events, default 1); holds the context until stdin ends"},
     {"tcp-fill", "loopback TCP connections written to and never read, up to ARG MiB; holds"},
     {"bind-many", "ARG (2000) TCP sockets bound to 127.0.0.1:0 and listening; holds"},
-    {"connect", "a TCP connect to ARG, ADDRESS:PORT or [ADDRESS]:PORT"},
+    {"connect", "a TCP connect to ARG, ADDRESS:PORT or [ADDRESS]:PORT; a unix one to /PATH"},
 };
 
 static long run(const char *cmd, const char *arg)

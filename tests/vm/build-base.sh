@@ -1,15 +1,19 @@
 #!/bin/bash
 # build-base.sh OUTDIR: builds the vmtest guest's base image from Debian packages into
-# OUTDIR (which must not exist yet): a Debian 12 root file system with systemd, cgroup v2,
+# OUTDIR (which must not exist yet): a Debian root file system of release $VMTEST_RELEASE
+# (bookworm, the default, or trixie; see releases.sh) with systemd, cgroup v2,
 # AppArmor and sshd as disk.raw (ext4, made with mkfs.ext4 -d: no loop device, no mount),
 # the kernel and initrd for qemu's direct boot, and the ssh key that root and the test users
 # accept. Nothing of isolate is in it: run.sh adds isolate per run as a second disk (the
 # "layer", a tar archive that vmtest-layer.service unpacks at boot), so that the base is
-# rebuilt only when this file or packages.txt change. Root only (debootstrap, chroot).
+# rebuilt only when this file or the release's packages change (releases.sh). Root only
+# (debootstrap, chroot).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:?usage: build-base.sh OUTDIR}
+. "$here/releases.sh"
+release=$(vmtest_release) || exit 1
 mirror=${VMTEST_MIRROR:-http://deb.debian.org/debian}
 debs=$here/cache/debs
 tmp=$out.tmp
@@ -35,12 +39,12 @@ rm -rf "$tmp"
 mkdir -p "$tmp" "$debs"
 chmod 0755 "$tmp"
 
-pkgs=$(sed -e 's/#.*//' "$here/packages.txt" | tr -s ' \t\n' '\n' | grep -v '^$' | paste -sd,)
+pkgs=$(vmtest_packages "$release" | paste -sd,)
 
-echo "build-base: debootstrap bookworm ($pkgs)"
+echo "build-base: debootstrap $release ($pkgs)"
 # minbase + the list: no priority-important extras, nothing recommended
 timeout 900 debootstrap --variant=minbase --merged-usr --include="$pkgs" \
-	--cache-dir="$debs" bookworm "$tree" "$mirror" >"$tmp/debootstrap.log" 2>&1 || {
+	--cache-dir="$debs" "$release" "$tree" "$mirror" >"$tmp/debootstrap.log" 2>&1 || {
 	tail -n 30 "$tmp/debootstrap.log" >&2
 	tail -n 30 "$tree/debootstrap/debootstrap.log" 2>/dev/null >&2 || true
 	exit 1
@@ -82,7 +86,9 @@ printf 'blacklist %s\n' kvm kvm_amd kvm_intel ata_piix pata_acpi floppy parport_
 	bochs bochs_drm pcspkr i2c_piix4 serio_raw joydev >"$tree/etc/modprobe.d/vmtest.conf"
 
 # AppArmor: only the test's own profile (from the layer); each shipped one costs boot time
-rm -f "$tree/etc/apparmor.d/lsb_release" "$tree/etc/apparmor.d/nvidia_modprobe"
+# (bookworm ships two, trixie's AppArmor 4 over a hundred). Profiles are the plain files at
+# the top of /etc/apparmor.d; abi/, abstractions/, tunables/ and local/ stay.
+find "$tree/etc/apparmor.d" -maxdepth 1 -type f -delete
 
 # A small initrd: the few modules that mount a virtio root (the default "most" takes
 # seconds to unpack under TCG).
@@ -154,6 +160,15 @@ inchroot passwd -l root >/dev/null
 # Smaller root: no docs, no apt lists, no deb cache.
 rm -rf "$tree"/usr/share/doc/* "$tree"/usr/share/man/* "$tree"/usr/share/locale/* \
 	"$tree"/var/lib/apt/lists/* "$tree"/var/cache/apt/*.bin "$tree"/var/cache/apt/archives/*.deb
+
+# /usr is up to date: without the stamps, trixie's systemd runs ldconfig, the journal
+# catalog update and systemd-update-done at every boot (ConditionNeedsUpdate), seconds under
+# TCG (bookworm's ships none of these)
+if [ -x "$tree/usr/lib/systemd/systemd-update-done" ]; then
+	inchroot ldconfig
+	inchroot journalctl --update-catalog
+	inchroot /usr/lib/systemd/systemd-update-done
+fi
 
 kernel=$(ls "$tree"/boot/vmlinuz-* | sort -V | tail -n 1)
 initrd=$(ls "$tree"/boot/initrd.img-* | sort -V | tail -n 1)

@@ -1,5 +1,5 @@
 #!/bin/bash
-# tests/vm/run.sh: isolate's system test in a real Debian 12 guest under qemu (TCG), where
+# tests/vm/run.sh: isolate's system test in a real Debian guest under qemu (TCG), where
 # systemd is PID 1, the cgroup tree is pure v2, AppArmor is on and journald logs: the things
 # the development host lacks. Logins go through the guest's real sshd -> pam_systemd ->
 # pam_isolate, from an ssh client on the host (qemu user networking, a free local port).
@@ -7,16 +7,20 @@
 #   BUILD=build tests/vm/run.sh            the full test (make vmtest)
 #   tests/vm/run.sh --smoke                boot, ssh in as root, run a command, stop: the
 #                                          infrastructure alone, without isolate
-# Environment: VMTEST_KEEP=1 keeps the run directory (console log, layer) for a look;
+#   tests/vm/run.sh --base                 build the base image if it is not cached, and stop
+#                                          (no qemu: needs no port and no lock of the test)
+# Environment: VMTEST_RELEASE=bookworm|trixie (default bookworm; releases.sh) is the guest's
+# Debian release; VMTEST_KEEP=1 keeps the run directory (console log, layer) for a look;
 # VMTEST_MIRROR overrides the Debian mirror for the base image.
 #
-# The base image (Debian packages only) is cached in tests/vm/cache/base-KEY, KEY being a
-# hash of packages.txt and build-base.sh; each run adds a qcow2 overlay over it and a second
-# disk (a tar archive: the test's configs, the guest side of the test) that the guest unpacks
-# at boot. isolate reaches the guest as its Debian package: build-debs.sh builds it (and a
-# higher version of it, for the upgrade in place) on the host while the guest boots, and the
-# first step installs it with dpkg. Every wait has a hard timeout; qemu, the ssh clients and
-# the package build are stopped by their pids; the run directory is removed.
+# The base image (Debian packages only) is cached in tests/vm/cache/base-RELEASE-KEY, KEY
+# being a hash of the release's package lists and build-base.sh; each run adds a qcow2 overlay
+# over it and a second disk (a tar archive: the test's configs, the guest side of the test)
+# that the guest unpacks at boot. isolate reaches the guest as its Debian package:
+# build-debs.sh builds it (and a higher version of it, for the upgrade in place) on the host
+# while the guest boots, and the first step installs it with dpkg. Every wait has a hard
+# timeout; qemu, the ssh clients and the package build are stopped by their pids; the run
+# directory is removed.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,8 +28,11 @@ repo=$(cd "$here/../.." && pwd)
 BUILD=${BUILD:-build}
 case $BUILD in /*) build_dir=$BUILD ;; *) build_dir=$repo/$BUILD ;; esac
 cache=$here/cache
-smoke=0
+smoke=0 base_only=0
 [ "${1:-}" = --smoke ] && smoke=1
+[ "${1:-}" = --base ] && base_only=1
+. "$here/releases.sh"
+release=$(vmtest_release) || exit 1
 
 # qemu start -> sshd answers: about 40 s on an idle host; minutes when the host is busy
 BOOT_TIMEOUT=${VMTEST_BOOT_TIMEOUT:-300}
@@ -36,7 +43,7 @@ t_total=$(date +%s.%N)
 timings=()
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
-say() { printf 'vmtest: %s\n' "$*"; }
+say() { printf 'vmtest %s: %s\n' "$release" "$*"; }
 die() { say "ERROR: $*" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "run as root (debootstrap, chroot, make deb's root-owned files)"
@@ -116,7 +123,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---- the packages: built on the host meanwhile (host-steps.sh waits for them) --------------
-if [ "$smoke" = 0 ]; then
+if [ "$smoke" = 0 ] && [ "$base_only" = 0 ]; then
 	mkdir -m 0755 "$run/debs"
 	timeout 900 "$here/build-debs.sh" "$run/debs" </dev/null >"$run/debs.log" 2>&1 &
 	deb_pid=$!
@@ -125,22 +132,26 @@ fi
 # ---- the base image (cached) ---------------------------------------------------------------
 t=$(now)
 mkdir -p "$cache"
-key=$(cat "$here/packages.txt" "$here/build-base.sh" | sha256sum | cut -c1-16)
-base=$cache/base-$key
+base=$cache/base-$release-$(vmtest_base_key "$release")
 exec 9>"$cache/.lock"
 flock -w 1800 9 || die "another vmtest holds $cache/.lock"
 if [ -f "$base/disk.raw" ]; then
 	base_how=cached
 else
-	for old in "$cache"/base-*; do
+	# older images of this release, and those of before the release was in the name
+	for old in "$cache/base-$release"-* "$cache"/base-????????????????; do
 		[ -e "$old" ] && [ "$old" != "$base" ] && rm -rf "$old"
 	done
-	say "building the base image $base (packages.txt or build-base.sh changed)"
-	"$here/build-base.sh" "$base" || die "base image build failed"
+	say "building the base image $base (its package lists or build-base.sh changed)"
+	VMTEST_RELEASE=$release "$here/build-base.sh" "$base" || die "base image build failed"
 	base_how=built
 fi
 flock -u 9
 timings+=("base image ($base_how) $(elapsed "$t")s")
+if [ "$base_only" = 1 ]; then
+	say "base image ($base_how): $base"
+	exit 0
+fi
 
 # ---- the per-run layer: the test's files (isolate comes as a package, after boot) ----------
 t=$(now)
@@ -252,7 +263,7 @@ timings+=("tests $(elapsed "$t")s")
 if grep -q '^not ok ' "$results"; then
 	vroot 'journalctl -b -q --no-pager' >"$run/journal.txt" 2>&1
 	say "---- guest journal: isolate and sshd, last 40 lines ----"
-	grep -E ' (isolate|sshd)\[' "$run/journal.txt" | tail -n 40
+	grep -E ' (isolate|sshd|sshd-session)\[' "$run/journal.txt" | tail -n 40
 	say "---- end of guest journal ----"
 fi
 
@@ -267,7 +278,8 @@ if grep -q '^not ok ' "$results"; then
 fi
 # every check of checks.txt must have reported once: a missing one is a failure; the counts
 # go to make check's summary (tests/results.py)
-/usr/bin/python3 "$repo/tests/results.py" vmtest "$results" "$checks" || {
+TEST_STAGE=${TEST_STAGE:-vmtest-$release} /usr/bin/python3 "$repo/tests/results.py" vmtest \
+	"$results" "$checks" || {
 	failed=1
 	exit 1
 }
