@@ -831,7 +831,7 @@ isolatectl_check() {
 # (Names other than id and n: check and wait_for set those.)
 deb_session() {
 	ds_id=$(json_field id) ds_init=$(json_field init_pid) ds_sleep=$(sleep_pid "$2") ds_leader=""
-	ds_s=$(loginctl list-sessions --no-legend | awk -v u="$TEST_USER" '$3 == u { print $1 }')
+	ds_s=$(user_sessions "$TEST_USER") # not systemd >= 256's manager-class session
 	[ -z "$ds_s" ] || [ "$(echo "$ds_s" | wc -l)" != 1 ] ||
 		ds_leader=$(loginctl show-session "$ds_s" -p Leader --value 2>/dev/null)
 	save "$1.id" "$ds_id"
