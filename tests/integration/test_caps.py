@@ -358,7 +358,10 @@ class TestTasks(CapsTestCase):
 
     def test_fork_bomb_stops_at_pids_max_other_user_runs(self):
         # the session's own shell stays out of the bomb, so that the session lasts
-        bomb = self.start(self.u1, "sleep 30 & s=$!; (b() { b | b & }; b) & echo up; wait $s",
+        # each bomb process forks for ever (bash retries a refused fork, then goes on): a
+        # bomb of `b | b &` can die out when all its processes are refused at once
+        bomb = self.start(self.u1, "sleep 30 & s=$!; (b() { while :; do b & done; }; b) & "
+                                   "echo up; wait $s",
                           self.cfg["tasks"])
         self.assertEqual(bomb.stdout.readline(), "up\n")
         pids = self.user_cgroup("pids", self.u1)

@@ -299,6 +299,21 @@ class TestHostileRootPeers(TicketAttackCase):
     def fds_of(self, pid):
         return sorted(os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd"))
 
+    def settled_fds(self, pid, quiet=0.5, timeout=5):
+        """pid's open files once they stayed the same for `quiet` seconds (the init closes a
+        gone caller's socket and pidfd a little after it counts the login out; slower under
+        the sanitizers)."""
+        deadline = time.monotonic() + timeout
+        last, since = self.fds_of(pid), time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            now = self.fds_of(pid)
+            if now != last:
+                last, since = now, time.monotonic()
+            elif time.monotonic() - since >= quiet:
+                break
+        return last
+
     def logins(self, sid):
         with open(os.path.join(self.sb.runtime_dir, "sessions", sid + ".state")) as f:
             return int(re.search(r"logins=(\d+)", f.read()).group(1))
@@ -338,7 +353,7 @@ class TestHostileRootPeers(TicketAttackCase):
             while self.logins(sid) != 1 and time.monotonic() < deadline:
                 time.sleep(0.05)
             self.assertEqual(self.logins(sid), 1, "that caller's login ended with it")
-            fds_before = self.fds_of(init)
+            fds_before = self.settled_fds(init)
             pidfd = os.pidfd_open(os.getpid())
             null = os.open("/dev/null", os.O_RDONLY)
             cases = [
@@ -380,6 +395,9 @@ class TestHostileRootPeers(TicketAttackCase):
             child.wait()
             time.sleep(0.3)
             self.assertEqual(self.logins(sid), 1, "only the held login is counted")
+            deadline = time.monotonic() + 5
+            while self.fds_of(init) != fds_before and time.monotonic() < deadline:
+                time.sleep(0.05)
             self.assertEqual(self.fds_of(init), fds_before, "the init keeps nothing of theirs")
             self.assertEqual(self.pidns(self.u1, cfg)[0], first, "and still answers a ticket")
             a.end()
