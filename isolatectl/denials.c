@@ -735,10 +735,14 @@ static void landlock_explain(const struct seccomp_record *r, const struct policy
                  : ro[0] ? ro
                          : "landlock_read_only / landlock_read_write",
                  rw[0] && ro[0] ? "; " : "", rw[0] && ro[0] ? ro : "");
-        char items[900] = "";
-        for (size_t i = 0; i < list->n; i++)
-                list_add(items, sizeof(items), list->v[i]);
-        list_add(items, sizeof(items), r->object);
+        /* quoted: "$HOME" and paths with spaces are strings the config reads only so */
+        char items[900] = "", q[560];
+        for (size_t i = 0; i < list->n; i++) {
+                snprintf(q, sizeof(q), "\"%s\"", list->v[i]);
+                list_add(items, sizeof(items), q);
+        }
+        snprintf(q, sizeof(q), "\"%s\"", r->object);
+        list_add(items, sizeof(items), q);
         snprintf(ret->fix, sizeof(ret->fix), "%s = { %s }", key, items);
 }
 

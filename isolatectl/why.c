@@ -238,6 +238,11 @@ static void explain_found(const struct config *cfg, const struct found *f,
 static void action_text(const struct found *f, const struct denial_explanation *e, char *buf,
                         size_t len)
 {
+        if (f->rec.kind != AUDIT_KIND_SECCOMP) {
+                snprintf(buf, len, "%s",
+                         f->rec.allowed ? "logged, allowed (complain mode)" : "refused EACCES");
+                return;
+        }
         seccomp_code_name(f->rec.code, buf, len);
         if ((f->rec.code & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_ERRNO &&
             !(f->rec.code & SECCOMP_RET_DATA) && e->errno_name[0])

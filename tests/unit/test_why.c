@@ -632,14 +632,15 @@ static void test_explain_landlock(void **state)
                  "/dev/null }; %s:2: landlock_read_only = { /usr, /etc }",
                  lsm_conf_path, lsm_conf_path);
         assert_string_equal(e.decided_by, want);
-        assert_string_equal(e.fix, "landlock_read_write = { /tmp/ok, /dev/null, /srv/data/out }");
+        assert_string_equal(e.fix, "landlock_read_write = { \"/tmp/ok\", \"/dev/null\", "
+                                   "\"/srv/data/out\" }");
         assert_string_equal(e.fix_where, "");
 
         /* reading alone: the read-only list is the one to extend */
         snprintf(r.denied, sizeof(r.denied), "fs.read_file,fs.execute");
         snprintf(r.object, sizeof(r.object), "/opt/tool");
         lsm_denial_explain(&r, &p, lsm_conf_path, &e);
-        assert_string_equal(e.fix, "landlock_read_only = { /usr, /etc, /opt/tool }");
+        assert_string_equal(e.fix, "landlock_read_only = { \"/usr\", \"/etc\", \"/opt/tool\" }");
 
         /* a path the config covers now: the record predates the change */
         snprintf(r.denied, sizeof(r.denied), "fs.make_reg");
@@ -650,7 +651,8 @@ static void test_explain_landlock(void **state)
         /* /tmp/okay is not under /tmp/ok */
         snprintf(r.object, sizeof(r.object), "/tmp/okay");
         lsm_denial_explain(&r, &p, lsm_conf_path, &e);
-        assert_string_equal(e.fix, "landlock_read_write = { /tmp/ok, /dev/null, /tmp/okay }");
+        assert_string_equal(e.fix, "landlock_read_write = { \"/tmp/ok\", \"/dev/null\", "
+                                   "\"/tmp/okay\" }");
 
         /* scopes: no path fixes them */
         snprintf(r.denied, sizeof(r.denied), "scope.signal");
