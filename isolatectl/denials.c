@@ -577,11 +577,13 @@ void denial_explain(const struct seccomp_record *r, const struct policy *p, cons
         if (g)
                 snprintf(ret->group, sizeof(ret->group), "%s", g->name);
 
-        if (r->arch != native || r->compat) {
+        /* x86_64's x32 ABI: the native arch with bit 30 set in the number */
+        bool x32 = native == SCMP_ARCH_X86_64 && r->arch == native && (r->syscall & 0x40000000);
+        if (r->arch != native || r->compat || x32) {
                 snprintf(ret->decided_by, sizeof(ret->decided_by),
-                         "the filter's architecture check: every non-native ABI (arch=%08x) is "
-                         "killed, whatever the policy says",
-                         (unsigned)r->arch);
+                         "the filter's architecture check: every non-native ABI (arch=%08x%s) "
+                         "is killed, whatever the policy says",
+                         (unsigned)r->arch, x32 ? ", x32" : "");
                 free(name);
                 return;
         }

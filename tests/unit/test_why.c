@@ -609,6 +609,20 @@ static int lsm_conf_teardown(void **state)
         return 0;
 }
 
+static void test_explain_x32(void **state)
+{
+        if (seccomp_arch_native() != SCMP_ARCH_X86_64)
+                skip();
+        struct policy p = {.name = (char *)"a"};
+        struct seccomp_record r = {
+            .arch = SCMP_ARCH_X86_64, .syscall = 0x40000027, .code = SECCOMP_RET_KILL_PROCESS};
+        struct denial_explanation e;
+        denial_explain(&r, &p, NULL, &e);
+        assert_non_null(strstr(e.decided_by, "architecture check"));
+        assert_non_null(strstr(e.decided_by, ", x32)"));
+        assert_string_equal(e.fix, "");
+}
+
 static void test_explain_landlock(void **state)
 {
         char *ro_v[] = {(char *)"/usr", (char *)"/etc", NULL};
@@ -839,6 +853,7 @@ int main(void)
             cmocka_unit_test(test_suggest_text),
             cmocka_unit_test(test_suggest_text_layouts),
             cmocka_unit_test(test_lsm_records),
+            cmocka_unit_test(test_explain_x32),
             cmocka_unit_test_setup_teardown(test_explain_landlock, lsm_conf_setup,
                                             lsm_conf_teardown),
             cmocka_unit_test_setup_teardown(test_explain_apparmor, lsm_conf_setup,
