@@ -387,9 +387,12 @@ const struct login_entry *denial_login(const struct seccomp_record *r,
                         *ret_by_session = false;
                 return best;
         }
+        /* a seccomp record without ses= comes from a login without pam_loginuid; an LSM
+         * record never has one (no syscall record: audit off): any login of its uid */
+        bool any = r->kind != AUDIT_KIND_SECCOMP;
         for (size_t i = 0; i < n; i++)
-                if (logins[i].audit_session == AUDIT_SESSION_UNSET && logins[i].uid == r->uid &&
-                    logins[i].time <= t)
+                if ((any || logins[i].audit_session == AUDIT_SESSION_UNSET) &&
+                    logins[i].uid == r->uid && logins[i].time <= t)
                         best = &logins[i];
         if (best)
                 *ret_by_session = false;

@@ -78,7 +78,8 @@ void seccomp_code_name(uint32_t code, char *buf, size_t len);
  * the record has one (pam_loginuid ran before pam_isolate) and the log has it; a session the
  * log lacks may be a later login that joined a user-scope sandbox by ticket: the latest
  * user-scope login of its login uid (auid) before it. Without an audit session: by the
- * record's uid, the user's latest login before it. NULL: none of isolate's logins
+ * record's uid, the user's latest login before it (for seccomp, one without an audit session
+ * too; an LSM record lacks one whatever the login had). NULL: none of isolate's logins
  * (*ret_by_session unset). */
 const struct login_entry *denial_login(const struct seccomp_record *r,
                                        const struct login_entry *logins, size_t n,

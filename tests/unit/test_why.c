@@ -521,6 +521,23 @@ static void test_lsm_records(void **state)
         assert_string_equal(r.object, "net_raw");
         assert_int_equal(r.uid, AUDIT_SESSION_UNSET); /* no fsuid: tied by nothing alone */
 
+        /* an AppArmor record without its syscall record (audit off) is tied by fsuid and
+         * time to the user's latest login, which had an audit session */
+        struct login_entry logins[2] = {
+            {.time = 1796591000, .audit_session = 40, .uid = 1001, .id = "aaaaaaaaaaaaaaaa"},
+            {.time = 1796591200, .audit_session = 41, .uid = 1002, .id = "bbbbbbbbbbbbbbbb"},
+        };
+        assert_int_equal(kmsg_audit_parse(KMSG_AA_FILE, strlen(KMSG_AA_FILE), &r), 0);
+        bool by_session = true;
+        assert_ptr_equal(denial_login(&r, logins, 2, &by_session), &logins[0]);
+        assert_false(by_session);
+        r.uid = 1003;
+        assert_null(denial_login(&r, logins, 2, &by_session));
+        /* a seccomp record without ses= is not tied to a login that had one */
+        assert_int_equal(kmsg_record_parse(KMSG_NUMA, strlen(KMSG_NUMA), &r), 0);
+        r.ses = AUDIT_SESSION_UNSET;
+        assert_null(denial_login(&r, logins, 2, &by_session));
+
         /* seccomp's parsers still take seccomp records alone */
         assert_int_equal(kmsg_record_parse(KMSG_LL_ACCESS, strlen(KMSG_LL_ACCESS), &r), -ENOMSG);
         assert_int_equal(seccomp_record_parse(AUDITD_AA_CAP, &r), -ENOMSG);
