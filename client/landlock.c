@@ -34,7 +34,9 @@ struct ll_path_beneath_attr {
         int32_t parent_fd;
 } __attribute__((packed));
 
-#define LL_RULE_PATH_BENEATH 1
+#define LL_RULE_PATH_BENEATH             1
+#define LL_RESTRICT_SELF_LOG_NEW_EXEC_ON (1U << 1) /* LANDLOCK_RESTRICT_SELF_LOG_NEW_EXEC_ON */
+#define LL_RESTRICT_SELF_LOG_ABI         7
 
 uint64_t landlock_fs_access_for_abi(int abi)
 {
@@ -138,7 +140,12 @@ int landlock_apply(const struct join_spec *j, struct isolate_error *err)
                         return error_set_errno(err, errno, "cannot add the Landlock rule for %s",
                                                lp->path);
         }
-        if (syscall(SYS_landlock_restrict_self, ruleset, 0) < 0)
+        /* The user's commands run after an exec (sshd's of the shell): by default the kernel
+         * logs only the refusals of the program that restricted itself (ABI 7, Linux 6.15),
+         * so isolatectl why would see none of the user's. Logging costs nothing until a
+         * refusal, and is printed only while audit is enabled. */
+        uint32_t flags = abi >= LL_RESTRICT_SELF_LOG_ABI ? LL_RESTRICT_SELF_LOG_NEW_EXEC_ON : 0;
+        if (syscall(SYS_landlock_restrict_self, ruleset, flags) < 0)
                 return error_set_errno(err, errno, "cannot apply the Landlock ruleset");
         return 0;
 }

@@ -93,12 +93,132 @@ static void untrusted_decode(const char *v, char *buf, size_t len)
         buf[o] = '\0';
 }
 
-int seccomp_record_parse(const char *text, struct seccomp_record *ret)
+static const struct {
+        enum audit_kind kind;
+        const char *number, *name, *unknown; /* the kernel's; auditd's; auditd's for a type it
+                                                does not know */
+} audit_types[] = {
+    {AUDIT_KIND_SECCOMP, "type=1326 ", "type=SECCOMP ", "type=UNKNOWN[1326] "},
+    {AUDIT_KIND_LANDLOCK_ACCESS, "type=1423 ", "type=LANDLOCK_ACCESS ", "type=UNKNOWN[1423] "},
+    {AUDIT_KIND_LANDLOCK_DOMAIN, "type=1424 ", "type=LANDLOCK_DOMAIN ", "type=UNKNOWN[1424] "},
+    {AUDIT_KIND_APPARMOR, "type=1400 ", "type=AVC ", "type=UNKNOWN[1400] "},
+    {AUDIT_KIND_SYSCALL, "type=1300 ", "type=SYSCALL ", "type=UNKNOWN[1300] "},
+};
+
+static bool field_id(const char *fields, const char *key, uint32_t *ret)
+{
+        uint64_t v;
+        if (!field_u64(fields, key, 10, &v) || v > UINT32_MAX)
+                return false;
+        *ret = (uint32_t)v;
+        return true;
+}
+
+static bool field_text(const char *fields, const char *key, char *buf, size_t len)
+{
+        char v[1024];
+        if (!field_get(fields, key, v, sizeof(v)))
+                return false;
+        untrusted_decode(v, buf, len);
+        return true;
+}
+
+/* The fields of a Landlock, AppArmor or syscall record; the identity fields start unset. */
+static int lsm_fields_parse(const char *fields, struct seccomp_record *ret)
+{
+        ret->auid = ret->uid = ret->gid = ret->ses = AUDIT_SESSION_UNSET;
+        uint64_t pid = 0;
+        switch (ret->kind) {
+        case AUDIT_KIND_LANDLOCK_ACCESS:
+        case AUDIT_KIND_LANDLOCK_DOMAIN: {
+                if (!field_u64(fields, "domain", 16, &ret->domain) || ret->domain == 0)
+                        return -EBADMSG;
+                if (ret->kind == AUDIT_KIND_LANDLOCK_ACCESS) {
+                        if (!field_get(fields, "blockers", ret->denied, sizeof(ret->denied)) ||
+                            !ret->denied[0])
+                                return -EBADMSG;
+                        /* the object: a path for fs, the other task for ptrace and scopes, the
+                         * port for net */
+                        if (!field_text(fields, "path", ret->object, sizeof(ret->object)) &&
+                            !field_text(fields, "name", ret->object, sizeof(ret->object))) {
+                                char v[64];
+                                if (field_get(fields, "opid", v, sizeof(v)))
+                                        snprintf(ret->object, sizeof(ret->object), "pid %s", v);
+                                else if (field_get(fields, "dest", v, sizeof(v)) ||
+                                         field_get(fields, "lport", v, sizeof(v)))
+                                        snprintf(ret->object, sizeof(ret->object), "port %s", v);
+                        }
+                        return 0;
+                }
+                char status[32];
+                if (!field_get(fields, "status", status, sizeof(status)))
+                        return -EBADMSG;
+                if (STREQ(status, "deallocated")) {
+                        ret->deallocated = true;
+                        return 0;
+                }
+                if (!field_u64(fields, "pid", 10, &pid) || pid == 0 || pid > INT32_MAX ||
+                    !field_id(fields, "uid", &ret->uid))
+                        return -EBADMSG;
+                ret->pid = (pid_t)pid;
+                field_text(fields, "exe", ret->exe, sizeof(ret->exe));
+                field_text(fields, "comm", ret->comm, sizeof(ret->comm));
+                return 0;
+        }
+        case AUDIT_KIND_APPARMOR: {
+                char verdict[32];
+                if (!field_text(fields, "apparmor", verdict, sizeof(verdict)))
+                        return -EBADMSG;
+                if (STREQ(verdict, "ALLOWED"))
+                        ret->allowed = true;
+                else if (!STREQ(verdict, "DENIED"))
+                        return -ENOMSG; /* STATUS (a profile loaded), AUDIT: not a refusal */
+                if (!field_text(fields, "operation", ret->denied, sizeof(ret->denied)) ||
+                    !field_text(fields, "profile", ret->profile, sizeof(ret->profile)) ||
+                    !ret->denied[0] || !ret->profile[0])
+                        return -EBADMSG;
+                if (!field_u64(fields, "pid", 10, &pid) || pid > INT32_MAX)
+                        return -EBADMSG;
+                ret->pid = (pid_t)pid;
+                field_text(fields, "comm", ret->comm, sizeof(ret->comm));
+                field_text(fields, "class", ret->aa_class, sizeof(ret->aa_class));
+                if (!field_text(fields, "name", ret->object, sizeof(ret->object)))
+                        field_text(fields, "capname", ret->object, sizeof(ret->object));
+                field_text(fields, "denied_mask", ret->mask, sizeof(ret->mask));
+                /* the task's fsuid: the user, no login uid nor session in this record */
+                if (!field_id(fields, "fsuid", &ret->uid))
+                        ret->uid = AUDIT_SESSION_UNSET;
+                return 0;
+        }
+        case AUDIT_KIND_SYSCALL:
+                if (!field_id(fields, "auid", &ret->auid) || !field_id(fields, "uid", &ret->uid) ||
+                    !field_id(fields, "ses", &ret->ses) || !field_u64(fields, "pid", 10, &pid) ||
+                    pid > INT32_MAX)
+                        return -EBADMSG;
+                field_id(fields, "gid", &ret->gid);
+                ret->pid = (pid_t)pid;
+                field_text(fields, "comm", ret->comm, sizeof(ret->comm));
+                field_text(fields, "exe", ret->exe, sizeof(ret->exe));
+                return 0;
+        case AUDIT_KIND_SECCOMP:
+                break;
+        }
+        return -EINVAL;
+}
+
+int audit_record_parse(const char *text, struct seccomp_record *ret)
 {
         memset(ret, 0, sizeof(*ret));
-        const char *type = strstr(text, "type=" AUDIT_SECCOMP_TYPE " ");
-        if (!type)
-                type = strstr(text, "type=SECCOMP ");
+        const char *type = NULL;
+        for (size_t i = 0; !type && i < ELEMENTSOF(audit_types); i++) {
+                type = strstr(text, audit_types[i].number);
+                if (!type)
+                        type = strstr(text, audit_types[i].name);
+                if (!type)
+                        type = strstr(text, audit_types[i].unknown);
+                if (type)
+                        ret->kind = audit_types[i].kind;
+        }
         if (!type)
                 return -ENOMSG;
         const char *a = strstr(type, "audit(");
@@ -112,6 +232,15 @@ int seccomp_record_parse(const char *text, struct seccomp_record *ret)
         const char *fields = a + used;
         ret->time_ms = sec * 1000 + ms;
         ret->serial = serial;
+        if (ret->kind != AUDIT_KIND_SECCOMP) {
+                int r = lsm_fields_parse(fields, ret);
+                if (r < 0) {
+                        enum audit_kind kind = ret->kind;
+                        memset(ret, 0, sizeof(*ret));
+                        ret->kind = kind;
+                }
+                return r;
+        }
 
         uint64_t auid, uid, gid, ses, pid, sig, arch, nr, compat, code;
         if (!field_u64(fields, "auid", 10, &auid) || !field_u64(fields, "uid", 10, &uid) ||
@@ -143,7 +272,19 @@ int seccomp_record_parse(const char *text, struct seccomp_record *ret)
         return 0;
 }
 
-int kmsg_record_parse(const char *rec, size_t len, struct seccomp_record *ret)
+int seccomp_record_parse(const char *text, struct seccomp_record *ret)
+{
+        int r = audit_record_parse(text, ret);
+        if (r < 0 && ret->kind != AUDIT_KIND_SECCOMP)
+                r = -ENOMSG;
+        if (r == 0 && ret->kind != AUDIT_KIND_SECCOMP)
+                r = -ENOMSG;
+        if (r == -ENOMSG)
+                memset(ret, 0, sizeof(*ret));
+        return r;
+}
+
+static int kmsg_parse(const char *rec, size_t len, struct seccomp_record *ret, bool any)
 {
         char buf[8192];
         if (len >= sizeof(buf))
@@ -163,7 +304,17 @@ int kmsg_record_parse(const char *rec, size_t len, struct seccomp_record *ret)
                 return -ENOMSG;
         if (prio >> 3 != 0) /* not the kernel's own */
                 return -ENOMSG;
-        return seccomp_record_parse(semi + 1, ret);
+        return any ? audit_record_parse(semi + 1, ret) : seccomp_record_parse(semi + 1, ret);
+}
+
+int kmsg_record_parse(const char *rec, size_t len, struct seccomp_record *ret)
+{
+        return kmsg_parse(rec, len, ret, false);
+}
+
+int kmsg_audit_parse(const char *rec, size_t len, struct seccomp_record *ret)
+{
+        return kmsg_parse(rec, len, ret, true);
 }
 
 void seccomp_code_name(uint32_t code, char *buf, size_t len)
@@ -236,9 +387,12 @@ const struct login_entry *denial_login(const struct seccomp_record *r,
                         *ret_by_session = false;
                 return best;
         }
+        /* a seccomp record without ses= comes from a login without pam_loginuid; an LSM
+         * record never has one (no syscall record: audit off): any login of its uid */
+        bool any = r->kind != AUDIT_KIND_SECCOMP;
         for (size_t i = 0; i < n; i++)
-                if (logins[i].audit_session == AUDIT_SESSION_UNSET && logins[i].uid == r->uid &&
-                    logins[i].time <= t)
+                if ((any || logins[i].audit_session == AUDIT_SESSION_UNSET) &&
+                    logins[i].uid == r->uid && logins[i].time <= t)
                         best = &logins[i];
         if (best)
                 *ret_by_session = false;
@@ -426,11 +580,13 @@ void denial_explain(const struct seccomp_record *r, const struct policy *p, cons
         if (g)
                 snprintf(ret->group, sizeof(ret->group), "%s", g->name);
 
-        if (r->arch != native || r->compat) {
+        /* x86_64's x32 ABI: the native arch with bit 30 set in the number */
+        bool x32 = native == SCMP_ARCH_X86_64 && r->arch == native && (r->syscall & 0x40000000);
+        if (r->arch != native || r->compat || x32) {
                 snprintf(ret->decided_by, sizeof(ret->decided_by),
-                         "the filter's architecture check: every non-native ABI (arch=%08x) is "
-                         "killed, whatever the policy says",
-                         (unsigned)r->arch);
+                         "the filter's architecture check: every non-native ABI (arch=%08x%s) "
+                         "is killed, whatever the policy says",
+                         (unsigned)r->arch, x32 ? ", x32" : "");
                 free(name);
                 return;
         }
@@ -512,6 +668,137 @@ void denial_explain(const struct seccomp_record *r, const struct policy *p, cons
         free(name);
 }
 
+/* ---- Landlock and AppArmor ---------------------------------------------------------------- */
+
+/* Whether every right in blockers ("fs.read_file,fs.execute") is one landlock_read_only
+ * grants. */
+static bool landlock_read_rights_only(const char *blockers)
+{
+        static const char *const read_rights[] = {"fs.execute", "fs.read_file", "fs.read_dir"};
+        for (const char *b = blockers; *b;) {
+                size_t l = strcspn(b, ",");
+                bool found = false;
+                for (size_t i = 0; i < ELEMENTSOF(read_rights); i++)
+                        found = found ||
+                                (strlen(read_rights[i]) == l && strncmp(read_rights[i], b, l) == 0);
+                if (!found)
+                        return false;
+                b += l + (b[l] == ',');
+        }
+        return true;
+}
+
+/* Whether a config path (as written: "$HOME" and "~" not expanded here) covers path. */
+static bool landlock_list_covers(const struct strv *list, const char *path)
+{
+        for (size_t i = 0; i < list->n; i++) {
+                const char *e = list->v[i];
+                size_t l = strlen(e);
+                while (l > 1 && e[l - 1] == '/')
+                        l--;
+                if (e[0] == '/' && strncmp(e, path, l) == 0 &&
+                    (path[l] == '\0' || path[l] == '/' || l == 1))
+                        return true;
+        }
+        return false;
+}
+
+static void landlock_explain(const struct seccomp_record *r, const struct policy *p,
+                             const char *config_file, struct denial_explanation *ret)
+{
+        snprintf(ret->group, sizeof(ret->group), "landlock");
+        snprintf(ret->errno_name, sizeof(ret->errno_name), "EACCES");
+        snprintf(ret->syscall, sizeof(ret->syscall), "%.63s", r->denied);
+        bool fs = strncmp(r->denied, "fs.", 3) == 0 && !strstr(r->denied, "fs.change_topology") &&
+                  r->object[0] == '/';
+        if (!fs) {
+                snprintf(ret->decided_by, sizeof(ret->decided_by),
+                         "policy %s's Landlock domain (domain %llx): %s is refused to every "
+                         "login of the policy whatever its paths (scopes, ptrace, mounts; "
+                         "isolatectl explain shows them)",
+                         p->name, (unsigned long long)r->domain, r->denied);
+                return;
+        }
+        bool read_only = landlock_read_rights_only(r->denied);
+        const struct strv *list = read_only ? &p->landlock_read_only : &p->landlock_read_write;
+        const char *key = read_only ? "landlock_read_only" : "landlock_read_write";
+        char ro[600] = "", rw[600] = "";
+        key_line(config_file, p, "landlock_read_only", ro, sizeof(ro));
+        key_line(config_file, p, "landlock_read_write", rw, sizeof(rw));
+        if (landlock_list_covers(&p->landlock_read_write, r->object) ||
+            (read_only && landlock_list_covers(&p->landlock_read_only, r->object))) {
+                snprintf(ret->decided_by, sizeof(ret->decided_by),
+                         "not the config as it is now: policy %s's %s covers %s (the record is "
+                         "from before a change, or from a login under an older definition)",
+                         p->name, key, r->object);
+                return;
+        }
+        snprintf(ret->decided_by, sizeof(ret->decided_by),
+                 "policy %s's Landlock ruleset (domain %llx) has no rule granting %s on %s: %s%s%s",
+                 p->name, (unsigned long long)r->domain, r->denied, r->object,
+                 rw[0]   ? rw
+                 : ro[0] ? ro
+                         : "landlock_read_only / landlock_read_write",
+                 rw[0] && ro[0] ? "; " : "", rw[0] && ro[0] ? ro : "");
+        /* quoted: "$HOME" and paths with spaces are strings the config reads only so */
+        char items[900] = "", q[560];
+        for (size_t i = 0; i < list->n; i++) {
+                snprintf(q, sizeof(q), "\"%s\"", list->v[i]);
+                list_add(items, sizeof(items), q);
+        }
+        snprintf(q, sizeof(q), "\"%s\"", r->object);
+        list_add(items, sizeof(items), q);
+        snprintf(ret->fix, sizeof(ret->fix), "%s = { %s }", key, items);
+}
+
+/* The AppArmor rule that grants what was denied, for a file access: "/etc/shadow r,". */
+static void apparmor_explain(const struct seccomp_record *r, const struct policy *p,
+                             const char *config_file, struct denial_explanation *ret)
+{
+        snprintf(ret->group, sizeof(ret->group), "apparmor");
+        snprintf(ret->errno_name, sizeof(ret->errno_name), "EACCES");
+        snprintf(ret->syscall, sizeof(ret->syscall), "%.40s%s%.20s", r->denied,
+                 r->mask[0] ? " " : "", r->mask);
+        char line[600] = "";
+        key_line(config_file, p, "apparmor_profile", line, sizeof(line));
+        bool ours = p->apparmor_profile && STREQ(p->apparmor_profile, r->profile);
+        snprintf(ret->decided_by, sizeof(ret->decided_by),
+                 "AppArmor profile %s%s%s%s%s, which has no rule for %s%s%s", r->profile,
+                 ours ? " (" : " (not the policy's own profile",
+                 ours ? (line[0] ? line : "apparmor_profile") : "", ours ? ")" : ")",
+                 r->allowed ? " in complain mode: logged, allowed" : "", r->denied,
+                 r->object[0] ? " of " : "", r->object);
+        if (r->allowed)
+                ret->expected = false;
+        bool file =
+            r->object[0] == '/' && r->mask[0] && (!r->aa_class[0] || STREQ(r->aa_class, "file"));
+        if (file) {
+                snprintf(ret->fix, sizeof(ret->fix), "%s %s,", r->object, r->mask);
+                snprintf(ret->fix_where, sizeof(ret->fix_where),
+                         "in AppArmor profile %s (/etc/apparmor.d/), then apparmor_parser -r",
+                         r->profile);
+        } else if (!STREQ(r->aa_class, "cap") || !r->object[0]) {
+                snprintf(ret->fix_where, sizeof(ret->fix_where),
+                         "a rule in AppArmor profile %s (aa-logprof proposes one)", r->profile);
+        } else {
+                snprintf(ret->fix, sizeof(ret->fix), "capability %s,", r->object);
+                snprintf(ret->fix_where, sizeof(ret->fix_where),
+                         "in AppArmor profile %s (/etc/apparmor.d/), then apparmor_parser -r",
+                         r->profile);
+        }
+        (void)config_file;
+}
+
+void lsm_denial_explain(const struct seccomp_record *r, const struct policy *p,
+                        const char *config_file, struct denial_explanation *ret)
+{
+        memset(ret, 0, sizeof(*ret));
+        if (r->kind == AUDIT_KIND_LANDLOCK_ACCESS)
+                landlock_explain(r, p, config_file, ret);
+        else if (r->kind == AUDIT_KIND_APPARMOR)
+                apparmor_explain(r, p, config_file, ret);
+}
+
 /* ---- the host's sources ------------------------------------------------------------------ */
 
 /* Appends "what: why" (or "what" when why is NULL) to a "; "-separated list. */
@@ -546,7 +833,7 @@ static int kmsg_read(int (*fn)(const struct seccomp_record *r, void *data), void
                 if (n <= 0)
                         break;
                 struct seccomp_record rec;
-                if (kmsg_record_parse(buf, (size_t)n, &rec) < 0)
+                if (kmsg_audit_parse(buf, (size_t)n, &rec) < 0)
                         continue;
                 count++;
                 int r = fn(&rec, data);
@@ -569,7 +856,7 @@ static int audit_log_read(const char *path, int (*fn)(const struct seccomp_recor
         int count = 0, r = 0;
         while (r >= 0 && getline(&line, &cap, f) > 0) {
                 struct seccomp_record rec;
-                if (seccomp_record_parse(line, &rec) < 0)
+                if (audit_record_parse(line, &rec) < 0)
                         continue;
                 count++;
                 r = fn(&rec, data);
@@ -588,9 +875,14 @@ static int journal_read(int (*fn)(const struct seccomp_record *r, void *data), v
                 note(missing, missing_len, "the journal", "journald is not running");
                 return -1;
         }
-        char *argv[] = {
-            (char *)"journalctl", (char *)"-q",  (char *)"--no-pager",       (char *)"-k",
-            (char *)"-o",         (char *)"cat", (char *)"--grep=type=1326", NULL};
+        char *argv[] = {(char *)"journalctl",
+                        (char *)"-q",
+                        (char *)"--no-pager",
+                        (char *)"-k",
+                        (char *)"-o",
+                        (char *)"cat",
+                        (char *)"--grep=type=(1326|1423|1424|1400|1300) ",
+                        NULL};
         int pipefd[2];
         if (pipe2(pipefd, O_CLOEXEC) < 0) {
                 note(missing, missing_len, "the journal", strerror(errno));
@@ -621,7 +913,7 @@ static int journal_read(int (*fn)(const struct seccomp_record *r, void *data), v
                 size_t cap = 0;
                 while (r >= 0 && getline(&line, &cap, f) > 0) {
                         struct seccomp_record rec;
-                        if (seccomp_record_parse(line, &rec) < 0)
+                        if (audit_record_parse(line, &rec) < 0)
                                 continue;
                         count++;
                         r = fn(&rec, data);
@@ -686,7 +978,9 @@ static int dedupe_add(struct dedupe *d, uint64_t key)
 static int dedupe_fn(const struct seccomp_record *r, void *data)
 {
         struct dedupe *d = data;
-        uint64_t key = (r->time_ms * 0x9E3779B97F4A7C15ULL) ^ (r->serial * 0xC2B2AE3D27D4EB4FULL);
+        /* the records of one event share time and serial: the type tells them apart */
+        uint64_t key = (r->time_ms * 0x9E3779B97F4A7C15ULL) ^ (r->serial * 0xC2B2AE3D27D4EB4FULL) ^
+                       ((uint64_t)r->kind * 0x165667B19E3779F9ULL);
         int q = dedupe_add(d, key);
         if (q <= 0)
                 return q;

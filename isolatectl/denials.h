@@ -18,7 +18,19 @@
 #include "../conf/policy.h"
 #include "../session-helper/registry.h"
 
+/* Which audit record: seccomp's, or an LSM's (Landlock, AppArmor), or the syscall record
+ * (1300) the kernel adds to an LSM record's event when audit is enabled, which carries the
+ * audit session and login uid the LSM record lacks. */
+enum audit_kind {
+        AUDIT_KIND_SECCOMP,         /* 1326 */
+        AUDIT_KIND_LANDLOCK_ACCESS, /* 1423: domain=, blockers=, path= ... */
+        AUDIT_KIND_LANDLOCK_DOMAIN, /* 1424: domain=, status=allocated pid= uid= exe= comm= */
+        AUDIT_KIND_APPARMOR,        /* 1400 apparmor="DENIED" or "ALLOWED" (complain mode) */
+        AUDIT_KIND_SYSCALL,         /* 1300 */
+};
+
 struct seccomp_record {
+        enum audit_kind kind;
         uint64_t time_ms; /* unix time in ms, from audit(SECONDS.MS:SERIAL) */
         uint64_t serial;
         uint32_t auid, uid, gid, ses; /* 4294967295: unset */
@@ -30,6 +42,17 @@ struct seccomp_record {
         long syscall;
         bool compat;
         uint32_t code; /* SECCOMP_RET_*: the action and its data */
+        /* Landlock and AppArmor; identity fields above unset (4294967295, pid 0) until joined
+         * with the event's syscall record or the domain's 1424 record */
+        uint64_t domain;   /* Landlock domain id */
+        bool allowed;      /* AppArmor complain mode: logged, not refused */
+        bool deallocated;  /* 1424 status=deallocated: no pid/uid */
+        char denied[256];  /* Landlock blockers= ("fs.write_file,fs.make_reg"); AppArmor
+                              operation= ("open") */
+        char mask[64];     /* AppArmor denied_mask= ("w") */
+        char object[512];  /* Landlock path= (or the other end: opid=, daddr=); AppArmor name= */
+        char profile[256]; /* AppArmor profile= */
+        char aa_class[32]; /* AppArmor class= ("file", "net", "cap"): absent on old kernels */
 };
 
 /* One audit record's text, the kernel's form ("audit: type=1326 audit(T.MS:SERIAL): auid=..
@@ -37,6 +60,12 @@ struct seccomp_record {
  * without its enriched part after 0x1d). 0; -ENOMSG: not a seccomp record (another type, not
  * audit at all); -EBADMSG: a seccomp record with a field missing or malformed (truncated). */
 int seccomp_record_parse(const char *text, struct seccomp_record *ret);
+/* Any record why reads: seccomp (1326), Landlock (1423, 1424), AppArmor (1400, apparmor=
+ * "DENIED" or "ALLOWED"; other apparmor= values -ENOMSG), syscall (1300), kind set. Returns as
+ * seccomp_record_parse. */
+int audit_record_parse(const char *text, struct seccomp_record *ret);
+/* kmsg_record_parse for any record audit_record_parse takes. */
+int kmsg_audit_parse(const char *rec, size_t len, struct seccomp_record *ret);
 /* One /dev/kmsg record, "PRIO,SEQ,USEC,FLAGS;MESSAGE" (continuation lines after it ignored).
  * Only records of the kernel itself (facility 0) are taken: what root writes to /dev/kmsg
  * always carries a user-space facility. Returns as seccomp_record_parse. */
@@ -49,7 +78,8 @@ void seccomp_code_name(uint32_t code, char *buf, size_t len);
  * the record has one (pam_loginuid ran before pam_isolate) and the log has it; a session the
  * log lacks may be a later login that joined a user-scope sandbox by ticket: the latest
  * user-scope login of its login uid (auid) before it. Without an audit session: by the
- * record's uid, the user's latest login before it. NULL: none of isolate's logins
+ * record's uid, the user's latest login before it (for seccomp, one without an audit session
+ * too; an LSM record lacks one whatever the login had). NULL: none of isolate's logins
  * (*ret_by_session unset). */
 const struct login_entry *denial_login(const struct seccomp_record *r,
                                        const struct login_entry *logins, size_t n,
@@ -66,9 +96,16 @@ struct denial_explanation {
         bool expected;        /* by design, not a refusal to fix (clone3 -> ENOSYS) */
         char errno_name[16];  /* what the filter returns for it under errno: the kernel's
                                  record has the action, not the errno */
+        char fix_where[300];  /* where fix goes: "" the policy's block */
 };
 void denial_explain(const struct seccomp_record *r, const struct policy *p, const char *config_file,
                     struct denial_explanation *ret);
+/* A Landlock (1423) or AppArmor (1400) record explained: syscall gets what was denied
+ * ("fs.write_file on /tmp/x"), group the LSM, decided_by the policy's landlock_* or
+ * apparmor_profile line, fix the line to paste: for Landlock into the policy, for AppArmor a
+ * rule for the profile (fix_where says where it goes). */
+void lsm_denial_explain(const struct seccomp_record *r, const struct policy *p,
+                        const char *config_file, struct denial_explanation *ret);
 
 /* What suggest shares with why. */
 struct syscall_group;

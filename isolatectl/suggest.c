@@ -374,8 +374,8 @@ static int login_collect(const struct login_entry *e, void *data)
 static int record_use(const struct seccomp_record *r, void *data)
 {
         struct suggest_ctx *s = data;
-        if (r->time_ms < s->since_ms)
-                return 0;
+        if (r->kind != AUDIT_KIND_SECCOMP || r->time_ms < s->since_ms)
+                return 0; /* suggest proposes syscall lists; why shows the LSMs' refusals */
         bool by_session;
         const struct login_entry *l = denial_login(r, s->logins, s->n_logins, &by_session);
         if (!l || !STREQ(l->policy, s->policy->name))

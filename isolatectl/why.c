@@ -15,10 +15,11 @@
 static const char usage_text[] =
     "usage: isolatectl why [-c FILE] [--since TIME] [--json] [--all] [--audit-log FILE]\n"
     "                      [USER|SESSION-ID]\n"
-    "The recent seccomp refusals of isolate's sessions (all users, or one user's, or one\n"
-    "session's), read from /dev/kmsg and /var/log/audit/audit.log: time, user, session,\n"
-    "policy, process, syscall and group, action, the config line that decided it, and the\n"
-    "line that would allow it. TIME: unix seconds, 'YYYY-MM-DD HH:MM[:SS]' (local), or an\n"
+    "The recent seccomp, Landlock and AppArmor refusals of isolate's sessions (all users,\n"
+    "or one user's, or one session's), read from /dev/kmsg, the journal and\n"
+    "/var/log/audit/audit.log: time, user, session, policy, process, syscall and group (or\n"
+    "what the LSM denied), action, the config line that decided it, and the line that\n"
+    "would allow it. TIME: unix seconds, 'YYYY-MM-DD HH:MM[:SS]' (local), or an\n"
     "age: 30s, 10m, 2h, 1d. --all: also what is refused by design (clone3 -> ENOSYS).\n";
 
 struct found {
@@ -35,7 +36,37 @@ struct why_ctx {
         uint64_t since_ms;
         struct found *v;
         size_t n;
+        struct seccomp_record *lsm; /* Landlock and AppArmor refusals, tied once all is read */
+        size_t n_lsm;
 };
+
+static int record_push(struct seccomp_record **v, size_t *n, const struct seccomp_record *r)
+{
+        struct seccomp_record *nv = realloc(*v, (*n + 1) * sizeof(*nv));
+        if (!nv)
+                return -ENOMEM;
+        *v = nv;
+        (*v)[(*n)++] = *r;
+        return 0;
+}
+
+/* An LSM record lacks the audit session; the syscall record of its event (same time and
+ * serial, written after it when audit is enabled) has it, and the process. */
+static void lsm_join_syscall(struct why_ctx *w, const struct seccomp_record *sys)
+{
+        for (size_t i = w->n_lsm; i > 0; i--) {
+                struct seccomp_record *l = &w->lsm[i - 1];
+                if (l->time_ms != sys->time_ms || l->serial != sys->serial)
+                        continue;
+                l->auid = sys->auid;
+                l->uid = sys->uid;
+                l->gid = sys->gid;
+                l->ses = sys->ses;
+                l->pid = sys->pid;
+                snprintf(l->comm, sizeof(l->comm), "%s", sys->comm);
+                snprintf(l->exe, sizeof(l->exe), "%s", sys->exe);
+        }
+}
 
 static int login_collect(const struct login_entry *e, void *data)
 {
@@ -48,11 +79,8 @@ static int login_collect(const struct login_entry *e, void *data)
         return 0;
 }
 
-static int record_collect(const struct seccomp_record *r, void *data)
+static int found_add(struct why_ctx *w, const struct seccomp_record *r)
 {
-        struct why_ctx *w = data;
-        if (r->time_ms < w->since_ms)
-                return 0;
         bool by_session = false;
         const struct login_entry *l = denial_login(r, w->logins, w->n_logins, &by_session);
         if (!l)
@@ -67,6 +95,51 @@ static int record_collect(const struct seccomp_record *r, void *data)
         w->v = nv;
         w->v[w->n++] = (struct found){*r, l, by_session};
         return 0;
+}
+
+static int record_collect(const struct seccomp_record *r, void *data)
+{
+        struct why_ctx *w = data;
+        switch (r->kind) {
+        case AUDIT_KIND_SECCOMP:
+                return r->time_ms < w->since_ms ? 0 : found_add(w, r);
+        case AUDIT_KIND_LANDLOCK_ACCESS:
+        case AUDIT_KIND_APPARMOR:
+                return r->time_ms < w->since_ms ? 0 : record_push(&w->lsm, &w->n_lsm, r);
+        case AUDIT_KIND_LANDLOCK_DOMAIN:
+                return 0; /* its process is the one that made the domain (lsm_resolve) */
+        case AUDIT_KIND_SYSCALL:
+                lsm_join_syscall(w, r);
+                return 0;
+        }
+        return 0;
+}
+
+/* Ties the LSM records to logins. A Landlock record is tied by its event's syscall record
+ * alone: the domain's 1424 record names the process that made the domain, which for isolate
+ * is the root sshd (or su) that joined, not the user; without a syscall record (audit was
+ * enabled after the process started) the record names no user and is left out. AppArmor's
+ * names the task's fsuid: tied by that and the time when it has no syscall record. */
+static int lsm_resolve(struct why_ctx *w)
+{
+        for (size_t i = 0; i < w->n_lsm; i++) {
+                struct seccomp_record *l = &w->lsm[i];
+                if (l->ses == AUDIT_SESSION_UNSET && l->uid == AUDIT_SESSION_UNSET)
+                        continue; /* nothing ties it to a user */
+                int r = found_add(w, l);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int found_by_time(const void *a, const void *b)
+{
+        const struct found *x = a, *y = b;
+        return x->rec.time_ms < y->rec.time_ms   ? -1
+               : x->rec.time_ms > y->rec.time_ms ? 1
+               : x->rec.serial < y->rec.serial   ? -1
+                                                 : x->rec.serial > y->rec.serial;
 }
 
 /* Logins are collected once, before the records: pointers into w->logins stay valid. */
@@ -140,13 +213,20 @@ static void explain_found(const struct config *cfg, const struct found *f,
                           struct denial_explanation *e)
 {
         const struct policy *p = policy_named(cfg, f->login->policy);
+        bool lsm = f->rec.kind != AUDIT_KIND_SECCOMP;
         if (p) {
-                denial_explain(&f->rec, p, cfg->file, e);
+                if (lsm)
+                        lsm_denial_explain(&f->rec, p, cfg->file, e);
+                else
+                        denial_explain(&f->rec, p, cfg->file, e);
                 return;
         }
         /* the policy left the config since: the name is still worth knowing */
         struct policy none = {.name = (char *)f->login->policy};
-        denial_explain(&f->rec, &none, NULL, e);
+        if (lsm)
+                lsm_denial_explain(&f->rec, &none, NULL, e);
+        else
+                denial_explain(&f->rec, &none, NULL, e);
         snprintf(e->decided_by, sizeof(e->decided_by), "policy %s, which is no longer in %s",
                  f->login->policy, cfg->file);
         e->fix[0] = '\0';
@@ -158,6 +238,11 @@ static void explain_found(const struct config *cfg, const struct found *f,
 static void action_text(const struct found *f, const struct denial_explanation *e, char *buf,
                         size_t len)
 {
+        if (f->rec.kind != AUDIT_KIND_SECCOMP) {
+                snprintf(buf, len, "%s",
+                         f->rec.allowed ? "logged, allowed (complain mode)" : "refused EACCES");
+                return;
+        }
         seccomp_code_name(f->rec.code, buf, len);
         if ((f->rec.code & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_ERRNO &&
             !(f->rec.code & SECCOMP_RET_DATA) && e->errno_name[0])
@@ -175,19 +260,28 @@ static void print_text(const struct config *cfg, const struct found *f,
         printf("  process   %s (%s) pid %d uid %u%s\n", f->rec.comm[0] ? f->rec.comm : "?",
                f->rec.exe[0] ? f->rec.exe : "?", (int)f->rec.pid, (unsigned)f->rec.uid,
                f->by_session ? "" : "  [tied by uid and time: no audit session]");
-        printf("  syscall   %s%s%s%s\n", e->syscall, e->group[0] ? " (" : "", e->group,
-               e->group[0] ? ")" : "");
+        if (f->rec.kind == AUDIT_KIND_SECCOMP)
+                printf("  syscall   %s%s%s%s\n", e->syscall, e->group[0] ? " (" : "", e->group,
+                       e->group[0] ? ")" : "");
+        else
+                printf("  denied    %s: %s%s%s\n", e->group, e->syscall,
+                       f->rec.object[0] ? " on " : "", f->rec.object);
         printf("  action    %s\n", action);
         printf("  decided   %s\n", e->decided_by);
         if (e->fix[0]) {
-                printf("  to allow  in policy %s:\n", f->login->policy);
+                if (e->fix_where[0])
+                        printf("  to allow  %s:\n", e->fix_where);
+                else
+                        printf("  to allow  in policy %s:\n", f->login->policy);
                 const char *s = e->fix;
                 while (*s) {
                         size_t l = strcspn(s, "\n");
                         printf("              %.*s\n", (int)l, s);
                         s += l + (s[l] == '\n');
                 }
-        } else if (!e->expected)
+        } else if (e->fix_where[0])
+                printf("  to allow  %s\n", e->fix_where);
+        else if (!e->expected)
                 printf("  to allow  no config change allows it\n");
         if (e->warning[0])
                 printf("  warning   %s\n", e->warning);
@@ -215,6 +309,20 @@ static void print_json(const struct found *f, const struct denial_explanation *e
         json_str(stdout, f->rec.comm);
         printf(", \"exe\": ");
         json_str(stdout, f->rec.exe);
+        printf(", \"source\": \"%s\"", f->rec.kind == AUDIT_KIND_LANDLOCK_ACCESS ? "landlock"
+                                       : f->rec.kind == AUDIT_KIND_APPARMOR      ? "apparmor"
+                                                                                 : "seccomp");
+        if (f->rec.kind != AUDIT_KIND_SECCOMP) {
+                printf(", \"denied\": ");
+                json_str(stdout, f->rec.denied);
+                printf(", \"object\": ");
+                json_str(stdout, f->rec.object[0] ? f->rec.object : NULL);
+                printf(", \"landlock_domain\": \"%llx\", \"apparmor_profile\": ",
+                       (unsigned long long)f->rec.domain);
+                json_str(stdout, f->rec.profile[0] ? f->rec.profile : NULL);
+                printf(", \"fix_where\": ");
+                json_str(stdout, e->fix_where[0] ? e->fix_where : NULL);
+        }
         printf(", \"syscall\": ");
         json_str(stdout, e->syscall);
         printf(", \"syscall_nr\": %ld, \"arch\": \"%08x\", \"group\": ", f->rec.syscall,
@@ -322,6 +430,14 @@ int cmd_why(int argc, char **argv)
                 status = 1;
                 goto out;
         }
+        r = lsm_resolve(&w);
+        if (r < 0) {
+                fprintf(stderr, "isolatectl why: %s\n", strerror(-r));
+                status = 1;
+                goto out;
+        }
+        if (w.n > 1)
+                qsort(w.v, w.n, sizeof(*w.v), found_by_time);
         if (!sources[0]) {
                 fprintf(stderr, "isolatectl why: no source of audit records could be read (%s)\n",
                         missing);
@@ -371,6 +487,7 @@ int cmd_why(int argc, char **argv)
         }
 out:
         free(w.v);
+        free(w.lsm);
         free(w.logins);
         config_free(cfg);
         return status;

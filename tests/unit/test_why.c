@@ -2,6 +2,7 @@
  * audit records as kmsg and auditd write them, junk and truncated lines, other record types;
  * the login a record is tied to; the config line that decided and the line to paste; the
  * log of logins the helper keeps (session-helper/registry.c); errno-log's filter flag. */
+#include <errno.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -445,6 +446,283 @@ static void test_sources_and_duplicates(void **state)
         assert_non_null(strstr(missing, want));
 }
 
+/* Records as this host's 6.18 kernel printed them for a refused creat() under Landlock with
+ * audit enabled: the access record, the domain's first-log record, the event's syscall record
+ * (one serial for the three). */
+#define KMSG_LL_ACCESS                                                                             \
+        "5,9001,42144800837,-;audit: type=1423 audit(1796591196.306:537051): domain=17fef1a4b "    \
+        "blockers=fs.make_reg path=\"/tmp/why2\" dev=\"vda\" ino=10955887\n"
+#define KMSG_LL_DOMAIN                                                                             \
+        "5,9002,42144800843,-;audit: type=1424 audit(1796591196.306:537051): domain=17fef1a4b "    \
+        "status=allocated mode=enforcing pid=17285 uid=0 exe=\"/tmp/why2/ll\" comm=\"ll\"\n"
+#define KMSG_LL_SYSCALL                                                                            \
+        "5,9003,42144800845,-;audit: type=1300 audit(1796591196.306:537051): arch=c000003e "       \
+        "syscall=257 success=no exit=-13 a0=ffffff9c a1=55dce474c019 a2=41 a3=180 items=0 "        \
+        "ppid=17284 pid=17285 auid=1001 uid=1001 gid=1001 euid=1001 suid=1001 fsuid=1001 "         \
+        "egid=1001 sgid=1001 fsgid=1001 tty=(none) ses=458 comm=\"sh\" exe=\"/usr/bin/dash\" "     \
+        "key=(null)\n"
+/* AppArmor as Debian 12's kernel prints a file refusal (kmsg) and auditd writes a capability
+ * one (type=AVC) */
+#define KMSG_AA_FILE                                                                               \
+        "5,77,1234,-;audit: type=1400 audit(1796591300.120:88): apparmor=\"DENIED\" "              \
+        "operation=\"open\" class=\"file\" profile=\"isolate-test\" name=\"/etc/shadow\" "         \
+        "pid=2345 comm=\"cat\" requested_mask=\"r\" denied_mask=\"r\" fsuid=1001 ouid=0\n"
+#define AUDITD_AA_CAP                                                                              \
+        "type=AVC msg=audit(1796591301.004:90): apparmor=\"DENIED\" operation=\"capable\" "        \
+        "class=\"cap\" profile=\"isolate-test\" pid=2346 comm=\"ping\" capability=13  "            \
+        "capname=\"net_raw\"\n"
+
+static void test_lsm_records(void **state)
+{
+        struct seccomp_record r;
+        assert_int_equal(kmsg_audit_parse(KMSG_LL_ACCESS, strlen(KMSG_LL_ACCESS), &r), 0);
+        assert_int_equal(r.kind, AUDIT_KIND_LANDLOCK_ACCESS);
+        assert_int_equal(r.time_ms, 1796591196306ULL);
+        assert_int_equal(r.serial, 537051);
+        assert_int_equal(r.domain, 0x17fef1a4bULL);
+        assert_string_equal(r.denied, "fs.make_reg");
+        assert_string_equal(r.object, "/tmp/why2");
+        assert_int_equal(r.ses, AUDIT_SESSION_UNSET); /* only the syscall record has it */
+        assert_int_equal(r.uid, AUDIT_SESSION_UNSET);
+
+        assert_int_equal(kmsg_audit_parse(KMSG_LL_DOMAIN, strlen(KMSG_LL_DOMAIN), &r), 0);
+        assert_int_equal(r.kind, AUDIT_KIND_LANDLOCK_DOMAIN);
+        assert_int_equal(r.domain, 0x17fef1a4bULL);
+        assert_int_equal(r.pid, 17285);
+        assert_int_equal(r.uid, 0);
+        assert_string_equal(r.exe, "/tmp/why2/ll");
+
+        assert_int_equal(kmsg_audit_parse(KMSG_LL_SYSCALL, strlen(KMSG_LL_SYSCALL), &r), 0);
+        assert_int_equal(r.kind, AUDIT_KIND_SYSCALL);
+        assert_int_equal(r.serial, 537051);
+        assert_int_equal(r.ses, 458);
+        assert_int_equal(r.auid, 1001);
+        assert_int_equal(r.uid, 1001);
+        assert_int_equal(r.pid, 17285);
+        assert_string_equal(r.comm, "sh");
+        assert_string_equal(r.exe, "/usr/bin/dash");
+
+        assert_int_equal(kmsg_audit_parse(KMSG_AA_FILE, strlen(KMSG_AA_FILE), &r), 0);
+        assert_int_equal(r.kind, AUDIT_KIND_APPARMOR);
+        assert_false(r.allowed);
+        assert_string_equal(r.denied, "open");
+        assert_string_equal(r.profile, "isolate-test");
+        assert_string_equal(r.object, "/etc/shadow");
+        assert_string_equal(r.mask, "r");
+        assert_string_equal(r.aa_class, "file");
+        assert_string_equal(r.comm, "cat");
+        assert_int_equal(r.pid, 2345);
+        assert_int_equal(r.uid, 1001); /* fsuid */
+        assert_int_equal(r.ses, AUDIT_SESSION_UNSET);
+
+        assert_int_equal(audit_record_parse(AUDITD_AA_CAP, &r), 0);
+        assert_int_equal(r.kind, AUDIT_KIND_APPARMOR);
+        assert_string_equal(r.denied, "capable");
+        assert_string_equal(r.object, "net_raw");
+        assert_int_equal(r.uid, AUDIT_SESSION_UNSET); /* no fsuid: tied by nothing alone */
+
+        /* an AppArmor record without its syscall record (audit off) is tied by fsuid and
+         * time to the user's latest login, which had an audit session */
+        struct login_entry logins[2] = {
+            {.time = 1796591000, .audit_session = 40, .uid = 1001, .id = "aaaaaaaaaaaaaaaa"},
+            {.time = 1796591200, .audit_session = 41, .uid = 1002, .id = "bbbbbbbbbbbbbbbb"},
+        };
+        assert_int_equal(kmsg_audit_parse(KMSG_AA_FILE, strlen(KMSG_AA_FILE), &r), 0);
+        bool by_session = true;
+        assert_ptr_equal(denial_login(&r, logins, 2, &by_session), &logins[0]);
+        assert_false(by_session);
+        r.uid = 1003;
+        assert_null(denial_login(&r, logins, 2, &by_session));
+        /* a seccomp record without ses= is not tied to a login that had one */
+        assert_int_equal(kmsg_record_parse(KMSG_NUMA, strlen(KMSG_NUMA), &r), 0);
+        r.ses = AUDIT_SESSION_UNSET;
+        assert_null(denial_login(&r, logins, 2, &by_session));
+
+        /* seccomp's parsers still take seccomp records alone */
+        assert_int_equal(kmsg_record_parse(KMSG_LL_ACCESS, strlen(KMSG_LL_ACCESS), &r), -ENOMSG);
+        assert_int_equal(seccomp_record_parse(AUDITD_AA_CAP, &r), -ENOMSG);
+        assert_int_equal(kmsg_audit_parse(KMSG_NUMA, strlen(KMSG_NUMA), &r), 0);
+        assert_int_equal(r.kind, AUDIT_KIND_SECCOMP);
+        assert_int_equal(r.syscall, 256);
+
+        /* complain mode is a record too; a profile load is not a refusal */
+        assert_int_equal(audit_record_parse("audit: type=1400 audit(1.2:3): apparmor=\"ALLOWED\" "
+                                            "operation=\"open\" profile=\"p\" name=\"/x\" pid=4 "
+                                            "comm=\"c\" denied_mask=\"w\" fsuid=5",
+                                            &r),
+                         0);
+        assert_true(r.allowed);
+        assert_int_equal(audit_record_parse("audit: type=1400 audit(1.2:3): apparmor=\"STATUS\" "
+                                            "operation=\"profile_load\" profile=\"unconfined\" "
+                                            "name=\"isolate-test\" pid=1 comm=\"apparmor_parser\"",
+                                            &r),
+                         -ENOMSG);
+        /* another LSM's 1400 (SELinux avc:) has no apparmor= */
+        assert_int_equal(audit_record_parse("audit: type=1400 audit(1.2:3): avc:  denied  { read }"
+                                            " for  pid=1 comm=\"x\"",
+                                            &r),
+                         -EBADMSG);
+
+        /* truncated or malformed: -EBADMSG, never a crash */
+        static const char *const bad[] = {
+            "5,1,2,-;audit: type=1423 audit(1796591196.306:537051): domain=17fef1a4b",
+            "5,1,2,-;audit: type=1423 audit(1796591196.306:537051): blockers=fs.read_file",
+            "5,1,2,-;audit: type=1423 audit(1796591196.306:537051): domain=zz blockers=fs.x",
+            "5,1,2,-;audit: type=1423 audit(1796591196.306:537051): domain=0 blockers=fs.x",
+            "5,1,2,-;audit: type=1423 audit(1796591196.306:5370",
+            "5,1,2,-;audit: type=1424 audit(1.2:3): domain=1 status=allocated mode=enforcing",
+            "5,1,2,-;audit: type=1424 audit(1.2:3): domain=1",
+            "5,1,2,-;audit: type=1400 audit(1.2:3): apparmor=\"DENIED\" operation=\"open\"",
+            "5,1,2,-;audit: type=1400 audit(1.2:3): apparmor=\"DENIED\" profile=\"p\" pid=1",
+            "5,1,2,-;audit: type=1400 audit(1.2:3): apparmor=\"DENIED\" operation=\"o\" "
+            "profile=\"p\" pid=-1",
+            "5,1,2,-;audit: type=1300 audit(1.2:3): arch=c000003e syscall=2 auid=1 uid=1 pid=1",
+            "5,1,2,-;audit: type=1300 audit(1.2:3): auid=1 uid=1 ses=99999999999 pid=1",
+            "5,1,2,-;audit: type=1300 audit(",
+        };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                memset(&r, 0x5a, sizeof(r));
+                assert_int_equal(kmsg_audit_parse(bad[i], strlen(bad[i]), &r), -EBADMSG);
+                assert_int_equal(r.ses, 0);
+        }
+        /* user space writing a look-alike into kmsg: not the kernel's */
+        const char *forged = "13,1,2,-;audit: type=1423 audit(1.2:3): domain=1 blockers=fs.x";
+        assert_int_equal(kmsg_audit_parse(forged, strlen(forged), &r), -ENOMSG);
+        /* a record longer than any buffer: cut, not overrun */
+        size_t big = 20000;
+        char *huge = malloc(big + 1);
+        assert_non_null(huge);
+        int used = snprintf(huge, big,
+                            "5,1,2,-;audit: type=1423 audit(1.2:3): domain=1 "
+                            "blockers=fs.write_file path=\"");
+        memset(huge + used, 'a', big - (size_t)used);
+        huge[big] = '\0';
+        assert_int_equal(kmsg_audit_parse(huge, big, &r), 0);
+        assert_string_equal(r.object, ""); /* a value too long for the buffer is left out */
+        free(huge);
+}
+
+static char lsm_conf_path[64];
+
+static int lsm_conf_setup(void **state)
+{
+        snprintf(lsm_conf_path, sizeof(lsm_conf_path), "/tmp/test_why-lsm-XXXXXX");
+        int fd = mkstemp(lsm_conf_path);
+        if (fd < 0)
+                return -1;
+        const char *text = "policy boxed {\n"                                 /* 1 */
+                           "  landlock_read_only = { /usr, /etc }\n"          /* 2 */
+                           "  landlock_read_write = { /tmp/ok, /dev/null }\n" /* 3 */
+                           "  apparmor_profile = isolate-test\n"              /* 4 */
+                           "}\n";
+        ssize_t n = write(fd, text, strlen(text));
+        close(fd);
+        return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+static int lsm_conf_teardown(void **state)
+{
+        unlink(lsm_conf_path);
+        return 0;
+}
+
+static void test_explain_x32(void **state)
+{
+        if (seccomp_arch_native() != SCMP_ARCH_X86_64)
+                skip();
+        struct policy p = {.name = (char *)"a"};
+        struct seccomp_record r = {
+            .arch = SCMP_ARCH_X86_64, .syscall = 0x40000027, .code = SECCOMP_RET_KILL_PROCESS};
+        struct denial_explanation e;
+        denial_explain(&r, &p, NULL, &e);
+        assert_non_null(strstr(e.decided_by, "architecture check"));
+        assert_non_null(strstr(e.decided_by, ", x32)"));
+        assert_string_equal(e.fix, "");
+}
+
+static void test_explain_landlock(void **state)
+{
+        char *ro_v[] = {(char *)"/usr", (char *)"/etc", NULL};
+        char *rw_v[] = {(char *)"/tmp/ok", (char *)"/dev/null", NULL};
+        struct policy p = {.name = (char *)"boxed",
+                           .line = 1,
+                           .landlock_read_only = {ro_v, 2},
+                           .landlock_read_write = {rw_v, 2},
+                           .apparmor_profile = (char *)"isolate-test"};
+        struct seccomp_record r = {.kind = AUDIT_KIND_LANDLOCK_ACCESS, .domain = 0x17fef1a4b};
+        snprintf(r.denied, sizeof(r.denied), "fs.write_file");
+        snprintf(r.object, sizeof(r.object), "/srv/data/out");
+        struct denial_explanation e;
+        lsm_denial_explain(&r, &p, lsm_conf_path, &e);
+        assert_string_equal(e.group, "landlock");
+        assert_string_equal(e.syscall, "fs.write_file");
+        char want[1024];
+        snprintf(want, sizeof(want),
+                 "policy boxed's Landlock ruleset (domain 17fef1a4b) has no rule granting "
+                 "fs.write_file on /srv/data/out: %s:3: landlock_read_write = { /tmp/ok, "
+                 "/dev/null }; %s:2: landlock_read_only = { /usr, /etc }",
+                 lsm_conf_path, lsm_conf_path);
+        assert_string_equal(e.decided_by, want);
+        assert_string_equal(e.fix, "landlock_read_write = { \"/tmp/ok\", \"/dev/null\", "
+                                   "\"/srv/data/out\" }");
+        assert_string_equal(e.fix_where, "");
+
+        /* reading alone: the read-only list is the one to extend */
+        snprintf(r.denied, sizeof(r.denied), "fs.read_file,fs.execute");
+        snprintf(r.object, sizeof(r.object), "/opt/tool");
+        lsm_denial_explain(&r, &p, lsm_conf_path, &e);
+        assert_string_equal(e.fix, "landlock_read_only = { \"/usr\", \"/etc\", \"/opt/tool\" }");
+
+        /* a path the config covers now: the record predates the change */
+        snprintf(r.denied, sizeof(r.denied), "fs.make_reg");
+        snprintf(r.object, sizeof(r.object), "/tmp/ok/sub");
+        lsm_denial_explain(&r, &p, lsm_conf_path, &e);
+        assert_non_null(strstr(e.decided_by, "not the config as it is now"));
+        assert_string_equal(e.fix, "");
+        /* /tmp/okay is not under /tmp/ok */
+        snprintf(r.object, sizeof(r.object), "/tmp/okay");
+        lsm_denial_explain(&r, &p, lsm_conf_path, &e);
+        assert_string_equal(e.fix, "landlock_read_write = { \"/tmp/ok\", \"/dev/null\", "
+                                   "\"/tmp/okay\" }");
+
+        /* scopes: no path fixes them */
+        snprintf(r.denied, sizeof(r.denied), "scope.signal");
+        snprintf(r.object, sizeof(r.object), "pid 1");
+        lsm_denial_explain(&r, &p, lsm_conf_path, &e);
+        assert_non_null(strstr(e.decided_by, "scope.signal is refused to every login"));
+        assert_string_equal(e.fix, "");
+}
+
+static void test_explain_apparmor(void **state)
+{
+        struct policy p = {
+            .name = (char *)"boxed", .line = 1, .apparmor_profile = (char *)"isolate-test"};
+        struct seccomp_record r;
+        assert_int_equal(kmsg_audit_parse(KMSG_AA_FILE, strlen(KMSG_AA_FILE), &r), 0);
+        struct denial_explanation e;
+        lsm_denial_explain(&r, &p, lsm_conf_path, &e);
+        assert_string_equal(e.group, "apparmor");
+        assert_string_equal(e.syscall, "open r");
+        char want[1024];
+        snprintf(want, sizeof(want),
+                 "AppArmor profile isolate-test (%s:4: apparmor_profile = isolate-test), which "
+                 "has no rule for open of /etc/shadow",
+                 lsm_conf_path);
+        assert_string_equal(e.decided_by, want);
+        assert_string_equal(e.fix, "/etc/shadow r,");
+        assert_string_equal(e.fix_where, "in AppArmor profile isolate-test (/etc/apparmor.d/), "
+                                         "then apparmor_parser -r");
+
+        assert_int_equal(audit_record_parse(AUDITD_AA_CAP, &r), 0);
+        lsm_denial_explain(&r, &p, lsm_conf_path, &e);
+        assert_string_equal(e.fix, "capability net_raw,");
+
+        /* a profile the policy does not name (a child profile, or one set outside isolate) */
+        snprintf(r.profile, sizeof(r.profile), "other");
+        lsm_denial_explain(&r, &p, lsm_conf_path, &e);
+        assert_non_null(strstr(e.decided_by, "AppArmor profile other (not the policy's own"));
+}
+
 static struct strv strv_of(const char **v)
 {
         size_t n = 0;
@@ -591,6 +869,12 @@ int main(void)
             cmocka_unit_test(test_sources_and_duplicates),
             cmocka_unit_test(test_suggest_text),
             cmocka_unit_test(test_suggest_text_layouts),
+            cmocka_unit_test(test_lsm_records),
+            cmocka_unit_test(test_explain_x32),
+            cmocka_unit_test_setup_teardown(test_explain_landlock, lsm_conf_setup,
+                                            lsm_conf_teardown),
+            cmocka_unit_test_setup_teardown(test_explain_apparmor, lsm_conf_setup,
+                                            lsm_conf_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

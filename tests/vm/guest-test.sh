@@ -335,6 +335,7 @@ cmd_after_systemd() {
 		notok systemd-logout.strays "systemd logout: processes of $TEST_USER left"
 		show_strays
 	fi
+	why_checks_systemd
 }
 
 # live-v2: the session (user-session v2) is at its checkpoint, on isolate's own cgroup tree
@@ -783,6 +784,7 @@ cmd_logins_after() {
 		show_strays
 	fi
 	sed -i '/^session required pam_isolate.so$/d' /etc/pam.d/su
+	why_checks_logins
 }
 
 # ---- the package: libpam-isolate installed, upgraded, removed, purged ------------------------
@@ -996,6 +998,49 @@ cmd_deb_purge() {
 	check deb-purge.run "purge: /run/isolate is gone" gone /run/isolate
 }
 
+# ---- isolatectl why (issue 17): refusals read back from the journal -------------------------
+# The sessions make one refusal each: AppArmor's (the systemd phase's read of /etc/hostname
+# under isolate-vmtest) and seccomp's: an x32 call (the x32 bit on getpid), which the filter
+# kills whatever the policy (a kill is logged; errno is not). No auditd here: the kernel prints
+# the records, journald keeps them, why reads kmsg and the journal.
+
+# why-refuse: in a session, the seccomp refusal (SIGSYS kills perl)
+why_refuse() {
+	(perl -e 'syscall(0x40000027)') >/dev/null 2>&1
+}
+
+# why_has TEXT PATTERN...: every PATTERN (grep) matches a line of TEXT
+why_has() {
+	why_t=$1
+	shift
+	for why_p; do
+		printf '%s\n' "$why_t" | grep -q -- "$why_p" || return 1
+	done
+}
+
+# after the systemd phase's session, as root: its two refusals under why vmuser
+why_checks_systemd() {
+	out=$(isolatectl why "$TEST_USER" 2>&1)
+	printf '%s\n' "$out" | sed -e 's/^/# isolatectl why vmuser: /'
+	check why.journal "why: read the journal (journald, no auditd)" \
+		why_has "$(printf '%s\n' "$out" | tail -n 1)" 'shown from .*the journal'
+	check why.apparmor "why vmuser: the AppArmor denial of /etc/hostname by $PROFILE, decided by the policy's apparmor_profile line" \
+		why_has "$out" 'denied    apparmor: open r on /etc/hostname' \
+		"decided   AppArmor profile $PROFILE (/etc/isolate.conf:[0-9]*: apparmor_profile"
+	check why.seccomp "why vmuser: the seccomp kill of the x32 call, under policy vmtest" \
+		why_has "$out" "user $TEST_USER  session [0-9a-f]*  policy vmtest" 'action    kill-process'
+}
+
+# after the logins phase (vmother refused once too): each user sees their own alone
+why_checks_logins() {
+	mine=$(isolatectl why "$TEST_USER" 2>&1) theirs=$(isolatectl why vmother 2>&1)
+	printf '%s\n' "$theirs" | sed -e 's/^/# isolatectl why vmother: /'
+	check why.other-shown "why vmother: vmother's seccomp kill" \
+		why_has "$theirs" 'user vmother ' 'action    kill-process'
+	check why.other-hidden "why vmuser: none of vmother's refusals" \
+		sh -c '! printf "%s\n" "$1" | grep -q "user vmother "' - "$mine"
+}
+
 # ---- run as the test user, inside the session ----------------------------------------------
 
 # user-session MODE: look from inside, leave a process behind, then hold the session open
@@ -1023,6 +1068,7 @@ cmd_user_session() {
 		else
 			ok systemd.hostname-denied "AppArmor: reading /etc/hostname is denied in the session"
 		fi
+		why_refuse
 		# 100M at a 64M cap with no swap: dd's buffer is touched by the read, the OOM
 		# killer of the user's cgroup kills it (SIGKILL: 128 + 9)
 		dd if=/dev/zero of=/dev/null bs=100M count=1 2>/dev/null
@@ -1137,6 +1183,7 @@ cmd_user_unconfined() {
 # user-other: another user's login while the test user's user-scope sandbox is live
 # (logins-live saved its pid namespace) gets a sandbox of its own
 cmd_user_other() {
+	why_refuse
 	mine=$(readlink /proc/self/ns/pid)
 	theirs=$(cat "$DIR/logins-pidns" 2>/dev/null)
 	host=$(cat "$DIR/host-pidns")
