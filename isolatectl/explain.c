@@ -543,7 +543,8 @@ static void sandbox_text_after(const struct shown *sh)
 
 /* "sandbox": null when the login is not confined; else {"scope", "join", "id", ...}, with
  * "join": null and "error" when the registry cannot be read. */
-static void sandbox_json(FILE *f, const struct policy *p, const struct live *live)
+static void sandbox_json(FILE *f, const struct config *c, const struct policy *p,
+                         const struct live *live)
 {
         fputs(", \"sandbox\": ", f);
         if (!p) {
@@ -554,7 +555,10 @@ static void sandbox_json(FILE *f, const struct policy *p, const struct live *liv
         json_str(f, key_enum_word(key_named(keys_policy, "scope"), (int)p->scope));
         if (live->looked && live->r < 0 && live->r != -ENOENT) {
                 fputs(", \"join\": null, \"id\": null, \"error\": ", f);
-                json_str(f, strerror(-live->r));
+                struct isolate_error err = {0};
+                if (live->r == -EPROTONOSUPPORT) /* name the record, its format and ours */
+                        registry_format_error(c->runtime_dir, &err);
+                json_str(f, err.msg[0] ? err.msg : strerror(-live->r));
                 fputc('}', f);
                 return;
         }
@@ -736,7 +740,7 @@ static void print_json(const struct config *c, const struct login_info *who,
                 }
                 fputc('}', f);
         }
-        sandbox_json(f, p, live);
+        sandbox_json(f, c, p, live);
         fprintf(f, ", \"kernel\": {\"apparmor\": %s, \"selinux\": %s, \"landlock_abi\": %d}}\n",
                 bool_name(lsm_apparmor_enabled()), bool_name(lsm_selinux_enabled()),
                 lsm_landlock_abi());

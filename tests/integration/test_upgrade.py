@@ -309,6 +309,15 @@ class TestVersionsOfANewerRelease(unittest.TestCase):
             self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
             self.assertIn(want, r.stderr)
             self.assertIn("reinstall that release, or end the session", r.stderr)
+            # explain of a user-scope policy looks for a live sandbox to join: it names the
+            # record too, in its text and in --json
+            scoped = self.sb.config(services=SERVICES, name="scoped.conf",
+                                    policies=BASE_POLICY.replace("network = host",
+                                                                 "network = host\n  scope = user"))
+            for extra in ([], ["--json"]):
+                r = subprocess.run([ISOLATECTL, "explain", "-c", scoped, "--service", "isolatectl"]
+                                   + extra + [self.u1.name], capture_output=True, text=True)
+                self.assertIn(want, r.stdout, r.stderr)
             r = self.sb.run(self.u1, "echo INSIDE", self.cfg, service="isolatectl")
             self.assertNotEqual(r.returncode, 0)
             self.assertNotIn("INSIDE", r.stdout)
