@@ -277,12 +277,8 @@ int cmd_apply(int argc, char **argv)
                 return 2;
         }
         struct config *cfg = NULL;
-        struct config_errors errs = {0};
-        if (config_load(config, true, &cfg, &errs) < 0) {
-                for (size_t i = 0; i < errs.n; i++)
-                        fprintf(stderr, "%s\n", errs.msgs[i]);
+        if (ctl_config_load(config, &cfg) < 0) {
                 fprintf(stderr, "isolatectl apply: %s is invalid: nothing applied\n", config);
-                config_errors_free(&errs);
                 return 1;
         }
         struct live l = {0};

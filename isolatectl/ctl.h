@@ -28,6 +28,8 @@ int ctl_load(int argc, char **argv, const char *usage, bool *json, const char **
 /* "isolatectl CMD: cannot read RUNTIME_DIR/sessions: ..." for registry_foreach()'s r < 0 on
  * stderr; for a record of a format this isolatectl does not read, which record and what to
  * do (registry_format_error()). */
+/* config_load(path, strict) printing each of the config's problems to stderr on failure. */
+int ctl_config_load(const char *path, struct config **ret);
 void ctl_registry_error(const char *cmd, const char *runtime_dir, int r);
 /* The message for getopt's '?': a missing argument (for an option letter in with_arg) or an
  * unknown option. */

@@ -1017,3 +1017,32 @@ int denials_read(const char *audit_log, int (*fn)(const struct seccomp_record *r
         free(d.keys);
         return n < -1 ? n : total;
 }
+
+struct login_list {
+        struct login_entry *v;
+        size_t n;
+};
+
+static int login_append(const struct login_entry *e, void *data)
+{
+        struct login_list *l = data;
+        struct login_entry *nv = realloc(l->v, (l->n + 1) * sizeof(*nv));
+        if (!nv)
+                return -ENOMEM;
+        l->v = nv;
+        l->v[l->n++] = *e;
+        return 0;
+}
+
+int denials_logins_read(const char *runtime_dir, struct login_entry **ret, size_t *n)
+{
+        struct login_list l = {0};
+        int r = registry_logins_foreach(runtime_dir, login_append, &l);
+        if (r < 0) {
+                free(l.v);
+                return r;
+        }
+        *ret = l.v;
+        *n = l.n;
+        return 0;
+}

@@ -74,6 +74,10 @@ int kmsg_record_parse(const char *rec, size_t len, struct seccomp_record *ret);
 /* "errno", "errno EPERM" (when the value carries it), "kill-process", "log (allowed)", ... */
 void seccomp_code_name(uint32_t code, char *buf, size_t len);
 
+/* Every entry of <runtime_dir>/logins (registry_logins_foreach), oldest first, into *ret
+ * (the caller frees it) and *n; a negative errno when the log cannot be read. */
+int denials_logins_read(const char *runtime_dir, struct login_entry **ret, size_t *n);
+
 /* The login a record came from, among n logins (oldest first): by the audit session when
  * the record has one (pam_loginuid ran before pam_isolate) and the log has it; a session the
  * log lacks may be a later login that joined a user-scope sandbox by ticket: the latest

@@ -44,14 +44,20 @@ int ctl_load(int argc, char **argv, const char *usage, bool *json, const char **
         }
         if (operand)
                 *operand = argv[optind];
+        if (ctl_config_load(config, ret) < 0)
+                return 1;
+        return -1; /* go on */
+}
+
+int ctl_config_load(const char *path, struct config **ret)
+{
         struct config_errors errs = {0};
-        if (config_load(config, true, ret, &errs) < 0) {
+        int r = config_load(path, true, ret, &errs);
+        if (r < 0)
                 for (size_t i = 0; i < errs.n; i++)
                         fprintf(stderr, "%s\n", errs.msgs[i]);
-                config_errors_free(&errs);
-                return 1;
-        }
-        return -1; /* go on */
+        config_errors_free(&errs);
+        return r;
 }
 
 void ctl_bad_option(const char *cmd, const char *with_arg, char **argv)

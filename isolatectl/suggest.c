@@ -360,17 +360,6 @@ struct suggest_ctx {
         uint64_t last_serial, last_time;
 };
 
-static int login_collect(const struct login_entry *e, void *data)
-{
-        struct suggest_ctx *s = data;
-        struct login_entry *nv = realloc(s->logins, (s->n_logins + 1) * sizeof(*nv));
-        if (!nv)
-                return -ENOMEM;
-        s->logins = nv;
-        s->logins[s->n_logins++] = *e;
-        return 0;
-}
-
 static int record_use(const struct seccomp_record *r, void *data)
 {
         struct suggest_ctx *s = data;
@@ -490,13 +479,8 @@ int cmd_suggest(int argc, char **argv)
         }
         const char *name = argv[optind];
         struct config *cfg = NULL;
-        struct config_errors errs = {0};
-        if (config_load(config, true, &cfg, &errs) < 0) {
-                for (size_t i = 0; i < errs.n; i++)
-                        fprintf(stderr, "%s\n", errs.msgs[i]);
-                config_errors_free(&errs);
+        if (ctl_config_load(config, &cfg) < 0)
                 return 1;
-        }
         int status = 1;
         char *old = NULL, *new_text = NULL;
         struct strv needed = {0}, warnings = {0};
@@ -511,7 +495,7 @@ int cmd_suggest(int argc, char **argv)
                 fprintf(stderr, "isolatectl suggest: policy %s has no seccomp filter\n", name);
                 goto out;
         }
-        int r = registry_logins_foreach(cfg->runtime_dir, login_collect, &s);
+        int r = denials_logins_read(cfg->runtime_dir, &s.logins, &s.n_logins);
         if (r < 0) {
                 fprintf(stderr, "isolatectl suggest: cannot read %s/logins: %s\n", cfg->runtime_dir,
                         strerror(-r));

@@ -68,17 +68,6 @@ static void lsm_join_syscall(struct why_ctx *w, const struct seccomp_record *sys
         }
 }
 
-static int login_collect(const struct login_entry *e, void *data)
-{
-        struct why_ctx *w = data;
-        struct login_entry *nv = realloc(w->logins, (w->n_logins + 1) * sizeof(*nv));
-        if (!nv)
-                return -ENOMEM;
-        w->logins = nv;
-        w->logins[w->n_logins++] = *e;
-        return 0;
-}
-
 static int found_add(struct why_ctx *w, const struct seccomp_record *r)
 {
         bool by_session = false;
@@ -407,15 +396,10 @@ int cmd_why(int argc, char **argv)
         }
 
         struct config *cfg = NULL;
-        struct config_errors errs = {0};
-        if (config_load(config, true, &cfg, &errs) < 0) {
-                for (size_t i = 0; i < errs.n; i++)
-                        fprintf(stderr, "%s\n", errs.msgs[i]);
-                config_errors_free(&errs);
+        if (ctl_config_load(config, &cfg) < 0)
                 return 1;
-        }
         int status = 0;
-        int r = registry_logins_foreach(cfg->runtime_dir, login_collect, &w);
+        int r = denials_logins_read(cfg->runtime_dir, &w.logins, &w.n_logins);
         if (r < 0) {
                 fprintf(stderr, "isolatectl why: cannot read %s/logins: %s\n", cfg->runtime_dir,
                         strerror(-r));
