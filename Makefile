@@ -76,7 +76,7 @@ PROGRAMS := $(B)/isolate-helper $(B)/isolate-init $(B)/isolatectl $(B)/pam_isola
 MAN_PAGES := conf/isolate.conf.5 pam_module/pam_isolate.8 isolatectl/isolatectl.8
 MAN_SECTIONS := $(sort $(subst .,,$(suffix $(MAN_PAGES))))
 # the guest test, one stage per Debian release of tests/vm/releases.sh
-VMTEST_STAGES := vmtest-bookworm vmtest-trixie
+VMTEST_STAGES := vmtest-bookworm vmtest-trixie vmtest-bookworm-selinux
 
 .PHONY: all deps check check-fast unit man integration vmtest $(VMTEST_STAGES) demo demo-shell \
         install format \
@@ -246,6 +246,8 @@ install: all
 	install -m 0644 pam_module/pam-configs/isolate $(DESTDIR)/usr/share/pam-configs/isolate
 	install -d $(DESTDIR)/usr/lib/systemd/catalog
 	install -m 0644 conf/isolate.catalog $(DESTDIR)/usr/lib/systemd/catalog/isolate.catalog
+	install -d $(DESTDIR)/usr/share/isolate/selinux
+	install -m 0644 conf/isolate.cil $(DESTDIR)/usr/share/isolate/selinux/isolate.cil
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/isolate.conf ]; then \
 		echo "keeping the existing $(DESTDIR)$(SYSCONFDIR)/isolate.conf"; \
 	else \

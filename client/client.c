@@ -110,6 +110,64 @@ static int helper_spawn_as_root(const char *helper, const char *config, int sock
         return 0;
 }
 
+/* SELinux: an exec context set before us (pam_selinux open must come before the join on an
+ * SELinux host) would make the helper's exec land in the user's domain (user_t) instead of
+ * its own. The helper is started with the caller's exec context cleared, and the context is
+ * put back right after (fork copies it into the child at once, posix_spawn returns after the
+ * exec), for the shell. Nothing is done where SELinux is off: AppArmor shares the file. */
+struct exec_context {
+        char value[512];
+        ssize_t len; /* 0: none was set, nothing to put back */
+};
+
+static const char *selinux_enforce_file = "/sys/fs/selinux/enforce";
+static const char *exec_attr_file = "/proc/thread-self/attr/exec";
+
+static int exec_context_clear(struct exec_context *saved, struct isolate_error *err)
+{
+        saved->len = 0;
+        if (access(selinux_enforce_file, F_OK) < 0)
+                return 0;
+        _cleanup_close_ int fd = open(exec_attr_file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return error_set_errno(err, errno, "cannot open %s", exec_attr_file);
+        ssize_t n = read(fd, saved->value, sizeof(saved->value));
+        if (n < 0)
+                return error_set_errno(err, errno, "cannot read %s", exec_attr_file);
+        if (n == 0)
+                return 0;
+        if ((size_t)n == sizeof(saved->value))
+                return error_set(err, E2BIG, "the SELinux exec context in %s is too long",
+                                 exec_attr_file);
+        /* a write of its own: procfs refuses a write at an offset (after the read) */
+        _cleanup_close_ int wfd = open(exec_attr_file, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        if (wfd < 0 || write(wfd, "", 0) < 0)
+                return error_set_errno(err, errno, "cannot clear the SELinux exec context %.*s",
+                                       (int)n, saved->value);
+        saved->len = n;
+        return 0;
+}
+
+static int exec_context_restore(const struct exec_context *saved, struct isolate_error *err)
+{
+        if (saved->len == 0)
+                return 0;
+        _cleanup_close_ int fd = open(exec_attr_file, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return error_set_errno(err, errno, "cannot open %s", exec_attr_file);
+        if (write(fd, saved->value, (size_t)saved->len) != saved->len)
+                return error_set_errno(err, errno ? errno : EIO,
+                                       "cannot put back the SELinux exec context %.*s",
+                                       (int)saved->len, saved->value);
+        return 0;
+}
+
+void client_set_selinux_paths(const char *enforce_file, const char *exec_file)
+{
+        selinux_enforce_file = enforce_file;
+        exec_attr_file = exec_file;
+}
+
 int session_open(const char *helper, const char *config, const struct open_request *req,
                  int timeout_ms, bool quiet_helper, struct open_reply *ret, bool *ret_hello_seen,
                  struct isolate_error *err)
@@ -145,11 +203,21 @@ int session_open(const char *helper, const char *config, const struct open_reque
         if (faccessat(AT_FDCWD, helper, X_OK, AT_EACCESS) < 0)
                 return error_set_errno(err, errno, "cannot run the helper %s", helper);
         pid_t pid = -1;
-        int r = getuid() == 0
-                    ? helper_spawn(helper, config, theirs, quiet_helper, &pid, err)
-                    : helper_spawn_as_root(helper, config, theirs, quiet_helper, &pid, err);
+        struct exec_context saved;
+        int r = exec_context_clear(&saved, err);
         if (r < 0)
                 return r;
+        r = getuid() == 0 ? helper_spawn(helper, config, theirs, quiet_helper, &pid, err)
+                          : helper_spawn_as_root(helper, config, theirs, quiet_helper, &pid, err);
+        struct isolate_error restore_err = {0};
+        int rr = exec_context_restore(&saved, &restore_err);
+        if (r < 0)
+                return r;
+        if (rr < 0) {
+                helper_reap(pid, true);
+                *err = restore_err;
+                return rr;
+        }
         closep(&theirs);
         theirs = -1;
 

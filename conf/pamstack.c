@@ -231,8 +231,14 @@ static const char *why_before(const char *module)
             {"pam_systemd.so", "it registers the session with logind and moves the caller into "
                                "its scope; after the join the caller's /proc/self and cgroup "
                                "are the sandbox's"},
-            {"pam_selinux.so", "its open writes the exec context to /proc/self/attr, which no "
-                               "longer resolves after the join"},
+            {"pam_selinux.so", "its open reads the caller's context and writes the user's to "
+                               "/proc/self/attr, which no longer resolves after the join: with "
+                               "SELinux on, every login of this service fails there (\"Unable "
+                               "to get valid context\"). Debian's pam-auth-update puts "
+                               "pam_isolate.so in common-session, before it: on an SELinux host "
+                               "run pam-auth-update --disable isolate and add `session required "
+                               "pam_isolate.so` as the last session line of the service's file "
+                               "instead"},
             {"pam_apparmor.so", "it writes /proc/self/attr, which no longer resolves after the "
                                 "join"},
             {"pam_keyinit.so", "keyctl is denied by the sandbox's seccomp filter"},

@@ -929,6 +929,9 @@ static int session_build(struct session_setup *s, struct isolate_error *err)
                 return error_host_fault(err); /* the config and libseccomp alone decide it */
         }
         r = lsm_plan(p, s->home, j, s->reply.warnings, sizeof(s->reply.warnings), err);
+        if (r >= 0)
+                r = lsm_check_transition(p, s->req.caller_pid, j, s->reply.warnings,
+                                         sizeof(s->reply.warnings), err);
         if (r == -EOPNOTSUPP)
                 return error_host_fault(err); /* an LSM or profile the host lacks */
         if (r < 0)

@@ -108,6 +108,100 @@ static int apparmor_profile_loaded(const char *name)
         return 0;
 }
 
+/* 1 when the loaded SELinux policy accepts context (selinuxfs's "context" file answers
+ * EINVAL for one it does not: an unknown user, role or type, or a role the user may not
+ * have), 0 when it does not, -errno when it cannot be asked. */
+static int selinux_context_valid(const char *context)
+{
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/fs/selinux/context", sys_root);
+        _cleanup_close_ int fd = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        if (write(fd, context, strlen(context) + 1) < 0)
+                return errno == EINVAL ? 0 : -errno;
+        return 1;
+}
+
+/* Reads a small file whole into buf (NUL-terminated, trailing newline and NULs cut). */
+static int read_small(const char *path, char *buf, size_t len)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        ssize_t n = read(fd, buf, len - 1);
+        if (n < 0)
+                return -errno;
+        buf[n] = '\0';
+        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\0'))
+                buf[--n] = '\0';
+        return 0;
+}
+
+/* 1 when the loaded policy allows scon the permission perm of class cls on tcon, 0 when
+ * not, -errno when it cannot be asked (selinuxfs's access file, as security_compute_av). */
+static int selinux_allowed(const char *scon, const char *tcon, const char *cls, const char *perm)
+{
+        char path[PATH_MAX], num[32];
+        snprintf(path, sizeof(path), "%s/fs/selinux/class/%s/index", sys_root, cls);
+        int r = read_small(path, num, sizeof(num));
+        if (r < 0)
+                return r;
+        unsigned cls_index = (unsigned)strtoul(num, NULL, 10);
+        snprintf(path, sizeof(path), "%s/fs/selinux/class/%s/perms/%s", sys_root, cls, perm);
+        r = read_small(path, num, sizeof(num));
+        if (r < 0)
+                return r;
+        unsigned long bit = strtoul(num, NULL, 10);
+        if (cls_index == 0 || bit == 0 || bit > 32)
+                return -EINVAL;
+        uint32_t want = 1U << (bit - 1);
+
+        snprintf(path, sizeof(path), "%s/fs/selinux/access", sys_root);
+        _cleanup_close_ int fd = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        char q[1200];
+        int n = snprintf(q, sizeof(q), "%s %s %u %x", scon, tcon, cls_index, want);
+        if (n < 0 || (size_t)n >= sizeof(q))
+                return -ENAMETOOLONG;
+        if (write(fd, q, (size_t)n + 1) < 0)
+                return -errno;
+        char a[256];
+        ssize_t got = read(fd, a, sizeof(a) - 1);
+        if (got <= 0)
+                return got < 0 ? -errno : -EIO;
+        a[got] = '\0';
+        unsigned allowed = 0;
+        if (sscanf(a, "%x", &allowed) != 1)
+                return -EBADMSG;
+        return (allowed & want) == want;
+}
+
+int lsm_check_transition(const struct policy *p, pid_t caller, struct join_spec *j,
+                         char *warnings, size_t warnings_len, struct isolate_error *err)
+{
+        if (!STREQ(j->lsm_attr_path, "/proc/self/attr/exec") || !lsm_selinux_enabled())
+                return 0;
+        char path[PATH_MAX], scon[512];
+        snprintf(path, sizeof(path), "%s/%d/attr/current", proc_root, (int)caller);
+        if (read_small(path, scon, sizeof(scon)) < 0 || !*scon)
+                return 0; /* the kernel decides at the exec */
+        const char *tcon = j->lsm_attr_value;
+        int r = selinux_allowed(scon, tcon, "process", "transition");
+        if (r != 0)
+                return 0; /* allowed, or the policy cannot be asked: the kernel decides */
+        char what[1400];
+        snprintf(what, sizeof(what),
+                 "SELinux context %s, which the loaded policy does not let the caller's "
+                 "context %s enter (process transition: the stock policy lets login programs "
+                 "such as sshd do that, not root's unconfined shell running su); log in "
+                 "directly, or leave selinux_context unset for this service",
+                 tcon, scon);
+        j->lsm_attr_path[0] = j->lsm_attr_value[0] = '\0';
+        return lsm_missing(p, warnings, warnings_len, err, what);
+}
+
 static int plan_label(const struct policy *p, struct join_spec *j, char *warnings,
                       size_t warnings_len, struct isolate_error *err)
 {
@@ -146,6 +240,18 @@ static int plan_label(const struct policy *p, struct join_spec *j, char *warning
                             "is used, SELinux context %s is not",
                             p->name, profile, context);
         } else if (se) {
+                /* refused here, with the reason, rather than by the kernel at the join (the
+                 * write of the exec context fails with EINVAL, and nothing says why) */
+                int valid = selinux_context_valid(context);
+                if (valid == 0) {
+                        char what[1024];
+                        snprintf(what, sizeof(what),
+                                 "SELinux context %s, which the loaded policy does not accept "
+                                 "(an unknown user, role or type, or a role its user may not "
+                                 "have: seinfo -u, semanage user -l)",
+                                 context);
+                        return lsm_missing(p, warnings, warnings_len, err, what);
+                }
                 snprintf(j->lsm_attr_path, sizeof(j->lsm_attr_path), "/proc/self/attr/exec");
                 n = snprintf(j->lsm_attr_value, sizeof(j->lsm_attr_value), "%s", context);
         } else {

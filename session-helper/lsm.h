@@ -43,6 +43,14 @@ int lsm_landlock_abi(void); /* 0 when Landlock is not available */
 int lsm_plan(const struct policy *p, const char *home, struct join_spec *j, char *warnings,
              size_t warnings_len, struct isolate_error *err);
 
+/* SELinux, after lsm_plan: whether the loaded policy lets the caller (its current context,
+ * /proc/PID/attr/current) enter the exec context lsm_plan planned. A transition it denies
+ * would fail the shell's exec after the join (a login with a half-applied label): refused
+ * here under lsm_required, else the label is dropped with a warning. Nothing is done when
+ * no SELinux context is planned or the policy cannot be asked. */
+int lsm_check_transition(const struct policy *p, pid_t caller, struct join_spec *j,
+                         char *warnings, size_t warnings_len, struct isolate_error *err);
+
 /* The LANDLOCK_SCOPE_* bits the policy asks for, auto resolved by its scope (on for
  * scope = login, off for scope = user); *ret_demanded (may be NULL): those written true. */
 uint64_t lsm_scoping_wanted(const struct policy *p, uint64_t *ret_demanded);

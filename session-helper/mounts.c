@@ -565,6 +565,8 @@ static int sys_setup(const struct policy *p, const struct cgroup_session *cg,
 {
         int r;
         const unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+        /* SELinux: the host's selinuxfs, asked before the fresh sysfs covers it */
+        bool selinux = access("/sys/fs/selinux/enforce", F_OK) == 0;
         /* With the host's net namespace the kernel hands back the host's sysfs superblock,
          * and refuses to stack a superblock on itself (EBUSY): an empty tmpfs goes between.
          * Read-only goes on this mount, not on the shared superblock. */
@@ -580,6 +582,13 @@ static int sys_setup(const struct policy *p, const struct cgroup_session *cg,
                 if (r < 0)
                         return r;
         }
+        /* Where SELinux is on, SELinux-aware programs of the session need its filesystem:
+         * sshd's post-auth child computes the user's default context through it
+         * (security_compute_user writes the "user" file) and dies in enforcing mode without
+         * it, as do newrole, sudo and getenforce. Read-write as on every SELinux host: the
+         * policy, not the mount, decides who may do what there (setenforce, load_policy). */
+        if (selinux && mount("selinuxfs", "/sys/fs/selinux", "selinuxfs", flags, NULL) < 0)
+                return mount_errno(err, "selinuxfs", "/sys/fs/selinux");
         if (p->ns_cgroup && cg && cg->n > 0)
                 return cgroup_mounts(cg, err);
         return 0;

@@ -212,6 +212,8 @@ class TestPackage(unittest.TestCase):
             # the journal catalog: systemd's own dpkg trigger on this directory runs
             # journalctl --update-catalog, so no maintainer script of ours does
             "/usr/lib/systemd/catalog/isolate.catalog": ("-rw-r--r--", "root/root"),
+            # the SELinux policy module, loaded by the admin where SELinux is on
+            "/usr/share/isolate/selinux/isolate.cil": ("-rw-r--r--", "root/root"),
             f"{doc}/copyright": ("-rw-r--r--", "root/root"),
             f"{doc}/changelog.gz": ("-rw-r--r--", "root/root"),
             f"{doc}/README.md.gz": ("-rw-r--r--", "root/root"),
@@ -227,7 +229,8 @@ class TestPackage(unittest.TestCase):
         with open(os.path.join(ctrl, "conffiles")) as f:
             self.assertEqual(f.read().split(), ["/etc/isolate.conf"])
         for shipped, src in (("etc/isolate.conf", "conf/isolate.conf"),
-                             ("usr/share/pam-configs/isolate", "pam_module/pam-configs/isolate")):
+                             ("usr/share/pam-configs/isolate", "pam_module/pam-configs/isolate"),
+                             ("usr/share/isolate/selinux/isolate.cil", "conf/isolate.cil")):
             with open(os.path.join(self.tree, shipped)) as a, open(os.path.join(ROOT, src)) as b:
                 self.assertEqual(a.read(), b.read(), shipped)
         with open(os.path.join(ROOT, "pam_module/pam-configs/isolate")) as f:

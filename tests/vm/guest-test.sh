@@ -1205,6 +1205,9 @@ cmd_user_exempt() {
 		"$(tr -d '\0' </proc/self/attr/current)"
 }
 
+# sourced by guest-selinux.sh for the helpers and steps above: no subcommand of its own
+[ "${GUEST_LIB:-0}" = 1 ] && return 0
+
 case ${1:-} in
 pre) cmd_pre ;;
 use) cmd_use "$2" ;;

@@ -139,7 +139,7 @@ if [ -f "$base/disk.raw" ]; then
 	base_how=cached
 else
 	# older images of this release, and those of before the release was in the name
-	for old in "$cache/base-$release"-* "$cache"/base-????????????????; do
+	for old in "$cache/base-$release"-???????????????? "$cache"/base-????????????????; do
 		[ -e "$old" ] && [ "$old" != "$base" ] && rm -rf "$old"
 	done
 	say "building the base image $base (its package lists or build-base.sh changed)"
@@ -159,8 +159,8 @@ layer=$run/layer
 mkdir -m 0755 "$layer"
 if [ "$smoke" = 0 ]; then
 	install -d -m 0755 "$layer/opt/isolate-vmtest" "$layer/etc/apparmor.d"
-	install -m 0755 "$here/guest-test.sh" "$here/layer-setup.sh" "$here/cg-delegate.sh" \
-		"$layer/opt/isolate-vmtest/"
+	install -m 0755 "$here/guest-test.sh" "$here/guest-selinux.sh" "$here/layer-setup.sh" \
+		"$here/cg-delegate.sh" "$layer/opt/isolate-vmtest/"
 	install -m 0644 "$here"/conf/*.conf "$layer/opt/isolate-vmtest/"
 	# the test tool the session runs (guest-test.sh: tcp-fill); libc only, like the guest's
 	[ -x "$build_dir/tests/probe" ] || die "$build_dir/tests/probe missing: make $BUILD/tests/probe"
@@ -177,12 +177,19 @@ qemu-img create -q -f qcow2 -F raw -b "$base/disk.raw" "$run/overlay.qcow2" ||
 	die "qemu-img create failed"
 port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') ||
 	die "no free port"
+# the major LSM: Debian's kernel starts AppArmor unless told otherwise (security=selinux;
+# this kernel has no selinux=1 parameter); VMTEST_SELINUX_PERMISSIVE=1 boots permissive
+lsm_cmdline=""
+if [ "$(vmtest_lsm "$release")" = selinux ]; then
+	lsm_cmdline=" security=selinux"
+	[ "${VMTEST_SELINUX_PERMISSIVE:-0}" = 1 ] && lsm_cmdline="$lsm_cmdline enforcing=0"
+fi
 # TCG, not KVM: this host's /dev/kvm hangs a stock Debian kernel.
 # -nodefaults: no floppy, CD-ROM, parallel port or VGA for the guest to probe at boot.
 qemu-system-x86_64 -accel tcg,thread=multi -smp 2 -m 2G -no-reboot -nodefaults \
 	-display none -monitor none -serial "file:$run/console.log" \
 	-kernel "$base/vmlinuz" -initrd "$base/initrd.img" \
-	-append "root=/dev/vda rw console=ttyS0 loglevel=4 fsck.mode=skip net.ifnames=0 systemd.show_status=1" \
+	-append "root=/dev/vda rw console=ttyS0 loglevel=4 fsck.mode=skip net.ifnames=0 systemd.show_status=1$lsm_cmdline" \
 	-drive "file=$run/overlay.qcow2,if=virtio,format=qcow2,cache=unsafe" \
 	-drive "file=$run/layer.tar,if=virtio,format=raw,readonly=on" \
 	-netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$port-:22" -device virtio-net-pci,netdev=n0,romfile= \
@@ -256,6 +263,11 @@ if [ "$smoke" = 1 ]; then
 else
 	checks=$here/checks.txt
 	. "$here/host-steps.sh"
+	# the SELinux guest: its own steps and checks, with host-steps.sh's helpers
+	if [ "$(vmtest_lsm "$release")" = selinux ]; then
+		checks=$here/checks-selinux.txt
+		. "$here/host-steps-selinux.sh"
+	fi
 	run_vm_tests
 fi
 timings+=("tests $(elapsed "$t")s")
