@@ -123,7 +123,87 @@ static bool field_text(const char *fields, const char *key, char *buf, size_t le
         return true;
 }
 
-/* The fields of a Landlock, AppArmor or syscall record; the identity fields start unset. */
+/* The permissions of an SELinux AVC record, "{ read write }" ("read write"), and the fields
+ * after them; NULL when the braces are not there (a truncated record). */
+static const char *selinux_permissions(const char *s, const char *end, char *buf, size_t len)
+{
+        s += strspn(s, " ");
+        if (s >= end || *s != '{')
+                return NULL;
+        s++;
+        const char *close = memchr(s, '}', (size_t)(end - s));
+        if (!close)
+                return NULL;
+        size_t used = 0;
+        buf[0] = '\0';
+        while (s < close) {
+                s += strspn(s, " ");
+                size_t l = strcspn(s, " }");
+                if (l == 0)
+                        break;
+                if (used + l + 2 > len)
+                        return NULL;
+                used +=
+                    (size_t)snprintf(buf + used, len - used, "%s%.*s", used ? " " : "", (int)l, s);
+                s += l;
+        }
+        return buf[0] ? close + 1 : NULL;
+}
+
+/* "avc:  denied  { read } for  pid=1234 comm="cat" name="dpkg.log" dev="vda" ino=123
+ * scontext=user_u:user_r:user_t:s0 tcontext=system_u:object_r:var_log_t:s0 tclass=file
+ * permissive=0": the process comes from the event's syscall record, as for AppArmor; the
+ * record itself names no uid. */
+static int selinux_fields_parse(const char *fields, struct seccomp_record *ret)
+{
+        const char *end = fields + strcspn(fields, "\x1d\n");
+        const char *s = fields + strspn(fields, " ");
+        if (strncmp(s, "avc:", 4) != 0)
+                return -EBADMSG;
+        s += 4;
+        s += strspn(s, " ");
+        size_t vl = strcspn(s, " \x1d\n");
+        if (vl == 7 && strncmp(s, "granted", 7) == 0)
+                return -ENOMSG; /* auditallow: a permission used, not refused */
+        if (vl != 6 || strncmp(s, "denied", 6) != 0)
+                return -EBADMSG;
+        const char *rest = selinux_permissions(s + vl, end, ret->denied, sizeof(ret->denied));
+        if (!rest)
+                return -EBADMSG;
+        if (!field_get(rest, "scontext", ret->scontext, sizeof(ret->scontext)) ||
+            !field_get(rest, "tcontext", ret->tcontext, sizeof(ret->tcontext)) ||
+            !field_get(rest, "tclass", ret->tclass, sizeof(ret->tclass)) || !ret->scontext[0] ||
+            !ret->tcontext[0] || !ret->tclass[0])
+                return -EBADMSG;
+        /* no pid= when the check ran outside a process (a packet received) */
+        uint64_t pid = 0;
+        char v[64];
+        if (field_get(rest, "pid", v, sizeof(v)) &&
+            (!field_u64(rest, "pid", 10, &pid) || pid > INT32_MAX))
+                return -EBADMSG;
+        ret->pid = (pid_t)pid;
+        /* permissive= since Linux 4.17; before it the record does not say */
+        ret->allowed = field_get(rest, "permissive", v, sizeof(v)) && STREQ(v, "1");
+        field_text(rest, "comm", ret->comm, sizeof(ret->comm));
+        if (!field_text(rest, "path", ret->object, sizeof(ret->object)) &&
+            !field_text(rest, "name", ret->object, sizeof(ret->object))) {
+                if (field_get(rest, "capability", v, sizeof(v)))
+                        snprintf(ret->object, sizeof(ret->object), "capability %s", v);
+                else if (field_get(rest, "dest", v, sizeof(v)) ||
+                         field_get(rest, "lport", v, sizeof(v)) ||
+                         field_get(rest, "src", v, sizeof(v)))
+                        snprintf(ret->object, sizeof(ret->object), "port %s", v);
+                else if (field_get(rest, "key", v, sizeof(v)))
+                        snprintf(ret->object, sizeof(ret->object), "key %s", v);
+        }
+        field_text(rest, "dev", ret->dev, sizeof(ret->dev));
+        if (!field_u64(rest, "ino", 10, &ret->ino))
+                ret->ino = 0;
+        return 0;
+}
+
+/* The fields of a Landlock, AppArmor, SELinux or syscall record; the identity fields start
+ * unset. */
 static int lsm_fields_parse(const char *fields, struct seccomp_record *ret)
 {
         ret->auid = ret->uid = ret->gid = ret->ses = AUDIT_SESSION_UNSET;
@@ -148,6 +228,9 @@ static int lsm_fields_parse(const char *fields, struct seccomp_record *ret)
                                          field_get(fields, "lport", v, sizeof(v)))
                                         snprintf(ret->object, sizeof(ret->object), "port %s", v);
                         }
+                        field_text(fields, "dev", ret->dev, sizeof(ret->dev));
+                        if (!field_u64(fields, "ino", 10, &ret->ino))
+                                ret->ino = 0;
                         return 0;
                 }
                 char status[32];
@@ -190,7 +273,9 @@ static int lsm_fields_parse(const char *fields, struct seccomp_record *ret)
                         ret->uid = AUDIT_SESSION_UNSET;
                 return 0;
         }
-        case AUDIT_KIND_SYSCALL:
+        case AUDIT_KIND_SELINUX:
+                return selinux_fields_parse(fields, ret);
+        case AUDIT_KIND_SYSCALL: {
                 if (!field_id(fields, "auid", &ret->auid) || !field_id(fields, "uid", &ret->uid) ||
                     !field_id(fields, "ses", &ret->ses) || !field_u64(fields, "pid", 10, &pid) ||
                     pid > INT32_MAX)
@@ -199,7 +284,16 @@ static int lsm_fields_parse(const char *fields, struct seccomp_record *ret)
                 ret->pid = (pid_t)pid;
                 field_text(fields, "comm", ret->comm, sizeof(ret->comm));
                 field_text(fields, "exe", ret->exe, sizeof(ret->exe));
+                char v[32];
+                if (field_get(fields, "exit", v, sizeof(v))) {
+                        char *e;
+                        errno = 0;
+                        long x = strtol(v, &e, 10);
+                        if (!errno && !*e && x < 0 && x >= -4095)
+                                ret->exit_errno = (int)-x;
+                }
                 return 0;
+        }
         case AUDIT_KIND_SECCOMP:
                 break;
         }
@@ -232,6 +326,11 @@ int audit_record_parse(const char *text, struct seccomp_record *ret)
         const char *fields = a + used;
         ret->time_ms = sec * 1000 + ms;
         ret->serial = serial;
+        ret->auditd_form = a - type >= 4 && strncmp(a - 4, "msg=", 4) == 0;
+        /* type 1400 is AppArmor's and SELinux's: SELinux's text starts "avc:" */
+        if (ret->kind == AUDIT_KIND_APPARMOR &&
+            strncmp(fields + strspn(fields, " "), "avc:", 4) == 0)
+                ret->kind = AUDIT_KIND_SELINUX;
         if (ret->kind != AUDIT_KIND_SECCOMP) {
                 int r = lsm_fields_parse(fields, ret);
                 if (r < 0) {
@@ -789,6 +888,71 @@ static void apparmor_explain(const struct seccomp_record *r, const struct policy
         (void)config_file;
 }
 
+/* The type of an SELinux context, USER:ROLE:TYPE[:LEVEL] (the level may have colons). */
+static void selinux_type(const char *context, char *buf, size_t len)
+{
+        const char *t = strchr(context, ':');
+        t = t ? strchr(t + 1, ':') : NULL;
+        if (!t) {
+                snprintf(buf, len, "%s", context);
+                return;
+        }
+        t++;
+        snprintf(buf, len, "%.*s", (int)strcspn(t, ":"), t);
+}
+
+/* SELinux refusals are the loaded SELinux policy's, which isolate.conf does not write: the
+ * context the session runs in is the config's part (selinux_context), what that context may
+ * do is the SELinux policy's. So no config line is offered, but the commands that say why
+ * (a missing allow rule, a boolean, a file's label) and build a local module. */
+static void selinux_explain(const struct seccomp_record *r, const struct policy *p,
+                            const char *config_file, struct denial_explanation *ret)
+{
+        snprintf(ret->group, sizeof(ret->group), "selinux");
+        snprintf(ret->errno_name, sizeof(ret->errno_name), "EACCES");
+        snprintf(ret->syscall, sizeof(ret->syscall), "%.20s { %.38s }", r->tclass, r->denied);
+        char stype[128], ttype[128], line[600] = "";
+        selinux_type(r->scontext, stype, sizeof(stype));
+        selinux_type(r->tcontext, ttype, sizeof(ttype));
+        key_line(config_file, p, "selinux_context", line, sizeof(line));
+        char context[900];
+        if (!p->selinux_context)
+                snprintf(context, sizeof(context),
+                         "policy %s sets no selinux_context: the session keeps the context its "
+                         "login gave it",
+                         p->name);
+        else if (STREQ(p->selinux_context, r->scontext))
+                snprintf(context, sizeof(context), "the session's context is policy %s's %s",
+                         p->name, line[0] ? line : "selinux_context");
+        else
+                snprintf(context, sizeof(context),
+                         "policy %s's %s; the process had %s (a transition on exec, or a "
+                         "record from before a change)",
+                         p->name, line[0] ? line : "selinux_context", r->scontext);
+        snprintf(ret->decided_by, sizeof(ret->decided_by),
+                 "the loaded SELinux policy, not isolate's config: no rule allows %s %s { %s } "
+                 "on %s%s; %s",
+                 stype, r->tclass, r->denied, ttype,
+                 r->allowed ? " (permissive: logged, not enforced; enforcing would refuse it)" : "",
+                 context);
+        /* the event by its id: auditd's log through ausearch, the kernel's log through dmesg */
+        char event[80], find[160];
+        snprintf(event, sizeof(event), "audit(%llu.%03u:%llu)",
+                 (unsigned long long)(r->time_ms / 1000), (unsigned)(r->time_ms % 1000),
+                 (unsigned long long)r->serial);
+        if (r->auditd_form)
+                snprintf(find, sizeof(find), "ausearch -m AVC -a %llu",
+                         (unsigned long long)r->serial);
+        else
+                snprintf(find, sizeof(find), "dmesg | grep -F '%s'", event);
+        snprintf(ret->fix, sizeof(ret->fix),
+                 "%s | audit2why\n%s | audit2allow -M local && semodule -i local.pp", find, find);
+        snprintf(ret->fix_where, sizeof(ret->fix_where),
+                 "not in isolate.conf: as root, audit2why says why (a missing rule, a boolean, a "
+                 "file's label: restorecon); if a rule is right, audit2allow -M local builds a "
+                 "module of it (policycoreutils-python-utils)");
+}
+
 void lsm_denial_explain(const struct seccomp_record *r, const struct policy *p,
                         const char *config_file, struct denial_explanation *ret)
 {
@@ -797,6 +961,8 @@ void lsm_denial_explain(const struct seccomp_record *r, const struct policy *p,
                 landlock_explain(r, p, config_file, ret);
         else if (r->kind == AUDIT_KIND_APPARMOR)
                 apparmor_explain(r, p, config_file, ret);
+        else if (r->kind == AUDIT_KIND_SELINUX)
+                selinux_explain(r, p, config_file, ret);
 }
 
 /* ---- the host's sources ------------------------------------------------------------------ */

@@ -18,7 +18,7 @@
 #include "../conf/policy.h"
 #include "../session-helper/registry.h"
 
-/* Which audit record: seccomp's, or an LSM's (Landlock, AppArmor), or the syscall record
+/* Which audit record: seccomp's, or an LSM's (Landlock, AppArmor, SELinux), or the syscall record
  * (1300) the kernel adds to an LSM record's event when audit is enabled, which carries the
  * audit session and login uid the LSM record lacks. */
 enum audit_kind {
@@ -26,6 +26,7 @@ enum audit_kind {
         AUDIT_KIND_LANDLOCK_ACCESS, /* 1423: domain=, blockers=, path= ... */
         AUDIT_KIND_LANDLOCK_DOMAIN, /* 1424: domain=, status=allocated pid= uid= exe= comm= */
         AUDIT_KIND_APPARMOR,        /* 1400 apparmor="DENIED" or "ALLOWED" (complain mode) */
+        AUDIT_KIND_SELINUX,         /* 1400 "avc:  denied  { read } for ... tclass=file" */
         AUDIT_KIND_SYSCALL,         /* 1300 */
 };
 
@@ -42,17 +43,28 @@ struct seccomp_record {
         long syscall;
         bool compat;
         uint32_t code; /* SECCOMP_RET_*: the action and its data */
-        /* Landlock and AppArmor; identity fields above unset (4294967295, pid 0) until joined
-         * with the event's syscall record or the domain's 1424 record */
-        uint64_t domain;   /* Landlock domain id */
-        bool allowed;      /* AppArmor complain mode: logged, not refused */
-        bool deallocated;  /* 1424 status=deallocated: no pid/uid */
-        char denied[256];  /* Landlock blockers= ("fs.write_file,fs.make_reg"); AppArmor
-                              operation= ("open") */
-        char mask[64];     /* AppArmor denied_mask= ("w") */
-        char object[512];  /* Landlock path= (or the other end: opid=, daddr=); AppArmor name= */
-        char profile[256]; /* AppArmor profile= */
-        char aa_class[32]; /* AppArmor class= ("file", "net", "cap"): absent on old kernels */
+        /* Landlock, AppArmor and SELinux; identity fields above unset (4294967295, pid 0)
+         * until joined with the event's syscall record or the domain's 1424 record */
+        uint64_t domain;    /* Landlock domain id */
+        bool allowed;       /* AppArmor complain mode, SELinux permissive=1: logged, not
+                               refused */
+        bool deallocated;   /* 1424 status=deallocated: no pid/uid */
+        char denied[256];   /* Landlock blockers= ("fs.write_file,fs.make_reg"); AppArmor
+                               operation= ("open"); SELinux the permissions ("read write") */
+        char mask[64];      /* AppArmor denied_mask= ("w") */
+        char object[512];   /* Landlock path= (or the other end: opid=, daddr=); AppArmor name=;
+                               SELinux path= or name= (the last component alone) */
+        char dev[64];       /* Landlock and SELinux dev= of the object ("vda"); "" absent */
+        uint64_t ino;       /* and its ino=; 0 absent */
+        char profile[256];  /* AppArmor profile= */
+        char aa_class[32];  /* AppArmor class= ("file", "net", "cap"): absent on old kernels */
+        char scontext[256]; /* SELinux scontext=: the process's context */
+        char tcontext[256]; /* SELinux tcontext=: the object's */
+        char tclass[64];    /* SELinux tclass= ("file", "capability", "tcp_socket") */
+        bool auditd_form;   /* written by auditd ("type=AVC msg=audit(..."), not the kernel's
+                               log ("type=1400 audit(...") */
+        int exit_errno;     /* the syscall record's exit= when the call failed (13: EACCES);
+                               0: it did not, or no syscall record */
 };
 
 /* One audit record's text, the kernel's form ("audit: type=1326 audit(T.MS:SERIAL): auid=..
@@ -61,7 +73,8 @@ struct seccomp_record {
  * audit at all); -EBADMSG: a seccomp record with a field missing or malformed (truncated). */
 int seccomp_record_parse(const char *text, struct seccomp_record *ret);
 /* Any record why reads: seccomp (1326), Landlock (1423, 1424), AppArmor (1400, apparmor=
- * "DENIED" or "ALLOWED"; other apparmor= values -ENOMSG), syscall (1300), kind set. Returns as
+ * "DENIED" or "ALLOWED"; other apparmor= values -ENOMSG), SELinux (1400 starting "avc:",
+ * "denied"; "granted", auditallow's, -ENOMSG), syscall (1300), kind set. Returns as
  * seccomp_record_parse. */
 int audit_record_parse(const char *text, struct seccomp_record *ret);
 /* kmsg_record_parse for any record audit_record_parse takes. */
@@ -104,10 +117,12 @@ struct denial_explanation {
 };
 void denial_explain(const struct seccomp_record *r, const struct policy *p, const char *config_file,
                     struct denial_explanation *ret);
-/* A Landlock (1423) or AppArmor (1400) record explained: syscall gets what was denied
- * ("fs.write_file on /tmp/x"), group the LSM, decided_by the policy's landlock_* or
- * apparmor_profile line, fix the line to paste: for Landlock into the policy, for AppArmor a
- * rule for the profile (fix_where says where it goes). */
+/* A Landlock (1423), AppArmor or SELinux (1400) record explained: syscall gets what was
+ * denied ("fs.write_file on /tmp/x", "file { read }"), group the LSM, decided_by the policy's
+ * landlock_* or apparmor_profile line, fix the line to paste: for Landlock into the policy,
+ * for AppArmor a rule for the profile (fix_where says where it goes). SELinux's refusals are
+ * the loaded SELinux policy's: decided_by says so and names the policy's selinux_context
+ * line, fix has the commands (audit2why, audit2allow) that explain and allow it. */
 void lsm_denial_explain(const struct seccomp_record *r, const struct policy *p,
                         const char *config_file, struct denial_explanation *ret);
 

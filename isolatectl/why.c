@@ -1,6 +1,6 @@
-/* why.c: `isolatectl why [USER|SESSION]`: the recent seccomp refusals of isolate's sessions,
- * each tied to its login and policy, with the config line that decided it and the line that
- * would allow it (denials.h). */
+/* why.c: `isolatectl why [USER|SESSION]`: the recent seccomp and LSM refusals of isolate's
+ * sessions, each tied to its login and policy, with the config line that decided it and the
+ * line that would allow it (denials.h). */
 #include <getopt.h>
 #include <linux/seccomp.h>
 #include <pwd.h>
@@ -15,12 +15,13 @@
 static const char usage_text[] =
     "usage: isolatectl why [-c FILE] [--since TIME] [--json] [--all] [--audit-log FILE]\n"
     "                      [USER|SESSION-ID]\n"
-    "The recent seccomp, Landlock and AppArmor refusals of isolate's sessions (all users,\n"
-    "or one user's, or one session's), read from /dev/kmsg, the journal and\n"
+    "The recent seccomp, Landlock, AppArmor and SELinux refusals of isolate's sessions\n"
+    "(all users, or one user's, or one session's), read from /dev/kmsg, the journal and\n"
     "/var/log/audit/audit.log: time, user, session, policy, process, syscall and group (or\n"
     "what the LSM denied), action, the config line that decided it, and the line that\n"
-    "would allow it. TIME: unix seconds, 'YYYY-MM-DD HH:MM[:SS]' (local), or an\n"
-    "age: 30s, 10m, 2h, 1d. --all: also what is refused by design (clone3 -> ENOSYS).\n";
+    "would allow it (for SELinux, the audit2why and audit2allow commands). TIME: unix\n"
+    "seconds, 'YYYY-MM-DD HH:MM[:SS]' (local), or an age: 30s, 10m, 2h, 1d. --all: also\n"
+    "what is refused by design (clone3 -> ENOSYS).\n";
 
 struct found {
         struct seccomp_record rec;
@@ -36,7 +37,7 @@ struct why_ctx {
         uint64_t since_ms;
         struct found *v;
         size_t n;
-        struct seccomp_record *lsm; /* Landlock and AppArmor refusals, tied once all is read */
+        struct seccomp_record *lsm; /* the LSMs' refusals, tied once all is read */
         size_t n_lsm;
 };
 
@@ -63,6 +64,7 @@ static void lsm_join_syscall(struct why_ctx *w, const struct seccomp_record *sys
                 l->gid = sys->gid;
                 l->ses = sys->ses;
                 l->pid = sys->pid;
+                l->exit_errno = sys->exit_errno;
                 snprintf(l->comm, sizeof(l->comm), "%s", sys->comm);
                 snprintf(l->exe, sizeof(l->exe), "%s", sys->exe);
         }
@@ -94,6 +96,7 @@ static int record_collect(const struct seccomp_record *r, void *data)
                 return r->time_ms < w->since_ms ? 0 : found_add(w, r);
         case AUDIT_KIND_LANDLOCK_ACCESS:
         case AUDIT_KIND_APPARMOR:
+        case AUDIT_KIND_SELINUX:
                 return r->time_ms < w->since_ms ? 0 : record_push(&w->lsm, &w->n_lsm, r);
         case AUDIT_KIND_LANDLOCK_DOMAIN:
                 return 0; /* its process is the one that made the domain (lsm_resolve) */
@@ -108,7 +111,8 @@ static int record_collect(const struct seccomp_record *r, void *data)
  * alone: the domain's 1424 record names the process that made the domain, which for isolate
  * is the root sshd (or su) that joined, not the user; without a syscall record (audit was
  * enabled after the process started) the record names no user and is left out. AppArmor's
- * names the task's fsuid: tied by that and the time when it has no syscall record. */
+ * names the task's fsuid: tied by that and the time when it has no syscall record. SELinux's
+ * names no uid at all: tied by its syscall record alone, as Landlock's. */
 static int lsm_resolve(struct why_ctx *w)
 {
         for (size_t i = 0; i < w->n_lsm; i++) {
@@ -216,6 +220,13 @@ static void explain_found(const struct config *cfg, const struct found *f,
                 lsm_denial_explain(&f->rec, &none, NULL, e);
         else
                 denial_explain(&f->rec, &none, NULL, e);
+        if (f->rec.kind == AUDIT_KIND_SELINUX) {
+                /* the SELinux policy decided, not isolate's: its commands still hold */
+                size_t used = strlen(e->decided_by);
+                snprintf(e->decided_by + used, sizeof(e->decided_by) - used,
+                         " (policy %s is no longer in %s)", f->login->policy, cfg->file);
+                return;
+        }
         snprintf(e->decided_by, sizeof(e->decided_by), "policy %s, which is no longer in %s",
                  f->login->policy, cfg->file);
         e->fix[0] = '\0';
@@ -227,6 +238,14 @@ static void explain_found(const struct config *cfg, const struct found *f,
 static void action_text(const struct found *f, const struct denial_explanation *e, char *buf,
                         size_t len)
 {
+        if (f->rec.kind == AUDIT_KIND_SELINUX) {
+                const char *name = f->rec.exit_errno ? strerrorname_np(f->rec.exit_errno) : NULL;
+                if (f->rec.allowed)
+                        snprintf(buf, len, "permissive (logged, not enforced)");
+                else
+                        snprintf(buf, len, "refused %s", name ? name : e->errno_name);
+                return;
+        }
         if (f->rec.kind != AUDIT_KIND_SECCOMP) {
                 snprintf(buf, len, "%s",
                          f->rec.allowed ? "logged, allowed (complain mode)" : "refused EACCES");
@@ -249,10 +268,19 @@ static void print_text(const struct config *cfg, const struct found *f,
         printf("  process   %s (%s) pid %d uid %u%s\n", f->rec.comm[0] ? f->rec.comm : "?",
                f->rec.exe[0] ? f->rec.exe : "?", (int)f->rec.pid, (unsigned)f->rec.uid,
                f->by_session ? "" : "  [tied by uid and time: no audit session]");
+        char where[96] = "";
+        if (f->rec.dev[0] && f->rec.ino)
+                snprintf(where, sizeof(where), " (dev %s, ino %llu)", f->rec.dev,
+                         (unsigned long long)f->rec.ino);
         if (f->rec.kind == AUDIT_KIND_SECCOMP)
                 printf("  syscall   %s%s%s%s\n", e->syscall, e->group[0] ? " (" : "", e->group,
                        e->group[0] ? ")" : "");
-        else
+        else if (f->rec.kind == AUDIT_KIND_SELINUX) {
+                printf("  denied    selinux: %s { %s }%s%s%s\n", f->rec.tclass, f->rec.denied,
+                       f->rec.object[0] ? " on " : "", f->rec.object, where);
+                printf("  target    %s\n", f->rec.tcontext);
+                printf("  source    %s\n", f->rec.scontext);
+        } else
                 printf("  denied    %s: %s%s%s\n", e->group, e->syscall,
                        f->rec.object[0] ? " on " : "", f->rec.object);
         printf("  action    %s\n", action);
@@ -300,6 +328,7 @@ static void print_json(const struct found *f, const struct denial_explanation *e
         json_str(stdout, f->rec.exe);
         printf(", \"source\": \"%s\"", f->rec.kind == AUDIT_KIND_LANDLOCK_ACCESS ? "landlock"
                                        : f->rec.kind == AUDIT_KIND_APPARMOR      ? "apparmor"
+                                       : f->rec.kind == AUDIT_KIND_SELINUX       ? "selinux"
                                                                                  : "seccomp");
         if (f->rec.kind != AUDIT_KIND_SECCOMP) {
                 printf(", \"denied\": ");
@@ -309,6 +338,22 @@ static void print_json(const struct found *f, const struct denial_explanation *e
                 printf(", \"landlock_domain\": \"%llx\", \"apparmor_profile\": ",
                        (unsigned long long)f->rec.domain);
                 json_str(stdout, f->rec.profile[0] ? f->rec.profile : NULL);
+                printf(", \"object_dev\": ");
+                json_str(stdout, f->rec.dev[0] ? f->rec.dev : NULL);
+                if (f->rec.ino)
+                        printf(", \"object_ino\": %llu", (unsigned long long)f->rec.ino);
+                else
+                        printf(", \"object_ino\": null");
+                bool se = f->rec.kind == AUDIT_KIND_SELINUX;
+                printf(", \"selinux_scontext\": ");
+                json_str(stdout, se ? f->rec.scontext : NULL);
+                printf(", \"selinux_tcontext\": ");
+                json_str(stdout, se ? f->rec.tcontext : NULL);
+                printf(", \"selinux_tclass\": ");
+                json_str(stdout, se ? f->rec.tclass : NULL);
+                printf(", \"selinux_permissive\": %s", !se              ? "null"
+                                                       : f->rec.allowed ? "true"
+                                                                        : "false");
                 printf(", \"fix_where\": ");
                 json_str(stdout, e->fix_where[0] ? e->fix_where : NULL);
         }

@@ -10,15 +10,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
 
+#include "../../isolatectl/ctl.h"
 #include "../../isolatectl/denials.h"
 #include "../../session-helper/registry.h"
 #include "../../session-helper/seccomp.h"
+#include "skip_because.h"
 
 #define KMSG_NUMA                                                                                  \
         "5,4211,38060075143,-;audit: type=1326 audit(1796587111.578:92): auid=1001 uid=1001 "      \
@@ -557,11 +560,12 @@ static void test_lsm_records(void **state)
                                             "name=\"isolate-test\" pid=1 comm=\"apparmor_parser\"",
                                             &r),
                          -ENOMSG);
-        /* another LSM's 1400 (SELinux avc:) has no apparmor= */
+        /* another LSM's 1400 (SELinux avc:) is SELinux's, here cut before its contexts */
         assert_int_equal(audit_record_parse("audit: type=1400 audit(1.2:3): avc:  denied  { read }"
                                             " for  pid=1 comm=\"x\"",
                                             &r),
                          -EBADMSG);
+        assert_int_equal(r.kind, AUDIT_KIND_SELINUX);
 
         /* truncated or malformed: -EBADMSG, never a crash */
         static const char *const bad[] = {
@@ -614,6 +618,7 @@ static int lsm_conf_setup(void **state)
                            "  landlock_read_only = { /usr, /etc }\n"          /* 2 */
                            "  landlock_read_write = { /tmp/ok, /dev/null }\n" /* 3 */
                            "  apparmor_profile = isolate-test\n"              /* 4 */
+                           "  selinux_context = user_u:user_r:user_t:s0\n"    /* 5 */
                            "}\n";
         ssize_t n = write(fd, text, strlen(text));
         close(fd);
@@ -721,6 +726,344 @@ static void test_explain_apparmor(void **state)
         snprintf(r.profile, sizeof(r.profile), "other");
         lsm_denial_explain(&r, &p, lsm_conf_path, &e);
         assert_non_null(strstr(e.decided_by, "AppArmor profile other (not the policy's own"));
+}
+
+/* SELinux (refpolicy) as auditd writes a refused open: the AVC record and the event's syscall
+ * record, one serial; the session is one no host has (4000000007) */
+#define AUDITD_SE_AVC                                                                              \
+        "type=AVC msg=audit(4000000100.123:456): avc:  denied  { read } for  pid=1234 "            \
+        "comm=\"cat\" name=\"dpkg.log\" dev=\"vda\" ino=123 scontext=user_u:user_r:user_t:s0 "     \
+        "tcontext=system_u:object_r:var_log_t:s0 tclass=file permissive=0\n"
+#define AUDITD_SE_SYSCALL                                                                          \
+        "type=SYSCALL msg=audit(4000000100.123:456): arch=c000003e syscall=257 success=no "        \
+        "exit=-13 a0=ffffff9c a1=7ffd1c2e a2=0 a3=0 items=1 ppid=1200 pid=1234 auid=1001 "         \
+        "uid=1001 gid=1001 euid=1001 suid=1001 fsuid=1001 egid=1001 sgid=1001 fsgid=1001 "         \
+        "tty=pts0 ses=4000000007 comm=\"cat\" exe=\"/usr/bin/cat\" subj=user_u:user_r:user_t:s0 "  \
+        "key=(null)\x1d"                                                                           \
+        "ARCH=x86_64 SYSCALL=openat AUID=\"alice\" UID=\"alice\"\n"
+/* the same refusal as the kernel prints it to kmsg (audit off: no syscall record) */
+#define KMSG_SE_AVC                                                                                \
+        "5,901,4000000,-;audit: type=1400 audit(4000000100.123:456): avc:  denied  { read } for  " \
+        "pid=1234 comm=\"cat\" name=\"dpkg.log\" dev=\"vda\" ino=123 "                             \
+        "scontext=user_u:user_r:user_t:s0 tcontext=system_u:object_r:var_log_t:s0 tclass=file "    \
+        "permissive=0\n SUBSYSTEM=audit\n"
+
+static void test_selinux_records(void **state)
+{
+        struct seccomp_record r;
+        assert_int_equal(audit_record_parse(AUDITD_SE_AVC, &r), 0);
+        assert_int_equal(r.kind, AUDIT_KIND_SELINUX);
+        assert_int_equal(r.time_ms, 4000000100123ULL);
+        assert_int_equal(r.serial, 456);
+        assert_string_equal(r.denied, "read");
+        assert_string_equal(r.object, "dpkg.log");
+        assert_string_equal(r.dev, "vda");
+        assert_int_equal(r.ino, 123);
+        assert_string_equal(r.scontext, "user_u:user_r:user_t:s0");
+        assert_string_equal(r.tcontext, "system_u:object_r:var_log_t:s0");
+        assert_string_equal(r.tclass, "file");
+        assert_false(r.allowed);
+        assert_true(r.auditd_form);
+        assert_string_equal(r.comm, "cat");
+        assert_int_equal(r.pid, 1234);
+        /* the record names no user: the syscall record does */
+        assert_int_equal(r.ses, AUDIT_SESSION_UNSET);
+        assert_int_equal(r.uid, AUDIT_SESSION_UNSET);
+        assert_int_equal(audit_record_parse(AUDITD_SE_SYSCALL, &r), 0);
+        assert_int_equal(r.kind, AUDIT_KIND_SYSCALL);
+        assert_int_equal(r.serial, 456);
+        assert_int_equal(r.ses, 4000000007U);
+        assert_int_equal(r.uid, 1001);
+        assert_int_equal(r.exit_errno, EACCES);
+        assert_string_equal(r.exe, "/usr/bin/cat");
+
+        /* kmsg's form of the same */
+        assert_int_equal(kmsg_audit_parse(KMSG_SE_AVC, strlen(KMSG_SE_AVC), &r), 0);
+        assert_int_equal(r.kind, AUDIT_KIND_SELINUX);
+        assert_false(r.auditd_form);
+        assert_int_equal(r.serial, 456);
+        assert_string_equal(r.denied, "read");
+        assert_string_equal(r.tclass, "file");
+        assert_string_equal(r.object, "dpkg.log");
+        /* seccomp's parser does not take it */
+        assert_int_equal(kmsg_record_parse(KMSG_SE_AVC, strlen(KMSG_SE_AVC), &r), -ENOMSG);
+
+        /* permissive: logged, not enforced; several permissions; a path; a capability */
+        assert_int_equal(
+            audit_record_parse("type=AVC msg=audit(4000000101.5:457): avc:  denied  "
+                               "{ write open } for  pid=9 comm=\"sh\" "
+                               "path=\"/var/log/x\" dev=\"vda\" ino=7 "
+                               "scontext=u:r:t:s0 tcontext=u:object_r:o:s0-s0:c0.c1023 "
+                               "tclass=file permissive=1",
+                               &r),
+            0);
+        assert_true(r.allowed);
+        assert_string_equal(r.denied, "write open");
+        assert_string_equal(r.object, "/var/log/x");
+        assert_string_equal(r.tcontext, "u:object_r:o:s0-s0:c0.c1023");
+        assert_int_equal(audit_record_parse("audit: type=1400 audit(4000000102.000:458): avc:  "
+                                            "denied  { net_raw } for  pid=9 comm=\"ping\" "
+                                            "capability=13  scontext=u:r:t:s0 "
+                                            "tcontext=u:r:t:s0 tclass=capability permissive=0",
+                                            &r),
+                         0);
+        assert_string_equal(r.object, "capability 13");
+        assert_string_equal(r.tclass, "capability");
+
+        /* auditallow's "granted" is no refusal */
+        assert_int_equal(audit_record_parse("type=AVC msg=audit(4000000103.0:459): avc:  granted  "
+                                            "{ setenforce } for  pid=1 comm=\"setenforce\" "
+                                            "scontext=u:r:t:s0 tcontext=u:r:t:s0 "
+                                            "tclass=security",
+                                            &r),
+                         -ENOMSG);
+        assert_int_equal(r.kind, AUDIT_KIND_SELINUX);
+
+        /* AppArmor's 1400 stays AppArmor's, in both forms */
+        assert_int_equal(kmsg_audit_parse(KMSG_AA_FILE, strlen(KMSG_AA_FILE), &r), 0);
+        assert_int_equal(r.kind, AUDIT_KIND_APPARMOR);
+        assert_string_equal(r.profile, "isolate-test");
+        assert_int_equal(audit_record_parse(AUDITD_AA_CAP, &r), 0);
+        assert_int_equal(r.kind, AUDIT_KIND_APPARMOR);
+        assert_string_equal(r.scontext, "");
+
+        /* malformed or cut: -EBADMSG, nothing kept, never a crash */
+        static const char *const bad[] = {
+            "type=AVC msg=audit(1.2:3): avc:",
+            "type=AVC msg=audit(1.2:3): avc:  denied",
+            "type=AVC msg=audit(1.2:3): avc:  denied  { read",
+            "type=AVC msg=audit(1.2:3): avc:  denied  {",
+            "type=AVC msg=audit(1.2:3): avc:  denied  { } for  pid=1 scontext=a:b:c tcontext=a:b:c "
+            "tclass=file",
+            "type=AVC msg=audit(1.2:3): avc:  denied  read for  pid=1 scontext=a:b:c "
+            "tcontext=a:b:c tclass=file",
+            "type=AVC msg=audit(1.2:3): avc:  refused  { read } for  scontext=a:b:c "
+            "tcontext=a:b:c tclass=file",
+            "type=AVC msg=audit(1.2:3): avc:  denied  { read } for  pid=1 tcontext=a:b:c "
+            "tclass=file",
+            "type=AVC msg=audit(1.2:3): avc:  denied  { read } for  pid=1 scontext=a:b:c "
+            "tcontext=a:b:c",
+            "type=AVC msg=audit(1.2:3): avc:  denied  { read } for  pid=-4 scontext=a:b:c "
+            "tcontext=a:b:c tclass=file",
+            "type=AVC msg=audit(1.2:3): avc:  denied  { read } for  pid=1 scontext= "
+            "tcontext=a:b:c tclass=file",
+            /* the brace only in auditd's enriched part */
+            "type=AVC msg=audit(1.2:3): avc:  denied  { read\x1d } scontext=a:b:c tcontext=a:b:c "
+            "tclass=file",
+            "5,1,2,-;audit: type=1400 audit(1.2:3): avc:  denied  { read } for  pid=1 "
+            "comm=\"cat",
+            "5,1,2,-;audit: type=1400 audit(1.2:3",
+        };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                memset(&r, 0x5a, sizeof(r));
+                int q = bad[i][0] == '5' ? kmsg_audit_parse(bad[i], strlen(bad[i]), &r)
+                                         : audit_record_parse(bad[i], &r);
+                if (q != -EBADMSG)
+                        fail_msg("%s: %d", bad[i], q);
+                assert_string_equal(r.denied, "");
+                assert_string_equal(r.scontext, "");
+        }
+        /* a permission list longer than any buffer: cut, not overrun */
+        size_t big = 6000;
+        char *huge = malloc(big + 1);
+        assert_non_null(huge);
+        int used = snprintf(huge, big, "type=AVC msg=audit(1.2:3): avc:  denied  { ");
+        for (size_t i = (size_t)used; i < big; i++)
+                huge[i] = i % 5 == 4 ? ' ' : 'p';
+        huge[big - 1] = '}';
+        huge[big] = '\0';
+        assert_int_equal(audit_record_parse(huge, &r), -EBADMSG);
+        free(huge);
+}
+
+static void test_explain_selinux(void **state)
+{
+        struct policy p = {.name = (char *)"boxed",
+                           .line = 1,
+                           .selinux_context = (char *)"user_u:user_r:user_t:s0"};
+        struct seccomp_record r;
+        assert_int_equal(audit_record_parse(AUDITD_SE_AVC, &r), 0);
+        struct denial_explanation e;
+        lsm_denial_explain(&r, &p, lsm_conf_path, &e);
+        assert_string_equal(e.group, "selinux");
+        assert_string_equal(e.syscall, "file { read }");
+        char want[1024];
+        snprintf(want, sizeof(want),
+                 "the loaded SELinux policy, not isolate's config: no rule allows user_t file "
+                 "{ read } on var_log_t; the session's context is policy boxed's %s:5: "
+                 "selinux_context = user_u:user_r:user_t:s0",
+                 lsm_conf_path);
+        assert_string_equal(e.decided_by, want);
+        /* the SELinux tools, not a config line */
+        assert_string_equal(e.fix, "ausearch -m AVC -a 456 | audit2why\n"
+                                   "ausearch -m AVC -a 456 | audit2allow -M local && semodule -i "
+                                   "local.pp");
+        assert_non_null(strstr(e.fix_where, "not in isolate.conf"));
+        assert_non_null(strstr(e.fix_where, "policycoreutils-python-utils"));
+        assert_false(e.expected);
+
+        /* from the kernel's log: found there by its event id */
+        assert_int_equal(kmsg_audit_parse(KMSG_SE_AVC, strlen(KMSG_SE_AVC), &r), 0);
+        lsm_denial_explain(&r, &p, lsm_conf_path, &e);
+        assert_string_equal(e.fix, "dmesg | grep -F 'audit(4000000100.123:456)' | audit2why\n"
+                                   "dmesg | grep -F 'audit(4000000100.123:456)' | audit2allow -M "
+                                   "local && semodule -i local.pp");
+
+        /* permissive; a process in another context than the policy's */
+        r.allowed = true;
+        snprintf(r.scontext, sizeof(r.scontext), "user_u:user_r:other_t:s0");
+        lsm_denial_explain(&r, &p, lsm_conf_path, &e);
+        assert_non_null(strstr(e.decided_by, "no rule allows other_t file { read } on var_log_t "
+                                             "(permissive: logged, not enforced"));
+        assert_non_null(strstr(e.decided_by, "; the process had user_u:user_r:other_t:s0"));
+
+        /* a policy without selinux_context */
+        p.selinux_context = NULL;
+        lsm_denial_explain(&r, &p, lsm_conf_path, &e);
+        assert_non_null(strstr(e.decided_by, "policy boxed sets no selinux_context"));
+}
+
+/* Runs `isolatectl why` with args; its stdout into out. */
+static int run_why(char **argv, int argc, char *out, size_t len)
+{
+        char path[] = "/tmp/test_why-out-XXXXXX";
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        fflush(stdout);
+        int saved = dup(STDOUT_FILENO);
+        assert_true(dup2(fd, STDOUT_FILENO) >= 0);
+        optind = 0;
+        int r = cmd_why(argc, argv);
+        fflush(stdout);
+        dup2(saved, STDOUT_FILENO);
+        close(saved);
+        ssize_t got = pread(fd, out, len - 1, 0);
+        out[got > 0 ? got : 0] = '\0';
+        close(fd);
+        unlink(path);
+        return r;
+}
+
+/* isolatectl why on an audit log: the AVC tied to its session by its syscall record, a
+ * permissive one marked, auditallow's and an AVC without a syscall record left out, AppArmor's
+ * next to it still AppArmor's. */
+static void test_why_selinux_audit_log(void **state)
+{
+        if (geteuid() != 0)
+                skip_because("isolatectl reads a config only when root owns it");
+        char rt[] = "/tmp/test_why-se-rt-XXXXXX";
+        assert_non_null(mkdtemp(rt));
+        struct login_entry login = {.time = 4000000000,
+                                    .audit_session = 4000000007U,
+                                    .uid = 1001,
+                                    .id = "0123456789abcdef",
+                                    .policy = "seboxed",
+                                    .user = "alice"};
+        struct isolate_error err = {0};
+        assert_int_equal(registry_login_append(rt, &login, &err), 0);
+
+        char conf[] = "/tmp/test_why-se-conf-XXXXXX";
+        int fd = mkstemp(conf);
+        assert_true(fd >= 0);
+        char text[512];
+        snprintf(text, sizeof(text),
+                 "runtime_dir = \"%s\"\n"
+                 "policy seboxed {\n"
+                 "  selinux_context = \"user_u:user_r:user_t:s0\"\n"
+                 "}\n",
+                 rt);
+        assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+        close(fd);
+
+        char log[] = "/tmp/test_why-se-audit-XXXXXX";
+        fd = mkstemp(log);
+        assert_true(fd >= 0);
+        const char *records = AUDITD_SE_AVC AUDITD_SE_SYSCALL
+            /* permissive, with its syscall record (the call succeeded) */
+            "type=AVC msg=audit(4000000101.500:457): avc:  denied  { write } for  pid=1235 "
+            "comm=\"tee\" path=\"/var/log/permissive-marker\" dev=\"vda\" ino=124 "
+            "scontext=user_u:user_r:user_t:s0 tcontext=system_u:object_r:var_log_t:s0 "
+            "tclass=file permissive=1\n"
+            "type=SYSCALL msg=audit(4000000101.500:457): arch=c000003e syscall=257 success=yes "
+            "exit=3 items=1 ppid=1200 pid=1235 auid=1001 uid=1001 gid=1001 ses=4000000007 "
+            "comm=\"tee\" exe=\"/usr/bin/tee\" key=(null)\n"
+            /* auditallow */
+            "type=AVC msg=audit(4000000102.000:458): avc:  granted  { granted-marker } for  "
+            "pid=1236 comm=\"x\" scontext=user_u:user_r:user_t:s0 "
+            "tcontext=user_u:user_r:user_t:s0 tclass=process\n"
+            "type=SYSCALL msg=audit(4000000102.000:458): arch=c000003e syscall=1 success=yes "
+            "exit=0 pid=1236 auid=1001 uid=1001 gid=1001 ses=4000000007 comm=\"x\" "
+            "exe=\"/x\"\n"
+            /* no syscall record: nothing names its user */
+            "type=AVC msg=audit(4000000103.000:459): avc:  denied  { read } for  pid=1237 "
+            "comm=\"orphan\" name=\"orphan-marker\" scontext=user_u:user_r:user_t:s0 "
+            "tcontext=system_u:object_r:etc_t:s0 tclass=file permissive=0\n"
+            /* malformed */
+            "type=AVC msg=audit(4000000104.000:460): avc:  denied  { read\n"
+            /* AppArmor's, tied by fsuid and time */
+            "type=AVC msg=audit(4000000105.000:461): apparmor=\"DENIED\" operation=\"open\" "
+            "class=\"file\" profile=\"isolate-test\" name=\"/etc/shadow\" pid=2345 "
+            "comm=\"cat\" requested_mask=\"r\" denied_mask=\"r\" fsuid=1001 ouid=0\n";
+        assert_int_equal(write(fd, records, strlen(records)), (ssize_t)strlen(records));
+        close(fd);
+
+        static char out[65536];
+        char *argv[] = {"why", "-c", conf, "--audit-log", log, NULL};
+        assert_int_equal(run_why(argv, 5, out, sizeof(out)), 0);
+        const char *se = strstr(out, "policy seboxed\n  process   cat (/usr/bin/cat) pid 1234 "
+                                     "uid 1001\n"
+                                     "  denied    selinux: file { read } on dpkg.log (dev vda, "
+                                     "ino 123)\n"
+                                     "  target    system_u:object_r:var_log_t:s0\n"
+                                     "  source    user_u:user_r:user_t:s0\n"
+                                     "  action    refused EACCES\n"
+                                     "  decided   the loaded SELinux policy, not isolate's "
+                                     "config: no rule allows user_t file { read } on var_log_t; "
+                                     "the session's context is policy seboxed's ");
+        if (!se)
+                fail_msg("no SELinux refusal in:\n%s", out);
+        assert_non_null(strstr(se, ":3: selinux_context = \"user_u:user_r:user_t:s0\"\n"
+                                   "  to allow  not in isolate.conf: "));
+        assert_non_null(strstr(se, "\n              ausearch -m AVC -a 456 | audit2why\n"
+                                   "              ausearch -m AVC -a 456 | audit2allow -M local "
+                                   "&& semodule -i local.pp\n"));
+        assert_non_null(strstr(out, "user alice  session 0123456789abcdef  policy seboxed"));
+        assert_non_null(strstr(out, "/var/log/permissive-marker (dev vda, ino 124)\n"));
+        assert_non_null(strstr(out, "  action    permissive (logged, not enforced)\n"));
+        assert_null(strstr(out, "granted-marker"));
+        assert_null(strstr(out, "orphan-marker"));
+        assert_non_null(strstr(out, "  denied    apparmor: open r on /etc/shadow\n"));
+        assert_non_null(strstr(out, "[tied by uid and time: no audit session]"));
+
+        char *json_argv[] = {"why", "-c", conf, "--audit-log", log, "--json", NULL};
+        assert_int_equal(run_why(json_argv, 6, out, sizeof(out)), 0);
+        assert_non_null(strstr(out, "\"tied_by\": \"audit-session\", \"audit_session\": "
+                                    "4000000007, \"pid\": 1234, \"process_uid\": 1001, "
+                                    "\"comm\": \"cat\", \"exe\": \"/usr/bin/cat\", "
+                                    "\"source\": \"selinux\", \"denied\": \"read\", "
+                                    "\"object\": \"dpkg.log\", \"landlock_domain\": \"0\", "
+                                    "\"apparmor_profile\": null, \"object_dev\": \"vda\", "
+                                    "\"object_ino\": 123, "
+                                    "\"selinux_scontext\": \"user_u:user_r:user_t:s0\", "
+                                    "\"selinux_tcontext\": \"system_u:object_r:var_log_t:s0\", "
+                                    "\"selinux_tclass\": \"file\", \"selinux_permissive\": false, "
+                                    "\"fix_where\": \"not in isolate.conf: "));
+        assert_non_null(strstr(out, "\"syscall\": \"file { read }\""));
+        assert_non_null(strstr(out, "\"action\": \"refused EACCES\""));
+        assert_non_null(strstr(out, "\"fix\": \"ausearch -m AVC -a 456 | audit2why\\u000a"));
+        assert_non_null(strstr(out, "\"selinux_permissive\": true"));
+        assert_non_null(strstr(out, "\"action\": \"permissive (logged, not enforced)\""));
+        assert_non_null(strstr(out, "\"source\": \"apparmor\""));
+        assert_non_null(strstr(out, "\"selinux_scontext\": null"));
+        assert_null(strstr(out, "granted-marker"));
+        assert_null(strstr(out, "orphan-marker"));
+
+        unlink(log);
+        unlink(conf);
+        char path[128];
+        snprintf(path, sizeof(path), "%s/logins", rt);
+        unlink(path);
+        rmdir(rt);
 }
 
 static struct strv strv_of(const char **v)
@@ -875,6 +1218,10 @@ int main(void)
                                             lsm_conf_teardown),
             cmocka_unit_test_setup_teardown(test_explain_apparmor, lsm_conf_setup,
                                             lsm_conf_teardown),
+            cmocka_unit_test(test_selinux_records),
+            cmocka_unit_test_setup_teardown(test_explain_selinux, lsm_conf_setup,
+                                            lsm_conf_teardown),
+            cmocka_unit_test(test_why_selinux_audit_log),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
