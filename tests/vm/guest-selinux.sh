@@ -130,6 +130,10 @@ cmd_se_after() {
 	with "$serial" with "$ses" check se-after.audit-identity \
 		"SELinux: the denied read is in the audit log with the session's auid and ses" \
 		sh -c "grep 'type=SYSCALL msg=audit([0-9.]*:$serial)' $AUDIT_LOG | grep -q 'auid=$TEST_UID .*ses=$ses '"
+	out=$(isolatectl why "$TEST_USER" 2>&1)
+	echo "$out" | sed -e 's/^/# isolatectl why: /'
+	check se-after.why "SELinux: isolatectl why $TEST_USER shows the denied read, decided by the SELinux policy" \
+		sh -c "echo \"\$1\" | grep -q 'selinux: file { read } on .*dpkg.log'" _ "$out"
 }
 
 # user-label ID CONTEXT: a login whose shell must run in CONTEXT, confined
