@@ -22,9 +22,9 @@ cmd_se_pre() {
 		"$(tr ',' '\n' </sys/kernel/security/lsm | grep -x 'selinux\|apparmor' | paste -sd,)"
 	check se-pre.module "SELinux: the policy module isolate is loaded" \
 		sh -c 'semodule -l | grep -qx isolate'
-	# the store keeps the module's source as given to semodule -i (bzip2'ed): read as root,
+	# the store keeps a CIL module as given to semodule -i (bzip2'ed): read as root,
 	# not with semodule -E, whose domain may not write where this script can look
-	store=/var/lib/selinux/default/active/modules/400/isolate/hll
+	store=/var/lib/selinux/default/active/modules/400/isolate/cil
 	python3 -c 'import bz2, sys; sys.stdout.buffer.write(bz2.open(sys.argv[1]).read())' \
 		"$store" >"$STATE/isolate.cil" 2>/dev/null
 	check se-pre.module-shipped "SELinux: the loaded module is the package's $CIL" \
