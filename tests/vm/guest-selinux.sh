@@ -93,7 +93,7 @@ cmd_user_se() {
 		"$(tr -d '\0' </proc/self/attr/current)"
 	eq se.nnp "SELinux: no_new_privs is set (the transition took the module's nnp_transition)" 1 \
 		"$(awk '$1 == "NoNewPrivs:" { print $2 }' /proc/self/status)"
-	if echo x >/proc/self/comm 2>/dev/null; then
+	if (echo x >/proc/self/comm) 2>/dev/null; then
 		notok se.proc-ro "SELinux: a write to /proc in the session succeeded"
 	else
 		ok se.proc-ro "SELinux: a write to /proc in the session fails (read-only)"
