@@ -167,6 +167,11 @@ cmd_pre() {
 	# for the test user's logins to compare their pid namespace with
 	readlink /proc/1/ns/pid >"$DIR/host-pidns"
 	chmod 0644 "$DIR/host-pidns"
+	# the scope phase's user, made now and its manager (user@UID.service) started in the
+	# background: its first login, a minute from now, need not wait for the manager
+	# (seconds under TCG; the other users' first logins still start theirs)
+	add_user "$SCOPE_USER" "$SCOPE_UID"
+	systemctl start --no-block "user@$SCOPE_UID.service"
 	# the README's Debian way: pam-auth-update --enable isolate. It stays in force for one
 	# login (user-sandboxed), then pam-last sets the stack the rest of the test runs with.
 	export DEBIAN_FRONTEND=noninteractive
@@ -230,8 +235,6 @@ cmd_use() {
 		# another user, for the login that must not land in the test user's sandbox
 		add_user "$OTHER_USER" "$OTHER_UID"
 	fi
-	# the scope phase's user: its sandbox lingers while the logins phase runs as the test user
-	[ "$1" != scope ] || add_user "$SCOPE_USER" "$SCOPE_UID"
 	out=$(isolatectl check 2>&1)
 	rc=$?
 	echo "$out" | sed -e 's/^/# isolatectl check: /'
@@ -684,10 +687,18 @@ su_probe() {
 	grep -q '^SU-RAN' "$out" && SU_RAN=1
 	sed -e 's/^/# su: /' "$out"
 	[ -z "$p" ] || echo "# su's command (pid $p) ran in $SU_CG, pid namespace $SU_NS"
-	sleep 1 # the journal
+	# the journal: a refusal's line (su_reason's) once journald has it, 5 s at most; the
+	# command that ran has none to wait for
+	[ "$SU_RAN" = 1 ] || wait_for 5 su_logged "$cursor"
 	SU_LOG=$(journalctl -q --no-pager ${cursor:+--after-cursor="$cursor"} 2>/dev/null |
 		grep -E 'isolate' | grep -v 'vmtest-loose')
 	echo "$SU_LOG" | sed -e '/^$/d' -e 's/^/# journal: /'
+}
+
+# su_logged CURSOR: the journal after CURSOR has a line of isolate naming root's session scope
+su_logged() {
+	journalctl -q --no-pager ${1:+--after-cursor="$1"} 2>/dev/null | grep 'isolate' |
+		grep -q 'user-0\.slice/session-[0-9]*\.scope'
 }
 
 # su_confined ID WHAT: after su_probe, what a user observes: su refused (exit != 0, the
@@ -761,8 +772,10 @@ cmd_logins_live() {
 	save logins.id "$sb_id"
 	save logins.init "$sb_init"
 	sb_ns=$(readlink "/proc/$sb_init/ns/pid" 2>/dev/null)
-	echo "$sb_ns" >"$DIR/logins-pidns"
-	chmod 0644 "$DIR/logins-pidns"
+	# (whole or not at all: user-other, logging in meanwhile, reads it as soon as it is there)
+	echo "$sb_ns" >"$DIR/logins-pidns.new"
+	chmod 0644 "$DIR/logins-pidns.new"
+	mv "$DIR/logins-pidns.new" "$DIR/logins-pidns"
 	echo "# the test user's sandbox $sb_id, init $sb_init ($sb_ns), its sleep $u in $(sed -n 's/^0:://p' "/proc/$u/cgroup" 2>/dev/null)"
 	echo "# root's session: $(sed -n 's/^0:://p' /proc/self/cgroup)"
 
@@ -1223,11 +1236,13 @@ cmd_user_unconfined() {
 		"$(awk '$1 == "Seccomp:" { print $2 }' /proc/self/status)"
 }
 
-# user-other: another user's login while the test user's user-scope sandbox is live
-# (logins-live saved its pid namespace) gets a sandbox of its own
+# user-other: another user's login while the test user's user-scope sandbox is live gets a
+# sandbox of its own. It logs in while logins-live runs (host-steps.sh), which saves that
+# sandbox's pid namespace first thing: waited for here.
 cmd_user_other() {
 	why_refuse
 	mine=$(readlink /proc/self/ns/pid)
+	wait_for 60 test -s "$DIR/logins-pidns"
 	theirs=$(cat "$DIR/logins-pidns" 2>/dev/null)
 	host=$(cat "$DIR/host-pidns")
 	if [ -n "$mine" ] && [ -n "$theirs" ] && [ "$mine" != "$theirs" ] && [ "$mine" != "$host" ]; then

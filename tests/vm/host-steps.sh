@@ -90,6 +90,28 @@ ulogin() {
 	say "step login $user, $*: $(elapsed "$t")s"
 }
 
+# ulogin_start USER ID WHAT ARGS...: ulogin in the background, for the login of another user
+# that needs nothing of the steps run meanwhile, nor they of it; ulogin_finish waits for it,
+# then records its checks and shows its lines (held in files meanwhile, so that they do not
+# interleave with the steps'). One at a time.
+bg_login_pid=""
+bg_login_id=""
+ulogin_start() {
+	bg_login_id=$2
+	(
+		record() { cat >>"$run/ulogin-$bg_login_id.rec"; }
+		ulogin "$@"
+	) >"$run/ulogin-$bg_login_id.say" 2>&1 &
+	bg_login_pid=$!
+	bg_pids+=("$bg_login_pid")
+}
+ulogin_finish() {
+	wait "$bg_login_pid"
+	cat "$run/ulogin-$bg_login_id.say"
+	[ ! -e "$run/ulogin-$bg_login_id.rec" ] || record <"$run/ulogin-$bg_login_id.rec"
+	bg_login_pid=""
+}
+
 # deb_copy NAME: waits for build-debs.sh (run.sh started it with the run) to have built the
 # package NAME (install or upgrade), then puts it in the guest as $G's folder/NAME.deb
 deb_copy() {
@@ -127,10 +149,12 @@ deb_remove_live() {
 	ulogin vmuser deb-removed "a login after the removal" user-unconfined deb-removed
 }
 
-# the live part of phase logins: root's su and the looser login, then another user's login
+# the live part of phase logins: root's su and the looser login, and meanwhile another
+# user's login (which waits for logins-live to have saved the sandbox's pid namespace)
 logins_live() {
+	ulogin_start vmother logins-other "another user" user-other
 	guest logins-live
-	ulogin vmother logins-other "another user" user-other
+	ulogin_finish
 }
 
 run_vm_tests() {
@@ -143,9 +167,11 @@ run_vm_tests() {
 	ulogin vmuser pam-auth-update "pam-auth-update stack" user-sandboxed pam-auth-update
 	guest pam-last
 	guest use systemd
+	# the exempt user's login meanwhile: a user of its own, no sandbox
+	ulogin_start vmexempt exempt "exempt user" user-exempt
 	user_session systemd live-systemd
 	guest after-systemd
-	ulogin vmexempt exempt "exempt user" user-exempt
+	ulogin_finish
 
 	# scope = user: the sandbox outlives the login that built it (tmux), in a unit of ours.
 	# Its user is vmscope, not the test user: its linger (45 s) runs down while the logins
