@@ -386,9 +386,11 @@ cmd_live_v2() {
 	touch "$TCP_OUT.small.go"
 	wait_for 30 grep -q '^probe tcp-fill:' "$TCP_OUT.small"
 	small=$(grep -m 1 '^probe tcp-fill:' "$TCP_OUT.small" 2>/dev/null)
-	sleep 3 # memory.stat is flushed every 2 s
-	sock=$(memory_stat "$u" sock)
 	squeued=$(echo "$small" | sed -n 's/.* connections, \([0-9]*\) bytes queued .*/\1/p')
+	# memory.stat is flushed every 2 s: its sock up to 5 s later
+	sock_rose() { le $((${sock0:-0} + ${squeued:-0} / 2)) "$(memory_stat "$u" sock)"; }
+	[ -z "$squeued" ] || wait_for 5 sock_rose
+	sock=$(memory_stat "$u" sock)
 	echo "# small: $small; sock $sock0 -> $sock"
 	with "$squeued" with "$sock" check v2.tcp-sock \
 		"v2: the user's memory.stat sock rose from $sock0 to $sock with $squeued bytes queued in unread connections held: socket memory is charged" \
@@ -535,7 +537,7 @@ SCOPE_SLEEP=1005
 # user with these in its place (scope_user).
 SCOPE_USER=vmscope
 SCOPE_UID=1004
-SCOPE_LINGER_S=45
+SCOPE_LINGER_S=30
 scope_user() {
 	TEST_USER=$SCOPE_USER TEST_UID=$SCOPE_UID
 	SLICE=$CG/user.slice/user-$SCOPE_UID.slice
@@ -679,7 +681,7 @@ su_probe() {
 		SU_NS=$(readlink "/proc/$p/ns/pid" 2>/dev/null)
 		kill "$p"
 	fi
-	[ -s "$out.rc" ] || sleep 2
+	wait_for 10 test -s "$out.rc"
 	[ -s "$out.rc" ] || ps -e -o pid,ppid,user,stat,wchan:20,args | grep -E 'su|sleep' |
 		grep -v grep | sed -e 's/^/# still running: /'
 	wait "$spid"

@@ -174,7 +174,7 @@ run_vm_tests() {
 	ulogin_finish
 
 	# scope = user: the sandbox outlives the login that built it (tmux), in a unit of ours.
-	# Its user is vmscope, not the test user: its linger (45 s) runs down while the logins
+	# Its user is vmscope, not the test user: its linger (30 s) runs down while the logins
 	# phase runs, and scope-expired looks after it then (the init's journal dates the linger)
 	guest use scope
 	ulogin vmscope scope-first "scope = user, first login" user-scope first
