@@ -46,7 +46,8 @@ touch "$out/install.ready"
 say "install: $(ls "$out/install") after $(($(date +%s) - t0)) s"
 
 # the upgrade: a make deb of its own (about 20 s, on the cores the booting guest needs too),
-# so kept for the next guest (make vmtest runs two). It goes into build/ only whole (a
+# so kept for the next guest (make vmtest runs two), and built at the lowest priority: the
+# guest needs it only in its last phase, and meanwhile qemu needs the cores. It goes into build/ only whole (a
 # rename), so a run stopped halfway leaves nothing a later run would take for fresh, and
 # dated when its build began: a file of the tree changed during the build makes it stale.
 upgrade_dir=$repo/build/deb-vmtest-upgrade
@@ -55,7 +56,9 @@ if fresh "$upgrade_dir" && [ "$(dpkg-deb -f "$upgrade_dir/${PKG}_"*.deb Version)
 	say "reusing $(ls "$upgrade_dir/${PKG}_"*.deb) (newer than the tree)"
 else
 	began=$(date +%s)
-	mk deb DEB_SRC="$out/upgrade-src" DEB_OUT="$out/upgrade-all" DEB_VERSION="$version+vmtest1"
+	# (mk's make, under nice)
+	nice -n 19 env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$repo" --no-print-directory \
+		deb DEB_SRC="$out/upgrade-src" DEB_OUT="$out/upgrade-all" DEB_VERSION="$version+vmtest1"
 	rm -rf "$upgrade_dir" "$upgrade_dir.new"
 	mkdir -p "$upgrade_dir.new"
 	cp "$out/upgrade-all/${PKG}_"*.deb "$upgrade_dir.new/"

@@ -19,12 +19,13 @@ result() {
 # guest ARGS...: a guest-test.sh step as root; its output recorded, and its exit status as
 # the check step.ARGS (joined by -): ssh or the step itself failing is a failure
 guest() {
-	local t rc id
+	local t rc id out=$run/step.$BASHPID.out # (guest_start's runs beside another)
 	t=$(now)
 	id=$(IFS=-; echo "step.$*")
-	vroot "$G" "$@" >"$run/step.out" 2>&1
+	vroot "$G" "$@" >"$out" 2>&1
 	rc=$?
-	record <"$run/step.out"
+	record <"$out"
+	rm -f "$out"
 	result "$id" "guest-test.sh $* as root exits 0" "$rc"
 	say "step $*: $(elapsed "$t")s"
 }
@@ -88,6 +89,26 @@ ulogin() {
 	echo "$out" | grep -E '^(ok|not ok|#) ' | record
 	result "$id.login" "$what: the ssh login of $user exits 0" "$rc"
 	say "step login $user, $*: $(elapsed "$t")s"
+}
+
+# guest_start ARGS...: guest ARGS in the background, for a root step that looks at nothing
+# the steps run meanwhile change; guest_finish waits for it, then records its checks and
+# shows its lines (held in files meanwhile, as ulogin_start's). One at a time.
+bg_guest_pid=""
+guest_start() {
+	(
+		record() { cat >>"$run/guest-bg.rec"; }
+		guest "$@"
+	) >"$run/guest-bg.say" 2>&1 &
+	bg_guest_pid=$!
+	bg_pids+=("$bg_guest_pid")
+}
+guest_finish() {
+	wait "$bg_guest_pid"
+	cat "$run/guest-bg.say"
+	[ ! -e "$run/guest-bg.rec" ] || record <"$run/guest-bg.rec"
+	rm -f "$run/guest-bg.rec" "$run/guest-bg.say"
+	bg_guest_pid=""
 }
 
 # ulogin_start USER ID WHAT ARGS...: ulogin in the background, for the login of another user
@@ -208,12 +229,15 @@ run_vm_tests() {
 		echo "not ok refused.login - lsm_required: the login went through (ssh exit $rc)" | record
 	fi
 	guest after-refused
-	guest journal
 
 	# phase deb (conf/deb.conf): the package through Debian's own stack (sshd's PAM file as
 	# shipped, pam_isolate in common-session by pam-auth-update): an upgrade in place under a
-	# live session, a removal under another, then the purge
+	# live session, a removal under another, then the purge. deb-enable (pam-auth-update)
+	# runs while journal reads the journal of all before it: neither touches what the other
+	# looks at, and no login comes between them.
+	guest_start journal
 	guest deb-enable
+	guest_finish
 	user_session deb deb_upgrade_live
 	guest deb-closed deb
 	user_session deb-rm deb_remove_live
