@@ -76,8 +76,10 @@ label_of() { tr -d '\0' <"/proc/$1/attr/current" 2>/dev/null; }
 sleep_pid() { pgrep -u "$TEST_UID" -x -f "sleep $1" | head -n 1; }
 save() { mkdir -p -m 0700 "$STATE" && echo "$2" >"$STATE/$1"; }
 # buffered_write FILE: the seconds a buffered write of BUFFERED_MIB to FILE and a sync take
-# (the sync waits for the kernel's writeback, which issues the writes); FILE is removed
-BUFFERED_MIB=32
+# (the sync waits for the kernel's writeback, which issues the writes); FILE is removed.
+# 16 MiB: 8 s at write_bps = 2M; uncapped (root's, the baseline) about a second, more on a
+# busy host
+BUFFERED_MIB=16
 buffered_write() {
 	t0=$(date +%s.%N)
 	dd if=/dev/zero of="$1" bs=1M count=$BUFFERED_MIB 2>/dev/null && sync
@@ -85,8 +87,9 @@ buffered_write() {
 	rm -f "$1"
 	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }'
 }
-# at least half of what write_bps allows for BUFFERED_MIB: the cap bites
-BUFFERED_MIN_S=$((BUFFERED_MIB * 1048576 / WRITE_BPS / 2))
+# at least three quarters of what write_bps allows for BUFFERED_MIB: the cap bites (every
+# byte of it goes through the throttle after dd starts, but for a first slice's worth)
+BUFFERED_MIN_S=$((BUFFERED_MIB * 1048576 * 3 / (WRITE_BPS * 4)))
 slower_than() { awk -v t="$1" -v m="$2" 'BEGIN { exit !(t >= m) }'; }
 # tcp-fill (tests/tools/probe.c) in the v2 session: unread loopback TCP connections, filled
 # until send says EAGAIN, held until logout; it stops at TCP_FILL_MIB queued (three times
@@ -114,7 +117,8 @@ load() { cat "$STATE/$1" 2>/dev/null; }
 
 # user_sessions USER: USER's login sessions in logind, one id a line. Not the session that
 # systemd >= 256 (Debian 13) opens for the user's own manager, user@UID.service (class
-# manager, listed beside the logins while the manager runs): it is no login.
+# manager, listed beside the logins while the manager runs, which run.sh's logind.conf.d
+# keeps after the last logout): it is no login.
 user_sessions() {
 	for us in $(loginctl list-sessions --no-legend | awk -v u="$1" '$3 == u { print $1 }'); do
 		[ "$(loginctl show-session "$us" -p Class --value 2>/dev/null)" != user ] || echo "$us"
@@ -163,6 +167,11 @@ cmd_pre() {
 	# for the test user's logins to compare their pid namespace with
 	readlink /proc/1/ns/pid >"$DIR/host-pidns"
 	chmod 0644 "$DIR/host-pidns"
+	# the scope phase's user, made now and its manager (user@UID.service) started in the
+	# background: its first login, a minute from now, need not wait for the manager
+	# (seconds under TCG; the other users' first logins still start theirs)
+	add_user "$SCOPE_USER" "$SCOPE_UID"
+	systemctl start --no-block "user@$SCOPE_UID.service"
 	# the README's Debian way: pam-auth-update --enable isolate. It stays in force for one
 	# login (user-sandboxed), then pam-last sets the stack the rest of the test runs with.
 	export DEBIAN_FRONTEND=noninteractive
@@ -198,6 +207,14 @@ cmd_pam_last() {
 		pam_isolate.so "$last"
 }
 
+# add_user NAME UID: a user the host logs in as with the test user's key
+add_user() {
+	id "$1" >/dev/null 2>&1 && return 0
+	useradd -m -u "$2" -U -s /bin/bash "$1"
+	install -d -m 0700 -o "$1" -g "$1" "/home/$1/.ssh"
+	install -m 0600 -o "$1" -g "$1" "/home/$TEST_USER/.ssh/authorized_keys" "/home/$1/.ssh/"
+}
+
 # use NAME: /etc/isolate.conf := conf/NAME.conf; isolatectl check must accept config + stack
 cmd_use() {
 	install -m 0644 -o root -g root "$DIR/$1.conf" /etc/isolate.conf
@@ -216,12 +233,7 @@ cmd_use() {
 		grep -qx 'session required pam_isolate.so' /etc/pam.d/su ||
 			echo "session required pam_isolate.so" >>/etc/pam.d/su
 		# another user, for the login that must not land in the test user's sandbox
-		if ! id "$OTHER_USER" >/dev/null 2>&1; then
-			useradd -m -u "$OTHER_UID" -U -s /bin/bash "$OTHER_USER"
-			install -d -m 0700 -o "$OTHER_USER" -g "$OTHER_USER" "/home/$OTHER_USER/.ssh"
-			install -m 0600 -o "$OTHER_USER" -g "$OTHER_USER" \
-				"/home/$TEST_USER/.ssh/authorized_keys" "/home/$OTHER_USER/.ssh/"
-		fi
+		add_user "$OTHER_USER" "$OTHER_UID"
 	fi
 	out=$(isolatectl check 2>&1)
 	rc=$?
@@ -374,9 +386,11 @@ cmd_live_v2() {
 	touch "$TCP_OUT.small.go"
 	wait_for 30 grep -q '^probe tcp-fill:' "$TCP_OUT.small"
 	small=$(grep -m 1 '^probe tcp-fill:' "$TCP_OUT.small" 2>/dev/null)
-	sleep 3 # memory.stat is flushed every 2 s
-	sock=$(memory_stat "$u" sock)
 	squeued=$(echo "$small" | sed -n 's/.* connections, \([0-9]*\) bytes queued .*/\1/p')
+	# memory.stat is flushed every 2 s: its sock up to 5 s later
+	sock_rose() { le $((${sock0:-0} + ${squeued:-0} / 2)) "$(memory_stat "$u" sock)"; }
+	[ -z "$squeued" ] || wait_for 5 sock_rose
+	sock=$(memory_stat "$u" sock)
 	echo "# small: $small; sock $sock0 -> $sock"
 	with "$squeued" with "$sock" check v2.tcp-sock \
 		"v2: the user's memory.stat sock rose from $sock0 to $sock with $squeued bytes queued in unread connections held: socket memory is charged" \
@@ -517,6 +531,17 @@ cmd_journal() {
 
 SCOPE_TMUX_SLEEP=1004
 SCOPE_SLEEP=1005
+# the scope phase's user, not the test user: its sandbox lingers on (conf/scope.conf's linger,
+# SCOPE_LINGER_S) while the logins phase runs as the test user, whose checks want no other
+# sandbox of theirs; scope-expired looks after that. The scope-* steps run as for the test
+# user with these in its place (scope_user).
+SCOPE_USER=vmscope
+SCOPE_UID=1004
+SCOPE_LINGER_S=30
+scope_user() {
+	TEST_USER=$SCOPE_USER TEST_UID=$SCOPE_UID
+	SLICE=$CG/user.slice/user-$SCOPE_UID.slice
+}
 # json_field KEY: KEY's value in the test user's line of `isolatectl list --json`
 json_field() {
 	isolatectl list --json 2>/dev/null | grep "\"user\": \"$TEST_USER\"" | head -n 1 |
@@ -531,6 +556,7 @@ unit_of() { sed -n 's|^0::.*/||p' "/proc/$1/cgroup" 2>/dev/null; }
 # scope-lingers: the first login of the test user built the sandbox, started tmux and logged
 # out: the sandbox lingers, its init in a unit of ours under the user's slice and caps
 cmd_scope_lingers() {
+	scope_user
 	sb_id=$(json_field id) sb_init=$(json_field init_pid)
 	save scope.id "$sb_id"
 	save scope.init "$sb_init"
@@ -564,6 +590,7 @@ cmd_scope_lingers() {
 # sandbox or the other login's processes. (loginctl terminate-session does nothing to a
 # session that is already closing, as this one is since its logout.)
 cmd_scope_terminate() {
+	scope_user
 	builder=$(load scope.builder) sb_init=$(load scope.init) sb_id=$(load scope.id)
 	t=$(load scope.tmux) p=$(sleep_pid $SCOPE_SLEEP)
 	echo "# stopping $builder as logind would; init $sb_init, the second login's sleep $p"
@@ -584,11 +611,27 @@ cmd_scope_terminate() {
 	save scope.sleep "$p"
 }
 
-# scope-expired: the linger (conf/scope.conf) ran out: nothing of the sandbox is left
+# scope-expired: the linger (conf/scope.conf) ran out: nothing of the sandbox is left. The
+# logins phase ran meanwhile (host-steps.sh), so the init's end is not watched here as it
+# happens: the init's own journal lines date the linger (the timer it set at the last logout,
+# and its firing), and what is left is looked at afterwards.
 cmd_scope_expired() {
+	scope_user
 	sb_init=$(load scope.init) sb_id=$(load scope.id) p=$(load scope.sleep)
 	with "$sb_init" check scope-expired.init "scope: the init ends when the linger expires" \
 		wait_for 90 dead "$sb_init"
+	# the last "last login ended" (the second login's logout) and the expiry, in seconds
+	# since the epoch, as journald received them from the init's syslog
+	cursor=$(load cursor-scope)
+	lines=$(journalctl -q --no-pager -o short-unix -t isolate-init \
+		${cursor:+--after-cursor="$cursor"} 2>/dev/null | grep "session $sb_id: ")
+	echo "$lines" | sed -e '/^$/d' -e 's/^/# journal: /'
+	ended=$(echo "$lines" | awk '/: last login ended; lingering/ { t = $1 } END { print t }')
+	expired=$(echo "$lines" | awk '/: linger expired/ { print $1; exit }')
+	lingered=$(awk -v a="$ended" -v b="$expired" 'BEGIN { if (a != "" && b != "") printf "%.1f", b - a }')
+	with "$sb_id" with "$lingered" check scope-expired.linger \
+		"scope: the sandbox outlived its last login for its linger (${SCOPE_LINGER_S}s) and no longer: expired ${lingered}s after it" \
+		awk -v t="$lingered" -v l="$SCOPE_LINGER_S" 'BEGIN { exit !(t >= l - 1 && t <= l + 30) }'
 	with "$p" check scope-expired.sleep "scope: the sandbox's last process was killed" \
 		wait_for 20 dead "$p"
 	with "$sb_id" check scope-expired.unit "scope: systemd removed isolate-$sb_id.scope" \
@@ -638,7 +681,7 @@ su_probe() {
 		SU_NS=$(readlink "/proc/$p/ns/pid" 2>/dev/null)
 		kill "$p"
 	fi
-	[ -s "$out.rc" ] || sleep 2
+	wait_for 10 test -s "$out.rc"
 	[ -s "$out.rc" ] || ps -e -o pid,ppid,user,stat,wchan:20,args | grep -E 'su|sleep' |
 		grep -v grep | sed -e 's/^/# still running: /'
 	wait "$spid"
@@ -646,10 +689,18 @@ su_probe() {
 	grep -q '^SU-RAN' "$out" && SU_RAN=1
 	sed -e 's/^/# su: /' "$out"
 	[ -z "$p" ] || echo "# su's command (pid $p) ran in $SU_CG, pid namespace $SU_NS"
-	sleep 1 # the journal
+	# the journal: a refusal's line (su_reason's) once journald has it, 5 s at most; the
+	# command that ran has none to wait for
+	[ "$SU_RAN" = 1 ] || wait_for 5 su_logged "$cursor"
 	SU_LOG=$(journalctl -q --no-pager ${cursor:+--after-cursor="$cursor"} 2>/dev/null |
 		grep -E 'isolate' | grep -v 'vmtest-loose')
 	echo "$SU_LOG" | sed -e '/^$/d' -e 's/^/# journal: /'
+}
+
+# su_logged CURSOR: the journal after CURSOR has a line of isolate naming root's session scope
+su_logged() {
+	journalctl -q --no-pager ${1:+--after-cursor="$1"} 2>/dev/null | grep 'isolate' |
+		grep -q 'user-0\.slice/session-[0-9]*\.scope'
 }
 
 # su_confined ID WHAT: after su_probe, what a user observes: su refused (exit != 0, the
@@ -692,7 +743,12 @@ su_reason() {
 
 # no_user_sandbox: isolatectl list shows nothing of the test user
 no_user_sandbox() { ! isolatectl list 2>/dev/null | grep -q "^$TEST_USER "; }
-isolate_units() { systemctl list-units --plain --no-legend 'isolate-*.scope' 2>/dev/null; }
+# isolate_units: the isolate-*.scope units but the scope phase's sandbox, which may still
+# linger (a sandbox of another user, SCOPE_USER)
+isolate_units() {
+	systemctl list-units --plain --no-legend 'isolate-*.scope' 2>/dev/null |
+		grep -v "^isolate-$(load scope.id)\.scope "
+}
 
 # logins-fresh: root's su from root's own session before the test user has any sandbox: a
 # fresh user-scope sandbox (su -l: vmshell) and a login-scope one (su: vmloose)
@@ -718,8 +774,10 @@ cmd_logins_live() {
 	save logins.id "$sb_id"
 	save logins.init "$sb_init"
 	sb_ns=$(readlink "/proc/$sb_init/ns/pid" 2>/dev/null)
-	echo "$sb_ns" >"$DIR/logins-pidns"
-	chmod 0644 "$DIR/logins-pidns"
+	# (whole or not at all: user-other, logging in meanwhile, reads it as soon as it is there)
+	echo "$sb_ns" >"$DIR/logins-pidns.new"
+	chmod 0644 "$DIR/logins-pidns.new"
+	mv "$DIR/logins-pidns.new" "$DIR/logins-pidns"
 	echo "# the test user's sandbox $sb_id, init $sb_init ($sb_ns), its sleep $u in $(sed -n 's/^0:://p' "/proc/$u/cgroup" 2>/dev/null)"
 	echo "# root's session: $(sed -n 's/^0:://p' /proc/self/cgroup)"
 
@@ -974,8 +1032,8 @@ cmd_deb_closed() {
 		"$dc logout: nothing of sandbox $dc_id is left in /run/isolate (registry entry, socket, state, tickets)" \
 		wait_for 20 sh -c "[ -z \"\$(find /run/isolate \( -name '$dc_id*' -o -lname '$dc_id:*' \) 2>/dev/null)\" ]"
 	ls -A /run/isolate/sessions 2>/dev/null | sed -e 's/^/# left in \/run\/isolate\/sessions: /'
-	check "$dc-closed.logind" "$dc logout: logind has no session of $TEST_USER" wait_for 20 sh -c \
-		"! loginctl list-sessions --no-legend | awk '\$3 == \"$TEST_USER\"' | grep -q ."
+	check "$dc-closed.logind" "$dc logout: logind has no login session of $TEST_USER" \
+		wait_for 20 no_user_session
 	if wait_for 20 no_strays; then
 		ok "$dc-closed.strays" "$dc logout: no process of $TEST_USER is left (but its user manager)"
 	else
@@ -1180,11 +1238,13 @@ cmd_user_unconfined() {
 		"$(awk '$1 == "Seccomp:" { print $2 }' /proc/self/status)"
 }
 
-# user-other: another user's login while the test user's user-scope sandbox is live
-# (logins-live saved its pid namespace) gets a sandbox of its own
+# user-other: another user's login while the test user's user-scope sandbox is live gets a
+# sandbox of its own. It logs in while logins-live runs (host-steps.sh), which saves that
+# sandbox's pid namespace first thing: waited for here.
 cmd_user_other() {
 	why_refuse
 	mine=$(readlink /proc/self/ns/pid)
+	wait_for 60 test -s "$DIR/logins-pidns"
 	theirs=$(cat "$DIR/logins-pidns" 2>/dev/null)
 	host=$(cat "$DIR/host-pidns")
 	if [ -n "$mine" ] && [ -n "$theirs" ] && [ "$mine" != "$theirs" ] && [ "$mine" != "$host" ]; then

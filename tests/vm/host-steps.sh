@@ -19,12 +19,13 @@ result() {
 # guest ARGS...: a guest-test.sh step as root; its output recorded, and its exit status as
 # the check step.ARGS (joined by -): ssh or the step itself failing is a failure
 guest() {
-	local t rc id
+	local t rc id out=$run/step.$BASHPID.out # (guest_start's runs beside another)
 	t=$(now)
 	id=$(IFS=-; echo "step.$*")
-	vroot "$G" "$@" >"$run/step.out" 2>&1
+	vroot "$G" "$@" >"$out" 2>&1
 	rc=$?
-	record <"$run/step.out"
+	record <"$out"
+	rm -f "$out"
 	result "$id" "guest-test.sh $* as root exits 0" "$rc"
 	say "step $*: $(elapsed "$t")s"
 }
@@ -90,6 +91,48 @@ ulogin() {
 	say "step login $user, $*: $(elapsed "$t")s"
 }
 
+# guest_start ARGS...: guest ARGS in the background, for a root step that looks at nothing
+# the steps run meanwhile change; guest_finish waits for it, then records its checks and
+# shows its lines (held in files meanwhile, as ulogin_start's). One at a time.
+bg_guest_pid=""
+guest_start() {
+	(
+		record() { cat >>"$run/guest-bg.rec"; }
+		guest "$@"
+	) >"$run/guest-bg.say" 2>&1 &
+	bg_guest_pid=$!
+	bg_pids+=("$bg_guest_pid")
+}
+guest_finish() {
+	wait "$bg_guest_pid"
+	cat "$run/guest-bg.say"
+	[ ! -e "$run/guest-bg.rec" ] || record <"$run/guest-bg.rec"
+	rm -f "$run/guest-bg.rec" "$run/guest-bg.say"
+	bg_guest_pid=""
+}
+
+# ulogin_start USER ID WHAT ARGS...: ulogin in the background, for the login of another user
+# that needs nothing of the steps run meanwhile, nor they of it; ulogin_finish waits for it,
+# then records its checks and shows its lines (held in files meanwhile, so that they do not
+# interleave with the steps'). One at a time.
+bg_login_pid=""
+bg_login_id=""
+ulogin_start() {
+	bg_login_id=$2
+	(
+		record() { cat >>"$run/ulogin-$bg_login_id.rec"; }
+		ulogin "$@"
+	) >"$run/ulogin-$bg_login_id.say" 2>&1 &
+	bg_login_pid=$!
+	bg_pids+=("$bg_login_pid")
+}
+ulogin_finish() {
+	wait "$bg_login_pid"
+	cat "$run/ulogin-$bg_login_id.say"
+	[ ! -e "$run/ulogin-$bg_login_id.rec" ] || record <"$run/ulogin-$bg_login_id.rec"
+	bg_login_pid=""
+}
+
 # deb_copy NAME: waits for build-debs.sh (run.sh started it with the run) to have built the
 # package NAME (install or upgrade), then puts it in the guest as $G's folder/NAME.deb
 deb_copy() {
@@ -127,10 +170,12 @@ deb_remove_live() {
 	ulogin vmuser deb-removed "a login after the removal" user-unconfined deb-removed
 }
 
-# the live part of phase logins: root's su and the looser login, then another user's login
+# the live part of phase logins: root's su and the looser login, and meanwhile another
+# user's login (which waits for logins-live to have saved the sandbox's pid namespace)
 logins_live() {
+	ulogin_start vmother logins-other "another user" user-other
 	guest logins-live
-	ulogin vmother logins-other "another user" user-other
+	ulogin_finish
 }
 
 run_vm_tests() {
@@ -143,17 +188,20 @@ run_vm_tests() {
 	ulogin vmuser pam-auth-update "pam-auth-update stack" user-sandboxed pam-auth-update
 	guest pam-last
 	guest use systemd
+	# the exempt user's login meanwhile: a user of its own, no sandbox
+	ulogin_start vmexempt exempt "exempt user" user-exempt
 	user_session systemd live-systemd
 	guest after-systemd
-	ulogin vmexempt exempt "exempt user" user-exempt
+	ulogin_finish
 
-	# scope = user: the sandbox outlives the login that built it (tmux), in a unit of ours
+	# scope = user: the sandbox outlives the login that built it (tmux), in a unit of ours.
+	# Its user is vmscope, not the test user: its linger (30 s) runs down while the logins
+	# phase runs, and scope-expired looks after it then (the init's journal dates the linger)
 	guest use scope
-	ulogin vmuser scope-first "scope = user, first login" user-scope first
+	ulogin vmscope scope-first "scope = user, first login" user-scope first
 	guest scope-lingers
-	ulogin vmuser scope-again "scope = user, next login" user-scope again
+	ulogin vmscope scope-again "scope = user, next login" user-scope again
 	guest scope-terminate
-	guest scope-expired
 
 	# who may join a user-scope sandbox: root's su from root's session (before and while the
 	# test user's sandbox is live, and again with a ticket), another user; the strictest cap
@@ -162,6 +210,8 @@ run_vm_tests() {
 	guest logins-fresh
 	user_session logins logins_live
 	guest logins-after
+
+	guest scope-expired
 
 	guest use v2
 	user_session v2 live-v2
@@ -179,12 +229,15 @@ run_vm_tests() {
 		echo "not ok refused.login - lsm_required: the login went through (ssh exit $rc)" | record
 	fi
 	guest after-refused
-	guest journal
 
 	# phase deb (conf/deb.conf): the package through Debian's own stack (sshd's PAM file as
 	# shipped, pam_isolate in common-session by pam-auth-update): an upgrade in place under a
-	# live session, a removal under another, then the purge
+	# live session, a removal under another, then the purge. deb-enable (pam-auth-update)
+	# runs while journal reads the journal of all before it: neither touches what the other
+	# looks at, and no login comes between them.
+	guest_start journal
 	guest deb-enable
+	guest_finish
 	user_session deb deb_upgrade_live
 	guest deb-closed deb
 	user_session deb-rm deb_remove_live

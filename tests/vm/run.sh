@@ -166,6 +166,11 @@ if [ "$smoke" = 0 ]; then
 	[ -x "$build_dir/tests/probe" ] || die "$build_dir/tests/probe missing: make $BUILD/tests/probe"
 	install -m 0755 "$build_dir/tests/probe" "$layer/opt/isolate-vmtest/probe"
 	install -m 0644 "$here/apparmor/isolate-vmtest" "$layer/etc/apparmor.d/isolate-vmtest"
+	# logind keeps a user's manager (user@UID.service) after their last logout rather than
+	# stopping it 10 s later: a login waits for the manager it starts, seconds under TCG, and
+	# the steps log the same users in again and again. Each user's first login starts it.
+	install -d -m 0755 "$layer/etc/systemd/logind.conf.d"
+	printf '[Login]\nUserStopDelaySec=infinity\n' >"$layer/etc/systemd/logind.conf.d/vmtest.conf"
 fi
 tar --owner=0 --group=0 --numeric-owner -C "$layer" -cf "$run/layer.tar" . ||
 	die "tar of the layer failed"
