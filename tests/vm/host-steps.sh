@@ -19,7 +19,7 @@ result() {
 # guest ARGS...: a guest-test.sh step as root; its output recorded, and its exit status as
 # the check step.ARGS (joined by -): ssh or the step itself failing is a failure
 guest() {
-	local t rc id out=$run/step.$BASHPID.out # (guest_start's runs beside another)
+	local t rc id out=$run/step.$BASHPID.out # (bg_start's runs beside another)
 	t=$(now)
 	id=$(IFS=-; echo "step.$*")
 	vroot "$G" "$@" >"$out" 2>&1
@@ -91,46 +91,28 @@ ulogin() {
 	say "step login $user, $*: $(elapsed "$t")s"
 }
 
-# guest_start ARGS...: guest ARGS in the background, for a root step that looks at nothing
-# the steps run meanwhile change; guest_finish waits for it, then records its checks and
-# shows its lines (held in files meanwhile, as ulogin_start's). One at a time.
-bg_guest_pid=""
-guest_start() {
+# bg_start NAME CMD...: CMD (guest or ulogin) in the background, for a root step that looks
+# at nothing the steps run meanwhile change, or another user's login that needs nothing of
+# them nor they of it; bg_finish NAME waits for it, then records its checks and shows its
+# lines (held in files meanwhile, so that they do not interleave with the steps'). One NAME
+# at a time.
+declare -A bg_pid
+bg_start() {
+	local name=$1
+	shift
 	(
-		record() { cat >>"$run/guest-bg.rec"; }
-		guest "$@"
-	) >"$run/guest-bg.say" 2>&1 &
-	bg_guest_pid=$!
-	bg_pids+=("$bg_guest_pid")
+		record() { cat >>"$run/bg-$name.rec"; }
+		"$@"
+	) >"$run/bg-$name.say" 2>&1 &
+	bg_pid[$name]=$!
+	bg_pids+=("$!")
 }
-guest_finish() {
-	wait "$bg_guest_pid"
-	cat "$run/guest-bg.say"
-	[ ! -e "$run/guest-bg.rec" ] || record <"$run/guest-bg.rec"
-	rm -f "$run/guest-bg.rec" "$run/guest-bg.say"
-	bg_guest_pid=""
-}
-
-# ulogin_start USER ID WHAT ARGS...: ulogin in the background, for the login of another user
-# that needs nothing of the steps run meanwhile, nor they of it; ulogin_finish waits for it,
-# then records its checks and shows its lines (held in files meanwhile, so that they do not
-# interleave with the steps'). One at a time.
-bg_login_pid=""
-bg_login_id=""
-ulogin_start() {
-	bg_login_id=$2
-	(
-		record() { cat >>"$run/ulogin-$bg_login_id.rec"; }
-		ulogin "$@"
-	) >"$run/ulogin-$bg_login_id.say" 2>&1 &
-	bg_login_pid=$!
-	bg_pids+=("$bg_login_pid")
-}
-ulogin_finish() {
-	wait "$bg_login_pid"
-	cat "$run/ulogin-$bg_login_id.say"
-	[ ! -e "$run/ulogin-$bg_login_id.rec" ] || record <"$run/ulogin-$bg_login_id.rec"
-	bg_login_pid=""
+bg_finish() {
+	wait "${bg_pid[$1]}"
+	cat "$run/bg-$1.say"
+	[ ! -e "$run/bg-$1.rec" ] || record <"$run/bg-$1.rec"
+	rm -f "$run/bg-$1.rec" "$run/bg-$1.say"
+	unset "bg_pid[$1]"
 }
 
 # deb_copy NAME: waits for build-debs.sh (run.sh started it with the run) to have built the
@@ -173,9 +155,9 @@ deb_remove_live() {
 # the live part of phase logins: root's su and the looser login, and meanwhile another
 # user's login (which waits for logins-live to have saved the sandbox's pid namespace)
 logins_live() {
-	ulogin_start vmother logins-other "another user" user-other
+	bg_start other ulogin vmother logins-other "another user" user-other
 	guest logins-live
-	ulogin_finish
+	bg_finish other
 }
 
 run_vm_tests() {
@@ -189,10 +171,10 @@ run_vm_tests() {
 	guest pam-last
 	guest use systemd
 	# the exempt user's login meanwhile: a user of its own, no sandbox
-	ulogin_start vmexempt exempt "exempt user" user-exempt
+	bg_start exempt ulogin vmexempt exempt "exempt user" user-exempt
 	user_session systemd live-systemd
 	guest after-systemd
-	ulogin_finish
+	bg_finish exempt
 
 	# scope = user: the sandbox outlives the login that built it (tmux), in a unit of ours.
 	# Its user is vmscope, not the test user: its linger (30 s) runs down while the logins
@@ -235,9 +217,9 @@ run_vm_tests() {
 	# live session, a removal under another, then the purge. deb-enable (pam-auth-update)
 	# runs while journal reads the journal of all before it: neither touches what the other
 	# looks at, and no login comes between them.
-	guest_start journal
+	bg_start journal guest journal
 	guest deb-enable
-	guest_finish
+	bg_finish journal
 	user_session deb deb_upgrade_live
 	guest deb-closed deb
 	user_session deb-rm deb_remove_live
