@@ -294,6 +294,35 @@ static void test_selinux_context(void **state)
         join_spec_free(&pl.j);
 }
 
+/* A context the loaded policy rejects: selinuxfs's "context" file answers its write with
+ * EINVAL. Played here by /proc/self/timerslack_ns, which answers a write of anything but a
+ * number the same way. lsm_required refuses with the reason; without it the label is left
+ * out with a warning, never half applied. */
+static void test_selinux_context_rejected(void **state)
+{
+        write_file(sys_dir, "fs/selinux/enforce", "1");
+        char link[256];
+        snprintf(link, sizeof(link), "%s/fs/selinux/context", sys_dir);
+        assert_int_equal(symlink("/proc/self/timerslack_ns", link), 0);
+        struct policy p = policy_new();
+        p.selinux_context = (char *)"user_u:sysadm_r:sysadm_t:s0";
+        p.lsm_required = true;
+        struct plan pl;
+        plan_run(&pl, &p, "/root");
+        assert_int_equal(pl.r, -EOPNOTSUPP);
+        assert_non_null(strstr(pl.err.msg, "SELinux context user_u:sysadm_r:sysadm_t:s0, which "
+                                           "the loaded policy does not accept"));
+        join_spec_free(&pl.j);
+
+        p.lsm_required = false;
+        plan_run(&pl, &p, "/root");
+        assert_int_equal(pl.r, 0);
+        assert_string_equal(pl.j.lsm_attr_path, "");
+        assert_non_null(strstr(pl.warnings, "does not accept"));
+        assert_non_null(strstr(pl.warnings, "going on without it"));
+        join_spec_free(&pl.j);
+}
+
 static void test_both_named_one_enabled(void **state)
 {
         struct policy p = policy_new();
@@ -725,6 +754,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_apparmor_profile_not_loaded, setup, teardown),
             cmocka_unit_test_setup_teardown(test_apparmor_old_path, setup, teardown),
             cmocka_unit_test_setup_teardown(test_selinux_context, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_selinux_context_rejected, setup, teardown),
             cmocka_unit_test_setup_teardown(test_both_named_one_enabled, setup, teardown),
             cmocka_unit_test_setup_teardown(test_apparmor_missing_required, setup, teardown),
             cmocka_unit_test_setup_teardown(test_apparmor_missing_not_required, setup, teardown),
