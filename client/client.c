@@ -120,8 +120,8 @@ struct exec_context {
         ssize_t len; /* 0: none was set, nothing to put back */
 };
 
-static const char *selinux_enforce_file = "/sys/fs/selinux/enforce";
-static const char *exec_attr_file = "/proc/thread-self/attr/exec";
+static const char *const selinux_enforce_file = "/sys/fs/selinux/enforce";
+static const char *const exec_attr_file = "/proc/thread-self/attr/exec";
 
 static int exec_context_clear(struct exec_context *saved, struct isolate_error *err)
 {
@@ -160,12 +160,6 @@ static int exec_context_restore(const struct exec_context *saved, struct isolate
                                        "cannot put back the SELinux exec context %.*s",
                                        (int)saved->len, saved->value);
         return 0;
-}
-
-void client_set_selinux_paths(const char *enforce_file, const char *exec_file)
-{
-        selinux_enforce_file = enforce_file;
-        exec_attr_file = exec_file;
 }
 
 int session_open(const char *helper, const char *config, const struct open_request *req,

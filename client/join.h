@@ -12,10 +12,6 @@
  * timed out) returns -errno with a message; *ret_hello_seen then tells whether the helper
  * got as far as loading the config (and ret->fail_open holds its fail mode). The helper
  * is always reaped (or killed and reaped) before this returns. */
-/* For unit tests: where SELinux's enforce file and the caller's exec context are looked for
- * (defaults /sys/fs/selinux/enforce, /proc/thread-self/attr/exec). */
-void client_set_selinux_paths(const char *enforce_file, const char *exec_file);
-
 int session_open(const char *helper, const char *config, const struct open_request *req,
                  int timeout_ms, bool quiet_helper, struct open_reply *ret, bool *ret_hello_seen,
                  struct isolate_error *err);
