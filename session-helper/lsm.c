@@ -188,16 +188,33 @@ int lsm_check_transition(const struct policy *p, pid_t caller, struct join_spec 
         if (read_small(path, scon, sizeof(scon)) < 0 || !*scon)
                 return 0; /* the kernel decides at the exec */
         const char *tcon = j->lsm_attr_value;
-        int r = selinux_allowed(scon, tcon, "process", "transition");
-        if (r != 0)
-                return 0; /* allowed, or the policy cannot be asked: the kernel decides */
         char what[1400];
-        snprintf(what, sizeof(what),
-                 "SELinux context %s, which the loaded policy does not let the caller's "
-                 "context %s enter (process transition: the stock policy lets login programs "
-                 "such as sshd do that, not root's unconfined shell running su); log in "
-                 "directly, or leave selinux_context unset for this service",
-                 tcon, scon);
+        int r = selinux_allowed(scon, tcon, "process", "transition");
+        if (r == 0) {
+                snprintf(what, sizeof(what),
+                         "SELinux context %s, which the loaded policy does not let the caller's "
+                         "context %s enter (process transition: the stock policy lets login "
+                         "programs such as sshd do that, not root's unconfined shell running "
+                         "su); log in directly, or leave selinux_context unset for this service",
+                         tcon, scon);
+        } else {
+                /* under no_new_privs the exec's transition also needs nnp_transition, where
+                 * the policy has that capability (else only bounded types, which the kernel
+                 * decides) */
+                char cap[8] = "";
+                snprintf(path, sizeof(path), "%s/fs/selinux/policy_capabilities/"
+                         "nnp_nosuid_transition", sys_root);
+                if (r < 0 || !p->no_new_privs || read_small(path, cap, sizeof(cap)) < 0 ||
+                    !STREQ(cap, "1") ||
+                    selinux_allowed(scon, tcon, "process2", "nnp_transition") != 0)
+                        return 0; /* allowed, or the policy cannot be asked: the kernel decides */
+                snprintf(what, sizeof(what),
+                         "SELinux context %s, which the loaded policy does not let the caller's "
+                         "context %s enter under no_new_privs (process2 nnp_transition: "
+                         "isolate's policy module, /usr/share/isolate/selinux/isolate.cil, "
+                         "grants it for the user domains; load it, or allow it for this type)",
+                         tcon, scon);
+        }
         j->lsm_attr_path[0] = j->lsm_attr_value[0] = '\0';
         return lsm_missing(p, warnings, warnings_len, err, what);
 }

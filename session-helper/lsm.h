@@ -44,10 +44,11 @@ int lsm_plan(const struct policy *p, const char *home, struct join_spec *j, char
              size_t warnings_len, struct isolate_error *err);
 
 /* SELinux, after lsm_plan: whether the loaded policy lets the caller (its current context,
- * /proc/PID/attr/current) enter the exec context lsm_plan planned. A transition it denies
- * would fail the shell's exec after the join (a login with a half-applied label): refused
- * here under lsm_required, else the label is dropped with a warning. Nothing is done when
- * no SELinux context is planned or the policy cannot be asked. */
+ * /proc/PID/attr/current) enter the exec context lsm_plan planned, and under no_new_privs
+ * whether it grants nnp_transition there (where the policy has that capability). A transition
+ * it denies would fail the shell's exec after the join (a login with a half-applied label):
+ * refused here under lsm_required, else the label is dropped with a warning. Nothing is done
+ * when no SELinux context is planned or the policy cannot be asked. */
 int lsm_check_transition(const struct policy *p, pid_t caller, struct join_spec *j,
                          char *warnings, size_t warnings_len, struct isolate_error *err);
 

@@ -323,6 +323,81 @@ static void test_selinux_context_rejected(void **state)
         join_spec_free(&pl.j);
 }
 
+/* selinuxfs's access file is a transaction: a query written, its answer read from the same
+ * file. Played by a plain file that holds the query and, after its NUL, the answer: the
+ * write puts the same bytes back, the read that follows finds the answer. */
+static void fake_selinux_policy(const char *answer)
+{
+        write_file(sys_dir, "fs/selinux/enforce", "1");
+        write_file(sys_dir, "fs/selinux/class/process/index", "2\n");
+        write_file(sys_dir, "fs/selinux/class/process/perms/transition", "5\n");
+        write_file(sys_dir, "fs/selinux/class/process2/index", "10\n");
+        write_file(sys_dir, "fs/selinux/class/process2/perms/nnp_transition", "5\n");
+        write_file(sys_dir, "fs/selinux/policy_capabilities/nnp_nosuid_transition", "1");
+        write_file(proc_dir, "4242/attr/current", "unconfined_u:unconfined_r:unconfined_t:s0");
+        char path[512];
+        snprintf(path, sizeof(path), "%s/fs/selinux/access", sys_dir);
+        FILE *f = fopen(path, "we");
+        assert_non_null(f);
+        /* the process transition query (class 2, bit 5: 10), its NUL, the answer */
+        fprintf(f, "unconfined_u:unconfined_r:unconfined_t:s0 user_u:user_r:user_t:s0 2 10%c%s",
+                '\0', answer);
+        fclose(f);
+}
+
+static int transition_check(struct policy *p, struct plan *pl)
+{
+        memset(pl, 0, sizeof(*pl));
+        join_spec_init(&pl->j);
+        strcpy(pl->j.lsm_attr_path, "/proc/self/attr/exec");
+        strcpy(pl->j.lsm_attr_value, "user_u:user_r:user_t:s0");
+        pl->r = lsm_check_transition(p, 4242, &pl->j, pl->warnings, sizeof(pl->warnings),
+                                     &pl->err);
+        return pl->r;
+}
+
+/* su from root's unconfined shell into a user's context: the policy denies the process
+ * transition, so the login is refused before anything is built (or the label left out) */
+static void test_selinux_transition_denied(void **state)
+{
+        fake_selinux_policy("0 ffffffff 0 ffffffff 1 0");
+        struct policy p = policy_new();
+        p.lsm_required = true;
+        struct plan pl;
+        assert_int_equal(transition_check(&p, &pl), -EOPNOTSUPP);
+        assert_non_null(strstr(pl.err.msg, "does not let the caller's context "
+                                           "unconfined_u:unconfined_r:unconfined_t:s0 enter"));
+        assert_string_equal(pl.j.lsm_attr_path, "");
+        join_spec_free(&pl.j);
+
+        p.lsm_required = false;
+        assert_int_equal(transition_check(&p, &pl), 0);
+        assert_string_equal(pl.j.lsm_attr_path, "");
+        assert_non_null(strstr(pl.warnings, "going on without it"));
+        join_spec_free(&pl.j);
+}
+
+/* The transition is allowed (f0 has bit 10), nnp_transition not: the nnp query (class 10,
+ * one byte longer) overwrites the answer's first character with its NUL and reads "0". */
+static void test_selinux_nnp_transition_denied(void **state)
+{
+        fake_selinux_policy("f0 ffffffff 0 ffffffff 1 0");
+        struct policy p = policy_new();
+        p.lsm_required = true;
+        p.no_new_privs = true;
+        struct plan pl;
+        assert_int_equal(transition_check(&p, &pl), -EOPNOTSUPP);
+        assert_non_null(strstr(pl.err.msg, "under no_new_privs (process2 nnp_transition"));
+        join_spec_free(&pl.j);
+
+        /* without no_new_privs the allowed transition is all it takes */
+        fake_selinux_policy("f0 ffffffff 0 ffffffff 1 0");
+        p.no_new_privs = false;
+        assert_int_equal(transition_check(&p, &pl), 0);
+        assert_string_equal(pl.j.lsm_attr_value, "user_u:user_r:user_t:s0");
+        join_spec_free(&pl.j);
+}
+
 static void test_both_named_one_enabled(void **state)
 {
         struct policy p = policy_new();
@@ -755,6 +830,9 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_apparmor_old_path, setup, teardown),
             cmocka_unit_test_setup_teardown(test_selinux_context, setup, teardown),
             cmocka_unit_test_setup_teardown(test_selinux_context_rejected, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_selinux_transition_denied, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_selinux_nnp_transition_denied, setup,
+                                            teardown),
             cmocka_unit_test_setup_teardown(test_both_named_one_enabled, setup, teardown),
             cmocka_unit_test_setup_teardown(test_apparmor_missing_required, setup, teardown),
             cmocka_unit_test_setup_teardown(test_apparmor_missing_not_required, setup, teardown),
