@@ -257,10 +257,14 @@ record() {
 }
 if [ "$smoke" = 1 ]; then
 	out=$(vroot 'uname -r; systemctl is-system-running; stat -fc %T /sys/fs/cgroup; systemd-analyze | head -n 1;
-		cat /sys/kernel/security/apparmor/profiles >/dev/null && echo apparmor') || true
+		cat /sys/kernel/security/apparmor/profiles >/dev/null 2>&1 && echo apparmor;
+		[ "$(cat /sys/fs/selinux/enforce 2>/dev/null)" = 1 ] && echo selinux-enforcing') || true
 	say "guest: $(echo "$out" | paste -sd' ')"
-	case $out in
-	*cgroup2fs*apparmor*) echo "ok smoke - smoke: ssh as root, cgroup v2, AppArmor" | record ;;
+	lsm=$(vmtest_lsm "$release")
+	case $lsm:$out in
+	apparmor:*cgroup2fs*apparmor*) echo "ok smoke - smoke: ssh as root, cgroup v2, AppArmor" | record ;;
+	selinux:*cgroup2fs*selinux-enforcing*)
+		echo "ok smoke - smoke: ssh as root, cgroup v2, SELinux enforcing" | record ;;
 	*) echo "not ok smoke - smoke: unexpected guest: $out" | record ;;
 	esac
 	checks=$run/checks-smoke.txt
