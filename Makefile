@@ -179,9 +179,10 @@ integration: all $(TEST_TOOLS) $(B)/tests/test_cgroup_systemd $(RELEASE_FOR_TEST
 	@BUILD=$(B) tests/run-integration.sh
 
 # One guest per Debian release (tests/vm/releases.sh), one after the other, each a stage of
-# its own: `make vmtest` ends with both counts (tests/check.sh), `make vmtest-trixie` runs one.
+# its own: `make vmtest` ends with each count (tests/check.sh), `make vmtest-trixie` runs one.
 # Each guest installs isolate from its Debian package (run.sh builds it with make deb, through
-# tests/vm/build-debs.sh) and runs the probe's tcp-fill (phase v2).
+# tests/vm/build-debs.sh); the AppArmor guests run the probe's tcp-fill (phase v2), the
+# SELinux one (bookworm-selinux) its own steps (tests/vm/host-steps-selinux.sh).
 vmtest:
 	@MAKE="$(MAKE)" SANITIZE="$(SANITIZE)" tests/check.sh $(VMTEST_STAGES)
 
