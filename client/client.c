@@ -155,9 +155,9 @@ static int exec_context_restore(const struct exec_context *saved, struct isolate
         _cleanup_close_ int fd = open(exec_attr_file, O_WRONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return error_set_errno(err, errno, "cannot open %s", exec_attr_file);
-        if (write(fd, saved->value, (size_t)saved->len) != saved->len)
-                return error_set_errno(err, errno ? errno : EIO,
-                                       "cannot put back the SELinux exec context %.*s",
+        int r = write_all(fd, saved->value, (size_t)saved->len);
+        if (r < 0)
+                return error_set_errno(err, -r, "cannot put back the SELinux exec context %.*s",
                                        (int)saved->len, saved->value);
         return 0;
 }

@@ -123,37 +123,21 @@ static int selinux_context_valid(const char *context)
         return 1;
 }
 
-/* Reads a small file whole into buf (NUL-terminated, trailing newline and NULs cut). */
-static int read_small(const char *path, char *buf, size_t len)
-{
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return -errno;
-        ssize_t n = read(fd, buf, len - 1);
-        if (n < 0)
-                return -errno;
-        buf[n] = '\0';
-        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\0'))
-                buf[--n] = '\0';
-        return 0;
-}
-
 /* 1 when the loaded policy allows scon the permission perm of class cls on tcon, 0 when
  * not, -errno when it cannot be asked (selinuxfs's access file, as security_compute_av). */
 static int selinux_allowed(const char *scon, const char *tcon, const char *cls, const char *perm)
 {
-        char path[PATH_MAX], num[32];
+        char path[PATH_MAX];
+        uint64_t cls_index, bit;
         snprintf(path, sizeof(path), "%s/fs/selinux/class/%s/index", sys_root, cls);
-        int r = read_small(path, num, sizeof(num));
+        int r = read_u64_at(AT_FDCWD, path, &cls_index);
         if (r < 0)
                 return r;
-        unsigned cls_index = (unsigned)strtoul(num, NULL, 10);
         snprintf(path, sizeof(path), "%s/fs/selinux/class/%s/perms/%s", sys_root, cls, perm);
-        r = read_small(path, num, sizeof(num));
+        r = read_u64_at(AT_FDCWD, path, &bit);
         if (r < 0)
                 return r;
-        unsigned long bit = strtoul(num, NULL, 10);
-        if (cls_index == 0 || bit == 0 || bit > 32)
+        if (cls_index == 0 || cls_index > UINT16_MAX || bit == 0 || bit > 32)
                 return -EINVAL;
         uint32_t want = 1U << (bit - 1);
 
@@ -162,7 +146,7 @@ static int selinux_allowed(const char *scon, const char *tcon, const char *cls, 
         if (fd < 0)
                 return -errno;
         char q[1200];
-        int n = snprintf(q, sizeof(q), "%s %s %u %x", scon, tcon, cls_index, want);
+        int n = snprintf(q, sizeof(q), "%s %s %u %x", scon, tcon, (unsigned)cls_index, want);
         if (n < 0 || (size_t)n >= sizeof(q))
                 return -ENAMETOOLONG;
         if (write(fd, q, (size_t)n + 1) < 0)
@@ -185,8 +169,11 @@ int lsm_check_transition(const struct policy *p, pid_t caller, struct join_spec 
                 return 0;
         char path[PATH_MAX], scon[512];
         snprintf(path, sizeof(path), "%s/%d/attr/current", proc_root, (int)caller);
-        if (read_small(path, scon, sizeof(scon)) < 0 || !*scon)
+        if (read_file_at(AT_FDCWD, path, scon, sizeof(scon)) < 0)
                 return 0; /* the kernel decides at the exec */
+        scon[strcspn(scon, "\n")] = '\0'; /* the kernel ends it with a NUL, some with \n */
+        if (!*scon)
+                return 0;
         const char *tcon = j->lsm_attr_value;
         char what[1400];
         int r = selinux_allowed(scon, tcon, "process", "transition");
@@ -201,11 +188,11 @@ int lsm_check_transition(const struct policy *p, pid_t caller, struct join_spec 
                 /* under no_new_privs the exec's transition also needs nnp_transition, where
                  * the policy has that capability (else only bounded types, which the kernel
                  * decides) */
-                char cap[8] = "";
+                uint64_t cap = 0;
                 snprintf(path, sizeof(path), "%s/fs/selinux/policy_capabilities/"
                          "nnp_nosuid_transition", sys_root);
-                if (r < 0 || !p->no_new_privs || read_small(path, cap, sizeof(cap)) < 0 ||
-                    !STREQ(cap, "1") ||
+                if (r < 0 || !p->no_new_privs || read_u64_at(AT_FDCWD, path, &cap) < 0 ||
+                    cap != 1 ||
                     selinux_allowed(scon, tcon, "process2", "nnp_transition") != 0)
                         return 0; /* allowed, or the policy cannot be asked: the kernel decides */
                 snprintf(what, sizeof(what),

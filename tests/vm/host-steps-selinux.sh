@@ -1,21 +1,8 @@
 # host-steps-selinux.sh: the steps of the bookworm-selinux vmtest (SELinux enforcing), sourced
 # by run.sh after host-steps.sh, whose helpers (guest, ulogin, user_session, deb_copy) it
-# uses with the guest side guest-selinux.sh. Every check ID is in checks-selinux.txt.
+# uses (refused_login too) with the guest side guest-selinux.sh. Every check ID is in checks-selinux.txt.
 
 G=/opt/isolate-vmtest/guest-selinux.sh
-
-# refused_login ID WHAT: the test user's ssh login must fail
-refused_login() {
-	local out rc
-	out=$(timeout "$SSH_TIMEOUT" ssh "${ssh_opts[@]}" vmuser@127.0.0.1 'echo LOGGED-IN' 2>&1)
-	rc=$?
-	echo "$out" | sed -e 's/^/# refused login: /' | record
-	if [ "$rc" != 0 ] && ! echo "$out" | grep -q LOGGED-IN; then
-		echo "ok $1 - $2 (ssh exit $rc)" | record
-	else
-		echo "not ok $1 - $2: the login went through (ssh exit $rc)" | record
-	fi
-}
 
 run_vm_tests() {
 	deb_copy install

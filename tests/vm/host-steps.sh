@@ -138,6 +138,19 @@ deb_copy() {
 	timings+=("package $1 $(elapsed "$t")s")
 }
 
+# refused_login ID WHAT: the test user's ssh login must fail
+refused_login() {
+	local out rc
+	out=$(timeout "$SSH_TIMEOUT" ssh "${ssh_opts[@]}" vmuser@127.0.0.1 'echo LOGGED-IN' 2>&1)
+	rc=$?
+	echo "$out" | sed -e 's/^/# refused login: /' | record
+	if [ "$rc" != 0 ] && ! echo "$out" | grep -q LOGGED-IN; then
+		echo "ok $1 - $2 (ssh exit $rc)" | record
+	else
+		echo "not ok $1 - $2: the login went through (ssh exit $rc)" | record
+	fi
+}
+
 # the live part of phase deb's first session: the upgrade in place under it, then a new login
 deb_upgrade_live() {
 	deb_copy upgrade
@@ -200,16 +213,7 @@ run_vm_tests() {
 	guest after-v2
 
 	guest use lsm-missing
-	local out rc
-	out=$(timeout "$SSH_TIMEOUT" ssh "${ssh_opts[@]}" vmuser@127.0.0.1 'echo LOGGED-IN' 2>&1)
-	rc=$?
-	echo "$out" | sed -e 's/^/# refused login: /' | record
-	if [ "$rc" != 0 ] && ! echo "$out" | grep -q LOGGED-IN; then
-		echo "ok refused.login - lsm_required: the login is refused when the profile is not loaded (ssh exit $rc)" |
-			record
-	else
-		echo "not ok refused.login - lsm_required: the login went through (ssh exit $rc)" | record
-	fi
+	refused_login refused.login "lsm_required: the login is refused when the profile is not loaded"
 	guest after-refused
 
 	# phase deb (conf/deb.conf): the package through Debian's own stack (sshd's PAM file as
