@@ -1,6 +1,7 @@
 # host-steps-selinux.sh: the steps of the bookworm-selinux vmtest (SELinux enforcing), sourced
-# by run.sh after host-steps.sh, whose helpers (guest, ulogin, user_session, deb_copy) it
-# uses (refused_login too) with the guest side guest-selinux.sh. Every check ID is in checks-selinux.txt.
+# by run.sh after host-steps.sh, whose helpers (guest, ulogin, user_session, deb_copy,
+# refused_login) it uses with the guest side guest-selinux.sh. Every check ID is in
+# checks-selinux.txt.
 
 G=/opt/isolate-vmtest/guest-selinux.sh
 
