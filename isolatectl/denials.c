@@ -123,6 +123,26 @@ static bool field_text(const char *fields, const char *key, char *buf, size_t le
         return true;
 }
 
+/* The object of an LSM record: its path or name, else the first of others (pairs KEY, LABEL,
+ * NULL-ended) the record has, as "LABEL VALUE"; and the device and inode where it names
+ * them. */
+static void record_object(const char *fields, const char *const *others,
+                          struct seccomp_record *ret)
+{
+        if (!field_text(fields, "path", ret->object, sizeof(ret->object)) &&
+            !field_text(fields, "name", ret->object, sizeof(ret->object))) {
+                char v[64];
+                for (const char *const *o = others; o[0]; o += 2)
+                        if (field_get(fields, o[0], v, sizeof(v))) {
+                                snprintf(ret->object, sizeof(ret->object), "%s %s", o[1], v);
+                                break;
+                        }
+        }
+        field_text(fields, "dev", ret->dev, sizeof(ret->dev));
+        if (!field_u64(fields, "ino", 10, &ret->ino))
+                ret->ino = 0;
+}
+
 /* The permissions of an SELinux AVC record, "{ read write }" ("read write"), and the fields
  * after them; NULL when the braces are not there (a truncated record). */
 static const char *selinux_permissions(const char *s, const char *end, char *buf, size_t len)
@@ -185,20 +205,9 @@ static int selinux_fields_parse(const char *fields, struct seccomp_record *ret)
         /* permissive= since Linux 4.17; before it the record does not say */
         ret->allowed = field_get(rest, "permissive", v, sizeof(v)) && STREQ(v, "1");
         field_text(rest, "comm", ret->comm, sizeof(ret->comm));
-        if (!field_text(rest, "path", ret->object, sizeof(ret->object)) &&
-            !field_text(rest, "name", ret->object, sizeof(ret->object))) {
-                if (field_get(rest, "capability", v, sizeof(v)))
-                        snprintf(ret->object, sizeof(ret->object), "capability %s", v);
-                else if (field_get(rest, "dest", v, sizeof(v)) ||
-                         field_get(rest, "lport", v, sizeof(v)) ||
-                         field_get(rest, "src", v, sizeof(v)))
-                        snprintf(ret->object, sizeof(ret->object), "port %s", v);
-                else if (field_get(rest, "key", v, sizeof(v)))
-                        snprintf(ret->object, sizeof(ret->object), "key %s", v);
-        }
-        field_text(rest, "dev", ret->dev, sizeof(ret->dev));
-        if (!field_u64(rest, "ino", 10, &ret->ino))
-                ret->ino = 0;
+        static const char *const others[] = {"capability", "capability", "dest", "port", "lport",
+                                             "port", "src", "port", "key", "key", NULL};
+        record_object(rest, others, ret);
         return 0;
 }
 
@@ -219,18 +228,9 @@ static int lsm_fields_parse(const char *fields, struct seccomp_record *ret)
                                 return -EBADMSG;
                         /* the object: a path for fs, the other task for ptrace and scopes, the
                          * port for net */
-                        if (!field_text(fields, "path", ret->object, sizeof(ret->object)) &&
-                            !field_text(fields, "name", ret->object, sizeof(ret->object))) {
-                                char v[64];
-                                if (field_get(fields, "opid", v, sizeof(v)))
-                                        snprintf(ret->object, sizeof(ret->object), "pid %s", v);
-                                else if (field_get(fields, "dest", v, sizeof(v)) ||
-                                         field_get(fields, "lport", v, sizeof(v)))
-                                        snprintf(ret->object, sizeof(ret->object), "port %s", v);
-                        }
-                        field_text(fields, "dev", ret->dev, sizeof(ret->dev));
-                        if (!field_u64(fields, "ino", 10, &ret->ino))
-                                ret->ino = 0;
+                        static const char *const others[] = {"opid", "pid", "dest", "port",
+                                                             "lport", "port", NULL};
+                        record_object(fields, others, ret);
                         return 0;
                 }
                 char status[32];
@@ -285,13 +285,10 @@ static int lsm_fields_parse(const char *fields, struct seccomp_record *ret)
                 field_text(fields, "comm", ret->comm, sizeof(ret->comm));
                 field_text(fields, "exe", ret->exe, sizeof(ret->exe));
                 char v[32];
-                if (field_get(fields, "exit", v, sizeof(v))) {
-                        char *e;
-                        errno = 0;
-                        long x = strtol(v, &e, 10);
-                        if (!errno && !*e && x < 0 && x >= -4095)
-                                ret->exit_errno = (int)-x;
-                }
+                int x;
+                if (field_get(fields, "exit", v, sizeof(v)) && safe_atoi(v, &x) == 0 && x < 0 &&
+                    x >= -4095)
+                        ret->exit_errno = -x;
                 return 0;
         }
         case AUDIT_KIND_SECCOMP:
