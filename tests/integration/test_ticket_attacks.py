@@ -318,6 +318,13 @@ class TestHostileRootPeers(TicketAttackCase):
         with open(os.path.join(self.sb.runtime_dir, "sessions", sid + ".state")) as f:
             return int(re.search(r"logins=(\d+)", f.read()).group(1))
 
+    def wait_logins(self, sid, n, timeout=5):
+        """The open logins .state counts, once they are n or timeout seconds passed."""
+        deadline = time.monotonic() + timeout
+        while self.logins(sid) != n and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.logins(sid)
+
     def test_garbage_and_dead_callers(self):
         cfg = self.sb.config(policies=TWO_POLICIES, default_policy="trusted")
         with self.held(self.u1, cfg) as a:
@@ -346,13 +353,13 @@ class TestHostileRootPeers(TicketAttackCase):
                     for fd in struct.unpack(f"{len(data) // 4}i", data[:len(data) // 4 * 4]):
                         os.close(fd)
             c.close()
+            # the init writes .state after it answers (session-init.c ticket_join): until
+            # then it still says 1, which is not yet the end of this login
+            self.assertEqual(self.wait_logins(sid, 2), 2, "that caller's login is counted")
             os.close(cfd)
             child.kill()
             child.wait()
-            deadline = time.monotonic() + 5
-            while self.logins(sid) != 1 and time.monotonic() < deadline:
-                time.sleep(0.05)
-            self.assertEqual(self.logins(sid), 1, "that caller's login ended with it")
+            self.assertEqual(self.wait_logins(sid, 1), 1, "that caller's login ended with it")
             fds_before = self.settled_fds(init)
             pidfd = os.pidfd_open(os.getpid())
             null = os.open("/dev/null", os.O_RDONLY)
