@@ -4,9 +4,10 @@
 # (bookworm, the default, trixie, or bookworm-selinux; see releases.sh) with systemd, cgroup
 # v2, AppArmor (SELinux enforcing for bookworm-selinux) and sshd as disk.raw (ext4, made with mkfs.ext4 -d: no loop device, no mount),
 # the kernel and initrd for qemu's direct boot, and the ssh key that root and the test users
-# accept. Nothing of isolate is in it: run.sh adds isolate per run as a second disk (the
-# "layer", a tar archive that vmtest-layer.service unpacks at boot), so that the base is
-# rebuilt only when this file or the release's packages change (releases.sh). Root only
+# accept. Nothing of isolate is in it: run.sh boots it once and saves the booted guest
+# (run.sh: the booted state), and each run resumes that state and unpacks its "layer" (a tar
+# archive of the test's files) over ssh; isolate comes as its package. The base is rebuilt
+# only when this file or the release's packages change (releases.sh). Root only
 # (debootstrap, chroot).
 set -euo pipefail
 
@@ -122,28 +123,12 @@ MaxStartups 50
 LogLevel VERBOSE
 EOF
 
-# The per-run layer: a tar archive on the second disk, unpacked before AppArmor loads its
-# profiles and before sshd starts; its own setup script (in the layer) does the rest.
-cat >"$tree/etc/systemd/system/vmtest-layer.service" <<'EOF'
-[Unit]
-Description=Unpack the vmtest layer (isolate build, test config) from /dev/vdb
-DefaultDependencies=no
-ConditionPathExists=/dev/vdb
-After=systemd-remount-fs.service local-fs.target
-Before=sysinit.target apparmor.service ssh.service systemd-user-sessions.service
-
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=/bin/tar -C / -xpf /dev/vdb --keep-directory-symlink --no-overwrite-dir
-ExecStart=/bin/sh -c 'if [ -x /opt/isolate-vmtest/layer-setup.sh ]; then exec /opt/isolate-vmtest/layer-setup.sh; fi'
-StandardOutput=journal+console
-StandardError=journal+console
-
-[Install]
-WantedBy=sysinit.target
-EOF
-inchroot systemctl enable vmtest-layer.service >/dev/null 2>&1
+# logind keeps a user's manager (user@UID.service) after their last logout rather than
+# stopping it 10 s later: a login waits for the manager it starts, seconds under TCG, and the
+# test logs the same users in again and again. root's manager is started before the booted
+# state is saved (run.sh); each test user's first login starts theirs.
+install -d -m 0755 "$tree/etc/systemd/logind.conf.d"
+printf '[Login]\nUserStopDelaySec=infinity\n' >"$tree/etc/systemd/logind.conf.d/vmtest.conf"
 
 # One key for root and the test users; the host side of the test holds its private half.
 ssh-keygen -q -t ed25519 -N '' -C vmtest -f "$tmp/id_ed25519"

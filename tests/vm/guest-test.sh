@@ -117,8 +117,8 @@ load() { cat "$STATE/$1" 2>/dev/null; }
 
 # user_sessions USER: USER's login sessions in logind, one id a line. Not the session that
 # systemd >= 256 (Debian 13) opens for the user's own manager, user@UID.service (class
-# manager, listed beside the logins while the manager runs, which run.sh's logind.conf.d
-# keeps after the last logout): it is no login.
+# manager, listed beside the logins while the manager runs, which the base image's
+# logind.conf.d keeps after the last logout): it is no login.
 user_sessions() {
 	for us in $(loginctl list-sessions --no-legend | awk -v u="$1" '$3 == u { print $1 }'); do
 		[ "$(loginctl show-session "$us" -p Class --value 2>/dev/null)" != user ] || echo "$us"
@@ -155,14 +155,14 @@ check_cgroup_caps() {
 
 # ---- phases run as root --------------------------------------------------------------------
 
-# pre: what the boot (base image + layer) must have given
+# pre: what the boot (base image, booted state, layer) must have given
 cmd_pre() {
 	eq pre.pid1 "guest: systemd is PID 1" systemd "$(cat /proc/1/comm)"
 	eq pre.cgroup2 "guest: cgroup v2 only" cgroup2fs "$(stat -fc %T $CG)"
 	check pre.apparmor "guest: AppArmor profile $PROFILE loaded in enforce mode" \
 		grep -qx "$PROFILE (enforce)" /sys/kernel/security/apparmor/profiles
-	check pre.layer "layer: vmtest-layer.service (the test's files) succeeded" \
-		systemctl is-active --quiet vmtest-layer.service
+	check pre.layer "layer: the test's files unpacked in the resumed guest, layer-setup.sh done" \
+		test -f "$STATE/layer-done"
 	echo "# isolatectl: $(isolatectl --version 2>&1)"
 	# for the test user's logins to compare their pid namespace with
 	readlink /proc/1/ns/pid >"$DIR/host-pidns"
@@ -527,14 +527,15 @@ cmd_journal() {
 	fi
 }
 
-# ---- phase scope: a user-scope sandbox under systemd (conf/scope.conf) -----------------------
+# ---- phase scope: a user-scope sandbox under systemd (conf/systemd.conf, user vmscope) ------
 
 SCOPE_TMUX_SLEEP=1004
 SCOPE_SLEEP=1005
-# the scope phase's user, not the test user: its sandbox lingers on (conf/scope.conf's linger,
-# SCOPE_LINGER_S) while the logins phase runs as the test user, whose checks want no other
-# sandbox of theirs; scope-expired looks after that. The scope-* steps run as for the test
-# user with these in its place (scope_user).
+# the scope phase's user, not the test user: the scope phase runs beside the systemd phase
+# (host-steps.sh), and its sandbox lingers on (vmshell's linger, SCOPE_LINGER_S) while the
+# logins phase runs as the test user, whose checks want no other sandbox of theirs;
+# scope-expired looks after that. The scope-* steps run as for the test user with these in
+# its place (scope_user).
 SCOPE_USER=vmscope
 SCOPE_UID=1004
 SCOPE_LINGER_S=30
@@ -611,10 +612,10 @@ cmd_scope_terminate() {
 	save scope.sleep "$p"
 }
 
-# scope-expired: the linger (conf/scope.conf) ran out: nothing of the sandbox is left. The
-# logins phase ran meanwhile (host-steps.sh), so the init's end is not watched here as it
-# happens: the init's own journal lines date the linger (the timer it set at the last logout,
-# and its firing), and what is left is looked at afterwards.
+# scope-expired: the linger (conf/systemd.conf's vmshell) ran out: nothing of the sandbox is
+# left. The logins phase ran meanwhile (host-steps.sh), so the init's end is not watched here
+# as it happens: the init's own journal lines date the linger (the timer it set at the last
+# logout, and its firing), and what is left is looked at afterwards.
 cmd_scope_expired() {
 	scope_user
 	sb_init=$(load scope.init) sb_id=$(load scope.id) p=$(load scope.sleep)
@@ -622,7 +623,7 @@ cmd_scope_expired() {
 		wait_for 90 dead "$sb_init"
 	# the last "last login ended" (the second login's logout) and the expiry, in seconds
 	# since the epoch, as journald received them from the init's syslog
-	cursor=$(load cursor-scope)
+	cursor=$(load cursor-systemd)
 	lines=$(journalctl -q --no-pager -o short-unix -t isolate-init \
 		${cursor:+--after-cursor="$cursor"} 2>/dev/null | grep "session $sb_id: ")
 	echo "$lines" | sed -e '/^$/d' -e 's/^/# journal: /'
@@ -1186,9 +1187,9 @@ egress_checks() {
 		errno=EPERM "$("$DIR/probe" connect '[::1]:22' 2>&1 | grep -o 'errno=[A-Z]*')"
 }
 
-# user-scope first|again: a login under scope = user (conf/scope.conf). first: builds the
-# sandbox and starts tmux; again: rejoins it, finds tmux, leaves a sleep behind, and meets
-# the user's caps
+# user-scope first|again: a login under scope = user (conf/systemd.conf's vmshell). first:
+# builds the sandbox and starts tmux; again: rejoins it, finds tmux, leaves a sleep behind,
+# and meets the user's caps
 cmd_user_scope() {
 	mine=$(readlink /proc/self/ns/pid)
 	case $1 in

@@ -165,6 +165,17 @@ deb_remove_live() {
 	ulogin vmuser deb-removed "a login after the removal" user-unconfined deb-removed
 }
 
+# phase scope: scope = user (conf/systemd.conf's policy of vmscope): the sandbox outlives the
+# login that built it (tmux), in a unit of ours. Its user is vmscope, not the test user: its
+# linger (30 s) runs down while the steps after it run, and scope-expired looks after it
+# then (the init's journal dates the linger)
+scope_phase() {
+	ulogin vmscope scope-first "scope = user, first login" user-scope first
+	guest scope-lingers
+	ulogin vmscope scope-again "scope = user, next login" user-scope again
+	guest scope-terminate
+}
+
 # the live part of phase logins: root's su and the looser login, and meanwhile another
 # user's login (which waits for logins-live to have saved the sandbox's pid namespace)
 logins_live() {
@@ -182,21 +193,15 @@ run_vm_tests() {
 	# after pam_isolate), then the README's stack for the rest
 	ulogin vmuser pam-auth-update "pam-auth-update stack" user-sandboxed pam-auth-update
 	guest pam-last
+	# phases systemd and scope side by side (conf/systemd.conf): the test user's session,
+	# and meanwhile the exempt user's login and the scope phase, a user of its own each
 	guest use systemd
-	# the exempt user's login meanwhile: a user of its own, no sandbox
 	bg_start exempt ulogin vmexempt exempt "exempt user" user-exempt
+	bg_start scope scope_phase
 	user_session systemd live-systemd
 	guest after-systemd
 	bg_finish exempt
-
-	# scope = user: the sandbox outlives the login that built it (tmux), in a unit of ours.
-	# Its user is vmscope, not the test user: its linger (30 s) runs down while the logins
-	# phase runs, and scope-expired looks after it then (the init's journal dates the linger)
-	guest use scope
-	ulogin vmscope scope-first "scope = user, first login" user-scope first
-	guest scope-lingers
-	ulogin vmscope scope-again "scope = user, next login" user-scope again
-	guest scope-terminate
+	bg_finish scope
 
 	# who may join a user-scope sandbox: root's su from root's session (before and while the
 	# test user's sandbox is live, and again with a ticket), another user; the strictest cap

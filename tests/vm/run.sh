@@ -5,20 +5,21 @@
 # pam_isolate, from an ssh client on the host (qemu user networking, a free local port).
 #
 #   BUILD=build tests/vm/run.sh            the full test (make vmtest)
-#   tests/vm/run.sh --smoke                boot, ssh in as root, run a command, stop: the
-#                                          infrastructure alone, without isolate
+#   tests/vm/run.sh --smoke                resume the guest, ssh in as root, run a command,
+#                                          stop: the infrastructure alone, without isolate
 #   tests/vm/run.sh --base                 build the base image if it is not cached, and stop
 #                                          (no qemu: needs no port and no lock of the test)
-# Environment: VMTEST_RELEASE=bookworm|trixie (default bookworm; releases.sh) is the guest's
-# Debian release; VMTEST_KEEP=1 keeps the run directory (console log, layer) for a look;
-# VMTEST_MIRROR overrides the Debian mirror for the base image.
+# Environment: VMTEST_RELEASE=bookworm|trixie|bookworm-selinux (default bookworm; releases.sh)
+# is the guest's Debian release; VMTEST_KEEP=1 keeps the run directory (console log, layer)
+# for a look; VMTEST_MIRROR overrides the Debian mirror for the base image.
 #
 # The base image (Debian packages only) is cached in tests/vm/cache/base-RELEASE-KEY, KEY
-# being a hash of the release's package lists and build-base.sh; each run adds a qcow2 overlay
-# over it and a second disk (a tar archive: the test's configs, the guest side of the test)
-# that the guest unpacks at boot. isolate reaches the guest as its Debian package:
-# build-debs.sh builds it (and a higher version of it, for the upgrade in place) on the host
-# while the guest boots, and the first step installs it with dpkg. Every wait has a hard
+# being a hash of the release's package lists and build-base.sh. Beside it the booted state
+# (booted-KEY2): the guest saved once right after it booted, which every run resumes instead
+# of booting (below: the guest). Each run then unpacks its layer (a tar archive: the test's
+# configs, the guest side of the test) over ssh. isolate reaches the guest as its Debian
+# package: build-debs.sh builds it (and a higher version of it, for the upgrade in place) on
+# the host meanwhile, and the first step installs it with dpkg. Every wait has a hard
 # timeout; qemu, the ssh clients and the package build are stopped by their pids; the run
 # directory is removed.
 set -uo pipefail
@@ -90,7 +91,7 @@ stop_qemu() {
 
 cleanup() {
 	local rc=$?
-	local p
+	local p c
 	# the package build, if it still runs: timeout(1) passes TERM on to its process group
 	# (build-debs.sh, make, dpkg-buildpackage, cc)
 	if deb_building; then
@@ -105,11 +106,12 @@ cleanup() {
 		wait "$p" 2>/dev/null
 	done
 	if [ "$rc" != 0 ] || [ "$failed" != 0 ]; then
-		if [ -s "$run/console.log" ]; then
-			say "---- guest console, last 60 lines ----"
-			tail -n 60 "$run/console.log" | sed -e 's/\x1b\[[0-9;]*m//g'
-			say "---- end of guest console ----"
-		fi
+		for c in console-boot console; do
+			[ -s "$run/$c.log" ] || continue
+			say "---- guest $c, last 60 lines ----"
+			tail -n 60 "$run/$c.log" | sed -e 's/\x1b\[[0-9;]*m//g'
+			say "---- end of guest $c ----"
+		done
 	fi
 	stop_qemu
 	if [ "${VMTEST_KEEP:-0}" = 1 ]; then
@@ -153,7 +155,7 @@ if [ "$base_only" = 1 ]; then
 	exit 0
 fi
 
-# ---- the per-run layer: the test's files (isolate comes as a package, after boot) ----------
+# ---- the per-run layer: the test's files (isolate comes as a package, after resume) --------
 t=$(now)
 layer=$run/layer
 mkdir -m 0755 "$layer"
@@ -166,20 +168,20 @@ if [ "$smoke" = 0 ]; then
 	[ -x "$build_dir/tests/probe" ] || die "$build_dir/tests/probe missing: make $BUILD/tests/probe"
 	install -m 0755 "$build_dir/tests/probe" "$layer/opt/isolate-vmtest/probe"
 	install -m 0644 "$here/apparmor/isolate-vmtest" "$layer/etc/apparmor.d/isolate-vmtest"
-	# logind keeps a user's manager (user@UID.service) after their last logout rather than
-	# stopping it 10 s later: a login waits for the manager it starts, seconds under TCG, and
-	# the steps log the same users in again and again. Each user's first login starts it.
-	install -d -m 0755 "$layer/etc/systemd/logind.conf.d"
-	printf '[Login]\nUserStopDelaySec=infinity\n' >"$layer/etc/systemd/logind.conf.d/vmtest.conf"
 fi
 tar --owner=0 --group=0 --numeric-owner -C "$layer" -cf "$run/layer.tar" . ||
 	die "tar of the layer failed"
 timings+=("layer $(elapsed "$t")s")
 
-# ---- boot ------------------------------------------------------------------------------------
-t=$(now)
-qemu-img create -q -f qcow2 -F raw -b "$base/disk.raw" "$run/overlay.qcow2" ||
-	die "qemu-img create failed"
+# ---- the guest: resumed from its booted state -----------------------------------------------
+# A run does not boot the guest: it resumes it from the booted state, the guest saved once
+# per base image right after a boot reached sshd and settled (systemd's jobs done, root's
+# manager started, nobody logged in): the 35-50 s of a boot under TCG saved at every run.
+# The state is qemu's migration stream of the paused guest (RAM and devices) beside a qcow2
+# overlay holding the disk as it was then; each run adds its own overlay over that one and
+# lets qemu take the stream in (-incoming) on the same machine. Its key: qemu's version, the
+# machine below and the code that makes it; it lives in the base image's folder and goes
+# with it.
 port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') ||
 	die "no free port"
 # the major LSM: Debian's kernel starts AppArmor unless told otherwise (security=selinux;
@@ -189,17 +191,51 @@ if [ "$(vmtest_lsm "$release")" = selinux ]; then
 	lsm_cmdline=" security=selinux"
 	[ "${VMTEST_SELINUX_PERMISSIVE:-0}" = 1 ] && lsm_cmdline="$lsm_cmdline enforcing=0"
 fi
+# machine: the guest's hardware and kernel, the same when the state is saved and resumed.
 # TCG, not KVM: this host's /dev/kvm hangs a stock Debian kernel.
 # -nodefaults: no floppy, CD-ROM, parallel port or VGA for the guest to probe at boot.
-qemu-system-x86_64 -accel tcg,thread=multi -smp 2 -m 2G -no-reboot -nodefaults \
-	-display none -monitor none -serial "file:$run/console.log" \
-	-kernel "$base/vmlinuz" -initrd "$base/initrd.img" \
-	-append "root=/dev/vda rw console=ttyS0 loglevel=4 fsck.mode=skip net.ifnames=0 systemd.show_status=1$lsm_cmdline" \
-	-drive "file=$run/overlay.qcow2,if=virtio,format=qcow2,cache=unsafe" \
-	-drive "file=$run/layer.tar,if=virtio,format=raw,readonly=on" \
-	-netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$port-:22" -device virtio-net-pci,netdev=n0,romfile= \
-	-device virtio-rng-pci </dev/null >"$run/qemu.log" 2>&1 &
-qemu_pid=$!
+machine=(-accel tcg,thread=multi -smp 2 -m 2G -no-reboot -nodefaults -display none
+	-monitor none -kernel "$base/vmlinuz" -initrd "$base/initrd.img"
+	-append "root=/dev/vda rw console=ttyS0 loglevel=4 fsck.mode=skip net.ifnames=0 systemd.show_status=1 panic=-1$lsm_cmdline"
+	-device virtio-rng-pci)
+
+# start_qemu DISK CONSOLE ARGS...: qemu over the qcow2 DISK, its serial console into the file
+# CONSOLE, its QMP socket at $run/qmp.sock and the guest's sshd at 127.0.0.1:$port
+start_qemu() {
+	local disk=$1 console=$2
+	shift 2
+	rm -f "$run/qmp.sock"
+	qemu-system-x86_64 "${machine[@]}" -serial "file:$console" \
+		-qmp "unix:$run/qmp.sock,server=on,wait=off" \
+		-drive "file=$disk,if=virtio,format=qcow2,cache=unsafe" \
+		-netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$port-:22" \
+		-device virtio-net-pci,netdev=n0,romfile= "$@" </dev/null >"$run/qemu.log" 2>&1 &
+	qemu_pid=$!
+}
+
+# qmp COMMAND [ARGUMENTS-JSON]: one QMP command to the running qemu; its answer on stdout,
+# non-zero when qemu answers with an error or not within 10 s
+qmp() {
+	/usr/bin/python3 - "$run/qmp.sock" "$@" <<'EOF'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(10)
+s.connect(sys.argv[1])
+f = s.makefile("rw")
+def ask(name, args):
+    f.write(json.dumps({"execute": name, "arguments": args}) + "\n")
+    f.flush()
+    while True:
+        r = json.loads(f.readline())
+        if "return" in r or "error" in r:
+            return r
+json.loads(f.readline())  # the greeting
+ask("qmp_capabilities", {})
+r = ask(sys.argv[2], json.loads(sys.argv[3]) if len(sys.argv) > 3 else {})
+print(json.dumps(r.get("return", r.get("error"))))
+sys.exit(1 if "error" in r else 0)
+EOF
+}
 
 ssh_opts=(-F /dev/null -i "$base/id_ed25519" -o IdentitiesOnly=yes -o BatchMode=yes
 	-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
@@ -210,42 +246,139 @@ vssh() {
 	shift
 	timeout "$SSH_TIMEOUT" ssh "${ssh_opts[@]}" "$user@127.0.0.1" "$@"
 }
-
-# sshd is up when the port speaks SSH (qemu accepts the TCP connection itself long before).
-# Then one master connection as root carries every root command of the test (ssh -O,
-# ControlPath): a new root login per command would cost seconds of sshd and PAM under TCG.
+# sshd is up when the port speaks SSH (qemu accepts the TCP connection itself long before)
 banner() {
 	timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port && head -c 7 <&3" 2>/dev/null
 }
-ctl=$run/root.ctl
-master_pid=""
-deadline=$(($(date +%s) + BOOT_TIMEOUT))
-while [ "$(date +%s)" -lt "$deadline" ]; do
-	kill -0 "$qemu_pid" 2>/dev/null || { cat "$run/qemu.log"; die "qemu exited during boot"; }
-	if [ "$(banner)" = "SSH-2.0" ]; then
-		ssh "${ssh_opts[@]}" -M -N -o ControlPath="$ctl" root@127.0.0.1 \
-			</dev/null >>"$run/master.log" 2>&1 &
-		master_pid=$!
-		bg_pids+=("$master_pid")
-		for _ in $(seq 1 60); do
-			ssh -o ControlPath="$ctl" -O check root@127.0.0.1 >/dev/null 2>&1 && break 2
-			kill -0 "$master_pid" 2>/dev/null || break
-			sleep 0.5
-		done
-		kill -KILL "$master_pid" 2>/dev/null
-		wait "$master_pid" 2>/dev/null
-		master_pid=""
+# wait_sshd SECONDS: until the guest's sshd answers; 1 when qemu ends first (the guest's
+# kernel panicked: panic=-1 with -no-reboot), dies when SECONDS pass
+wait_sshd() {
+	local deadline=$(($(date +%s) + $1))
+	while [ "$(date +%s)" -lt "$deadline" ]; do
+		if ! kill -0 "$qemu_pid" 2>/dev/null; then
+			wait "$qemu_pid" 2>/dev/null
+			qemu_pid=""
+			return 1
+		fi
+		[ "$(banner)" = "SSH-2.0" ] && return 0
+		sleep 0.5
+	done
+	die "the guest's sshd did not answer within $1 s of starting qemu"
+}
+
+# make_booted: boots the base image (no layer, nothing of isolate), waits until the boot has
+# settled and root's manager runs, then saves the paused guest into
+# $booted and ends qemu. Under the cache's lock: one run makes it, the others wait for it.
+make_booted() {
+	local tmp=$base/booted.tmp out
+	rm -rf "$tmp" "$base"/booted-????????????????
+	mkdir "$tmp"
+	qemu-img create -q -f qcow2 -F raw -b ../disk.raw "$tmp/disk.qcow2" ||
+		die "qemu-img create over $base/disk.raw failed"
+	# a boot under TCG panics now and then (seen: trixie's 6.12 in sched_clock_cpu, an int3
+	# of the kernel's own code patching): a second one from the same disk
+	start_qemu "$tmp/disk.qcow2" "$run/console-boot.log"
+	if ! wait_sshd "$BOOT_TIMEOUT"; then
+		tail -n 30 "$run/console-boot.log" | sed -e 's/\x1b\[[0-9;]*m//g'
+		say "the guest's kernel panicked booting (console above): booting it again"
+		mv "$run/console-boot.log" "$run/console-boot-1.log"
+		qemu-img create -q -f qcow2 -F raw -b ../disk.raw "$tmp/disk.qcow2" ||
+			die "qemu-img create over $base/disk.raw failed"
+		start_qemu "$tmp/disk.qcow2" "$run/console-boot.log"
+		wait_sshd "$BOOT_TIMEOUT" || { cat "$run/qemu.log"; die "qemu exited booting the guest, twice"; }
 	fi
-	sleep 1
+	# root's manager, which logind keeps (the base's UserStopDelaySec): root's first login of
+	# each run need not start it, seconds under TCG. Not the test users': a manager started
+	# before the user's first login owns the user's keyring, which sshd_t may not search on
+	# the SELinux guest (each user's first login starts theirs, as on a real host). Nobody is
+	# logged in when the state is saved.
+	out=$(vssh root 'systemctl is-system-running --wait; systemctl start user@0.service && sync')
+	if [ "$out" != running ]; then
+		vssh root 'systemctl --failed --no-legend' >&2
+		die "the booted guest is '$out', not running (failed units above)"
+	fi
+	# the login's end (sshd, logind) settles before the guest is paused
+	sleep 2
+	qmp stop >/dev/null || die "qmp stop failed"
+	qmp migrate "{\"uri\": \"exec:cat >$tmp/state\"}" >/dev/null || die "qmp migrate failed"
+	for _ in $(seq 1 600); do
+		out=$(qmp query-migrate) || die "qmp query-migrate failed"
+		case $out in
+		*'"completed"'*) break ;;
+		*'"failed"'* | *'"cancelled"'*) die "saving the booted state failed: $out" ;;
+		esac
+		sleep 0.2
+	done
+	case $out in *'"completed"'*) ;; *) die "saving the booted state took over 120 s" ;; esac
+	qmp quit >/dev/null
+	wait "$qemu_pid" 2>/dev/null
+	qemu_pid=""
+	mv "$tmp" "$booted"
+}
+
+booted=$base/booted-$({
+	qemu-system-x86_64 --version | head -n 1
+	printf '%s\n' "${machine[@]}"
+	declare -f start_qemu make_booted
+} | sha256sum | cut -c1-16)
+t=$(now)
+exec 9>"$cache/.lock"
+flock -w 1800 9 || die "another vmtest holds $cache/.lock"
+if [ -f "$booted/state" ]; then
+	booted_how=cached
+else
+	say "booting the base image once to save its booted state in $booted"
+	make_booted
+	booted_how=made
+fi
+flock -u 9
+timings+=("booted state ($booted_how) $(elapsed "$t")s")
+
+t=$(now)
+qemu-img create -q -f qcow2 -F qcow2 -b "$booted/disk.qcow2" "$run/overlay.qcow2" ||
+	die "qemu-img create failed"
+start_qemu "$run/overlay.qcow2" "$run/console.log" -incoming "exec:cat $booted/state"
+# the guest was paused when it was saved: it stays paused once qemu has taken the state in
+# (qemu answers on QMP meanwhile), until it is told to go on
+out=""
+for _ in $(seq 1 300); do
+	kill -0 "$qemu_pid" 2>/dev/null || { cat "$run/qemu.log"; die "qemu exited taking in $booted/state"; }
+	out=$(qmp query-migrate 2>/dev/null)
+	case $out in
+	*'"completed"'*) break ;;
+	*'"failed"'*) die "qemu failed to take in $booted/state: $out" ;;
+	esac
+	sleep 0.2
 done
-[ -n "$master_pid" ] || die "no ssh login as root within ${BOOT_TIMEOUT}s of starting qemu"
+case $out in *'"completed"'*) ;; *) die "qemu did not take in $booted/state within 60 s: $out" ;; esac
+qmp cont >/dev/null || die "qmp cont failed"
+wait_sshd 120 || { cat "$run/qemu.log"; die "qemu exited resuming the guest"; }
+# One master connection as root carries every root command of the test (ssh -O,
+# ControlPath): a new root login per command would cost seconds of sshd and PAM under TCG.
+ctl=$run/root.ctl
+ssh "${ssh_opts[@]}" -M -N -o ControlPath="$ctl" root@127.0.0.1 \
+	</dev/null >>"$run/master.log" 2>&1 &
+master_pid=$!
+bg_pids+=("$master_pid")
+for _ in $(seq 1 120); do
+	ssh -o ControlPath="$ctl" -O check root@127.0.0.1 >/dev/null 2>&1 && break
+	kill -0 "$master_pid" 2>/dev/null ||
+		{ cat "$run/master.log"; die "ssh as root (the master connection) failed"; }
+	sleep 0.5
+done
 # vroot CMD...: a command as root in the guest over the master connection, hard timeout
 vroot() {
 	timeout "$SSH_TIMEOUT" ssh "${ssh_opts[@]}" -o ControlPath="$ctl" -o ControlMaster=no \
 		root@127.0.0.1 "$@"
 }
-vroot true || die "ssh as root over the master connection failed"
-timings+=("boot to ssh $(elapsed "$t")s")
+# the guest's clock stood still since the save; then the layer, and its setup
+vroot "date -s @$(date +%s.%N) >/dev/null" || die "setting the guest's clock failed"
+if [ "$smoke" = 0 ]; then
+	vroot 'tar -C / -xpf - --keep-directory-symlink --no-overwrite-dir &&
+		/opt/isolate-vmtest/layer-setup.sh' <"$run/layer.tar" ||
+		die "unpacking the layer in the guest failed"
+fi
+timings+=("resume to ssh $(elapsed "$t")s")
 
 # ---- the tests -------------------------------------------------------------------------------
 t=$(now)
