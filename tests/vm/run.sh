@@ -251,7 +251,7 @@ banner() {
 	timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port && head -c 7 <&3" 2>/dev/null
 }
 # wait_sshd SECONDS: until the guest's sshd answers; 1 when qemu ends first (the guest's
-# kernel panicked: panic=-1 with -no-reboot), dies when SECONDS pass
+# kernel panicked: panic=-1 with -no-reboot), 2 when SECONDS pass
 wait_sshd() {
 	local deadline=$(($(date +%s) + $1))
 	while [ "$(date +%s)" -lt "$deadline" ]; do
@@ -263,7 +263,8 @@ wait_sshd() {
 		[ "$(banner)" = "SSH-2.0" ] && return 0
 		sleep 0.5
 	done
-	die "the guest's sshd did not answer within $1 s of starting qemu"
+	say "the guest's sshd did not answer within $1 s of starting qemu"
+	return 2
 }
 
 # make_booted: boots the base image (no layer, nothing of isolate), waits until the boot has
@@ -278,15 +279,19 @@ make_booted() {
 	# a boot under TCG panics now and then (seen: trixie's 6.12 in sched_clock_cpu, an int3
 	# of the kernel's own code patching): a second one from the same disk
 	start_qemu "$tmp/disk.qcow2" "$run/console-boot.log"
-	if ! wait_sshd "$BOOT_TIMEOUT"; then
+	wait_sshd "$BOOT_TIMEOUT"
+	case $? in
+	1)
 		tail -n 30 "$run/console-boot.log" | sed -e 's/\x1b\[[0-9;]*m//g'
 		say "the guest's kernel panicked booting (console above): booting it again"
 		mv "$run/console-boot.log" "$run/console-boot-1.log"
 		qemu-img create -q -f qcow2 -F raw -b ../disk.raw "$tmp/disk.qcow2" ||
 			die "qemu-img create over $base/disk.raw failed"
 		start_qemu "$tmp/disk.qcow2" "$run/console-boot.log"
-		wait_sshd "$BOOT_TIMEOUT" || { cat "$run/qemu.log"; die "qemu exited booting the guest, twice"; }
-	fi
+		wait_sshd "$BOOT_TIMEOUT" || die "the guest did not boot to sshd, twice"
+		;;
+	2) die "the guest did not boot to sshd" ;;
+	esac
 	# root's manager, which logind keeps (the base's UserStopDelaySec): root's first login of
 	# each run need not start it, seconds under TCG. Not the test users': a manager started
 	# before the user's first login owns the user's keyring, which sshd_t may not search on
@@ -316,43 +321,67 @@ make_booted() {
 	mv "$tmp" "$booted"
 }
 
+# get_booted [again]: $booted made if it is not there (again: made anew), under the cache's
+# lock
+get_booted() {
+	exec 9>"$cache/.lock"
+	flock -w 1800 9 || die "another vmtest holds $cache/.lock"
+	[ "${1:-}" != again ] || rm -rf "$booted"
+	if [ -f "$booted/state" ]; then
+		booted_how=cached
+	else
+		say "booting the base image once to save its booted state in $booted"
+		make_booted
+		booted_how=made
+	fi
+	flock -u 9
+}
+
+# resume: qemu resumes the booted state over an overlay of this run's, until sshd answers;
+# non-zero when the state does not come up
+resume() {
+	local out=""
+	rm -f "$run/overlay.qcow2"
+	qemu-img create -q -f qcow2 -F qcow2 -b "$booted/disk.qcow2" "$run/overlay.qcow2" ||
+		die "qemu-img create over $booted/disk.qcow2 failed"
+	start_qemu "$run/overlay.qcow2" "$run/console.log" -incoming "exec:cat $booted/state"
+	# the guest was paused when it was saved: it stays paused once qemu has taken the state
+	# in (qemu answers on QMP meanwhile), until it is told to go on
+	for _ in $(seq 1 300); do
+		kill -0 "$qemu_pid" 2>/dev/null || break
+		out=$(qmp query-migrate 2>/dev/null)
+		case $out in *'"completed"'* | *'"failed"'*) break ;; esac
+		sleep 0.2
+	done
+	case $out in
+	*'"completed"'*) ;;
+	*)
+		cat "$run/qemu.log"
+		say "qemu did not take in $booted/state (query-migrate: ${out:-no answer})"
+		return 1
+		;;
+	esac
+	qmp cont >/dev/null || return 1
+	wait_sshd 120
+}
+
+t=$(now)
 booted=$base/booted-$({
 	qemu-system-x86_64 --version | head -n 1
 	printf '%s\n' "${machine[@]}"
 	declare -f start_qemu make_booted
 } | sha256sum | cut -c1-16)
-t=$(now)
-exec 9>"$cache/.lock"
-flock -w 1800 9 || die "another vmtest holds $cache/.lock"
-if [ -f "$booted/state" ]; then
-	booted_how=cached
-else
-	say "booting the base image once to save its booted state in $booted"
-	make_booted
-	booted_how=made
-fi
-flock -u 9
+get_booted
 timings+=("booted state ($booted_how) $(elapsed "$t")s")
 
 t=$(now)
-qemu-img create -q -f qcow2 -F qcow2 -b "$booted/disk.qcow2" "$run/overlay.qcow2" ||
-	die "qemu-img create failed"
-start_qemu "$run/overlay.qcow2" "$run/console.log" -incoming "exec:cat $booted/state"
-# the guest was paused when it was saved: it stays paused once qemu has taken the state in
-# (qemu answers on QMP meanwhile), until it is told to go on
-out=""
-for _ in $(seq 1 300); do
-	kill -0 "$qemu_pid" 2>/dev/null || { cat "$run/qemu.log"; die "qemu exited taking in $booted/state"; }
-	out=$(qmp query-migrate 2>/dev/null)
-	case $out in
-	*'"completed"'*) break ;;
-	*'"failed"'*) die "qemu failed to take in $booted/state: $out" ;;
-	esac
-	sleep 0.2
-done
-case $out in *'"completed"'*) ;; *) die "qemu did not take in $booted/state within 60 s: $out" ;; esac
-qmp cont >/dev/null || die "qmp cont failed"
-wait_sshd 120 || { cat "$run/qemu.log"; die "qemu exited resuming the guest"; }
+if ! resume; then
+	# a state that does not resume is made again, once
+	stop_qemu
+	say "the booted state $booted did not resume: making it again"
+	get_booted again
+	resume || die "the booted state just made does not resume"
+fi
 # One master connection as root carries every root command of the test (ssh -O,
 # ControlPath): a new root login per command would cost seconds of sshd and PAM under TCG.
 ctl=$run/root.ctl
