@@ -366,9 +366,10 @@ resume() {
 }
 
 t=$(now)
+# (the machine's paths without the folder of the base image: the cache may move)
 booted=$base/booted-$({
 	qemu-system-x86_64 --version | head -n 1
-	printf '%s\n' "${machine[@]}"
+	printf '%s\n' "${machine[@]}" | sed -e "s|^$base/||"
 	declare -f start_qemu make_booted
 } | sha256sum | cut -c1-16)
 get_booted
