@@ -7,6 +7,9 @@ reason listed above it.
 A record is one line, `STATUS<TAB>NAME<TAB>DETAIL`, STATUS pass, fail or skip; a stage's last
 line is `end` once its runner got to the end. A stage without `end` (its build failed, its
 runner died) counts as a failure, and so does a make that failed with no failed test recorded.
+A stage may leave one line beside its records, $TEST_RESULTS/STAGE.note, which the summary
+shows after its counts (the guest test: its run time, and whether its booted state was
+cached).
 
   results.py unit BINARY...          runs cmocka test binaries (TAP output), records them
   results.py vmtest RESULTS CHECKS   the guest test's "ok ID - ..." lines against the fixed
@@ -350,6 +353,16 @@ def read_stage(d, stage):
     return records, complete, rc
 
 
+def read_note(d, stage):
+    """The line a stage left beside its records (DIR/STAGE.note: the guest test's run time),
+    or None."""
+    try:
+        with open(os.path.join(d, stage + ".note"), errors="replace") as f:
+            return " ".join(f.read().split())[:120] or None
+    except FileNotFoundError:
+        return None
+
+
 def summary(d, stages):
     per_stage = []
     skips, fails = [], []
@@ -380,7 +393,9 @@ def summary(d, stages):
         for s in fails:
             print(f"  {s[:400]}")
     for stage, c in per_stage:
-        print(f"  {stage}: {c['pass']} passed, {c['fail']} failed, {c['skip']} skipped")
+        note = read_note(d, stage)
+        print(f"  {stage}: {c['pass']} passed, {c['fail']} failed, {c['skip']} skipped"
+              + (f" ({note})" if note else ""))
     print(f"{total['pass']} passed, {total['fail']} failed, {total['skip']} skipped", flush=True)
     return 1 if total["fail"] else 0
 

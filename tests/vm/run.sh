@@ -305,7 +305,7 @@ make_booted() {
 	# the login's end (sshd, logind) settles before the guest is paused
 	sleep 2
 	qmp stop >/dev/null || die "qmp stop failed"
-	qmp migrate "{\"uri\": \"exec:cat >$tmp/state\"}" >/dev/null || die "qmp migrate failed"
+	qmp migrate "{\"uri\": \"exec:cat >'$tmp/state'\"}" >/dev/null || die "qmp migrate failed"
 	for _ in $(seq 1 600); do
 		out=$(qmp query-migrate) || die "qmp query-migrate failed"
 		case $out in
@@ -344,7 +344,7 @@ resume() {
 	rm -f "$run/overlay.qcow2"
 	qemu-img create -q -f qcow2 -F qcow2 -b "$booted/disk.qcow2" "$run/overlay.qcow2" ||
 		die "qemu-img create over $booted/disk.qcow2 failed"
-	start_qemu "$run/overlay.qcow2" "$run/console.log" -incoming "exec:cat $booted/state"
+	start_qemu "$run/overlay.qcow2" "$run/console.log" -incoming "exec:cat '$booted/state'"
 	# the guest was paused when it was saved: it stays paused once qemu has taken the state
 	# in (qemu answers on QMP meanwhile), until it is told to go on
 	for _ in $(seq 1 300); do
@@ -455,7 +455,11 @@ t=$(now)
 stop_qemu
 timings+=("stop $(elapsed "$t")s")
 
-say "timings: ${timings[*]}; total $(elapsed "$t_total")s"
+total=$(elapsed "$t_total")
+say "timings: ${timings[*]}; total ${total}s"
+# the run's time, beside its counts in make check's summary (tests/results.py)
+[ -z "${TEST_RESULTS:-}" ] || echo "${total} s, booted state $booted_how" \
+	>"$TEST_RESULTS/${TEST_STAGE:-vmtest-$release}.note"
 if grep -q '^not ok ' "$results"; then
 	say "failed:"
 	grep '^not ok ' "$results" | sed -e 's/^/  /'
