@@ -203,8 +203,15 @@ class TestUpgradeUnderLiveSessions(unittest.TestCase):
         self.stack("new-login", PAM_MODULE, HELPER, cfg, hold=False)
         r = self.pamtester("new-login")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertNotEqual(self.pidns("new-login"), old_ns)
-        self.assertIsNotNone(self.module_line("new-login", "closed"), self.env.syslog.dump())
+        # a sandbox of its own: another session id, a pid namespace not the host's (not
+        # compared with N-1's: that one is gone, and the kernel reuses a freed
+        # namespace's inode number)
+        line = self.module_line("new-login", "closed")
+        self.assertIsNotNone(line, self.env.syslog.dump())
+        self.assertNotEqual(re.search(r" session=(\S+)", line).group(1), sid,
+                            "the login after N-1's sandbox ended got a sandbox of its own")
+        self.assertNotEqual(self.pidns("new-login"), os.readlink("/proc/self/ns/pid"),
+                            "the login after the upgrade is in a pid namespace of its own")
         self.assertClean()
 
     def test_login_of_n_minus_1_ended_by_isolatectl_of_n(self):
