@@ -18,6 +18,7 @@ SE_SLEEP=1051
 # the helper carries its label. Then the README's stack for SELinux hosts.
 cmd_se_pre() {
 	eq se-pre.enforcing "SELinux: the guest enforces" 1 "$(cat /sys/fs/selinux/enforce 2>/dev/null)"
+	reseeded se-pre.reseeded
 	eq se-pre.lsm "SELinux: the kernel's major LSM is selinux (security=selinux)" selinux \
 		"$(tr ',' '\n' </sys/kernel/security/lsm | grep -x 'selinux\|apparmor' | paste -sd,)"
 	check se-pre.module "SELinux: the policy module isolate is loaded" \

@@ -153,6 +153,14 @@ check_cgroup_caps() {
 	eq "$2.io.max" "$3: io.max" "$want" "$got"
 }
 
+# reseeded ID: the guest was resumed from the booted state (run.sh), and its kernel reseeded
+# its random generator then (qemu's vmgenid is new at every resume: "crng reseeded due to
+# virtual machine fork"), so that no two runs draw the same keys and session ids
+reseeded() {
+	check "$1" "guest: resumed from the booted state, the kernel's random generator reseeded (vmgenid)" \
+		sh -c "dmesg | grep -q 'crng reseeded due to virtual machine fork'"
+}
+
 # ---- phases run as root --------------------------------------------------------------------
 
 # pre: what the boot (base image, booted state, layer) must have given
@@ -163,6 +171,7 @@ cmd_pre() {
 		grep -qx "$PROFILE (enforce)" /sys/kernel/security/apparmor/profiles
 	check pre.layer "layer: the test's files unpacked in the resumed guest, layer-setup.sh done" \
 		test -f "$STATE/layer-done"
+	reseeded pre.reseeded
 	echo "# isolatectl: $(isolatectl --version 2>&1)"
 	# for the test user's logins to compare their pid namespace with
 	readlink /proc/1/ns/pid >"$DIR/host-pidns"

@@ -194,10 +194,12 @@ fi
 # machine: the guest's hardware and kernel, the same when the state is saved and resumed.
 # TCG, not KVM: this host's /dev/kvm hangs a stock Debian kernel.
 # -nodefaults: no floppy, CD-ROM, parallel port or VGA for the guest to probe at boot.
+# vmgenid: a generation id qemu makes anew at every start, on which the guest's kernel
+# reseeds its random generator when it is resumed (each run would draw the same otherwise).
 machine=(-accel tcg,thread=multi -smp 2 -m 2G -no-reboot -nodefaults -display none
 	-monitor none -kernel "$base/vmlinuz" -initrd "$base/initrd.img"
 	-append "root=/dev/vda rw console=ttyS0 loglevel=4 fsck.mode=skip net.ifnames=0 systemd.show_status=1 panic=-1$lsm_cmdline"
-	-device virtio-rng-pci)
+	-device virtio-rng-pci -device vmgenid,guid=auto)
 
 # start_qemu DISK CONSOLE ARGS...: qemu over the qcow2 DISK, its serial console into the file
 # CONSOLE, its QMP socket at $run/qmp.sock and the guest's sshd at 127.0.0.1:$port
@@ -420,14 +422,16 @@ record() {
 }
 if [ "$smoke" = 1 ]; then
 	out=$(vroot 'uname -r; systemctl is-system-running; stat -fc %T /sys/fs/cgroup; systemd-analyze | head -n 1;
+		dmesg | grep -q "crng reseeded due to virtual machine fork" && echo reseeded;
 		cat /sys/kernel/security/apparmor/profiles >/dev/null 2>&1 && echo apparmor;
 		[ "$(cat /sys/fs/selinux/enforce 2>/dev/null)" = 1 ] && echo selinux-enforcing') || true
 	say "guest: $(echo "$out" | paste -sd' ')"
 	lsm=$(vmtest_lsm "$release")
 	case $lsm:$out in
-	apparmor:*cgroup2fs*apparmor*) echo "ok smoke - smoke: ssh as root, cgroup v2, AppArmor" | record ;;
-	selinux:*cgroup2fs*selinux-enforcing*)
-		echo "ok smoke - smoke: ssh as root, cgroup v2, SELinux enforcing" | record ;;
+	apparmor:*cgroup2fs*reseeded*apparmor*)
+		echo "ok smoke - smoke: resumed and reseeded, ssh as root, cgroup v2, AppArmor" | record ;;
+	selinux:*cgroup2fs*reseeded*selinux-enforcing*)
+		echo "ok smoke - smoke: resumed and reseeded, ssh as root, cgroup v2, SELinux enforcing" | record ;;
 	*) echo "not ok smoke - smoke: unexpected guest: $out" | record ;;
 	esac
 	checks=$run/checks-smoke.txt
