@@ -21,6 +21,7 @@
 #include "../../isolatectl/denials.h"
 #include "../../session-helper/registry.h"
 #include "../../session-helper/seccomp.h"
+#include "ctl_capture.h"
 #include "skip_because.h"
 
 #define KMSG_NUMA                                                                                  \
@@ -923,27 +924,6 @@ static void test_explain_selinux(void **state)
         assert_non_null(strstr(e.decided_by, "policy boxed sets no selinux_context"));
 }
 
-/* Runs `isolatectl why` with args; its stdout into out. */
-static int run_why(char **argv, int argc, char *out, size_t len)
-{
-        char path[] = "/tmp/test_why-out-XXXXXX";
-        int fd = mkstemp(path);
-        assert_true(fd >= 0);
-        fflush(stdout);
-        int saved = dup(STDOUT_FILENO);
-        assert_true(dup2(fd, STDOUT_FILENO) >= 0);
-        optind = 0;
-        int r = cmd_why(argc, argv);
-        fflush(stdout);
-        dup2(saved, STDOUT_FILENO);
-        close(saved);
-        ssize_t got = pread(fd, out, len - 1, 0);
-        out[got > 0 ? got : 0] = '\0';
-        close(fd);
-        unlink(path);
-        return r;
-}
-
 /* isolatectl why on an audit log: the AVC tied to its session by its syscall record, a
  * permissive one marked, auditallow's and an AVC without a syscall record left out, AppArmor's
  * next to it still AppArmor's. */
@@ -1007,9 +987,10 @@ static void test_why_selinux_audit_log(void **state)
         assert_int_equal(write(fd, records, strlen(records)), (ssize_t)strlen(records));
         close(fd);
 
-        static char out[65536];
-        char *argv[] = {"why", "-c", conf, "--audit-log", log, NULL};
-        assert_int_equal(run_why(argv, 5, out, sizeof(out)), 0);
+        optind = 0;
+        struct output *o = run_cmd(cmd_why, "why", "-c", conf, "--audit-log", log, NULL);
+        assert_int_equal(o->rc, 0);
+        const char *out = o->out;
         const char *se = strstr(out, "policy seboxed\n  process   cat (/usr/bin/cat) pid 1234 "
                                      "uid 1001\n"
                                      "  denied    selinux: file { read } on dpkg.log (dev vda, "
@@ -1035,8 +1016,9 @@ static void test_why_selinux_audit_log(void **state)
         assert_non_null(strstr(out, "  denied    apparmor: open r on /etc/shadow\n"));
         assert_non_null(strstr(out, "[tied by uid and time: no audit session]"));
 
-        char *json_argv[] = {"why", "-c", conf, "--audit-log", log, "--json", NULL};
-        assert_int_equal(run_why(json_argv, 6, out, sizeof(out)), 0);
+        optind = 0;
+        o = run_cmd(cmd_why, "why", "-c", conf, "--audit-log", log, "--json", NULL);
+        assert_int_equal(o->rc, 0);
         assert_non_null(strstr(out, "\"tied_by\": \"audit-session\", \"audit_session\": "
                                     "4000000007, \"pid\": 1234, \"process_uid\": 1001, "
                                     "\"comm\": \"cat\", \"exe\": \"/usr/bin/cat\", "
