@@ -1,5 +1,5 @@
 /* ctl_capture.h: runs an isolatectl subcommand function in the test process and captures
- * what it prints. Shared by the unit tests of check and explain. */
+ * what it prints. Shared by the unit tests of check, explain and why. */
 #pragma once
 
 #include <stdarg.h>
@@ -19,19 +19,10 @@ static inline void read_all(FILE *f, char *buf, size_t len)
         fclose(f);
 }
 
-/* fn(argc, argv) with the NULL-terminated arguments; stdout and stderr captured. */
-static inline struct output *run_cmd(int (*fn)(int, char **), ...)
+/* fn(argc, argv); stdout and stderr captured. */
+static inline struct output *run_argv(int (*fn)(int, char **), int argc, char **argv)
 {
         static struct output o;
-        char *argv[16];
-        int argc = 0;
-        va_list ap;
-        va_start(ap, fn);
-        for (const char *a; argc < 15 && (a = va_arg(ap, const char *));)
-                argv[argc++] = (char *)a;
-        va_end(ap);
-        argv[argc] = NULL;
-
         fflush(stdout);
         fflush(stderr);
         FILE *fo = tmpfile(), *fe = tmpfile();
@@ -50,4 +41,18 @@ static inline struct output *run_cmd(int (*fn)(int, char **), ...)
         read_all(fo, o.out, sizeof(o.out));
         read_all(fe, o.err, sizeof(o.err));
         return &o;
+}
+
+/* fn(argc, argv) with the NULL-terminated arguments; stdout and stderr captured. */
+static inline struct output *run_cmd(int (*fn)(int, char **), ...)
+{
+        char *argv[16];
+        int argc = 0;
+        va_list ap;
+        va_start(ap, fn);
+        for (const char *a; argc < 15 && (a = va_arg(ap, const char *));)
+                argv[argc++] = (char *)a;
+        va_end(ap);
+        argv[argc] = NULL;
+        return run_argv(fn, argc, argv);
 }

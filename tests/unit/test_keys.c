@@ -23,6 +23,7 @@
 #include "../../conf/policy.h"
 #include "../../isolatectl/ctl.h"
 #include "../../session-helper/registry.h"
+#include "ctl_capture.h"
 #include "skip_because.h"
 
 #define MAN_PAGE SRCDIR "/conf/isolate.conf.5"
@@ -314,25 +315,14 @@ static void test_man_page_documents_the_table(void **state)
 
 /* ---- isolatectl explain ---------------------------------------------------------------------- */
 
-/* Runs `isolatectl explain` with args; its stdout into out. */
+/* Runs `isolatectl explain` with args, which must succeed and print; its stdout into out. */
 static void run_explain(char **argv, int argc, char *out, size_t len)
 {
-        char path[] = "/tmp/test_keys.XXXXXX";
-        int fd = mkstemp(path);
-        assert_true(fd >= 0);
-        fflush(stdout);
-        int saved = dup(STDOUT_FILENO);
-        assert_true(dup2(fd, STDOUT_FILENO) >= 0);
-        int r = cmd_explain(argc, argv);
-        fflush(stdout);
-        dup2(saved, STDOUT_FILENO);
-        close(saved);
-        assert_int_equal(r, 0);
-        ssize_t got = pread(fd, out, len - 1, 0);
-        assert_true(got > 0);
-        out[got] = '\0';
-        close(fd);
-        unlink(path);
+        struct output *o = run_argv(cmd_explain, argc, argv);
+        if (o->rc != 0 || !o->out[0])
+                fail_msg("isolatectl explain exited %d, printed %zu bytes:\n%s", o->rc,
+                         strlen(o->out), o->err);
+        snprintf(out, len, "%s", o->out);
 }
 
 static void test_explain_shows_every_policy_key(void **state)
